@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export { z } from 'zod';
+
+/**
+ * Parses the environment with a zod object schema whose keys are variable names. On failure it throws a
+ * {@link ConfigError} whose message is one line naming each wrong variable and what it expects.
+ * The result is frozen.
+ */
+export function parseEnv<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): Readonly<z.infer<S>> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const raw = env[key];
+    input[key] = raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const parts = result.error.issues.map((issue) => {
+      const variable = issue.path.join('.') || '(environment)';
+      const described = (schema.shape as Record<string, z.ZodType>)[variable]?.description;
+      const expected = described ? ` (expected ${described})` : '';
+      return `${variable}: ${issue.message}${expected}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${parts.join('; ')}`);
+  }
+  return Object.freeze(result.data);
+}
+
+/** A TCP port number. */
+export const portVar = (fallback: number) =>
+  z.coerce.number().int().min(0).max(65535).default(fallback).describe('a TCP port number, 0-65535');
+
+/** A boolean written as true/false/1/0/yes/no. */
+export const boolVar = (fallback: boolean) =>
+  z
+    .string()
+    .regex(/^(true|false|1|0|yes|no)$/i, 'must be true or false')
+    .transform((v) => /^(true|1|yes)$/i.test(v))
+    .default(fallback)
+    .describe('true or false');
+
+/** A positive integer. */
+export const intVar = (fallback: number, min = 0) =>
+  z.coerce.number().int().min(min).default(fallback).describe(`an integer >= ${min}`);
+
+/** A URL with one of the given protocols. */
+export const urlVar = (protocols: readonly string[], fallback?: string) => {
+  const base = z
+    .string()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    }, `must be a ${protocols.join(' or ')} URL`)
+    .describe(`a URL (${protocols.map((p) => `${p}://...`).join(' or ')})`);
+  return fallback === undefined ? base : base.default(fallback);
+};
+
+/** Environment variables every service shares: NATS, Postgres, RPC, logging. */
+export const platformEnvShape = {
+  NATS_URL: z
+    .string()
+    .default('nats://127.0.0.1:4222')
+    .refine(
+      (v) => v.split(',').every((s) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s.trim())),
+      'must be a comma-separated list of nats:// or tls:// URLs',
+    )
+    .describe('nats://host:port[,nats://host:port]'),
+  NATS_USER: z.string().optional().describe('a NATS user name'),
+  NATS_PASSWORD: z.string().optional().describe('the NATS password'),
+  NATS_TOKEN: z.string().optional().describe('a NATS auth token'),
+  NATS_NKEY_SEED: z.string().optional().describe('an NKEY seed (SU...)'),
+  NATS_CREDS_FILE: z.string().optional().describe('a path to a .creds file'),
+  NATS_TLS_CA: z.string().optional().describe('a path to a CA certificate (PEM)'),
+  NATS_TLS_CERT: z.string().optional().describe('a path to a client certificate (PEM)'),
+  NATS_TLS_KEY: z.string().optional().describe('a path to a client key (PEM)'),
+  LUCY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]*$/, 'must contain only letters, digits, _ or -')
+    .default('')
+    .describe('a stream/subject prefix such as "staging" (letters, digits, _ or -)'),
+  DATABASE_URL: urlVar(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lucy'),
+  RPC_HOST: z.string().default('0.0.0.0').describe('an interface address to listen on'),
+  RPC_TOKEN: z
+    .string()
+    .min(16, 'must have at least 16 characters')
+    .describe('the bearer token RPC callers must present (at least 16 characters)'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('one of fatal, error, warn, info, debug, trace, silent'),
+  INSTANCE_ID: z.string().default(`${hostname()}-${process.pid}`).describe('a unique replica name'),
+} as const;
+
+/** Reads a PEM or creds file named by a variable, with a clear error. */
+export function readConfigFile(variable: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: ${variable}: cannot read file ${path}`, { cause: err });
+  }
+}
+
+/**
+ * Runs a service entry point: parses config and starts it; a {@link ConfigError} prints its one line on
+ * stderr and exits with status 78 (EX_CONFIG) instead of a stack trace.
+ */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    process.stderr.write(
+      `${JSON.stringify({ level: 'fatal', msg: 'start-up failed', err: String((err as Error)?.stack ?? err) })}\n`,
+    );
+    process.exit(1);
+  }
+}

@@ -1,0 +1,157 @@
+// @lucy/testkit: isolated real infrastructure for integration tests — a database and a stream prefix per run.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import {
+  connectNats,
+  createLogger,
+  createNames,
+  destroyNames,
+  provisionBuckets,
+  provisionStreams,
+  type Buckets,
+  type Logger,
+  type NatsHandles,
+  type Names,
+} from '@lucy/platform';
+
+/** Token used by test RPC servers and clients. */
+export const TEST_TOKEN = 'test-token-0123456789abcdef';
+
+/** NATS URL for tests: NATS_URL or the local server. */
+export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** Admin connection used to create and drop per-test databases. */
+export const TEST_ADMIN_DATABASE_URL =
+  process.env.TEST_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A unique, valid stream/subject prefix for one test run. */
+export function testPrefix(label = 't'): string {
+  return `${label.replace(/[^A-Za-z0-9]/g, '')}${randomBytes(5).toString('hex')}`;
+}
+
+/** A silent logger (set TEST_LOG_LEVEL=debug to see logs). */
+export function testLogger(service = 'test'): Logger {
+  return createLogger({ service, level: (process.env.TEST_LOG_LEVEL as never) ?? 'silent' });
+}
+
+/** A database of its own for one test file. */
+export interface TestDatabase {
+  readonly name: string;
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database `lucy_test_<random>`; `drop()` removes it (terminating leftover connections). */
+export async function createTestDatabase(label = 'lucy_test'): Promise<TestDatabase> {
+  const name = `${label}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_ADMIN_DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(TEST_ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: TEST_ADMIN_DATABASE_URL });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** NATS resources under a prefix of their own. */
+export interface TestNats {
+  readonly handles: NatsHandles;
+  readonly names: Names;
+  readonly buckets: Buckets;
+  readonly prefix: string;
+  /** Deletes the prefix's streams and buckets and closes the connection. */
+  cleanup(): Promise<void>;
+}
+
+/** Connects to the real NATS and provisions the streams and buckets of a fresh prefix. */
+export async function createTestNats(prefix = testPrefix()): Promise<TestNats> {
+  const handles = await connectNats({ NATS_URL: TEST_NATS_URL }, testLogger('nats'), `test-${prefix}`);
+  const names = createNames(prefix);
+  await provisionStreams(handles.jsm, names);
+  const buckets = await provisionBuckets(handles.kvm, names);
+  return {
+    handles,
+    names,
+    buckets,
+    prefix,
+    async cleanup() {
+      await destroyNames(handles, names);
+      await handles.nc.close();
+    },
+  };
+}
+
+/**
+ * Polls until `probe` returns a truthy value (returned) or the timeout passes (throws with the last value).
+ * For waiting on asynchronous projections; never a fixed sleep.
+ */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${options.what ?? 'condition'}; last value: ${String(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
+  }
+}
+
+/** Environment for a service under test: everything `platformEnvShape` needs. */
+export function testEnv(overrides: Record<string, string> & { DATABASE_URL: string; LUCY_PREFIX: string }): Record<string, string> {
+  return {
+    NATS_URL: TEST_NATS_URL,
+    RPC_TOKEN: TEST_TOKEN,
+    RPC_PORT: '0',
+    RPC_HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...overrides,
+  };
+}
+
+/** A stored stream message, as read back by {@link readStream}. */
+export interface StoredMessage {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  header(name: string): string | undefined;
+}
+
+/**
+ * Every message of a stream (optionally only those on one subject), read by sequence with the JetStream API.
+ * Works on NATS 2.9, which lacks multi-filter consumers.
+ */
+export async function readStream(handles: NatsHandles, stream: string, subject?: string): Promise<StoredMessage[]> {
+  const info = await handles.jsm.streams.info(stream);
+  const out: StoredMessage[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await handles.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (!m || (subject && m.subject !== subject)) continue;
+    out.push({ seq, subject: m.subject, data: m.data, header: (n) => m.header?.get(n) || undefined });
+  }
+  return out;
+}
