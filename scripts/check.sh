@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Every check, in the order a failure is cheapest to read: format, lint, typecheck, contracts, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Format (prettier --check)"
+prettier --check --log-level warn .
+
+step "Lint (eslint, type-aware)"
+eslint --max-warnings=0 .
+
+step "Typecheck (tsc --noEmit, every package)"
+pnpm -r --workspace-concurrency=2 typecheck
+
+step "Contracts (buf lint, and generated code up to date)"
+(cd proto && buf lint)
+(cd proto && buf generate && node gen-index.mjs && prettier --log-level warn --write src/index.ts)
+if ! git diff --quiet -- proto/src; then
+  echo "Generated code in proto/src differs from what buf generates: run 'pnpm proto:gen' and commit." >&2
+  git --no-pager diff --stat -- proto/src >&2
+  exit 1
+fi
+
+step "Tests (vitest: unit and integration against the real NATS and Postgres)"
+mkdir -p .data
+set +e
+vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json
+status=$?
+set -e
+node -e '
+const r = require("./.data/test-results.json");
+const passed = r.numPassedTests, failed = r.numFailedTests, skipped = r.numPendingTests + r.numTodoTests;
+console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
+' || status=1
+exit $status
