@@ -13,7 +13,7 @@ export default tseslint.config(
       'proto/src/gen/**',
       '.data/**',
       '.tools/**',
-      'deploy/**',
+      'deploy/helm/**',
     ],
   },
   js.configs.recommended,
@@ -22,7 +22,13 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.mjs', 'services/cli/bin/*.js'],
+          allowDefaultProject: [
+            '*.js',
+            '*.mjs',
+            'vitest.config.ts',
+            'scripts/*.mjs',
+            'services/cli/bin/*.js',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -57,6 +63,11 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Plain Node scripts: TypeScript's checker is off for them, and Node globals are always there.
+    files: ['**/*.js', '**/*.mjs'],
+    rules: { 'no-undef': 'off' },
   },
   prettier,
 );

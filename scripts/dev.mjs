@@ -72,7 +72,8 @@ function start(name, command, args, options = {}) {
     });
   }
   child.on('exit', (code, signal) => {
-    if (!stopping) log(`${name} exited (${signal ?? code}); the rest keeps running. Ctrl-C stops everything.`);
+    if (!stopping)
+      log(`${name} exited (${signal ?? code}); the rest keeps running. Ctrl-C stops everything.`);
   });
   children.push({ name, child });
   return child;
@@ -80,8 +81,14 @@ function start(name, command, args, options = {}) {
 
 function run(name, command, args, options = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? root, env: { ...process.env, ...options.env }, stdio: 'inherit' });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${name} failed with exit code ${code}`))));
+    const child = spawn(command, args, {
+      cwd: options.cwd ?? root,
+      env: { ...process.env, ...options.env },
+      stdio: 'inherit',
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${name} failed with exit code ${code}`)),
+    );
   });
 }
 
@@ -94,7 +101,9 @@ async function ensureNats() {
     log('NATS: using the server on 127.0.0.1:4222');
     return 'nats://127.0.0.1:4222';
   }
-  const bin = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(existsSync) ?? 'nats-server';
+  const bin =
+    ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(existsSync) ??
+    'nats-server';
   const dir = join(dataDir, 'nats');
   mkdirSync(dir, { recursive: true });
   log(`NATS: starting ${bin} with JetStream (data in .data/nats)`);
@@ -118,15 +127,28 @@ async function ensureDatabase() {
       log('Postgres: using 127.0.0.1:5432, database lucy');
       return 'postgres://postgres@127.0.0.1:5432/lucy';
     } catch (err) {
-      log(`Postgres on 127.0.0.1:5432 answered but refused us (${err.message}); falling back to embedded PGlite`);
+      log(
+        `Postgres on 127.0.0.1:5432 answered but refused us (${err.message}); falling back to embedded PGlite`,
+      );
     } finally {
       await admin.end().catch(() => undefined);
     }
   }
-  const bin = join(dirname(require.resolve('@electric-sql/pglite-socket/package.json')), 'dist', 'scripts', 'server.js');
+  const bin = join(
+    dirname(require.resolve('@electric-sql/pglite-socket/package.json')),
+    'dist',
+    'scripts',
+    'server.js',
+  );
   mkdirSync(join(dataDir, 'pglite'), { recursive: true });
   log('Postgres: none found; starting embedded PGlite on 127.0.0.1:5433 (data in .data/pglite)');
-  start('pglite', process.execPath, [bin, `--db=${join(dataDir, 'pglite')}`, '--port=5433', '--host=127.0.0.1', '--max-connections=40']);
+  start('pglite', process.execPath, [
+    bin,
+    `--db=${join(dataDir, 'pglite')}`,
+    '--port=5433',
+    '--host=127.0.0.1',
+    '--max-connections=40',
+  ]);
   await waitPort('127.0.0.1', 5433, 'PGlite');
   return 'postgres://postgres@127.0.0.1:5433/postgres';
 }
@@ -143,10 +165,14 @@ async function stopAll(code = 0) {
   log('stopping...');
   for (const { child } of [...children].reverse()) child.kill('SIGTERM');
   const deadline = Date.now() + 15_000;
-  while (children.some(({ child }) => child.exitCode === null && child.signalCode === null) && Date.now() < deadline) {
+  while (
+    children.some(({ child }) => child.exitCode === null && child.signalCode === null) &&
+    Date.now() < deadline
+  ) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const { child } of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   log('stopped');
   process.exit(code);
 }
@@ -158,20 +184,36 @@ try {
   const NATS_URL = await ensureNats();
   const DATABASE_URL = await ensureDatabase();
   const RPC_TOKEN = devToken();
-  const common = { NATS_URL, DATABASE_URL, RPC_TOKEN, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', RPC_HOST: '127.0.0.1' };
+  const common = {
+    NATS_URL,
+    DATABASE_URL,
+    RPC_TOKEN,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    RPC_HOST: '127.0.0.1',
+  };
   const present = SERVICES.filter((s) => existsSync(join(root, 'services', s.name, 'src', 'main.ts')));
 
   for (const s of present.filter((p) => existsSync(join(root, 'services', p.name, 'src', 'migrate.ts')))) {
     log(`migrating ${s.name}`);
-    await run(`${s.name} migrate`, process.execPath, [TSX, 'src/migrate.ts'], { cwd: join(root, 'services', s.name), env: common });
+    await run(`${s.name} migrate`, process.execPath, [TSX, 'src/migrate.ts'], {
+      cwd: join(root, 'services', s.name),
+      env: common,
+    });
   }
 
   const urls = [];
   const fakeEnv = {};
   if (demo && existsSync(join(root, 'services', 'fake-sial', 'src', 'main.ts'))) {
-    start('fake-sial', process.execPath, [TSX, 'src/main.ts'], { cwd: join(root, 'services', 'fake-sial'), env: { SIAL_FAKE_PORT: '8088' } });
+    start('fake-sial', process.execPath, [TSX, 'src/main.ts'], {
+      cwd: join(root, 'services', 'fake-sial'),
+      env: { SIAL_FAKE_PORT: '8088' },
+    });
     await waitPort('127.0.0.1', 8088, 'SIAL fake');
-    Object.assign(fakeEnv, { SIAL_BASE_URL: 'http://127.0.0.1:8088', SIAL_USER: 'usuario', SIAL_PASSWORD: 'contrasena' });
+    Object.assign(fakeEnv, {
+      SIAL_BASE_URL: 'http://127.0.0.1:8088',
+      SIAL_USER: 'usuario',
+      SIAL_PASSWORD: 'contrasena',
+    });
     urls.push(['SIAL fake', 'http://127.0.0.1:8088 (usuario / contrasena)']);
   }
 
@@ -187,10 +229,15 @@ try {
   }
 
   if (existsSync(join(root, 'web', 'package.json'))) {
-    start('web', process.execPath, [join(root, 'node_modules', '.bin', 'vite'), 'dev', '--port', '5173', '--host', '127.0.0.1'], {
-      cwd: join(root, 'web'),
-      env: common,
-    });
+    start(
+      'web',
+      process.execPath,
+      [join(root, 'node_modules', '.bin', 'vite'), 'dev', '--port', '5173', '--host', '127.0.0.1'],
+      {
+        cwd: join(root, 'web'),
+        env: common,
+      },
+    );
     urls.push(['admin', 'http://127.0.0.1:5173']);
   }
 
@@ -198,7 +245,9 @@ try {
   for (const [name, url] of urls) log(`  ${name.padEnd(14)} ${url}`);
   log(`  NATS           ${NATS_URL}`);
   log(`  database       ${DATABASE_URL.replace(/:[^:@/]+@/, ':***@')}`);
-  log(`  RPC token      in .data/dev-token  (export LUCY_TOKEN=$(cat .data/dev-token); pnpm lucy tareas list)`);
+  log(
+    `  RPC token      in .data/dev-token  (export LUCY_TOKEN=$(cat .data/dev-token); pnpm lucy tareas list)`,
+  );
   log('Ctrl-C stops everything.');
 } catch (err) {
   log(`start-up failed: ${err.message}`);

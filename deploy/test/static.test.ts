@@ -11,7 +11,12 @@ const runnable = readdirSync(join(root, 'services')).filter(
 );
 const migratable = runnable.filter((d) => existsSync(join(root, 'services', d, 'src', 'migrate.ts')));
 
-type Compose = { services: Record<string, { environment?: Record<string, string>; command?: string[]; healthcheck?: unknown; profiles?: string[] }> };
+type Compose = {
+  services: Record<
+    string,
+    { environment?: Record<string, string>; command?: string[]; healthcheck?: unknown; profiles?: string[] }
+  >;
+};
 
 describe('docker-compose.yml', () => {
   const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as Compose;
@@ -65,7 +70,8 @@ describe('helm chart', () => {
   });
 
   it('deploys every service of the tree on a distinct port', () => {
-    for (const name of runnable) expect(values.services[name], `${name} missing from values.yaml`).toBeDefined();
+    for (const name of runnable)
+      expect(values.services[name], `${name} missing from values.yaml`).toBeDefined();
     const ports = Object.values(values.services).map((s) => s.port);
     expect(new Set(ports).size).toBe(ports.length);
   });
@@ -85,7 +91,8 @@ describe('helm chart', () => {
       const commented = (lines[j]?.trim() ?? '').startsWith('#');
       const parentDocumented = stack.some(([, d]) => d);
       const hasCommentedChildren = /:\s*$/.test(line) && /^\s*#/.test(lines[i + 1] ?? '');
-      if (!commented && !parentDocumented && !hasCommentedChildren) uncommented.push(`${i + 1}: ${line.trim()}`);
+      if (!commented && !parentDocumented && !hasCommentedChildren)
+        uncommented.push(`${i + 1}: ${line.trim()}`);
       stack.push([indent, commented]);
     });
     expect(uncommented).toEqual([]);
@@ -96,7 +103,9 @@ describe('helm chart', () => {
     for (const ref of refs) {
       let node: unknown = values;
       for (const part of ref.split('.')) {
-        expect(node && typeof node === 'object' && part in (node as object), `.Values.${ref} is not in values.yaml`).toBe(true);
+        expect(node && typeof node === 'object' && part in node, `.Values.${ref} is not in values.yaml`).toBe(
+          true,
+        );
         node = (node as Record<string, unknown>)[part];
       }
     }

@@ -18,7 +18,11 @@ export interface GlobalOptions {
 }
 
 /** A client for a service, with the token from --token, LUCY_TOKEN or RPC_TOKEN. */
-export function clientFor<S extends DescService>(service: S, which: keyof typeof SERVICE_URLS, opts: GlobalOptions): Client<S> {
+export function clientFor<S extends DescService>(
+  service: S,
+  which: keyof typeof SERVICE_URLS,
+  opts: GlobalOptions,
+): Client<S> {
   const token = opts.token ?? process.env.LUCY_TOKEN ?? process.env.RPC_TOKEN ?? '';
   if (!token) {
     throw new Error('Falta el token: use --token, o defina LUCY_TOKEN (el RPC_TOKEN de los servicios).');

@@ -1,5 +1,8 @@
 /** Prints rows as an aligned table, or as JSON with --json. */
-export function printRows(rows: Array<Record<string, unknown>>, options: { json?: boolean; columns?: string[] }): void {
+export function printRows(
+  rows: Array<Record<string, unknown>>,
+  options: { json?: boolean; columns?: string[] },
+): void {
   if (options.json) {
     process.stdout.write(`${JSON.stringify(rows, jsonReplacer, 2)}\n`);
     return;
@@ -10,8 +13,14 @@ export function printRows(rows: Array<Record<string, unknown>>, options: { json?
   }
   const columns = options.columns ?? Object.keys(rows[0]!);
   const cells = rows.map((r) => columns.map((c) => cell(r[c])));
-  const widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((row) => row[i]!.length))));
-  const line = (values: string[]) => values.map((v, i) => v.slice(0, widths[i]).padEnd(widths[i]!)).join('  ').trimEnd();
+  const widths = columns.map((c, i) =>
+    Math.min(60, Math.max(c.length, ...cells.map((row) => row[i]!.length))),
+  );
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.slice(0, widths[i]).padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${line(columns.map((c) => c.toUpperCase()))}\n`);
   for (const row of cells) process.stdout.write(`${line(row)}\n`);
 }
@@ -38,8 +47,9 @@ export function localTime(d: Date | undefined): string {
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (v instanceof Date) return localTime(v);
-  if (typeof v === 'object') return JSON.stringify(v, jsonReplacer);
-  return String(v);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
+  return JSON.stringify(v, jsonReplacer) ?? '';
 }
 
 function jsonReplacer(_k: string, v: unknown): unknown {

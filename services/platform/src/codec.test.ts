@@ -8,7 +8,9 @@ const cmd = create(IngestaManualCommandSchema, { tipo: TipoIngesta.ASPIRANTES, d
 
 describe('codec', () => {
   it('round-trips protobuf binary when no content type is given', () => {
-    expect(decode(IngestaManualCommandSchema, encode(IngestaManualCommandSchema, cmd), undefined)).toEqual(cmd);
+    expect(decode(IngestaManualCommandSchema, encode(IngestaManualCommandSchema, cmd), undefined)).toEqual(
+      cmd,
+    );
   });
 
   it('reads the protobuf JSON mapping other systems publish', () => {
@@ -20,14 +22,20 @@ describe('codec', () => {
   it('rejects unknown JSON fields, naming the message', () => {
     const json = new TextEncoder().encode('{"tipoo":"x"}');
     expect(() => decode(IngestaManualCommandSchema, json, 'application/json')).toThrow(DecodeError);
-    expect(() => decode(IngestaManualCommandSchema, json, 'application/json')).toThrow(/lucy\.ingest\.v1\.IngestaManualCommand/);
+    expect(() => decode(IngestaManualCommandSchema, json, 'application/json')).toThrow(
+      /lucy\.ingest\.v1\.IngestaManualCommand/,
+    );
   });
 
   it('rejects bytes that are not protobuf', () => {
-    expect(() => decode(IngestaManualCommandSchema, new Uint8Array([0xff, 0xff, 0xff]), 'application/protobuf')).toThrow(DecodeError);
+    expect(() =>
+      decode(IngestaManualCommandSchema, new Uint8Array([0xff, 0xff, 0xff]), 'application/protobuf'),
+    ).toThrow(DecodeError);
   });
 
   it('rejects an unsupported content type', () => {
-    expect(() => decode(IngestaManualCommandSchema, new Uint8Array(), 'text/xml')).toThrow(/unsupported Content-Type/);
+    expect(() => decode(IngestaManualCommandSchema, new Uint8Array(), 'text/xml')).toThrow(
+      /unsupported Content-Type/,
+    );
   });
 });

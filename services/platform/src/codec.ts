@@ -17,7 +17,7 @@ export function encode<D extends DescMessage>(
   message: MessageShape<D> | MessageInitShape<D>,
   contentType: ContentType = CONTENT_TYPE.protobuf,
 ): Uint8Array {
-  const msg = isMessage(schema, message) ? message : create(schema, message as MessageInitShape<D>);
+  const msg = isMessage(schema, message) ? message : create(schema, message);
   return contentType === CONTENT_TYPE.json
     ? new TextEncoder().encode(toJsonString(schema, msg))
     : toBinary(schema, msg);
@@ -55,7 +55,9 @@ export function decode<D extends DescMessage>(
   try {
     return fromBinary(schema, data, { readUnknownFields: false });
   } catch (err) {
-    throw new DecodeError(`invalid protobuf for ${schema.typeName}: ${(err as Error).message}`, { cause: err });
+    throw new DecodeError(`invalid protobuf for ${schema.typeName}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

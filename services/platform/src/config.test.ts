@@ -15,22 +15,21 @@ describe('configuration', () => {
   });
 
   it('names a missing variable and what it expects, in one line', () => {
-    const err = (() => {
-      try {
-        parseEnv(schema, {});
-      } catch (e) {
-        return e as ConfigError;
-      }
-    })();
+    let err: ConfigError | undefined;
+    try {
+      parseEnv(schema, {});
+    } catch (e) {
+      err = e as ConfigError;
+    }
     expect(err).toBeInstanceOf(ConfigError);
     expect(err!.message).toMatch(/^Invalid configuration: RPC_TOKEN: .*expected the bearer token/);
     expect(err!.message).not.toContain('\n');
   });
 
   it('names each wrong variable', () => {
-    expect(() => parseEnv(schema, { RPC_TOKEN: 'a-long-enough-token', NATS_URL: 'http://x', RPC_PORT: '99999' })).toThrow(
-      /NATS_URL: must be a comma-separated list.*RPC_PORT: .*expected a TCP port/,
-    );
+    expect(() =>
+      parseEnv(schema, { RPC_TOKEN: 'a-long-enough-token', NATS_URL: 'http://x', RPC_PORT: '99999' }),
+    ).toThrow(/NATS_URL: must be a comma-separated list.*RPC_PORT: .*expected a TCP port/);
   });
 
   it('stops a service with exit code 78 and one line on stderr', () => {

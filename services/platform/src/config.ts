@@ -53,13 +53,16 @@ export const intVar = (fallback: number, min = 0) =>
 export const urlVar = (protocols: readonly string[], fallback?: string) => {
   const base = z
     .string()
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol.replace(/:$/, ''));
-      } catch {
-        return false;
-      }
-    }, `must be a ${protocols.join(' or ')} URL`)
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol.replace(/:$/, ''));
+        } catch {
+          return false;
+        }
+      },
+      `must be a ${protocols.join(' or ')} URL`,
+    )
     .describe(`a URL (${protocols.map((p) => `${p}://...`).join(' or ')})`);
   return fallback === undefined ? base : base.default(fallback);
 };

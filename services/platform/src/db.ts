@@ -54,7 +54,10 @@ export async function migrate(orm: MikroORM, schema: string, logger?: Logger): P
   await orm.em.getConnection().execute(`create schema if not exists "${schema}"`);
   const migrator = orm.getMigrator();
   const applied = await migrator.up();
-  logger?.info({ schema, applied: applied.map((m) => m.name) }, applied.length ? 'migrations applied' : 'schema up to date');
+  logger?.info(
+    { schema, applied: applied.map((m) => m.name) },
+    applied.length ? 'migrations applied' : 'schema up to date',
+  );
   return applied.map((m) => m.name);
 }
 
@@ -77,10 +80,14 @@ export function describeDatabase(url: string): string {
  * Entry point of a service's `migrate` script: applies its reviewed migrations to DATABASE_URL and exits.
  * With `--check`, applies nothing and exits 1 when migrations are pending (for CI and deploy hooks).
  */
-export async function runMigrateMain(options: Omit<OrmOptions, 'url' | 'logger'> & { service: string }): Promise<void> {
+export async function runMigrateMain(
+  options: Omit<OrmOptions, 'url' | 'logger'> & { service: string },
+): Promise<void> {
   const { createLogger } = await import('./logger.js');
   const { parseEnv, platformEnvShape, z } = await import('./config.js');
-  const env = parseEnv(z.object({ DATABASE_URL: platformEnvShape.DATABASE_URL, LOG_LEVEL: platformEnvShape.LOG_LEVEL }));
+  const env = parseEnv(
+    z.object({ DATABASE_URL: platformEnvShape.DATABASE_URL, LOG_LEVEL: platformEnvShape.LOG_LEVEL }),
+  );
   const logger = createLogger({ service: `${options.service}-migrate`, level: env.LOG_LEVEL });
   const orm = await createOrm({ ...options, url: env.DATABASE_URL, logger });
   try {

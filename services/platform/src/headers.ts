@@ -71,7 +71,11 @@ export function parseContentType(value: string | undefined): ContentType | undef
 }
 
 /** Builds NATS headers for a task context. */
-export function taskHeaders(ctx: TaskContext, contentType: ContentType, extra?: Record<string, string>): MsgHdrs {
+export function taskHeaders(
+  ctx: TaskContext,
+  contentType: ContentType,
+  extra?: Record<string, string>,
+): MsgHdrs {
   const h = natsHeaders();
   h.set(H.taskId, ctx.taskId);
   h.set(H.taskType, ctx.taskType);

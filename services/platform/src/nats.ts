@@ -61,7 +61,8 @@ export async function connectNats(
     opts.pass = settings.NATS_PASSWORD ?? '';
   }
   if (settings.NATS_TOKEN) opts.token = settings.NATS_TOKEN;
-  if (settings.NATS_NKEY_SEED) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(settings.NATS_NKEY_SEED));
+  if (settings.NATS_NKEY_SEED)
+    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(settings.NATS_NKEY_SEED));
   if (settings.NATS_CREDS_FILE) {
     opts.authenticator = credsAuthenticator(
       new TextEncoder().encode(readConfigFile('NATS_CREDS_FILE', settings.NATS_CREDS_FILE)),
@@ -160,7 +161,11 @@ export async function provisionBuckets(kvm: Kvm, names: Names): Promise<Buckets>
   const [leases, registry, cancellations] = await Promise.all([
     kvm.create(names.buckets.leases, { history: 1, max_bytes: 16 * 1024 * 1024 }),
     kvm.create(names.buckets.registry, { history: 1, max_bytes: 16 * 1024 * 1024 }),
-    kvm.create(names.buckets.cancellations, { history: 1, ttl: 30 * 24 * 60 * 60 * 1000, max_bytes: 64 * 1024 * 1024 }),
+    kvm.create(names.buckets.cancellations, {
+      history: 1,
+      ttl: 30 * 24 * 60 * 60 * 1000,
+      max_bytes: 64 * 1024 * 1024,
+    }),
   ]);
   return { leases, registry, cancellations };
 }

@@ -1,7 +1,16 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { encode } from './codec.js';
-import { CONTENT_TYPE, childTraceparent, H, newTraceparent, taskHeaders, type ContentType, type TaskContext, type TriggerName } from './headers.js';
+import {
+  CONTENT_TYPE,
+  childTraceparent,
+  H,
+  newTraceparent,
+  taskHeaders,
+  type ContentType,
+  type TaskContext,
+  type TriggerName,
+} from './headers.js';
 import type { Names } from './names.js';
 import { uuidv7 } from './task-id.js';
 
@@ -45,7 +54,12 @@ export interface CommandPublisher {
     options: PublishCommandOptions,
   ): Promise<Published>;
   /** Republishes raw bytes (a retry or a re-drive) on a canonical subject with new task headers. */
-  publishRaw(subject: string, data: Uint8Array, contentType: ContentType, options: PublishCommandOptions): Promise<Published>;
+  publishRaw(
+    subject: string,
+    data: Uint8Array,
+    contentType: ContentType,
+    options: PublishCommandOptions,
+  ): Promise<Published>;
 }
 
 /** Creates a {@link CommandPublisher}. */

@@ -51,7 +51,10 @@ export interface TaskReporter {
   progress(done: number, total?: number, message?: string): Promise<void>;
   heartbeat(): Promise<void>;
   succeeded(cantidadEntidades: number, detalles?: Record<string, unknown>): Promise<void>;
-  failed(mensajeError: string, options: { willRetry: boolean; code?: string; detalles?: Record<string, unknown> }): Promise<void>;
+  failed(
+    mensajeError: string,
+    options: { willRetry: boolean; code?: string; detalles?: Record<string, unknown> },
+  ): Promise<void>;
   skipped(reason: string, detalles?: Record<string, unknown>): Promise<void>;
   log(entry: LogInput): Promise<void>;
 }
@@ -78,7 +81,12 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
     occurredAt: timestampFromDate(clock()),
     attempt,
   });
-  const send = async <D extends DescMessage>(event: string, schema: D, init: MessageInitShape<D>, msgId?: string) => {
+  const send = async <D extends DescMessage>(
+    event: string,
+    schema: D,
+    init: MessageInitShape<D>,
+    msgId?: string,
+  ) => {
     const ctx = { ...context, traceparent: childTraceparent(context.traceparent) };
     await js.publish(names.evt('task', event), encode(schema, create(schema, init)), {
       headers: taskHeaders(ctx, CONTENT_TYPE.protobuf),
@@ -86,12 +94,17 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
     });
   };
   const clean = (d?: Record<string, unknown>) =>
-    d ? (redactSecrets(JSON.parse(JSON.stringify(d)) as JsonObject) as JsonObject) : undefined;
+    d ? redactSecrets<JsonObject>(JSON.parse(JSON.stringify(d)) as JsonObject) : undefined;
   return {
     context,
     attempt,
     started: (alumnoId) =>
-      send('started', TaskStartedSchema, { ...base(), worker, alumnoId: alumnoId ?? '' }, `${context.taskId}:${attempt}:started`),
+      send(
+        'started',
+        TaskStartedSchema,
+        { ...base(), worker, alumnoId: alumnoId ?? '' },
+        `${context.taskId}:${attempt}:started`,
+      ),
     progress: (done, total, message) =>
       send('progress', TaskProgressSchema, {
         ...base(),
@@ -112,11 +125,22 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
       send(
         'failed',
         TaskFailedSchema,
-        { ...base(), mensajeError, willRetry: o.willRetry, errorCode: o.code ?? '', detalles: clean(o.detalles) },
+        {
+          ...base(),
+          mensajeError,
+          willRetry: o.willRetry,
+          errorCode: o.code ?? '',
+          detalles: clean(o.detalles),
+        },
         `${context.taskId}:${attempt}:failed`,
       ),
     skipped: (reason, detalles) =>
-      send('skipped', TaskSkippedSchema, { ...base(), reason, detalles: clean(detalles) }, `${context.taskId}:${attempt}:skipped`),
+      send(
+        'skipped',
+        TaskSkippedSchema,
+        { ...base(), reason, detalles: clean(detalles) },
+        `${context.taskId}:${attempt}:skipped`,
+      ),
     async log(entry) {
       await publishLog(js, names, { ...entry, taskId: context.taskId }, context, clock);
     },
@@ -137,13 +161,17 @@ export async function publishLog(
     level: LEVELS[entry.level],
     module: entry.module,
     message: entry.message,
-    detalles: entry.detalles ? (redactSecrets(JSON.parse(JSON.stringify(entry.detalles)) as JsonObject) as JsonObject) : undefined,
+    detalles: entry.detalles
+      ? redactSecrets<JsonObject>(JSON.parse(JSON.stringify(entry.detalles)) as JsonObject)
+      : undefined,
     alumnoId: entry.alumnoId ?? '',
     usuario: entry.usuario ?? '',
     taskId: entry.taskId ?? '',
     occurredAt: timestampFromDate(clock()),
   });
-  const headers = context ? taskHeaders({ ...context, traceparent: childTraceparent(context.traceparent) }, CONTENT_TYPE.protobuf) : undefined;
+  const headers = context
+    ? taskHeaders({ ...context, traceparent: childTraceparent(context.traceparent) }, CONTENT_TYPE.protobuf)
+    : undefined;
   await js.publish(names.evt('log', entry.level.toLowerCase()), encode(LogEventSchema, msg), {
     ...(headers ? { headers } : {}),
     msgID: id,

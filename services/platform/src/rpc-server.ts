@@ -7,7 +7,12 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@conne
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 
 type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
-import { BadRequestSchema, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema, Health as HealthService } from '@lucy/proto';
+import {
+  BadRequestSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+  Health as HealthService,
+} from '@lucy/proto';
 import { errorMessage, PermanentError, ValidationError } from './errors.js';
 import type { Logger } from './logger.js';
 import { metricsRegistry, rpcCalls } from './metrics.js';
@@ -83,7 +88,13 @@ function toConnectError(err: unknown, logger: Logger, method: string): ConnectEr
   if (err instanceof NotFoundError) return new ConnectError(err.message, Code.NotFound);
   if (err instanceof PermanentError) return new ConnectError(err.message, Code.FailedPrecondition);
   logger.error({ err, method }, 'rpc failed');
-  return new ConnectError('Error interno del servicio; el detalle quedó en el registro del servidor.', Code.Internal, undefined, undefined, err);
+  return new ConnectError(
+    'Error interno del servicio; el detalle quedó en el registro del servidor.',
+    Code.Internal,
+    undefined,
+    undefined,
+    err,
+  );
 }
 
 /** Requires `Authorization: Bearer <token>` on every RPC except grpc.health.v1. */
@@ -99,7 +110,9 @@ export function authInterceptor(token: string): Interceptor {
   };
 }
 
-async function readinessReport(checks: ReadinessCheck[]): Promise<{ ok: boolean; checks: Record<string, string> }> {
+async function readinessReport(
+  checks: ReadinessCheck[],
+): Promise<{ ok: boolean; checks: Record<string, string> }> {
   const results = await Promise.all(
     checks.map(async (c) => {
       try {
@@ -125,7 +138,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const { logger } = options;
   const serviceNames = options.services.map((s) => s.typeName);
   const status = async (service: string) => {
-    if (service !== '' && !serviceNames.includes(service)) return HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN;
+    if (service !== '' && !serviceNames.includes(service))
+      return HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN;
     return (await readinessReport(options.readiness)).ok
       ? HealthCheckResponse_ServingStatus.SERVING
       : HealthCheckResponse_ServingStatus.NOT_SERVING;
@@ -143,7 +157,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         },
         async list() {
           const statuses: Record<string, ReturnType<typeof create<typeof HealthCheckResponseSchema>>> = {};
-          for (const name of ['', ...serviceNames]) statuses[name] = create(HealthCheckResponseSchema, { status: await status(name) });
+          for (const name of ['', ...serviceNames])
+            statuses[name] = create(HealthCheckResponseSchema, { status: await status(name) });
           return { statuses };
         },
         async *watch(req, ctx) {

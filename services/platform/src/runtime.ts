@@ -50,13 +50,17 @@ export interface RuntimeOptions {
  */
 export async function createServiceRuntime(options: RuntimeOptions): Promise<ServiceRuntime> {
   const { settings, service } = options;
-  const logger = options.logger ?? createLogger({ service, level: settings.LOG_LEVEL, instance: settings.INSTANCE_ID });
+  const logger =
+    options.logger ?? createLogger({ service, level: settings.LOG_LEVEL, instance: settings.INSTANCE_ID });
   const names = createNames(settings.LUCY_PREFIX);
-  const nats = await connectNats(settings as never, logger, `${service}/${settings.INSTANCE_ID}`);
+  const nats = await connectNats(settings, logger, `${service}/${settings.INSTANCE_ID}`);
   await provisionStreams(nats.jsm, names);
   const buckets = await provisionBuckets(nats.kvm, names);
   await announceTasks(buckets.registry, service);
-  logger.info({ database: describeDatabase(settings.DATABASE_URL), schema: options.orm.schema }, 'opening database');
+  logger.info(
+    { database: describeDatabase(settings.DATABASE_URL), schema: options.orm.schema },
+    'opening database',
+  );
   const orm = await createOrm({ ...options.orm, url: settings.DATABASE_URL, logger });
   if (options.migrateOnStart) await migrate(orm, options.orm.schema, logger);
   const readiness: ReadinessCheck[] = [

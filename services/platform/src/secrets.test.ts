@@ -4,8 +4,18 @@ import { createSecretBox, redactSecrets, redactUrl } from './secrets.js';
 describe('secrets', () => {
   it('redacts secret-named keys at any depth and keeps the rest', () => {
     expect(
-      redactSecrets({ upn: 'a@b', password: 'x', nested: { teams_password: 'y', clientSecret: 'z', credentialRef: 'ref-1' }, list: [{ token: 't' }] }),
-    ).toEqual({ upn: 'a@b', password: '[REDACTED]', nested: { teams_password: '[REDACTED]', clientSecret: '[REDACTED]', credentialRef: 'ref-1' }, list: [{ token: '[REDACTED]' }] });
+      redactSecrets({
+        upn: 'a@b',
+        password: 'x',
+        nested: { teams_password: 'y', clientSecret: 'z', credentialRef: 'ref-1' },
+        list: [{ token: 't' }],
+      }),
+    ).toEqual({
+      upn: 'a@b',
+      password: '[REDACTED]',
+      nested: { teams_password: '[REDACTED]', clientSecret: '[REDACTED]', credentialRef: 'ref-1' },
+      list: [{ token: '[REDACTED]' }],
+    });
   });
 
   it('hides passwords in URLs', () => {

@@ -22,7 +22,8 @@ export function redactSecrets<T>(value: T, depth = 0): T {
   if (value instanceof Date || value instanceof Uint8Array) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSecretKey(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redactSecrets(v, depth + 1);
+    out[k] =
+      isSecretKey(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redactSecrets(v, depth + 1);
   }
   return out as T;
 }
@@ -58,14 +59,22 @@ export function createSecretBox(key: string): SecretBox {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', k, iv);
       const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join(':');
+      return [
+        'v1',
+        iv.toString('base64url'),
+        cipher.getAuthTag().toString('base64url'),
+        ct.toString('base64url'),
+      ].join(':');
     },
     open(sealed) {
       const [version, iv, tag, ct] = sealed.split(':');
-      if (version !== 'v1' || !iv || !tag || ct === undefined) throw new Error('Unknown sealed secret format');
+      if (version !== 'v1' || !iv || !tag || ct === undefined)
+        throw new Error('Unknown sealed secret format');
       const decipher = createDecipheriv('aes-256-gcm', k, Buffer.from(iv, 'base64url'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
     },
   };
 }

@@ -4,7 +4,11 @@ import type { Logger } from './logger.js';
  * Runs the given steps in order on SIGTERM or SIGINT (graceful drain: stop consumers, close servers, drain
  * NATS, close the database), then exits. A second signal, or the timeout, exits at once.
  */
-export function onShutdown(logger: Logger, steps: Array<[name: string, step: () => Promise<unknown>]>, timeoutMs = 45_000): void {
+export function onShutdown(
+  logger: Logger,
+  steps: Array<[name: string, step: () => Promise<unknown>]>,
+  timeoutMs = 45_000,
+): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) {

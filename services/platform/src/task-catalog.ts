@@ -165,7 +165,12 @@ export function paramsOf(schema: DescMessage): TaskParam[] {
     let type = 'string';
     let enumValues: string[] = [];
     if (f.fieldKind === 'scalar') {
-      type = f.scalar === ScalarType.BOOL ? 'boolean' : f.scalar === ScalarType.STRING || f.scalar === ScalarType.BYTES ? 'string' : 'number';
+      type =
+        f.scalar === ScalarType.BOOL
+          ? 'boolean'
+          : f.scalar === ScalarType.STRING || f.scalar === ScalarType.BYTES
+            ? 'string'
+            : 'number';
     } else if (f.fieldKind === 'enum') {
       type = 'enum';
       enumValues = f.enum.values.filter((v) => v.number !== 0).map((v) => v.name);
@@ -188,7 +193,11 @@ export function paramsOf(schema: DescMessage): TaskParam[] {
  * Announces the tasks a service handles in the registry bucket (key = task name). Called at every start; the
  * scheduler offers only announced names.
  */
-export async function announceTasks(registry: KV, service: ServiceName, now: Date = new Date()): Promise<TaskAnnouncement[]> {
+export async function announceTasks(
+  registry: KV,
+  service: ServiceName,
+  now: Date = new Date(),
+): Promise<TaskAnnouncement[]> {
   const mine = TASKS.filter((t) => t.service === service);
   const out: TaskAnnouncement[] = [];
   for (const t of mine) {
@@ -229,4 +238,3 @@ export async function listAnnouncedTasks(registry: KV): Promise<TaskAnnouncement
 function registryKey(name: string): string {
   return name.replace(/[^-/_=.a-zA-Z0-9]/g, '_');
 }
-

@@ -11,7 +11,14 @@ import { nanos } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { decode } from './codec.js';
 import { deadLetter } from './dlq.js';
-import { DecodeError, errorMessage, PermanentError, SkipTask, ValidationError, type FieldError } from './errors.js';
+import {
+  DecodeError,
+  errorMessage,
+  PermanentError,
+  SkipTask,
+  ValidationError,
+  type FieldError,
+} from './errors.js';
 import { H, header, newTraceparent, parseTrigger, type TaskContext } from './headers.js';
 import type { Logger } from './logger.js';
 import { consumerDuration, consumerMessages } from './metrics.js';
@@ -161,11 +168,21 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
   async function process(msg: JsMsg): Promise<void> {
     const task = taskContextOf(msg, options.taskType);
     const attempt = msg.info.deliveryCount;
-    const reporter = createTaskReporter({ js: options.js, names: options.names, context: task, attempt, worker: options.worker });
+    const reporter = createTaskReporter({
+      js: options.js,
+      names: options.names,
+      context: task,
+      attempt,
+      worker: options.worker,
+    });
     const mlog = log.child({ taskId: task.taskId, attempt, seq: msg.info.streamSequence });
     const endTimer = consumerDuration.startTimer({ consumer: options.durable });
     const outcome = (o: string) => consumerMessages.inc({ consumer: options.durable, outcome: o });
-    const giveUp = async (kind: 'undecodable' | 'invalid' | 'max_deliveries', reason: string, mensaje: string) => {
+    const giveUp = async (
+      kind: 'undecodable' | 'invalid' | 'max_deliveries',
+      reason: string,
+      mensaje: string,
+    ) => {
       await deadLetter(options.js, options.names, msg, kind, reason, options.durable);
       await reporter.failed(mensaje, { willRetry: false, code: kind.toUpperCase() });
       msg.term();
@@ -174,7 +191,11 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
     };
     try {
       if (attempt > maxAttempts) {
-        await giveUp('max_deliveries', `gave up after ${attempt - 1} deliveries`, `Se agotaron los ${maxAttempts} intentos de la tarea.`);
+        await giveUp(
+          'max_deliveries',
+          `gave up after ${attempt - 1} deliveries`,
+          `Se agotaron los ${maxAttempts} intentos de la tarea.`,
+        );
         return;
       }
       let message: MessageShape<D>;
@@ -194,17 +215,22 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       if (options.cancellations) {
         const cancelled = await options.cancellations.get(task.taskId);
         if (cancelled && cancelled.operation === 'PUT') {
-          await reporter.skipped(`Tarea cancelada: ${cancelled.string() || 'por el personal'}`, { cancelada: true });
+          await reporter.skipped(`Tarea cancelada: ${cancelled.string() || 'por el personal'}`, {
+            cancelada: true,
+          });
           await msg.ackAck();
           outcome('cancelled');
           return;
         }
       }
       await reporter.started(options.alumnoIdOf?.(message));
-      const heartbeat = setInterval(() => {
-        msg.working();
-        reporter.heartbeat().catch((err: unknown) => mlog.debug({ err }, 'heartbeat publish failed'));
-      }, Math.max(1000, Math.floor(ackWaitMs / 3)));
+      const heartbeat = setInterval(
+        () => {
+          msg.working();
+          reporter.heartbeat().catch((err: unknown) => mlog.debug({ err }, 'heartbeat publish failed'));
+        },
+        Math.max(1000, Math.floor(ackWaitMs / 3)),
+      );
       heartbeat.unref();
       try {
         const result = await options.handle({
@@ -272,11 +298,15 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         failures = 0;
         const current = messages;
         void (async () => {
-          for await (const s of await current.status()) {
+          for await (const s of current.status()) {
             if (s.type === 'heartbeats_missed' && s.count >= 3) {
               log.warn('missed heartbeats; re-creating the consume loop');
               current.stop();
-            } else if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+            } else if (
+              s.type === 'consumer_deleted' ||
+              s.type === 'consumer_not_found' ||
+              s.type === 'stream_not_found'
+            ) {
               log.warn({ status: s.type }, 'consumer gone; re-creating it');
               current.stop();
             }

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus, LogService } from '@lucy/proto';
 import { TEST_TOKEN, testLogger } from '@lucy/testkit';
-import { createRpcClient, NotFoundError, startRpcServer, ValidationError, type RpcServer } from '../src/index.js';
+import {
+  createRpcClient,
+  NotFoundError,
+  startRpcServer,
+  ValidationError,
+  type RpcServer,
+} from '../src/index.js';
 
 describe('rpc server', () => {
   let server: RpcServer;
@@ -16,12 +22,20 @@ describe('rpc server', () => {
       logger: testLogger(),
       services: [LogService],
       readiness: [
-        { name: 'database', check: async () => { if (!databaseUp) throw new Error('connection refused'); } },
+        {
+          name: 'database',
+          check: async () => {
+            if (!databaseUp) throw new Error('connection refused');
+          },
+        },
       ],
       routes: (router) =>
         router.service(LogService, {
           async listLogs(req) {
-            if (req.search === 'invalid') throw new ValidationError([{ field: 'desde', message: 'La fecha desde debe ser anterior a hasta' }]);
+            if (req.search === 'invalid')
+              throw new ValidationError([
+                { field: 'desde', message: 'La fecha desde debe ser anterior a hasta' },
+              ]);
             if (req.search === 'missing') throw new NotFoundError('No existe la tarea');
             if (req.search === 'boom') throw new Error('secret internal detail');
             return { logs: [] };
@@ -56,7 +70,9 @@ describe('rpc server', () => {
   it('answers grpc.health.v1 without a token, over Connect and gRPC on HTTP/2', async () => {
     for (const protocol of ['connect', 'grpc'] as const) {
       const health = createRpcClient(Health, { baseUrl: server.url, token: '', protocol });
-      expect((await health.check({ service: 'lucy.task.v1.LogService' })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      expect((await health.check({ service: 'lucy.task.v1.LogService' })).status).toBe(
+        HealthCheckResponse_ServingStatus.SERVING,
+      );
     }
   });
 

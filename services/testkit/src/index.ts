@@ -122,7 +122,9 @@ export async function waitFor<T>(
 }
 
 /** Environment for a service under test: everything `platformEnvShape` needs. */
-export function testEnv(overrides: Record<string, string> & { DATABASE_URL: string; LUCY_PREFIX: string }): Record<string, string> {
+export function testEnv(
+  overrides: Record<string, string> & { DATABASE_URL: string; LUCY_PREFIX: string },
+): Record<string, string> {
   return {
     NATS_URL: TEST_NATS_URL,
     RPC_TOKEN: TEST_TOKEN,
@@ -145,7 +147,11 @@ export interface StoredMessage {
  * Every message of a stream (optionally only those on one subject), read by sequence with the JetStream API.
  * Works on NATS 2.9, which lacks multi-filter consumers.
  */
-export async function readStream(handles: NatsHandles, stream: string, subject?: string): Promise<StoredMessage[]> {
+export async function readStream(
+  handles: NatsHandles,
+  stream: string,
+  subject?: string,
+): Promise<StoredMessage[]> {
   const info = await handles.jsm.streams.info(stream);
   const out: StoredMessage[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
