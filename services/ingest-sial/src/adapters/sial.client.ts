@@ -1,0 +1,329 @@
+/**
+ * HTTP client of the SIAL web service (guide "Servicios Web V2"): HTTP Basic, JSON arrays, dates in the path as
+ * AAAAMMDDHHMM in SIAL's local time. Unlike the original it retries transient failures with backoff, can be
+ * rate-limited, times out every attempt, and formats dates in Córdoba time rather than UTC.
+ *
+ * Connections: Node 20's global fetch is undici, whose global dispatcher pools connections per origin with
+ * keep-alive by default, so thousands of personal-data calls reuse a few sockets. Node 20 does not expose
+ * undici's `Agent` constructor without the `undici` package (not a dependency here); a caller that has a
+ * dispatcher can pass it as `dispatcher`.
+ */
+import { ESTADO_FOR_TIPO, isPlainObject, isTipo, localParts, type Tipo } from '../domain/index.js';
+import { systemClock, type Clock } from './clock.js';
+import { createTokenBucket, unlimited } from './rate-limiter.js';
+import {
+  SialAuthError,
+  SialConnectionError,
+  SialHttpError,
+  SialResponseError,
+  type SialError,
+} from './sial.errors.js';
+
+/** Base path of every SIAL endpoint. */
+export const SIAL_BASE_PATH = '/webservice/sial/V2/04';
+
+/** Options of {@link createSialClient}. */
+export interface SialClientOptions {
+  /** e.g. `https://sisinfo.unrc.edu.ar`; a trailing `/` is ignored. Must not embed credentials. */
+  baseUrl: string;
+  /** HTTP Basic user. */
+  user: string;
+  /** HTTP Basic password; never logged nor put in errors. */
+  password: string;
+  /** Per-attempt timeout covering headers and body, in ms; default 30,000 (the original's 30 s). */
+  timeoutMs?: number;
+  /** Retries after the first attempt, for network errors, timeouts and 5xx only; default 3. */
+  retries?: number;
+  /** First backoff delay in ms, doubled each retry, with jitter (50–100 % of the delay); default 500. */
+  backoffMs?: number;
+  /** Cap of a single backoff delay, in ms; default 10,000. */
+  maxBackoffMs?: number;
+  /** Token-bucket limit on requests sent (retries included); undefined (default) = unlimited. */
+  requestsPerSecond?: number;
+  /** Requests that may go out back to back under `requestsPerSecond`; default 1. */
+  burst?: number;
+  /** Time zone SIAL reads path dates in; default `America/Argentina/Cordoba`. */
+  timeZone?: string;
+  /** Default the global fetch. */
+  fetch?: typeof globalThis.fetch;
+  /** An undici dispatcher (connection pool) for fetch; default undici's global keep-alive pool. */
+  dispatcher?: RequestInit['dispatcher'];
+  /** Clock for the rate limiter and backoff; default the system clock. */
+  clock?: Clock;
+  /** Uniform [0, 1) source for the jitter; default Math.random. */
+  random?: () => number;
+  /** Called before each retry, e.g. to log it. */
+  onRetry?: (info: { path: string; attempt: number; delayMs: number; error: SialError }) => void;
+}
+
+/** Per-call options. */
+export interface SialCallOptions {
+  /** Aborts the call, its retries and any wait; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Which records to list: none → the full list `/listas/`; `desde` → modified at or after it (`/listas/{desde}`);
+ * `desde` and `hasta` → modified in [desde, hasta] (`/listas/{desde}/{hasta}`). `hasta` alone is rejected, not
+ * silently widened to the full list as the original did.
+ */
+export interface SialListRange {
+  desde?: Date;
+  hasta?: Date;
+}
+
+/** The SIAL client. Results are unvalidated JSON: validate them with the domain's parsers. */
+export interface SialClient {
+  /** Records of a tipo list: the raw JSON array. */
+  listar(tipo: Tipo, range?: SialListRange, options?: SialCallOptions): Promise<unknown[]>;
+  /** The personal-data object of a document number, or null when SIAL returns `[]` (unknown nrodoc). */
+  datosPersonales(
+    nrodoc: string | number,
+    options?: SialCallOptions,
+  ): Promise<Record<string, unknown> | null>;
+  /** The path `listar` requests for these arguments (for Tarea detalles and logs). */
+  listPath(tipo: Tipo, range?: SialListRange): string;
+}
+
+/**
+ * `AAAAMMDDHHMM` of an instant in `timeZone` (default Córdoba): 2026-01-15T13:05Z → `202601151005`.
+ * The original formatted UTC here, shifting every window by three hours.
+ */
+export function formatSialDate(date: Date, timeZone = 'America/Argentina/Cordoba'): string {
+  const p = localParts(date, timeZone);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${String(p.year).padStart(4, '0')}${two(p.month)}${two(p.day)}${two(p.hour)}${two(p.minute)}`;
+}
+
+/** Why one attempt failed; turned into a public SialError once the retries are over. */
+type AttemptFailure =
+  | { kind: 'timeout'; cause: unknown }
+  | { kind: 'network'; cause: unknown }
+  | { kind: 'auth' }
+  | { kind: 'http'; status: number; detail: string | undefined }
+  | { kind: 'response'; detail: string; cause?: unknown };
+
+class AttemptError extends Error {
+  constructor(readonly failure: AttemptFailure) {
+    super(failure.kind);
+  }
+}
+
+const isRetryable = (f: AttemptFailure): boolean =>
+  f.kind === 'timeout' || f.kind === 'network' || (f.kind === 'http' && f.status >= 500);
+
+/** A short, password-free description of a fetch network failure: "connect ECONNREFUSED 127.0.0.1:8088". */
+function networkDetail(err: unknown): string {
+  let current: unknown = err;
+  let best = 'error de red';
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (current.message && current.message !== 'fetch failed') best = current.message;
+    else if (typeof code === 'string') best = code;
+    if (current instanceof AggregateError && current.errors[0] instanceof Error) current = current.errors[0];
+    else current = current.cause;
+  }
+  return best;
+}
+
+function detailOf(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (isPlainObject(body) && typeof body.detail === 'string') return body.detail;
+  } catch {
+    // Not JSON: the status alone says enough.
+  }
+  const trimmed = text.trim();
+  return trimmed === '' ? undefined : trimmed.slice(0, 200);
+}
+
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'una lista';
+  if (typeof value === 'object') return 'un objeto';
+  return `un valor de tipo ${typeof value}`;
+}
+
+/**
+ * Creates a SIAL client.
+ * @throws TypeError when `baseUrl` is not an http(s) URL or embeds credentials.
+ */
+export function createSialClient(options: SialClientOptions): SialClient {
+  let base: URL;
+  try {
+    base = new URL(options.baseUrl);
+  } catch {
+    throw new TypeError('La URL base de SIAL no es válida');
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    throw new TypeError('La URL base de SIAL debe empezar con http:// o https://');
+  }
+  if (base.username || base.password) {
+    throw new TypeError(
+      'La URL base de SIAL no debe incluir usuario ni contraseña; use las opciones user y password',
+    );
+  }
+  const origin = options.baseUrl.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const retries = options.retries ?? 3;
+  const backoffMs = options.backoffMs ?? 500;
+  const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const timeZone = options.timeZone ?? 'America/Argentina/Cordoba';
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const limiter =
+    options.requestsPerSecond === undefined
+      ? unlimited
+      : createTokenBucket({ ratePerSecond: options.requestsPerSecond, burst: options.burst ?? 1, clock });
+  const authorization = `Basic ${Buffer.from(`${options.user}:${options.password}`, 'utf8').toString('base64')}`;
+  formatSialDate(new Date(0), timeZone); // Fails fast on an unknown time zone.
+
+  const attempt = async (path: string, signal: AbortSignal | undefined): Promise<unknown> => {
+    // One controller per attempt, wired by hand: AbortSignal.any() on a long-lived run signal keeps every
+    // dependent signal reachable in some Node 20 releases, and a run makes one call per alumno.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error(`timeout after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onAbort = (): void => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let response: Response;
+    let text: string;
+    try {
+      const init: RequestInit = {
+        method: 'GET',
+        headers: { authorization, accept: 'application/json', 'user-agent': 'lucy-tasks-ingest-sial' },
+        signal: controller.signal,
+      };
+      if (options.dispatcher) init.dispatcher = options.dispatcher;
+      response = await doFetch(origin + path, init);
+      // The body is always read, even for errors, so the keep-alive connection goes back to the pool.
+      text = await response.text();
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw new AttemptError(timedOut ? { kind: 'timeout', cause: err } : { kind: 'network', cause: err });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (response.status === 401) throw new AttemptError({ kind: 'auth' });
+    if (!response.ok)
+      throw new AttemptError({ kind: 'http', status: response.status, detail: detailOf(text) });
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      const sample = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+      throw new AttemptError({
+        kind: 'response',
+        detail: `el cuerpo no es JSON válido («${sample}»)`,
+        cause: err,
+      });
+    }
+  };
+
+  const toPublic = (failure: AttemptFailure, path: string, attempts: number): SialError => {
+    switch (failure.kind) {
+      case 'timeout':
+        return new SialConnectionError(`sin respuesta después de ${timeoutMs} ms`, {
+          path,
+          attempts,
+          timedOut: true,
+          cause: failure.cause,
+        });
+      case 'network':
+        return new SialConnectionError(networkDetail(failure.cause), {
+          path,
+          attempts,
+          timedOut: false,
+          cause: failure.cause,
+        });
+      case 'auth':
+        return new SialAuthError({ path, attempts, user: options.user });
+      case 'http':
+        return new SialHttpError({ path, attempts, status: failure.status, detail: failure.detail });
+      case 'response':
+        return new SialResponseError(failure.detail, { path, attempts, cause: failure.cause });
+    }
+  };
+
+  const get = async (
+    path: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ body: unknown; attempts: number }> => {
+    for (let attemptNo = 1; ; attemptNo++) {
+      await limiter.acquire(signal);
+      try {
+        return { body: await attempt(path, signal), attempts: attemptNo };
+      } catch (err) {
+        if (!(err instanceof AttemptError)) throw err;
+        const error = toPublic(err.failure, path, attemptNo);
+        if (!isRetryable(err.failure) || attemptNo > retries) throw error;
+        const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** (attemptNo - 1));
+        const delayMs = Math.round(ceiling / 2 + (random() * ceiling) / 2);
+        options.onRetry?.({ path, attempt: attemptNo, delayMs, error });
+        await clock.sleep(delayMs, signal);
+      }
+    }
+  };
+
+  const listPath = (tipo: Tipo, range: SialListRange = {}): string => {
+    if (!isTipo(tipo)) throw new TypeError(`Tipo de lista de SIAL desconocido: ${String(tipo)}`);
+    const { desde, hasta } = range;
+    for (const [name, value] of [
+      ['desde', desde],
+      ['hasta', hasta],
+    ] as const) {
+      if (value !== undefined && (!(value instanceof Date) || Number.isNaN(value.getTime()))) {
+        throw new TypeError(`listar: ${name} no es una fecha válida`);
+      }
+    }
+    const prefix = `${SIAL_BASE_PATH}/${tipo}/listas/`;
+    if (!desde && hasta) throw new TypeError('listar: hasta requiere desde');
+    if (!desde) return prefix;
+    if (!hasta) return prefix + formatSialDate(desde, timeZone);
+    if (desde.getTime() > hasta.getTime()) throw new RangeError('listar: desde es posterior a hasta');
+    return `${prefix}${formatSialDate(desde, timeZone)}/${formatSialDate(hasta, timeZone)}`;
+  };
+
+  return {
+    listPath,
+    async listar(tipo, range, callOptions) {
+      const path = listPath(tipo, range);
+      const { body, attempts } = await get(path, callOptions?.signal);
+      if (!Array.isArray(body)) {
+        throw new SialResponseError(
+          `se esperaba una lista de ${ESTADO_FOR_TIPO[tipo]}s y llegó ${describeJson(body)}`,
+          { path, attempts },
+        );
+      }
+      return body as unknown[];
+    },
+    async datosPersonales(nrodoc, callOptions) {
+      const doc = String(nrodoc).trim();
+      if (!/^[A-Za-z0-9]{1,20}$/.test(doc)) throw new TypeError(`datosPersonales: nrodoc inválido «${doc}»`);
+      const path = `${SIAL_BASE_PATH}/alumnos/datospersonales/${doc}`;
+      const { body, attempts } = await get(path, callOptions?.signal);
+      if (!Array.isArray(body)) {
+        throw new SialResponseError(`se esperaba una lista con un objeto y llegó ${describeJson(body)}`, {
+          path,
+          attempts,
+        });
+      }
+      const [first] = body as unknown[];
+      if (first === undefined) return null;
+      if (!isPlainObject(first)) {
+        throw new SialResponseError(
+          `se esperaba un objeto con datos personales y llegó ${describeJson(first)}`,
+          {
+            path,
+            attempts,
+          },
+        );
+      }
+      return first;
+    },
+  };
+}

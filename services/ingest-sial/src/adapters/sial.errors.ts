@@ -1,0 +1,79 @@
+/**
+ * Errors of the SIAL client. Messages are Spanish (staff read them in the Tarea) and never carry the password;
+ * the underlying error stays in `cause`. `transient` tells the edge whether retrying later may help.
+ */
+
+/** Base class of every SIAL client error. */
+export abstract class SialError extends Error {
+  /** Path of the request, e.g. `/webservice/sial/V2/04/preinscriptos/listas/`. */
+  readonly path: string;
+  /** Attempts made (1 + retries used). */
+  readonly attempts: number;
+  /** Whether a later retry may succeed (network, timeout, 5xx). */
+  abstract readonly transient: boolean;
+  constructor(message: string, options: { path: string; attempts: number; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.path = options.path;
+    this.attempts = options.attempts;
+  }
+}
+
+const attemptsSuffix = (attempts: number): string => (attempts > 1 ? ` (${attempts} intentos)` : '');
+
+/** SIAL could not be reached or did not answer in time. Message: "Error de conexión con SIAL: <detalle>". */
+export class SialConnectionError extends SialError {
+  override readonly name = 'SialConnectionError';
+  readonly transient = true;
+  /** Whether the last attempt ended by the client's timeout (otherwise a network error). */
+  readonly timedOut: boolean;
+  constructor(
+    detail: string,
+    options: { path: string; attempts: number; timedOut: boolean; cause?: unknown },
+  ) {
+    super(
+      `Error de conexión con SIAL: ${detail} en GET ${options.path}${attemptsSuffix(options.attempts)}`,
+      options,
+    );
+    this.timedOut = options.timedOut;
+  }
+}
+
+/** SIAL rejected the credentials (HTTP 401). Not retried: the configuration must change. */
+export class SialAuthError extends SialError {
+  override readonly name = 'SialAuthError';
+  readonly transient = false;
+  constructor(options: { path: string; attempts: number; user: string }) {
+    super(
+      `SIAL rechazó las credenciales del usuario «${options.user}» (HTTP 401) en GET ${options.path}. Revise el usuario y la contraseña de SIAL en la Configuración.`,
+      options,
+    );
+  }
+}
+
+/** SIAL answered with an HTTP error other than 401: 5xx after the retries, or a 4xx (not retried). */
+export class SialHttpError extends SialError {
+  override readonly name = 'SialHttpError';
+  readonly status: number;
+  readonly transient: boolean;
+  /** SIAL's `detail`, when it sent one. */
+  readonly detail: string | undefined;
+  constructor(options: { path: string; attempts: number; status: number; detail?: string | undefined }) {
+    const detail = options.detail ? `: ${options.detail}` : '';
+    super(
+      `SIAL respondió HTTP ${options.status} en GET ${options.path}${detail}${attemptsSuffix(options.attempts)}`,
+      options,
+    );
+    this.status = options.status;
+    this.detail = options.detail;
+    this.transient = options.status >= 500;
+  }
+}
+
+/** SIAL answered 200 with a body that is not valid JSON or not the expected shape. */
+export class SialResponseError extends SialError {
+  override readonly name = 'SialResponseError';
+  readonly transient = false;
+  constructor(detail: string, options: { path: string; attempts: number; cause?: unknown }) {
+    super(`Respuesta inválida de SIAL en GET ${options.path}: ${detail}`, options);
+  }
+}

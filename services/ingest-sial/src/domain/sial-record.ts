@@ -1,0 +1,279 @@
+/**
+ * Validation of SIAL's records, which arrive as unknown JSON. A record either parses (possibly with field-level
+ * issues: the field is left out, so it never blanks a stored value) or is rejected with one RecordError; nothing
+ * here throws.
+ */
+import { isPlainObject, type JsonObject } from './json.js';
+import {
+  describePosition,
+  describeRecord,
+  recordError,
+  type RecordError,
+  type RecordRef,
+} from './record-error.js';
+import { parseFechaInscri, parseFechaNatal } from './sial-dates.js';
+
+/** The fields of `carreras[0]` the ingestion uses, validated; absent when SIAL sent nothing usable. */
+export interface CarreraPrincipal {
+  /** `YYYY-MM-DD` from `fecha_inscri`. */
+  readonly fechaInscri?: string;
+  /** Year of `fecha_inscri`. */
+  readonly anioInscri?: number;
+  readonly cohorte?: number;
+  /** "1" presencial, "2" distancia. */
+  readonly modalidad?: '1' | '2';
+  readonly estadoIngreso?: string;
+}
+
+/** A validated list record. */
+export interface SialListItem extends RecordRef {
+  /** Document type, upper case; "DNI" when SIAL left it out. */
+  readonly tipodoc: string;
+  /** Document number as text; for DNI, digits without leading zeros (the list sends a number, personal data a string). */
+  readonly nrodoc: string;
+  /** The `carreras` array verbatim (each element an object), kept whole. */
+  readonly carreras: JsonObject[];
+  /** `carreras[0]`, validated; undefined when `carreras` is empty. */
+  readonly principal: CarreraPrincipal | undefined;
+}
+
+/** Validated personal data; fields SIAL left out or sent empty are absent. */
+export interface SialPersonalData {
+  readonly nombre?: string;
+  readonly apellido?: string;
+  readonly email?: string;
+  /** `YYYY-MM-DD` from `fecha_natal`. */
+  readonly fechaNacimiento?: string;
+  readonly telefono?: string;
+  readonly localidad?: string;
+}
+
+/** A parse result: the value with its field-level issues, or the reason the record is rejected. */
+export type ParseOutcome<T> =
+  | { readonly ok: true; readonly value: T; readonly issues: readonly RecordError[] }
+  | { readonly ok: false; readonly error: RecordError };
+
+const DNI_PATTERN = /^\d{1,10}$/;
+const OTHER_DOC_PATTERN = /^[A-Z0-9]{1,20}$/;
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The raw value for a message: «31/02/2025». */
+function shown(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return `«${text.length > 60 ? `${text.slice(0, 57)}...` : text}»`;
+}
+
+const isBlank = (value: unknown): boolean =>
+  value === undefined || value === null || (typeof value === 'string' && value.trim() === '');
+
+/** Normalises a document number, or undefined when it is not one. */
+function normaliseNrodoc(tipodoc: string, value: unknown): string | undefined {
+  let text: string;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value <= 0) return undefined;
+    text = String(value);
+  } else if (typeof value === 'string') {
+    text = value.trim().toUpperCase();
+  } else {
+    return undefined;
+  }
+  if (tipodoc === 'DNI') {
+    if (!DNI_PATTERN.test(text) || Number(text) === 0) return undefined;
+    return String(Number(text));
+  }
+  return OTHER_DOC_PATTERN.test(text) ? text : undefined;
+}
+
+function parseTipodoc(value: unknown): string | undefined {
+  if (isBlank(value)) return 'DNI';
+  return typeof value === 'string' ? value.trim().toUpperCase() : undefined;
+}
+
+function parseCarreraPrincipal(raw: JsonObject, registro: string, issues: RecordError[]): CarreraPrincipal {
+  const out: {
+    fechaInscri?: string;
+    anioInscri?: number;
+    cohorte?: number;
+    modalidad?: '1' | '2';
+    estadoIngreso?: string;
+  } = {};
+
+  const fecha = raw.fecha_inscri;
+  if (!isBlank(fecha)) {
+    const parsed = typeof fecha === 'string' ? parseFechaInscri(fecha) : undefined;
+    if (parsed) {
+      out.fechaInscri = parsed.date;
+      out.anioInscri = parsed.year;
+    } else {
+      issues.push(
+        recordError('datos_invalidos', registro, `fecha_inscri inválida ${shown(fecha)}`, 'fecha_inscri'),
+      );
+    }
+  }
+
+  // The original treated a falsy cohorte (null, 0, "") as absent and fell back to the inscription year.
+  const cohorte = raw.cohorte;
+  if (!isBlank(cohorte) && cohorte !== 0) {
+    const n =
+      typeof cohorte === 'number' ? cohorte : typeof cohorte === 'string' ? Number(cohorte.trim()) : NaN;
+    if (Number.isInteger(n) && n >= 1900 && n <= 2200) out.cohorte = n;
+    else
+      issues.push(recordError('datos_invalidos', registro, `cohorte inválida ${shown(cohorte)}`, 'cohorte'));
+  }
+
+  const modalidad = raw.modalidad;
+  if (!isBlank(modalidad)) {
+    const text =
+      typeof modalidad === 'number'
+        ? String(modalidad)
+        : typeof modalidad === 'string'
+          ? modalidad.trim()
+          : '';
+    if (text === '1' || text === '2') out.modalidad = text;
+    else
+      issues.push(
+        recordError('datos_invalidos', registro, `modalidad inválida ${shown(modalidad)}`, 'modalidad'),
+      );
+  }
+
+  const estadoIngreso = raw.estado_ingreso;
+  if (typeof estadoIngreso === 'string' && estadoIngreso.trim() !== '')
+    out.estadoIngreso = estadoIngreso.trim();
+
+  return out;
+}
+
+/**
+ * Validates one item of a `/listas/` response. `position` (0-based) names the record when it has no usable nrodoc.
+ * Rejected (datos_invalidos): not an object, missing or invalid nrodoc, carreras not an array of objects.
+ * Issues (the field is left out): invalid fecha_inscri, cohorte or modalidad of `carreras[0]`.
+ */
+export function parseListItem(raw: unknown, position: number): ParseOutcome<SialListItem> {
+  const atPosition = describePosition(position);
+  if (!isPlainObject(raw)) {
+    return { ok: false, error: recordError('datos_invalidos', atPosition, 'el registro no es un objeto') };
+  }
+  const tipodoc = parseTipodoc(raw.tipodoc);
+  if (tipodoc === undefined) {
+    return {
+      ok: false,
+      error: recordError('datos_invalidos', atPosition, `tipodoc inválido ${shown(raw.tipodoc)}`, 'tipodoc'),
+    };
+  }
+  if (isBlank(raw.nrodoc)) {
+    const renamed = Object.keys(raw).find((k) => k !== 'nrodoc' && /doc/i.test(k) && k !== 'tipodoc');
+    const hint = renamed ? ` (trae «${renamed}»: ¿cambió el formato de SIAL?)` : '';
+    return { ok: false, error: recordError('datos_invalidos', atPosition, `falta nrodoc${hint}`, 'nrodoc') };
+  }
+  const nrodoc = normaliseNrodoc(tipodoc, raw.nrodoc);
+  if (nrodoc === undefined) {
+    return {
+      ok: false,
+      error: recordError('datos_invalidos', atPosition, `nrodoc inválido ${shown(raw.nrodoc)}`, 'nrodoc'),
+    };
+  }
+  const registro = describeRecord({ tipodoc, nrodoc });
+  const carreras = raw.carreras;
+  if (!Array.isArray(carreras)) {
+    const detalle = isBlank(carreras) ? 'falta carreras' : `carreras no es una lista ${shown(carreras)}`;
+    return { ok: false, error: recordError('datos_invalidos', registro, detalle, 'carreras') };
+  }
+  const notObject = carreras.findIndex((c) => !isPlainObject(c));
+  if (notObject !== -1) {
+    return {
+      ok: false,
+      error: recordError(
+        'datos_invalidos',
+        registro,
+        `carreras[${notObject}] no es un objeto ${shown(carreras[notObject])}`,
+        'carreras',
+      ),
+    };
+  }
+  const issues: RecordError[] = [];
+  const objects = carreras as JsonObject[];
+  const first = objects[0];
+  const principal = first === undefined ? undefined : parseCarreraPrincipal(first, registro, issues);
+  return { ok: true, value: { tipodoc, nrodoc, carreras: objects, principal }, issues };
+}
+
+function optionalText(
+  raw: Record<string, unknown>,
+  field: string,
+  registro: string,
+  issues: RecordError[],
+): string | undefined {
+  const value = raw[field];
+  if (isBlank(value)) return undefined;
+  if (typeof value === 'string') return value.trim();
+  if (typeof value === 'number') return String(value);
+  issues.push(recordError('datos_invalidos', registro, `${field} inválido ${shown(value)}`, field));
+  return undefined;
+}
+
+/**
+ * Validates the object of a `datospersonales` response for the list record `ref`. Rejected (sial): not an object,
+ * or an nrodoc that belongs to another person. Issues (the field is left out): invalid email, fecha_natal, or a
+ * text field that is not text. `email_institucional`, if SIAL ever sends it, is ignored: it is not SIAL's to set.
+ */
+export function parsePersonalData(raw: unknown, ref: RecordRef): ParseOutcome<SialPersonalData> {
+  const registro = describeRecord(ref);
+  if (!isPlainObject(raw)) {
+    return {
+      ok: false,
+      error: recordError(
+        'sial',
+        registro,
+        `los datos personales llegaron con un formato inesperado ${shown(raw)}`,
+      ),
+    };
+  }
+  if (!isBlank(raw.nrodoc)) {
+    const nrodoc = normaliseNrodoc(ref.tipodoc, raw.nrodoc);
+    if (nrodoc !== ref.nrodoc) {
+      return {
+        ok: false,
+        error: recordError(
+          'sial',
+          registro,
+          `los datos personales corresponden a otro documento ${shown(raw.nrodoc)}; se ignoran`,
+          'nrodoc',
+        ),
+      };
+    }
+  }
+  const issues: RecordError[] = [];
+  const out: {
+    nombre?: string;
+    apellido?: string;
+    email?: string;
+    fechaNacimiento?: string;
+    telefono?: string;
+    localidad?: string;
+  } = {};
+  const nombre = optionalText(raw, 'nombre', registro, issues);
+  if (nombre !== undefined) out.nombre = nombre;
+  const apellido = optionalText(raw, 'apellido', registro, issues);
+  if (apellido !== undefined) out.apellido = apellido;
+  const telefono = optionalText(raw, 'telefono', registro, issues);
+  if (telefono !== undefined) out.telefono = telefono;
+  const localidad = optionalText(raw, 'localidad', registro, issues);
+  if (localidad !== undefined) out.localidad = localidad;
+
+  const email = optionalText(raw, 'email', registro, issues);
+  if (email !== undefined) {
+    if (EMAIL_PATTERN.test(email)) out.email = email;
+    else issues.push(recordError('datos_invalidos', registro, `email inválido ${shown(email)}`, 'email'));
+  }
+
+  const fechaNatal = raw.fecha_natal;
+  if (!isBlank(fechaNatal)) {
+    const parsed = typeof fechaNatal === 'string' ? parseFechaNatal(fechaNatal) : undefined;
+    if (parsed) out.fechaNacimiento = parsed;
+    else
+      issues.push(
+        recordError('datos_invalidos', registro, `fecha_natal inválida ${shown(fechaNatal)}`, 'fecha_natal'),
+      );
+  }
+  return { ok: true, value: out, issues };
+}
