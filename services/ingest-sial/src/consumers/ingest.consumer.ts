@@ -1,0 +1,201 @@
+/** The ingestion workers: one per periodic tipo (`alumnos.tasks.ingestar_<tipo>`) and the manual one. */
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import type { Knex } from '@mikro-orm/postgresql';
+import {
+  createCommandWorker,
+  SkipTask,
+  type Buckets,
+  type CommandWorker,
+  type FieldError,
+  type HandlerResult,
+  type Logger,
+  type Names,
+  type NatsHandles,
+} from '@lucy/platform';
+import { IngestaManualCommandSchema, IngestarCommandSchema, type IngestaManualCommand } from '@lucy/proto';
+import type { SialClient } from '../adapters/index.js';
+import {
+  cantidadEntidades,
+  evaluateWindow,
+  incrementalRange,
+  nextCheckpoint,
+  summarizeIngest,
+  TIPOS,
+  type IncrementalRange,
+  type Tipo,
+} from '../domain/index.js';
+import { loadConfiguracion, saveCheckpoint } from '../db/configuracion.repository.js';
+import { tipoFromPb } from '../mapping.js';
+import { runIngestion, type IngestRunResult } from './ingest.run.js';
+
+/** Dependencies of the ingestion workers. */
+export interface IngestWorkerDeps {
+  knex: Knex;
+  nats: NatsHandles;
+  names: Names;
+  buckets: Buckets;
+  logger: Logger;
+  worker: string;
+  clock: () => Date;
+  /** A SIAL client for a run, honouring the configured requests per second (0 = unlimited). */
+  sialFor: (requestsPerSecond: number) => SialClient;
+  /** Default personal-data concurrency when the configuration has none. */
+  concurrency: number;
+  maxAttempts?: number;
+  backoffMs?: (attempt: number) => number;
+}
+
+export const INGEST_MANUAL_SUBJECT = 'lucy.cmd.ingest.ingesta_manual';
+export const INGEST_MANUAL_TASK = 'alumnos.tasks.ingesta_manual';
+export const periodicSubject = (tipo: Tipo) => `lucy.cmd.ingest.ingestar_${tipo}`;
+export const periodicTask = (tipo: Tipo) => `alumnos.tasks.ingestar_${tipo}`;
+
+/** Semantic validation of a manual command (Spanish field errors). */
+export function validateManual(m: IngestaManualCommand): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!tipoFromPb(m.tipo)) {
+    errors.push({
+      field: 'tipo',
+      message: 'Tipo de ingesta desconocido: debe ser preinscriptos, aspirantes o ingresantes.',
+    });
+  }
+  if (m.desde && !m.hasta)
+    errors.push({ field: 'hasta', message: 'Indique la fecha «hasta» junto con «desde».' });
+  if (!m.desde && m.hasta)
+    errors.push({ field: 'desde', message: 'Indique la fecha «desde» junto con «hasta».' });
+  if (m.desde && m.hasta && timestampDate(m.desde).getTime() > timestampDate(m.hasta).getTime()) {
+    errors.push({ field: 'desde', message: 'La fecha «desde» debe ser anterior a la fecha «hasta».' });
+  }
+  return errors;
+}
+
+function toResult(
+  tipo: Tipo,
+  range: IncrementalRange,
+  run: IngestRunResult,
+  extra: Record<string, unknown>,
+): HandlerResult {
+  return {
+    cantidadEntidades: extra.dry_run ? 0 : cantidadEntidades(run.detalles),
+    detalles: {
+      ...run.detalles,
+      tipo,
+      modo: range.modo,
+      motivo: range.motivo,
+      ...(range.desde ? { desde: range.desde.toISOString() } : {}),
+      hasta: range.hasta.toISOString(),
+      ...extra,
+    },
+  };
+}
+
+/** Creates the four ingestion workers (not started). */
+export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
+  const common = {
+    js: deps.nats.js,
+    jsm: deps.nats.jsm,
+    names: deps.names,
+    logger: deps.logger,
+    worker: deps.worker,
+    cancellations: deps.buckets.cancellations,
+    concurrency: 1,
+    ackWaitMs: 60_000,
+    ...(deps.maxAttempts ? { maxAttempts: deps.maxAttempts } : {}),
+    ...(deps.backoffMs ? { backoffMs: deps.backoffMs } : {}),
+  };
+  const runDeps = {
+    knex: deps.knex,
+    js: deps.nats.js,
+    names: deps.names,
+    logger: deps.logger,
+    clock: deps.clock,
+  };
+
+  const periodic = TIPOS.map((tipo) =>
+    createCommandWorker({
+      ...common,
+      durable: `ingest-sial_ingestar_${tipo}`,
+      subject: periodicSubject(tipo),
+      taskType: periodicTask(tipo),
+      schema: IngestarCommandSchema,
+      handle: async (ctx) => {
+        const now = deps.clock();
+        const config = await loadConfiguracion(deps.knex);
+        const ventana = config.ventanas[tipo];
+        if (!ctx.message.ignorarVentana) {
+          const decision = evaluateWindow({ tipo, inicio: ventana.diaInicio, fin: ventana.diaFin }, now);
+          if (!decision.run) throw new SkipTask(decision.reason, { codigo: decision.code, tipo });
+        }
+        const range = incrementalRange({ checkpoint: ventana.ultimaIngesta, now, inicio: ventana.diaInicio });
+        const run = await runIngestion(runDeps, {
+          tipo,
+          range,
+          sial: deps.sialFor(config.sialRequestsPorSegundo),
+          concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : deps.concurrency,
+          dryRun: false,
+          lastGoodCount: ventana.ultimaCantidad || undefined,
+          reporter: ctx.reporter,
+          task: ctx.task,
+          signal: ctx.signal,
+          working: () => ctx.working(),
+        });
+        const checkpoint = nextCheckpoint({
+          previous: ventana.ultimaIngesta,
+          range,
+          erroresSial: run.detalles.errores.sial,
+        });
+        await saveCheckpoint(
+          deps.knex,
+          tipo,
+          checkpoint,
+          range.modo === 'completo' && run.detalles.recibidos > 0 ? run.detalles.recibidos : undefined,
+        );
+        ctx.logger.info({ tipo, detalles: run.detalles }, summarizeIngest(tipo, run.detalles));
+        return toResult(tipo, range, run, { checkpoint: checkpoint?.toISOString() ?? null });
+      },
+    }),
+  );
+
+  const manual = createCommandWorker({
+    ...common,
+    durable: 'ingest-sial_ingesta_manual',
+    subject: INGEST_MANUAL_SUBJECT,
+    taskType: INGEST_MANUAL_TASK,
+    schema: IngestaManualCommandSchema,
+    validate: validateManual,
+    handle: async (ctx) => {
+      const tipo = tipoFromPb(ctx.message.tipo)!;
+      const now = deps.clock();
+      const config = await loadConfiguracion(deps.knex);
+      const { desde, hasta } = ctx.message;
+      const range: IncrementalRange =
+        desde && hasta
+          ? {
+              modo: 'incremental',
+              desde: timestampDate(desde),
+              hasta: timestampDate(hasta),
+              motivo: 'Rango indicado por el personal.',
+            }
+          : { modo: 'completo', hasta: now, motivo: 'Ingesta manual de la lista completa.' };
+      const run = await runIngestion(runDeps, {
+        tipo,
+        range,
+        sial: deps.sialFor(config.sialRequestsPorSegundo),
+        concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : deps.concurrency,
+        dryRun: ctx.message.dryRun,
+        lastGoodCount: config.ventanas[tipo].ultimaCantidad || undefined,
+        reporter: ctx.reporter,
+        task: ctx.task,
+        signal: ctx.signal,
+        working: () => ctx.working(),
+      });
+      return toResult(
+        tipo,
+        range,
+        run,
+        ctx.message.dryRun ? { dry_run: true, plan: run.plan, plan_truncado: run.plan.length >= 200 } : {},
+      );
+    },
+  });
+  return [...periodic, manual];
+}

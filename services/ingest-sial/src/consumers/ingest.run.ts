@@ -1,0 +1,274 @@
+/**
+ * One ingestion run: list → validate → load stored alumnos (one query) → personal data where the fingerprint rule
+ * says so (bounded concurrency) → merge → bulk upsert → alumno events. Shared by the periodic and manual tasks.
+ */
+import { setMaxListeners } from 'node:events';
+import { create } from '@bufbuild/protobuf';
+import type { Knex } from '@mikro-orm/postgresql';
+import {
+  CONTENT_TYPE,
+  encode,
+  PermanentError,
+  taskHeaders,
+  TransientError,
+  uuidv7,
+  type Logger,
+  type Names,
+  type NatsHandles,
+  type TaskContext,
+  type TaskReporter,
+} from '@lucy/platform';
+import { AlumnoCreatedSchema, AlumnoUpdatedSchema } from '@lucy/proto';
+import { mapWithConcurrency, SialError, type SialClient } from '../adapters/index.js';
+import {
+  assessSourceHealth,
+  createIngestTally,
+  mapSialAlumno,
+  mergeAlumno,
+  parsePersonalData,
+  personalDataError,
+  prepareListBatch,
+  saveError,
+  shouldFetchPersonalData,
+  type FieldChange,
+  type IncrementalRange,
+  type IngestDetalles,
+  type MergeKind,
+  type SialPersonalData,
+  type Tipo,
+} from '../domain/index.js';
+import {
+  documentKey,
+  loadAlumnosByDocument,
+  upsertAlumnos,
+  type AlumnoUpsert,
+  type StoredAlumno,
+} from '../db/alumno.repository.js';
+import { toAlumnoPb, toFieldChangePb } from '../mapping.js';
+
+/** What a run needs. */
+export interface IngestRunDeps {
+  knex: Knex;
+  js: NatsHandles['js'];
+  names: Names;
+  logger: Logger;
+  clock: () => Date;
+}
+
+/** Input of {@link runIngestion}. */
+export interface IngestRunInput {
+  tipo: Tipo;
+  range: IncrementalRange;
+  sial: SialClient;
+  concurrency: number;
+  dryRun: boolean;
+  /** Last good full-list count, for source-health warnings. */
+  lastGoodCount: number | undefined;
+  reporter: TaskReporter;
+  task: TaskContext;
+  signal: AbortSignal;
+  working: () => void;
+}
+
+/** One planned change (dry runs). */
+export interface PlannedChange {
+  kind: MergeKind;
+  tipo_documento: string;
+  dni: string;
+  changes: readonly FieldChange[];
+}
+
+/** The run's result. */
+export interface IngestRunResult {
+  detalles: IngestDetalles;
+  plan: PlannedChange[];
+}
+
+const PROGRESS_EVERY = 2000;
+const PLAN_CAP = 200;
+const EVENT_CHUNK = 256;
+
+/** Maps a SIAL failure of the list request to the worker's error classes. */
+export function listFailure(err: unknown): Error {
+  if (err instanceof SialError) {
+    if (err.transient) {
+      const message = err.message.startsWith('Error de conexión con SIAL')
+        ? err.message
+        : `Error de conexión con SIAL: ${err.message}`;
+      return new TransientError(message, { cause: err, code: 'SIAL_CONNECTION' });
+    }
+    return new PermanentError(err.message, { cause: err, code: 'SIAL' });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Runs one ingestion; throws (without writing anything) when the list request fails. */
+export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): Promise<IngestRunResult> {
+  const { tipo, range, sial, reporter } = input;
+  const tally = createIngestTally();
+  // Every in-flight SIAL request listens on the task's signal.
+  setMaxListeners(input.concurrency * 2 + 10, input.signal);
+  let raw: unknown[];
+  try {
+    raw = await sial.listar(
+      tipo,
+      range.modo === 'completo' ? {} : { desde: range.desde!, hasta: range.hasta },
+      { signal: input.signal },
+    );
+  } catch (err) {
+    throw listFailure(err);
+  }
+  tally.received(raw.length);
+  const batch = prepareListBatch(tipo, raw);
+  for (const e of batch.rejected) {
+    tally.error(e);
+    tally.discarded();
+  }
+  const warnings = [
+    ...batch.warnings,
+    ...assessSourceHealth({
+      tipo,
+      received: raw.length,
+      lastGoodCount: input.lastGoodCount,
+      modo: range.modo,
+      invalid: batch.rejected.length,
+    }).warnings,
+  ];
+  for (const w of warnings) {
+    tally.warn(w);
+    await reporter.log({ level: 'WARNING', module: 'ingest_sial', message: w });
+  }
+
+  const existing = await loadAlumnosByDocument(
+    deps.knex,
+    batch.items.map(({ item }) => ({ tipo_documento: item.tipodoc, dni: item.nrodoc })),
+  );
+  const now = deps.clock();
+  const upserts: AlumnoUpsert[] = [];
+  const events: { kind: 'create' | 'update'; alumno: StoredAlumno; changes: readonly FieldChange[] }[] = [];
+  const plan: PlannedChange[] = [];
+  let done = 0;
+  const total = batch.items.length;
+
+  await mapWithConcurrency(batch.items, input.concurrency, async ({ item, fingerprint, issues }) => {
+    issues.forEach((e) => tally.error(e));
+    const stored = existing.get(documentKey(item.tipodoc, item.nrodoc));
+    const decision = shouldFetchPersonalData({
+      existing: stored,
+      storedFingerprint: stored?.fingerprints[tipo],
+      fingerprint,
+    });
+    let personal: SialPersonalData | null = null;
+    let personalOk = !decision.fetch;
+    if (decision.fetch) {
+      tally.personalDataFetched();
+      try {
+        const parsed = parsePersonalData(
+          await sial.datosPersonales(item.nrodoc, { signal: input.signal }),
+          item,
+        );
+        if (parsed.ok) {
+          personal = parsed.value;
+          personalOk = true;
+          parsed.issues.forEach((e) => tally.error(e));
+        } else tally.error(parsed.error);
+      } catch (err) {
+        if (input.signal.aborted) throw err;
+        tally.error(personalDataError(item, err));
+      }
+    }
+    const result = mergeAlumno(stored, mapSialAlumno(item, personal), tipo);
+    tally.outcome(result.kind);
+    if (result.kind !== 'unchanged' && plan.length < PLAN_CAP) {
+      plan.push({
+        kind: result.kind,
+        tipo_documento: item.tipodoc,
+        dni: item.nrodoc,
+        changes: result.changes,
+      });
+    }
+    const newFingerprint = personalOk && stored?.fingerprints[tipo] !== fingerprint;
+    if (result.kind !== 'unchanged' || newFingerprint) {
+      const id = stored?.id ?? uuidv7(now.getTime());
+      upserts.push({
+        id,
+        values: result.values,
+        fingerprint: personalOk ? { tipo, value: fingerprint } : undefined,
+        // A fingerprint-only write is not a change of the alumno.
+        now: result.kind === 'unchanged' && stored ? stored.updated_at : now,
+      });
+      if (result.kind !== 'unchanged') {
+        events.push({
+          kind: result.kind,
+          changes: result.changes,
+          alumno: {
+            ...result.values,
+            id,
+            email_institucional: stored?.email_institucional ?? null,
+            teams_procesado: stored?.teams_procesado ?? false,
+            moodle_procesado: stored?.moodle_procesado ?? false,
+            email_procesado: stored?.email_procesado ?? false,
+            fingerprints: {},
+            created_at: stored?.created_at ?? now,
+            updated_at: now,
+          },
+        });
+      }
+    }
+    done++;
+    if (done % PROGRESS_EVERY === 0) {
+      input.working();
+      await reporter.progress(done, total, `${done} de ${total} registros procesados`);
+    }
+  });
+
+  if (!input.dryRun) {
+    try {
+      await upsertAlumnos(deps.knex, upserts);
+    } catch (err) {
+      // A failed bulk write is a database problem: retry the whole run (it is idempotent).
+      const first = upserts[0];
+      if (first)
+        tally.error(saveError({ tipodoc: first.values.tipo_documento, nrodoc: first.values.dni }, err));
+      throw new TransientError(`No se pudieron guardar los alumnos: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    await publishAlumnoEvents(deps, events, input.task);
+  }
+  return { detalles: tally.toDetalles(), plan };
+}
+
+async function publishAlumnoEvents(
+  deps: IngestRunDeps,
+  events: readonly { kind: 'create' | 'update'; alumno: StoredAlumno; changes: readonly FieldChange[] }[],
+  task: TaskContext,
+): Promise<void> {
+  const taskId = task.taskId;
+  const created = deps.names.evt('alumno', 'created');
+  const updated = deps.names.evt('alumno', 'updated');
+  for (let i = 0; i < events.length; i += EVENT_CHUNK) {
+    await Promise.all(
+      events.slice(i, i + EVENT_CHUNK).map((e) => {
+        const h = taskHeaders(task, CONTENT_TYPE.protobuf);
+        const alumno = toAlumnoPb(e.alumno);
+        const data =
+          e.kind === 'create'
+            ? encode(
+                AlumnoCreatedSchema,
+                create(AlumnoCreatedSchema, { alumno, taskId }),
+                CONTENT_TYPE.protobuf,
+              )
+            : encode(
+                AlumnoUpdatedSchema,
+                create(AlumnoUpdatedSchema, { alumno, taskId, changes: e.changes.map(toFieldChangePb) }),
+                CONTENT_TYPE.protobuf,
+              );
+        return deps.js.publish(e.kind === 'create' ? created : updated, data, {
+          headers: h,
+          msgID: `${taskId}:${e.alumno.id}:${e.kind}`,
+        });
+      }),
+    );
+  }
+}

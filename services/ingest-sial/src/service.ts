@@ -1,0 +1,107 @@
+import {
+  createServiceRuntime,
+  startRpcServer,
+  type CommandWorker,
+  type Logger,
+  type RpcServer,
+  type ServiceRuntime,
+} from '@lucy/platform';
+import { AlumnoService, IngestService } from '@lucy/proto';
+import type { Knex } from '@mikro-orm/postgresql';
+import { createSialClient } from './adapters/index.js';
+import type { IngestConfig } from './config.js';
+import { createIngestWorkers } from './consumers/ingest.consumer.js';
+import { ingestOrm } from './db/index.js';
+import { createAlumnoRpc } from './rpc/alumno.rpc.js';
+import { createIngestRpc } from './rpc/ingest.rpc.js';
+
+/** Options of {@link startIngestService} (tests). */
+export interface IngestServiceOptions {
+  clock?: () => Date;
+  logger?: Logger;
+  /** Delay before redelivering a transiently failed ingestion; default the worker's exponential backoff. */
+  backoffMs?: (attempt: number) => number;
+}
+
+/** A running ingest-sial. */
+export interface IngestServiceHandle {
+  readonly runtime: ServiceRuntime;
+  readonly logger: Logger;
+  readonly knex: Knex;
+  readonly rpc: RpcServer;
+  readonly workers: readonly CommandWorker[];
+  stop(): Promise<void>;
+}
+
+/** Starts ingest-sial: runtime, the ingestion workers and the RPC server. */
+export async function startIngestService(
+  config: IngestConfig,
+  options: IngestServiceOptions = {},
+): Promise<IngestServiceHandle> {
+  const clock = options.clock ?? (() => new Date());
+  const runtime = await createServiceRuntime({
+    service: 'ingest-sial',
+    settings: config,
+    orm: ingestOrm,
+    migrateOnStart: config.MIGRATE_ON_START,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const { logger, names, nats } = runtime;
+  const knex = runtime.orm.em.getKnex();
+  const sialFor = (requestsPerSecond: number) =>
+    createSialClient({
+      baseUrl: config.SIAL_BASE_URL,
+      user: config.SIAL_USER,
+      password: config.SIAL_PASSWORD,
+      timeoutMs: config.SIAL_TIMEOUT_MS,
+      retries: config.SIAL_RETRIES,
+      ...(requestsPerSecond > 0 ? { requestsPerSecond } : {}),
+      onRetry: ({ path, attempt, delayMs, error }) =>
+        logger.warn({ path, attempt, delayMs, err: error.message }, 'retrying SIAL request'),
+    });
+  const workers = createIngestWorkers({
+    knex,
+    nats,
+    names,
+    buckets: runtime.buckets,
+    logger,
+    worker: runtime.workerId,
+    clock,
+    sialFor,
+    concurrency: config.SIAL_CONCURRENCY,
+    maxAttempts: config.INGEST_MAX_ATTEMPTS,
+    ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
+  });
+  try {
+    for (const w of workers) await w.start();
+    const rpc = await startRpcServer({
+      port: config.RPC_PORT,
+      host: config.RPC_HOST,
+      token: config.RPC_TOKEN,
+      readiness: runtime.readiness,
+      logger,
+      services: [IngestService, AlumnoService],
+      routes: (router) => {
+        router.service(IngestService, createIngestRpc({ knex, publisher: runtime.publisher, clock }));
+        router.service(AlumnoService, createAlumnoRpc({ knex, nats, names, clock }));
+      },
+    });
+    logger.info({ port: rpc.port }, 'ingest-sial started');
+    return {
+      runtime,
+      logger,
+      knex,
+      rpc,
+      workers,
+      async stop() {
+        await rpc.close();
+        await Promise.all(workers.map((w) => w.stop()));
+        await runtime.close();
+      },
+    };
+  } catch (err) {
+    await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
+    await runtime.close();
+    throw err;
+  }
+}
