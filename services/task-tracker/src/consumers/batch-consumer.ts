@@ -1,0 +1,249 @@
+import {
+  deadLetter,
+  ensureConsumer,
+  errorMessage,
+  type Logger,
+  type Names,
+  type NatsHandles,
+} from '@lucy/platform';
+
+type Js = NatsHandles['js'];
+type Consumer = Awaited<ReturnType<Js['consumers']['get']>>;
+type Messages = Awaited<ReturnType<Consumer['consume']>>;
+/** A JetStream message as delivered to a pull consumer. */
+export type JsMsg = Messages extends AsyncIterable<infer M> ? M : never;
+
+/** Options of {@link createBatchConsumer}. */
+export interface BatchConsumerOptions<T> {
+  nats: NatsHandles;
+  names: Names;
+  logger: Logger;
+  /** Stream name (full). */
+  stream: string;
+  /** Durable consumer name. */
+  durable: string;
+  /** Full filter subject. */
+  filterSubject: string;
+  /**
+   * Turns a message into an item; throwing dead-letters the message (it can never be projected). Returning
+   * undefined acks it without work.
+   */
+  parse: (msg: JsMsg) => T | undefined;
+  /** Applies the items of one batch durably (one transaction). Throwing naks the whole batch. */
+  apply: (items: T[]) => Promise<void>;
+  /** Whether the store is reachable; when it is, a failing batch is split to isolate a poison message. */
+  ping: () => Promise<void>;
+  /** Messages per batch; default 500. */
+  batchSize?: number;
+  /** Time to wait for a batch to fill once a message arrived, in ms; default 20. */
+  lingerMs?: number;
+  /** Ack deadline in ms; default 60 000. */
+  ackWaitMs?: number;
+  /** Limit for one `apply`, in ms; default 20 000 (a hung database must not stall the loop forever). */
+  applyTimeoutMs?: number;
+  /** Redelivery delay after a failed batch, by delivery count; default 250 ms · 2^(n−1), max 10 s. */
+  backoffMs?: (deliveries: number) => number;
+  /** Deliveries after which a message that fails alone while the store is reachable is dead-lettered; default 5. */
+  maxPoisonDeliveries?: number;
+}
+
+/** A running batch consumer. */
+export interface BatchConsumer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Batches applied since start (for tests and metrics). */
+  readonly stats: { batches: number; messages: number; failures: number };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A pull consumer for projections: takes up to `batchSize` messages, applies them in one transaction, then acks
+ * each. When the database is down the batch is nak'ed with backoff and the loop keeps going, so the projection
+ * pauses and catches up by itself; nothing is acked before it is durable. The consume loop is re-created after
+ * server restarts or missed heartbeats.
+ */
+export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsumer {
+  const batchSize = o.batchSize ?? 500;
+  const linger = o.lingerMs ?? 20;
+  const ackWaitMs = o.ackWaitMs ?? 60_000;
+  const applyTimeout = o.applyTimeoutMs ?? 20_000;
+  const backoff = o.backoffMs ?? ((n: number) => Math.min(250 * 2 ** Math.max(0, n - 1), 10_000));
+  const maxPoison = o.maxPoisonDeliveries ?? 5;
+  const log = o.logger.child({ consumer: o.durable });
+  const buffer: JsMsg[] = [];
+  let wake: (() => void) | undefined;
+  let stopped = false;
+  let messages: Messages | undefined;
+  let loops: Promise<unknown> | undefined;
+  const stats = { batches: 0, messages: 0, failures: 0 };
+
+  const ensure = () =>
+    ensureConsumer(o.nats.jsm, o.stream, o.durable, o.filterSubject, {
+      ackWaitMs,
+      maxAckPending: batchSize * 4,
+    });
+
+  async function pullLoop(): Promise<void> {
+    let failures = 0;
+    while (!stopped) {
+      try {
+        await ensure();
+        const consumer = await o.nats.js.consumers.get(o.stream, o.durable);
+        const current = await consumer.consume({ max_messages: batchSize, expires: 30_000 });
+        messages = current;
+        failures = 0;
+        void (async () => {
+          for await (const s of current.status()) {
+            if (
+              (s.type === 'heartbeats_missed' && s.count >= 3) ||
+              s.type === 'consumer_deleted' ||
+              s.type === 'consumer_not_found' ||
+              s.type === 'stream_not_found'
+            ) {
+              log.warn({ status: s.type }, 're-creating the consume loop');
+              current.stop();
+            }
+          }
+        })().catch(() => undefined);
+        for await (const msg of current) {
+          buffer.push(msg);
+          wake?.();
+          // Back-pressure: don't hold more than a few batches unacknowledged in memory.
+          while (buffer.length >= batchSize * 2 && !stopped) await sleep(5);
+        }
+      } catch (err) {
+        if (stopped) break;
+        failures++;
+        log.warn({ err: errorMessage(err), failures }, 'consume loop failed; retrying');
+      }
+      if (!stopped) await sleep(Math.min(500 * 2 ** failures, 10_000));
+    }
+  }
+
+  async function settle(batch: JsMsg[]): Promise<void> {
+    const items: T[] = [];
+    const ok: JsMsg[] = [];
+    for (const msg of batch) {
+      let item: T | undefined;
+      try {
+        item = o.parse(msg);
+      } catch (err) {
+        await deadLetter(o.nats.js, o.names, msg, 'undecodable', errorMessage(err), o.durable).catch(
+          (e: unknown) => log.error({ err: errorMessage(e) }, 'could not dead-letter'),
+        );
+        msg.term();
+        log.warn({ reason: errorMessage(err), subject: msg.subject }, 'message dead-lettered');
+        continue;
+      }
+      if (item !== undefined) items.push(item);
+      ok.push(msg);
+    }
+    if (items.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          o.apply(items),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`apply took more than ${applyTimeout} ms`)),
+              applyTimeout,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    for (const msg of ok) msg.ack();
+    stats.batches++;
+    stats.messages += batch.length;
+  }
+
+  async function handleFailure(batch: JsMsg[], err: unknown): Promise<void> {
+    stats.failures++;
+    let storeUp = true;
+    try {
+      await o.ping();
+    } catch {
+      storeUp = false;
+    }
+    if (storeUp && batch.length > 1) {
+      // The store answers, so something in the batch is wrong: settle one by one to isolate it.
+      for (const msg of batch) {
+        try {
+          await settle([msg]);
+        } catch (e) {
+          await handleFailure([msg], e);
+        }
+      }
+      return;
+    }
+    const worst = Math.max(...batch.map((m) => m.info.deliveryCount));
+    if (storeUp && worst >= maxPoison) {
+      const msg = batch[0]!;
+      await deadLetter(o.nats.js, o.names, msg, 'max_deliveries', errorMessage(err), o.durable).catch(
+        () => undefined,
+      );
+      msg.term();
+      log.error({ err: errorMessage(err), subject: msg.subject }, 'poison message dead-lettered');
+      return;
+    }
+    log.warn(
+      { err: errorMessage(err), messages: batch.length, storeUp },
+      'batch not projected; nak with backoff',
+    );
+    for (const msg of batch) {
+      try {
+        msg.nak(backoff(msg.info.deliveryCount));
+      } catch {
+        // Connection gone: redelivery after ack_wait.
+      }
+    }
+    if (!storeUp) await sleep(Math.min(backoff(worst), 2000));
+  }
+
+  async function applyLoop(): Promise<void> {
+    while (!stopped || buffer.length > 0) {
+      if (buffer.length === 0) {
+        if (stopped) break;
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 250);
+        });
+        wake = undefined;
+        continue;
+      }
+      if (buffer.length < batchSize && linger > 0) await sleep(linger);
+      const batch = buffer.splice(0, batchSize);
+      try {
+        await settle(batch);
+      } catch (err) {
+        await handleFailure(batch, err);
+      }
+    }
+  }
+
+  return {
+    stats,
+    async start() {
+      await ensure();
+      loops = Promise.all([pullLoop(), applyLoop()]);
+      log.info({ subject: o.filterSubject, batchSize }, 'projection consumer started');
+    },
+    async stop() {
+      stopped = true;
+      messages?.stop();
+      wake?.();
+      await Promise.race([loops, sleep(10_000)]);
+      // Anything still buffered was not applied; JetStream redelivers it to the next replica.
+      for (const msg of buffer.splice(0)) {
+        try {
+          msg.nak();
+        } catch {
+          // ignore
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,10 @@
+import { Migration20261128000000_init } from './migrations/Migration20261128000000_init.js';
+import { LogSchema } from './log.entity.js';
+import { TareaSchema } from './tarea.entity.js';
+
+/** The ORM settings of task-tracker: its schema, entities and reviewed migrations. */
+export const trackerOrm = {
+  schema: 'tracker',
+  entities: [TareaSchema, LogSchema],
+  migrations: [{ name: 'Migration20261128000000_init', class: Migration20261128000000_init }],
+};

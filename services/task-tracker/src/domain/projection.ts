@@ -1,0 +1,415 @@
+/**
+ * Pure projection rules of a Tarea: given its current state (or none) and one incoming fact, the new state.
+ * No I/O here; the consumers load rows, fold events with {@link applyEvent} and write the result back.
+ *
+ * Ordering and duplicates are handled by a rank per state-deciding fact, `(attempt, phase)`:
+ * - phase 1: `started` (and the implicit running of `progress`);
+ * - phase 2: `stuck` (inferred by the sweep, so a real terminal event of the same attempt overrides it);
+ * - phase 3: terminal events of the worker: `succeeded`, `failed`, `skipped`;
+ * - phase 4: staff decisions: `cancelled`, `marked_failed` (final for the attempt they were taken in).
+ * A fact changes `estado` only when its rank is strictly greater than the rank the state was last decided
+ * with. Facts of an equal or lower rank only fill fields still unknown, so a duplicate is a no-op and a late
+ * `started` cannot reopen a finished attempt, while any fact of a later attempt proves the task ran again.
+ * The command (`published`) never decides `estado` by itself: it creates a pending Tarea or fills the fields
+ * only the command carries (tipo, parameters, payload, scheduled time) in a row an event created first.
+ */
+
+/** Estados of design.md. */
+export type Estado = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+
+/** Estados that end a Tarea (until a later attempt proves otherwise). */
+export const FINAL_ESTADOS: readonly Estado[] = ['completed', 'failed', 'skipped', 'cancelled'];
+
+/** Message of a Tarea marked failed by the stuck sweep. */
+export const STUCK_MESSAGE = 'La tarea dejó de reportar actividad (posible caída del worker)';
+
+/** Default message of MarkFailed (the original admin action's text). */
+export const MARK_FAILED_MESSAGE = 'Tarea marcada como fallida manualmente desde el admin';
+
+/** The projected Tarea. Times are Dates; JSON fields are plain objects. */
+export interface TareaState {
+  id: string;
+  tipo: string | null;
+  estado: Estado;
+  taskName: string;
+  trigger: string;
+  requestedBy: string;
+  alumnoId: string | null;
+  alumnoNombre: string | null;
+  alumnoDni: string | null;
+  subject: string | null;
+  scheduledAt: Date;
+  startedAt: Date | null;
+  startedAttempt: number;
+  finishedAt: Date | null;
+  durationMs: number;
+  cantidadEntidades: number;
+  detalles: Record<string, unknown> | null;
+  mensajeError: string | null;
+  errorCode: string | null;
+  attempts: number;
+  parentId: string | null;
+  parametros: Record<string, unknown> | null;
+  payload: Uint8Array | null;
+  contentType: string | null;
+  lastHeartbeatAt: Date | null;
+  progressDone: number;
+  progressTotal: number;
+  rankAttempt: number;
+  rankPhase: number;
+  commandSeen: boolean;
+}
+
+/** Context headers every command and lifecycle event carries. */
+export interface EventContext {
+  taskName?: string | undefined;
+  trigger?: string | undefined;
+  requestedBy?: string | undefined;
+  parentId?: string | undefined;
+}
+
+/** Facts the projection understands. */
+export type TareaEvent =
+  | ({
+      kind: 'published';
+      taskId: string;
+      at: Date;
+      tipo: string | null;
+      subject: string;
+      alumnoId?: string | undefined;
+      alumnoNombre?: string | undefined;
+      alumnoDni?: string | undefined;
+      parametros: Record<string, unknown> | null;
+      payload: Uint8Array;
+      contentType: string;
+    } & EventContext)
+  | ({
+      kind: 'started';
+      taskId: string;
+      at: Date;
+      attempt: number;
+      alumnoId?: string | undefined;
+    } & EventContext)
+  | ({
+      kind: 'progress';
+      taskId: string;
+      at: Date;
+      attempt: number;
+      heartbeat: boolean;
+      done: number;
+      total: number;
+      message?: string | undefined;
+    } & EventContext)
+  | ({
+      kind: 'succeeded';
+      taskId: string;
+      at: Date;
+      attempt: number;
+      cantidadEntidades: number;
+      detalles: Record<string, unknown> | null;
+    } & EventContext)
+  | ({
+      kind: 'failed';
+      taskId: string;
+      at: Date;
+      attempt: number;
+      mensajeError: string;
+      willRetry: boolean;
+      errorCode: string;
+      detalles: Record<string, unknown> | null;
+    } & EventContext)
+  | ({
+      kind: 'skipped';
+      taskId: string;
+      at: Date;
+      attempt: number;
+      reason: string;
+      detalles: Record<string, unknown> | null;
+    } & EventContext)
+  | { kind: 'cancelled'; taskId: string; at: Date; by: string }
+  | { kind: 'marked_failed'; taskId: string; at: Date; by: string; mensaje: string }
+  /** Inferred by the sweep: no start, progress or heartbeat since `cutoff`. */
+  | { kind: 'stuck'; taskId: string; at: Date; cutoff: Date };
+
+/** A fresh pending Tarea for a task id first seen at `at`. */
+export function emptyTarea(id: string, at: Date): TareaState {
+  return {
+    id,
+    tipo: null,
+    estado: 'pending',
+    taskName: '',
+    trigger: 'external',
+    requestedBy: '',
+    alumnoId: null,
+    alumnoNombre: null,
+    alumnoDni: null,
+    subject: null,
+    scheduledAt: at,
+    startedAt: null,
+    startedAttempt: 0,
+    finishedAt: null,
+    durationMs: 0,
+    cantidadEntidades: 0,
+    detalles: null,
+    mensajeError: null,
+    errorCode: null,
+    attempts: 0,
+    parentId: null,
+    parametros: null,
+    payload: null,
+    contentType: null,
+    lastHeartbeatAt: null,
+    progressDone: 0,
+    progressTotal: 0,
+    rankAttempt: 0,
+    rankPhase: 0,
+    commandSeen: false,
+  };
+}
+
+function phaseOf(kind: TareaEvent['kind']): number {
+  switch (kind) {
+    case 'published':
+      return 0;
+    case 'started':
+    case 'progress':
+      return 1;
+    case 'stuck':
+      return 2;
+    case 'succeeded':
+    case 'failed':
+    case 'skipped':
+      return 3;
+    case 'cancelled':
+    case 'marked_failed':
+      return 4;
+  }
+}
+
+function outranks(attempt: number, phase: number, s: TareaState): boolean {
+  return attempt > s.rankAttempt || (attempt === s.rankAttempt && phase > s.rankPhase);
+}
+
+function fillContext(s: TareaState, e: EventContext): void {
+  if (!s.commandSeen) {
+    if (e.taskName && !s.taskName) s.taskName = e.taskName;
+    if (e.trigger && s.trigger === 'external') s.trigger = e.trigger;
+    if (e.requestedBy && !s.requestedBy) s.requestedBy = e.requestedBy;
+  }
+  if (e.parentId && !s.parentId) s.parentId = e.parentId;
+}
+
+function finish(s: TareaState, at: Date, attempt: number): void {
+  s.finishedAt = at;
+  s.durationMs =
+    s.startedAt && s.startedAttempt === attempt ? Math.max(0, at.getTime() - s.startedAt.getTime()) : 0;
+}
+
+/**
+ * Applies one fact to a Tarea (undefined = not yet projected) and returns the new state; the input is not
+ * modified. Idempotent: applying the same fact again returns an equal state.
+ */
+export function applyEvent(current: TareaState | undefined, e: TareaEvent): TareaState {
+  const s: TareaState = current ? { ...current } : emptyTarea(e.taskId, e.at);
+  if (e.kind === 'published') {
+    if (!s.commandSeen) {
+      s.commandSeen = true;
+      s.scheduledAt = e.at;
+      s.tipo = e.tipo;
+      s.subject = e.subject;
+      s.parametros = e.parametros;
+      s.payload = e.payload;
+      s.contentType = e.contentType;
+      if (e.taskName) s.taskName = e.taskName;
+      if (e.trigger) s.trigger = e.trigger;
+      if (e.requestedBy) s.requestedBy = e.requestedBy;
+    }
+    if (e.parentId && !s.parentId) s.parentId = e.parentId;
+    if (e.alumnoId && !s.alumnoId) s.alumnoId = e.alumnoId;
+    if (e.alumnoNombre && !s.alumnoNombre) s.alumnoNombre = e.alumnoNombre;
+    if (e.alumnoDni && !s.alumnoDni) s.alumnoDni = e.alumnoDni;
+    return s;
+  }
+  if (e.kind === 'cancelled' || e.kind === 'marked_failed') {
+    // Staff act on the attempt they see; a fact of a later attempt still outranks the decision.
+    const attempt = Math.max(s.rankAttempt, s.attempts);
+    if (!outranks(attempt, 4, s)) return s;
+    s.rankAttempt = attempt;
+    s.rankPhase = 4;
+    s.estado = e.kind === 'cancelled' ? 'cancelled' : 'failed';
+    if (e.kind === 'marked_failed') s.mensajeError = e.mensaje;
+    if (!s.finishedAt || e.kind === 'cancelled') s.finishedAt = e.at;
+    return s;
+  }
+  if (e.kind === 'stuck') {
+    const attempt = s.rankAttempt;
+    const lastActivity = s.lastHeartbeatAt ?? s.startedAt ?? s.scheduledAt;
+    if (s.estado !== 'running' || !outranks(attempt, 2, s) || lastActivity >= e.cutoff) return s;
+    s.rankPhase = 2;
+    s.estado = 'failed';
+    s.mensajeError = STUCK_MESSAGE;
+    s.errorCode = 'STUCK';
+    finish(s, e.at, attempt);
+    return s;
+  }
+
+  fillContext(s, e);
+  if (e.attempt > s.attempts) s.attempts = e.attempt;
+  const phase = phaseOf(e.kind);
+  const decides = outranks(e.attempt, phase, s);
+
+  switch (e.kind) {
+    case 'started': {
+      if (e.alumnoId && !s.alumnoId) s.alumnoId = e.alumnoId;
+      if (e.attempt >= s.startedAttempt && (e.attempt > s.startedAttempt || !s.startedAt)) {
+        s.startedAt = e.at;
+        s.startedAttempt = e.attempt;
+        if (s.finishedAt && s.rankAttempt === e.attempt && s.rankPhase >= 2)
+          finish(s, s.finishedAt, e.attempt);
+      }
+      if (decides) {
+        s.rankAttempt = e.attempt;
+        s.rankPhase = 1;
+        s.estado = 'running';
+        s.finishedAt = null;
+        s.durationMs = 0;
+        if (!s.lastHeartbeatAt || s.lastHeartbeatAt < e.at) s.lastHeartbeatAt = e.at;
+      }
+      return s;
+    }
+    case 'progress': {
+      if (!s.lastHeartbeatAt || s.lastHeartbeatAt < e.at) {
+        s.lastHeartbeatAt = e.at;
+        if (!e.heartbeat && e.attempt >= s.rankAttempt) {
+          s.progressDone = e.done;
+          s.progressTotal = e.total;
+        }
+      }
+      // Progress of a later attempt proves it runs even if its `started` is still on its way.
+      if (decides) {
+        s.rankAttempt = e.attempt;
+        s.rankPhase = 1;
+        s.estado = 'running';
+        s.finishedAt = null;
+        s.durationMs = 0;
+        if (!s.startedAt || s.startedAttempt < e.attempt) {
+          s.startedAt = e.at;
+          s.startedAttempt = e.attempt;
+        }
+      }
+      return s;
+    }
+    case 'succeeded':
+    case 'failed':
+    case 'skipped': {
+      if (!decides) return s;
+      s.rankAttempt = e.attempt;
+      s.rankPhase = 3;
+      finish(s, e.at, e.attempt);
+      if (e.kind === 'succeeded') {
+        s.estado = 'completed';
+        s.cantidadEntidades = e.cantidadEntidades;
+        s.detalles = e.detalles;
+        s.mensajeError = null;
+        s.errorCode = null;
+      } else if (e.kind === 'failed') {
+        // A failure the worker will retry leaves the Tarea waiting for its next attempt.
+        s.estado = e.willRetry ? 'pending' : 'failed';
+        s.mensajeError = e.mensajeError;
+        s.errorCode = e.errorCode || null;
+        if (e.detalles) s.detalles = e.detalles;
+        if (e.willRetry) {
+          s.finishedAt = null;
+        }
+      } else {
+        // The worker skips a task staff cancelled; it stays cancelled rather than "omitida".
+        s.estado = e.detalles?.cancelada === true ? 'cancelled' : 'skipped';
+        s.mensajeError = null;
+        s.detalles = { ...(e.detalles ?? {}), motivo: e.reason };
+      }
+      return s;
+    }
+  }
+}
+
+/** Kind of the timeline entry a fact produces, and its Spanish text; undefined when it adds none (heartbeats). */
+export function timelineOf(e: TareaEvent): { kind: string; attempt: number; message: string } | undefined {
+  switch (e.kind) {
+    case 'published':
+      return { kind: 'published', attempt: 0, message: `Publicada en ${e.subject}` };
+    case 'started':
+      return { kind: 'started', attempt: e.attempt, message: `Intento ${e.attempt} iniciado` };
+    case 'progress':
+      if (e.heartbeat) return undefined;
+      return {
+        kind: 'progress',
+        attempt: e.attempt,
+        message: e.message || (e.total > 0 ? `Progreso ${e.done}/${e.total}` : `Progreso ${e.done}`),
+      };
+    case 'succeeded':
+      return {
+        kind: 'succeeded',
+        attempt: e.attempt,
+        message: `Completada (${e.cantidadEntidades} entidades)`,
+      };
+    case 'failed':
+      return {
+        kind: 'failed',
+        attempt: e.attempt,
+        message: e.willRetry ? `Falló; se reintentará: ${e.mensajeError}` : `Falló: ${e.mensajeError}`,
+      };
+    case 'skipped':
+      return { kind: 'skipped', attempt: e.attempt, message: `Omitida: ${e.reason}` };
+    case 'cancelled':
+      return { kind: 'cancelled', attempt: 0, message: `Cancelada por ${e.by}` };
+    case 'marked_failed':
+      return { kind: 'failed', attempt: 0, message: `Marcada como fallida por ${e.by}: ${e.mensaje}` };
+    case 'stuck':
+      return { kind: 'stuck', attempt: 0, message: STUCK_MESSAGE };
+  }
+}
+
+/** Whether two states differ in anything stored (used to skip no-op writes). */
+export function sameTarea(a: TareaState | undefined, b: TareaState): boolean {
+  if (!a) return false;
+  for (const k of Object.keys(b) as Array<keyof TareaState>) {
+    const x = a[k];
+    const y = b[k];
+    if (x instanceof Date || y instanceof Date) {
+      if ((x as Date | null)?.getTime() !== (y as Date | null)?.getTime()) return false;
+    } else if (x instanceof Uint8Array || y instanceof Uint8Array) {
+      if (
+        x !== y &&
+        Buffer.compare(
+          Buffer.from((x as Uint8Array | null) ?? []),
+          Buffer.from((y as Uint8Array | null) ?? []),
+        ) !== 0
+      )
+        return false;
+    } else if (typeof x === 'object' && x !== null) {
+      if (JSON.stringify(x) !== JSON.stringify(y)) return false;
+    } else if (x !== y) return false;
+  }
+  return true;
+}
+
+/** Hour bucket (UTC start of the hour) the dashboard counters use for a Tarea. */
+export function hourOf(d: Date): string {
+  const h = new Date(d.getTime());
+  h.setUTCMinutes(0, 0, 0);
+  return h.toISOString();
+}
+
+/** Counter changes `(hour, estado) → delta` caused by a state change. */
+export function counterDeltas(
+  before: TareaState | undefined,
+  after: TareaState,
+): Array<{ hour: string; estado: Estado; delta: number }> {
+  const out: Array<{ hour: string; estado: Estado; delta: number }> = [];
+  const bh = before ? hourOf(before.scheduledAt) : undefined;
+  const ah = hourOf(after.scheduledAt);
+  if (before && bh === ah && before.estado === after.estado) return out;
+  if (before && bh) out.push({ hour: bh, estado: before.estado, delta: -1 });
+  out.push({ hour: ah, estado: after.estado, delta: 1 });
+  return out;
+}

@@ -1,0 +1,4 @@
+// @lucy/task-tracker: the Tarea and Log projection and the TaskService/LogService APIs.
+export { loadConfig, trackerEnvSchema, type TrackerConfig } from './config.js';
+export { startTracker, type Tracker, type TrackerOptions } from './tracker.js';
+export * from './domain/projection.js';

@@ -1,0 +1,534 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { ServiceImpl } from '@connectrpc/connect';
+import type { Knex } from '@mikro-orm/postgresql';
+import {
+  CONTENT_TYPE,
+  errorMessage,
+  H,
+  isUuid,
+  NotFoundError,
+  parseContentType,
+  PermanentError,
+  uuidv7,
+  type Buckets,
+  type CommandPublisher,
+  type FieldError,
+  type Names,
+  type NatsHandles,
+} from '@lucy/platform';
+import {
+  DeadLetterSchema,
+  TareaEstado,
+  TareaTipo,
+  TimelineEntrySchema,
+  Trigger,
+  type DeadLetter,
+  type TareaFilter,
+  type TaskService,
+} from '@lucy/proto';
+import type { Broadcaster } from '../domain/broadcaster.js';
+import { MARK_FAILED_MESSAGE, type Estado, type TareaEvent, type TareaState } from '../domain/projection.js';
+import { findTarea, pgDate, projectBatch, rowToState } from '../db/tarea.repository.js';
+import {
+  assertValid,
+  dateRange,
+  decodeCursor,
+  encodeCursor,
+  enumName,
+  pageSize,
+  toLogEntry,
+  toTarea,
+} from './mapping.js';
+
+/** Dependencies of {@link createTaskRpc}. */
+export interface TaskRpcDeps {
+  knex: Knex;
+  broadcaster: Broadcaster;
+  publisher: CommandPublisher;
+  nats: NatsHandles;
+  names: Names;
+  cancellations: Buckets['cancellations'];
+  clock: () => Date;
+}
+
+const TIME_ZONE = 'America/Argentina/Cordoba';
+// Every column but the stored command payload, which lists never need.
+const LIST_COLUMNS = `id, tipo, estado, task_name, trigger, requested_by, alumno_id, alumno_nombre, alumno_dni, subject,
+  scheduled_at, started_at, started_attempt, finished_at, duration_ms, cantidad_entidades, detalles, mensaje_error,
+  error_code, attempts, parent_id, parametros, null::bytea as payload, content_type, last_heartbeat_at, progress_done,
+  progress_total, rank_attempt, rank_phase, command_seen`;
+
+interface CompiledFilter {
+  where: string[];
+  bindings: unknown[];
+  matches: (s: TareaState) => boolean;
+}
+
+function compileFilter(
+  f: TareaFilter | undefined,
+  problems: FieldError[],
+  withSearch: boolean,
+): CompiledFilter {
+  const where: string[] = ['version > 0'];
+  const bindings: unknown[] = [];
+  const checks: Array<(s: TareaState) => boolean> = [];
+  if (!f) return { where, bindings, matches: () => true };
+  const { desde, hasta } = dateRange(f.desde, f.hasta, 'filter.', problems);
+  const list = (field: string, column: string, values: string[], pick: (s: TareaState) => string | null) => {
+    if (!values.length) return;
+    where.push(`${column} in (select jsonb_array_elements_text(?::jsonb))`);
+    bindings.push(JSON.stringify(values));
+    checks.push((s) => values.includes(pick(s) ?? ''));
+    void field;
+  };
+  list(
+    'tipos',
+    'tipo',
+    f.tipos.filter((t) => t !== TareaTipo.UNSPECIFIED).map((t) => enumName(TareaTipo, t)),
+    (s) => s.tipo,
+  );
+  list(
+    'estados',
+    'estado',
+    f.estados.filter((e) => e !== TareaEstado.UNSPECIFIED).map((e) => enumName(TareaEstado, e)),
+    (s) => s.estado,
+  );
+  list(
+    'triggers',
+    'trigger',
+    f.triggers.filter((t) => t !== Trigger.UNSPECIFIED).map((t) => enumName(Trigger, t)),
+    (s) => s.trigger,
+  );
+  const eq = (value: string, column: string, pick: (s: TareaState) => string | null) => {
+    if (!value) return;
+    where.push(`${column} = ?`);
+    bindings.push(value);
+    checks.push((s) => pick(s) === value);
+  };
+  eq(f.alumnoId, 'alumno_id', (s) => s.alumnoId);
+  eq(f.requestedBy, 'requested_by', (s) => s.requestedBy);
+  eq(f.taskName, 'task_name', (s) => s.taskName);
+  if (desde) {
+    where.push('scheduled_at >= ?::timestamptz');
+    bindings.push(desde.toISOString());
+    checks.push((s) => s.scheduledAt >= desde);
+  }
+  if (hasta) {
+    where.push('scheduled_at < ?::timestamptz');
+    bindings.push(hasta.toISOString());
+    checks.push((s) => s.scheduledAt < hasta);
+  }
+  const q = f.search.trim();
+  if (withSearch && q) {
+    if (isUuid(q)) {
+      where.push('(id = ?::uuid or parent_id = ?::uuid)');
+      bindings.push(q, q);
+    } else {
+      const like = `%${q.replace(/[%_\\]/g, '\\$&')}%`;
+      const parts = [
+        'alumno_nombre ilike ?',
+        'alumno_dni = ?',
+        'alumno_id = ?',
+        'requested_by ilike ?',
+        'mensaje_error ilike ?',
+        'task_name ilike ?',
+      ];
+      bindings.push(like, q, q, like, like, like);
+      // A DNI may only be known from the command's parameters.
+      if (/^\d{6,9}$/.test(q)) {
+        parts.push('parametros::text like ?');
+        bindings.push(`%${q}%`);
+      }
+      where.push(`(${parts.join(' or ')})`);
+    }
+  }
+  return { where, bindings, matches: (s) => checks.every((c) => c(s)) };
+}
+
+async function loadStates(knex: Knex, sql: string, bindings: unknown[]): Promise<TareaState[]> {
+  const res = await knex.raw<{ rows: Record<string, unknown>[] }>(sql, bindings as Knex.RawBinding[]);
+  return res.rows.map(rowToState);
+}
+
+/** TaskService: reads Tareas, the dashboard, live changes, and acts on Tareas and dead letters. */
+export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService> {
+  const { knex, broadcaster, publisher, nats, names, cancellations, clock } = deps;
+
+  const mustFind = async (id: string, field = 'id'): Promise<TareaState> => {
+    const problems: FieldError[] = [];
+    if (!isUuid(id)) problems.push({ field, message: 'El id de la tarea debe ser un UUID' });
+    assertValid(problems);
+    const s = await findTarea(knex, id);
+    if (!s) throw new NotFoundError(`No existe la tarea ${id}`);
+    return s;
+  };
+
+  const act = async (id: string, event: TareaEvent, allowed: Estado[], what: string): Promise<TareaState> => {
+    const changed = await projectBatch(knex, [{ seq: 0, event }], [], {
+      now: clock(),
+      guard: (before) => {
+        const s = before.get(id);
+        if (!s) throw new NotFoundError(`No existe la tarea ${id}`);
+        if (!allowed.includes(s.estado)) {
+          throw new PermanentError(
+            `No se puede ${what} una tarea en estado ${s.estado}; solo en estado ${allowed.join(' o ')}.`,
+          );
+        }
+      },
+    });
+    broadcaster.publish(changed);
+    return changed[0] ?? (await mustFind(id));
+  };
+
+  return {
+    async listTareas(req) {
+      const problems: FieldError[] = [];
+      const size = pageSize(req.page?.pageSize ?? 0, problems);
+      const cursor = decodeCursor(req.page?.pageToken ?? '', 'page.pageToken', problems);
+      const f = compileFilter(req.filter, problems, true);
+      assertValid(problems);
+      const dir = req.oldestFirst ? 'asc' : 'desc';
+      if (cursor) {
+        f.where.push(`(scheduled_at, id) ${req.oldestFirst ? '>' : '<'} (?::timestamptz, ?::uuid)`);
+        f.bindings.push(cursor.at, cursor.id);
+      }
+      const rows = await loadStates(
+        knex,
+        `select ${LIST_COLUMNS} from tracker.tarea where ${f.where.join(' and ')}
+         order by scheduled_at ${dir}, id ${dir} limit ?`,
+        [...f.bindings, size + 1],
+      );
+      const page = rows.slice(0, size);
+      const last = page.at(-1);
+      return {
+        tareas: page.map(toTarea),
+        page: {
+          nextPageToken: rows.length > size && last ? encodeCursor(last.scheduledAt, last.id) : '',
+          totalEstimate: -1n,
+        },
+      };
+    },
+
+    async getTarea(req) {
+      const tarea = await mustFind(req.id);
+      const logs = await knex.raw<{ rows: Record<string, unknown>[] }>(
+        `select * from tracker.log where task_id = ?::uuid order by occurred_at, id limit 1000`,
+        [tarea.id],
+      );
+      const timeline = await knex.raw<{
+        rows: Array<{ kind: string; occurred_at: string; attempt: number; message: string }>;
+      }>(
+        `select kind, occurred_at, attempt, message from tracker.tarea_event where task_id = ?::uuid order by occurred_at, id`,
+        [tarea.id],
+      );
+      const earlier: TareaState[] = [];
+      let parent = tarea.parentId;
+      while (parent && earlier.length < 50) {
+        const p = await findTarea(knex, parent);
+        if (!p) break;
+        earlier.push(p);
+        parent = p.parentId;
+      }
+      const later = await loadStates(
+        knex,
+        `with recursive chain as (
+           select id, 1 as depth from tracker.tarea where parent_id = ?::uuid
+           union all
+           select t.id, c.depth + 1 from tracker.tarea t join chain c on t.parent_id = c.id where c.depth < 50)
+         select ${LIST_COLUMNS} from tracker.tarea where id in (select id from chain) order by scheduled_at limit 50`,
+        [tarea.id],
+      );
+      return {
+        tarea: toTarea(tarea),
+        logs: logs.rows.map(toLogEntry),
+        timeline: timeline.rows.map((r) =>
+          create(TimelineEntrySchema, {
+            kind: r.kind,
+            occurredAt: timestampFromDate(pgDate(r.occurred_at)!),
+            attempt: r.attempt,
+            message: r.message,
+          }),
+        ),
+        earlier: earlier.map(toTarea),
+        later: later.map(toTarea),
+      };
+    },
+
+    async getDashboard(req) {
+      const problems: FieldError[] = [];
+      if (req.days < 0 || req.days > 90)
+        problems.push({ field: 'days', message: 'Los días del gráfico deben estar entre 1 y 90' });
+      assertValid(problems);
+      const days = req.days || 14;
+      const now = clock();
+      const counts = await knex.raw<{
+        rows: Array<{ pendientes: string; ejecutando: string; completadas: string; fallidas: string }>;
+      }>(
+        `select
+           coalesce(sum(count) filter (where estado = 'pending'), 0) as pendientes,
+           coalesce(sum(count) filter (where estado = 'running'), 0) as ejecutando,
+           coalesce(sum(count) filter (where estado = 'completed' and hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')), 0) as completadas,
+           coalesce(sum(count) filter (where estado = 'failed' and hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')), 0) as fallidas
+         from tracker.tarea_hourly_count
+         where estado in ('pending', 'running') or hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')`,
+        [now.toISOString(), now.toISOString(), now.toISOString()],
+      );
+      const perDay = await knex.raw<{ rows: Array<{ day: string; estado: string; count: string }> }>(
+        `select to_char((hour at time zone '${TIME_ZONE}')::date, 'YYYY-MM-DD') as day, estado, sum(count) as count
+         from tracker.tarea_hourly_count
+         where hour >= (date_trunc('day', ?::timestamptz at time zone '${TIME_ZONE}') - (? * interval '1 day')) at time zone '${TIME_ZONE}'
+         group by 1, 2 having sum(count) > 0 order by 1, 2`,
+        [now.toISOString(), days - 1],
+      );
+      const recientes = await loadStates(
+        knex,
+        `select ${LIST_COLUMNS} from tracker.tarea where version > 0 order by scheduled_at desc, id desc limit 10`,
+        [],
+      );
+      let deadLetters = 0n;
+      try {
+        deadLetters = BigInt((await nats.jsm.streams.info(names.streams.dlq)).state.messages);
+      } catch {
+        deadLetters = -1n;
+      }
+      const c = counts.rows[0]!;
+      return {
+        pendientes: BigInt(c.pendientes),
+        ejecutando: BigInt(c.ejecutando),
+        completadas24h: BigInt(c.completadas),
+        fallidas24h: BigInt(c.fallidas),
+        recientes: recientes.map(toTarea),
+        porDia: perDay.rows.map((r) => ({
+          day: r.day,
+          estado: TareaEstado[r.estado.toUpperCase() as keyof typeof TareaEstado] ?? TareaEstado.UNSPECIFIED,
+          count: BigInt(r.count),
+        })),
+        deadLetters,
+      };
+    },
+
+    async *watchTareas(req, ctx) {
+      const problems: FieldError[] = [];
+      const f = compileFilter(req.filter, problems, false);
+      assertValid(problems);
+      const queue: TareaState[] = [];
+      let wake: (() => void) | undefined;
+      const unsubscribe = broadcaster.subscribe((s) => {
+        if (!f.matches(s)) return;
+        // A slow client loses the oldest changes rather than growing memory without bound.
+        if (queue.length > 1000) queue.shift();
+        queue.push(s);
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      ctx.signal.addEventListener('abort', onAbort);
+      try {
+        while (!ctx.signal.aborted) {
+          const next = queue.shift();
+          if (next) {
+            yield { tarea: toTarea(next) };
+            continue;
+          }
+          await new Promise<void>((r) => {
+            wake = r;
+          });
+          wake = undefined;
+        }
+      } finally {
+        unsubscribe();
+        ctx.signal.removeEventListener('abort', onAbort);
+      }
+    },
+
+    async retryTarea(req) {
+      const old = await mustFind(req.id);
+      if (old.estado !== 'failed' && old.estado !== 'cancelled') {
+        throw new PermanentError(
+          `Solo se pueden reintentar tareas fallidas o canceladas; esta está en estado ${old.estado}.`,
+        );
+      }
+      if (!old.payload || !old.subject) {
+        throw new PermanentError(
+          'La tarea no conserva el comando original (llegó solo por eventos); no se puede reintentar.',
+        );
+      }
+      const requestedBy = req.requestedBy || 'admin';
+      const contentType = parseContentType(old.contentType ?? undefined) ?? CONTENT_TYPE.protobuf;
+      const taskId = uuidv7(clock().getTime());
+      // Published first: if the insert below fails, the command consumer still creates the Tarea.
+      await publisher.publishRaw(old.subject, old.payload, contentType, {
+        taskType: old.taskName,
+        requestedBy,
+        trigger: 'retry',
+        taskId,
+        parentTaskId: old.id,
+      });
+      const changed = await projectBatch(
+        knex,
+        [
+          {
+            seq: 0,
+            event: {
+              kind: 'published',
+              taskId,
+              at: clock(),
+              tipo: old.tipo,
+              subject: old.subject,
+              alumnoId: old.alumnoId ?? undefined,
+              alumnoNombre: old.alumnoNombre ?? undefined,
+              alumnoDni: old.alumnoDni ?? undefined,
+              parametros: old.parametros,
+              payload: old.payload,
+              contentType,
+              taskName: old.taskName,
+              trigger: 'retry',
+              requestedBy,
+              parentId: old.id,
+            },
+          },
+        ],
+        [],
+        { now: clock() },
+      );
+      broadcaster.publish(changed);
+      return { tarea: toTarea(changed[0] ?? (await mustFind(taskId))) };
+    },
+
+    async cancelTarea(req) {
+      const s = await mustFind(req.id);
+      if (s.estado !== 'pending') {
+        throw new PermanentError(
+          `Solo se pueden cancelar tareas pendientes; esta está en estado ${s.estado}.`,
+        );
+      }
+      const by = req.requestedBy || 'admin';
+      // The worker reads this key before starting, so it skips the task even if the row update races it.
+      await cancellations.put(s.id, by);
+      try {
+        const tarea = await act(
+          s.id,
+          { kind: 'cancelled', taskId: s.id, at: clock(), by },
+          ['pending'],
+          'cancelar',
+        );
+        return { tarea: toTarea(tarea) };
+      } catch (err) {
+        await cancellations.delete(s.id).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async markFailed(req) {
+      await mustFind(req.id);
+      const by = req.requestedBy || 'admin';
+      const tarea = await act(
+        req.id,
+        {
+          kind: 'marked_failed',
+          taskId: req.id,
+          at: clock(),
+          by,
+          mensaje: req.mensaje || MARK_FAILED_MESSAGE,
+        },
+        ['pending', 'running'],
+        'marcar como fallida',
+      );
+      return { tarea: toTarea(tarea) };
+    },
+
+    async listDeadLetters(req) {
+      const problems: FieldError[] = [];
+      const size = pageSize(req.page?.pageSize ?? 0, problems);
+      let start: number | undefined;
+      if (req.page?.pageToken) {
+        start = Number(req.page.pageToken);
+        if (!Number.isSafeInteger(start) || start < 0)
+          problems.push({
+            field: 'page.pageToken',
+            message: 'El token de página no es válido; vuelva a pedir la primera página',
+          });
+      }
+      assertValid(problems);
+      const stream = names.streams.dlq;
+      const info = await nats.jsm.streams.info(stream);
+      const out: DeadLetter[] = [];
+      let seq = start ?? info.state.last_seq;
+      // Bounded scan so a prefix filter over a large DLQ cannot make one call unbounded.
+      let budget = size * 20;
+      while (seq >= info.state.first_seq && seq > 0 && out.length < size && budget-- > 0) {
+        const m = await nats.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+        seq--;
+        if (!m) continue;
+        const dl = toDeadLetter(m.seq, m.header, m.data);
+        if (req.subjectPrefix && !dl.originalSubject.startsWith(req.subjectPrefix)) continue;
+        out.push(dl);
+      }
+      const more = seq >= info.state.first_seq && seq > 0;
+      return {
+        deadLetters: out,
+        page: { nextPageToken: more ? String(seq) : '', totalEstimate: BigInt(info.state.messages) },
+      };
+    },
+
+    async redriveDeadLetters(req) {
+      const problems: FieldError[] = [];
+      if (req.sequences.length === 0)
+        problems.push({ field: 'sequences', message: 'Indique al menos un mensaje para reenviar' });
+      if (req.sequences.length > 1000)
+        problems.push({ field: 'sequences', message: 'Se pueden reenviar hasta 1000 mensajes por vez' });
+      assertValid(problems);
+      const stream = names.streams.dlq;
+      const results = [];
+      for (const seq of req.sequences) {
+        try {
+          const m = await nats.jsm.streams.getMessage(stream, { seq: Number(seq) });
+          if (!m) throw new Error('el mensaje ya no está en la cola de mensajes muertos');
+          const original = m.header?.get(H.dlqSubject);
+          if (!original) throw new Error('el mensaje no indica su subject original');
+          const h = m.header;
+          const keys = [...h].map(([k]) => k);
+          for (const k of keys) if (k.toLowerCase().startsWith('lucy-dlq-')) h.delete(k);
+          if (original.startsWith('lucy.cmd.')) {
+            // A re-driven command is a new attempt staff asked for: a new Tarea linked to the failed one, as a retry.
+            const parent = h.get(H.taskId);
+            h.set(H.taskId, uuidv7(clock().getTime()));
+            h.set(H.trigger, 'retry');
+            h.set(H.requestedBy, req.requestedBy || 'admin');
+            if (parent) h.set(H.parentTaskId, parent);
+          }
+          await nats.js.publish(names.full(original), m.data, {
+            headers: h,
+            msgID: `redrive:${stream}:${seq}:${uuidv7()}`,
+          });
+          await nats.jsm.streams.deleteMessage(stream, Number(seq), false);
+          results.push({ sequence: seq, ok: true, error: '' });
+        } catch (err) {
+          results.push({ sequence: seq, ok: false, error: `No se pudo reenviar: ${errorMessage(err)}` });
+        }
+      }
+      return { results };
+    },
+  };
+}
+
+type StoredHeaders = NonNullable<Awaited<ReturnType<NatsHandles['jsm']['streams']['getMessage']>>>['header'];
+
+function toDeadLetter(seq: number, h: StoredHeaders, data: Uint8Array): DeadLetter {
+  const headers: Record<string, string> = {};
+  if (h) for (const [k, v] of h) headers[k] = v[0] ?? '';
+  const get = (name: string) => h?.get(name) ?? '';
+  const at = Date.parse(get(H.dlqAt));
+  return create(DeadLetterSchema, {
+    sequence: BigInt(seq),
+    originalSubject: get(H.dlqSubject),
+    reason: get(H.dlqReason),
+    consumer: get(H.dlqConsumer),
+    deliveries: Number(get(H.dlqDeliveries)) || 0,
+    ...(Number.isNaN(at) ? {} : { deadLetteredAt: timestampFromDate(new Date(at)) }),
+    headers,
+    payload: data,
+    contentType: get(H.contentType) || CONTENT_TYPE.protobuf,
+    taskId: get(H.taskId),
+  });
+}

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createCommandPublisher, createTaskReporter, newTraceparent, publishLog } from '@lucy/platform';
+import { CrearUsuarioTeamsCommandSchema } from '@lucy/proto';
+import { waitFor } from '@lucy/testkit';
+import { rows, startHarness, type TrackerHarness } from './helpers.js';
+
+/** A TCP proxy in front of Postgres that can be cut (every socket destroyed, new ones dropped) and restored. */
+async function cuttableProxy(targetHost: string, targetPort: number) {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const server: Server = createServer((client) => {
+    if (cut) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, targetHost);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    cut() {
+      cut = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+// The issue asks for a 30 s outage under load; the test uses 5 s to keep the suite fast (the mechanism is the
+// same: batches are nak'ed with backoff while the database is unreachable). The bench script exercises 30 s.
+const OUTAGE_MS = 5_000;
+const N = 200;
+
+describe('projection while Postgres is unavailable', () => {
+  let h: TrackerHarness;
+  let proxy: Awaited<ReturnType<typeof cuttableProxy>>;
+
+  beforeAll(async () => {
+    proxy = await cuttableProxy('127.0.0.1', 5432);
+    h = await startHarness({
+      databaseUrl: (url) => {
+        const u = new URL(url);
+        u.hostname = '127.0.0.1';
+        u.port = String(proxy.port);
+        return u.toString();
+      },
+    });
+  });
+  afterAll(async () => {
+    proxy?.restore();
+    await h?.close();
+    await proxy?.close();
+  });
+
+  it('pauses during a 5 s database outage, loses no event and projects each exactly once after it', async () => {
+    const pub = createCommandPublisher(h.nats.handles.js, h.nats.names);
+    const publish = (i: number) =>
+      pub.publish(
+        'lucy.cmd.identity.crear_usuario_teams',
+        CrearUsuarioTeamsCommandSchema,
+        { alumnoId: `alu-${i}` },
+        {
+          taskType: 'alumnos.tasks.crear_usuario_teams_async',
+          requestedBy: 'carga',
+          trigger: 'admin',
+        },
+      );
+    const before: string[] = [];
+    for (let i = 0; i < N; i++) before.push((await publish(i)).taskId);
+    await waitFor(
+      async () =>
+        Number((await rows<{ n: string }>(h, `select count(*) as n from tracker.tarea`))[0]!.n) === N,
+      {
+        what: 'first commands projected',
+        timeoutMs: 15_000,
+      },
+    );
+
+    proxy.cut();
+    const failuresBefore =
+      h.tracker.consumers.commands.stats.failures + h.tracker.consumers.events.stats.failures;
+    const during: string[] = [];
+    for (let i = N; i < 2 * N; i++) during.push((await publish(i)).taskId);
+    for (const taskId of before) {
+      const r = createTaskReporter({
+        js: h.nats.handles.js,
+        names: h.nats.names,
+        attempt: 1,
+        worker: 'test/1',
+        context: {
+          taskId,
+          taskType: 'alumnos.tasks.crear_usuario_teams_async',
+          requestedBy: 'carga',
+          trigger: 'admin',
+          traceparent: newTraceparent(),
+        },
+      });
+      await r.started();
+    }
+    for (let i = 0; i < 50; i++) {
+      await publishLog(h.nats.handles.js, h.nats.names, {
+        level: 'INFO',
+        module: 'carga',
+        message: `línea ${i}`,
+        taskId: before[i]!,
+      });
+    }
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    expect(
+      h.tracker.consumers.commands.stats.failures + h.tracker.consumers.events.stats.failures,
+    ).toBeGreaterThan(failuresBefore);
+    proxy.restore();
+
+    await waitFor(
+      async () => {
+        const [c] = await rows<{ total: string; running: string; logs: string }>(
+          h,
+          `select (select count(*) from tracker.tarea) as total,
+                  (select count(*) from tracker.tarea where estado = 'running') as running,
+                  (select count(*) from tracker.log) as logs`,
+        );
+        return Number(c!.total) === 2 * N && Number(c!.running) === N && Number(c!.logs) === 50;
+      },
+      { what: 'catch-up after the outage', timeoutMs: 60_000, intervalMs: 250 },
+    );
+    const [t] = await rows<{ started: string; published: string }>(
+      h,
+      `select count(*) filter (where kind = 'started') as started, count(*) filter (where kind = 'published') as published
+       from tracker.tarea_event`,
+    );
+    expect(Number(t!.started)).toBe(N);
+    expect(Number(t!.published)).toBe(2 * N);
+    const counters = await rows<{ estado: string; n: string }>(
+      h,
+      `select estado, sum(count) as n from tracker.tarea_hourly_count group by estado order by estado`,
+    );
+    expect(counters.map((c) => [c.estado, Number(c.n)])).toEqual([
+      ['pending', N],
+      ['running', N],
+    ]);
+    const attempts = await rows<{ n: string }>(
+      h,
+      `select count(*) as n from tracker.tarea where attempts <> (case when estado = 'running' then 1 else 0 end)`,
+    );
+    expect(Number(attempts[0]!.n)).toBe(0);
+  }, 120_000);
+});
