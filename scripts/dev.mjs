@@ -118,7 +118,8 @@ async function ensureDatabase() {
     log('Postgres: using DATABASE_URL');
     return process.env.DATABASE_URL;
   }
-  if (await portOpen('127.0.0.1', 5432)) {
+  const forceEmbedded = /^(1|true|yes)$/i.test(process.env.LUCY_EMBEDDED_DB ?? '');
+  if (!forceEmbedded && (await portOpen('127.0.0.1', 5432))) {
     const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
     try {
       await admin.connect();
@@ -149,7 +150,7 @@ async function ensureDatabase() {
     '--host=127.0.0.1',
     '--max-connections=40',
   ]);
-  await waitPort('127.0.0.1', 5433, 'PGlite');
+  await waitPort('127.0.0.1', 5433, 'PGlite', 120_000);
   return 'postgres://postgres@127.0.0.1:5433/postgres';
 }
 
@@ -179,6 +180,11 @@ async function stopAll(code = 0) {
 
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+process.on('SIGHUP', () => void stopAll(0));
+// Last resort if this supervisor dies some other way: never leave services running without it.
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
 
 try {
   const NATS_URL = await ensureNats();

@@ -1,0 +1,67 @@
+// Shared helpers of the benchmark scripts: timing, percentiles, resource sampling, result files.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+/** Percentile (0–100) of a list of numbers, by nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Summary statistics of latencies in ms. */
+export function summarize(values: readonly number[]): { n: number; p50: number; p95: number; p99: number; max: number } {
+  return {
+    n: values.length,
+    p50: round(percentile(values, 50)),
+    p95: round(percentile(values, 95)),
+    p99: round(percentile(values, 99)),
+    max: round(Math.max(...values)),
+  };
+}
+
+/** Rounds to 2 decimals. */
+export function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+/** Samples this process's RSS and CPU while a function runs; returns peak RSS (MB) and CPU % of one core. */
+export async function withResources<T>(fn: () => Promise<T>, intervalMs = 100): Promise<{ result: T; peakRssMb: number; cpuPercent: number; seconds: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, intervalMs);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    const result = await fn();
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, peakRssMb: round(peak / 1024 / 1024), cpuPercent: round(((cpu.user + cpu.system) / 1e6 / seconds) * 100), seconds: round(seconds) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The machine, for the record next to each result. */
+export function machine(): Record<string, unknown> {
+  return {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGb: round(totalmem() / 1024 ** 3),
+    loadavg1: round(loadavg()[0]!),
+  };
+}
+
+/** Writes a result as JSON under bench/results/ and prints it. */
+export function writeResult(name: string, result: Record<string, unknown>): void {
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const body = { benchmark: name, at: new Date().toISOString(), machine: machine(), ...result };
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(body, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+}
