@@ -12,7 +12,13 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** Summary statistics of latencies in ms. */
-export function summarize(values: readonly number[]): { n: number; p50: number; p95: number; p99: number; max: number } {
+export function summarize(values: readonly number[]): {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+} {
   return {
     n: values.length,
     p50: round(percentile(values, 50)),
@@ -28,7 +34,10 @@ export function round(v: number): number {
 }
 
 /** Samples this process's RSS and CPU while a function runs; returns peak RSS (MB) and CPU % of one core. */
-export async function withResources<T>(fn: () => Promise<T>, intervalMs = 100): Promise<{ result: T; peakRssMb: number; cpuPercent: number; seconds: number }> {
+export async function withResources<T>(
+  fn: () => Promise<T>,
+  intervalMs = 100,
+): Promise<{ result: T; peakRssMb: number; cpuPercent: number; seconds: number }> {
   let peak = process.memoryUsage().rss;
   const timer = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
@@ -40,7 +49,12 @@ export async function withResources<T>(fn: () => Promise<T>, intervalMs = 100): 
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     peak = Math.max(peak, process.memoryUsage().rss);
-    return { result, peakRssMb: round(peak / 1024 / 1024), cpuPercent: round(((cpu.user + cpu.system) / 1e6 / seconds) * 100), seconds: round(seconds) };
+    return {
+      result,
+      peakRssMb: round(peak / 1024 / 1024),
+      cpuPercent: round(((cpu.user + cpu.system) / 1e6 / seconds) * 100),
+      seconds: round(seconds),
+    };
   } finally {
     clearInterval(timer);
   }
