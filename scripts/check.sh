@@ -13,7 +13,7 @@ step "Lint (eslint, type-aware)"
 eslint --max-warnings=0 .
 
 step "Typecheck (tsc --noEmit, every package)"
-pnpm -r --workspace-concurrency=2 typecheck
+pnpm -r --no-sort --workspace-concurrency=2 typecheck
 
 step "Contracts (buf lint, and generated code up to date)"
 (cd proto && buf lint)
