@@ -16,8 +16,8 @@ step "Typecheck (tsc --noEmit, every package)"
 pnpm -r --no-sort --workspace-concurrency=2 typecheck
 
 step "Contracts (buf lint, and generated code up to date)"
-(cd proto && buf lint)
-(cd proto && buf generate && node gen-index.mjs && prettier --log-level warn --write src/index.ts)
+pnpm --filter @lucy/proto lint
+pnpm --filter @lucy/proto gen
 if ! git diff --quiet -- proto/src; then
   echo "Generated code in proto/src differs from what buf generates: run 'pnpm proto:gen' and commit." >&2
   git --no-pager diff --stat -- proto/src >&2
