@@ -183,6 +183,14 @@ describe('crontab schedule: daylight saving time', () => {
     expect(nextAfter('30 2 * * *', 'Europe/Madrid', '2026-10-25T01:10:00Z')).toBe('2026-10-26T01:30:00.000Z');
   });
 
+  it('still fires at the jump when asked from within the last minute before it', () => {
+    // Regression: a search starting in (00:59Z, 01:00Z] began in the CEST segment and skipped the gap fire.
+    for (const from of ['2026-03-29T00:59:00Z', '2026-03-29T00:59:58.500Z']) {
+      expect(nextAfter('30 2 * * *', 'Europe/Madrid', from)).toBe('2026-03-29T01:00:00.000Z');
+    }
+    expect(nextAfter('30 2 * * *', 'Europe/Madrid', '2026-03-29T01:00:00Z')).toBe('2026-03-30T00:30:00.000Z');
+  });
+
   it('collapses every match inside the gap into one fire at the jump', () => {
     expect(
       firesBetween('*/15 2 * * *', 'Europe/Madrid', '2026-03-28T23:00:00Z', '2026-03-29T12:00:00Z'),

@@ -507,6 +507,14 @@ export function crontabFireAtOrAfter(crontab: CompiledCrontab, from: number): Cr
   let cursor = ceilToMinute(from);
   while (cursor < horizon) {
     const segment = zoneSegmentAt(crontab.zone, cursor);
+    if (!crontab.everyHour && cursor === segment.start && segment.prevOffset < segment.offset) {
+      // Searching from the very instant of a spring-forward jump (e.g. from within the last minute before it):
+      // the gap's fire (rule 2) belongs to this instant even though the search starts in the new segment.
+      const gapWall = firstMatchFrom(ceilToMinute(segment.start + segment.prevOffset));
+      if (gapWall !== null && gapWall < segment.start + segment.offset) {
+        return { at: segment.start, wall: gapWall, gapShifted: true };
+      }
+    }
     const wallLimit = segment.end + segment.offset;
     let wallFrom = ceilToMinute(cursor + segment.offset);
     if (!crontab.everyHour && segment.prevOffset > segment.offset) {

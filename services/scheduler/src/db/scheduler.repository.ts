@@ -1,0 +1,414 @@
+import type { Knex } from '@mikro-orm/postgresql';
+import type { MissedRunMode, PeriodicTask, Schedule, ScheduleKind } from '../domain/index.js';
+
+/** A periodic task as stored, in domain shape, plus the columns only the admin shows. */
+export interface PeriodicTaskRecord extends PeriodicTask {
+  description: string;
+  dateChanged: Date;
+  /** Id of its schedule row (in the table of `schedule.kind`). */
+  scheduleId: string;
+}
+
+/** A stored schedule of any kind, with its id. */
+export type StoredSchedule = Schedule & { id: string };
+
+/** Columns a create or update of a periodic task writes. */
+export interface PeriodicTaskValues {
+  name: string;
+  task: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  enabled: boolean;
+  oneOff: boolean;
+  startTime: Date | null;
+  expires: Date | null;
+  description: string;
+  scheduleKind: ScheduleKind;
+  scheduleId: string;
+  missedRunPolicy: MissedRunMode;
+  missedRunCap: number;
+}
+
+/** Filters of {@link SchedulerRepository.listTasks}. */
+export interface TaskFilter {
+  enabled?: boolean | undefined;
+  task?: string | undefined;
+  search?: string | undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a string is a UUID (so it can be compared with a uuid column without a cast error). */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+const TASK_SELECT = `
+  select pt.id, pt.name, pt.task, pt.args, pt.kwargs, pt.enabled, pt.one_off, pt.start_time, pt.expires,
+         pt.description, pt.last_run_at, pt.total_run_count, pt.date_changed, pt.interval_id, pt.crontab_id,
+         pt.solar_id, pt.clocked_id, pt.missed_run_policy, pt.missed_run_cap, pt.created_at,
+         i.every, i.period, c.minute, c.hour, c.day_of_week, c.day_of_month, c.month_of_year, c.timezone,
+         s.event, s.latitude, s.longitude, k.clocked_time
+    from scheduler.periodic_task pt
+    left join scheduler.interval_schedule i on i.id = pt.interval_id
+    left join scheduler.crontab_schedule c on c.id = pt.crontab_id
+    left join scheduler.solar_schedule s on s.id = pt.solar_id
+    left join scheduler.clocked_schedule k on k.id = pt.clocked_id`;
+
+interface TaskJoinRow {
+  id: string;
+  name: string;
+  task: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  enabled: boolean;
+  one_off: boolean;
+  start_time: Date | null;
+  expires: Date | null;
+  description: string;
+  last_run_at: Date | null;
+  total_run_count: string;
+  date_changed: Date;
+  interval_id: string | null;
+  crontab_id: string | null;
+  solar_id: string | null;
+  clocked_id: string | null;
+  missed_run_policy: MissedRunMode;
+  missed_run_cap: number;
+  created_at: Date;
+  every: string | null;
+  period: string | null;
+  minute: string | null;
+  hour: string | null;
+  day_of_week: string | null;
+  day_of_month: string | null;
+  month_of_year: string | null;
+  timezone: string | null;
+  event: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  clocked_time: Date | null;
+}
+
+/** The ORM's pg driver returns timestamptz as text; the domain wants Date. */
+function dateOrNull(v: unknown): Date | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v;
+  return typeof v === 'string' || typeof v === 'number' ? new Date(v) : null;
+}
+
+function scheduleOf(r: TaskJoinRow): { schedule: Schedule; id: string } {
+  if (r.interval_id) {
+    return {
+      id: r.interval_id,
+      schedule: { kind: 'interval', every: Number(r.every), period: r.period as never },
+    };
+  }
+  if (r.crontab_id) {
+    return {
+      id: r.crontab_id,
+      schedule: {
+        kind: 'crontab',
+        minute: r.minute ?? '*',
+        hour: r.hour ?? '*',
+        dayOfWeek: r.day_of_week ?? '*',
+        dayOfMonth: r.day_of_month ?? '*',
+        monthOfYear: r.month_of_year ?? '*',
+        timezone: r.timezone ?? 'America/Argentina/Cordoba',
+      },
+    };
+  }
+  if (r.solar_id) {
+    return {
+      id: r.solar_id,
+      schedule: {
+        kind: 'solar',
+        event: r.event as never,
+        latitude: Number(r.latitude),
+        longitude: Number(r.longitude),
+      },
+    };
+  }
+  return {
+    id: r.clocked_id ?? '',
+    schedule: { kind: 'clocked', clockedTime: dateOrNull(r.clocked_time) ?? new Date(0) },
+  };
+}
+
+function toRecord(r: TaskJoinRow): PeriodicTaskRecord {
+  const { schedule, id } = scheduleOf(r);
+  return {
+    id: r.id,
+    name: r.name,
+    task: r.task,
+    schedule,
+    scheduleId: id,
+    args: r.args,
+    kwargs: r.kwargs,
+    enabled: r.enabled,
+    oneOff: r.one_off,
+    startTime: dateOrNull(r.start_time),
+    expires: dateOrNull(r.expires),
+    description: r.description,
+    lastRunAt: dateOrNull(r.last_run_at),
+    totalRunCount: Number(r.total_run_count),
+    dateChanged: dateOrNull(r.date_changed)!,
+    createdAt: dateOrNull(r.created_at)!,
+    missedRunPolicy: { mode: r.missed_run_policy, cap: r.missed_run_cap },
+  };
+}
+
+const TABLE: Record<ScheduleKind, string> = {
+  interval: 'scheduler.interval_schedule',
+  crontab: 'scheduler.crontab_schedule',
+  solar: 'scheduler.solar_schedule',
+  clocked: 'scheduler.clocked_schedule',
+};
+
+function scheduleColumns(s: Schedule): Record<string, unknown> {
+  switch (s.kind) {
+    case 'interval':
+      return { every: s.every, period: s.period };
+    case 'crontab':
+      return {
+        minute: s.minute,
+        hour: s.hour,
+        day_of_week: s.dayOfWeek,
+        day_of_month: s.dayOfMonth,
+        month_of_year: s.monthOfYear,
+        timezone: s.timezone,
+      };
+    case 'solar':
+      return { event: s.event, latitude: s.latitude, longitude: s.longitude };
+    case 'clocked':
+      return { clocked_time: s.clockedTime };
+  }
+}
+
+function scheduleFromRow(kind: ScheduleKind, r: Record<string, unknown>): StoredSchedule {
+  const id = String(r.id);
+  switch (kind) {
+    case 'interval':
+      return { id, kind, every: Number(r.every), period: r.period as never };
+    case 'crontab':
+      return {
+        id,
+        kind,
+        minute: String(r.minute),
+        hour: String(r.hour),
+        dayOfWeek: String(r.day_of_week),
+        dayOfMonth: String(r.day_of_month),
+        monthOfYear: String(r.month_of_year),
+        timezone: String(r.timezone),
+      };
+    case 'solar':
+      return {
+        id,
+        kind,
+        event: r.event as never,
+        latitude: Number(r.latitude),
+        longitude: Number(r.longitude),
+      };
+    case 'clocked':
+      return { id, kind, clockedTime: dateOrNull(r.clocked_time)! };
+  }
+}
+
+const KINDS: readonly ScheduleKind[] = ['interval', 'crontab', 'solar', 'clocked'];
+
+function taskColumns(v: PeriodicTaskValues, now: Date): Record<string, unknown> {
+  return {
+    name: v.name,
+    task: v.task,
+    args: JSON.stringify(v.args),
+    kwargs: JSON.stringify(v.kwargs),
+    enabled: v.enabled,
+    one_off: v.oneOff,
+    start_time: v.startTime,
+    expires: v.expires,
+    description: v.description,
+    interval_id: v.scheduleKind === 'interval' ? v.scheduleId : null,
+    crontab_id: v.scheduleKind === 'crontab' ? v.scheduleId : null,
+    solar_id: v.scheduleKind === 'solar' ? v.scheduleId : null,
+    clocked_id: v.scheduleKind === 'clocked' ? v.scheduleId : null,
+    missed_run_policy: v.missedRunPolicy,
+    missed_run_cap: v.missedRunCap,
+    date_changed: now,
+  };
+}
+
+/** Data access of the scheduler (SQL through the ORM's knex; every table is in schema `scheduler`). */
+export interface SchedulerRepository {
+  listTasks(filter?: TaskFilter): Promise<PeriodicTaskRecord[]>;
+  /** By id or by unique name. */
+  getTask(idOrName: string): Promise<PeriodicTaskRecord | null>;
+  insertTask(id: string, values: PeriodicTaskValues, now: Date): Promise<PeriodicTaskRecord>;
+  /** Replaces the editable columns; null when there is no such task. */
+  updateTask(id: string, values: PeriodicTaskValues, now: Date): Promise<PeriodicTaskRecord | null>;
+  deleteTask(id: string): Promise<boolean>;
+  setEnabled(id: string, enabled: boolean, now: Date): Promise<void>;
+  getSchedule(id: string): Promise<StoredSchedule | null>;
+  listSchedules(): Promise<StoredSchedule[]>;
+  /** Creates (id absent from its table) or updates a schedule. */
+  saveSchedule(id: string, schedule: Schedule, isNew: boolean): Promise<StoredSchedule | null>;
+  /** `in_use` when a periodic task references it. */
+  deleteSchedule(id: string): Promise<'deleted' | 'in_use' | 'not_found'>;
+  /**
+   * Claims a slot for publication: inserts its fired-slot row, or takes over a row a previous leader claimed
+   * but never confirmed (fired_at null, older fencing token). Returns the task id to publish with, or null when
+   * the slot was already published (or is held by a newer leader).
+   */
+  claimSlot(
+    periodicTaskId: string,
+    dueAt: Date,
+    taskId: string,
+    fencingToken: number,
+  ): Promise<string | null>;
+  /** Records the publication of a claimed slot and updates last run, run count and (one-off) enabled. */
+  confirmSlot(periodicTaskId: string, dueAt: Date, firedAt: Date, disable: boolean): Promise<void>;
+  /** Due time of the last confirmed slot of each task (absent when none). */
+  lastFiredAt(ids: readonly string[]): Promise<Map<string, Date>>;
+  /** Runs `apply` once per database (guarded by a marker row, safe with concurrent replicas). */
+  once(marker: string, apply: (repo: SchedulerRepository) => Promise<void>): Promise<boolean>;
+}
+
+/** Creates the {@link SchedulerRepository} on a knex instance (or transaction). */
+export function createSchedulerRepository(knex: Knex): SchedulerRepository {
+  const rows = async <T>(sql: string, bindings: readonly unknown[] = []): Promise<T[]> =>
+    (await knex.raw<{ rows: T[] }>(sql, bindings as never)).rows;
+
+  const repo: SchedulerRepository = {
+    async listTasks(filter = {}) {
+      const where: string[] = [];
+      const bindings: unknown[] = [];
+      if (filter.enabled !== undefined) {
+        where.push('pt.enabled = ?');
+        bindings.push(filter.enabled);
+      }
+      if (filter.task) {
+        where.push('pt.task = ?');
+        bindings.push(filter.task);
+      }
+      if (filter.search) {
+        where.push(`(pt.name ilike ? or pt.description ilike ?)`);
+        const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        bindings.push(like, like);
+      }
+      const sql = `${TASK_SELECT}${where.length ? ` where ${where.join(' and ')}` : ''} order by pt.name`;
+      return (await rows<TaskJoinRow>(sql, bindings)).map(toRecord);
+    },
+    async getTask(idOrName) {
+      const [row] = isUuid(idOrName)
+        ? await rows<TaskJoinRow>(`${TASK_SELECT} where pt.id = ? or pt.name = ?`, [idOrName, idOrName])
+        : await rows<TaskJoinRow>(`${TASK_SELECT} where pt.name = ?`, [idOrName]);
+      return row ? toRecord(row) : null;
+    },
+    async insertTask(id, values, now) {
+      await knex('scheduler.periodic_task').insert({ id, ...taskColumns(values, now), created_at: now });
+      return (await repo.getTask(id))!;
+    },
+    async updateTask(id, values, now) {
+      const n = await knex('scheduler.periodic_task').where({ id }).update(taskColumns(values, now));
+      return n ? repo.getTask(id) : null;
+    },
+    async deleteTask(id) {
+      return (await knex('scheduler.periodic_task').where({ id }).delete()) > 0;
+    },
+    async setEnabled(id, enabled, now) {
+      await knex('scheduler.periodic_task').where({ id }).update({ enabled, date_changed: now });
+    },
+    async getSchedule(id) {
+      if (!isUuid(id)) return null;
+      for (const kind of KINDS) {
+        const [row] = await rows<Record<string, unknown>>(`select * from ${TABLE[kind]} where id = ?`, [id]);
+        if (row) return scheduleFromRow(kind, row);
+      }
+      return null;
+    },
+    async listSchedules() {
+      const out: StoredSchedule[] = [];
+      for (const kind of KINDS) {
+        const list = await rows<Record<string, unknown>>(
+          `select * from ${TABLE[kind]} order by created_at, id`,
+        );
+        out.push(...list.map((r) => scheduleFromRow(kind, r)));
+      }
+      return out;
+    },
+    async saveSchedule(id, schedule, isNew) {
+      if (isNew) {
+        await knex(TABLE[schedule.kind]).insert({ id, ...scheduleColumns(schedule) });
+      } else {
+        const n = await knex(TABLE[schedule.kind]).where({ id }).update(scheduleColumns(schedule));
+        if (!n) return null;
+        // Tasks using it must be re-read by the engine: their schedule changed.
+        await knex('scheduler.periodic_task')
+          .where({ [`${schedule.kind}_id`]: id })
+          .update({ date_changed: new Date() });
+      }
+      return { ...schedule, id };
+    },
+    async deleteSchedule(id) {
+      const found = await repo.getSchedule(id);
+      if (!found) return 'not_found';
+      const [used] = await rows<{ n: string }>(
+        `select count(*) as n from scheduler.periodic_task where ${found.kind}_id = ?`,
+        [id],
+      );
+      if (Number(used?.n ?? 0) > 0) return 'in_use';
+      await knex(TABLE[found.kind]).where({ id }).delete();
+      return 'deleted';
+    },
+    async claimSlot(periodicTaskId, dueAt, taskId, fencingToken) {
+      const [row] = await rows<{ task_id: string }>(
+        `insert into scheduler.fired_slot (periodic_task_id, due_at, task_id, fencing_token)
+         values (?, ?, ?, ?)
+         on conflict (periodic_task_id, due_at) do update set fencing_token = excluded.fencing_token
+           where scheduler.fired_slot.fired_at is null
+             and scheduler.fired_slot.fencing_token <= excluded.fencing_token
+         returning task_id`,
+        [periodicTaskId, dueAt, taskId, fencingToken],
+      );
+      return row?.task_id ?? null;
+    },
+    async confirmSlot(periodicTaskId, dueAt, firedAt, disable) {
+      await knex.transaction(async (trx) => {
+        await trx.raw(
+          `update scheduler.fired_slot set fired_at = ? where periodic_task_id = ? and due_at = ? and fired_at is null`,
+          [firedAt, periodicTaskId, dueAt],
+        );
+        await trx.raw(
+          `update scheduler.periodic_task
+              set last_run_at = ?, total_run_count = total_run_count + 1,
+                  enabled = case when ? then false else enabled end,
+                  date_changed = case when ? then ? else date_changed end
+            where id = ?`,
+          [firedAt, disable, disable, firedAt, periodicTaskId],
+        );
+      });
+    },
+    async lastFiredAt(ids) {
+      const out = new Map<string, Date>();
+      if (ids.length === 0) return out;
+      const list = await rows<{ periodic_task_id: string; due_at: Date }>(
+        `select periodic_task_id, max(due_at) as due_at from scheduler.fired_slot
+          where fired_at is not null and periodic_task_id = any(?::uuid[]) group by periodic_task_id`,
+        [ids],
+      );
+      for (const r of list) out.set(r.periodic_task_id, dateOrNull(r.due_at)!);
+      return out;
+    },
+    async once(marker, apply) {
+      return knex.transaction(async (trx) => {
+        const inserted = await trx.raw<{ rows: unknown[] }>(
+          `insert into scheduler.seed_marker (name) values (?) on conflict do nothing returning name`,
+          [marker],
+        );
+        if (inserted.rows.length === 0) return false;
+        await apply(createSchedulerRepository(trx));
+        return true;
+      });
+    },
+  };
+  return repo;
+}

@@ -1,0 +1,336 @@
+import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import {
+  errorMessage,
+  publishLog,
+  taskByName,
+  uuidv7,
+  type Buckets,
+  type CommandPublisher,
+  type LogLevelName,
+  type Logger,
+  type NatsHandles,
+  type Names,
+} from '@lucy/platform';
+import { nextDue, resolveMissedRuns, type DueSlot, type MissedRunDecision } from '../domain/index.js';
+import type { PeriodicTaskRecord, SchedulerRepository } from '../db/index.js';
+import { createLeaderLease, type LeaderLease, type LeaseState } from './leader-lease.js';
+import { SlotHeap } from './slot-heap.js';
+
+/** Canonical subject of the "periodic tasks changed" notification (NATS core, not stored). */
+export const CHANGED_SUBJECT = 'lucy.scheduler.changed';
+
+/** Options of {@link createFiringEngine}. */
+export interface FiringEngineOptions {
+  repo: SchedulerRepository;
+  publisher: CommandPublisher;
+  nats: NatsHandles;
+  names: Names;
+  leases: Buckets['leases'];
+  /** This replica's identity (INSTANCE_ID). */
+  instance: string;
+  logger: Logger;
+  clock: () => Date;
+  /** Leader lease duration, ms. */
+  leaseTtlMs: number;
+  /** Longest sleep of the firing loop, ms. */
+  tickMaxMs: number;
+  /** Full reload from the database, ms; default 30 000 (catches edits made while a notification was lost). */
+  reloadIntervalMs?: number;
+  /** Retry delay of a slot whose publication failed, ms; default 1000. */
+  retryMs?: number;
+}
+
+/** What GetStatus shows. */
+export interface EngineStatus {
+  instance: string;
+  lease: LeaseState;
+  /** Leader only: the next slot in the heap. */
+  next: { taskId: string; taskName: string; at: Date } | null;
+  enabledTasks: number;
+}
+
+/** The firing loop of one replica: leader election, a heap of next slots, and the publication of due slots. */
+export interface FiringEngine {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Re-reads periodic tasks now (after an edit) and tells the other replicas to do the same. */
+  changed(): Promise<void>;
+  status(): EngineStatus;
+  readonly lease: LeaderLease;
+}
+
+interface Current {
+  task: PeriodicTaskRecord;
+  slot: DueSlot | null;
+  /** Bumped on each reschedule; heap entries of older generations are stale. */
+  gen: number;
+}
+
+const DECISION_LEVEL: Record<MissedRunDecision['kind'], LogLevelName> = {
+  skipped: 'WARNING',
+  capped: 'WARNING',
+  coalesced: 'INFO',
+  fired_late: 'INFO',
+};
+
+/**
+ * Creates the {@link FiringEngine}. Only the lease holder fires. On becoming leader it resolves missed runs per
+ * task (each decision published as a Log event, module `scheduler`), then sleeps until the next due slot
+ * (bounded by `tickMaxMs`). Each slot is claimed in `fired_slot` before it is published with
+ * `Nats-Msg-Id` = slot key, so neither two replicas nor a restart fire it twice.
+ */
+export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
+  const { repo, publisher, nats, names, instance, logger, clock } = options;
+  const retryMs = options.retryMs ?? 1000;
+  const tasks = new Map<string, Current>();
+  const heap = new SlotHeap<{ taskId: string; gen: number }>();
+  let timer: NodeJS.Timeout | undefined;
+  let reloadTimer: NodeJS.Timeout | undefined;
+  let stopped = true;
+  let gen = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+  let enabledCount = 0;
+  const changedSubject = names.full(CHANGED_SUBJECT);
+  let subscription: ReturnType<NatsHandles['nc']['subscribe']> | undefined;
+
+  /** Runs jobs one at a time: firing and reloading never interleave. */
+  const serial = <T>(job: () => Promise<T>): Promise<T> => {
+    const run = queue.then(job, job);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  const lease = createLeaderLease({
+    kv: options.leases,
+    holder: instance,
+    ttlMs: options.leaseTtlMs,
+    clock,
+    logger,
+    onAcquired: () => {
+      void serial(() => resync(true)).catch((err: unknown) =>
+        logger.error({ err: errorMessage(err) }, 'scheduler resync failed'),
+      );
+    },
+    onLost: () => {
+      clearTimeout(timer);
+      heap.clear();
+      tasks.clear();
+    },
+  });
+
+  const schedule = (task: PeriodicTaskRecord, slot: DueSlot | null, at?: number) => {
+    const current: Current = { task, slot, gen: ++gen };
+    tasks.set(task.id, current);
+    if (slot) heap.push(at ?? slot.dueAt.getTime(), { taskId: task.id, gen: current.gen });
+  };
+
+  const log = async (level: LogLevelName, message: string, detalles: Record<string, unknown>) => {
+    await publishLog(
+      nats.js,
+      names,
+      { level, module: 'scheduler', message, detalles },
+      undefined,
+      clock,
+    ).catch((err: unknown) =>
+      logger.warn({ err: errorMessage(err), message }, 'scheduler log not published'),
+    );
+  };
+
+  /** Publishes one slot. Returns false when it must be retried later (NATS or database failure). */
+  async function fire(task: PeriodicTaskRecord, slot: DueSlot): Promise<boolean> {
+    if (!lease.valid()) return false;
+    const spec = taskByName(task.task);
+    if (!spec) {
+      await log('ERROR', `La tarea periódica «${task.name}» usa una tarea no registrada «${task.task}»`, {
+        periodicTaskId: task.id,
+      });
+      return true;
+    }
+    let message;
+    try {
+      message = fromJson(spec.schema, task.kwargs as JsonValue, { ignoreUnknownFields: false });
+    } catch (err) {
+      await log('ERROR', `Parámetros inválidos en «${task.name}»: ${errorMessage(err)}; no se ejecutó`, {
+        periodicTaskId: task.id,
+        slot: slot.key,
+      });
+      return true;
+    }
+    try {
+      const taskId = await repo.claimSlot(
+        task.id,
+        slot.dueAt,
+        uuidv7(clock().getTime()),
+        lease.state().revision,
+      );
+      if (taskId === null) return true;
+      if (!lease.valid()) return false;
+      await publisher.publish(spec.subject, spec.schema, message, {
+        taskType: task.task,
+        requestedBy: 'scheduler',
+        trigger: 'schedule',
+        taskId,
+        msgId: slot.key,
+      });
+      const firedAt = clock();
+      await repo.confirmSlot(task.id, slot.dueAt, firedAt, slot.disableAfterFire);
+      task.totalRunCount += 1;
+      task.lastRunAt = firedAt;
+      if (slot.disableAfterFire) task.enabled = false;
+      logger.debug({ slot: slot.key, taskId }, 'slot fired');
+      return true;
+    } catch (err) {
+      logger.warn({ err: errorMessage(err), slot: slot.key }, 'slot not fired; will retry');
+      return false;
+    }
+  }
+
+  /** Re-reads enabled tasks; with `resolve`, applies the missed-run policy (on becoming leader). */
+  async function resync(resolve: boolean): Promise<void> {
+    const list = await repo.listTasks({ enabled: true });
+    enabledCount = list.length;
+    if (!lease.valid()) return;
+    const now = clock();
+    const seen = new Set<string>();
+    const lastFired = resolve ? await repo.lastFiredAt(list.map((t) => t.id)) : new Map<string, Date>();
+    if (resolve) {
+      heap.clear();
+      tasks.clear();
+    }
+    for (const task of list) {
+      seen.add(task.id);
+      try {
+        if (resolve) {
+          const resolution = resolveMissedRuns({
+            task,
+            lastFiredAt: lastFired.get(task.id) ?? task.lastRunAt,
+            now,
+          });
+          for (const d of resolution.decisions) {
+            await log(DECISION_LEVEL[d.kind], d.message, {
+              periodicTaskId: task.id,
+              decision: d.kind,
+              policy: d.mode,
+              count: d.count,
+            });
+          }
+          for (const slot of resolution.fire) {
+            if (!(await fire(task, slot))) return lease.valid() ? scheduleRetryResync() : undefined;
+          }
+          if (resolution.disableTask && task.enabled) {
+            await repo.setEnabled(task.id, false, clock());
+            task.enabled = false;
+          }
+          if (task.enabled) schedule(task, resolution.next);
+          continue;
+        }
+        const known = tasks.get(task.id);
+        if (known && known.task.dateChanged.getTime() === task.dateChanged.getTime()) continue;
+        schedule(task, nextDue(task, now));
+      } catch (err) {
+        await log('ERROR', `No se pudo programar «${task.name}»: ${errorMessage(err)}`, {
+          periodicTaskId: task.id,
+        });
+      }
+    }
+    for (const id of [...tasks.keys()]) if (!seen.has(id)) tasks.delete(id);
+    arm();
+  }
+
+  function scheduleRetryResync(): void {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      void serial(() => resync(true)).catch((err: unknown) =>
+        logger.error({ err: errorMessage(err) }, 'scheduler resync failed'),
+      );
+    }, retryMs);
+  }
+
+  /** Pops stale heap entries; returns the live top. */
+  function top(): { at: number; current: Current } | undefined {
+    for (;;) {
+      const entry = heap.peek();
+      if (!entry) return undefined;
+      const current = tasks.get(entry.value.taskId);
+      if (current && current.gen === entry.value.gen && current.slot) return { at: entry.at, current };
+      heap.pop();
+    }
+  }
+
+  function arm(): void {
+    clearTimeout(timer);
+    if (stopped || !lease.valid()) return;
+    const next = top();
+    const delay = next
+      ? Math.min(Math.max(0, next.at - clock().getTime()), options.tickMaxMs)
+      : options.tickMaxMs;
+    timer = setTimeout(() => {
+      void serial(tick).catch((err: unknown) =>
+        logger.error({ err: errorMessage(err) }, 'scheduler tick failed'),
+      );
+    }, delay);
+  }
+
+  async function tick(): Promise<void> {
+    for (;;) {
+      if (stopped || !lease.valid()) return;
+      const next = top();
+      if (!next || next.at > clock().getTime()) break;
+      heap.pop();
+      const { task, slot } = next.current;
+      if (!slot) continue;
+      if (await fire(task, slot)) {
+        schedule(task, task.enabled ? nextDue(task, slot.dueAt) : null);
+        if (!task.enabled) tasks.delete(task.id);
+      } else {
+        schedule(task, slot, clock().getTime() + retryMs);
+      }
+    }
+    arm();
+  }
+
+  const reloadNow = () =>
+    serial(() => resync(false)).catch((err: unknown) =>
+      logger.error({ err: errorMessage(err) }, 'scheduler reload failed'),
+    );
+
+  return {
+    lease,
+    async start() {
+      stopped = false;
+      subscription = nats.nc.subscribe(changedSubject, {
+        callback: (_err, msg) => {
+          if (msg.string() !== instance) void reloadNow();
+        },
+      });
+      reloadTimer = setInterval(() => void reloadNow(), options.reloadIntervalMs ?? 30_000);
+      reloadTimer.unref();
+      const list = await repo.listTasks({ enabled: true });
+      enabledCount = list.length;
+      lease.start();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      clearInterval(reloadTimer);
+      subscription?.unsubscribe();
+      await queue;
+      await lease.stop();
+    },
+    async changed() {
+      nats.nc.publish(changedSubject, instance);
+      await reloadNow();
+    },
+    status() {
+      const next = lease.valid() ? top() : undefined;
+      return {
+        instance,
+        lease: lease.state(),
+        next: next
+          ? { taskId: next.current.task.id, taskName: next.current.task.name, at: new Date(next.at) }
+          : null,
+        enabledTasks: enabledCount,
+      };
+    },
+  };
+}
