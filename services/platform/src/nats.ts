@@ -92,6 +92,8 @@ const DAY_NS = 24 * 60 * 60 * 1_000_000_000;
 
 /** The stream configurations of design.md for a set of names. */
 export function streamConfigs(names: Names): StreamConfig[] {
+  // No max_bytes: JetStream reserves a stream's max_bytes from the account's storage up front, so limits by size
+  // would make every stream (and every test prefix) claim gigabytes; retention is by age instead.
   const base = {
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
@@ -105,7 +107,6 @@ export function streamConfigs(names: Names): StreamConfig[] {
       subjects: [names.allCommands],
       // Commands are read by a worker and by task-tracker, so the stream keeps them (limits, not work-queue).
       max_age: 14 * DAY_NS,
-      max_bytes: 2 * 1024 ** 3,
       // The scheduler dedups slot commands by Nats-Msg-Id; its durable slot record covers longer gaps.
       duplicate_window: 10 * 60 * 1_000_000_000,
     } as StreamConfig,
@@ -114,7 +115,6 @@ export function streamConfigs(names: Names): StreamConfig[] {
       name: names.streams.evt,
       subjects: [names.allEvents],
       max_age: 7 * DAY_NS,
-      max_bytes: 4 * 1024 ** 3,
       duplicate_window: 2 * 60 * 1_000_000_000,
     } as StreamConfig,
     {
@@ -122,7 +122,6 @@ export function streamConfigs(names: Names): StreamConfig[] {
       name: names.streams.dlq,
       subjects: [names.allDeadLetters],
       max_age: 90 * DAY_NS,
-      max_bytes: 1024 ** 3,
       duplicate_window: 10 * 60 * 1_000_000_000,
     } as StreamConfig,
   ];
@@ -158,14 +157,19 @@ export interface Buckets {
 
 /** Creates (or opens) the KV buckets: leases, task registry and cancellations. */
 export async function provisionBuckets(kvm: Kvm, names: Names): Promise<Buckets> {
+  // A bucket created earlier with other limits is opened as it is rather than failing the start.
+  const createOrOpen = async (name: string, opts: Parameters<Kvm['create']>[1]) => {
+    try {
+      return await kvm.create(name, opts);
+    } catch (err) {
+      if (!/already in use|different configuration|10058/i.test(String(err))) throw err;
+      return kvm.open(name);
+    }
+  };
   const [leases, registry, cancellations] = await Promise.all([
-    kvm.create(names.buckets.leases, { history: 1, max_bytes: 16 * 1024 * 1024 }),
-    kvm.create(names.buckets.registry, { history: 1, max_bytes: 16 * 1024 * 1024 }),
-    kvm.create(names.buckets.cancellations, {
-      history: 1,
-      ttl: 30 * 24 * 60 * 60 * 1000,
-      max_bytes: 64 * 1024 * 1024,
-    }),
+    createOrOpen(names.buckets.leases, { history: 1 }),
+    createOrOpen(names.buckets.registry, { history: 1 }),
+    createOrOpen(names.buckets.cancellations, { history: 1, ttl: 30 * 24 * 60 * 60 * 1000 }),
   ]);
   return { leases, registry, cancellations };
 }
