@@ -32,7 +32,9 @@ status=$?
 set -e
 node -e '
 const r = require("./.data/test-results.json");
-const passed = r.numPassedTests, failed = r.numFailedTests, skipped = r.numPendingTests + r.numTodoTests;
+// A file that fails before its tests run (a beforeAll error) counts as a failure too.
+const passed = r.numPassedTests, failed = r.numFailedTests + r.numFailedTestSuites;
+const skipped = r.numPendingTests + r.numTodoTests;
 console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
 ' || status=1
