@@ -135,16 +135,11 @@ async function ensureDatabase() {
       await admin.end().catch(() => undefined);
     }
   }
-  const bin = join(
-    dirname(require.resolve('@electric-sql/pglite-socket/package.json')),
-    'dist',
-    'scripts',
-    'server.js',
-  );
+  // The package exports no ./package.json; its bin is linked at the root by pnpm.
+  const bin = join(root, 'node_modules', '.bin', 'pglite-server');
   mkdirSync(join(dataDir, 'pglite'), { recursive: true });
   log('Postgres: none found; starting embedded PGlite on 127.0.0.1:5433 (data in .data/pglite)');
-  start('pglite', process.execPath, [
-    bin,
+  start('pglite', bin, [
     `--db=${join(dataDir, 'pglite')}`,
     '--port=5433',
     '--host=127.0.0.1',

@@ -82,7 +82,15 @@ export async function startIngestService(
       logger,
       services: [IngestService, AlumnoService],
       routes: (router) => {
-        router.service(IngestService, createIngestRpc({ knex, publisher: runtime.publisher, clock }));
+        router.service(
+          IngestService,
+          createIngestRpc({
+            knex,
+            publisher: runtime.publisher,
+            clock,
+            plan: { js: nats.js, names, logger, sialFor, concurrency: config.SIAL_CONCURRENCY },
+          }),
+        );
         router.service(AlumnoService, createAlumnoRpc({ knex, nats, names, clock }));
       },
     });

@@ -69,6 +69,18 @@ export function validateManual(m: IngestaManualCommand): FieldError[] {
   return errors;
 }
 
+/** The range of a (validated) manual command: the staff's desde/hasta, or the full list up to now. */
+export function manualRange(m: IngestaManualCommand, now: Date): IncrementalRange {
+  return m.desde && m.hasta
+    ? {
+        modo: 'incremental',
+        desde: timestampDate(m.desde),
+        hasta: timestampDate(m.hasta),
+        motivo: 'Rango indicado por el personal.',
+      }
+    : { modo: 'completo', hasta: now, motivo: 'Ingesta manual de la lista completa.' };
+}
+
 function toResult(
   tipo: Tipo,
   range: IncrementalRange,
@@ -167,16 +179,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
       const tipo = tipoFromPb(ctx.message.tipo)!;
       const now = deps.clock();
       const config = await loadConfiguracion(deps.knex);
-      const { desde, hasta } = ctx.message;
-      const range: IncrementalRange =
-        desde && hasta
-          ? {
-              modo: 'incremental',
-              desde: timestampDate(desde),
-              hasta: timestampDate(hasta),
-              motivo: 'Rango indicado por el personal.',
-            }
-          : { modo: 'completo', hasta: now, motivo: 'Ingesta manual de la lista completa.' };
+      const range = manualRange(ctx.message, now);
       const run = await runIngestion(runDeps, {
         tipo,
         range,

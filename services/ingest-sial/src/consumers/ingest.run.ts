@@ -64,10 +64,14 @@ export interface IngestRunInput {
   dryRun: boolean;
   /** Last good full-list count, for source-health warnings. */
   lastGoodCount: number | undefined;
-  reporter: TaskReporter;
-  task: TaskContext;
+  /** The Tarea's reporter (progress, warnings); absent for a synchronous plan (PlanIngesta). */
+  reporter?: TaskReporter | undefined;
+  /** The Tarea's context, for the alumno events' headers; required unless `dryRun`. */
+  task?: TaskContext | undefined;
   signal: AbortSignal;
-  working: () => void;
+  working?: (() => void) | undefined;
+  /** Planned changes kept in the result; default 200. */
+  planCap?: number | undefined;
 }
 
 /** One planned change (dry runs). */
@@ -85,8 +89,11 @@ export interface IngestRunResult {
 }
 
 const PROGRESS_EVERY = 2000;
-const PLAN_CAP = 200;
+/** Planned changes a dry-run Tarea keeps in its detalles. */
+export const PLAN_CAP = 200;
 const EVENT_CHUNK = 256;
+/** Records per page of a run: stored rows loaded, merged, upserted and announced together. */
+export const RUN_PAGE = 5000;
 
 /** Maps a SIAL failure of the list request to the worker's error classes. */
 export function listFailure(err: unknown): Error {
@@ -105,6 +112,7 @@ export function listFailure(err: unknown): Error {
 /** Runs one ingestion; throws (without writing anything) when the list request fails. */
 export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): Promise<IngestRunResult> {
   const { tipo, range, sial, reporter } = input;
+  const planCap = input.planCap ?? PLAN_CAP;
   const tally = createIngestTally();
   // Every in-flight SIAL request listens on the task's signal.
   setMaxListeners(input.concurrency * 2 + 10, input.signal);
@@ -136,107 +144,119 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
   ];
   for (const w of warnings) {
     tally.warn(w);
-    await reporter.log({ level: 'WARNING', module: 'ingest_sial', message: w });
+    await reporter?.log({ level: 'WARNING', module: 'ingest_sial', message: w });
   }
 
-  const existing = await loadAlumnosByDocument(
-    deps.knex,
-    batch.items.map(({ item }) => ({ tipo_documento: item.tipodoc, dni: item.nrodoc })),
-  );
   const now = deps.clock();
-  const upserts: AlumnoUpsert[] = [];
-  const events: { kind: 'create' | 'update'; alumno: StoredAlumno; changes: readonly FieldChange[] }[] = [];
   const plan: PlannedChange[] = [];
   let done = 0;
   const total = batch.items.length;
+  raw = [];
 
-  await mapWithConcurrency(batch.items, input.concurrency, async ({ item, fingerprint, issues }) => {
-    issues.forEach((e) => tally.error(e));
-    const stored = existing.get(documentKey(item.tipodoc, item.nrodoc));
-    const decision = shouldFetchPersonalData({
-      existing: stored,
-      storedFingerprint: stored?.fingerprints[tipo],
-      fingerprint,
-    });
-    let personal: SialPersonalData | null = null;
-    let personalOk = !decision.fetch;
-    if (decision.fetch) {
-      tally.personalDataFetched();
-      try {
-        const parsed = parsePersonalData(
-          await sial.datosPersonales(item.nrodoc, { signal: input.signal }),
-          item,
-        );
-        if (parsed.ok) {
-          personal = parsed.value;
-          personalOk = true;
-          parsed.issues.forEach((e) => tally.error(e));
-        } else tally.error(parsed.error);
-      } catch (err) {
-        if (input.signal.aborted) throw err;
-        tally.error(personalDataError(item, err));
-      }
-    }
-    const result = mergeAlumno(stored, mapSialAlumno(item, personal), tipo);
-    tally.outcome(result.kind);
-    if (result.kind !== 'unchanged' && plan.length < PLAN_CAP) {
-      plan.push({
-        kind: result.kind,
-        tipo_documento: item.tipodoc,
-        dni: item.nrodoc,
-        changes: result.changes,
-      });
-    }
-    const newFingerprint = personalOk && stored?.fingerprints[tipo] !== fingerprint;
-    if (result.kind !== 'unchanged' || newFingerprint) {
-      const id = stored?.id ?? uuidv7(now.getTime());
-      upserts.push({
-        id,
-        values: result.values,
-        fingerprint: personalOk ? { tipo, value: fingerprint } : undefined,
-        // A fingerprint-only write is not a change of the alumno.
-        now: result.kind === 'unchanged' && stored ? stored.updated_at : now,
-      });
-      if (result.kind !== 'unchanged') {
-        events.push({
-          kind: result.kind,
-          changes: result.changes,
-          alumno: {
-            ...result.values,
-            id,
-            email_institucional: stored?.email_institucional ?? null,
-            teams_procesado: stored?.teams_procesado ?? false,
-            moodle_procesado: stored?.moodle_procesado ?? false,
-            email_procesado: stored?.email_procesado ?? false,
-            fingerprints: {},
-            created_at: stored?.created_at ?? now,
-            updated_at: now,
-          },
-        });
-      }
-    }
-    done++;
-    if (done % PROGRESS_EVERY === 0) {
-      input.working();
-      await reporter.progress(done, total, `${done} de ${total} registros procesados`);
-    }
-  });
-
-  if (!input.dryRun) {
-    try {
-      await upsertAlumnos(deps.knex, upserts);
-    } catch (err) {
-      // A failed bulk write is a database problem: retry the whole run (it is idempotent).
-      const first = upserts[0];
-      if (first)
-        tally.error(saveError({ tipodoc: first.values.tipo_documento, nrodoc: first.values.dni }, err));
-      throw new TransientError(`No se pudieron guardar los alumnos: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    await publishAlumnoEvents(deps, events, input.task);
+  // Page by page (load stored → personal data → merge → upsert → events), so memory stays bounded by a page and
+  // not by the list: 100,000 records with their stored rows, merges and events do not fit the 300 MB budget.
+  for (let p = 0; p < total; p += RUN_PAGE) {
+    const page = batch.items.slice(p, p + RUN_PAGE);
+    await runPage(page);
   }
   return { detalles: tally.toDetalles(), plan };
+
+  async function runPage(page: typeof batch.items): Promise<void> {
+    const existing = await loadAlumnosByDocument(
+      deps.knex,
+      page.map(({ item }) => ({ tipo_documento: item.tipodoc, dni: item.nrodoc })),
+    );
+    const upserts: AlumnoUpsert[] = [];
+    const events: { kind: 'create' | 'update'; alumno: StoredAlumno; changes: readonly FieldChange[] }[] = [];
+
+    await mapWithConcurrency(page, input.concurrency, async ({ item, fingerprint, issues }) => {
+      issues.forEach((e) => tally.error(e));
+      const stored = existing.get(documentKey(item.tipodoc, item.nrodoc));
+      const decision = shouldFetchPersonalData({
+        existing: stored,
+        storedFingerprint: stored?.fingerprints[tipo],
+        fingerprint,
+      });
+      let personal: SialPersonalData | null = null;
+      let personalOk = !decision.fetch;
+      if (decision.fetch) {
+        tally.personalDataFetched();
+        try {
+          const parsed = parsePersonalData(
+            await sial.datosPersonales(item.nrodoc, { signal: input.signal }),
+            item,
+          );
+          if (parsed.ok) {
+            personal = parsed.value;
+            personalOk = true;
+            parsed.issues.forEach((e) => tally.error(e));
+          } else tally.error(parsed.error);
+        } catch (err) {
+          if (input.signal.aborted) throw err;
+          tally.error(personalDataError(item, err));
+        }
+      }
+      const result = mergeAlumno(stored, mapSialAlumno(item, personal), tipo);
+      tally.outcome(result.kind);
+      if (result.kind !== 'unchanged' && plan.length < planCap) {
+        plan.push({
+          kind: result.kind,
+          tipo_documento: item.tipodoc,
+          dni: item.nrodoc,
+          changes: result.changes,
+        });
+      }
+      const newFingerprint = personalOk && stored?.fingerprints[tipo] !== fingerprint;
+      if (result.kind !== 'unchanged' || newFingerprint) {
+        const id = stored?.id ?? uuidv7(now.getTime());
+        upserts.push({
+          id,
+          values: result.values,
+          fingerprint: personalOk ? { tipo, value: fingerprint } : undefined,
+          // A fingerprint-only write is not a change of the alumno.
+          now: result.kind === 'unchanged' && stored ? stored.updated_at : now,
+        });
+        if (result.kind !== 'unchanged') {
+          events.push({
+            kind: result.kind,
+            changes: result.changes,
+            alumno: {
+              ...result.values,
+              id,
+              email_institucional: stored?.email_institucional ?? null,
+              teams_procesado: stored?.teams_procesado ?? false,
+              moodle_procesado: stored?.moodle_procesado ?? false,
+              email_procesado: stored?.email_procesado ?? false,
+              fingerprints: {},
+              created_at: stored?.created_at ?? now,
+              updated_at: now,
+            },
+          });
+        }
+      }
+      done++;
+      if (done % PROGRESS_EVERY === 0) {
+        input.working?.();
+        await reporter?.progress(done, total, `${done} de ${total} registros procesados`);
+      }
+    });
+
+    if (!input.dryRun) {
+      if (!input.task) throw new Error('runIngestion: a run that writes needs its task context');
+      try {
+        await upsertAlumnos(deps.knex, upserts);
+      } catch (err) {
+        // A failed bulk write is a database problem: retry the whole run (it is idempotent).
+        const first = upserts[0];
+        if (first)
+          tally.error(saveError({ tipodoc: first.values.tipo_documento, nrodoc: first.values.dni }, err));
+        throw new TransientError(`No se pudieron guardar los alumnos: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      await publishAlumnoEvents(deps, events, input.task);
+    }
+  }
 }
 
 async function publishAlumnoEvents(

@@ -1,11 +1,16 @@
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { Knex } from '@mikro-orm/postgresql';
 import ExcelJS from 'exceljs';
 import {
+  CONTENT_TYPE,
+  encode,
+  H,
   isUuid,
+  newTraceparent,
   NotFoundError,
+  taskHeaders,
   ValidationError,
   type FieldError,
   type Names,
@@ -149,6 +154,21 @@ export function csvCell(value: string | number): string {
   return /[",\n\r;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * Headers of `lucy.evt.alumno.deleted`. A deletion is a staff action, not a Tarea: there is no task id or type
+ * to carry (identity-teams starts `eliminar_cuenta_externa` from the event and mints its own), so only the
+ * headers that are known stay — Content-Type, Lucy-Requested-By, Lucy-Trigger and a fresh traceparent.
+ */
+export function deletedHeaders(requestedBy: string) {
+  const h = taskHeaders(
+    { taskId: '', taskType: '', requestedBy, trigger: 'admin', traceparent: newTraceparent() },
+    CONTENT_TYPE.protobuf,
+  );
+  h.delete(H.taskId);
+  h.delete(H.taskType);
+  return h;
+}
+
 /** AlumnoService: list, get, delete and export. */
 export function createAlumnoRpc(deps: AlumnoRpcDeps): ServiceImpl<typeof AlumnoService> {
   const { knex } = deps;
@@ -215,9 +235,11 @@ export function createAlumnoRpc(deps: AlumnoRpcDeps): ServiceImpl<typeof AlumnoS
         deletedAt: timestampFromDate(deps.clock()),
         eliminarCuentasExternas: !req.conservarCuentasExternas,
       });
-      await deps.nats.js.publish(deps.names.evt('alumno', 'deleted'), toBinary(AlumnoDeletedSchema, event), {
-        msgID: `alumno-deleted:${stored.id}`,
-      });
+      await deps.nats.js.publish(
+        deps.names.evt('alumno', 'deleted'),
+        encode(AlumnoDeletedSchema, event, CONTENT_TYPE.protobuf),
+        { headers: deletedHeaders(event.deletedBy), msgID: `alumno-deleted:${stored.id}` },
+      );
       return { alumno };
     },
 

@@ -1,15 +1,26 @@
-import { create } from '@bufbuild/protobuf';
+import { create, type JsonObject as PbJsonObject } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { Knex } from '@mikro-orm/postgresql';
-import { ValidationError, type CommandPublisher, type FieldError } from '@lucy/platform';
+import {
+  TransientError,
+  ValidationError,
+  type CommandPublisher,
+  type FieldError,
+  type Logger,
+  type Names,
+  type NatsHandles,
+} from '@lucy/platform';
 import {
   ConfiguracionSchema,
+  FieldPlanSchema,
   IngestaManualCommandSchema,
+  PlannedChangeSchema,
   VentanaIngestaSchema,
   type Configuracion as ConfiguracionPb,
   type IngestService,
 } from '@lucy/proto';
+import type { SialClient } from '../adapters/index.js';
 import { TIPOS, validateWindow, type Tipo } from '../domain/index.js';
 import {
   loadConfiguracion,
@@ -18,15 +29,36 @@ import {
   ventanaColumns,
   type Configuracion,
 } from '../db/configuracion.repository.js';
-import { INGEST_MANUAL_SUBJECT, INGEST_MANUAL_TASK, validateManual } from '../consumers/ingest.consumer.js';
-import { TIPO_TO_PB, tipoFromPb } from '../mapping.js';
+import {
+  INGEST_MANUAL_SUBJECT,
+  INGEST_MANUAL_TASK,
+  manualRange,
+  validateManual,
+} from '../consumers/ingest.consumer.js';
+import { runIngestion } from '../consumers/ingest.run.js';
+import { TIPO_TO_PB, tipoFromPb, toFieldChangePb } from '../mapping.js';
 
 /** Dependencies of {@link createIngestRpc}. */
 export interface IngestRpcDeps {
   knex: Knex;
   publisher: CommandPublisher;
   clock: () => Date;
+  /** For PlanIngesta, which reads SIAL synchronously (the same path as a dry-run Tarea). */
+  plan: {
+    js: NatsHandles['js'];
+    names: Names;
+    logger: Logger;
+    /** A SIAL client honouring the configured requests per second (0 = unlimited). */
+    sialFor: (requestsPerSecond: number) => SialClient;
+    /** Personal-data concurrency when the configuration has none. */
+    concurrency: number;
+  };
 }
+
+/** PlannedChanges PlanIngesta returns when the request's limit is 0. */
+export const PLAN_DEFAULT_LIMIT = 500;
+/** Upper bound of PlanIngesta's limit: a larger plan belongs in a dry-run Tarea or an export. */
+export const PLAN_MAX_LIMIT = 5000;
 
 const ts = (d: Date | null) => (d ? timestampFromDate(d) : undefined);
 
@@ -164,11 +196,70 @@ export function createIngestRpc(deps: IngestRpcDeps): ServiceImpl<typeof IngestS
       return { taskId };
     },
 
-    planIngesta() {
-      throw new ConnectError(
-        'PlanIngesta todavía no está disponible; use StartIngesta con dry_run.',
-        Code.Unimplemented,
-      );
+    async planIngesta(req, ctx) {
+      const command = create(IngestaManualCommandSchema, {
+        tipo: req.tipo,
+        desde: req.desde,
+        hasta: req.hasta,
+        dryRun: true,
+      });
+      const problems = validateManual(command);
+      if (req.limit < 0 || req.limit > PLAN_MAX_LIMIT) {
+        problems.push({
+          field: 'limit',
+          message: `El límite debe estar entre 1 y ${PLAN_MAX_LIMIT} (0 = ${PLAN_DEFAULT_LIMIT}).`,
+        });
+      }
+      if (problems.length > 0) throw new ValidationError(problems);
+      const tipo = tipoFromPb(req.tipo)!;
+      const config = await loadConfiguracion(knex);
+      const { plan } = deps;
+      const run = await runIngestion(
+        { knex, js: plan.js, names: plan.names, logger: plan.logger, clock: deps.clock },
+        {
+          tipo,
+          range: manualRange(command, deps.clock()),
+          sial: plan.sialFor(config.sialRequestsPorSegundo),
+          concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : plan.concurrency,
+          dryRun: true,
+          lastGoodCount: config.ventanas[tipo].ultimaCantidad || undefined,
+          signal: ctx.signal,
+          planCap: req.limit || PLAN_DEFAULT_LIMIT,
+        },
+      ).catch((err: unknown) => {
+        // SIAL unreachable: the caller may retry later, and reads the same message a failed Tarea shows.
+        if (err instanceof TransientError)
+          throw new ConnectError(err.message, Code.Unavailable, undefined, undefined, err);
+        throw err;
+      });
+      const d = run.detalles;
+      const resumen: PbJsonObject = {
+        tipo,
+        recibidos: d.recibidos,
+        creados: d.creados,
+        actualizados: d.actualizados,
+        sin_cambios: d.sin_cambios,
+        descartados: d.descartados,
+        datos_personales_consultados: d.datos_personales_consultados,
+        errores: { ...d.errores },
+        total_errores: d.total_errores,
+        advertencias: d.advertencias,
+        cambios_omitidos: Math.max(0, d.creados + d.actualizados - run.plan.length),
+      };
+      return {
+        resumen,
+        cambios: run.plan.map((p) =>
+          create(PlannedChangeSchema, {
+            kind: p.kind,
+            tipoDocumento: p.tipo_documento,
+            dni: p.dni,
+            fields: p.changes.map((c) => {
+              const pb = toFieldChangePb(c);
+              return create(FieldPlanSchema, { field: pb.field, before: pb.before, after: pb.after });
+            }),
+          }),
+        ),
+      };
     },
   };
 }
