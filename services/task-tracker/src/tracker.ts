@@ -15,7 +15,13 @@ import { alumnoRef, commandFact, logRow, taskEventFact } from './consumers/proje
 import { createPurgarTareasWorker } from './consumers/purgar-tareas.worker.js';
 import { sweepStuck } from './consumers/stuck-sweep.js';
 import { trackerOrm } from './db/index.js';
-import { projectBatch, upsertAlumnos, type AlumnoRef, type TareaFact } from './db/tarea.repository.js';
+import {
+  insertLogs,
+  projectBatch,
+  upsertAlumnos,
+  type AlumnoRef,
+  type TareaFact,
+} from './db/tarea.repository.js';
 import { createBroadcaster, type Broadcaster } from './domain/broadcaster.js';
 import type { TareaState } from './domain/projection.js';
 import { createLogRpc } from './rpc/log.rpc.js';
@@ -28,7 +34,7 @@ export interface TrackerOptions {
   logger?: Logger;
   /** Interval of the stuck sweep in ms; default 30 000; 0 disables the timer (tests call `sweepStuck`). */
   stuckSweepIntervalMs?: number;
-  /** Projection batch size; default 500. */
+  /** Projection batch size (messages per transaction); default 1000. */
   batchSize?: number;
 }
 
@@ -99,7 +105,8 @@ export async function startTracker(config: TrackerConfig, options: TrackerOption
       durable: 'task-tracker_logs',
       filterSubject: names.full('lucy.evt.log.>'),
       parse: logRow,
-      apply: (rows) => projectBatch(knex, [], rows).then(() => undefined),
+      // A Log row stands alone: one autocommit insert per batch, no Tarea locks.
+      apply: (rows) => insertLogs(knex, rows),
     }),
     alumnos: createBatchConsumer<AlumnoRef>({
       ...common,

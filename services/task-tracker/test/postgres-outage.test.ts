@@ -1,47 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createCommandPublisher, createTaskReporter, newTraceparent, publishLog } from '@lucy/platform';
 import { CrearUsuarioTeamsCommandSchema } from '@lucy/proto';
-import { waitFor } from '@lucy/testkit';
+import { createCuttableProxy, waitFor, type CuttableProxy } from '@lucy/testkit';
 import { rows, startHarness, type TrackerHarness } from './helpers.js';
-
-/** A TCP proxy in front of Postgres that can be cut (every socket destroyed, new ones dropped) and restored. */
-async function cuttableProxy(targetHost: string, targetPort: number) {
-  const sockets = new Set<Socket>();
-  let cut = false;
-  const server: Server = createServer((client) => {
-    if (cut) {
-      client.destroy();
-      return;
-    }
-    const upstream = connect(targetPort, targetHost);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    cut() {
-      cut = true;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      cut = false;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 // The issue asks for a 30 s outage under load; the test uses 5 s to keep the suite fast (the mechanism is the
 // same: batches are nak'ed with backoff while the database is unreachable). The bench script exercises 30 s.
@@ -50,10 +11,10 @@ const N = 200;
 
 describe('projection while Postgres is unavailable', () => {
   let h: TrackerHarness;
-  let proxy: Awaited<ReturnType<typeof cuttableProxy>>;
+  let proxy: CuttableProxy;
 
   beforeAll(async () => {
-    proxy = await cuttableProxy('127.0.0.1', 5432);
+    proxy = await createCuttableProxy('127.0.0.1', 5432);
     h = await startHarness({
       databaseUrl: (url) => {
         const u = new URL(url);

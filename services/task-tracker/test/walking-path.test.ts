@@ -104,7 +104,8 @@ describe('walking path: a command becomes a Tarea that goes pending → running 
       const t = await waitFor(
         async () => {
           const r = await tarea(taskId);
-          return r?.estado === 'failed' ? r : undefined;
+          // The worker's `failed` may be projected before the command itself (another consumer): wait for both.
+          return r?.estado === 'failed' && r.command_seen ? r : undefined;
         },
         { what: `failed Tarea ${taskId}`, timeoutMs: 15_000 },
       );

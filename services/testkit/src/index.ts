@@ -1,5 +1,6 @@
 // @lucy/testkit: isolated real infrastructure for integration tests — a database and a stream prefix per run.
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import {
   connectNats,
@@ -160,4 +161,53 @@ export async function readStream(
     out.push({ seq, subject: m.subject, data: m.data, header: (n) => m.header?.get(n) || undefined });
   }
   return out;
+}
+
+/** A TCP proxy that can be cut (every socket destroyed, new ones refused) and restored. */
+export interface CuttableProxy {
+  readonly port: number;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a real server (Postgres, say), for outage tests: the shared server keeps
+ * running for everyone else while this test's connections to it fail and recover.
+ */
+export async function createCuttableProxy(targetHost: string, targetPort: number): Promise<CuttableProxy> {
+  const sockets = new Set<Socket>();
+  let isCut = false;
+  const server: Server = createServer((client) => {
+    if (isCut) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, targetHost);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    cut() {
+      isCut = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      isCut = false;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }

@@ -1,6 +1,6 @@
 import type { Knex } from '@mikro-orm/postgresql';
 import { uuidv7 } from '@lucy/platform';
-import { findStuck, insertLogs, projectBatch } from '../db/tarea.repository.js';
+import { findStuck, projectBatch } from '../db/tarea.repository.js';
 import { STUCK_MESSAGE, type TareaState } from '../domain/projection.js';
 
 /** Options of {@link sweepStuck}. */
@@ -11,11 +11,13 @@ export interface StuckSweepOptions {
   now: Date;
 }
 
+const isStuck = (s: TareaState) => s.estado === 'failed' && s.mensajeError === STUCK_MESSAGE;
+
 /**
- * Marks running Tareas without activity for `stuckAfterSeconds` as failed, with a WARNING Log row each. Safe with
- * several replicas: the rows are locked and the rule (still running, no activity since the cutoff)
- * re-checked inside the transaction, so a Tarea another replica already marked, or one that reported in the
- * meantime, is left alone.
+ * Marks running Tareas without activity for `stuckAfterSeconds` as failed, with a WARNING Log row each, written
+ * in the same transaction as the state change (a crash cannot leave one without the other). Safe with several
+ * replicas: the rows are locked and the rule (still running, no activity since the cutoff) re-checked inside the
+ * transaction, so a Tarea another replica already marked, or one that reported in the meantime, is left alone.
  */
 export async function sweepStuck(o: StuckSweepOptions): Promise<TareaState[]> {
   const cutoff = new Date(o.now.getTime() - o.stuckAfterSeconds * 1000);
@@ -25,29 +27,25 @@ export async function sweepStuck(o: StuckSweepOptions): Promise<TareaState[]> {
     o.knex,
     candidates.map((taskId) => ({ seq: 0, event: { kind: 'stuck' as const, taskId, at: o.now, cutoff } })),
     [],
-    { now: o.now },
+    {
+      now: o.now,
+      logsFor: (states) =>
+        states.filter(isStuck).map((s) => ({
+          id: uuidv7(o.now.getTime()),
+          level: 'WARNING',
+          module: 'task_tracker',
+          message: `${STUCK_MESSAGE}: ${s.taskName || s.id} (intento ${s.rankAttempt})`,
+          detalles: {
+            task_id: s.id,
+            ultima_actividad: (s.lastHeartbeatAt ?? s.startedAt)?.toISOString() ?? null,
+            umbral_segundos: o.stuckAfterSeconds,
+          },
+          alumnoId: s.alumnoId,
+          usuario: null,
+          taskId: s.id,
+          occurredAt: o.now,
+        })),
+    },
   );
-  const stuck = changed.filter((s) => s.estado === 'failed' && s.mensajeError === STUCK_MESSAGE);
-  if (stuck.length > 0) {
-    await insertLogs(
-      o.knex,
-      stuck.map((s) => ({
-        // One WARNING per Tarea and attempt, even if two replicas sweep at once.
-        id: uuidv7(o.now.getTime()),
-        level: 'WARNING',
-        module: 'task_tracker',
-        message: `${STUCK_MESSAGE}: ${s.taskName || s.id} (intento ${s.rankAttempt})`,
-        detalles: {
-          task_id: s.id,
-          ultima_actividad: (s.lastHeartbeatAt ?? s.startedAt)?.toISOString() ?? null,
-          umbral_segundos: o.stuckAfterSeconds,
-        },
-        alumnoId: s.alumnoId,
-        usuario: null,
-        taskId: s.id,
-        occurredAt: o.now,
-      })),
-    );
-  }
-  return stuck;
+  return changed.filter(isStuck);
 }

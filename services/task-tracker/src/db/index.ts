@@ -1,4 +1,5 @@
 import { Migration20261128000000_init } from './migrations/Migration20261128000000_init.js';
+import { Migration20261128120000_search } from './migrations/Migration20261128120000_search.js';
 import { LogSchema } from './log.entity.js';
 import { TareaSchema } from './tarea.entity.js';
 
@@ -6,5 +7,8 @@ import { TareaSchema } from './tarea.entity.js';
 export const trackerOrm = {
   schema: 'tracker',
   entities: [TareaSchema, LogSchema],
-  migrations: [{ name: 'Migration20261128000000_init', class: Migration20261128000000_init }],
+  migrations: [
+    { name: 'Migration20261128000000_init', class: Migration20261128000000_init },
+    { name: 'Migration20261128120000_search', class: Migration20261128120000_search },
+  ],
 };

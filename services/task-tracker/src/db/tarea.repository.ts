@@ -161,33 +161,67 @@ function stateToRecord(s: TareaState, now: string): Record<string, unknown> {
 const ids = (values: string[]) => JSON.stringify(values);
 
 /**
- * Projects facts and Log rows in one transaction with a handful of set-based statements, whatever the batch
- * size: lock (or create) the Tareas concerned in id order, fold the facts in memory with the pure rules,
- * upsert the changed rows, append the timeline (deduplicated by its unique key) and adjust the hourly
- * counters by the difference between the states before and after. Returns the Tareas that changed.
+ * The text ListTareas searches, indexed by `tarea_search_trgm_idx` (Migration20261128120000_search); the two must
+ * stay identical for the planner to use the index.
+ */
+export const TAREA_SEARCH_TEXT = `(
+        coalesce(alumno_nombre, '') || ' ' || coalesce(alumno_dni, '') || ' ' || coalesce(alumno_id, '') || ' ' ||
+        requested_by || ' ' || coalesce(mensaje_error, '') || ' ' || task_name || ' ' || coalesce(parametros::text, '')
+      )`;
+
+const UPSERT_SET = TAREA_COLUMNS.filter((c) => c !== 'id')
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ');
+// A Tarea that knows its alumno but not the name takes it from alumno_ref in the same statement.
+const UPSERT_SELECT = TAREA_COLUMNS.map((c) =>
+  c === 'alumno_nombre'
+    ? `coalesce(x.alumno_nombre, nullif(r.nombre, '')) as alumno_nombre`
+    : c === 'alumno_dni'
+      ? `coalesce(x.alumno_dni, nullif(r.dni, '')) as alumno_dni`
+      : `x.${c}`,
+).join(', ');
+const LOG_INSERT = `insert into tracker.log (id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at)
+  select id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at
+  from jsonb_to_recordset(?::jsonb) as x(id uuid, level text, module text, message text, detalles jsonb,
+    alumno_id text, usuario text, task_id uuid, occurred_at timestamptz)
+  on conflict (id) do nothing`;
+
+/** Options of {@link projectBatch}. */
+export interface ProjectBatchOptions {
+  /** Checks the locked rows before any change; throwing rolls the transaction back. */
+  guard?: ProjectionGuard;
+  /** Transaction time (`updated_at`); default now. */
+  now?: Date;
+  /** Log rows derived from the Tareas that changed, written in the same transaction (the stuck sweep's WARNINGs). */
+  logsFor?: (changed: readonly TareaState[]) => LogInsert[];
+}
+
+/**
+ * Projects facts and Log rows in one transaction of two statements, whatever the batch size: one locks (or
+ * creates) the Tareas concerned in id order and returns them; the facts are folded in memory with the pure
+ * rules; one statement then upserts the changed rows, appends the timeline (deduplicated by its unique key),
+ * adjusts the hourly counters by the difference between the states before and after, and inserts the Log rows.
+ * Returns the Tareas that changed.
  */
 export async function projectBatch(
   knex: Knex,
   facts: readonly TareaFact[],
   logs: readonly LogInsert[] = [],
-  options: { guard?: ProjectionGuard; now?: Date } = {},
+  options: ProjectBatchOptions = {},
 ): Promise<TareaState[]> {
   const now = (options.now ?? new Date()).toISOString();
   return knex.transaction(async (trx) => {
     const taskIds = [...new Set(facts.map((f) => f.event.taskId))].sort();
     const before = new Map<string, TareaState | undefined>();
     if (taskIds.length > 0) {
-      // A placeholder per unknown id makes concurrent batches (another consumer, another replica) wait on
-      // the same row instead of both inserting a "new" Tarea.
-      await trx.raw(
+      // Inserting a placeholder for each unknown id, and a no-op update of each known one, locks every row in
+      // id order and returns it in one round trip. Concurrent batches (another consumer, another replica) then
+      // wait on the same rows instead of both inserting a "new" Tarea; id order rules out deadlocks.
+      const locked = await trx.raw<{ rows: Record<string, unknown>[] }>(
         `insert into tracker.tarea (id, scheduled_at, version)
          select x::uuid, now(), 0 from jsonb_array_elements_text(?::jsonb) as x order by 1
-         on conflict (id) do nothing`,
-        [ids(taskIds)],
-      );
-      const locked = await trx.raw<{ rows: Record<string, unknown>[] }>(
-        `select * from tracker.tarea where id in (select x::uuid from jsonb_array_elements_text(?::jsonb) as x)
-         order by id for update`,
+         on conflict (id) do update set version = tracker.tarea.version
+         returning *`,
         [ids(taskIds)],
       );
       for (const r of locked.rows)
@@ -212,8 +246,6 @@ export async function projectBatch(
       }
     }
 
-    await fillAlumnoNames(trx, after);
-
     const changed: TareaState[] = [];
     const deltas = new Map<string, number>();
     for (const id of taskIds) {
@@ -226,27 +258,6 @@ export async function projectBatch(
         deltas.set(key, (deltas.get(key) ?? 0) + d.delta);
       }
     }
-
-    if (changed.length > 0) {
-      const set = TAREA_COLUMNS.filter((c) => c !== 'id')
-        .map((c) => `${c} = excluded.${c}`)
-        .join(', ');
-      await trx.raw(
-        `insert into tracker.tarea (${TAREA_COLUMNS.join(', ')})
-         select ${TAREA_COLUMNS.join(', ')} from jsonb_populate_recordset(null::tracker.tarea, ?::jsonb)
-         on conflict (id) do update set ${set}`,
-        [JSON.stringify(changed.map((s) => stateToRecord(s, now)))],
-      );
-    }
-    if (timeline.length > 0) {
-      await trx.raw(
-        `insert into tracker.tarea_event (task_id, kind, attempt, seq, occurred_at, message)
-         select task_id, kind, attempt, seq, occurred_at, message
-         from jsonb_to_recordset(?::jsonb) as x(task_id uuid, kind text, attempt int, seq bigint, occurred_at timestamptz, message text)
-         on conflict on constraint tarea_event_once do nothing`,
-        [JSON.stringify(timeline)],
-      );
-    }
     const counterRows = [...deltas.entries()]
       .filter(([, d]) => d !== 0)
       .sort(([a], [b]) => a.localeCompare(b))
@@ -254,16 +265,55 @@ export async function projectBatch(
         const [hour, estado] = key.split('|');
         return { hour, estado, count };
       });
-    if (counterRows.length > 0) {
-      await trx.raw(
-        `insert into tracker.tarea_hourly_count (hour, estado, count)
-         select hour, estado, count from jsonb_to_recordset(?::jsonb) as x(hour timestamptz, estado text, count bigint)
-         on conflict (hour, estado) do update set count = tarea_hourly_count.count + excluded.count`,
-        [JSON.stringify(counterRows)],
-      );
+    const allLogs = [...logs, ...(options.logsFor?.(changed) ?? [])];
+
+    // Every write of the batch in one statement (data-modifying CTEs all run to completion), to keep the
+    // transaction — and the time its row locks are held — to four round trips.
+    const ctes: string[] = [];
+    const bindings: Knex.RawBinding[] = [];
+    if (changed.length > 0) {
+      ctes.push(`up as (
+        insert into tracker.tarea (${TAREA_COLUMNS.join(', ')})
+        select ${UPSERT_SELECT}
+        from jsonb_populate_recordset(null::tracker.tarea, ?::jsonb) as x
+        left join tracker.alumno_ref r on x.alumno_nombre is null and r.id = x.alumno_id
+        on conflict (id) do update set ${UPSERT_SET}
+        returning id, alumno_nombre, alumno_dni)`);
+      bindings.push(JSON.stringify(changed.map((s) => stateToRecord(s, now))));
     }
-    if (logs.length > 0) {
-      await insertLogs(trx, logs);
+    if (timeline.length > 0) {
+      ctes.push(`ev as (
+        insert into tracker.tarea_event (task_id, kind, attempt, seq, occurred_at, message)
+        select task_id, kind, attempt, seq, occurred_at, message
+        from jsonb_to_recordset(?::jsonb) as x(task_id uuid, kind text, attempt int, seq bigint, occurred_at timestamptz, message text)
+        on conflict on constraint tarea_event_once do nothing)`);
+      bindings.push(JSON.stringify(timeline));
+    }
+    if (counterRows.length > 0) {
+      ctes.push(`cnt as (
+        insert into tracker.tarea_hourly_count (hour, estado, count)
+        select hour, estado, count from jsonb_to_recordset(?::jsonb) as x(hour timestamptz, estado text, count bigint)
+        on conflict (hour, estado) do update set count = tarea_hourly_count.count + excluded.count)`);
+      bindings.push(JSON.stringify(counterRows));
+    }
+    if (allLogs.length > 0) {
+      ctes.push(`lg as (${LOG_INSERT})`);
+      bindings.push(logsJson(allLogs));
+    }
+    if (ctes.length > 0) {
+      const res = await trx.raw<{
+        rows: Array<{ id: string; alumno_nombre: string | null; alumno_dni: string | null }>;
+      }>(
+        `with ${ctes.join(',\n')}
+         ${changed.length > 0 ? 'select id, alumno_nombre, alumno_dni from up where alumno_nombre is not null' : 'select 1 where false'}`,
+        bindings,
+      );
+      const names = new Map(res.rows.map((r) => [String(r.id), r]));
+      for (const [i, s] of changed.entries()) {
+        const n = names.get(s.id);
+        if (n && !s.alumnoNombre)
+          changed[i] = { ...s, alumnoNombre: n.alumno_nombre, alumnoDni: n.alumno_dni };
+      }
     }
     return changed;
   });
@@ -274,21 +324,6 @@ export interface AlumnoRef {
   id: string;
   nombre: string;
   dni: string;
-}
-
-async function fillAlumnoNames(trx: Knex, states: Map<string, TareaState | undefined>): Promise<void> {
-  const missing = [...states.values()].filter((s): s is TareaState => !!s?.alumnoId && !s.alumnoNombre);
-  if (missing.length === 0) return;
-  const res = await trx.raw<{ rows: AlumnoRef[] }>(
-    `select id, nombre, dni from tracker.alumno_ref where id in (select jsonb_array_elements_text(?::jsonb))`,
-    [JSON.stringify([...new Set(missing.map((s) => s.alumnoId))])],
-  );
-  const byId = new Map(res.rows.map((r) => [r.id, r]));
-  for (const s of missing) {
-    const r = byId.get(s.alumnoId!);
-    if (r)
-      states.set(s.id, { ...s, alumnoNombre: r.nombre || null, alumnoDni: s.alumnoDni ?? (r.dni || null) });
-  }
 }
 
 /**
@@ -318,30 +353,26 @@ export async function upsertAlumnos(knex: Knex, alumnos: readonly AlumnoRef[]): 
   });
 }
 
+function logsJson(logs: readonly LogInsert[]): string {
+  return JSON.stringify(
+    logs.map((l) => ({
+      id: l.id,
+      level: l.level,
+      module: l.module,
+      message: l.message,
+      detalles: l.detalles ?? null,
+      alumno_id: l.alumnoId,
+      usuario: l.usuario,
+      task_id: l.taskId,
+      occurred_at: l.occurredAt.toISOString(),
+    })),
+  );
+}
+
 /** Inserts Log rows, ignoring ids already stored. */
 export async function insertLogs(knex: Knex, logs: readonly LogInsert[]): Promise<void> {
-  await knex.raw(
-    `insert into tracker.log (id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at)
-     select id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at
-     from jsonb_to_recordset(?::jsonb) as x(id uuid, level text, module text, message text, detalles jsonb,
-       alumno_id text, usuario text, task_id uuid, occurred_at timestamptz)
-     on conflict (id) do nothing`,
-    [
-      JSON.stringify(
-        logs.map((l) => ({
-          id: l.id,
-          level: l.level,
-          module: l.module,
-          message: l.message,
-          detalles: l.detalles ?? null,
-          alumno_id: l.alumnoId,
-          usuario: l.usuario,
-          task_id: l.taskId,
-          occurred_at: l.occurredAt.toISOString(),
-        })),
-      ),
-    ],
-  );
+  if (logs.length === 0) return;
+  await knex.raw(LOG_INSERT, [logsJson(logs)]);
 }
 
 /** Loads one Tarea, or undefined. */

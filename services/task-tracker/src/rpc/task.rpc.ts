@@ -29,7 +29,7 @@ import {
 } from '@lucy/proto';
 import type { Broadcaster } from '../domain/broadcaster.js';
 import { MARK_FAILED_MESSAGE, type Estado, type TareaEvent, type TareaState } from '../domain/projection.js';
-import { findTarea, pgDate, projectBatch, rowToState } from '../db/tarea.repository.js';
+import { findTarea, pgDate, projectBatch, rowToState, TAREA_SEARCH_TEXT } from '../db/tarea.repository.js';
 import {
   assertValid,
   dateRange,
@@ -77,8 +77,14 @@ function compileFilter(
   const { desde, hasta } = dateRange(f.desde, f.hasta, 'filter.', problems);
   const list = (field: string, column: string, values: string[], pick: (s: TareaState) => string | null) => {
     if (!values.length) return;
-    where.push(`${column} in (select jsonb_array_elements_text(?::jsonb))`);
-    bindings.push(JSON.stringify(values));
+    // One value as `=`, so an index on (column, scheduled_at) serves the ordered first page directly.
+    if (values.length === 1) {
+      where.push(`${column} = ?`);
+      bindings.push(values[0]!);
+    } else {
+      where.push(`${column} in (select jsonb_array_elements_text(?::jsonb))`);
+      bindings.push(JSON.stringify(values));
+    }
     checks.push((s) => values.includes(pick(s) ?? ''));
     void field;
   };
@@ -125,22 +131,10 @@ function compileFilter(
       where.push('(id = ?::uuid or parent_id = ?::uuid)');
       bindings.push(q, q);
     } else {
-      const like = `%${q.replace(/[%_\\]/g, '\\$&')}%`;
-      const parts = [
-        'alumno_nombre ilike ?',
-        'alumno_dni = ?',
-        'alumno_id = ?',
-        'requested_by ilike ?',
-        'mensaje_error ilike ?',
-        'task_name ilike ?',
-      ];
-      bindings.push(like, q, q, like, like, like);
-      // A DNI may only be known from the command's parameters.
-      if (/^\d{6,9}$/.test(q)) {
-        parts.push('parametros::text like ?');
-        bindings.push(`%${q}%`);
-      }
-      where.push(`(${parts.join(' or ')})`);
+      // One trigram-indexed text (name, DNI, alumno id, user, error, task name, parameters — a DNI may only be
+      // known from the command's parameters): a substring of any of them matches.
+      where.push(`${TAREA_SEARCH_TEXT} ilike ?`);
+      bindings.push(`%${q.replace(/[%_\\]/g, '\\$&')}%`);
     }
   }
   return { where, bindings, matches: (s) => checks.every((c) => c(s)) };
@@ -262,36 +256,37 @@ export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService
       assertValid(problems);
       const days = req.days || 14;
       const now = clock();
-      const counts = await knex.raw<{
-        rows: Array<{ pendientes: string; ejecutando: string; completadas: string; fallidas: string }>;
-      }>(
-        `select
+      // Four independent reads, run at once on separate pool connections.
+      const [counts, perDay, recientes, deadLetters] = await Promise.all([
+        knex.raw<{
+          rows: Array<{ pendientes: string; ejecutando: string; completadas: string; fallidas: string }>;
+        }>(
+          `select
            coalesce(sum(count) filter (where estado = 'pending'), 0) as pendientes,
            coalesce(sum(count) filter (where estado = 'running'), 0) as ejecutando,
            coalesce(sum(count) filter (where estado = 'completed' and hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')), 0) as completadas,
            coalesce(sum(count) filter (where estado = 'failed' and hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')), 0) as fallidas
          from tracker.tarea_hourly_count
          where estado in ('pending', 'running') or hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')`,
-        [now.toISOString(), now.toISOString(), now.toISOString()],
-      );
-      const perDay = await knex.raw<{ rows: Array<{ day: string; estado: string; count: string }> }>(
-        `select to_char((hour at time zone '${TIME_ZONE}')::date, 'YYYY-MM-DD') as day, estado, sum(count) as count
+          [now.toISOString(), now.toISOString(), now.toISOString()],
+        ),
+        knex.raw<{ rows: Array<{ day: string; estado: string; count: string }> }>(
+          `select to_char((hour at time zone '${TIME_ZONE}')::date, 'YYYY-MM-DD') as day, estado, sum(count) as count
          from tracker.tarea_hourly_count
          where hour >= (date_trunc('day', ?::timestamptz at time zone '${TIME_ZONE}') - (? * interval '1 day')) at time zone '${TIME_ZONE}'
          group by 1, 2 having sum(count) > 0 order by 1, 2`,
-        [now.toISOString(), days - 1],
-      );
-      const recientes = await loadStates(
-        knex,
-        `select ${LIST_COLUMNS} from tracker.tarea where version > 0 order by scheduled_at desc, id desc limit 10`,
-        [],
-      );
-      let deadLetters = 0n;
-      try {
-        deadLetters = BigInt((await nats.jsm.streams.info(names.streams.dlq)).state.messages);
-      } catch {
-        deadLetters = -1n;
-      }
+          [now.toISOString(), days - 1],
+        ),
+        loadStates(
+          knex,
+          `select ${LIST_COLUMNS} from tracker.tarea where version > 0 order by scheduled_at desc, id desc limit 10`,
+          [],
+        ),
+        nats.jsm.streams.info(names.streams.dlq).then(
+          (i) => BigInt(i.state.messages),
+          () => -1n,
+        ),
+      ]);
       const c = counts.rows[0]!;
       return {
         pendientes: BigInt(c.pendientes),
