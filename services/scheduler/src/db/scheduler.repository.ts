@@ -237,6 +237,35 @@ function taskColumns(v: PeriodicTaskValues, now: Date): Record<string, unknown> 
   };
 }
 
+/** One slot to claim with {@link SchedulerRepository.claimSlots}. */
+export interface SlotClaim {
+  periodicTaskId: string;
+  dueAt: Date;
+  /** Task id to publish with if the slot is claimed for the first time. */
+  taskId: string;
+}
+
+/** One published slot to confirm with {@link SchedulerRepository.confirmSlots}. */
+export interface SlotConfirmation {
+  periodicTaskId: string;
+  dueAt: Date;
+  /** One-off or clocked: disable the task. */
+  disable: boolean;
+}
+
+/** Map key of a slot in {@link SchedulerRepository.claimSlots}' answer: `<periodic task id>@<epoch ms>`. */
+export function slotRef(periodicTaskId: string, dueAt: Date): string {
+  return `${periodicTaskId}@${dueAt.getTime()}`;
+}
+
+/**
+ * A PostgreSQL array literal (`{a,b}`) for `?::uuid[]`, `?::timestamptz[]` or `?::boolean[]`: knex would expand
+ * a JS array binding into a list of parameters. Only for uuids, ISO instants and booleans (nothing to quote).
+ */
+function pgArray(values: readonly (string | boolean)[]): string {
+  return `{${values.map(String).join(',')}}`;
+}
+
 /** Data access of the scheduler (SQL through the ORM's knex; every table is in schema `scheduler`). */
 export interface SchedulerRepository {
   listTasks(filter?: TaskFilter): Promise<PeriodicTaskRecord[]>;
@@ -264,8 +293,15 @@ export interface SchedulerRepository {
     taskId: string,
     fencingToken: number,
   ): Promise<string | null>;
+  /**
+   * {@link claimSlot} for many slots in one statement (the slots due at the same instant). Returns the task id
+   * to publish with per claimed slot, keyed by {@link slotRef}; a slot absent from the map must not be published.
+   */
+  claimSlots(slots: readonly SlotClaim[], fencingToken: number): Promise<Map<string, string>>;
   /** Records the publication of a claimed slot and updates last run, run count and (one-off) enabled. */
   confirmSlot(periodicTaskId: string, dueAt: Date, firedAt: Date, disable: boolean): Promise<void>;
+  /** {@link confirmSlot} for many slots in one transaction of two statements. */
+  confirmSlots(slots: readonly SlotConfirmation[], firedAt: Date): Promise<void>;
   /** Due time of the last confirmed slot of each task (absent when none). */
   lastFiredAt(ids: readonly string[]): Promise<Map<string, Date>>;
   /** Runs `apply` once per database (guarded by a marker row, safe with concurrent replicas). */
@@ -360,32 +396,55 @@ export function createSchedulerRepository(knex: Knex): SchedulerRepository {
       return 'deleted';
     },
     async claimSlot(periodicTaskId, dueAt, taskId, fencingToken) {
-      const [row] = await rows<{ task_id: string }>(
+      const claimed = await repo.claimSlots([{ periodicTaskId, dueAt, taskId }], fencingToken);
+      return claimed.get(slotRef(periodicTaskId, dueAt)) ?? null;
+    },
+    async claimSlots(slots, fencingToken) {
+      const out = new Map<string, string>();
+      if (slots.length === 0) return out;
+      // One row per slot: "on conflict do update" may not touch the same row twice in a statement.
+      const unique = [...new Map(slots.map((s) => [slotRef(s.periodicTaskId, s.dueAt), s])).values()];
+      const list = await rows<{ periodic_task_id: string; due_at: Date | string; task_id: string }>(
         `insert into scheduler.fired_slot (periodic_task_id, due_at, task_id, fencing_token)
-         values (?, ?, ?, ?)
+         select u.p, u.d, u.t, ? from unnest(?::uuid[], ?::timestamptz[], ?::uuid[]) as u (p, d, t)
          on conflict (periodic_task_id, due_at) do update set fencing_token = excluded.fencing_token
            where scheduler.fired_slot.fired_at is null
              and scheduler.fired_slot.fencing_token <= excluded.fencing_token
-         returning task_id`,
-        [periodicTaskId, dueAt, taskId, fencingToken],
+         returning periodic_task_id, due_at, task_id`,
+        [
+          fencingToken,
+          pgArray(unique.map((s) => s.periodicTaskId)),
+          pgArray(unique.map((s) => s.dueAt.toISOString())),
+          pgArray(unique.map((s) => s.taskId)),
+        ],
       );
-      return row?.task_id ?? null;
+      for (const r of list) out.set(slotRef(r.periodic_task_id, dateOrNull(r.due_at)!), r.task_id);
+      return out;
     },
     async confirmSlot(periodicTaskId, dueAt, firedAt, disable) {
-      await knex.transaction(async (trx) => {
-        await trx.raw(
-          `update scheduler.fired_slot set fired_at = ? where periodic_task_id = ? and due_at = ? and fired_at is null`,
-          [firedAt, periodicTaskId, dueAt],
-        );
-        await trx.raw(
-          `update scheduler.periodic_task
-              set last_run_at = ?, total_run_count = total_run_count + 1,
-                  enabled = case when ? then false else enabled end,
-                  date_changed = case when ? then ? else date_changed end
-            where id = ?`,
-          [firedAt, disable, disable, firedAt, periodicTaskId],
-        );
-      });
+      await repo.confirmSlots([{ periodicTaskId, dueAt, disable }], firedAt);
+    },
+    async confirmSlots(slots, firedAt) {
+      if (slots.length === 0) return;
+      const ids = pgArray(slots.map((s) => s.periodicTaskId));
+      const dues = pgArray(slots.map((s) => s.dueAt.toISOString()));
+      const disables = pgArray(slots.map((s) => s.disable));
+      // One statement (atomic): only slots confirmed now count a run, not one an earlier leader confirmed.
+      await knex.raw(
+        `with confirmed as (
+             update scheduler.fired_slot f set fired_at = ?
+               from unnest(?::uuid[], ?::timestamptz[], ?::boolean[]) as u (p, d, dis)
+              where f.periodic_task_id = u.p and f.due_at = u.d and f.fired_at is null
+              returning f.periodic_task_id as p, u.dis as dis
+           ), runs as (select p, count(*) as n, bool_or(dis) as dis from confirmed group by p)
+           update scheduler.periodic_task pt
+              set last_run_at = ?, total_run_count = pt.total_run_count + runs.n,
+                  enabled = case when runs.dis then false else pt.enabled end,
+                  date_changed = case when runs.dis then ? else pt.date_changed end
+             from runs
+            where pt.id = runs.p`,
+        [firedAt, ids, dues, disables, firedAt, firedAt],
+      );
     },
     async lastFiredAt(ids) {
       const out = new Map<string, Date>();
@@ -393,7 +452,7 @@ export function createSchedulerRepository(knex: Knex): SchedulerRepository {
       const list = await rows<{ periodic_task_id: string; due_at: Date }>(
         `select periodic_task_id, max(due_at) as due_at from scheduler.fired_slot
           where fired_at is not null and periodic_task_id = any(?::uuid[]) group by periodic_task_id`,
-        [ids],
+        [pgArray(ids)],
       );
       for (const r of list) out.set(r.periodic_task_id, dateOrNull(r.due_at)!);
       return out;

@@ -1,5 +1,6 @@
-import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { fromJson, toBinary, type JsonValue } from '@bufbuild/protobuf';
 import {
+  CONTENT_TYPE,
   errorMessage,
   publishLog,
   taskByName,
@@ -11,8 +12,14 @@ import {
   type NatsHandles,
   type Names,
 } from '@lucy/platform';
-import { nextDue, resolveMissedRuns, type DueSlot, type MissedRunDecision } from '../domain/index.js';
-import type { PeriodicTaskRecord, SchedulerRepository } from '../db/index.js';
+import {
+  nextDue,
+  resolveMissedRuns,
+  type DueSlot,
+  type MissedRunDecision,
+  type MissedRunResolution,
+} from '../domain/index.js';
+import { slotRef, type PeriodicTaskRecord, type SchedulerRepository } from '../db/index.js';
 import { createLeaderLease, type LeaderLease, type LeaseState } from './leader-lease.js';
 import { SlotHeap } from './slot-heap.js';
 
@@ -57,6 +64,17 @@ export interface FiringEngine {
   changed(): Promise<void>;
   status(): EngineStatus;
   readonly lease: LeaderLease;
+}
+
+/** Slots claimed and confirmed together: one claim and one confirmation statement per chunk of this many. */
+const CHUNK = 256;
+/** Chunks in progress at once, so at most CHUNK × CHUNKS_IN_FLIGHT publications await their acknowledgement. */
+const CHUNKS_IN_FLIGHT = 4;
+
+/** One slot of one task to fire. */
+interface Job {
+  task: PeriodicTaskRecord;
+  slot: DueSlot;
 }
 
 interface Current {
@@ -136,53 +154,112 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
     );
   };
 
-  /** Publishes one slot. Returns false when it must be retried later (NATS or database failure). */
-  async function fire(task: PeriodicTaskRecord, slot: DueSlot): Promise<boolean> {
-    if (!lease.valid()) return false;
-    const spec = taskByName(task.task);
-    if (!spec) {
-      await log('ERROR', `La tarea periódica «${task.name}» usa una tarea no registrada «${task.task}»`, {
-        periodicTaskId: task.id,
-      });
-      return true;
+  /**
+   * Publishes slots (typically all those due at the same instant) in chunks of {@link CHUNK}, {@link
+   * CHUNKS_IN_FLIGHT} chunks at a time: each chunk is claimed in one statement, its claimed slots are published
+   * in parallel, and the published ones are confirmed in one statement. Per job: true when done (fired, already fired, or dropped with an error log),
+   * false when it must be retried later (lease lost, NATS or database failure).
+   */
+  async function fireAll(jobs: readonly Job[]): Promise<boolean[]> {
+    const done = jobs.map(() => false);
+    if (!lease.valid()) return done;
+    const ready: Array<{ index: number; job: Job; subject: string; data: Uint8Array }> = [];
+    for (const [index, job] of jobs.entries()) {
+      const { task, slot } = job;
+      const spec = taskByName(task.task);
+      if (!spec) {
+        await log('ERROR', `La tarea periódica «${task.name}» usa una tarea no registrada «${task.task}»`, {
+          periodicTaskId: task.id,
+        });
+        done[index] = true;
+        continue;
+      }
+      try {
+        const message = fromJson(spec.schema, task.kwargs as JsonValue, { ignoreUnknownFields: false });
+        ready.push({ index, job, subject: spec.subject, data: toBinary(spec.schema, message) });
+      } catch (err) {
+        await log('ERROR', `Parámetros inválidos en «${task.name}»: ${errorMessage(err)}; no se ejecutó`, {
+          periodicTaskId: task.id,
+          slot: slot.key,
+        });
+        done[index] = true;
+      }
     }
-    let message;
-    try {
-      message = fromJson(spec.schema, task.kwargs as JsonValue, { ignoreUnknownFields: false });
-    } catch (err) {
-      await log('ERROR', `Parámetros inválidos en «${task.name}»: ${errorMessage(err)}; no se ejecutó`, {
-        periodicTaskId: task.id,
-        slot: slot.key,
-      });
-      return true;
-    }
-    try {
-      const taskId = await repo.claimSlot(
-        task.id,
-        slot.dueAt,
-        uuidv7(clock().getTime()),
-        lease.state().revision,
-      );
-      if (taskId === null) return true;
-      if (!lease.valid()) return false;
-      await publisher.publish(spec.subject, spec.schema, message, {
-        taskType: task.task,
-        requestedBy: 'scheduler',
-        trigger: 'schedule',
-        taskId,
-        msgId: slot.key,
-      });
-      const firedAt = clock();
-      await repo.confirmSlot(task.id, slot.dueAt, firedAt, slot.disableAfterFire);
-      task.totalRunCount += 1;
-      task.lastRunAt = firedAt;
-      if (slot.disableAfterFire) task.enabled = false;
-      logger.debug({ slot: slot.key, taskId }, 'slot fired');
-      return true;
-    } catch (err) {
-      logger.warn({ err: errorMessage(err), slot: slot.key }, 'slot not fired; will retry');
-      return false;
-    }
+    const chunks: Array<typeof ready> = [];
+    for (let from = 0; from < ready.length; from += CHUNK) chunks.push(ready.slice(from, from + CHUNK));
+    // Chunks run CHUNKS_IN_FLIGHT at a time: one chunk's claim overlaps the others' publications.
+    let nextChunk = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (!failed && nextChunk < chunks.length) {
+        const chunk = chunks[nextChunk++]!;
+        if (!lease.valid()) return;
+        let claimed: Map<string, string>;
+        try {
+          claimed = await repo.claimSlots(
+            chunk.map(({ job }) => ({
+              periodicTaskId: job.task.id,
+              dueAt: job.slot.dueAt,
+              taskId: uuidv7(clock().getTime()),
+            })),
+            lease.state().revision,
+          );
+        } catch (err) {
+          logger.warn({ err: errorMessage(err), slots: chunk.length }, 'slots not claimed; will retry');
+          failed = true;
+          return;
+        }
+        if (!lease.valid()) return;
+        const published: typeof chunk = [];
+        await Promise.all(
+          chunk.map(async (item) => {
+            const { task, slot } = item.job;
+            const taskId = claimed.get(slotRef(task.id, slot.dueAt));
+            if (taskId === undefined) {
+              done[item.index] = true;
+              return;
+            }
+            try {
+              await publisher.publishRaw(item.subject, item.data, CONTENT_TYPE.protobuf, {
+                taskType: task.task,
+                requestedBy: 'scheduler',
+                trigger: 'schedule',
+                taskId,
+                msgId: slot.key,
+              });
+              published.push(item);
+            } catch (err) {
+              logger.warn({ err: errorMessage(err), slot: slot.key }, 'slot not fired; will retry');
+            }
+          }),
+        );
+        if (published.length === 0) continue;
+        const firedAt = clock();
+        try {
+          await repo.confirmSlots(
+            published.map(({ job }) => ({
+              periodicTaskId: job.task.id,
+              dueAt: job.slot.dueAt,
+              disable: job.slot.disableAfterFire,
+            })),
+            firedAt,
+          );
+        } catch (err) {
+          // Published but not confirmed: the retry republishes with the same task id and Nats-Msg-Id.
+          logger.warn({ err: errorMessage(err), slots: published.length }, 'slots not confirmed; will retry');
+          continue;
+        }
+        for (const { index, job } of published) {
+          job.task.totalRunCount += 1;
+          job.task.lastRunAt = firedAt;
+          if (job.slot.disableAfterFire) job.task.enabled = false;
+          done[index] = true;
+        }
+        logger.debug({ slots: published.length }, 'slots fired');
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, chunks.length) }, worker));
+    return done;
   }
 
   /** Re-reads enabled tasks; with `resolve`, applies the missed-run policy (on becoming leader). */
@@ -197,6 +274,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
       heap.clear();
       tasks.clear();
     }
+    const resolved: Array<{ task: PeriodicTaskRecord; resolution: MissedRunResolution }> = [];
     for (const task of list) {
       seen.add(task.id);
       try {
@@ -214,19 +292,34 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
               count: d.count,
             });
           }
-          for (const slot of resolution.fire) {
-            if (!(await fire(task, slot))) return lease.valid() ? scheduleRetryResync() : undefined;
-          }
-          if (resolution.disableTask && task.enabled) {
-            await repo.setEnabled(task.id, false, clock());
-            task.enabled = false;
-          }
-          if (task.enabled) schedule(task, resolution.next);
+          resolved.push({ task, resolution });
           continue;
         }
         const known = tasks.get(task.id);
         if (known && known.task.dateChanged.getTime() === task.dateChanged.getTime()) continue;
         schedule(task, nextDue(task, now));
+      } catch (err) {
+        await log('ERROR', `No se pudo programar «${task.name}»: ${errorMessage(err)}`, {
+          periodicTaskId: task.id,
+        });
+      }
+    }
+    // Slots to fire now, in rounds: each task's older slots (run_all) are published before its newer ones.
+    for (let round = 0; ; round++) {
+      const jobs = resolved.flatMap(({ task, resolution }) => {
+        const slot = resolution.fire[round];
+        return slot ? [{ task, slot }] : [];
+      });
+      if (jobs.length === 0) break;
+      if (!(await fireAll(jobs)).every(Boolean)) return lease.valid() ? scheduleRetryResync() : undefined;
+    }
+    for (const { task, resolution } of resolved) {
+      try {
+        if (resolution.disableTask && task.enabled) {
+          await repo.setEnabled(task.id, false, clock());
+          task.enabled = false;
+        }
+        if (task.enabled) schedule(task, resolution.next);
       } catch (err) {
         await log('ERROR', `No se pudo programar «${task.name}»: ${errorMessage(err)}`, {
           periodicTaskId: task.id,
@@ -274,16 +367,25 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
   async function tick(): Promise<void> {
     for (;;) {
       if (stopped || !lease.valid()) return;
-      const next = top();
-      if (!next || next.at > clock().getTime()) break;
-      heap.pop();
-      const { task, slot } = next.current;
-      if (!slot) continue;
-      if (await fire(task, slot)) {
-        schedule(task, task.enabled ? nextDue(task, slot.dueAt) : null);
-        if (!task.enabled) tasks.delete(task.id);
-      } else {
-        schedule(task, slot, clock().getTime() + retryMs);
+      // Everything due by now is fired as one batch (one claim and one confirmation per chunk).
+      const now = clock().getTime();
+      const due: Array<{ task: PeriodicTaskRecord; slot: DueSlot }> = [];
+      for (let next = top(); next && next.at <= now; next = top()) {
+        heap.pop();
+        const { task, slot } = next.current;
+        // Invalidate the entry so top() does not return it again before it is rescheduled.
+        next.current.gen = -1;
+        if (slot) due.push({ task, slot });
+      }
+      if (due.length === 0) break;
+      const done = await fireAll(due);
+      for (const [i, { task, slot }] of due.entries()) {
+        if (done[i]) {
+          schedule(task, task.enabled ? nextDue(task, slot.dueAt) : null);
+          if (!task.enabled) tasks.delete(task.id);
+        } else {
+          schedule(task, slot, clock().getTime() + retryMs);
+        }
       }
     }
     arm();
