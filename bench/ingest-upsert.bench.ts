@@ -1,5 +1,5 @@
 // ingest-sial, upsert stage: the service's bulk upsert vs a naive one-record-at-a-time ORM upsert.
-// Run: pnpm --filter @lucy/bench exec tsx ingest-upsert.bench.ts   (env N=100000 NAIVE_N=5000)
+// Run: pnpm --filter @lucy/bench exec tsx ingest-upsert.bench.ts   (env N=100000 NAIVE_N=5000 CHUNK=1000 IN_FLIGHT=2)
 import { createOrm, migrate } from '@lucy/platform';
 import { createTestDatabase } from '@lucy/testkit';
 import {
@@ -13,7 +13,8 @@ import { syntheticUpsert } from './ingest-dataset.js';
 
 const N = Number(process.env.N ?? 100_000);
 const NAIVE_N = Number(process.env.NAIVE_N ?? 5_000);
-const CHUNK = Number(process.env.CHUNK ?? 5000);
+const CHUNK = Number(process.env.CHUNK ?? 1000);
+const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 2);
 
 const db = await createTestDatabase('bench_ingest_upsert');
 const orm = await createOrm({ url: db.url, ...ingestOrm });
@@ -31,9 +32,9 @@ try {
   );
 
   const inserts = rows(0);
-  const insert = await withResources(() => upsertAlumnos(knex, inserts, CHUNK));
+  const insert = await withResources(() => upsertAlumnos(knex, inserts, CHUNK, IN_FLIGHT));
   const updates = rows(1);
-  const update = await withResources(() => upsertAlumnos(knex, updates, CHUNK));
+  const update = await withResources(() => upsertAlumnos(knex, updates, CHUNK, IN_FLIGHT));
 
   // The naive baseline: what an ORM-per-record loop does — one INSERT … ON CONFLICT round trip per alumno.
   const naiveRows = Array.from({ length: NAIVE_N }, (_, i) => syntheticUpsert(N + i));
@@ -89,6 +90,7 @@ try {
   writeResult('ingest-upsert', {
     dataset: `${N} synthetic alumnos (DNI 40000000+i, one carrera with one comisión, SIAL shape); update pass changes telefono and comisión of every row`,
     chunkSize: CHUNK,
+    statementsInFlight: IN_FLIGHT,
     rowsInTable: Number(n),
     bulk: {
       insert: {

@@ -6,6 +6,7 @@ export { ingestOrm } from './db/index.js';
 export {
   AlumnoSchema as AlumnoEntitySchema,
   upsertAlumnos,
+  upsertStatement,
   type AlumnoRow,
   type AlumnoUpsert,
 } from './db/index.js';

@@ -24,21 +24,25 @@ import {
   assessSourceHealth,
   createIngestTally,
   mapSialAlumno,
+  ESTADO_FOR_TIPO,
   mergeAlumno,
   parsePersonalData,
   personalDataError,
-  prepareListBatch,
+  fingerprintItem,
+  scanList,
   saveError,
   shouldFetchPersonalData,
   type FieldChange,
   type IncrementalRange,
   type IngestDetalles,
   type MergeKind,
+  type PreparedItem,
   type SialPersonalData,
   type Tipo,
 } from '../domain/index.js';
 import {
   documentKey,
+  findUnchangedPositions,
   loadAlumnosByDocument,
   upsertAlumnos,
   type AlumnoUpsert,
@@ -127,19 +131,20 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
     throw listFailure(err);
   }
   tally.received(raw.length);
-  const batch = prepareListBatch(tipo, raw);
-  for (const e of batch.rejected) {
+  // First pass: validate and find which position wins each document; nothing is kept per item.
+  const scan = scanList(tipo, raw);
+  for (const e of scan.rejected) {
     tally.error(e);
     tally.discarded();
   }
   const warnings = [
-    ...batch.warnings,
+    ...scan.warnings,
     ...assessSourceHealth({
       tipo,
       received: raw.length,
       lastGoodCount: input.lastGoodCount,
       modo: range.modo,
-      invalid: batch.rejected.length,
+      invalid: scan.rejected.length,
     }).warnings,
   ];
   for (const w of warnings) {
@@ -148,20 +153,70 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
   }
 
   const now = deps.clock();
+  const estado = ESTADO_FOR_TIPO[tipo];
   const plan: PlannedChange[] = [];
   let done = 0;
-  const total = batch.items.length;
-  raw = [];
+  const total = scan.kept;
+  const scanned = scan.items;
+  raw = []; // the validated items keep what the run needs; the raw records go now
 
-  // Page by page (load stored → personal data → merge → upsert → events), so memory stays bounded by a page and
-  // not by the list: 100,000 records with their stored rows, merges and events do not fit the 300 MB budget.
-  for (let p = 0; p < total; p += RUN_PAGE) {
-    const page = batch.items.slice(p, p + RUN_PAGE);
-    await runPage(page);
+  // Page by page (fingerprint → skip the unchanged → load stored → personal data → merge → upsert → events): each
+  // validated item is released as its page is prepared, so memory is bounded by a page and the validated list, not
+  // by the list with its fingerprints, stored rows, merges and events.
+  const preparePage = (start: number): PreparedItem[] => {
+    const page: PreparedItem[] = [];
+    const end = Math.min(scanned.length, start + RUN_PAGE);
+    for (let position = start; position < end; position++) {
+      const item = scanned[position];
+      if (item) page.push(fingerprintItem(tipo, item));
+      scanned[position] = undefined;
+    }
+    return page;
+  };
+  // Which records of a page are unchanged: a query that only reads the page's documents, so the next page's can
+  // run in Postgres while this process works on the current page (pages never share a document).
+  const unchangedOf = (items: readonly PreparedItem[]): Promise<Set<number>> => {
+    const pending = findUnchangedPositions(deps.knex, tipo, estado, {
+      tipoDocumento: items.map((x) => x.item.tipodoc),
+      dni: items.map((x) => x.item.nrodoc),
+      fingerprint: items.map((x) => x.fingerprint),
+    });
+    pending.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    return pending;
+  };
+  if (scanned.length > 0) {
+    let items = preparePage(0);
+    let unchanged = unchangedOf(items);
+    for (let p = 0; p < scanned.length; p += RUN_PAGE) {
+      const current = items;
+      const currentUnchanged = unchanged;
+      if (p + RUN_PAGE < scanned.length) {
+        items = preparePage(p + RUN_PAGE);
+        unchanged = unchangedOf(items);
+      }
+      await runPage(current, await currentUnchanged);
+    }
   }
   return { detalles: tally.toDetalles(), plan };
 
-  async function runPage(page: typeof batch.items): Promise<void> {
+  async function runPage(items: readonly PreparedItem[], unchanged: Set<number>): Promise<void> {
+    // Records whose list fingerprint matches the stored one (and whose alumno has names and is at or past this
+    // estado) need no personal data and merge to `unchanged` ({@link findUnchangedPositions}): they skip the rest.
+    const page: PreparedItem[] = [];
+    items.forEach((prepared, i) => {
+      if (!unchanged.has(i)) {
+        page.push(prepared);
+        return;
+      }
+      for (const e of prepared.issues) tally.error(e);
+      tally.outcome('unchanged');
+      done++;
+    });
+    if (unchanged.size > 0) {
+      input.working?.();
+      await reporter?.progress(done, total, `${done} de ${total} registros procesados`);
+    }
+    if (page.length === 0) return;
     const existing = await loadAlumnosByDocument(
       deps.knex,
       page.map(({ item }) => ({ tipo_documento: item.tipodoc, dni: item.nrodoc })),

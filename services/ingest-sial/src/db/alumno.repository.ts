@@ -118,6 +118,67 @@ export async function loadAlumnosByDocument(
 
 export const documentKey = key;
 
+/** A pg client checked out of knex's pool (the driver's `query`, which sends JS arrays as Postgres arrays). */
+interface PgConnection {
+  query(text: string, values: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+/** Runs `fn` with a connection checked out of knex's pool. */
+async function withConnection<T>(knex: Knex, fn: (conn: PgConnection) => Promise<T>): Promise<T> {
+  const client = knex.client as {
+    acquireConnection(): Promise<PgConnection>;
+    releaseConnection(c: PgConnection): Promise<void>;
+  };
+  const conn = await client.acquireConnection();
+  try {
+    return await fn(conn);
+  } finally {
+    await client.releaseConnection(conn);
+  }
+}
+
+/** Runs one parameterised statement on a pooled connection (`$1…` placeholders, arrays as Postgres arrays). */
+async function pgQuery(
+  knex: Knex,
+  text: string,
+  values: readonly unknown[],
+): Promise<Record<string, unknown>[]> {
+  return withConnection(knex, async (conn) => (await conn.query(text, values)).rows);
+}
+
+const UNCHANGED_SQL = `
+  select coalesce(array_agg(doc.i::int - 1), '{}') as positions
+  from unnest($1::text[], $2::text[], $3::text[]) with ordinality as doc(t, d, f, i)
+  join ingest.alumno a on a.tipo_documento = doc.t and a.dni = doc.d
+  where a.fingerprints ->> $4 = doc.f
+    and coalesce(a.nombre, '') <> '' and coalesce(a.apellido, '') <> ''
+    and coalesce(array_position('${ESTADOS_ORDER}'::text[], a.estado::text), 0)
+      >= array_position('${ESTADOS_ORDER}'::text[], $5)`;
+
+/**
+ * The positions (0-based, in the given arrays) of list records a run can skip whole: the stored alumno exists, has
+ * nombre and apellido, its stored fingerprint for `tipo` equals the record's, and its estado is already at or past
+ * `estado`. The fingerprint covers everything a list record carries (tipodoc, nrodoc, carreras), so such a record
+ * needs no personal data and merges to `unchanged` (domain/fingerprint.ts, domain/alumno-merge.ts). One statement,
+ * three text arrays, one row back: nothing is read or allocated per stored alumno.
+ */
+export async function findUnchangedPositions(
+  knex: Knex,
+  tipo: Tipo,
+  estado: Estado,
+  docs: { tipoDocumento: readonly string[]; dni: readonly string[]; fingerprint: readonly string[] },
+): Promise<Set<number>> {
+  if (docs.dni.length === 0) return new Set();
+  const rows = await pgQuery(knex, UNCHANGED_SQL, [
+    docs.tipoDocumento,
+    docs.dni,
+    docs.fingerprint,
+    tipo,
+    estado,
+  ]);
+  return new Set((rows[0]?.positions as number[] | undefined) ?? []);
+}
+
 /** The ingestion-owned columns an upsert overwrites on conflict (never e-mail institucional nor the flags). */
 const MERGED_COLUMNS = [
   'nombre',
@@ -131,53 +192,128 @@ const MERGED_COLUMNS = [
   'estado_ingreso',
   'modalidad',
   'carreras',
-  'updated_at',
 ] as const;
 
-/** Column types of the JSON rows {@link upsertAlumnos} sends (the table's, so Postgres casts once). */
-const RECORDSET = `r(
-  id uuid, tipo_documento text, dni text, nombre text, apellido text, email_personal text, fecha_nacimiento date,
-  cohorte int, localidad text, telefono text, estado text, fecha_ingreso date, estado_ingreso text, modalidad text,
-  carreras jsonb, fingerprints jsonb, created_at timestamptz, updated_at timestamptz)`;
+/** Every inserted column with the array type its parameter is sent as (one parameter per column). */
+const UPSERT_COLUMNS = [
+  ['id', 'uuid'],
+  ['tipo_documento', 'text'],
+  ['dni', 'text'],
+  ['nombre', 'text'],
+  ['apellido', 'text'],
+  ['email_personal', 'text'],
+  ['fecha_nacimiento', 'date'],
+  ['cohorte', 'int'],
+  ['localidad', 'text'],
+  ['telefono', 'text'],
+  ['estado', 'text'],
+  ['fecha_ingreso', 'date'],
+  ['estado_ingreso', 'text'],
+  ['modalidad', 'text'],
+  ['carreras', 'jsonb'],
+  ['fingerprints', 'jsonb'],
+  ['created_at', 'timestamptz'],
+  ['updated_at', 'timestamptz'],
+] as const;
 
-const UPSERT_SQL = `
-  insert into ingest.alumno as alumno (id, tipo_documento, dni, nombre, apellido, email_personal, fecha_nacimiento,
-    cohorte, localidad, telefono, estado, fecha_ingreso, estado_ingreso, modalidad, carreras, fingerprints,
-    created_at, updated_at)
-  select id, tipo_documento, dni, nombre, apellido, email_personal, fecha_nacimiento, cohorte, localidad, telefono,
-    estado, fecha_ingreso, estado_ingreso, modalidad, carreras, fingerprints, created_at, updated_at
-  from jsonb_to_recordset(?::jsonb) as ${RECORDSET}
-  on conflict (tipo_documento, dni) do update set
-    ${MERGED_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')},
-    fingerprints = alumno.fingerprints || excluded.fingerprints,
-    -- Estado only moves forward, also when two runs of different tipos race on the same alumno.
-    estado = case
-      when array_position('${ESTADOS_ORDER}'::text[], excluded.estado)
-        > coalesce(array_position('${ESTADOS_ORDER}'::text[], alumno.estado), 0)
+const NEXT_ESTADO = `case
+      when array_position('${ESTADOS_ORDER}'::text[], excluded.estado::text)
+        > coalesce(array_position('${ESTADOS_ORDER}'::text[], alumno.estado::text), 0)
       then excluded.estado else alumno.estado end`;
 
+const UPSERT_SQL = `
+  insert into ingest.alumno as alumno (${UPSERT_COLUMNS.map(([c]) => c).join(', ')})
+  select * from unnest(${UPSERT_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
+  on conflict (tipo_documento, dni) do update set
+    ${MERGED_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')},
+    updated_at = excluded.updated_at,
+    fingerprints = alumno.fingerprints || excluded.fingerprints,
+    -- Estado only moves forward, also when two runs of different tipos race on the same alumno.
+    estado = ${NEXT_ESTADO}
+  -- A row that would not change is not rewritten (no new tuple, no index maintenance).
+  where (${MERGED_COLUMNS.map((c) => `alumno.${c}`).join(', ')}, alumno.estado)
+      is distinct from (${MERGED_COLUMNS.map((c) => `excluded.${c}`).join(', ')}, ${NEXT_ESTADO})
+    or not alumno.fingerprints @> excluded.fingerprints`;
+
+/** The chunk as one array per column, the values in the text form Postgres parses for each array type. */
+function upsertParams(rows: readonly AlumnoUpsert[]): unknown[][] {
+  const cols = UPSERT_COLUMNS.map(() => new Array<unknown>(rows.length));
+  rows.forEach((r, i) => {
+    const v = r.values;
+    const now = r.now.toISOString();
+    const row = [
+      r.id,
+      v.tipo_documento,
+      v.dni,
+      v.nombre,
+      v.apellido,
+      v.email_personal,
+      v.fecha_nacimiento,
+      v.cohorte,
+      v.localidad,
+      v.telefono,
+      v.estado,
+      v.fecha_ingreso,
+      v.estado_ingreso,
+      v.modalidad,
+      v.carreras === null ? null : JSON.stringify(v.carreras),
+      r.fingerprint ? JSON.stringify({ [r.fingerprint.tipo]: r.fingerprint.value }) : '{}',
+      now,
+      now,
+    ];
+    for (let c = 0; c < row.length; c++) cols[c]![i] = row[c];
+  });
+  return cols;
+}
+
+/** The statement {@link upsertAlumnos} sends for one chunk (for EXPLAIN in bench/ingest-explain.ts). */
+export function upsertStatement(rows: readonly AlumnoUpsert[]): { text: string; values: unknown[][] } {
+  return { text: UPSERT_SQL, values: upsertParams(rows) };
+}
+
 /**
- * Bulk `INSERT … ON CONFLICT (tipo_documento, dni) DO UPDATE` in chunks: writes the ingestion-owned fields and
- * merges this tipo's fingerprint into `fingerprints`; never touches e-mail institucional nor the flags.
+ * Bulk `INSERT … ON CONFLICT (tipo_documento, dni) DO UPDATE … WHERE … IS DISTINCT FROM …` in chunks: writes the
+ * ingestion-owned fields and merges this tipo's fingerprint into `fingerprints`; never touches e-mail institucional
+ * nor the flags; a row whose values would not change is left alone.
  *
- * Each chunk travels as one JSON parameter expanded by `jsonb_to_recordset`: one small statement Postgres parses
- * once, instead of a multi-row VALUES list with ~18 placeholders per row (bench/ingest-upsert.bench.ts measured
- * the difference; see docs/benchmarks.md).
- * @param chunkSize rows per statement; default 5000.
+ * Each chunk is one statement whose 18 parameters are typed arrays, one per column, expanded by `unnest` (the
+ * driver sends a JS array as a Postgres array literal): cheaper for Postgres to parse than one JSON document through
+ * `jsonb_to_recordset`, and far cheaper than a multi-row VALUES list (bench/ingest-upsert.bench.ts; see
+ * docs/benchmarks.md). Up to `inFlight` chunks run at once, each on its own pooled connection, so one statement's
+ * client-side encoding and round trip overlap another's execution. Each chunk commits with
+ * `synchronous_commit = off` (no WAL flush wait per chunk) and the call ends with one synchronous commit, which
+ * flushes the WAL past every chunk: when it returns, all rows are durable, as before.
+ * @param chunkSize rows per statement; default 1000 (measured best with two in flight: see docs/benchmarks.md).
+ * @param inFlight statements at once; default 2.
  */
 export async function upsertAlumnos(
   knex: Knex,
   rows: readonly AlumnoUpsert[],
-  chunkSize = 5000,
+  chunkSize = 1000,
+  inFlight = 2,
 ): Promise<void> {
-  for (let i = 0; i < rows.length; i += chunkSize) {
-    const chunk = rows.slice(i, i + chunkSize).map((r) => ({
-      id: r.id,
-      ...r.values,
-      fingerprints: r.fingerprint ? { [r.fingerprint.tipo]: r.fingerprint.value } : {},
-      created_at: r.now.toISOString(),
-      updated_at: r.now.toISOString(),
-    }));
-    await knex.raw(UPSERT_SQL, [JSON.stringify(chunk)]);
-  }
+  if (rows.length === 0) return;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < rows.length) {
+      const start = next;
+      next += chunkSize;
+      await withConnection(knex, async (conn) => {
+        await conn.query('begin', []);
+        try {
+          await conn.query('set local synchronous_commit = off', []);
+          await conn.query(UPSERT_SQL, upsertParams(rows.slice(start, start + chunkSize)));
+          await conn.query('commit', []);
+        } catch (err) {
+          await conn.query('rollback', []).catch(() => undefined);
+          throw err;
+        }
+      });
+    }
+  };
+  const workers = Math.max(1, Math.min(inFlight, Math.ceil(rows.length / chunkSize)));
+  await Promise.all(Array.from({ length: workers }, worker));
+  // One synchronous commit that writes WAL (an xid is assigned) waits until the WAL is flushed up to it, and so
+  // makes every chunk above durable: nothing is announced (alumno events, checkpoint) before its rows are on disk.
+  await pgQuery(knex, 'select txid_current()', []);
 }

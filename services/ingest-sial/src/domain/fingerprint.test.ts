@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from './json.js';
 import { rawCarrera, rawListItem } from './alumno.factories.js';
 import { listFingerprint, shouldFetchPersonalData } from './fingerprint.js';
 import { parseListItem, type SialListItem } from './sial-record.js';
@@ -10,6 +12,21 @@ function item(overrides: Record<string, unknown> = {}): SialListItem {
 }
 
 describe('list fingerprint', () => {
+  it('keeps the v1 definition, so stored fingerprints stay valid (sha-256 of the canonical JSON)', () => {
+    const x = item({ nrodoc: 30111222, carreras: [rawCarrera({ comisiones: [{ b: 1, a: [2, null] }] })] });
+    const canonical = canonicalJson({
+      tipo: 'aspirantes',
+      tipodoc: x.tipodoc,
+      nrodoc: x.nrodoc,
+      carreras: x.carreras,
+    });
+    const v1 = `v1:${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}`;
+    expect(listFingerprint('aspirantes', x)).toBe(v1);
+    expect(canonicalJson({ z: [1, { b: 'ü', a: undefined, c: null }], a: 'x' })).toBe(
+      '{"a":"x","z":[1,{"b":"ü","c":null}]}',
+    );
+  });
+
   it('is stable across key order and nrodoc as number or string', () => {
     const reordered = Object.fromEntries(Object.entries(rawCarrera()).reverse());
     const a = listFingerprint('aspirantes', item({ carreras: [rawCarrera()] }));

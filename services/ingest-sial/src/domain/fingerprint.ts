@@ -13,7 +13,7 @@
  * Limitation: a change only in personal data (a new phone) with an identical list entry is not seen until the
  * entry changes or a forced full load runs.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './json.js';
 import type { SialListItem } from './sial-record.js';
 import type { Tipo } from './tipo.js';
@@ -26,13 +26,10 @@ const FINGERPRINT_VERSION = 'v1';
  * of tipo, tipodoc, nrodoc and carreras (object key order ignored, nrodoc number/string normalised).
  */
 export function listFingerprint(tipo: Tipo, item: SialListItem): string {
-  const canonical = canonicalJson({
-    tipo,
-    tipodoc: item.tipodoc,
-    nrodoc: item.nrodoc,
-    carreras: item.carreras,
-  });
-  return `${FINGERPRINT_VERSION}:${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}`;
+  // canonicalJson({ tipo, tipodoc, nrodoc, carreras }) written out (its keys in sorted order; none is ever
+  // undefined), and a one-shot hash: every record of every run goes through here.
+  const canonical = `{"carreras":${canonicalJson(item.carreras)},"nrodoc":${JSON.stringify(item.nrodoc)},"tipo":${JSON.stringify(tipo)},"tipodoc":${JSON.stringify(item.tipodoc)}}`;
+  return `${FINGERPRINT_VERSION}:${hash('sha256', canonical, 'hex').slice(0, 32)}`;
 }
 
 /** Why personal data is (or is not) fetched for a record. */

@@ -47,7 +47,15 @@ export {
   type PersonalDataDecisionInput,
   type PersonalDataReason,
 } from './fingerprint.js';
-export { prepareListBatch, type PreparedBatch, type PreparedItem } from './list-batch.js';
+export {
+  fingerprintItem,
+  prepareListBatch,
+  scanList,
+  type ListScan,
+  type ScannedItem,
+  type PreparedBatch,
+  type PreparedItem,
+} from './list-batch.js';
 export {
   evaluateWindow,
   validateWindow,
