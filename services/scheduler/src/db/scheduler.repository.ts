@@ -269,6 +269,11 @@ function pgArray(values: readonly (string | boolean)[]): string {
 /** Data access of the scheduler (SQL through the ORM's knex; every table is in schema `scheduler`). */
 export interface SchedulerRepository {
   listTasks(filter?: TaskFilter): Promise<PeriodicTaskRecord[]>;
+  /**
+   * A cheap fingerprint of the periodic tasks' edit state (row counts and the latest `date_changed`): it changes
+   * whenever a task is created, edited, enabled, disabled or deleted, and not when a slot merely fires.
+   */
+  changeVersion(): Promise<string>;
   /** By id or by unique name. */
   getTask(idOrName: string): Promise<PeriodicTaskRecord | null>;
   insertTask(id: string, values: PeriodicTaskValues, now: Date): Promise<PeriodicTaskRecord>;
@@ -314,6 +319,14 @@ export function createSchedulerRepository(knex: Knex): SchedulerRepository {
     (await knex.raw<{ rows: T[] }>(sql, bindings as never)).rows;
 
   const repo: SchedulerRepository = {
+    async changeVersion() {
+      const [r] = await rows<{ v: string }>(
+        `select count(*)::text || ':' || (count(*) filter (where enabled))::text || ':' ||
+                coalesce(max(date_changed)::text, '') as v
+           from scheduler.periodic_task`,
+      );
+      return r?.v ?? '';
+    },
     async listTasks(filter = {}) {
       const where: string[] = [];
       const bindings: unknown[] = [];
