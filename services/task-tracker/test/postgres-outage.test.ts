@@ -4,9 +4,10 @@ import { CrearUsuarioTeamsCommandSchema } from '@lucy/proto';
 import { createCuttableProxy, waitFor, type CuttableProxy } from '@lucy/testkit';
 import { rows, startHarness, type TrackerHarness } from './helpers.js';
 
-// The issue asks for a 30 s outage under load; the test uses 5 s to keep the suite fast (the mechanism is the
-// same: batches are nak'ed with backoff while the database is unreachable). The bench script exercises 30 s.
-const OUTAGE_MS = 5_000;
+// The issue's case: the database unreachable for 30 s while events keep arriving (the shared Postgres keeps
+// running for other tests; this tracker reaches it through a proxy that is cut). bench/tracker-outage.bench.ts
+// runs the same at 1,000 events/s.
+const OUTAGE_MS = 30_000;
 const N = 200;
 
 describe('projection while Postgres is unavailable', () => {
@@ -30,7 +31,7 @@ describe('projection while Postgres is unavailable', () => {
     await proxy?.close();
   });
 
-  it('pauses during a 5 s database outage, loses no event and projects each exactly once after it', async () => {
+  it('pauses during a 30 s database outage under load, loses no event and projects each exactly once after it', async () => {
     const pub = createCommandPublisher(h.nats.handles.js, h.nats.names);
     const publish = (i: number) =>
       pub.publish(
@@ -83,7 +84,16 @@ describe('projection while Postgres is unavailable', () => {
         taskId: before[i]!,
       });
     }
-    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    // Load during the whole outage: a log line every 50 ms.
+    let extraLogs = 0;
+    for (const end = Date.now() + OUTAGE_MS; Date.now() < end; extraLogs++) {
+      await publishLog(h.nats.handles.js, h.nats.names, {
+        level: 'INFO',
+        module: 'carga',
+        message: `línea durante el corte ${extraLogs}`,
+      });
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(
       h.tracker.consumers.commands.stats.failures + h.tracker.consumers.events.stats.failures,
     ).toBeGreaterThan(failuresBefore);
@@ -97,7 +107,7 @@ describe('projection while Postgres is unavailable', () => {
                   (select count(*) from tracker.tarea where estado = 'running') as running,
                   (select count(*) from tracker.log) as logs`,
         );
-        return Number(c!.total) === 2 * N && Number(c!.running) === N && Number(c!.logs) === 50;
+        return Number(c!.total) === 2 * N && Number(c!.running) === N && Number(c!.logs) === 50 + extraLogs;
       },
       { what: 'catch-up after the outage', timeoutMs: 60_000, intervalMs: 250 },
     );
@@ -121,5 +131,5 @@ describe('projection while Postgres is unavailable', () => {
       `select count(*) as n from tracker.tarea where attempts <> (case when estado = 'running' then 1 else 0 end)`,
     );
     expect(Number(attempts[0]!.n)).toBe(0);
-  }, 120_000);
+  }, 180_000);
 });
