@@ -1,6 +1,7 @@
 import type { Knex } from '@mikro-orm/postgresql';
 import {
   ESTADOS,
+  MERGED_FIELDS,
   type AlumnoIngestFields,
   type Estado,
   type JsonObject,
@@ -179,20 +180,8 @@ export async function findUnchangedPositions(
   return new Set((rows[0]?.positions as number[] | undefined) ?? []);
 }
 
-/** The ingestion-owned columns an upsert overwrites on conflict (never e-mail institucional nor the flags). */
-const MERGED_COLUMNS = [
-  'nombre',
-  'apellido',
-  'email_personal',
-  'fecha_nacimiento',
-  'cohorte',
-  'localidad',
-  'telefono',
-  'fecha_ingreso',
-  'estado_ingreso',
-  'modalidad',
-  'carreras',
-] as const;
+/** The ingestion-owned columns an upsert overwrites on conflict: the merge's fields (column names match). */
+const MERGED_COLUMNS = MERGED_FIELDS;
 
 /** Every inserted column with the array type its parameter is sent as (one parameter per column). */
 const UPSERT_COLUMNS = [

@@ -9,8 +9,11 @@ import type { AlumnoIngestFields, IncomingAlumno } from './alumno-mapping.js';
 import { jsonEqual } from './json.js';
 import { ESTADO_FOR_TIPO, forwardEstado, type Tipo } from './tipo.js';
 
-/** Fields the merge may change, in a stable order. */
-const MERGED_FIELDS = [
+/**
+ * Fields the merge may change, in a stable order: the ingestion-owned columns (never e-mail institucional, the
+ * account flags or estado, which has its own forward-only rule). The repository's upsert writes exactly these.
+ */
+export const MERGED_FIELDS = [
   'nombre',
   'apellido',
   'email_personal',

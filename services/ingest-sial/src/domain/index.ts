@@ -40,7 +40,13 @@ export {
   type AlumnoIngestFields,
   type IncomingAlumno,
 } from './alumno-mapping.js';
-export { mergeAlumno, type FieldChange, type MergeKind, type MergeResult } from './alumno-merge.js';
+export {
+  MERGED_FIELDS,
+  mergeAlumno,
+  type FieldChange,
+  type MergeKind,
+  type MergeResult,
+} from './alumno-merge.js';
 export {
   listFingerprint,
   shouldFetchPersonalData,
