@@ -1,7 +1,9 @@
 // Shared helpers of the benchmark scripts: timing, percentiles, resource sampling, result files.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** Percentile (0–100) of a list of numbers, by nearest rank. */
 export function percentile(values: readonly number[], p: number): number {
@@ -79,3 +81,28 @@ export function writeResult(name: string, result: Record<string, unknown>): void
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(body, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
 }
+
+const ROOT = join(import.meta.dirname, '..');
+let built = false;
+
+/**
+ * How a benchmark starts a service process: as production does (deploy/Dockerfile) — compiled by
+ * `scripts/build.mjs` and run with `node --conditions=lucy-dist dist/<script>.js` — or, with
+ * `SERVICE_RUNTIME=tsx`, from the TypeScript sources through the tsx loader as `npm run up` does. Builds the
+ * workspace once per benchmark process. Returns node's arguments for `script` (`main`, `migrate`).
+ */
+export function serviceNodeArgs(script: string, extraNodeArgs: readonly string[] = []): string[] {
+  if (process.env.SERVICE_RUNTIME === 'tsx') {
+    const loader = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+    return [...extraNodeArgs, '--import', loader, `src/${script}.ts`];
+  }
+  if (!built) {
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'ignore' });
+    built = true;
+  }
+  return [...extraNodeArgs, '--conditions=lucy-dist', '--enable-source-maps', `dist/${script}.js`];
+}
+
+/** The runtime {@link serviceNodeArgs} uses, for result files. */
+export const serviceRuntime = (): string =>
+  process.env.SERVICE_RUNTIME === 'tsx' ? 'tsx (TypeScript sources)' : 'compiled (scripts/build.mjs)';

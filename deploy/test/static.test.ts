@@ -130,6 +130,17 @@ describe('Dockerfile', () => {
     const df = readFileSync(join(root, 'deploy', 'Dockerfile'), 'utf8');
     expect(df).toMatch(/FROM node:20/);
     expect(df).toMatch(/USER lucy/);
-    expect(df).toContain('services/$SERVICE');
+    expect(df).toContain('/app/deploy/lucy-run \\"$SERVICE\\" main');
+    expect(df).toContain('RUN node scripts/build.mjs');
+  });
+
+  it('runs the compiled scripts, in the image and in the migrate steps of compose and the chart', () => {
+    const run = readFileSync(join(root, 'deploy', 'lucy-run'), 'utf8');
+    expect(run).toContain('node --conditions=lucy-dist --enable-source-maps "dist/$script.js"');
+    const job = readFileSync(join(chart, 'templates', 'migrate-job.yaml'), 'utf8');
+    expect(job).toContain('/app/deploy/lucy-run {{ $name }} migrate');
+    expect(job).not.toContain('tsx');
+    const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as Compose;
+    expect((compose.services.migrate?.command ?? []).join(' ')).toContain('/app/deploy/lucy-run $$s migrate');
   });
 });

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Compiles every runtime package's TypeScript sources (src/**/*.ts, tests excluded) to JavaScript in its dist/,
+// one file per source file (no bundling), with source maps. Production processes run the output with
+// `node --conditions=lucy-dist <package>/dist/main.js`: the `lucy-dist` export condition of each workspace
+// package points at dist/, every other resolution (tsx in development, vitest, tsc) at src/.
+// Type checking is not done here: `npm run check` (tsc per package) does it.
+import { readdir, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+/** Packages that production processes load (testkit, bench and the tests are development-only). */
+export const RUNTIME_PACKAGES = [
+  'proto',
+  'services/platform',
+  'services/task-tracker',
+  'services/scheduler',
+  'services/ingest-sial',
+  'services/fake-sial',
+  'services/cli',
+];
+
+async function sources(dir) {
+  const out = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await sources(path)));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('.d.ts'))
+      out.push(path);
+  }
+  return out;
+}
+
+const started = Date.now();
+let files = 0;
+for (const pkg of RUNTIME_PACKAGES) {
+  const dir = join(root, pkg);
+  const src = join(dir, 'src');
+  const entryPoints = await sources(src);
+  await rm(join(dir, 'dist'), { recursive: true, force: true });
+  await build({
+    entryPoints,
+    outdir: join(dir, 'dist'),
+    outbase: src,
+    bundle: false,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+  files += entryPoints.length;
+  console.log(`built ${relative(root, dir)}/dist (${entryPoints.length} files)`);
+}
+console.log(`build: ${files} files in ${Date.now() - started} ms`);
