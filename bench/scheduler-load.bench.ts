@@ -3,6 +3,7 @@
 //   node node_modules/tsx/dist/cli.mjs bench/scheduler-load.bench.ts        (from the repository root)
 //   N=10000 MINUTES=3 IDLE_SECONDS=60                                       (defaults)
 //   SCHEDULER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'                (profile the scheduler)
+//   PHASES=fire,idle,baseline  SERVICE_RUNTIME=tsx   (a subset of phases; the sources through tsx, not dist/)
 //
 // Phase "fire": N tasks, half crontab (minute-aligned, five distinct schedules), half interval (every 1–5 min,
 // anchors spread across the minute); the scheduler runs as a separate process; over MINUTES whole minutes,
@@ -12,7 +13,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { createOrm, H, migrate } from '@lucy/platform';
@@ -25,11 +25,10 @@ import {
   type TestNats,
 } from '@lucy/testkit';
 import { schedulerOrm } from '../services/scheduler/src/db/index.js';
-import { round, summarize, writeResult } from './lib.js';
+import { round, serviceNodeArgs, serviceRuntime, summarize, writeResult } from './lib.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SERVICE_DIR = join(ROOT, 'services/scheduler');
-const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const N = Number(process.env.N ?? 10_000);
 const MINUTES = Number(process.env.MINUTES ?? 3);
 const IDLE_SECONDS = Number(process.env.IDLE_SECONDS ?? 60);
@@ -60,10 +59,10 @@ function envOf(db: TestDatabase, nats: TestNats): Record<string, string> {
   });
 }
 
-/** Runs a script of the scheduler (src/main.ts, src/migrate.ts) as its own node process (tsx as a loader). */
+/** Runs a script of the scheduler (`main`, `migrate`) as its own node process, as production does (bench/lib.ts). */
 function runService(script: string, env: Record<string, string>): ChildProcess {
   const extra = process.env.SCHEDULER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  return spawn(process.execPath, [...extra, '--import', TSX_LOADER, script], {
+  return spawn(process.execPath, serviceNodeArgs(script, extra), {
     cwd: SERVICE_DIR,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -193,7 +192,7 @@ async function firePhase(): Promise<Record<string, unknown>> {
     log(`${N} tasks inserted; starting the scheduler`);
 
     const startedAt = Date.now();
-    child = runService('src/main.ts', env);
+    child = runService('main', env);
     const rss = rssSampler(child.pid!);
     await waitLeader(nats);
     const leaderAfterMs = Date.now() - startedAt;
@@ -282,7 +281,7 @@ async function idlePhase(n: number, idleSeconds: number): Promise<Record<string,
       createdAt: now,
     }));
     await insertTasks(db, [crontab], [], rows);
-    child = runService('src/main.ts', env);
+    child = runService('main', env);
     const rss = rssSampler(child.pid!);
     await waitLeader(nats);
     await sleep(10_000);
@@ -318,14 +317,18 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-const fire = await firePhase();
+const PHASES = new Set((process.env.PHASES ?? 'fire,idle,baseline').split(','));
+const skipped = { skipped: true, peakRssMb: 0, cpuPercent: 0, fireLagMs: summarize([]) };
+const fire = PHASES.has('fire') ? await firePhase() : skipped;
 log(`fire: ${JSON.stringify(fire)}`);
-const idle = await idlePhase(N, IDLE_SECONDS);
-// The same process with no periodic task at all: the runtime's own footprint (Node, tsx, ORM, NATS, RPC).
-const baseline = await idlePhase(0, 15);
+const idle = PHASES.has('idle') ? await idlePhase(N, IDLE_SECONDS) : skipped;
+// The same process with no periodic task at all: the runtime's own footprint (Node, ORM, NATS, RPC).
+const baseline = PHASES.has('baseline') ? await idlePhase(0, 15) : skipped;
+log(`baseline: ${JSON.stringify(baseline)}`);
 const lag = fire.fireLagMs as ReturnType<typeof summarize>;
-writeResult('scheduler-load', {
+writeResult(process.env.RESULT ?? 'scheduler-load', {
   command: 'node node_modules/tsx/dist/cli.mjs bench/scheduler-load.bench.ts',
+  runtime: serviceRuntime(),
   fire,
   idle,
   baseline,

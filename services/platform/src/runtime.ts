@@ -79,7 +79,7 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
     names,
     nats,
     buckets,
-    publisher: createCommandPublisher(nats.js, names),
+    publisher: createCommandPublisher(nats.js, names, nats.nc),
     orm,
     workerId: `${service}/${settings.INSTANCE_ID}`,
     readiness,

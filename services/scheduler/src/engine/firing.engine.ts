@@ -11,6 +11,7 @@ import {
   type Logger,
   type NatsHandles,
   type Names,
+  type PreparedCommand,
 } from '@lucy/platform';
 import {
   nextDue,
@@ -68,7 +69,7 @@ export interface FiringEngine {
 
 /** Slots claimed and confirmed together: one claim and one confirmation statement per chunk of this many. */
 const CHUNK = 256;
-/** Chunks in progress at once, so at most CHUNK × CHUNKS_IN_FLIGHT publications await their acknowledgement. */
+/** Claim statements in flight at once. */
 const CHUNKS_IN_FLIGHT = 4;
 /**
  * How long before a slot's due time the engine wakes to claim it (database work), so that at the due time only
@@ -160,10 +161,10 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
   };
 
   /**
-   * Publishes slots (typically all those due at the same instant) in chunks of {@link CHUNK}, {@link
-   * CHUNKS_IN_FLIGHT} chunks at a time: each chunk is claimed in one statement, its claimed slots are published
-   * in parallel, and the published ones are confirmed in one statement. Per job: true when done (fired, already fired, or dropped with an error log),
-   * false when it must be retried later (lease lost, NATS or database failure).
+   * Fires slots (typically all those due within the next {@link PRECLAIM_MS}): claims them now, {@link CHUNK}
+   * per statement, publishes each group of slots due at the same instant at that instant, and confirms the
+   * published ones. Per job: true when done (fired, already fired, or dropped with an error log), false when it
+   * must be retried later (lease lost, NATS or database failure).
    */
   async function fireAll(jobs: readonly Job[]): Promise<boolean[]> {
     const done = jobs.map(() => false);
@@ -217,37 +218,32 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
       }
     };
     await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, chunks.length) }, claimer));
-    // Phase 2: each claimed slot is published at its due time, never before; then confirmed per chunk. At most
-    // CHUNKS_IN_FLIGHT · CHUNK publications wait for JetStream at once (publishing a whole burst at once measured
-    // slower: bench/scheduler-load.bench.ts).
-    const publishChunk = async ({ chunk, claimed }: (typeof claimedChunks)[number]): Promise<void> => {
-      const published: typeof chunk = [];
-      await Promise.all(
-        chunk.map(async (item) => {
-          const { task, slot } = item.job;
-          const taskId = claimed.get(slotRef(task.id, slot.dueAt));
-          if (taskId === undefined) {
-            done[item.index] = true;
-            return;
-          }
-          const wait = slot.dueAt.getTime() - clock().getTime();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          if (!lease.valid()) return;
-          try {
-            await publisher.publishRaw(item.subject, item.data, CONTENT_TYPE.protobuf, {
-              taskType: task.task,
-              requestedBy: 'scheduler',
-              trigger: 'schedule',
-              taskId,
-              msgId: slot.key,
-            });
-            published.push(item);
-          } catch (err) {
-            logger.warn({ err: errorMessage(err), slot: slot.key }, 'slot not fired; will retry');
-          }
-        }),
-      );
-      if (published.length === 0) return;
+    // Phase 2: the claimed slots, made ready now (headers, subject, payload), are published at their due time,
+    // never before — every slot due at the same instant in one synchronous pass over the connection, its
+    // acknowledgements collected together (publishPrepared) — and then confirmed, CHUNK per statement.
+    type Ready = { index: number; job: Job; command: PreparedCommand };
+    const groups = new Map<number, Ready[]>();
+    for (const { chunk, claimed } of claimedChunks) {
+      for (const { index, job, subject, data } of chunk) {
+        const taskId = claimed.get(slotRef(job.task.id, job.slot.dueAt));
+        if (taskId === undefined) {
+          done[index] = true; // Another replica (an earlier leader) fired it.
+          continue;
+        }
+        const command = publisher.prepare(subject, data, CONTENT_TYPE.protobuf, {
+          taskType: job.task.task,
+          requestedBy: 'scheduler',
+          trigger: 'schedule',
+          taskId,
+          msgId: job.slot.key,
+        });
+        const at = job.slot.dueAt.getTime();
+        const group = groups.get(at);
+        if (group) group.push({ index, job, command });
+        else groups.set(at, [{ index, job, command }]);
+      }
+    }
+    const confirm = async (published: readonly Ready[]): Promise<void> => {
       const firedAt = clock();
       try {
         await repo.confirmSlots(
@@ -269,15 +265,27 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
         if (job.slot.disableAfterFire) job.task.enabled = false;
         done[index] = true;
       }
+    };
+    const fireGroup = async (at: number, group: readonly Ready[]): Promise<void> => {
+      const wait = at - clock().getTime();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (!lease.valid()) return;
+      const results = await publisher.publishPrepared(group.map((r) => r.command));
+      const published: Ready[] = [];
+      const failed: string[] = [];
+      for (const [i, result] of results.entries()) {
+        if (result instanceof Error) failed.push(`${group[i]!.job.slot.key}: ${result.message}`);
+        else published.push(group[i]!);
+      }
+      if (failed.length > 0)
+        logger.warn({ slots: failed.length, first: failed[0] }, 'slots not fired; will retry');
+      const confirmations: Array<Promise<void>> = [];
+      for (let from = 0; from < published.length; from += CHUNK)
+        confirmations.push(confirm(published.slice(from, from + CHUNK)));
+      await Promise.all(confirmations);
       logger.debug({ slots: published.length }, 'slots fired');
     };
-    let nextPublish = 0;
-    const publisherWorker = async (): Promise<void> => {
-      while (nextPublish < claimedChunks.length) await publishChunk(claimedChunks[nextPublish++]!);
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, claimedChunks.length) }, publisherWorker),
-    );
+    await Promise.all([...groups].map(([at, group]) => fireGroup(at, group)));
     return done;
   }
 

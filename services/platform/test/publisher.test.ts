@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestNats, readStream, type TestNats } from '@lucy/testkit';
+import { CONTENT_TYPE, createCommandPublisher, H, type Published } from '../src/index.js';
+
+const SUBJECT = 'lucy.cmd.ingest.ingestar';
+
+describe('command publisher: prepared commands published as a burst', () => {
+  let t: TestNats;
+
+  beforeAll(async () => {
+    t = await createTestNats();
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  const prepareMany = (n: number, tag: string) => {
+    const publisher = createCommandPublisher(t.handles.js, t.names, t.handles.nc);
+    return {
+      publisher,
+      commands: Array.from({ length: n }, (_, i) =>
+        publisher.prepare(SUBJECT, new Uint8Array([i % 256]), CONTENT_TYPE.protobuf, {
+          taskType: 'alumnos.tasks.ingestar_aspirantes',
+          requestedBy: 'scheduler',
+          trigger: 'schedule',
+          msgId: `${tag}-${i}`,
+        }),
+      ),
+    };
+  };
+
+  it('stores every command once, in order, with its headers, and reports each sequence', async () => {
+    const { publisher, commands } = prepareMany(2000, 'burst');
+    const results = await publisher.publishPrepared(commands);
+    expect(results.filter((r) => r instanceof Error)).toEqual([]);
+    const acks = results as Published[];
+    expect(acks.every((a, i) => i === 0 || a.seq > acks[i - 1]!.seq)).toBe(true);
+    expect(acks.every((a, i) => a.taskId === commands[i]!.taskId && !a.duplicate)).toBe(true);
+
+    const stored = await readStream(t.handles, t.names.streams.cmd);
+    const burst = stored.filter((m) => m.header(H.msgId)?.startsWith('burst-'));
+    expect(burst).toHaveLength(2000);
+    const first = burst.find((m) => m.header(H.msgId) === 'burst-0')!;
+    expect(first.header(H.taskId)).toBe(commands[0]!.taskId);
+    expect(first.header(H.taskType)).toBe('alumnos.tasks.ingestar_aspirantes');
+    expect(first.header(H.trigger)).toBe('schedule');
+    expect(first.header(H.contentType)).toBe(CONTENT_TYPE.protobuf);
+    expect(first.header(H.traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it('reports a republished idempotency key as a duplicate, not stored twice', async () => {
+    const { publisher, commands } = prepareMany(50, 'again');
+    await publisher.publishPrepared(commands);
+    const before = (await t.handles.jsm.streams.info(t.names.streams.cmd)).state.messages;
+    const results = await publisher.publishPrepared(commands);
+    expect(results.every((r) => !(r instanceof Error) && r.duplicate)).toBe(true);
+    expect((await t.handles.jsm.streams.info(t.names.streams.cmd)).state.messages).toBe(before);
+  });
+
+  it('fails, per command, what no stream stores, and still stores the others of the same burst', async () => {
+    const publisher = createCommandPublisher(t.handles.js, t.names, t.handles.nc);
+    const options = { taskType: 'x', requestedBy: 'test', trigger: 'admin' as const };
+    const stored = publisher.prepare(SUBJECT, new Uint8Array(), CONTENT_TYPE.protobuf, options);
+    const lost = publisher.prepare('nadie.escucha.aqui', new Uint8Array(), CONTENT_TYPE.protobuf, options);
+    const [a, b] = await publisher.publishPrepared([stored, lost]);
+    expect(a).not.toBeInstanceOf(Error);
+    expect(b).toBeInstanceOf(Error);
+    expect((b as Error).message).toContain('no JetStream stream stores');
+  });
+
+  it('without the connection, publishes prepared commands one request each, with the same results', async () => {
+    const publisher = createCommandPublisher(t.handles.js, t.names);
+    const commands = Array.from({ length: 20 }, (_, i) =>
+      publisher.prepare(SUBJECT, new Uint8Array(), CONTENT_TYPE.protobuf, {
+        taskType: 'x',
+        requestedBy: 'test',
+        trigger: 'admin',
+        msgId: `plain-${i}`,
+      }),
+    );
+    const results = await publisher.publishPrepared(commands);
+    expect(results.every((r) => !(r instanceof Error) && !r.duplicate)).toBe(true);
+  });
+});
