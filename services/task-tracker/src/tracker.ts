@@ -13,6 +13,7 @@ import type { TrackerConfig } from './config.js';
 import { createBatchConsumer, type BatchConsumer } from './consumers/batch-consumer.js';
 import { alumnoRef, commandFact, logRow, taskEventFact } from './consumers/projection.consumer.js';
 import { createPurgarTareasWorker } from './consumers/purgar-tareas.worker.js';
+import { createReplicaFanout } from './consumers/replica-fanout.js';
 import { sweepStuck } from './consumers/stuck-sweep.js';
 import { trackerOrm } from './db/index.js';
 import {
@@ -68,7 +69,14 @@ export async function startTracker(config: TrackerConfig, options: TrackerOption
   });
   const { names, nats, logger } = runtime;
   const knex = runtime.orm.em.getKnex();
-  const broadcaster = createBroadcaster();
+  const broadcaster = createReplicaFanout({
+    nats,
+    names,
+    knex,
+    local: createBroadcaster(),
+    logger,
+  });
+  broadcaster.start();
   const ping = () => pingDatabase(runtime.orm);
   const common = {
     nats,
@@ -188,6 +196,7 @@ export async function startTracker(config: TrackerConfig, options: TrackerOption
       await rpc.close();
       await purge.stop();
       await Promise.all(Object.values(consumers).map((c) => c.stop()));
+      await broadcaster.stop();
       await runtime.close();
     },
   };

@@ -384,6 +384,16 @@ export async function findTarea(knex: Knex, id: string): Promise<TareaState | un
   return res.rows[0] ? rowToState(res.rows[0]) : undefined;
 }
 
+/** Loads several Tareas by id (those that exist). */
+export async function findTareas(knex: Knex, ids: readonly string[]): Promise<TareaState[]> {
+  if (ids.length === 0) return [];
+  const res = await knex.raw<{ rows: Record<string, unknown>[] }>(
+    `select * from tracker.tarea where id = any(?::uuid[]) and version > 0`,
+    [`{${ids.join(',')}}`],
+  );
+  return res.rows.map(rowToState);
+}
+
 /** Ids of running Tareas whose last sign of life is older than `cutoff` (the stuck sweep's candidates). */
 export async function findStuck(knex: Knex, cutoff: Date, limit = 500): Promise<string[]> {
   const res = await knex.raw<{ rows: Array<{ id: string }> }>(

@@ -4,8 +4,8 @@ import type { TareaState } from './projection.js';
 export type TareaListener = (tarea: TareaState) => void;
 
 /**
- * In-process fan-out of Tarea changes, fed by the projection after each commit. With several replicas each
- * replica's subscribers see the changes that replica projected (see README).
+ * In-process fan-out of Tarea changes, fed by the projection after each commit. Across replicas,
+ * `consumers/replica-fanout.ts` wraps it so every replica's subscribers see every replica's changes.
  */
 export interface Broadcaster {
   publish(changes: readonly TareaState[]): void;
