@@ -24,7 +24,7 @@ import {
   type TestDatabase,
   type TestNats,
 } from '@lucy/testkit';
-import { schedulerOrm } from '../services/scheduler/src/db/index.js';
+import { schedulerOrm } from '@lucy/scheduler';
 import { round, serviceNodeArgs, serviceRuntime, summarize, writeResult } from './lib.js';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -1,6 +1,6 @@
 // Generates a realistic Tarea history straight into the tracker schema of a database whose migrations have run:
 // `insert … select from generate_series`, then the counters are rebuilt from the rows.
-import type { Tracker } from '../services/task-tracker/src/index.js';
+import type { Tracker } from '@lucy/task-tracker';
 
 type Knex = Tracker['knex'];
 

@@ -26,7 +26,7 @@ import {
   TaskSucceededSchema,
 } from '@lucy/proto';
 import { testLogger } from '@lucy/testkit';
-import { loadConfig, startTracker, type Tracker } from '../services/task-tracker/src/index.js';
+import { loadConfig, startTracker, type Tracker } from '@lucy/task-tracker';
 
 /** One message ready to publish. */
 export interface BenchMessage {

@@ -6,7 +6,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { createOrm, createRpcClient, migrate } from '@lucy/platform';
 import { TareaEstado, TareaTipo, TaskService } from '@lucy/proto';
 import { createTestDatabase, createTestNats } from '@lucy/testkit';
-import { trackerOrm } from '../services/task-tracker/src/index.js';
+import { trackerOrm } from '@lucy/task-tracker';
 import { round, summarize, writeResult } from './lib.js';
 import { generateTareas } from './tracker-dataset.js';
 import { BENCH_TOKEN, startBenchTracker } from './tracker-harness.js';

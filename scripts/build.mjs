@@ -4,21 +4,20 @@
 // `node --conditions=lucy-dist <package>/dist/main.js`: the `lucy-dist` export condition of each workspace
 // package points at dist/, every other resolution (tsx in development, vitest, tsc) at src/.
 // Type checking is not done here: `npm run check` (tsc per package) does it.
+import { existsSync, readdirSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-/** Packages that production processes load (testkit, bench and the tests are development-only). */
-export const RUNTIME_PACKAGES = [
+/** Packages that production processes load: proto and every service (testkit, bench and web are not). */
+const RUNTIME_PACKAGES = [
   'proto',
-  'services/platform',
-  'services/task-tracker',
-  'services/scheduler',
-  'services/ingest-sial',
-  'services/fake-sial',
-  'services/cli',
+  ...readdirSync(join(root, 'services'))
+    .filter((d) => d !== 'testkit' && existsSync(join(root, 'services', d, 'src')))
+    .sort()
+    .map((d) => `services/${d}`),
 ];
 
 async function sources(dir) {
