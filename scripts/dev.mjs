@@ -28,6 +28,57 @@ const SERVICES = [
   { name: 'notifier', port: 7105 },
 ];
 
+const GRAPH_CERT = join(dataDir, 'fake-graph', 'cert.pem');
+/**
+ * The demo fakes of the outside systems (LUCY_DEMO=0 skips them), each started once its folder has src/main.ts;
+ * `serviceEnv` points the services at it (the Graph fake's self-signed certificate is trusted through
+ * NODE_EXTRA_CA_CERTS, which Node reads at start).
+ */
+const FAKES = [
+  {
+    name: 'fake-sial',
+    port: 8088,
+    env: { SIAL_FAKE_PORT: '8088' },
+    serviceEnv: { SIAL_BASE_URL: 'http://127.0.0.1:8088', SIAL_USER: 'usuario', SIAL_PASSWORD: 'contrasena' },
+    urls: [['SIAL fake', 'http://127.0.0.1:8088 (usuario / contrasena)']],
+  },
+  {
+    name: 'fake-graph',
+    port: 8443,
+    env: {
+      FAKE_GRAPH_PORT: '8443',
+      FAKE_GRAPH_CERT_FILE: GRAPH_CERT,
+      FAKE_GRAPH_KEY_FILE: join(dataDir, 'fake-graph', 'key.pem'),
+    },
+    serviceEnv: {
+      NODE_EXTRA_CA_CERTS: GRAPH_CERT,
+      GRAPH_AUTHORITY_HOST: 'https://127.0.0.1:8443',
+      GRAPH_BASE_URL: 'https://127.0.0.1:8443/v1.0',
+      GRAPH_TENANT_ID: '7c1a4c8e-3b5d-4f0a-9e2b-6d8f1a2c3e4b',
+      GRAPH_CLIENT_ID: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
+      GRAPH_CLIENT_SECRET: 'fake-graph-secret',
+    },
+    urls: [['Graph fake', `https://127.0.0.1:8443 (certificate ${GRAPH_CERT})`]],
+  },
+  {
+    name: 'fake-moodle',
+    port: 8089,
+    env: { FAKE_MOODLE_PORT: '8089' },
+    serviceEnv: { MOODLE_URL: 'http://127.0.0.1:8089', MOODLE_TOKEN: 'fake-moodle-token' },
+    urls: [['Moodle fake', 'http://127.0.0.1:8089/webservice/rest/server.php']],
+  },
+  {
+    name: 'fake-smtp',
+    port: 1025,
+    env: { FAKE_SMTP_PORT: '1025', FAKE_SMTP_HTTP_PORT: '8025' },
+    serviceEnv: { SMTP_HOST: '127.0.0.1', SMTP_PORT: '1025' },
+    urls: [
+      ['SMTP sink', 'smtp://127.0.0.1:1025'],
+      ['SMTP sink API', 'http://127.0.0.1:8025/api/messages (received e-mails)'],
+    ],
+  },
+];
+
 function log(msg) {
   process.stdout.write(`\x1b[1m[up]\x1b[0m ${msg}\n`);
 }
@@ -204,18 +255,17 @@ try {
 
   const urls = [];
   const fakeEnv = {};
-  if (demo && existsSync(join(root, 'services', 'fake-sial', 'src', 'main.ts'))) {
-    start('fake-sial', process.execPath, [TSX, 'src/main.ts'], {
-      cwd: join(root, 'services', 'fake-sial'),
-      env: { SIAL_FAKE_PORT: '8088' },
-    });
-    await waitPort('127.0.0.1', 8088, 'SIAL fake');
-    Object.assign(fakeEnv, {
-      SIAL_BASE_URL: 'http://127.0.0.1:8088',
-      SIAL_USER: 'usuario',
-      SIAL_PASSWORD: 'contrasena',
-    });
-    urls.push(['SIAL fake', 'http://127.0.0.1:8088 (usuario / contrasena)']);
+  if (demo) {
+    for (const fake of FAKES) {
+      if (!existsSync(join(root, 'services', fake.name, 'src', 'main.ts'))) continue;
+      start(fake.name, process.execPath, [TSX, 'src/main.ts'], {
+        cwd: join(root, 'services', fake.name),
+        env: fake.env,
+      });
+      await waitPort('127.0.0.1', fake.port, fake.name);
+      Object.assign(fakeEnv, fake.serviceEnv);
+      urls.push(...fake.urls);
+    }
   }
 
   for (const s of present) {

@@ -24,6 +24,9 @@ describe('compiled build', () => {
   }
   const probe: Record<string, Probe> = {
     'fake-sial': { env: { SIAL_FAKE_PORT: 'no-es-un-puerto' }, status: 2, says: /SIAL_FAKE_PORT/ },
+    'fake-graph': { env: { FAKE_GRAPH_PORT: 'no-es-un-puerto' }, status: 2, says: /FAKE_GRAPH_PORT/ },
+    'fake-moodle': { env: { FAKE_MOODLE_PORT: 'no-es-un-puerto' }, status: 2, says: /FAKE_MOODLE_PORT/ },
+    'fake-smtp': { env: { FAKE_SMTP_PORT: 'no-es-un-puerto' }, status: 2, says: /FAKE_SMTP_PORT/ },
     cli: { env: {}, args: ['--help'], status: 0, says: /alumnos/ },
   };
   const serviceProbe: Probe = {
