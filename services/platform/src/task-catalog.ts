@@ -159,32 +159,49 @@ export function tipoOf(spec: TaskSpec, message: Record<string, unknown>): TareaT
   return typeof spec.tipo === 'function' ? spec.tipo(message) : spec.tipo;
 }
 
+/**
+ * The JSON type of a command field as a keyword parameter: `int64` for 64-bit integers (a JSON number or a decimal
+ * string in the protobuf JSON mapping), `object` for nested messages other than Timestamp.
+ */
+export type ParamKind = 'boolean' | 'string' | 'number' | 'int64' | 'enum' | 'datetime' | 'object';
+
+/** The {@link ParamKind} of one field of a command message. */
+export function paramKindOf(field: DescMessage['fields'][number]): ParamKind {
+  switch (field.fieldKind) {
+    case 'scalar':
+      if (field.scalar === ScalarType.BOOL) return 'boolean';
+      if (field.scalar === ScalarType.STRING || field.scalar === ScalarType.BYTES) return 'string';
+      if (
+        field.scalar === ScalarType.INT64 ||
+        field.scalar === ScalarType.UINT64 ||
+        field.scalar === ScalarType.SINT64 ||
+        field.scalar === ScalarType.FIXED64 ||
+        field.scalar === ScalarType.SFIXED64
+      )
+        return 'int64';
+      return 'number';
+    case 'enum':
+      return 'enum';
+    case 'message':
+      return field.message.typeName === 'google.protobuf.Timestamp' ? 'datetime' : 'object';
+    case 'list':
+    case 'map':
+      return 'object';
+  }
+}
+
 /** The keyword parameters of a task, derived from its command message fields (protobuf JSON names). */
 export function paramsOf(schema: DescMessage): TaskParam[] {
   return schema.fields.map((f) => {
-    let type = 'string';
-    let enumValues: string[] = [];
-    if (f.fieldKind === 'scalar') {
-      type =
-        f.scalar === ScalarType.BOOL
-          ? 'boolean'
-          : f.scalar === ScalarType.STRING || f.scalar === ScalarType.BYTES
-            ? 'string'
-            : 'number';
-    } else if (f.fieldKind === 'enum') {
-      type = 'enum';
-      enumValues = f.enum.values.filter((v) => v.number !== 0).map((v) => v.name);
-    } else if (f.fieldKind === 'message' && f.message.typeName === 'google.protobuf.Timestamp') {
-      type = 'datetime';
-    } else {
-      type = 'object';
-    }
+    const kind = paramKindOf(f);
     return create(TaskParamSchema, {
       name: f.jsonName,
-      type,
+      // The registry speaks JSON types: a 64-bit integer is announced as a number.
+      type: kind === 'int64' ? 'number' : kind,
       required: false,
       description: f.jsonName,
-      enumValues,
+      enumValues:
+        f.fieldKind === 'enum' ? f.enum.values.filter((v) => v.number !== 0).map((v) => v.name) : [],
     });
   });
 }

@@ -1,7 +1,6 @@
 import {
   create,
   fromJson,
-  ScalarType,
   toJson,
   type DescMessage,
   type JsonObject,
@@ -21,7 +20,7 @@ import {
   type PeriodicTask as PeriodicTaskMsg,
   type Schedule as ScheduleMsg,
 } from '@lucy/proto';
-import { errorMessage, type FieldError } from '@lucy/platform';
+import { errorMessage, paramKindOf, type FieldError, type ParamKind } from '@lucy/platform';
 import {
   DEFAULT_TIME_ZONE,
   describeSchedule,
@@ -227,27 +226,23 @@ export function argsOf(p: PeriodicTaskMsg): unknown[] {
 export function registeredSpecOf(name: string, schema: DescMessage): RegisteredTaskSpec {
   const kwargs: RegisteredTaskSpec['kwargs'] = {};
   for (const f of schema.fields) {
-    let type: TaskKwargType | undefined;
-    if (f.fieldKind === 'scalar') {
-      type =
-        f.scalar === ScalarType.BOOL
-          ? 'boolean'
-          : f.scalar === ScalarType.STRING || f.scalar === ScalarType.BYTES
-            ? 'string'
-            : f.scalar === ScalarType.INT64 || f.scalar === ScalarType.UINT64
-              ? undefined
-              : 'number';
-    } else if (f.fieldKind === 'enum') {
-      type = 'string';
-    } else if (f.fieldKind === 'message' && f.message.typeName === 'google.protobuf.Timestamp') {
-      type = 'datetime';
-    }
+    const type = VALIDATOR_TYPE[paramKindOf(f)];
     // 64-bit integers may be JSON strings and nested messages have no validator type: fromJson checks them.
-    kwargs[f.jsonName] = { type: type ?? 'string', description: f.jsonName };
-    if (type === undefined) delete kwargs[f.jsonName];
+    if (type) kwargs[f.jsonName] = { type, description: f.jsonName };
   }
   return { name, kwargs, acceptsArgs: false };
 }
+
+/** The domain validator's type for each kind of command field (none: left to the protobuf JSON decoding). */
+const VALIDATOR_TYPE: Record<ParamKind, TaskKwargType | undefined> = {
+  boolean: 'boolean',
+  string: 'string',
+  number: 'number',
+  int64: undefined,
+  enum: 'string',
+  datetime: 'datetime',
+  object: undefined,
+};
 
 /**
  * Validates args and kwargs of a task against its command message: the domain's validator, then each kwarg
