@@ -7,9 +7,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import {
+  closeServer,
+  extendKeepAlive,
+  listen,
+  mulberry32,
+  readBody,
+  readJsonBody,
+  sendJson,
+  serverOrigin,
+} from '@lucy/fake-kit';
 import {
   createDirectory,
   projectUser,
@@ -20,7 +29,6 @@ import {
   type SkuUsage,
 } from './directory.js';
 import {
-  createRandom,
   FakeInputError,
   mergeFaults,
   takeFault,
@@ -184,8 +192,6 @@ const AGS_DIAGNOSTIC = JSON.stringify({
 });
 const WWW_AUTHENTICATE = `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="${GRAPH_APP_ID}"`;
 
-class BodyError extends Error {}
-
 const zeroCounts = (): FakeGraphRequestCounts => ({
   openidConfiguration: 0,
   token: 0,
@@ -198,17 +204,6 @@ const zeroCounts = (): FakeGraphRequestCounts => ({
   control: 0,
   other: 0,
 });
-
-async function readText(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > MAX_BODY) throw new BodyError('body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 function parseJson(text: string): unknown {
   if (text.trim() === '') return undefined;
@@ -223,16 +218,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-function send(res: ServerResponse, reply: Reply): void {
-  const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
-  const headers: Record<string, string | number> = { ...reply.headers };
-  if (body !== '') {
-    headers['content-type'] ??= 'application/json';
-    headers['content-length'] = Buffer.byteLength(body);
-  }
-  res.writeHead(reply.status, headers);
-  res.end(body);
-}
+const send = (res: ServerResponse, reply: Reply): void =>
+  sendJson(res, reply.status, reply.body, reply.headers);
 
 /** `innerError.date` as Graph writes it: ISO 8601 to the second, no zone suffix. */
 const graphDate = (ms: number): string => new Date(ms).toISOString().slice(0, 19);
@@ -264,7 +251,7 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
 
   let faults: FakeGraphFaults = {};
   let counts = zeroCounts();
-  let random = createRandom(options.seed ?? 1);
+  let random = mulberry32(options.seed ?? 1);
   let writeLog = new Map<string, number[]>();
   let writesTotal = 0;
   let peakWindow = 0;
@@ -702,7 +689,7 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
       requestId,
       clientRequestId: typeof headerId === 'string' && headerId !== '' ? headerId : requestId,
     };
-    const text = await readText(req);
+    const text = await readBody(req, MAX_BODY);
     const wait = latency();
     if (wait > 0) await delay(wait);
     const version = path.split('/')[1] ?? '';
@@ -778,7 +765,7 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
 
   const token = async (req: IncomingMessage, tenant: string, search: string): Promise<Reply> => {
     counts.token++;
-    const text = await readText(req);
+    const text = await readBody(req, MAX_BODY);
     const wait = latency();
     if (wait > 0) await delay(wait);
     const form = new URLSearchParams(text);
@@ -957,7 +944,7 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
     reset(): void {
       faults = {};
       counts = zeroCounts();
-      random = createRandom(options.seed ?? 1);
+      random = mulberry32(options.seed ?? 1);
       writeLog = new Map();
       writesTotal = 0;
       peakWindow = 0;
@@ -982,15 +969,7 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
   const handleControl = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     counts.control++;
     const route = `${req.method ?? 'GET'} ${path.replace(/\/$/, '')}`;
-    const input = async (): Promise<unknown> => {
-      const text = await readText(req);
-      if (text.trim() === '') return {};
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        throw new FakeInputError('body must be JSON');
-      }
-    };
+    const input = (): Promise<unknown> => readJsonBody(req, MAX_BODY);
     switch (route) {
       case 'GET /__fake/state':
         return send(res, { status: 200, body: api.state() });
@@ -1040,7 +1019,7 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
         res.destroy();
         return;
       }
-      if (err instanceof FakeInputError || err instanceof BodyError) {
+      if (err instanceof FakeInputError) {
         return send(res, { status: 400, body: { error: err.message } });
       }
       send(res, { status: 500, body: { error: { code: 'InternalServerError', message: String(err) } } });
@@ -1050,20 +1029,14 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
   const server: Server = createServer({ cert: tls.cert, key: tls.key, keepAlive: true }, (req, res) => {
     void handle(req, res);
   });
-  // Clients pool connections; keep them longer than undici's 4 s default so the client, not us, closes idle ones.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  extendKeepAlive(server);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  baseUrl = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  const address = await listen(server, options.port, options.host);
+  // Listening on every interface: hand out the loopback address, which clients can reach and the certificate names.
+  baseUrl = serverOrigin(
+    'https',
+    address.address === '0.0.0.0' ? { ...address, address: '127.0.0.1' } : address,
+  );
 
   if (options.caFile) {
     await mkdir(dirname(options.caFile), { recursive: true });
@@ -1081,10 +1054,6 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
     caPem: tls.cert,
     caFile: options.caFile,
     app: { ...firstApp },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

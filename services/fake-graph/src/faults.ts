@@ -2,11 +2,10 @@
  * Fault switches of the fake. The same input shape is accepted from tests (`setFaults`) and over HTTP
  * (`POST /__fake/faults`), so it is validated as unknown JSON.
  */
+import { FakeInputError, isJsonObject, nonNegativeInt, spendFault, type Random } from '@lucy/fake-kit';
 
-/** Raised for invalid input to the fake's own controls (never for Graph requests). */
-export class FakeInputError extends Error {
-  override readonly name = 'FakeInputError';
-}
+// Raised for invalid input to the fake's own controls (never for Graph requests); part of this package's API.
+export { FakeInputError };
 
 /** Which Graph requests a fault applies to: reads (GET), writes (POST/PATCH/PUT/DELETE) or both. */
 export type FaultTarget = 'read' | 'write' | 'all';
@@ -62,9 +61,6 @@ export type CountedFaultName = (typeof COUNTED_FAULTS)[number];
 const TARGETS: readonly FaultTarget[] = ['read', 'write', 'all'];
 const KNOWN_KEYS = new Set<string>([...COUNTED_FAULTS, 'replicationLagMs', 'latencyMs', 'target']);
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function parseTarget(value: unknown, fallback: FaultTarget, field: string): FaultTarget {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (TARGETS as readonly string[]).includes(value))
@@ -72,18 +68,13 @@ function parseTarget(value: unknown, fallback: FaultTarget, field: string): Faul
   throw new FakeInputError(`${field} must be one of ${TARGETS.join(', ')}`);
 }
 
-function parseCount(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  throw new FakeInputError(`${field} must be a non-negative integer`);
-}
-
 function parseCounted(value: unknown, target: FaultTarget, field: string): CountedFault | undefined {
   if (value === false || value === 0 || value === null) return undefined;
   const base = { ratio: null, target, retryAfterSeconds: 1 };
   if (value === true) return { ...base, remaining: null };
-  if (typeof value === 'number') return { ...base, remaining: parseCount(value, field) };
-  if (isObject(value)) {
-    const remaining = value.count === undefined ? null : parseCount(value.count, `${field}.count`);
+  if (typeof value === 'number') return { ...base, remaining: nonNegativeInt(value, field) };
+  if (isJsonObject(value)) {
+    const remaining = value.count === undefined ? null : nonNegativeInt(value.count, `${field}.count`);
     if (remaining === 0) return undefined;
     let ratio: number | null = null;
     if (value.ratio !== undefined) {
@@ -99,7 +90,7 @@ function parseCounted(value: unknown, target: FaultTarget, field: string): Count
       retryAfterSeconds:
         value.retryAfterSeconds === undefined
           ? 1
-          : parseCount(value.retryAfterSeconds, `${field}.retryAfterSeconds`),
+          : nonNegativeInt(value.retryAfterSeconds, `${field}.retryAfterSeconds`),
     };
   }
   throw new FakeInputError(
@@ -112,7 +103,7 @@ function parseCounted(value: unknown, target: FaultTarget, field: string): Count
  * @throws FakeInputError naming the offending field.
  */
 export function mergeFaults(current: FakeGraphFaults, input: unknown): FakeGraphFaults {
-  if (!isObject(input)) throw new FakeInputError('faults must be a JSON object');
+  if (!isJsonObject(input)) throw new FakeInputError('faults must be a JSON object');
   for (const k of Object.keys(input)) {
     if (!KNOWN_KEYS.has(k)) throw new FakeInputError(`unknown fault "${k}"`);
   }
@@ -129,22 +120,10 @@ export function mergeFaults(current: FakeGraphFaults, input: unknown): FakeGraph
     if (name in input) {
       const value = input[name];
       if (value === null || value === false || value === 0) delete next[name];
-      else next[name] = parseCount(value, name);
+      else next[name] = nonNegativeInt(value, name);
     }
   }
   return next;
-}
-
-/** A small seeded generator (mulberry32) so ratio faults repeat run after run. */
-export function createRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /**
@@ -154,17 +133,14 @@ export function createRandom(seed: number): () => number {
 export function takeFault(
   faults: FakeGraphFaults,
   kind: 'read' | 'write',
-  random: () => number,
+  random: Random,
 ): { name: CountedFaultName; fault: CountedFault } | undefined {
   for (const name of COUNTED_FAULTS) {
     const fault = faults[name];
     if (!fault || (fault.target !== 'all' && fault.target !== kind)) continue;
     if (fault.ratio !== null && random() >= fault.ratio) continue;
     const taken = { ...fault };
-    if (fault.remaining !== null) {
-      fault.remaining--;
-      if (fault.remaining <= 0) delete faults[name];
-    }
+    spendFault(faults, name);
     return { name, fault: taken };
   }
   return undefined;

@@ -5,8 +5,17 @@
  * tests and the dev stack.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import {
+  closeServer,
+  extendKeepAlive,
+  listen,
+  readBody,
+  readJsonBody,
+  sendBody,
+  sendJson,
+  serverOrigin,
+} from '@lucy/fake-kit';
 import {
   accessException,
   invalidToken,
@@ -167,6 +176,7 @@ const DEFAULT_AUTHS = [
 ];
 const INTERNAL_AUTHS = ['manual', 'email', 'none', 'webservice'];
 const MAX_BODY = 8 << 20;
+const MAX_CONTROL_BODY = 1 << 20;
 const MAX_CALLS = 500;
 
 const HTML_500 = `<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
@@ -205,40 +215,7 @@ const zeroCounts = (): FakeMoodleRequestCounts => ({
   other: 0,
 });
 
-async function readRaw(req: IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > limit) throw new FakeInputError('body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const text = (await readRaw(req, 1 << 20)).trim();
-  if (text === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new FakeInputError('body must be JSON');
-  }
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: string,
-  type: string,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
-}
-
-const sendJson = (res: ServerResponse, status: number, body: unknown): void =>
-  send(res, status, JSON.stringify(body), 'application/json');
+const readJson = (req: IncomingMessage): Promise<unknown> => readJsonBody(req, MAX_CONTROL_BODY);
 
 const scalar = (value: PhpValue | undefined): string | undefined =>
   typeof value === 'string' ? value : undefined;
@@ -322,7 +299,7 @@ export async function createFakeMoodle(options: FakeMoodleOptions = {}): Promise
     counts.rest++;
     const get = parsePhpForm(query);
     const isForm = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-    const body = await readRaw(req, MAX_BODY);
+    const body = await readBody(req, MAX_BODY);
     const post = req.method === 'POST' && isForm ? parsePhpForm(body) : new Map<string, PhpValue>();
     const params = mergePhpArrays(get, post);
     const format: RestFormat = params.get('moodlewsrestformat') === 'json' ? 'json' : 'xml';
@@ -341,22 +318,22 @@ export async function createFakeMoodle(options: FakeMoodleOptions = {}): Promise
     if (fault === 'timeout') return; // Never answer; close() drops the connection.
     const wait = faults.latencyMs ?? baseLatency;
     if (wait > 0) await delay(wait);
-    if (fault === 'status500') return send(res, 500, HTML_500, 'text/html; charset=iso-8859-1');
+    if (fault === 'status500') return sendBody(res, 500, HTML_500, 'text/html; charset=iso-8859-1');
     if (fault === 'status503') {
-      return send(res, 503, HTML_503, 'text/html; charset=utf-8', { 'retry-after': '300' });
+      return sendBody(res, 503, HTML_503, 'text/html; charset=utf-8', { 'retry-after': '300' });
     }
-    if (fault === 'html') return send(res, 200, HTML_ERROR_PAGE, 'text/html; charset=utf-8');
+    if (fault === 'html') return sendBody(res, 200, HTML_ERROR_PAGE, 'text/html; charset=utf-8');
 
     try {
       if (fault === 'invalidToken') throw invalidToken();
       const result = execute(wsfunction, wstoken, params);
       if (!fault) record({ wsfunction: callName, format });
-      return send(res, 200, formatResult(format, result), contentType(format));
+      return sendBody(res, 200, formatResult(format, result), contentType(format));
     } catch (err) {
       if (!(err instanceof MoodleException)) throw err;
       counts.errors++;
       if (!fault) record({ wsfunction: callName, format, errorcode: err.errorcode });
-      return send(res, 200, formatError(format, err, debug), contentType(format));
+      return sendBody(res, 200, formatError(format, err, debug), contentType(format));
     }
   };
 
@@ -451,36 +428,26 @@ export async function createFakeMoodle(options: FakeMoodleOptions = {}): Promise
       if (path.startsWith('/__fake/')) return await handleControl(req, res, path);
       if (path === MOODLE_REST_PATH) return await handleRest(req, res, query);
       counts.other++;
-      return send(res, 404, '<h1>Not Found</h1>', 'text/html; charset=utf-8');
+      return sendBody(res, 404, '<h1>Not Found</h1>', 'text/html; charset=utf-8');
     } catch (err) {
       if (res.headersSent) {
         res.destroy();
         return;
       }
       if (err instanceof FakeInputError) return sendJson(res, 400, { error: err.message });
-      send(res, 500, HTML_500, 'text/html; charset=iso-8859-1');
+      sendBody(res, 500, HTML_500, 'text/html; charset=iso-8859-1');
     }
   };
 
   const server: Server = createServer({ keepAlive: true }, (req, res) => {
     void handle(req, res);
   });
-  // Clients pool connections; keep them longer than undici's 4 s default so the client, not us, closes idle ones.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  extendKeepAlive(server);
   // The `timeout` fault hangs on purpose; Node's 300 s default request timeout would cut it.
   server.requestTimeout = 0;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  listeningUrl = `http://${host}:${address.port}`;
+  const address = await listen(server, options.port, options.host);
+  listeningUrl = serverOrigin('http', address);
 
   return {
     ...api,
@@ -488,10 +455,6 @@ export async function createFakeMoodle(options: FakeMoodleOptions = {}): Promise
     restUrl: `${listeningUrl}${MOODLE_REST_PATH}`,
     port: address.port,
     token,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

@@ -2,11 +2,10 @@
  * Fault switches of the Moodle fake. The same input shape is accepted from tests (`setFaults`) and over HTTP
  * (`POST /__fake/faults`), so it is validated as unknown JSON.
  */
+import { FakeInputError, isJsonObject, nonNegativeInt, spendFault } from '@lucy/fake-kit';
 
-/** A fault input is not valid; answered 400 on the control API. */
-export class FakeInputError extends Error {
-  override readonly name = 'FakeInputError';
-}
+// A fault input is not valid; answered 400 on the control API. Part of this package's API.
+export { FakeInputError };
 
 /**
  * A fault that fires on matching web-service calls: `true` until cleared, a number for the next N calls, or the
@@ -54,14 +53,6 @@ export type CountedFaultName = (typeof COUNTED_FAULTS)[number];
 
 const KNOWN_KEYS = new Set<string>([...COUNTED_FAULTS, 'latencyMs', 'functions']);
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function parseCount(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  throw new FakeInputError(`${field} must be a non-negative integer`);
-}
-
 function parseFunctions(value: unknown, field: string): string[] | null {
   if (value === undefined || value === null) return null;
   if (Array.isArray(value) && value.length > 0 && value.every((f) => typeof f === 'string' && f !== '')) {
@@ -73,9 +64,9 @@ function parseFunctions(value: unknown, field: string): string[] | null {
 function parseCounted(value: unknown, functions: string[] | null, field: string): CountedFault | undefined {
   if (value === false || value === 0 || value === null) return undefined;
   if (value === true) return { remaining: null, functions };
-  if (typeof value === 'number') return { remaining: parseCount(value, field), functions };
-  if (isObject(value)) {
-    const remaining = value.count === undefined ? null : parseCount(value.count, `${field}.count`);
+  if (typeof value === 'number') return { remaining: nonNegativeInt(value, field), functions };
+  if (isJsonObject(value)) {
+    const remaining = value.count === undefined ? null : nonNegativeInt(value.count, `${field}.count`);
     if (remaining === 0) return undefined;
     const own = parseFunctions(value.functions, `${field}.functions`);
     return { remaining, functions: own ?? functions };
@@ -88,7 +79,7 @@ function parseCounted(value: unknown, functions: string[] | null, field: string)
  * @throws FakeInputError naming the offending field.
  */
 export function mergeFaults(current: FakeMoodleFaults, input: unknown): FakeMoodleFaults {
-  if (!isObject(input)) throw new FakeInputError('faults must be a JSON object');
+  if (!isJsonObject(input)) throw new FakeInputError('faults must be a JSON object');
   for (const k of Object.keys(input)) {
     if (!KNOWN_KEYS.has(k)) throw new FakeInputError(`unknown fault "${k}"`);
   }
@@ -102,7 +93,7 @@ export function mergeFaults(current: FakeMoodleFaults, input: unknown): FakeMood
   }
   if ('latencyMs' in input) {
     if (input.latencyMs === null || input.latencyMs === false) delete next.latencyMs;
-    else next.latencyMs = parseCount(input.latencyMs, 'latencyMs');
+    else next.latencyMs = nonNegativeInt(input.latencyMs, 'latencyMs');
   }
   return next;
 }
@@ -115,10 +106,7 @@ export function takeFault(faults: FakeMoodleFaults, wsfunction: string): Counted
   for (const name of COUNTED_FAULTS) {
     const fault = faults[name];
     if (!fault || (fault.functions !== null && !fault.functions.includes(wsfunction))) continue;
-    if (fault.remaining !== null) {
-      fault.remaining--;
-      if (fault.remaining <= 0) delete faults[name];
-    }
+    spendFault(faults, name);
     return name;
   }
   return undefined;

@@ -2,11 +2,10 @@
  * Fault switches of the SMTP sink. The same input shape is accepted in process (`setFaults`) and over HTTP
  * (`POST /api/faults`), so it is validated as unknown JSON.
  */
+import { FakeInputError, isJsonObject, nonNegativeInt, spendFault } from '@lucy/fake-kit';
 
-/** A fault input is not valid; answered 400 on the HTTP API. */
-export class FakeInputError extends Error {
-  override readonly name = 'FakeInputError';
-}
+// A fault input is not valid; answered 400 on the HTTP API. Part of this package's API.
+export { FakeInputError };
 
 /** Reject the next N messages: a count, or the count with the reply code and text. */
 export type RejectInput = number | { count: number; code?: number; message?: string };
@@ -50,14 +49,6 @@ const DEFAULTS = {
   rejectRecipients: { code: 550, message: '5.1.1 Recipient address rejected: User unknown' },
 } as const;
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function parseCount(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  throw new FakeInputError(`${field} must be a non-negative integer`);
-}
-
 function parseCode(value: unknown, min: number, field: string): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= min && value < min + 100) return value;
   throw new FakeInputError(`${field} must be a ${min / 100}xx reply code`);
@@ -73,9 +64,9 @@ function parseReject(value: unknown, field: 'rejectTemporary' | 'rejectPermanent
   if (value === false || value === null || value === 0) return undefined;
   const defaults = DEFAULTS[field];
   const min = field === 'rejectTemporary' ? 400 : 500;
-  if (typeof value === 'number') return { remaining: parseCount(value, field), ...defaults };
-  if (isObject(value)) {
-    const remaining = parseCount(value.count, `${field}.count`);
+  if (typeof value === 'number') return { remaining: nonNegativeInt(value, field), ...defaults };
+  if (isJsonObject(value)) {
+    const remaining = nonNegativeInt(value.count, `${field}.count`);
     if (remaining === 0) return undefined;
     return {
       remaining,
@@ -102,7 +93,7 @@ function parsePattern(value: unknown, field: string): string {
  * @throws FakeInputError naming the offending field.
  */
 export function mergeFaults(current: SmtpSinkFaults, input: unknown): SmtpSinkFaults {
-  if (!isObject(input)) throw new FakeInputError('faults must be a JSON object');
+  if (!isJsonObject(input)) throw new FakeInputError('faults must be a JSON object');
   for (const k of Object.keys(input)) {
     if (!KNOWN_KEYS.has(k)) throw new FakeInputError(`unknown fault "${k}"`);
   }
@@ -119,7 +110,7 @@ export function mergeFaults(current: SmtpSinkFaults, input: unknown): SmtpSinkFa
     if (value === false || value === null) delete next.rejectRecipients;
     else if (typeof value === 'string') {
       next.rejectRecipients = { pattern: parsePattern(value, 'rejectRecipients'), ...defaults };
-    } else if (isObject(value)) {
+    } else if (isJsonObject(value)) {
       next.rejectRecipients = {
         pattern: parsePattern(value.pattern, 'rejectRecipients.pattern'),
         code:
@@ -135,7 +126,7 @@ export function mergeFaults(current: SmtpSinkFaults, input: unknown): SmtpSinkFa
   }
   if ('latencyMs' in input) {
     if (input.latencyMs === null || input.latencyMs === false) delete next.latencyMs;
-    else next.latencyMs = parseCount(input.latencyMs, 'latencyMs');
+    else next.latencyMs = nonNegativeInt(input.latencyMs, 'latencyMs');
   }
   return next;
 }
@@ -145,8 +136,7 @@ export function takeRejection(faults: SmtpSinkFaults): { code: number; message: 
   for (const field of ['rejectTemporary', 'rejectPermanent'] as const) {
     const fault = faults[field];
     if (!fault) continue;
-    fault.remaining--;
-    if (fault.remaining <= 0) delete faults[field];
+    spendFault(faults, field);
     return { code: fault.code, message: fault.message };
   }
   return undefined;

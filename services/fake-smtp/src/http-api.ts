@@ -3,7 +3,7 @@
  * (newest first), read one, read its raw source, delete, and set faults.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listen, readJsonBody, sendBody, sendJson, serverOrigin } from '@lucy/fake-kit';
 import { FakeInputError, type SmtpSinkFaultsInput } from './faults.js';
 import type { SinkAddress, SinkMessage, SmtpSink } from './smtp-sink.js';
 
@@ -49,28 +49,7 @@ const summary = (m: SinkMessage): SinkMessageSummary => ({
   attachments: m.attachments.length,
 });
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > 64 * 1024) throw new FakeInputError('body too large');
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new FakeInputError('body must be JSON');
-  }
-}
+const MAX_BODY = 64 * 1024;
 
 /** Whether a message matches the `to` and `subject` searches (case-insensitive substrings). */
 function matches(m: SinkMessage, to: string | null, subject: string | null): boolean {
@@ -121,9 +100,7 @@ export async function createSmtpSinkApi(options: SmtpSinkApiOptions): Promise<Sm
         if (one[2]) {
           const raw = sink.raw(id);
           if (!raw) return sendJson(res, 404, { error: 'not found' });
-          res.writeHead(200, { 'content-type': 'message/rfc822', 'content-length': raw.length });
-          res.end(raw);
-          return;
+          return sendBody(res, 200, raw, 'message/rfc822');
         }
         const message = sink.message(id);
         return message ? sendJson(res, 200, message) : sendJson(res, 404, { error: 'not found' });
@@ -131,7 +108,11 @@ export async function createSmtpSinkApi(options: SmtpSinkApiOptions): Promise<Sm
       if (path === '/api/faults') {
         if (method === 'GET') return sendJson(res, 200, sink.faults());
         if (method === 'POST') {
-          return sendJson(res, 200, sink.setFaults((await readJson(req)) as SmtpSinkFaultsInput));
+          return sendJson(
+            res,
+            200,
+            sink.setFaults((await readJsonBody(req, MAX_BODY)) as SmtpSinkFaultsInput),
+          );
         }
         if (method === 'DELETE') {
           sink.clearFaults();
@@ -149,22 +130,10 @@ export async function createSmtpSinkApi(options: SmtpSinkApiOptions): Promise<Sm
   const server: Server = createServer((req, res) => {
     void handle(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const address = await listen(server, options.port, options.host);
   return {
-    url: `http://${host}:${address.port}`,
+    url: serverOrigin('http', address),
     port: address.port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

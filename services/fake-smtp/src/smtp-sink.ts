@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { listen } from '@lucy/fake-kit';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { mergeFaults, takeRejection, type SmtpSinkFaults, type SmtpSinkFaultsInput } from './faults.js';
@@ -268,14 +268,7 @@ export async function createSmtpSink(options: SmtpSinkOptions = {}): Promise<Smt
   const server = new SMTPServer(serverOptions);
   server.on('error', (err) => log({ level: 'warn', msg: 'smtp server error', error: String(err) }));
 
-  await new Promise<void>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.server.address() as AddressInfo;
+  const address = await listen(server.server, options.port, options.host);
 
   return {
     host: address.address,
