@@ -3,9 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { uuidv7 } from '@lucy/platform';
-// bench/ has no workspace dependency on the services yet (adding one needs a `pnpm install`): their public entries
-// are imported by path.
-import type { AlumnoUpsert } from '../services/ingest-sial/src/index.js';
+import type { AlumnoUpsert } from '@lucy/ingest-sial';
 
 export const ROOT = join(import.meta.dirname, '..');
 

@@ -3,7 +3,7 @@
 // Run: pnpm --filter @lucy/bench exec tsx ingest-explain.ts   (env N=100000 CHUNK=5000 REPEAT=3)
 import { createOrm, migrate } from '@lucy/platform';
 import { createTestDatabase } from '@lucy/testkit';
-import { ingestOrm, upsertAlumnos, upsertStatement } from '../services/ingest-sial/src/index.js';
+import { ingestOrm, upsertAlumnos, upsertStatement } from '@lucy/ingest-sial';
 import { round, writeResult } from './lib.js';
 import { syntheticUpsert } from './ingest-dataset.js';
 

@@ -2,12 +2,7 @@
 // Run: pnpm --filter @lucy/bench exec tsx ingest-upsert.bench.ts   (env N=100000 NAIVE_N=5000 CHUNK=1000 IN_FLIGHT=2)
 import { createOrm, migrate } from '@lucy/platform';
 import { createTestDatabase } from '@lucy/testkit';
-import {
-  AlumnoEntitySchema,
-  ingestOrm,
-  upsertAlumnos,
-  type AlumnoUpsert,
-} from '../services/ingest-sial/src/index.js';
+import { AlumnoEntitySchema, ingestOrm, upsertAlumnos, type AlumnoUpsert } from '@lucy/ingest-sial';
 import { round, withResources, writeResult } from './lib.js';
 import { syntheticUpsert } from './ingest-dataset.js';
 

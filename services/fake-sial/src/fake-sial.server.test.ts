@@ -227,6 +227,35 @@ describe('fake SIAL modification windows', () => {
     expect(server.state().sizes.ingresantes).toBe(34);
   });
 
+  it('answers the full list again from its cache until records or list faults change', async () => {
+    const clock = makeClock();
+    const server = await start({ now: clock.now });
+    const path = `${BASE}/preinscriptos/listas/`;
+    const original = (await get(server, path)).text;
+    expect((await get(server, path)).text).toBe(original);
+    server.setFaults({ latencyMs: 0, status500: false }); // nothing the list's bytes depend on
+    expect((await get(server, path)).text).toBe(original);
+
+    clock.advance(60_000);
+    const [dni] = server.touch('preinscriptos', 1, { change: 'list' });
+    const touched = (await get(server, path)).json() as FakeListRecord[];
+    const before = (JSON.parse(original) as FakeListRecord[]).find((r) => r.nrodoc === dni)!;
+    expect(touched.find((r) => r.nrodoc === dni)!.carreras).not.toEqual(before.carreras);
+
+    server.addRecords('preinscriptos', 2);
+    expect(await list(server, 'preinscriptos/listas/')).toHaveLength(52);
+    server.setFaults({ badRecords: 1 });
+    expect(((await get(server, path)).json() as Record<string, unknown>[])[0]).not.toHaveProperty('nrodoc');
+    server.setFaults({ badRecords: false, shape: 'nrodoc_renamed' });
+    expect(((await get(server, path)).json() as Record<string, unknown>[])[0]).toHaveProperty(
+      'nro_documento',
+    );
+    server.setFaults({ shape: { variant: 'nrodoc_renamed', endpoints: 'personal' } });
+    expect(((await get(server, path)).json() as Record<string, unknown>[])[0]).toHaveProperty('nrodoc');
+    server.reset();
+    expect((await get(server, path)).text).toBe(original);
+  });
+
   it('rejects touching a DNI that is not in the tipo', async () => {
     const server = await start();
     expect(() => server.touch('preinscriptos', [12])).toThrow(/not in preinscriptos/);

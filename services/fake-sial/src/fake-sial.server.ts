@@ -226,7 +226,42 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
     return { status: 200, body: [out] };
   };
 
-  /** Serialises the matching records in chunks, honouring back-pressure, without building the whole array. */
+  /**
+   * The serialised full list of a tipo, kept as SIAL keeps its table: answered again as long as nothing that shapes
+   * it changed (records touched or added, a reset, the `shape` or `badRecords` fault). Only the full list is
+   * cached; windows are generated per request.
+   */
+  const listCache = new Map<FakeTipo, { key: string; chunks: Buffer[] }>();
+  let dataVersion = 0;
+  const dataChanged = (): void => {
+    dataVersion++;
+    listCache.clear();
+  };
+
+  /** Writes a chunk, waiting for the socket to drain; false when the client went away. */
+  const write = async (res: ServerResponse, chunk: string | Buffer): Promise<boolean> => {
+    if (res.destroyed) return false;
+    if (res.write(chunk)) return true;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('drain', done).off('close', done);
+        resolve();
+      };
+      res.on('drain', done).on('close', done);
+    });
+    return !res.destroyed;
+  };
+
+  /** What the full list's bytes depend on besides the tipo. */
+  const listKey = (): string => {
+    const shape = faults.shape && appliesTo(faults.shape.endpoints, 'list') ? faults.shape.variant : '';
+    return `${dataVersion}|${shape}|${faults.badRecords ? JSON.stringify(faults.badRecords) : ''}`;
+  };
+
+  /**
+   * Serialises the matching records in chunks, honouring back-pressure, without building the whole array; the
+   * full list is answered from the cache when its key still holds.
+   */
   const streamList = async (
     res: ServerResponse,
     tipo: FakeTipo,
@@ -235,7 +270,15 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
     const shape =
       faults.shape && appliesTo(faults.shape.endpoints, 'list') ? faults.shape.variant : undefined;
     const bad = faults.badRecords;
+    const cacheKey = listKey();
     res.writeHead(200, JSON_HEADERS);
+    const cached = range ? undefined : listCache.get(tipo);
+    if (cached?.key === cacheKey) {
+      for (const chunk of cached.chunks) if (!(await write(res, chunk))) return;
+      res.end();
+      return;
+    }
+    const chunks: Buffer[] | undefined = range ? undefined : [];
     let buffer = shape === 'not_array' ? '{"resultados":[' : '[';
     let written = 0;
     const total = dataset.size(tipo);
@@ -252,21 +295,19 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
       buffer += (written === 0 ? '' : ',') + JSON.stringify(record);
       written++;
       if (buffer.length >= 64 * 1024) {
-        if (res.destroyed) return;
-        const flushed = res.write(buffer);
+        const chunk = Buffer.from(buffer, 'utf8');
         buffer = '';
-        if (!flushed) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              res.off('drain', done).off('close', done);
-              resolve();
-            };
-            res.on('drain', done).on('close', done);
-          });
-        }
+        chunks?.push(chunk);
+        if (!(await write(res, chunk))) return;
       }
     }
-    res.end(buffer + (shape === 'not_array' ? ']}' : ']'));
+    const last = Buffer.from(buffer + (shape === 'not_array' ? ']}' : ']'), 'utf8');
+    if (chunks) {
+      chunks.push(last);
+      // Not stored when the data or the faults changed while this list was written (the key would be stale).
+      if (listKey() === cacheKey) listCache.set(tipo, { key: cacheKey, chunks });
+    }
+    res.end(last);
   };
 
   const handleSial = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
@@ -335,15 +376,18 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
       faults = {};
     },
     touch(tipo, target, touchOptions) {
+      dataChanged();
       return dataset.touch(tipo, target, touchOptions?.change ?? 'both', now().getTime());
     },
     addRecords(tipo, n) {
+      dataChanged();
       return dataset.addRecords(tipo, n, now().getTime());
     },
     reset() {
       faults = {};
       counts = zeroCounts();
       dataset.reset();
+      dataChanged();
     },
     state() {
       const { touched, added } = dataset.changeCounts();

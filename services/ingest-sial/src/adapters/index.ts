@@ -7,7 +7,9 @@ export {
   type SialClient,
   type SialClientOptions,
   type SialListRange,
+  type SialListSink,
 } from './sial.client.js';
+export { JsonArraySplitter, type ElementHandler } from './json-array-splitter.js';
 export {
   SialAuthError,
   SialConnectionError,

@@ -1,7 +1,12 @@
 import { createFakeSial, type FakeSial, type FakeSialOptions } from '@lucy/fake-sial';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from './clock.js';
-import { createSialClient, formatSialDate, type SialClientOptions } from './sial.client.js';
+import {
+  createSialClient,
+  formatSialDate,
+  type SialClientOptions,
+  type SialListSink,
+} from './sial.client.js';
 import {
   SialAuthError,
   SialConnectionError,
@@ -292,5 +297,209 @@ describe('SIAL client rate limit', () => {
     const sial = client(server, { clock });
     for (let i = 0; i < 5; i++) await sial.listar('aspirantes');
     expect(clock.slept).toEqual([]);
+  });
+});
+
+/** A fetch whose n-th call answers 200 with a body streamed in the given chunks, then as `ending` says. */
+function streamingFetch(
+  attempts: readonly { chunks: readonly (string | Uint8Array)[]; ending?: 'close' | 'break' | 'hang' }[],
+): typeof globalThis.fetch & { calls: number } {
+  const encoder = new TextEncoder();
+  const fake = async (_input: unknown, init?: RequestInit): Promise<Response> => {
+    const plan = attempts[Math.min(fake.calls++, attempts.length - 1)]!;
+    const queue = plan.chunks.map((c) => (typeof c === 'string' ? encoder.encode(c) : c));
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        init?.signal?.addEventListener('abort', () => controller.error(init.signal?.reason));
+      },
+      pull(controller) {
+        const next = queue.shift();
+        if (next) return controller.enqueue(next);
+        if (plan.ending === 'break') return controller.error(new TypeError('terminated'));
+        if (plan.ending === 'hang') return new Promise<void>(() => undefined);
+        controller.close();
+      },
+    });
+    return new Response(stream, { status: 200, headers: { 'content-type': 'application/json' } });
+  };
+  fake.calls = 0;
+  return fake;
+}
+
+/** A sink that records what it was given; `sinks` collects every sink made (one per attempt). */
+function collectingSink() {
+  const sinks: { values: unknown[]; texts: string[]; positions: number[]; ended?: number }[] = [];
+  const make = (): SialListSink<unknown[]> => {
+    const got: (typeof sinks)[number] = { values: [], texts: [], positions: [] };
+    sinks.push(got);
+    return {
+      record(value, json, position) {
+        got.values.push(value);
+        got.texts.push(new TextDecoder().decode(json));
+        got.positions.push(position);
+      },
+      end(count) {
+        got.ended = count;
+        return got.values;
+      },
+    };
+  };
+  return { sinks, make };
+}
+
+function streamingClient(fetchImpl: typeof globalThis.fetch, options: Partial<SialClientOptions> = {}) {
+  return createSialClient({
+    baseUrl: 'http://sial.test',
+    user: 'usuario',
+    password: 'contrasena',
+    backoffMs: 10,
+    clock: virtualClock(),
+    fetch: fetchImpl,
+    ...options,
+  });
+}
+
+const LIST = '/webservice/sial/V2/04/aspirantes/listas/';
+
+describe('SIAL client streamed lists', () => {
+  it("hands every record of the fake's list to the sink with its JSON text and position", async () => {
+    const server = await startFake();
+    const { sinks, make } = collectingSink();
+    const records = await client(server).listarEach('preinscriptos', {}, make);
+    expect(records).toHaveLength(20);
+    expect(sinks).toHaveLength(1);
+    expect(sinks[0]!.ended).toBe(20);
+    expect(sinks[0]!.positions).toEqual([...Array(20).keys()]);
+    expect(sinks[0]!.texts.map((t) => JSON.parse(t) as unknown)).toEqual(records);
+    expect(records).toEqual(await client(server).listar('preinscriptos'));
+  });
+
+  it('parses records split across chunks anywhere, multibyte characters included', async () => {
+    const body = new TextEncoder().encode(
+      '[{"nrodoc":1,"carreras":[{"nombre_carrera":"LICENCIATURA EN ADMINISTRACIÓN"}]},{"nrodoc":2,"x":"a\\"b]"}]',
+    );
+    const accent = body.indexOf(0xc3); // the first byte of «Ó»
+    const quote = body.indexOf(0x5c); // the backslash of the escaped quote
+    const fetchImpl = streamingFetch([
+      {
+        chunks: [body.slice(0, accent + 1), body.slice(accent + 1, quote + 1), body.slice(quote + 1)],
+      },
+    ]);
+    const { sinks, make } = collectingSink();
+    const records = await streamingClient(fetchImpl).listarEach('aspirantes', {}, make);
+    expect(records).toEqual([
+      { nrodoc: 1, carreras: [{ nombre_carrera: 'LICENCIATURA EN ADMINISTRACIÓN' }] },
+      { nrodoc: 2, x: 'a"b]' },
+    ]);
+    expect(sinks[0]!.texts[1]).toBe('{"nrodoc":2,"x":"a\\"b]"}');
+  });
+
+  it('restarts a response that broke off half-way with a fresh sink', async () => {
+    const fetchImpl = streamingFetch([
+      { chunks: ['[{"nrodoc":1},{"nro', 'doc":2},'], ending: 'break' },
+      { chunks: ['[{"nrodoc":1},', '{"nrodoc":2},{"nrodoc":3}]'] },
+    ]);
+    const retries: string[] = [];
+    const { sinks, make } = collectingSink();
+    const records = await streamingClient(fetchImpl, {
+      onRetry: (info) => retries.push(info.error.message),
+    }).listarEach('aspirantes', {}, make);
+    expect(records).toEqual([{ nrodoc: 1 }, { nrodoc: 2 }, { nrodoc: 3 }]);
+    expect(fetchImpl.calls).toBe(2);
+    expect(sinks.map((s) => s.values.length)).toEqual([2, 3]);
+    expect(sinks[0]!.ended).toBeUndefined();
+    expect(retries).toEqual([`Error de conexión con SIAL: terminated en GET ${LIST}`]);
+  });
+
+  it('times out a body that stops arriving, and retries it', async () => {
+    const fetchImpl = streamingFetch([{ chunks: ['[{"nrodoc":1},'], ending: 'hang' }]);
+    const err = await streamingClient(fetchImpl, { timeoutMs: 50, retries: 1 })
+      .listarEach('aspirantes', {}, collectingSink().make)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SialConnectionError);
+    expect((err as Error).message).toBe(
+      `Error de conexión con SIAL: sin respuesta después de 50 ms en GET ${LIST} (2 intentos)`,
+    );
+    expect(fetchImpl.calls).toBe(2);
+  });
+
+  it('rejects a record that is not valid JSON as a malformed body, without retrying', async () => {
+    const fetchImpl = streamingFetch([{ chunks: ['[{"nrodoc":1},{"nrodoc":tru}', ',{"nrodoc":3}]'] }]);
+    const { sinks, make } = collectingSink();
+    const err = await streamingClient(fetchImpl)
+      .listarEach('aspirantes', {}, make)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SialResponseError);
+    expect((err as Error).message).toBe(
+      `Respuesta inválida de SIAL en GET ${LIST}: el cuerpo no es JSON válido («[{"nrodoc":1},{"nrodoc":tru},{"nrodoc":3}]»)`,
+    );
+    expect((err as Error).cause).toBeInstanceOf(SyntaxError);
+    expect(fetchImpl.calls).toBe(1);
+    expect(sinks[0]!.values).toEqual([{ nrodoc: 1 }]);
+  });
+
+  it('rejects garbage after the list and an unterminated list, quoting the start of long bodies', async () => {
+    const garbage = await streamingClient(streamingFetch([{ chunks: ['[{"nrodoc":1}]', ' <html>'] }]))
+      .listar('aspirantes')
+      .catch((e: unknown) => e);
+    expect(garbage).toBeInstanceOf(SialResponseError);
+    expect((garbage as Error).cause).toBeInstanceOf(SyntaxError);
+    const long = `[${Array.from({ length: 50 }, (_, i) => `{"nrodoc":${i + 1}}`).join(',')}`;
+    const unterminated = await streamingClient(streamingFetch([{ chunks: [long] }]))
+      .listar('aspirantes')
+      .catch((e: unknown) => e);
+    expect((unterminated as Error).message).toBe(
+      `Respuesta inválida de SIAL en GET ${LIST}: el cuerpo no es JSON válido («${long.slice(0, 77)}...»)`,
+    );
+  });
+
+  it('says what a body that is not a list is, or that it is not JSON', async () => {
+    const said = async (chunks: string[]) =>
+      (
+        (await streamingClient(streamingFetch([{ chunks }]))
+          .listar('aspirantes')
+          .catch((e: unknown) => e)) as Error
+      ).message;
+    expect(await said(['null'])).toContain('se esperaba una lista de aspirantes y llegó null');
+    expect(await said([' {"resultados"', ':[]}'])).toContain('llegó un objeto');
+    expect(await said(['"texto"'])).toContain('llegó un valor de tipo string');
+    expect(await said(['<html>'])).toContain('el cuerpo no es JSON válido («<html>»)');
+    expect(await said([''])).toContain('el cuerpo no es JSON válido («»)');
+  });
+
+  it('reads an empty list and ignores a byte-order mark, as response.text() does', async () => {
+    expect(await streamingClient(streamingFetch([{ chunks: [' [ ] '] }])).listar('aspirantes')).toEqual([]);
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('[{"nrodoc":1}]')]);
+    expect(await streamingClient(streamingFetch([{ chunks: [bom] }])).listar('aspirantes')).toEqual([
+      { nrodoc: 1 },
+    ]);
+  });
+
+  it('lets an error of the sink through as it is, without retrying', async () => {
+    const fetchImpl = streamingFetch([{ chunks: ['[{"nrodoc":1},{"nrodoc":2}]'] }]);
+    const err = await streamingClient(fetchImpl)
+      .listarEach('aspirantes', {}, () => ({
+        record: () => {
+          throw new RangeError('sink');
+        },
+        end: () => undefined,
+      }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect(fetchImpl.calls).toBe(1);
+  });
+
+  it('stops a streamed list when the caller aborts', async () => {
+    const fetchImpl = streamingFetch([{ chunks: ['[{"nrodoc":1},'], ending: 'hang' }]);
+    const controller = new AbortController();
+    const pending = streamingClient(fetchImpl, { timeoutMs: 10_000 }).listarEach(
+      'aspirantes',
+      {},
+      collectingSink().make,
+      { signal: controller.signal },
+    );
+    setTimeout(() => controller.abort(new Error('cancelado')), 20);
+    await expect(pending).rejects.toThrow('cancelado');
+    expect(fetchImpl.calls).toBe(1);
   });
 });

@@ -7,9 +7,15 @@
  * keep-alive by default, so thousands of personal-data calls reuse a few sockets. Node 20 does not expose
  * undici's `Agent` constructor without the `undici` package (not a dependency here); a caller that has a
  * dispatcher can pass it as `dispatcher`.
+ *
+ * Lists are read as a stream ({@link SialClient.listarEach}): the body is split into records by
+ * {@link JsonArraySplitter} while it arrives and each record is parsed and handed over on its own, so a 100,000-record
+ * list (27 MB of text) never exists as one string nor as one parsed array. Personal data (a few hundred bytes) is
+ * read as text.
  */
 import { ESTADO_FOR_TIPO, isPlainObject, isTipo, localParts, type Tipo } from '../domain/index.js';
 import { systemClock, type Clock } from './clock.js';
+import { JsonArraySplitter, JsonArraySyntaxError } from './json-array-splitter.js';
 import { createTokenBucket, unlimited } from './rate-limiter.js';
 import {
   SialAuthError,
@@ -72,10 +78,35 @@ export interface SialListRange {
   hasta?: Date;
 }
 
+/**
+ * Receives the records of one list response as they arrive ({@link SialClient.listarEach}). A new sink is made for
+ * every attempt, so a retry after a response that broke off half-way starts from an empty one.
+ */
+export interface SialListSink<T> {
+  /**
+   * One record: its parsed (unvalidated) JSON value, its UTF-8 JSON text — valid only during the call, copy what
+   * must be kept — and its 0-based position in the list.
+   */
+  record(value: unknown, json: Uint8Array, position: number): void;
+  /** The list ended well after `count` records: what `listarEach` resolves with. */
+  end(count: number): T;
+}
+
 /** The SIAL client. Results are unvalidated JSON: validate them with the domain's parsers. */
 export interface SialClient {
-  /** Records of a tipo list: the raw JSON array. */
+  /** Records of a tipo list: the raw JSON array (built whole: for small lists and tests). */
   listar(tipo: Tipo, range?: SialListRange, options?: SialCallOptions): Promise<unknown[]>;
+  /**
+   * Records of a tipo list, streamed: each attempt creates a sink with `sink()` and feeds it every record while
+   * the body arrives; resolves with the last attempt's `end`. Failures are the same as `listar`'s, including
+   * "the body is not valid JSON" for a syntax error anywhere in it (records before it were already handed over).
+   */
+  listarEach<T>(
+    tipo: Tipo,
+    range: SialListRange | undefined,
+    sink: () => SialListSink<T>,
+    options?: SialCallOptions,
+  ): Promise<T>;
   /** The personal-data object of a document number, or null when SIAL returns `[]` (unknown nrodoc). */
   datosPersonales(
     nrodoc: string | number,
@@ -137,6 +168,26 @@ function detailOf(text: string): string | undefined {
   return trimmed === '' ? undefined : trimmed.slice(0, 200);
 }
 
+/** Bytes of a list body kept for the message of a malformed one. */
+const HEAD_BYTES = 512;
+
+/** A record of a streamed list that JSON.parse rejected (its SyntaxError is the cause). */
+class RecordSyntaxError extends Error {
+  constructor(cause: unknown) {
+    super('record syntax', { cause });
+  }
+}
+
+/** The failure of a body that is not valid JSON, quoting its start: «[{"tipodoc": "DNI", "nrodoc": 4012». */
+function invalidJson(text: string, cause: unknown): AttemptError {
+  const sample = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return new AttemptError({
+    kind: 'response',
+    detail: `el cuerpo no es JSON válido («${sample}»)`,
+    cause,
+  });
+}
+
 function describeJson(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'una lista';
@@ -179,7 +230,15 @@ export function createSialClient(options: SialClientOptions): SialClient {
   const authorization = `Basic ${Buffer.from(`${options.user}:${options.password}`, 'utf8').toString('base64')}`;
   formatSialDate(new Date(0), timeZone); // Fails fast on an unknown time zone.
 
-  const attempt = async (path: string, signal: AbortSignal | undefined): Promise<unknown> => {
+  /**
+   * One HTTP attempt. `read` turns a 2xx response into the result; it runs under the attempt's timeout, classifies
+   * stream failures with `failed` and throws AttemptError for a bad body. Error statuses are read as text.
+   */
+  const attempt = async <T>(
+    path: string,
+    signal: AbortSignal | undefined,
+    read: (response: Response, failed: (err: unknown) => unknown) => Promise<T>,
+  ): Promise<T> => {
     // One controller per attempt, wired by hand: AbortSignal.any() on a long-lived run signal keeps every
     // dependent signal reachable in some Node 20 releases, and a run makes one call per alumno.
     const controller = new AbortController();
@@ -190,8 +249,11 @@ export function createSialClient(options: SialClientOptions): SialClient {
     }, timeoutMs);
     const onAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    let response: Response;
-    let text: string;
+    // A failure of the request or of reading its body: the caller's abort, the timeout, or the network.
+    const failed = (err: unknown): unknown => {
+      if (signal?.aborted) return signal.reason;
+      return new AttemptError(timedOut ? { kind: 'timeout', cause: err } : { kind: 'network', cause: err });
+    };
     try {
       const init: RequestInit = {
         method: 'GET',
@@ -199,30 +261,143 @@ export function createSialClient(options: SialClientOptions): SialClient {
         signal: controller.signal,
       };
       if (options.dispatcher) init.dispatcher = options.dispatcher;
-      response = await doFetch(origin + path, init);
+      let response: Response;
+      try {
+        response = await doFetch(origin + path, init);
+      } catch (err) {
+        throw failed(err);
+      }
+      if (response.ok) {
+        try {
+          return await read(response, failed);
+        } catch (err) {
+          // Stop a body that is no longer read, so its connection is closed rather than left half-read.
+          controller.abort(err);
+          throw err;
+        }
+      }
       // The body is always read, even for errors, so the keep-alive connection goes back to the pool.
-      text = await response.text();
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      throw new AttemptError(timedOut ? { kind: 'timeout', cause: err } : { kind: 'network', cause: err });
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (err) {
+        throw failed(err);
+      }
+      if (response.status === 401) throw new AttemptError({ kind: 'auth' });
+      throw new AttemptError({ kind: 'http', status: response.status, detail: detailOf(text) });
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
-    if (response.status === 401) throw new AttemptError({ kind: 'auth' });
-    if (!response.ok)
-      throw new AttemptError({ kind: 'http', status: response.status, detail: detailOf(text) });
+  };
+
+  /** A small JSON body, read as text and parsed whole. */
+  const readJson = async (response: Response, failed: (err: unknown) => unknown): Promise<unknown> => {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (err) {
+      throw failed(err);
+    }
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
-      const sample = text.length > 80 ? `${text.slice(0, 77)}...` : text;
-      throw new AttemptError({
-        kind: 'response',
-        detail: `el cuerpo no es JSON válido («${sample}»)`,
-        cause: err,
-      });
+      throw invalidJson(text, err);
     }
   };
+
+  /**
+   * A list body, split into records while it arrives. A body that does not start with `[` is read whole and
+   * parsed, to say what it is instead.
+   */
+  const readList =
+    <T>(sink: () => SialListSink<T>) =>
+    async (
+      response: Response,
+      failed: (err: unknown) => unknown,
+    ): Promise<{ list: true; result: T } | { list: false; body: unknown }> => {
+      const target = sink();
+      const body = response.body;
+      if (!body) throw invalidJson('', new SyntaxError('el cuerpo está vacío'));
+      const decoder = new TextDecoder();
+      const splitter = new JsonArraySplitter((bytes, position) => {
+        const text = decoder.decode(bytes);
+        let value: unknown;
+        try {
+          value = JSON.parse(text) as unknown;
+        } catch (err) {
+          throw new RecordSyntaxError(err);
+        }
+        target.record(value, bytes, position);
+      });
+      const head: Uint8Array[] = []; // the first bytes, for the error message of a malformed body
+      let headBytes = 0;
+      let whole: Uint8Array[] | undefined; // the body, once it is known not to be a list
+      const reader = body.getReader();
+      let first = true;
+      const next = async (): Promise<Uint8Array | undefined> => {
+        let read: { done: true; value?: undefined } | { done: false; value: Uint8Array };
+        try {
+          read = (await reader.read()) as typeof read;
+        } catch (err) {
+          throw failed(err);
+        }
+        if (read.done) return undefined;
+        let chunk = read.value;
+        // response.text() drops a UTF-8 byte-order mark; so does this.
+        if (first && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+        first = false;
+        if (headBytes < HEAD_BYTES) {
+          head.push(chunk.subarray(0, HEAD_BYTES - headBytes));
+          headBytes += Math.min(chunk.length, HEAD_BYTES - headBytes);
+        }
+        return chunk;
+      };
+      /** The malformed-body failure, quoting the body's start as `response.text()` would have had it. */
+      const invalid = async (cause: unknown): Promise<AttemptError> => {
+        try {
+          while (headBytes < HEAD_BYTES && (await next()) !== undefined);
+        } catch {
+          // What arrived is enough to quote.
+        }
+        return invalidJson(Buffer.concat(head).toString('utf8'), cause);
+      };
+      try {
+        for (let chunk = await next(); chunk !== undefined; chunk = await next()) {
+          if (whole) {
+            whole.push(chunk);
+            continue;
+          }
+          try {
+            splitter.push(chunk);
+          } catch (err) {
+            if (!(err instanceof JsonArraySyntaxError)) throw err;
+            if (!splitter.notAnArray) throw await invalid(err);
+            whole = [chunk];
+          }
+        }
+        if (whole) {
+          const text = Buffer.concat(whole).toString('utf8');
+          try {
+            return { list: false, body: JSON.parse(text) as unknown };
+          } catch (err) {
+            throw invalidJson(text, err);
+          }
+        }
+        let count: number;
+        try {
+          count = splitter.end();
+        } catch (err) {
+          throw await invalid(err);
+        }
+        return { list: true, result: target.end(count) };
+      } catch (err) {
+        if (err instanceof RecordSyntaxError) throw await invalid(err.cause);
+        throw err;
+      } finally {
+        reader.releaseLock();
+      }
+    };
 
   const toPublic = (failure: AttemptFailure, path: string, attempts: number): SialError => {
     switch (failure.kind) {
@@ -249,14 +424,15 @@ export function createSialClient(options: SialClientOptions): SialClient {
     }
   };
 
-  const get = async (
+  const get = async <T>(
     path: string,
     signal: AbortSignal | undefined,
-  ): Promise<{ body: unknown; attempts: number }> => {
+    read: (response: Response, failed: (err: unknown) => unknown) => Promise<T>,
+  ): Promise<{ body: T; attempts: number }> => {
     for (let attemptNo = 1; ; attemptNo++) {
       await limiter.acquire(signal);
       try {
-        return { body: await attempt(path, signal), attempts: attemptNo };
+        return { body: await attempt(path, signal, read), attempts: attemptNo };
       } catch (err) {
         if (!(err instanceof AttemptError)) throw err;
         const error = toPublic(err.failure, path, attemptNo);
@@ -288,24 +464,41 @@ export function createSialClient(options: SialClientOptions): SialClient {
     return `${prefix}${formatSialDate(desde, timeZone)}/${formatSialDate(hasta, timeZone)}`;
   };
 
+  const listarEach = async <T>(
+    tipo: Tipo,
+    range: SialListRange | undefined,
+    sink: () => SialListSink<T>,
+    callOptions?: SialCallOptions,
+  ): Promise<T> => {
+    const path = listPath(tipo, range);
+    const { body, attempts } = await get(path, callOptions?.signal, readList(sink));
+    if (!body.list) {
+      throw new SialResponseError(
+        `se esperaba una lista de ${ESTADO_FOR_TIPO[tipo]}s y llegó ${describeJson(body.body)}`,
+        { path, attempts },
+      );
+    }
+    return body.result;
+  };
+
   return {
     listPath,
-    async listar(tipo, range, callOptions) {
-      const path = listPath(tipo, range);
-      const { body, attempts } = await get(path, callOptions?.signal);
-      if (!Array.isArray(body)) {
-        throw new SialResponseError(
-          `se esperaba una lista de ${ESTADO_FOR_TIPO[tipo]}s y llegó ${describeJson(body)}`,
-          { path, attempts },
-        );
-      }
-      return body as unknown[];
-    },
+    listarEach,
+    listar: (tipo, range, callOptions) =>
+      listarEach(
+        tipo,
+        range,
+        () => {
+          const records: unknown[] = [];
+          return { record: (value) => void records.push(value), end: () => records };
+        },
+        callOptions,
+      ),
     async datosPersonales(nrodoc, callOptions) {
       const doc = String(nrodoc).trim();
       if (!/^[A-Za-z0-9]{1,20}$/.test(doc)) throw new TypeError(`datosPersonales: nrodoc inválido «${doc}»`);
       const path = `${SIAL_BASE_PATH}/alumnos/datospersonales/${doc}`;
-      const { body, attempts } = await get(path, callOptions?.signal);
+      const { body, attempts } = await get(path, callOptions?.signal, readJson);
       if (!Array.isArray(body)) {
         throw new SialResponseError(`se esperaba una lista con un objeto y llegó ${describeJson(body)}`, {
           path,

@@ -28,15 +28,18 @@ import {
   mergeAlumno,
   parsePersonalData,
   personalDataError,
-  fingerprintItem,
-  scanList,
+  restoreListItem,
+  scannedFingerprint,
+  createListScanner,
   saveError,
   shouldFetchPersonalData,
   type FieldChange,
   type IncrementalRange,
   type IngestDetalles,
+  type ListScan,
   type MergeKind,
   type PreparedItem,
+  type ScannedItem,
   type SialPersonalData,
   type Tipo,
 } from '../domain/index.js';
@@ -120,19 +123,24 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
   const tally = createIngestTally();
   // Every in-flight SIAL request listens on the task's signal.
   setMaxListeners(input.concurrency * 2 + 10, input.signal);
-  let raw: unknown[];
+  // First pass, while the list arrives: validate each record and find which position wins each document. The
+  // client parses the response record by record, so only the validated items are kept, never the raw list.
+  let scan: ListScan;
   try {
-    raw = await sial.listar(
+    scan = await sial.listarEach(
       tipo,
       range.modo === 'completo' ? {} : { desde: range.desde!, hasta: range.hasta },
+      () => {
+        const scanner = createListScanner(tipo);
+        return { record: (record, json) => scanner.add(record, json), end: () => scanner.finish() };
+      },
       { signal: input.signal },
     );
   } catch (err) {
     throw listFailure(err);
   }
-  tally.received(raw.length);
-  // First pass: validate and find which position wins each document; nothing is kept per item.
-  const scan = scanList(tipo, raw);
+  const received = scan.items.length;
+  tally.received(received);
   for (const e of scan.rejected) {
     tally.error(e);
     tally.discarded();
@@ -141,7 +149,7 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
     ...scan.warnings,
     ...assessSourceHealth({
       tipo,
-      received: raw.length,
+      received,
       lastGoodCount: input.lastGoodCount,
       modo: range.modo,
       invalid: scan.rejected.length,
@@ -158,57 +166,67 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
   let done = 0;
   const total = scan.kept;
   const scanned = scan.items;
-  raw = []; // the validated items keep what the run needs; the raw records go now
 
-  // Page by page (fingerprint → skip the unchanged → load stored → personal data → merge → upsert → events): each
-  // validated item is released as its page is prepared, so memory is bounded by a page and the validated list, not
-  // by the list with its fingerprints, stored rows, merges and events.
-  const preparePage = (start: number): PreparedItem[] => {
-    const page: PreparedItem[] = [];
+  // Page by page (skip the unchanged → load stored → personal data → merge → upsert → events): each scanned item is
+  // released as its page is taken, so memory is bounded by a page and the compact scanned list, not by the list
+  // with its parsed records, stored rows, merges and events.
+  const takePage = (start: number): ScannedItem[] => {
+    const page: ScannedItem[] = [];
     const end = Math.min(scanned.length, start + RUN_PAGE);
     for (let position = start; position < end; position++) {
       const item = scanned[position];
-      if (item) page.push(fingerprintItem(tipo, item));
+      if (item) page.push(item);
       scanned[position] = undefined;
     }
     return page;
   };
   // Which records of a page are unchanged: a query that only reads the page's documents, so the next page's can
   // run in Postgres while this process works on the current page (pages never share a document).
-  const unchangedOf = (items: readonly PreparedItem[]): Promise<Set<number>> => {
+  const unchangedOf = (
+    items: readonly ScannedItem[],
+    fingerprints: readonly string[],
+  ): Promise<Set<number>> => {
     const pending = findUnchangedPositions(deps.knex, tipo, estado, {
-      tipoDocumento: items.map((x) => x.item.tipodoc),
-      dni: items.map((x) => x.item.nrodoc),
-      fingerprint: items.map((x) => x.fingerprint),
+      tipoDocumento: items.map((x) => x.tipodoc),
+      dni: items.map((x) => x.nrodoc),
+      fingerprint: fingerprints,
     });
     pending.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     return pending;
   };
+  // A page's items, their fingerprints (hashed from the kept text) and its unchanged query, started.
+  type Page = { items: ScannedItem[]; fingerprints: string[]; unchanged: Promise<Set<number>> };
+  const startPage = (start: number): Page => {
+    const items = takePage(start);
+    const fingerprints = items.map(scannedFingerprint);
+    return { items, fingerprints, unchanged: unchangedOf(items, fingerprints) };
+  };
   if (scanned.length > 0) {
-    let items = preparePage(0);
-    let unchanged = unchangedOf(items);
+    let next = startPage(0);
     for (let p = 0; p < scanned.length; p += RUN_PAGE) {
-      const current = items;
-      const currentUnchanged = unchanged;
-      if (p + RUN_PAGE < scanned.length) {
-        items = preparePage(p + RUN_PAGE);
-        unchanged = unchangedOf(items);
-      }
-      await runPage(current, await currentUnchanged);
+      const current = next;
+      if (p + RUN_PAGE < scanned.length) next = startPage(p + RUN_PAGE);
+      await runPage(current.items, current.fingerprints, await current.unchanged);
     }
   }
   return { detalles: tally.toDetalles(), plan };
 
-  async function runPage(items: readonly PreparedItem[], unchanged: Set<number>): Promise<void> {
+  async function runPage(
+    items: readonly ScannedItem[],
+    fingerprints: readonly string[],
+    unchanged: Set<number>,
+  ): Promise<void> {
     // Records whose list fingerprint matches the stored one (and whose alumno has names and is at or past this
     // estado) need no personal data and merge to `unchanged` ({@link findUnchangedPositions}): they skip the rest.
+    // The others are parsed again from their text, only now.
     const page: PreparedItem[] = [];
-    items.forEach((prepared, i) => {
+    items.forEach((scannedItem, i) => {
       if (!unchanged.has(i)) {
-        page.push(prepared);
+        const { issues } = scannedItem;
+        page.push({ item: restoreListItem(scannedItem), fingerprint: fingerprints[i]!, issues });
         return;
       }
-      for (const e of prepared.issues) tally.error(e);
+      for (const e of scannedItem.issues) tally.error(e);
       tally.outcome('unchanged');
       done++;
     });

@@ -147,14 +147,21 @@ async function pgQuery(
   return withConnection(knex, async (conn) => (await conn.query(text, values)).rows);
 }
 
+// Each document is one probe of the unique (tipo_documento, dni) index: a lateral subquery with `limit 1` (the key
+// is unique, so the limit changes nothing but the plan). As a plain join the planner hashes the whole table for
+// every page — a sequential scan of 100,000 rows, ~60 ms a 5,000-record page against ~25 ms probed.
 const UNCHANGED_SQL = `
   select coalesce(array_agg(doc.i::int - 1), '{}') as positions
   from unnest($1::text[], $2::text[], $3::text[]) with ordinality as doc(t, d, f, i)
-  join ingest.alumno a on a.tipo_documento = doc.t and a.dni = doc.d
-  where a.fingerprints ->> $4 = doc.f
-    and coalesce(a.nombre, '') <> '' and coalesce(a.apellido, '') <> ''
-    and coalesce(array_position('${ESTADOS_ORDER}'::text[], a.estado::text), 0)
-      >= array_position('${ESTADOS_ORDER}'::text[], $5)`;
+  cross join lateral (
+    select 1 from ingest.alumno a
+    where a.tipo_documento = doc.t and a.dni = doc.d
+      and a.fingerprints ->> $4 = doc.f
+      and coalesce(a.nombre, '') <> '' and coalesce(a.apellido, '') <> ''
+      and coalesce(array_position('${ESTADOS_ORDER}'::text[], a.estado::text), 0)
+        >= array_position('${ESTADOS_ORDER}'::text[], $5)
+    limit 1
+  ) as unchanged`;
 
 /**
  * The positions (0-based, in the given arrays) of list records a run can skip whole: the stored alumno exists, has

@@ -1,53 +1,44 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from './json.js';
-import { rawCarrera, rawListItem } from './alumno.factories.js';
 import { listFingerprint, shouldFetchPersonalData } from './fingerprint.js';
-import { parseListItem, type SialListItem } from './sial-record.js';
 
-function item(overrides: Record<string, unknown> = {}): SialListItem {
-  const parsed = parseListItem(rawListItem(overrides), 0);
-  if (!parsed.ok) throw new Error(parsed.error.mensaje);
-  return parsed.value;
-}
+const encoder = new TextEncoder();
 
 describe('list fingerprint', () => {
-  it('keeps the v1 definition, so stored fingerprints stay valid (sha-256 of the canonical JSON)', () => {
-    const x = item({ nrodoc: 30111222, carreras: [rawCarrera({ comisiones: [{ b: 1, a: [2, null] }] })] });
-    const canonical = canonicalJson({
-      tipo: 'aspirantes',
-      tipodoc: x.tipodoc,
-      nrodoc: x.nrodoc,
-      carreras: x.carreras,
-    });
-    const v1 = `v1:${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}`;
-    expect(listFingerprint('aspirantes', x)).toBe(v1);
-    expect(canonicalJson({ z: [1, { b: 'ü', a: undefined, c: null }], a: 'x' })).toBe(
-      '{"a":"x","z":[1,{"b":"ü","c":null}]}',
-    );
+  it("is v2: sha-256 of the record's JSON text as received, 128 bits in hex", () => {
+    const text =
+      '{"tipodoc":"DNI","nrodoc":30111222,"carreras":[{"nombre_carrera":"LICENCIATURA EN ADMINISTRACIÓN"}]}';
+    const v2 = `v2:${createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 32)}`;
+    expect(listFingerprint(encoder.encode(text))).toBe(v2);
+    expect(listFingerprint(text)).toBe(v2);
+    expect(v2).toMatch(/^v2:[0-9a-f]{32}$/);
   });
 
-  it('is stable across key order and nrodoc as number or string', () => {
-    const reordered = Object.fromEntries(Object.entries(rawCarrera()).reverse());
-    const a = listFingerprint('aspirantes', item({ carreras: [rawCarrera()] }));
-    const b = listFingerprint('aspirantes', item({ nrodoc: '30111222', carreras: [reordered] }));
-    expect(a).toBe(b);
-    expect(a).toMatch(/^v1:[0-9a-f]{32}$/);
+  it('hashes only the bytes of the record, wherever they sit in a larger buffer', () => {
+    const record = '{"nrodoc":1,"carreras":[]}';
+    const list = encoder.encode(`[${record},{"nrodoc":2,"carreras":[]}]`);
+    expect(listFingerprint(list.subarray(1, 1 + record.length))).toBe(listFingerprint(record));
   });
 
-  it('changes when the list entry changes', () => {
-    const before = listFingerprint('aspirantes', item());
-    const after = listFingerprint(
-      'aspirantes',
-      item({
-        carreras: [rawCarrera({ comisiones: [{ id_comision: 541, nombre_comision: 'COMISION 01' }] })],
-      }),
-    );
-    expect(after).not.toBe(before);
+  it('changes when anything ingestion stores from the entry changes', () => {
+    const base = {
+      tipodoc: 'DNI',
+      nrodoc: 30111222,
+      carreras: [{ id_carrera: 3, comisiones: [] as unknown[] }],
+    };
+    const before = listFingerprint(JSON.stringify(base));
+    const variants = [
+      { ...base, tipodoc: 'PAS' },
+      { ...base, nrodoc: 30111223 },
+      { ...base, carreras: [{ id_carrera: 3, comisiones: [{ id_comision: 541 }] }] },
+      { ...base, carreras: [] },
+    ];
+    for (const v of variants) expect(listFingerprint(JSON.stringify(v))).not.toBe(before);
+    expect(listFingerprint(JSON.stringify(base))).toBe(before);
   });
 
-  it('differs between tipos for the same entry', () => {
-    expect(listFingerprint('preinscriptos', item())).not.toBe(listFingerprint('aspirantes', item()));
+  it('never equals a v1 fingerprint, so every stored v1 one reads as changed', () => {
+    expect(listFingerprint('{}').startsWith('v1:')).toBe(false);
   });
 });
 

@@ -10,7 +10,7 @@ export {
   type Estado,
   type Tipo,
 } from './tipo.js';
-export { canonicalJson, isPlainObject, jsonEqual, type JsonObject, type JsonValue } from './json.js';
+export { isPlainObject, jsonEqual, type JsonObject, type JsonValue } from './json.js';
 export { DEFAULT_TIME_ZONE, formatLocalDateTime, localParts, type LocalParts } from './local-time.js';
 export {
   ERROR_CATEGORIAS,
@@ -48,15 +48,18 @@ export {
   type MergeResult,
 } from './alumno-merge.js';
 export {
+  FINGERPRINT_VERSION,
   listFingerprint,
   shouldFetchPersonalData,
   type PersonalDataDecisionInput,
   type PersonalDataReason,
 } from './fingerprint.js';
 export {
-  fingerprintItem,
   prepareListBatch,
-  scanList,
+  createListScanner,
+  restoreListItem,
+  scannedFingerprint,
+  type ListScanner,
   type ListScan,
   type ScannedItem,
   type PreparedBatch,

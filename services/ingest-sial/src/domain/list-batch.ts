@@ -26,9 +26,16 @@ export interface PreparedBatch {
   readonly warnings: readonly string[];
 }
 
+const repeatedWarning = (tipo: Tipo, repeated: number): string[] =>
+  repeated > 0
+    ? [`SIAL envió ${repeated} registro(s) repetido(s) de ${tipo}; se usó el último de cada documento.`]
+    : [];
+
 /**
- * Validates a list response. When a document appears more than once, its last occurrence wins (it is the one
- * SIAL wrote last in the response) and a warning says how many repeats there were.
+ * Validates a list response already parsed whole (small lists, tests). When a document appears more than once, its
+ * last occurrence wins (it is the one SIAL wrote last in the response) and a warning says how many repeats there
+ * were. The fingerprint is taken of each record's `JSON.stringify`, which is the text SIAL sent when it sends
+ * compact JSON; a run takes it of the text as received ({@link createListScanner}).
  */
 export function prepareListBatch(tipo: Tipo, raw: readonly unknown[]): PreparedBatch {
   const byKey = new Map<string, PreparedItem>();
@@ -44,28 +51,37 @@ export function prepareListBatch(tipo: Tipo, raw: readonly unknown[]): PreparedB
     if (byKey.has(key)) repeated++;
     byKey.set(key, {
       item: parsed.value,
-      fingerprint: listFingerprint(tipo, parsed.value),
+      fingerprint: listFingerprint(JSON.stringify(entry)),
       issues: parsed.issues,
     });
   });
-  const warnings =
-    repeated > 0
-      ? [`SIAL envió ${repeated} registro(s) repetido(s) de ${tipo}; se usó el último de cada documento.`]
-      : [];
-  return { items: [...byKey.values()], rejected, warnings };
+  return { items: [...byKey.values()], rejected, warnings: repeatedWarning(tipo, repeated) };
 }
 
-/** A valid list item before fingerprinting (see {@link scanList}). */
+/**
+ * A valid list item as a run keeps it between the list request and its page: the document, the field issues and
+ * the record's JSON text (UTF-8, in a shared buffer), but not the parsed record — {@link scannedFingerprint} hashes
+ * the text and {@link restoreListItem} parses it again when the page needs it. About 100 bytes of heap plus the
+ * record's own text, where the parsed record with its `carreras` objects took ~600.
+ */
 export interface ScannedItem {
-  readonly item: SialListItem;
+  readonly tipodoc: string;
+  readonly nrodoc: string;
   readonly issues: readonly RecordError[];
+  /** 0-based position in the response. */
+  readonly position: number;
+  /** The record's JSON text is `buffer[start, end)`. */
+  readonly buffer: Uint8Array;
+  readonly start: number;
+  readonly end: number;
 }
 
-/** The first pass over a list response, for a run that fingerprints and processes its items page by page. */
+/** The first pass over a list response, for a run that processes its items page by page. */
 export interface ListScan {
   /**
-   * Per position of the response: the validated item when it is the one that wins its document (the last
-   * occurrence), `undefined` for rejected and repeated items. The caller may clear entries as it consumes them.
+   * Per position of the response (its length is the number of records received): the item when it is the one
+   * that wins its document (the last occurrence), `undefined` for rejected and repeated items. The caller may
+   * clear entries as it consumes them, which also lets go of their text.
    */
   readonly items: (ScannedItem | undefined)[];
   /** Number of items kept. */
@@ -76,39 +92,96 @@ export interface ListScan {
   readonly warnings: readonly string[];
 }
 
-/**
- * Validates every item of a list response once (the same rules as {@link prepareListBatch}: the last occurrence of
- * a document wins) without fingerprinting: {@link fingerprintItem} does that page by page. The validated items
- * keep SIAL's `carreras` objects but not the raw records, so the caller can drop the raw list right after.
- */
-export function scanList(tipo: Tipo, raw: readonly unknown[]): ListScan {
-  const items = new Array<ScannedItem | undefined>(raw.length);
-  const last = new Map<string, number>();
-  const rejected: RecordError[] = [];
-  let repeated = 0;
-  for (let position = 0; position < raw.length; position++) {
-    const parsed = parseListItem(raw[position], position);
-    if (!parsed.ok) {
-      rejected.push(parsed.error);
-      continue;
-    }
-    const key = describeRecord(parsed.value);
-    const previous = last.get(key);
-    if (previous !== undefined) {
-      repeated++;
-      items[previous] = undefined;
-    }
-    last.set(key, position);
-    items[position] = { item: parsed.value, issues: parsed.issues };
-  }
-  const warnings =
-    repeated > 0
-      ? [`SIAL envió ${repeated} registro(s) repetido(s) de ${tipo}; se usó el último de cada documento.`]
-      : [];
-  return { items, kept: last.size, rejected, warnings };
+/** Validates a list response record by record, while it arrives ({@link createListScanner}). */
+export interface ListScanner {
+  /**
+   * The next record of the response: its parsed JSON and its JSON text as received (UTF-8; copied, so the caller
+   * may reuse it). Its position is the number of records added before it.
+   */
+  add(raw: unknown, json: Uint8Array): void;
+  /** The scan of every record added; the scanner must not be used afterwards. */
+  finish(): ListScan;
 }
 
-/** A scanned item with its list fingerprint. */
-export function fingerprintItem(tipo: Tipo, scanned: ScannedItem): PreparedItem {
-  return { item: scanned.item, fingerprint: listFingerprint(tipo, scanned.item), issues: scanned.issues };
+/** Size of the buffers the records' texts are copied into. */
+const TEXT_BLOCK = 1 << 20;
+const NO_ISSUES: readonly RecordError[] = Object.freeze([]);
+
+/**
+ * Validates the records of a list response one at a time, with the rules of {@link prepareListBatch} (the last
+ * occurrence of a document wins). Only the compact {@link ScannedItem}s are kept, never the parsed records, so a
+ * streamed response is never held whole, parsed or not.
+ */
+export function createListScanner(tipo: Tipo): ListScanner {
+  const items: (ScannedItem | undefined)[] = [];
+  const last = new Map<string, number>();
+  const rejected: RecordError[] = [];
+  // One copy of each tipodoc ("DNI") instead of one string per record.
+  const tipodocs = new Map<string, string>();
+  let repeated = 0;
+  let block = new Uint8Array(0);
+  let used = 0;
+  return {
+    add(raw, json) {
+      const position = items.length;
+      const parsed = parseListItem(raw, position);
+      if (!parsed.ok) {
+        rejected.push(parsed.error);
+        items.push(undefined);
+        return;
+      }
+      const { nrodoc } = parsed.value;
+      let tipodoc = tipodocs.get(parsed.value.tipodoc);
+      if (tipodoc === undefined) {
+        tipodoc = parsed.value.tipodoc;
+        tipodocs.set(tipodoc, tipodoc);
+      }
+      const key = describeRecord({ tipodoc, nrodoc });
+      const previous = last.get(key);
+      if (previous !== undefined) {
+        repeated++;
+        items[previous] = undefined;
+      }
+      last.set(key, position);
+      if (used + json.length > block.length) {
+        block = new Uint8Array(Math.max(TEXT_BLOCK, json.length));
+        used = 0;
+      }
+      block.set(json, used);
+      items.push({
+        tipodoc,
+        nrodoc,
+        issues: parsed.issues.length > 0 ? parsed.issues : NO_ISSUES,
+        position,
+        buffer: block,
+        start: used,
+        end: used + json.length,
+      });
+      used += json.length;
+    },
+    finish() {
+      const kept = last.size;
+      last.clear();
+      return { items, kept, rejected, warnings: repeatedWarning(tipo, repeated) };
+    },
+  };
+}
+
+const decoder = new TextDecoder();
+
+/** The fingerprint of a scanned item: {@link listFingerprint} of its text as received. */
+export function scannedFingerprint(scanned: ScannedItem): string {
+  return listFingerprint(scanned.buffer.subarray(scanned.start, scanned.end));
+}
+
+/**
+ * The validated list record of a scanned item, parsed again from its text (it was valid when scanned, and
+ * validation is deterministic).
+ * @throws Error if the text no longer parses to a valid record (a bug, not a data problem).
+ */
+export function restoreListItem(scanned: ScannedItem): SialListItem {
+  const text = decoder.decode(scanned.buffer.subarray(scanned.start, scanned.end));
+  const parsed = parseListItem(JSON.parse(text) as unknown, scanned.position);
+  if (!parsed.ok) throw new Error(`restoreListItem: ${parsed.error.mensaje}`);
+  return parsed.value;
 }
