@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import { randomHex } from './random.js';
 
 /** Header names carried by every Lucy message (design.md, "Contracts"). */
 export const H = {
@@ -45,14 +45,14 @@ export interface TaskContext {
 
 /** A new W3C traceparent (version 00, sampled). */
 export function newTraceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
 }
 
 /** A child span of a traceparent: same trace id, new span id; a new trace when the parent is invalid. */
 export function childTraceparent(parent: string | undefined): string {
   const m = parent ? /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(parent) : null;
   if (!m) return newTraceparent();
-  return `00-${m[1]}-${randomBytes(8).toString('hex')}-${m[2]}`;
+  return `00-${m[1]}-${randomHex(8)}-${m[2]}`;
 }
 
 /** Normalises a trigger header value; unknown or absent values are `external`. */

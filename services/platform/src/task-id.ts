@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { fillRandom } from './random.js';
 
 /** A new UUIDv7 (time-ordered), as used for task ids and log ids. */
 export function uuidv7(now: number = Date.now()): string {
-  const bytes = randomBytes(16);
+  const bytes = fillRandom(Buffer.allocUnsafe(16));
   writeTimestamp(bytes, now);
   bytes[6] = 0x70 | (bytes[6]! & 0x0f);
   bytes[8] = 0x80 | (bytes[8]! & 0x3f);
