@@ -2,6 +2,7 @@
  * The population plus its mutable "changes" layer: records touched (modified now, with a changed field) and
  * records appended at run time. Only the changed records are kept, as numbers, so the layer stays small.
  */
+import { FakeInputError, nonNegativeInt } from '@lucy/fake-kit';
 import {
   FAKE_TIPOS,
   MAX_RECORDS_PER_TIPO,
@@ -21,10 +22,8 @@ export type TouchChange = 'list' | 'personal' | 'both';
 /** Which records to touch: how many (picked pseudo-randomly) or which DNIs. */
 export type TouchTarget = number | readonly (number | string)[];
 
-/** An input that names a record the fake does not have. */
-export class FakeInputError extends Error {
-  override readonly name = 'FakeInputError';
-}
+/** Bad input to the fake's controls, answered 400; the kit's class, as its body readers throw it. */
+export { FakeInputError };
 
 interface Touch {
   at: number;
@@ -130,9 +129,8 @@ export function createDataset(options: PopulationOptions): Dataset {
     touch(tipo, target, change, nowMs) {
       let indexes: number[];
       if (typeof target === 'number') {
-        if (!Number.isInteger(target) || target < 0)
-          throw new FakeInputError(`count must be a non-negative integer`);
-        indexes = pickIndexes(size(tipo), target, randomFor(population.seed, 0x544f, touchSequence++));
+        const count = nonNegativeInt(target, 'count');
+        indexes = pickIndexes(size(tipo), count, randomFor(population.seed, 0x544f, touchSequence++));
       } else {
         indexes = target.map((raw) => {
           const dni = Number(raw);
@@ -152,7 +150,7 @@ export function createDataset(options: PopulationOptions): Dataset {
       });
     },
     addRecords(tipo, count, nowMs) {
-      if (!Number.isInteger(count) || count < 0) throw new FakeInputError('n must be a non-negative integer');
+      nonNegativeInt(count, 'n');
       const from = size(tipo);
       if (from + count > MAX_RECORDS_PER_TIPO) {
         throw new FakeInputError(`${tipo} cannot hold more than ${MAX_RECORDS_PER_TIPO} records`);

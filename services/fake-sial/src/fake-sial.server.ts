@@ -3,9 +3,17 @@
  * quirks), date filtering by modification time, plus fault switches and request counters for tests and the dev stack.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createDataset, FakeInputError, type TouchChange, type TouchTarget } from './dataset.js';
+import {
+  closeServer,
+  extendKeepAlive,
+  FakeInputError,
+  listen,
+  readJsonBody,
+  sendBody,
+  serverOrigin,
+} from '@lucy/fake-kit';
+import { createDataset, type TouchChange, type TouchTarget } from './dataset.js';
 import {
   appliesTo,
   mergeFaults,
@@ -153,31 +161,10 @@ function renameNrodoc(record: Record<string, unknown>): void {
   delete record.nrodoc;
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > MAX_CONTROL_BODY) throw new FakeInputError('body too large');
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new FakeInputError('body must be JSON');
-  }
-}
-
+/** Writes a whole JSON reply; a string body is sent as is (the `malformed` fault's truncated JSON). */
 function send(res: ServerResponse, reply: Reply): void {
   const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-  res.writeHead(reply.status, {
-    ...JSON_HEADERS,
-    ...reply.headers,
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
+  sendBody(res, reply.status, body, 'application/json', reply.headers);
 }
 
 /**
@@ -418,7 +405,10 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
       case 'GET /__fake/state':
         return send(res, { status: 200, body: api.state() });
       case 'POST /__fake/faults':
-        return send(res, { status: 200, body: api.setFaults((await readBody(req)) as FakeSialFaultsInput) });
+        return send(res, {
+          status: 200,
+          body: api.setFaults((await readJsonBody(req, MAX_CONTROL_BODY)) as FakeSialFaultsInput),
+        });
       case 'DELETE /__fake/faults':
         api.clearFaults();
         return send(res, { status: 200, body: {} });
@@ -426,7 +416,7 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
         api.reset();
         return send(res, { status: 200, body: api.state() });
       case 'POST /__fake/touch': {
-        const body = (await readBody(req)) as {
+        const body = (await readJsonBody(req, MAX_CONTROL_BODY)) as {
           tipo?: unknown;
           count?: unknown;
           dnis?: unknown;
@@ -448,7 +438,7 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
         return send(res, { status: 200, body: { dnis: api.touch(tipo, target as TouchTarget, { change }) } });
       }
       case 'POST /__fake/records': {
-        const body = (await readBody(req)) as { tipo?: unknown; n?: unknown };
+        const body = (await readJsonBody(req, MAX_CONTROL_BODY)) as { tipo?: unknown; n?: unknown };
         const tipo = String(body.tipo);
         if (!isTipo(tipo)) throw new FakeInputError('tipo must be preinscriptos, aspirantes or ingresantes');
         return send(res, { status: 200, body: { dnis: api.addRecords(tipo, Number(body.n)) } });
@@ -484,30 +474,15 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
   const server: Server = createServer({ keepAlive: true }, (req, res) => {
     void handle(req, res);
   });
-  // Clients pool connections; keep them longer than undici's 4 s default so the client, not us, closes idle ones.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  extendKeepAlive(server);
   // The `timeout` fault hangs on purpose; Node's 300 s default request timeout would cut it.
   server.requestTimeout = 0;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-
+  const address = await listen(server, options.port, options.host);
   return {
     ...api,
-    url: `http://${host}:${address.port}`,
+    url: serverOrigin('http', address),
     port: address.port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

@@ -2,7 +2,7 @@
  * Fault switches of the fake. The same input shape is accepted from tests (`setFaults`) and over HTTP
  * (`POST /__fake/faults`), so it is validated as unknown JSON.
  */
-import { FakeInputError } from './dataset.js';
+import { FakeInputError, isJsonObject, nonNegativeInt, spendFault } from '@lucy/fake-kit';
 
 /** Which SIAL endpoints a fault applies to. */
 export type FaultEndpoints = 'list' | 'personal' | 'both';
@@ -73,9 +73,6 @@ const ENDPOINTS: readonly FaultEndpoints[] = ['list', 'personal', 'both'];
 const SHAPES: readonly ShapeVariant[] = ['nrodoc_renamed', 'carreras_object', 'not_array'];
 const KNOWN_KEYS = new Set([...COUNTED_FAULTS, 'shape', 'badRecords', 'latencyMs', 'endpoints']);
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function parseEndpoints(value: unknown, fallback: FaultEndpoints, field: string): FaultEndpoints {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (ENDPOINTS as readonly string[]).includes(value))
@@ -83,17 +80,12 @@ function parseEndpoints(value: unknown, fallback: FaultEndpoints, field: string)
   throw new FakeInputError(`${field} must be one of ${ENDPOINTS.join(', ')}`);
 }
 
-function parseCount(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  throw new FakeInputError(`${field} must be a non-negative integer`);
-}
-
 function parseCounted(value: unknown, endpoints: FaultEndpoints, field: string): CountedFault | undefined {
   if (value === false || value === 0 || value === null) return undefined;
   if (value === true) return { remaining: null, endpoints };
-  if (typeof value === 'number') return { remaining: parseCount(value, field), endpoints };
-  if (isObject(value)) {
-    const remaining = value.count === undefined ? null : parseCount(value.count, `${field}.count`);
+  if (typeof value === 'number') return { remaining: nonNegativeInt(value, field), endpoints };
+  if (isJsonObject(value)) {
+    const remaining = value.count === undefined ? null : nonNegativeInt(value.count, `${field}.count`);
     if (remaining === 0) return undefined;
     return { remaining, endpoints: parseEndpoints(value.endpoints, endpoints, `${field}.endpoints`) };
   }
@@ -105,7 +97,7 @@ function parseCounted(value: unknown, endpoints: FaultEndpoints, field: string):
  * @throws FakeInputError naming the offending field.
  */
 export function mergeFaults(current: FakeSialFaults, input: unknown): FakeSialFaults {
-  if (!isObject(input)) throw new FakeInputError('faults must be a JSON object');
+  if (!isJsonObject(input)) throw new FakeInputError('faults must be a JSON object');
   for (const k of Object.keys(input)) {
     if (!KNOWN_KEYS.has(k)) throw new FakeInputError(`unknown fault "${k}"`);
   }
@@ -124,7 +116,7 @@ export function mergeFaults(current: FakeSialFaults, input: unknown): FakeSialFa
     else if (typeof shape === 'string' && (SHAPES as readonly string[]).includes(shape)) {
       next.shape = { variant: shape as ShapeVariant, endpoints };
     } else if (
-      isObject(shape) &&
+      isJsonObject(shape) &&
       typeof shape.variant === 'string' &&
       (SHAPES as readonly string[]).includes(shape.variant)
     ) {
@@ -138,8 +130,8 @@ export function mergeFaults(current: FakeSialFaults, input: unknown): FakeSialFa
     const bad = input.badRecords;
     if (bad === false || bad === null || bad === 0) delete next.badRecords;
     else if (typeof bad === 'number')
-      next.badRecords = { count: parseCount(bad, 'badRecords'), kinds: [...BAD_RECORD_KINDS] };
-    else if (isObject(bad)) {
+      next.badRecords = { count: nonNegativeInt(bad, 'badRecords'), kinds: [...BAD_RECORD_KINDS] };
+    else if (isJsonObject(bad)) {
       const kinds = bad.kinds === undefined ? [...BAD_RECORD_KINDS] : bad.kinds;
       if (
         !Array.isArray(kinds) ||
@@ -150,12 +142,15 @@ export function mergeFaults(current: FakeSialFaults, input: unknown): FakeSialFa
           `badRecords.kinds must be a non-empty list of ${BAD_RECORD_KINDS.join(', ')}`,
         );
       }
-      next.badRecords = { count: parseCount(bad.count, 'badRecords.count'), kinds: kinds as BadRecordKind[] };
+      next.badRecords = {
+        count: nonNegativeInt(bad.count, 'badRecords.count'),
+        kinds: kinds as BadRecordKind[],
+      };
     } else throw new FakeInputError('badRecords must be false, a count or {count, kinds}');
   }
   if ('latencyMs' in input) {
     if (input.latencyMs === null || input.latencyMs === false) delete next.latencyMs;
-    else next.latencyMs = parseCount(input.latencyMs, 'latencyMs');
+    else next.latencyMs = nonNegativeInt(input.latencyMs, 'latencyMs');
   }
   return next;
 }
@@ -176,10 +171,7 @@ export function takeFault(
   for (const name of COUNTED_FAULTS) {
     const fault = faults[name];
     if (!fault || !appliesTo(fault.endpoints, endpoint)) continue;
-    if (fault.remaining !== null) {
-      fault.remaining--;
-      if (fault.remaining <= 0) delete faults[name];
-    }
+    spendFault(faults, name);
     return name;
   }
   return undefined;

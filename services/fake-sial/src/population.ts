@@ -18,7 +18,8 @@ import {
   NOMBRES,
   type CatalogCarrera,
 } from './catalog.js';
-import { hash32, intBetween, pick, pickWeighted, randomFor, type Random } from './prng.js';
+import type { Random } from '@lucy/fake-kit';
+import { hash32, intBetween, pick, pickWeighted, randomFor } from './prng.js';
 import { formatFechaInscri, formatFechaNatal, localYearMonth } from './sial-time.js';
 
 /** The SIAL list kinds, as they appear in the path (case-sensitive). */

@@ -1,7 +1,8 @@
 /**
  * Small deterministic PRNG helpers. Every generated value derives from (seed, tipo, index, salt), so a record can be
- * rebuilt on demand instead of being kept in memory.
+ * rebuilt on demand instead of being kept in memory. The generator is fake-kit's mulberry32.
  */
+import { mulberry32, type Random } from '@lucy/fake-kit';
 
 /** Mixes the given 32-bit integers into one well-distributed unsigned 32-bit hash (murmur3 finaliser). */
 export function hash32(...parts: readonly number[]): number {
@@ -15,21 +16,6 @@ export function hash32(...parts: readonly number[]): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** A uniform random source in [0, 1). */
-export type Random = () => number;
-
-/** mulberry32: a tiny, fast 32-bit generator; good enough for fake data, not for anything secret. */
-export function mulberry32(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A generator seeded from the given parts. */
