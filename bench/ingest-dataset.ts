@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { uuidv7 } from '@lucy/platform';
 import type { AlumnoUpsert } from '@lucy/ingest-sial';
+import { serviceNodeArgs } from './lib.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -94,19 +95,16 @@ export interface FakeProcess {
 
 /** Starts `services/fake-sial/src/main.ts` on a free loopback port with `size` records per tipo. */
 export async function startFakeProcess(size: number, seed = 1): Promise<FakeProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'services/fake-sial/src/main.ts')],
-    {
-      env: {
-        ...process.env,
-        SIAL_FAKE_PORT: '0',
-        SIAL_FAKE_SIZE: String(size),
-        SIAL_FAKE_SEED: String(seed),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+  const child: ChildProcess = spawn(process.execPath, serviceNodeArgs('main'), {
+    cwd: join(ROOT, 'services/fake-sial'),
+    env: {
+      ...process.env,
+      SIAL_FAKE_PORT: '0',
+      SIAL_FAKE_SIZE: String(size),
+      SIAL_FAKE_SEED: String(seed),
     },
-  );
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`fake SIAL exited with ${code}`)));
     const lines = createInterface({ input: child.stdout! });

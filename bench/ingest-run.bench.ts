@@ -1,6 +1,6 @@
 // ingest-sial, whole runs from the fake SIAL on loopback: 100,000 new aspirantes (list + personal data), a re-run
 // with nothing changed, and the new-records run again with 20 ms added to every fake response. The service
-// (services/ingest-sial/src/main.ts) and the fake each run in a child process of their own; the service's RSS is
+// (services/ingest-sial, compiled as production runs it) and the fake each run in a child process of their own; the service's RSS is
 // read from /proc/<pid>/status: VmRSS sampled every 100 ms, and VmHWM (the kernel's high-water mark, reset before
 // each run through /proc/<pid>/clear_refs) for the peak.
 // Run: pnpm --filter @lucy/bench exec tsx ingest-run.bench.ts
@@ -20,7 +20,7 @@ import { createOrm, createRpcClient, H } from '@lucy/platform';
 import { IngestService, TaskFailedSchema, TaskSucceededSchema, TipoIngesta } from '@lucy/proto';
 import { createTestDatabase, createTestNats, TEST_TOKEN, testEnv } from '@lucy/testkit';
 import { ingestOrm } from '@lucy/ingest-sial';
-import { round, writeResult } from './lib.js';
+import { round, serviceNodeArgs, serviceRuntime, writeResult } from './lib.js';
 import { ROOT, startFakeProcess } from './ingest-dataset.js';
 
 const N = Number(process.env.N ?? 100_000);
@@ -58,29 +58,25 @@ const fake = await startFakeProcess(N);
 const db = await createTestDatabase('bench_ingest_run');
 const t = await createTestNats();
 const rpcPort = await freePort();
-// The service as in production (src/main.ts), in a node process of its own: `--import tsx` loads TypeScript
-// in-process, so the child's pid is the service's.
+// The service as in production (compiled dist/main.js; SERVICE_RUNTIME=tsx for the sources, see bench/lib.ts), in
+// a node process of its own, so the child's pid is the service's.
 // SERVICE_NODE_FLAGS: extra node flags for the service only (e.g. a heap limit), recorded with the result.
 const SERVICE_NODE_FLAGS = (process.env.SERVICE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const child = spawn(
-  process.execPath,
-  [...SERVICE_NODE_FLAGS, '--import', 'tsx', join(ROOT, 'services/ingest-sial/src/main.ts')],
-  {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...testEnv({
-        DATABASE_URL: db.url,
-        LUCY_PREFIX: t.prefix,
-        MIGRATE_ON_START: 'true',
-        SIAL_BASE_URL: fake.url,
-        SIAL_TIMEOUT_MS: '60000',
-        RPC_PORT: String(rpcPort),
-      }),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+const child = spawn(process.execPath, serviceNodeArgs('main', SERVICE_NODE_FLAGS), {
+  cwd: join(ROOT, 'services/ingest-sial'),
+  env: {
+    ...process.env,
+    ...testEnv({
+      DATABASE_URL: db.url,
+      LUCY_PREFIX: t.prefix,
+      MIGRATE_ON_START: 'true',
+      SIAL_BASE_URL: fake.url,
+      SIAL_TIMEOUT_MS: '60000',
+      RPC_PORT: String(rpcPort),
+    }),
   },
-);
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 const pid = child.pid!;
 const service = {
   stop: async () => {
@@ -211,8 +207,9 @@ try {
   const peak = Math.max(...Object.values(runs).map((r) => r.peakRssMb));
   writeResult(process.env.RESULT ?? 'ingest-run', {
     dataset: `fake SIAL (seed 1), ${N} aspirantes; first run creates all, personal data fetched for each`,
-    rss: 'of the service process alone (src/main.ts in its own node process): peak = max(VmHWM, VmRSS sampled every 100 ms) from /proc/<pid>/status, VmHWM reset before each run',
+    rss: 'of the service process alone (in its own node process): peak = max(VmHWM, VmRSS sampled every 100 ms) from /proc/<pid>/status, VmHWM reset before each run',
     serviceNodeFlags: SERVICE_NODE_FLAGS.join(' '),
+    runtime: serviceRuntime(),
     baselineRssMb,
     runs,
     targets: {

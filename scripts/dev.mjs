@@ -19,11 +19,15 @@ let stopping = false;
 const TSX = join(dirname(require.resolve('tsx/package.json')), 'dist', 'cli.mjs');
 const colors = [36, 33, 35, 32, 34, 91, 96, 93];
 
-/** Services in start order, with their RPC port; a service starts only once its folder has src/main.ts. */
+/**
+ * Services in start order, with their RPC port; a service starts only once its folder has src/main.ts. `node`:
+ * node flags as the deployment sets them (compose, the Helm values), passed in NODE_OPTIONS so that tsx's child
+ * process gets them too.
+ */
 const SERVICES = [
   { name: 'task-tracker', port: 7101 },
   { name: 'scheduler', port: 7102 },
-  { name: 'ingest-sial', port: 7103 },
+  { name: 'ingest-sial', port: 7103, node: ['--max-old-space-size=256'] },
   { name: 'identity-teams', port: 7104 },
   { name: 'notifier', port: 7105 },
 ];
@@ -271,7 +275,12 @@ try {
   for (const s of present) {
     start(s.name, process.execPath, [TSX, 'src/main.ts'], {
       cwd: join(root, 'services', s.name),
-      env: { ...common, ...fakeEnv, RPC_PORT: String(s.port) },
+      env: {
+        ...common,
+        ...fakeEnv,
+        RPC_PORT: String(s.port),
+        ...(s.node ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, ...s.node].filter(Boolean).join(' ') } : {}),
+      },
     });
   }
   for (const s of present) {
