@@ -306,7 +306,7 @@ try {
   log(`  NATS           ${NATS_URL}`);
   log(`  database       ${DATABASE_URL.replace(/:[^:@/]+@/, ':***@')}`);
   log(
-    `  RPC token      in .data/dev-token  (export LUCY_TOKEN=$(cat .data/dev-token); pnpm lucy tareas list)`,
+    `  RPC token      in .data/dev-token  (export LUCY_TOKEN=$(cat .data/dev-token); npm run -s lucy -- tareas list)`,
   );
   log('Ctrl-C stops everything.');
 } catch (err) {
