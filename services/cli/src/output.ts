@@ -55,3 +55,40 @@ function cell(v: unknown): string {
 function jsonReplacer(_k: string, v: unknown): unknown {
   return typeof v === 'bigint' ? Number(v) : v;
 }
+
+/** Longest list shown whole by {@link condense}; longer ones show their first items and how many more. */
+const LIST_HEAD = 3;
+/** Longest string shown whole by {@link condense}. */
+const STRING_MAX = 200;
+
+/**
+ * A JSON value made short enough to read in a terminal: lists longer than {@link LIST_HEAD} + 2 keep their first
+ * {@link LIST_HEAD} items and end with `… y N más`, long strings are cut with `…`. Everything else is kept, so
+ * the counters of a Tarea's detalles stay visible next to a dry run's plan of thousands of changes.
+ */
+export function condense(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = value.length > LIST_HEAD + 2 ? value.slice(0, LIST_HEAD) : value;
+    const shown = items.map(condense);
+    return value.length > items.length ? [...shown, `… y ${value.length - items.length} más`] : shown;
+  }
+  if (typeof value === 'string') return value.length > STRING_MAX ? `${value.slice(0, STRING_MAX)}…` : value;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, condense(v)]));
+  return value;
+}
+
+/**
+ * Prints a JSON document under a label, indented, condensed for reading ({@link condense}); says how to get it
+ * whole when anything was left out.
+ */
+export function printDocument(label: string, value: unknown, wholeWith: string): void {
+  if (value === undefined || value === null) {
+    process.stdout.write(`${label}:\n`);
+    return;
+  }
+  const whole = JSON.stringify(value, jsonReplacer, 2);
+  const shown = JSON.stringify(condense(value), jsonReplacer, 2);
+  process.stdout.write(`${label}:\n${shown.replace(/^/gm, '  ')}\n`);
+  if (shown !== whole) process.stdout.write(`  (abreviado; completo con: ${wholeWith})\n`);
+}

@@ -13,7 +13,7 @@ import {
   type TareaFilterSchema,
 } from '@lucy/proto';
 import { clientFor, type GlobalOptions } from '../context.js';
-import { localTime, printObject, printRows } from '../output.js';
+import { localTime, printDocument, printObject, printRows } from '../output.js';
 
 const CORDOBA_OFFSET = '-03:00';
 
@@ -174,11 +174,12 @@ export function register(program: Command): void {
           inicio: time(t.startedAt),
           fin: time(t.finishedAt),
           padre: t.parentId,
-          parametros: t.parametros ?? null,
-          detalles: t.detalles ?? null,
         },
         {},
       );
+      const whole = `lucy tareas show ${id} --json`;
+      printDocument('parametros', t.parametros, whole);
+      printDocument('detalles', t.detalles, whole);
       process.stdout.write('\nLínea de tiempo:\n');
       printRows(
         res.timeline.map((e) => ({
