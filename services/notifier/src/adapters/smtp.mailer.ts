@@ -1,0 +1,174 @@
+/**
+ * The SMTP mailer: a nodemailer transport built from the notifier's configuration. It never logs bodies (the
+ * credentials and reset e-mails carry temporary passwords), subjects or the SMTP password; it logs message
+ * ids, recipients and reply codes.
+ */
+import { errorMessage, type Logger, PermanentError, type TransientError } from '@lucy/platform';
+import nodemailer from 'nodemailer';
+import type { SmtpConfig } from '../config.js';
+import { classifySmtpError } from './smtp.errors.js';
+
+/** One e-mail to send. */
+export interface OutgoingEmail {
+  /** One recipient or several. */
+  to: string | readonly string[];
+  /** Subject, any Unicode (encoded as RFC 2047 when needed). */
+  subject: string;
+  /** Plain-text body (the alternative of `html`, or the only part). */
+  text: string;
+  /** HTML body; sent as `multipart/alternative` with `text`. */
+  html?: string | undefined;
+  /** Extra headers, e.g. `X-Lucy-Task-Id`. */
+  headers?: Readonly<Record<string, string>> | undefined;
+  /** Sender overriding SMTP_FROM (e.g. the Configuración's sender), "Name <address>" or an address. */
+  from?: string | undefined;
+}
+
+/** What the relay accepted. */
+export interface SendResult {
+  /** The Message-ID header of the sent message, e.g. `<uuid@v.eco.unrc.edu.ar>`. */
+  messageId: string;
+  /** Recipients the relay accepted. */
+  accepted: string[];
+  /** Recipients the relay refused while others were accepted (the message went to the rest). */
+  rejected: string[];
+  /** The relay's last reply, e.g. `250 OK: queued as …`. */
+  response: string;
+}
+
+/** An outbound mailer. */
+export interface Mailer {
+  /**
+   * Sends one e-mail.
+   * @throws TransientError on 4xx replies, refused/reset connections and timeouts (retry later).
+   * @throws PermanentError on 5xx replies, every recipient refused, or rejected credentials/TLS (configuration).
+   */
+  send(email: OutgoingEmail): Promise<SendResult>;
+  /** Connects, negotiates TLS and authenticates without sending; throws like {@link Mailer.send}. */
+  verify(): Promise<void>;
+  /** Closes pooled connections. */
+  close(): void;
+}
+
+/** Options of {@link createSmtpMailer}. */
+export interface SmtpMailerOptions {
+  /** SMTP configuration (see `loadSmtpConfig`). */
+  config: SmtpConfig;
+  /** Logger; ids, recipients and reply codes only. */
+  logger?: Logger | undefined;
+}
+
+type TransportOptions = Parameters<typeof nodemailer.createTransport>[0];
+
+const MINUTE_MS = 60_000;
+
+/** The nodemailer transport options for a configuration (exported for tests). */
+export function smtpTransportOptions(config: SmtpConfig): TransportOptions {
+  const tlsPolicy =
+    config.SMTP_SECURE || config.SMTP_STARTTLS === 'opportunistic'
+      ? {}
+      : config.SMTP_STARTTLS === 'required'
+        ? { requireTLS: true }
+        : { ignoreTLS: true };
+  const base = {
+    host: config.SMTP_HOST,
+    port: config.SMTP_PORT,
+    secure: config.SMTP_SECURE,
+    ...tlsPolicy,
+    tls: { rejectUnauthorized: config.SMTP_TLS_REJECT_UNAUTHORIZED },
+    ...(config.SMTP_USER !== undefined && config.SMTP_PASSWORD !== undefined
+      ? { auth: { user: config.SMTP_USER, pass: config.SMTP_PASSWORD } }
+      : {}),
+    connectionTimeout: config.SMTP_CONNECTION_TIMEOUT_MS,
+    greetingTimeout: config.SMTP_GREETING_TIMEOUT_MS,
+    socketTimeout: config.SMTP_SOCKET_TIMEOUT_MS,
+    // nodemailer's own logging would include the message source (and so the temporary passwords).
+    logger: false,
+    debug: false,
+    transactionLog: false,
+  };
+  if (!config.SMTP_POOL) return base;
+  return {
+    ...base,
+    pool: true as const,
+    maxConnections: config.SMTP_MAX_CONNECTIONS,
+    maxMessages: config.SMTP_MAX_MESSAGES_PER_CONNECTION,
+    ...(config.SMTP_RATE_PER_MINUTE > 0
+      ? { rateDelta: MINUTE_MS, rateLimit: config.SMTP_RATE_PER_MINUTE }
+      : {}),
+  };
+}
+
+// nodemailer lists recipients as strings, or as `{ address }` objects when they had display names.
+const addressList = (value: unknown): string[] =>
+  Array.isArray(value)
+    ? value.map((a: unknown) => {
+        if (typeof a === 'string') return a;
+        const address = (a as { address?: unknown } | null)?.address;
+        return typeof address === 'string' ? address : JSON.stringify(a);
+      })
+    : [];
+
+/**
+ * Creates the SMTP mailer. Every message carries `Auto-Submitted: auto-generated` (RFC 3834) so vacation
+ * responders do not answer the no-reply sender.
+ */
+export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
+  const { config, logger } = options;
+  const transport = nodemailer.createTransport(smtpTransportOptions(config));
+  const fail = (err: unknown, action: string): TransientError | PermanentError => {
+    const classified = classifySmtpError(err, config.SMTP_USER);
+    logger?.warn(
+      {
+        action,
+        code: classified.code,
+        retriable: !(classified instanceof PermanentError),
+        smtpCode: (err as { responseCode?: unknown } | null)?.responseCode,
+        reason: errorMessage(classified),
+      },
+      `smtp ${action} failed`,
+    );
+    return classified;
+  };
+
+  return {
+    async send(email) {
+      const to = typeof email.to === 'string' ? [email.to] : [...email.to];
+      let info: { messageId?: unknown; accepted?: unknown; rejected?: unknown; response?: unknown };
+      try {
+        info = (await transport.sendMail({
+          from: email.from ?? config.SMTP_FROM,
+          to,
+          subject: email.subject,
+          text: email.text,
+          ...(email.html !== undefined ? { html: email.html } : {}),
+          headers: { 'Auto-Submitted': 'auto-generated', ...email.headers },
+        })) as typeof info;
+      } catch (err) {
+        throw fail(err, 'send');
+      }
+      const result: SendResult = {
+        messageId: typeof info.messageId === 'string' ? info.messageId : '',
+        accepted: addressList(info.accepted),
+        rejected: addressList(info.rejected),
+        response: typeof info.response === 'string' ? info.response : '',
+      };
+      logger?.info(
+        { messageId: result.messageId, accepted: result.accepted, rejected: result.rejected },
+        result.rejected.length > 0 ? 'e-mail sent, some recipients refused' : 'e-mail sent',
+      );
+      return result;
+    },
+    async verify() {
+      try {
+        await transport.verify();
+      } catch (err) {
+        throw fail(err, 'verify');
+      }
+      logger?.debug({ host: config.SMTP_HOST, port: config.SMTP_PORT }, 'smtp relay verified');
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
