@@ -1,7 +1,6 @@
 /** Shared by the adapter tests: the fakes on port 0 (the Graph one on the certificate the workers trust) and a clock. */
-import { Writable } from 'node:stream';
 import { createFakeGraph, type FakeGraph, type FakeGraphOptions } from '@lucy/fake-graph';
-import { createLogger, type Logger } from '@lucy/platform';
+import { captureLogger as captureTestLogger, createVirtualClock, type VirtualClock } from '@lucy/testkit';
 import { inject } from 'vitest';
 import type { AdapterClock } from '../src/adapters/index.js';
 
@@ -11,41 +10,14 @@ export function startGraphFake(options: FakeGraphOptions = {}): Promise<FakeGrap
   return createFakeGraph({ port: 0, tls: { cert, key }, ...options });
 }
 
-/** A clock whose sleeps return at once and move time forward; `slept` lists every wait asked for. */
-export interface TestClock extends AdapterClock {
-  readonly slept: number[];
-  advance(ms: number): void;
-}
+/** The adapters' clock in tests: virtual sleeps, starting at the real time (the tokens the fakes issue are also
+ * checked by real clients against real time). */
+export type TestClock = VirtualClock & AdapterClock;
+export const makeTestClock = (): TestClock => createVirtualClock(Date.now());
 
-/** Starts at the real time: the tokens the fakes issue are also checked by real clients against real time. */
-export function makeTestClock(): TestClock {
-  let t = Date.now();
-  const slept: number[] = [];
-  return {
-    slept,
-    now: () => t,
-    sleep: async (ms) => {
-      slept.push(ms);
-      t += ms;
-    },
-    advance: (ms) => void (t += ms),
-  };
-}
-
-/** A platform logger (with its redaction) whose lines are kept in `text()`. */
-export function captureLogger(): { logger: Logger; text: () => string } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk.toString('utf8'));
-      callback();
-    },
-  });
-  return {
-    logger: createLogger({ service: 'identity-teams-test', level: 'debug', destination }),
-    text: () => chunks.join(''),
-  };
-}
+/** A platform logger whose lines are kept in `text()`. */
+export const captureLogger = (): ReturnType<typeof captureTestLogger> =>
+  captureTestLogger('identity-teams-test');
 
 /** The error a promise rejects with (fails the test when it resolves). */
 export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {

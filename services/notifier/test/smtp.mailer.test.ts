@@ -1,6 +1,6 @@
-import { Writable } from 'node:stream';
 import { createSmtpSink, type SmtpSink } from '@lucy/fake-smtp';
-import { createLogger, PermanentError, TransientError } from '@lucy/platform';
+import { PermanentError, TransientError, type Logger } from '@lucy/platform';
+import { captureLogger } from '@lucy/testkit';
 import { TipoEmail } from '@lucy/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmtpMailer, type Mailer } from '../src/adapters/index.js';
@@ -9,21 +9,6 @@ import { buildEmail, VARIABLES_DE_EJEMPLO } from '../src/domain/index.js';
 
 const SMTP_SECRET = 'smtp-Secreto-9931';
 const TEMP_PASSWORD = 'Temporal-Xq7#zz';
-
-/** Every log line the mailer writes, as text. */
-function captureLogs(): { logger: ReturnType<typeof createLogger>; output: () => string } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk.toString('utf8'));
-      callback();
-    },
-  });
-  return {
-    logger: createLogger({ service: 'notifier', level: 'trace', destination }),
-    output: () => chunks.join(''),
-  };
-}
 
 const open: { sinks: SmtpSink[]; mailers: Mailer[] } = { sinks: [], mailers: [] };
 
@@ -50,7 +35,7 @@ function configFor(sink: { host: string; port: number }, env: Record<string, str
   });
 }
 
-function mailerFor(config: SmtpConfig, logger?: ReturnType<typeof createLogger>): Mailer {
+function mailerFor(config: SmtpConfig, logger?: Logger): Mailer {
   const mailer = createSmtpMailer({ config, logger });
   open.mailers.push(mailer);
   return mailer;
@@ -248,7 +233,7 @@ describe('smtp mailer against the SMTP sink', () => {
 
   it('never logs the SMTP password, the temporary password or the body', async () => {
     const sink = await startSink({ auth: { user: 'lucy', password: SMTP_SECRET } });
-    const { logger, output } = captureLogs();
+    const { logger, text: output } = captureLogger('notifier', 'trace');
     const good = mailerFor(configFor(sink, { SMTP_USER: 'lucy', SMTP_PASSWORD: SMTP_SECRET }), logger);
     const email = buildEmail(TipoEmail.PASSWORD_RESET, undefined, {
       ...VARIABLES_DE_EJEMPLO,

@@ -1,6 +1,7 @@
 // @lucy/testkit: isolated real infrastructure for integration tests — a database and a stream prefix per run.
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import {
   connectNats,
@@ -33,6 +34,48 @@ export function testPrefix(label = 't'): string {
 /** A silent logger (set TEST_LOG_LEVEL=debug to see logs). */
 export function testLogger(service = 'test'): Logger {
   return createLogger({ service, level: (process.env.TEST_LOG_LEVEL as never) ?? 'silent' });
+}
+
+/**
+ * A platform logger (with its redaction) whose output is kept, for tests that assert what is — and is never —
+ * logged (secrets, temporary passwords, message bodies).
+ */
+export function captureLogger(
+  service = 'test',
+  level: 'trace' | 'debug' | 'info' = 'debug',
+): { logger: Logger; text: () => string } {
+  const chunks: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  return { logger: createLogger({ service, level, destination }), text: () => chunks.join('') };
+}
+
+/** A clock whose sleeps only advance virtual time: backoff, Retry-After and rate limits cost no wall time. */
+export interface VirtualClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** Every sleep asked for, in ms, in order. */
+  readonly slept: number[];
+  advance(ms: number): void;
+}
+
+/** Creates a {@link VirtualClock} starting at `start` (epoch ms; default 0). */
+export function createVirtualClock(start = 0): VirtualClock {
+  let t = start;
+  const slept: number[] = [];
+  return {
+    slept,
+    now: () => t,
+    sleep: async (ms) => {
+      slept.push(ms);
+      t += ms;
+    },
+    advance: (ms) => void (t += ms),
+  };
 }
 
 /** A database of its own for one test file. */

@@ -1,6 +1,6 @@
 import { createFakeSial, type FakeSial, type FakeSialOptions } from '@lucy/fake-sial';
+import { createVirtualClock } from '@lucy/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Clock } from './clock.js';
 import {
   createSialClient,
   formatSialDate,
@@ -29,27 +29,13 @@ async function startFake(options: FakeSialOptions = {}): Promise<FakeSial> {
   return fake;
 }
 
-/** A clock whose sleeps only advance virtual time, so backoff and rate limits cost no wall time. */
-function virtualClock(): Clock & { slept: number[] } {
-  let t = 0;
-  const slept: number[] = [];
-  return {
-    slept,
-    now: () => t,
-    sleep: async (ms) => {
-      slept.push(ms);
-      t += ms;
-    },
-  };
-}
-
 function client(server: FakeSial, options: Partial<SialClientOptions> = {}) {
   return createSialClient({
     baseUrl: server.url,
     user: 'usuario',
     password: 'contrasena',
     backoffMs: 10,
-    clock: virtualClock(),
+    clock: createVirtualClock(),
     ...options,
   });
 }
@@ -128,7 +114,7 @@ describe('SIAL client failures', () => {
   it('retries 5xx with exponential backoff and then succeeds', async () => {
     const server = await startFake();
     server.setFaults({ status500: 2 });
-    const clock = virtualClock();
+    const clock = createVirtualClock();
     const retries: number[] = [];
     const sial = client(server, { clock, random: () => 1, onRetry: (i) => retries.push(i.attempt) });
     expect(await sial.listar('preinscriptos')).toHaveLength(20);
@@ -140,7 +126,7 @@ describe('SIAL client failures', () => {
   it('caps the backoff and gives up after the configured retries with SialHttpError', async () => {
     const server = await startFake();
     server.setFaults({ status500: true });
-    const clock = virtualClock();
+    const clock = createVirtualClock();
     const sial = client(server, { clock, retries: 4, backoffMs: 100, maxBackoffMs: 300, random: () => 1 });
     const err = await sial.listar('preinscriptos').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SialHttpError);
@@ -155,7 +141,7 @@ describe('SIAL client failures', () => {
   it('adds jitter between half and all of the backoff', async () => {
     const server = await startFake();
     server.setFaults({ status500: 1 });
-    const clock = virtualClock();
+    const clock = createVirtualClock();
     await client(server, { clock, backoffMs: 100, random: () => 0 }).listar('preinscriptos');
     expect(clock.slept).toEqual([50]);
   });
@@ -184,7 +170,7 @@ describe('SIAL client failures', () => {
       user: 'u',
       password: 'p',
       retries: 1,
-      clock: virtualClock(),
+      clock: createVirtualClock(),
     })
       .listar('preinscriptos')
       .catch((e: unknown) => e);
@@ -222,7 +208,7 @@ describe('SIAL client failures', () => {
       baseUrl: server.url,
       user: 'usuario',
       password: 'contrasena',
-      clock: virtualClock(),
+      clock: createVirtualClock(),
       fetch: (_input, init) => fetch(`${server.url}/webservice/sial/V2/04/Preinscriptos/listas/`, init),
     });
     const err = await sial.listar('preinscriptos').catch((e: unknown) => e);
@@ -273,7 +259,7 @@ describe('SIAL client rate limit', () => {
   it('spaces requests by the configured rate, retries included', async () => {
     const server = await startFake();
     server.setFaults({ status500: 1 });
-    const clock = virtualClock();
+    const clock = createVirtualClock();
     const sentAt: number[] = [];
     const sial = client(server, {
       clock,
@@ -293,7 +279,7 @@ describe('SIAL client rate limit', () => {
 
   it('sends without waiting when unlimited', async () => {
     const server = await startFake();
-    const clock = virtualClock();
+    const clock = createVirtualClock();
     const sial = client(server, { clock });
     for (let i = 0; i < 5; i++) await sial.listar('aspirantes');
     expect(clock.slept).toEqual([]);
@@ -353,7 +339,7 @@ function streamingClient(fetchImpl: typeof globalThis.fetch, options: Partial<Si
     user: 'usuario',
     password: 'contrasena',
     backoffMs: 10,
-    clock: virtualClock(),
+    clock: createVirtualClock(),
     fetch: fetchImpl,
     ...options,
   });

@@ -7,16 +7,10 @@ import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
 import { compileCrontab, crontabFireAtOrAfter, crontabFromExpression } from './crontab.schedule.js';
 
-/** Deterministic PRNG (mulberry32), so a failure is reproducible from the printed expression. */
+/** Deterministic PRNG (a 31-bit LCG), so a failure is reproducible from the printed expression. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  let state = seed % 2_147_483_648;
+  return () => (state = (state * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
 }
 
 const FIELDS = [
