@@ -1,102 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBinary } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, type Client } from '@connectrpc/connect';
-import { createFakeSial, type FakeSial } from '@lucy/fake-sial';
-import { createCommandPublisher, createRpcClient, H } from '@lucy/platform';
-import {
-  AlumnoCreatedSchema,
-  AlumnoService,
-  Estado,
-  IngestarCommandSchema,
-  IngestService,
-  TaskFailedSchema,
-  TaskSkippedSchema,
-  TaskSucceededSchema,
-  TipoIngesta,
-} from '@lucy/proto';
-import {
-  createTestDatabase,
-  createTestNats,
-  readStream,
-  TEST_TOKEN,
-  testEnv,
-  testLogger,
-  waitFor,
-  type StoredMessage,
-  type TestDatabase,
-  type TestNats,
-} from '@lucy/testkit';
-import { loadConfig } from '../src/config.js';
-import { startIngestService, type IngestServiceHandle } from '../src/service.js';
+import { Code, ConnectError } from '@connectrpc/connect';
+import type { FakeSial } from '@lucy/fake-sial';
+import { AlumnoCreatedSchema, Estado, TaskFailedSchema, TaskSkippedSchema, TipoIngesta } from '@lucy/proto';
+import { readStream, waitFor, type TestNats } from '@lucy/testkit';
+import { startHarness, type Harness } from './harness.js';
 
 const ASPIRANTES = 25;
 
 describe('ingest-sial against the fake SIAL, NATS and Postgres', () => {
+  let h: Harness;
   let fake: FakeSial;
-  let db: TestDatabase;
   let t: TestNats;
-  let service: IngestServiceHandle;
-  let ingest: Client<typeof IngestService>;
-  let alumnos: Client<typeof AlumnoService>;
+  let ingest: Harness['ingest'];
+  let alumnos: Harness['alumnos'];
 
   beforeAll(async () => {
-    fake = await createFakeSial({ sizes: { preinscriptos: 5, aspirantes: ASPIRANTES, ingresantes: 5 } });
-    db = await createTestDatabase('ingest_test');
-    t = await createTestNats();
-    const config = loadConfig(
-      testEnv({
-        DATABASE_URL: db.url,
-        LUCY_PREFIX: t.prefix,
-        MIGRATE_ON_START: 'true',
-        SIAL_BASE_URL: fake.url,
-        SIAL_RETRIES: '0',
-        SIAL_TIMEOUT_MS: '5000',
-      }),
+    h = await startHarness(
+      { sizes: { preinscriptos: 5, aspirantes: ASPIRANTES, ingresantes: 5 } },
+      'ingest_test',
     );
-    // A long backoff: a transient failure is observed once and not redelivered during the test.
-    service = await startIngestService(config, {
-      logger: testLogger('ingest-sial'),
-      backoffMs: () => 60_000,
-    });
-    const options = { baseUrl: service.rpc.url, token: TEST_TOKEN };
-    ingest = createRpcClient(IngestService, options);
-    alumnos = createRpcClient(AlumnoService, options);
+    ({ fake, t, ingest, alumnos } = h);
   });
 
   afterAll(async () => {
-    await service?.stop();
-    await t?.cleanup();
-    await db?.drop();
-    await fake?.close();
+    await h?.stop();
   });
 
-  async function eventsOf(taskId: string, kind: string): Promise<StoredMessage[]> {
-    const all = await readStream(t.handles, t.names.streams.evt, t.names.evt('task', kind));
-    return all.filter((m) => m.header(H.taskId) === taskId);
-  }
-
-  async function runPeriodic(tipo: string): Promise<string> {
-    const pub = createCommandPublisher(t.handles.js, t.names);
-    const { taskId } = await pub.publish(
-      `lucy.cmd.ingest.ingestar_${tipo}`,
-      IngestarCommandSchema,
-      {},
-      { taskType: `alumnos.tasks.ingestar_${tipo}`, requestedBy: 'scheduler', trigger: 'schedule' },
-    );
-    return taskId;
-  }
-
-  async function succeeded(taskId: string) {
-    const [m] = await waitFor(
-      async () => {
-        const e = await eventsOf(taskId, 'succeeded');
-        return e.length ? e : undefined;
-      },
-      { what: 'succeeded event', timeoutMs: 20_000 },
-    );
-    return fromBinary(TaskSucceededSchema, m!.data);
-  }
+  const eventsOf = (taskId: string, kind: string) => h.taskEvents(taskId, kind);
+  const runPeriodic = (tipo: string) => h.runPeriodic(tipo);
+  const succeeded = (taskId: string) => h.succeeded(taskId);
 
   it('rejects an invalid window naming the field', async () => {
     const now = new Date();
