@@ -199,7 +199,13 @@ function createAckCollector(nc: NatsConnection) {
   return {
     publishAll(commands: readonly PreparedCommand[], timeoutMs: number): Promise<Array<Published | Error>> {
       if (commands.length === 0) return Promise.resolve([]);
-      subscribe();
+      try {
+        subscribe();
+      } catch (err) {
+        // The connection is closed or draining: nothing can be published now; every command reports it.
+        const error = err instanceof Error ? err : new Error(String(err));
+        return Promise.resolve(commands.map(() => error));
+      }
       const results = new Array<Published | Error>(commands.length);
       const ids: number[] = [];
       let open = commands.length;

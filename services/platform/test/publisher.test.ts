@@ -82,3 +82,22 @@ describe('command publisher: prepared commands published as a burst', () => {
     expect(results.every((r) => !(r instanceof Error) && !r.duplicate)).toBe(true);
   });
 });
+
+describe('command publisher: a burst on a closed connection', () => {
+  it('reports an error for every command instead of throwing', async () => {
+    const t = await createTestNats();
+    const publisher = createCommandPublisher(t.handles.js, t.names, t.handles.nc);
+    const commands = [1, 2, 3].map((i) =>
+      publisher.prepare(SUBJECT, new Uint8Array(), CONTENT_TYPE.protobuf, {
+        taskType: 'x',
+        requestedBy: 'test',
+        trigger: 'admin',
+        msgId: `closed-${i}`,
+      }),
+    );
+    await t.cleanup();
+    const results = await publisher.publishPrepared(commands);
+    expect(results).toHaveLength(3);
+    expect(results.every((r) => r instanceof Error)).toBe(true);
+  });
+});

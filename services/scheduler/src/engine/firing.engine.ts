@@ -270,7 +270,9 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
       const wait = at - clock().getTime();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (!lease.valid()) return;
-      const results = await publisher.publishPrepared(group.map((r) => r.command));
+      const results = await publisher
+        .publishPrepared(group.map((r) => r.command))
+        .catch((err: unknown) => group.map(() => (err instanceof Error ? err : new Error(String(err)))));
       const published: Ready[] = [];
       const failed: string[] = [];
       for (const [i, result] of results.entries()) {
@@ -405,7 +407,12 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
       if (slot) due.push({ task, slot });
     }
     if (due.length > 0) {
-      const done = await fireAll(due);
+      // Whatever goes wrong, every popped slot goes back into the heap (done, or retried later): none is lost
+      // until the next reload.
+      const done = await fireAll(due).catch((err: unknown) => {
+        logger.error({ err: errorMessage(err), slots: due.length }, 'slots not fired; will retry');
+        return due.map(() => false);
+      });
       for (const [i, { task, slot }] of due.entries()) {
         if (done[i]) {
           schedule(task, task.enabled ? nextDue(task, slot.dueAt) : null);
