@@ -134,6 +134,12 @@ describe('Dockerfile', () => {
     expect(df).toContain('RUN node scripts/build.mjs');
   });
 
+  it("keeps a checkout's dependencies, builds and local data out of the image", () => {
+    const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
+    for (const entry of ['**/node_modules', '**/dist', '.data', '.tools', '.git'])
+      expect(ignored).toContain(entry);
+  });
+
   it('runs the compiled scripts, in the image and in the migrate steps of compose and the chart', () => {
     const run = readFileSync(join(root, 'deploy', 'lucy-run'), 'utf8');
     expect(run).toContain('node --conditions=lucy-dist --enable-source-maps "dist/$script.js"');
