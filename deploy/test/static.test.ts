@@ -134,6 +134,17 @@ describe('Dockerfile', () => {
     expect(df).toContain('RUN node scripts/build.mjs');
   });
 
+  it('copies only sources that exist in the checkout', () => {
+    const df = readFileSync(join(root, 'deploy', 'Dockerfile'), 'utf8');
+    for (const [line] of df.matchAll(/^COPY (?!--from).*$/gm)) {
+      const sources = line
+        .split(/\s+/)
+        .slice(1, -1)
+        .filter((source) => source !== '.');
+      for (const source of sources) expect(existsSync(join(root, source)), line).toBe(true);
+    }
+  });
+
   it("keeps a checkout's dependencies, builds and local data out of the image", () => {
     const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['**/node_modules', '**/dist', '.data', '.tools', '.git'])
