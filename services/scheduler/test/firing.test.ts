@@ -70,6 +70,18 @@ describe('firing', () => {
       expect(Number(periodicTask!.totalRunCount)).toBe(frozen);
     });
 
+    it('reports leadership, fired slots and fire lag on /metrics', async () => {
+      const task = await intervalTask(r, 'Métricas cada segundo', { kwargs: { ignorarVentana: true } });
+      await waitFor(async () => ((await commandsOf(task.id)).length >= 2 ? true : undefined));
+      const text = await (await fetch(`${r.scheduler.rpc.url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      expect(value('lucy_scheduler_leader')).toBe(1);
+      expect(value('lucy_scheduler_slots_total\\{outcome="fired"\\}')).toBeGreaterThanOrEqual(2);
+      expect(value('lucy_scheduler_fire_lag_seconds_count')).toBeGreaterThanOrEqual(2);
+      expect(value('lucy_scheduler_enabled_tasks')).toBeGreaterThanOrEqual(1);
+      await r.client.setEnabled({ id: task.id, enabled: false });
+    });
+
     it('fires a clocked task once and disables it', async () => {
       const { schedule } = await r.client.saveSchedule({
         schedule: {

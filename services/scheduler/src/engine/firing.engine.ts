@@ -22,6 +22,7 @@ import {
 } from '../domain/index.js';
 import { slotRef, type PeriodicTaskRecord, type SchedulerRepository } from '../db/index.js';
 import { createLeaderLease, type LeaderLease, type LeaseState } from './leader-lease.js';
+import { schedulerMetrics } from './metrics.js';
 import { SlotHeap } from './slot-heap.js';
 
 /** Canonical subject of the "periodic tasks changed" notification (NATS core, not stored). */
@@ -131,11 +132,13 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
     clock,
     logger,
     onAcquired: () => {
+      schedulerMetrics.leader.set(1);
       void serial(() => resync(true)).catch((err: unknown) =>
         logger.error({ err: errorMessage(err) }, 'scheduler resync failed'),
       );
     },
     onLost: () => {
+      schedulerMetrics.leader.set(0);
       clearTimeout(timer);
       heap.clear();
       tasks.clear();
@@ -177,6 +180,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
         await log('ERROR', `La tarea periódica «${task.name}» usa una tarea no registrada «${task.task}»`, {
           periodicTaskId: task.id,
         });
+        schedulerMetrics.slots.inc({ outcome: 'dropped' });
         done[index] = true;
         continue;
       }
@@ -188,6 +192,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
           periodicTaskId: task.id,
           slot: slot.key,
         });
+        schedulerMetrics.slots.inc({ outcome: 'dropped' });
         done[index] = true;
       }
     }
@@ -228,6 +233,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
         const taskId = claimed.get(slotRef(job.task.id, job.slot.dueAt));
         if (taskId === undefined) {
           done[index] = true; // Another replica (an earlier leader) fired it.
+          schedulerMetrics.slots.inc({ outcome: 'already_fired' });
           continue;
         }
         const command = publisher.prepare(subject, data, CONTENT_TYPE.protobuf, {
@@ -265,6 +271,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
         if (job.slot.disableAfterFire) job.task.enabled = false;
         done[index] = true;
       }
+      schedulerMetrics.slots.inc({ outcome: 'fired' }, published.length);
     };
     const fireGroup = async (at: number, group: readonly Ready[]): Promise<void> => {
       const wait = at - clock().getTime();
@@ -275,9 +282,13 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
         .catch((err: unknown) => group.map(() => (err instanceof Error ? err : new Error(String(err)))));
       const published: Ready[] = [];
       const failed: string[] = [];
+      const ackedAt = clock().getTime();
       for (const [i, result] of results.entries()) {
         if (result instanceof Error) failed.push(`${group[i]!.job.slot.key}: ${result.message}`);
-        else published.push(group[i]!);
+        else {
+          published.push(group[i]!);
+          schedulerMetrics.fireLag.observe(Math.max(0, ackedAt - at) / 1000);
+        }
       }
       if (failed.length > 0)
         logger.warn({ slots: failed.length, first: failed[0] }, 'slots not fired; will retry');
@@ -295,6 +306,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
   async function resync(resolve: boolean): Promise<void> {
     const list = await repo.listTasks({ enabled: true });
     enabledCount = list.length;
+    schedulerMetrics.enabledTasks.set(enabledCount);
     if (!lease.valid()) return;
     const now = clock();
     const seen = new Set<string>();
@@ -314,6 +326,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
             now,
           });
           for (const d of resolution.decisions) {
+            schedulerMetrics.missedRuns.inc({ decision: d.kind });
             await log(DECISION_LEVEL[d.kind], d.message, {
               periodicTaskId: task.id,
               decision: d.kind,
@@ -418,6 +431,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
           schedule(task, task.enabled ? nextDue(task, slot.dueAt) : null);
           if (!task.enabled) tasks.delete(task.id);
         } else {
+          schedulerMetrics.slots.inc({ outcome: 'retried' });
           schedule(task, slot, clock().getTime() + retryMs);
         }
       }
@@ -458,6 +472,8 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
       reloadTimer.unref();
       const list = await repo.listTasks({ enabled: true });
       enabledCount = list.length;
+      schedulerMetrics.enabledTasks.set(enabledCount);
+      schedulerMetrics.enabledTasks.set(enabledCount);
       lease.start();
     },
     async stop() {
@@ -467,6 +483,7 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
       subscription?.unsubscribe();
       await queue;
       await lease.stop();
+      schedulerMetrics.leader.set(0);
     },
     async changed() {
       nats.nc.publish(changedSubject, instance);
