@@ -1,5 +1,11 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
+/**
+ * The metric classes, re-exported so that a service can define its own metrics on `metricsRegistry` (served on its
+ * RPC port's `/metrics`) without depending on prom-client itself. Keep their labels low-cardinality.
+ */
+export { Counter, Gauge, Histogram } from 'prom-client';
+
 /** One Prometheus registry per process, with Node's default metrics. */
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry });

@@ -1,3 +1,4 @@
+import { CONTENT_TYPE, createTaskReporter, newTraceparent, uuidv7, type TaskReporter } from '@lucy/platform';
 import {
   createTestDatabase,
   createTestNats,
@@ -7,6 +8,7 @@ import {
   type TestNats,
 } from '@lucy/testkit';
 import { loadConfig } from '../src/config.js';
+import { projectBatch } from '../src/db/tarea.repository.js';
 import { startTracker, type Tracker, type TrackerOptions } from '../src/tracker.js';
 
 /** A tracker on its own database and stream prefix, plus a NATS connection for the test itself. */
@@ -53,4 +55,69 @@ export async function rows<T = Record<string, unknown>>(
 ): Promise<T[]> {
   const res = await h.tracker.knex.raw<{ rows: T[] }>(sql, bindings as never);
   return res.rows;
+}
+
+/** A reporter of `alumnos.tasks.crear_usuario_teams_async` task events for `taskId`, as its worker would send them. */
+export function reporterFor(
+  h: TrackerHarness,
+  taskId: string,
+  options: { attempt?: number; requestedBy?: string; clock?: () => Date } = {},
+): TaskReporter {
+  return createTaskReporter({
+    ...(options.clock ? { clock: options.clock } : {}),
+    js: h.nats.handles.js,
+    names: h.nats.names,
+    attempt: options.attempt ?? 1,
+    worker: 'test/1',
+    context: {
+      taskId,
+      taskType: 'alumnos.tasks.crear_usuario_teams_async',
+      requestedBy: options.requestedBy ?? 'ana@fce',
+      trigger: 'admin',
+      traceparent: newTraceparent(),
+    },
+  });
+}
+
+/**
+ * Projects `tareas` Tareas published at `at` (requested by `viejo`), and one Log (module `viejo`) for each of the
+ * first `logs` of them, straight into the database: rows for the purge to delete.
+ */
+export async function seedOldTareas(
+  h: TrackerHarness,
+  at: Date,
+  tareas: number,
+  logs = tareas,
+): Promise<void> {
+  const ids = Array.from({ length: tareas }, () => uuidv7(at.getTime()));
+  await projectBatch(
+    h.tracker.knex,
+    ids.map((taskId) => ({
+      seq: 0,
+      event: {
+        kind: 'published' as const,
+        taskId,
+        at,
+        tipo: 'enviar_email',
+        subject: 'lucy.cmd.notify.enviar_email',
+        parametros: {},
+        payload: new Uint8Array(),
+        contentType: CONTENT_TYPE.protobuf,
+        taskName: 'x',
+        trigger: 'admin',
+        requestedBy: 'viejo',
+      },
+    })),
+    ids.slice(0, logs).map((taskId) => ({
+      id: uuidv7(at.getTime()),
+      level: 'INFO',
+      module: 'viejo',
+      message: 'viejo',
+      detalles: null,
+      alumnoId: null,
+      usuario: null,
+      taskId,
+      occurredAt: at,
+    })),
+  );
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCommandPublisher, createTaskReporter, newTraceparent, publishLog } from '@lucy/platform';
+import { createCommandPublisher, publishLog } from '@lucy/platform';
 import { CrearUsuarioTeamsCommandSchema } from '@lucy/proto';
 import { createCuttableProxy, waitFor, type CuttableProxy } from '@lucy/testkit';
-import { rows, startHarness, type TrackerHarness } from './helpers.js';
+import { reporterFor, rows, startHarness, type TrackerHarness } from './helpers.js';
 
 // The case: the database unreachable for 30 s while events keep arriving (the shared Postgres keeps
 // running for other tests; this tracker reaches it through a proxy that is cut). bench/tracker-outage.bench.ts
@@ -61,19 +61,7 @@ describe('projection while Postgres is unavailable', () => {
     const during: string[] = [];
     for (let i = N; i < 2 * N; i++) during.push((await publish(i)).taskId);
     for (const taskId of before) {
-      const r = createTaskReporter({
-        js: h.nats.handles.js,
-        names: h.nats.names,
-        attempt: 1,
-        worker: 'test/1',
-        context: {
-          taskId,
-          taskType: 'alumnos.tasks.crear_usuario_teams_async',
-          requestedBy: 'carga',
-          trigger: 'admin',
-          traceparent: newTraceparent(),
-        },
-      });
+      const r = reporterFor(h, taskId, { requestedBy: 'carga' });
       await r.started();
     }
     for (let i = 0; i < 50; i++) {

@@ -6,10 +6,7 @@ import {
   createCommandPublisher,
   encode,
   createRpcClient,
-  createTaskReporter,
   H,
-  newTraceparent,
-  uuidv7,
   type CommandPublisher,
   type TaskReporter,
 } from '@lucy/platform';
@@ -25,9 +22,14 @@ import {
   Trigger,
 } from '@lucy/proto';
 import { readStream, TEST_TOKEN, waitFor } from '@lucy/testkit';
-import { projectBatch } from '../src/db/tarea.repository.js';
 import { STUCK_MESSAGE } from '../src/domain/projection.js';
-import { rows, startHarness, type TrackerHarness } from './helpers.js';
+import {
+  reporterFor as reporterOf,
+  rows,
+  seedOldTareas,
+  startHarness,
+  type TrackerHarness,
+} from './helpers.js';
 
 const CREAR = 'lucy.cmd.identity.crear_usuario_teams';
 const CREAR_TASK = 'alumnos.tasks.crear_usuario_teams_async';
@@ -62,22 +64,8 @@ describe('TaskService and LogService over a real server', () => {
     });
     return taskId;
   }
-  function reporterFor(taskId: string, attempt = 1, clock?: () => Date): TaskReporter {
-    return createTaskReporter({
-      ...(clock ? { clock } : {}),
-      js: h.nats.handles.js,
-      names: h.nats.names,
-      attempt,
-      worker: 'test/1',
-      context: {
-        taskId,
-        taskType: CREAR_TASK,
-        requestedBy: 'ana@fce',
-        trigger: 'admin',
-        traceparent: newTraceparent(),
-      },
-    });
-  }
+  const reporterFor = (taskId: string, attempt = 1, clock?: () => Date): TaskReporter =>
+    reporterOf(h, taskId, { attempt, ...(clock ? { clock } : {}) });
   const estadoOf = async (id: string) => (await tasks.getTarea({ id })).tarea?.estado;
 
   it('refuses calls without the token or with a wrong one', async () => {
@@ -315,37 +303,7 @@ describe('TaskService and LogService over a real server', () => {
 
   it('purges Tareas and Logs older than the retention in batches and reports how many', async () => {
     const old = new Date(Date.now() - 200 * 86_400_000);
-    const ids = Array.from({ length: 5 }, () => uuidv7(old.getTime()));
-    await projectBatch(
-      h.tracker.knex,
-      ids.map((taskId) => ({
-        seq: 0,
-        event: {
-          kind: 'published' as const,
-          taskId,
-          at: old,
-          tipo: 'enviar_email',
-          subject: 'lucy.cmd.notify.enviar_email',
-          parametros: {},
-          payload: new Uint8Array(),
-          contentType: CONTENT_TYPE.protobuf,
-          taskName: 'x',
-          trigger: 'admin',
-          requestedBy: 'viejo',
-        },
-      })),
-      ids.map((taskId) => ({
-        id: uuidv7(old.getTime()),
-        level: 'INFO',
-        module: 'viejo',
-        message: 'viejo',
-        detalles: null,
-        alumnoId: null,
-        usuario: null,
-        taskId,
-        occurredAt: old,
-      })),
-    );
+    await seedOldTareas(h, old, 5);
     const { taskId } = await pub.publish(
       'lucy.cmd.tracker.purgar_tareas',
       PurgarTareasCommandSchema,

@@ -14,6 +14,7 @@
  * read as text.
  */
 import { ESTADO_FOR_TIPO, isPlainObject, isTipo, localParts, type Tipo } from '../domain/index.js';
+import { ingestMetrics } from '../metrics.js';
 import { systemClock, type Clock } from './clock.js';
 import { JsonArraySplitter, JsonArraySyntaxError } from './json-array-splitter.js';
 import { createTokenBucket, unlimited } from './rate-limiter.js';
@@ -140,6 +141,31 @@ class AttemptError extends Error {
   }
 }
 
+/** The SIAL endpoints, as the `endpoint` label of the request metrics. */
+type Endpoint = 'lista' | 'datospersonales';
+
+/**
+ * The `status` label of one request: the HTTP status when SIAL answered (and the body was read), else the failure's
+ * class (`timeout`, `network`, `invalid_response`, `aborted` by the caller, `other`). Never a message or a path.
+ */
+function requestStatus(status: number | undefined, error: unknown, aborted: boolean): string {
+  if (error === undefined) return String(status);
+  if (error instanceof AttemptError) {
+    switch (error.failure.kind) {
+      case 'http':
+        return String(error.failure.status);
+      case 'auth':
+        return '401';
+      case 'response':
+        return 'invalid_response';
+      case 'timeout':
+      case 'network':
+        return error.failure.kind;
+    }
+  }
+  return aborted ? 'aborted' : 'other';
+}
+
 const isRetryable = (f: AttemptFailure): boolean =>
   f.kind === 'timeout' || f.kind === 'network' || (f.kind === 'http' && f.status >= 500);
 
@@ -235,6 +261,7 @@ export function createSialClient(options: SialClientOptions): SialClient {
    * stream failures with `failed` and throws AttemptError for a bad body. Error statuses are read as text.
    */
   const attempt = async <T>(
+    endpoint: Endpoint,
     path: string,
     signal: AbortSignal | undefined,
     read: (response: Response, failed: (err: unknown) => unknown) => Promise<T>,
@@ -249,6 +276,9 @@ export function createSialClient(options: SialClientOptions): SialClient {
     }, timeoutMs);
     const onAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
+    const endTimer = ingestMetrics.sialRequestSeconds.startTimer({ endpoint });
+    let status: number | undefined;
+    let error: unknown;
     // A failure of the request or of reading its body: the caller's abort, the timeout, or the network.
     const failed = (err: unknown): unknown => {
       if (signal?.aborted) return signal.reason;
@@ -267,6 +297,7 @@ export function createSialClient(options: SialClientOptions): SialClient {
       } catch (err) {
         throw failed(err);
       }
+      status = response.status;
       if (response.ok) {
         try {
           return await read(response, failed);
@@ -285,7 +316,15 @@ export function createSialClient(options: SialClientOptions): SialClient {
       }
       if (response.status === 401) throw new AttemptError({ kind: 'auth' });
       throw new AttemptError({ kind: 'http', status: response.status, detail: detailOf(text) });
+    } catch (err) {
+      error = err;
+      throw err;
     } finally {
+      endTimer();
+      ingestMetrics.sialRequests.inc({
+        endpoint,
+        status: requestStatus(status, error, signal?.aborted === true),
+      });
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
@@ -425,6 +464,7 @@ export function createSialClient(options: SialClientOptions): SialClient {
   };
 
   const get = async <T>(
+    endpoint: Endpoint,
     path: string,
     signal: AbortSignal | undefined,
     read: (response: Response, failed: (err: unknown) => unknown) => Promise<T>,
@@ -432,7 +472,7 @@ export function createSialClient(options: SialClientOptions): SialClient {
     for (let attemptNo = 1; ; attemptNo++) {
       await limiter.acquire(signal);
       try {
-        return { body: await attempt(path, signal, read), attempts: attemptNo };
+        return { body: await attempt(endpoint, path, signal, read), attempts: attemptNo };
       } catch (err) {
         if (!(err instanceof AttemptError)) throw err;
         const error = toPublic(err.failure, path, attemptNo);
@@ -471,7 +511,7 @@ export function createSialClient(options: SialClientOptions): SialClient {
     callOptions?: SialCallOptions,
   ): Promise<T> => {
     const path = listPath(tipo, range);
-    const { body, attempts } = await get(path, callOptions?.signal, readList(sink));
+    const { body, attempts } = await get('lista', path, callOptions?.signal, readList(sink));
     if (!body.list) {
       throw new SialResponseError(
         `se esperaba una lista de ${ESTADO_FOR_TIPO[tipo]}s y llegó ${describeJson(body.body)}`,
@@ -498,7 +538,7 @@ export function createSialClient(options: SialClientOptions): SialClient {
       const doc = String(nrodoc).trim();
       if (!/^[A-Za-z0-9]{1,20}$/.test(doc)) throw new TypeError(`datosPersonales: nrodoc inválido «${doc}»`);
       const path = `${SIAL_BASE_PATH}/alumnos/datospersonales/${doc}`;
-      const { body, attempts } = await get(path, callOptions?.signal, readJson);
+      const { body, attempts } = await get('datospersonales', path, callOptions?.signal, readJson);
       if (!Array.isArray(body)) {
         throw new SialResponseError(`se esperaba una lista con un objeto y llegó ${describeJson(body)}`, {
           path,

@@ -21,11 +21,13 @@ import {
   nextCheckpoint,
   summarizeIngest,
   TIPOS,
+  ERROR_CATEGORIAS,
   type IncrementalRange,
   type Tipo,
 } from '../domain/index.js';
 import { loadConfiguracion, saveCheckpoint } from '../db/configuracion.repository.js';
 import { tipoFromPb } from '../mapping.js';
+import { ingestMetrics } from '../metrics.js';
 import { runIngestion, type IngestRunResult } from './ingest.run.js';
 
 /** Dependencies of the ingestion workers. */
@@ -101,6 +103,43 @@ function toResult(
   };
 }
 
+/**
+ * Runs one ingestion (everything after the window check) and records it: its result (`succeeded`, `dry_run`,
+ * `failed`, or `cancelled` when the task's signal aborted it), its duration, and for a real successful run its
+ * records, problems and end time.
+ */
+async function measuredRun(
+  tipo: Tipo,
+  dryRun: boolean,
+  signal: AbortSignal,
+  clock: () => Date,
+  run: () => Promise<{ result: HandlerResult; detalles: IngestRunResult['detalles'] }>,
+): Promise<HandlerResult> {
+  const endTimer = ingestMetrics.runSeconds.startTimer({ tipo });
+  let outcome: { result: HandlerResult; detalles: IngestRunResult['detalles'] };
+  try {
+    outcome = await run();
+  } catch (err) {
+    endTimer();
+    ingestMetrics.runs.inc({ tipo, result: signal.aborted ? 'cancelled' : 'failed' });
+    throw err;
+  }
+  endTimer();
+  ingestMetrics.runs.inc({ tipo, result: dryRun ? 'dry_run' : 'succeeded' });
+  if (!dryRun) {
+    const d = outcome.detalles;
+    const records = { creados: d.creados, actualizados: d.actualizados, sin_cambios: d.sin_cambios };
+    for (const [name, n] of Object.entries({ ...records, descartados: d.descartados })) {
+      ingestMetrics.records.inc({ tipo, outcome: name }, n);
+    }
+    for (const categoria of ERROR_CATEGORIAS) {
+      ingestMetrics.errors.inc({ tipo, categoria }, d.errores[categoria]);
+    }
+    ingestMetrics.lastSuccess.set({ tipo }, clock().getTime() / 1000);
+  }
+  return outcome.result;
+}
+
 /** Creates the four ingestion workers (not started). */
 export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
   const common = {
@@ -136,34 +175,46 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
         const ventana = config.ventanas[tipo];
         if (!ctx.message.ignorarVentana) {
           const decision = evaluateWindow({ tipo, inicio: ventana.diaInicio, fin: ventana.diaFin }, now);
-          if (!decision.run) throw new SkipTask(decision.reason, { codigo: decision.code, tipo });
+          if (!decision.run) {
+            ingestMetrics.runs.inc({ tipo, result: 'skipped' });
+            throw new SkipTask(decision.reason, { codigo: decision.code, tipo });
+          }
         }
-        const range = incrementalRange({ checkpoint: ventana.ultimaIngesta, now, inicio: ventana.diaInicio });
-        const run = await runIngestion(runDeps, {
-          tipo,
-          range,
-          sial: deps.sialFor(config.sialRequestsPorSegundo),
-          concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : deps.concurrency,
-          dryRun: false,
-          lastGoodCount: ventana.ultimaCantidad || undefined,
-          reporter: ctx.reporter,
-          task: ctx.task,
-          signal: ctx.signal,
-          working: () => ctx.working(),
+        return measuredRun(tipo, false, ctx.signal, deps.clock, async () => {
+          const range = incrementalRange({
+            checkpoint: ventana.ultimaIngesta,
+            now,
+            inicio: ventana.diaInicio,
+          });
+          const run = await runIngestion(runDeps, {
+            tipo,
+            range,
+            sial: deps.sialFor(config.sialRequestsPorSegundo),
+            concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : deps.concurrency,
+            dryRun: false,
+            lastGoodCount: ventana.ultimaCantidad || undefined,
+            reporter: ctx.reporter,
+            task: ctx.task,
+            signal: ctx.signal,
+            working: () => ctx.working(),
+          });
+          const checkpoint = nextCheckpoint({
+            previous: ventana.ultimaIngesta,
+            range,
+            erroresSial: run.detalles.errores.sial,
+          });
+          await saveCheckpoint(
+            deps.knex,
+            tipo,
+            checkpoint,
+            range.modo === 'completo' && run.detalles.recibidos > 0 ? run.detalles.recibidos : undefined,
+          );
+          ctx.logger.info({ tipo, detalles: run.detalles }, summarizeIngest(tipo, run.detalles));
+          return {
+            result: toResult(tipo, range, run, { checkpoint: checkpoint?.toISOString() ?? null }),
+            detalles: run.detalles,
+          };
         });
-        const checkpoint = nextCheckpoint({
-          previous: ventana.ultimaIngesta,
-          range,
-          erroresSial: run.detalles.errores.sial,
-        });
-        await saveCheckpoint(
-          deps.knex,
-          tipo,
-          checkpoint,
-          range.modo === 'completo' && run.detalles.recibidos > 0 ? run.detalles.recibidos : undefined,
-        );
-        ctx.logger.info({ tipo, detalles: run.detalles }, summarizeIngest(tipo, run.detalles));
-        return toResult(tipo, range, run, { checkpoint: checkpoint?.toISOString() ?? null });
       },
     }),
   );
@@ -177,27 +228,26 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
     validate: validateManual,
     handle: async (ctx) => {
       const tipo = tipoFromPb(ctx.message.tipo)!;
-      const now = deps.clock();
-      const config = await loadConfiguracion(deps.knex);
-      const range = manualRange(ctx.message, now);
-      const run = await runIngestion(runDeps, {
-        tipo,
-        range,
-        sial: deps.sialFor(config.sialRequestsPorSegundo),
-        concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : deps.concurrency,
-        dryRun: ctx.message.dryRun,
-        lastGoodCount: config.ventanas[tipo].ultimaCantidad || undefined,
-        reporter: ctx.reporter,
-        task: ctx.task,
-        signal: ctx.signal,
-        working: () => ctx.working(),
+      const dryRun = ctx.message.dryRun;
+      return measuredRun(tipo, dryRun, ctx.signal, deps.clock, async () => {
+        const now = deps.clock();
+        const config = await loadConfiguracion(deps.knex);
+        const range = manualRange(ctx.message, now);
+        const run = await runIngestion(runDeps, {
+          tipo,
+          range,
+          sial: deps.sialFor(config.sialRequestsPorSegundo),
+          concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : deps.concurrency,
+          dryRun: ctx.message.dryRun,
+          lastGoodCount: config.ventanas[tipo].ultimaCantidad || undefined,
+          reporter: ctx.reporter,
+          task: ctx.task,
+          signal: ctx.signal,
+          working: () => ctx.working(),
+        });
+        const extra = dryRun ? { dry_run: true, plan: run.plan, plan_truncado: run.plan.length >= 200 } : {};
+        return { result: toResult(tipo, range, run, extra), detalles: run.detalles };
       });
-      return toResult(
-        tipo,
-        range,
-        run,
-        ctx.message.dryRun ? { dry_run: true, plan: run.plan, plan_truncado: run.plan.length >= 200 } : {},
-      );
     },
   });
   return [...periodic, manual];

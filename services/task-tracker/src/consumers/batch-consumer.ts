@@ -6,6 +6,7 @@ import {
   type Names,
   type NatsHandles,
 } from '@lucy/platform';
+import { trackerMetrics } from '../metrics.js';
 
 type Js = NatsHandles['js'];
 type Consumer = Awaited<ReturnType<Js['consumers']['get']>>;
@@ -77,6 +78,10 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
   let messages: Messages | undefined;
   let loops: Promise<unknown> | undefined;
   const stats = { batches: 0, messages: 0, failures: 0 };
+  const consumer = { consumer: o.durable };
+  const count = (outcome: string, n = 1) => trackerMetrics.messages.inc({ ...consumer, outcome }, n);
+  // Messages already dead-lettered while parsing a batch whose apply then failed: settled, not to be retried.
+  const terminated = new WeakSet<JsMsg>();
 
   const ensure = () =>
     ensureConsumer(o.nats.jsm, o.stream, o.durable, o.filterSubject, {
@@ -133,6 +138,8 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
           (e: unknown) => log.error({ err: errorMessage(e) }, 'could not dead-letter'),
         );
         msg.term();
+        terminated.add(msg);
+        count('undecodable');
         log.warn({ reason: errorMessage(err), subject: msg.subject }, 'message dead-lettered');
         continue;
       }
@@ -141,6 +148,7 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
     }
     if (items.length > 0) {
       let timer: NodeJS.Timeout | undefined;
+      const endTimer = trackerMetrics.batchSeconds.startTimer(consumer);
       try {
         await Promise.race([
           o.apply(items),
@@ -151,6 +159,7 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
             );
           }),
         ]);
+        endTimer();
       } finally {
         clearTimeout(timer);
       }
@@ -158,10 +167,19 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
     for (const msg of ok) msg.ack();
     stats.batches++;
     stats.messages += batch.length;
+    if (items.length > 0) count('projected', items.length);
+    if (ok.length > items.length) count('ignored', ok.length - items.length);
+    if (ok.length > 0) {
+      const newestMs = Math.max(...ok.map((m) => m.info.timestampNanos)) / 1e6;
+      trackerMetrics.projectionLag.observe(consumer, Math.max(0, Date.now() - newestMs) / 1000);
+    }
   }
 
-  async function handleFailure(batch: JsMsg[], err: unknown): Promise<void> {
+  async function handleFailure(failed: JsMsg[], err: unknown): Promise<void> {
+    const batch = failed.filter((m) => !terminated.has(m));
+    if (batch.length === 0) return;
     stats.failures++;
+    trackerMetrics.batchFailures.inc(consumer);
     let storeUp = true;
     try {
       await o.ping();
@@ -186,6 +204,7 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
         () => undefined,
       );
       msg.term();
+      count('poison');
       log.error({ err: errorMessage(err), subject: msg.subject }, 'poison message dead-lettered');
       return;
     }
@@ -193,6 +212,7 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
       { err: errorMessage(err), messages: batch.length, storeUp },
       'batch not projected; nak with backoff',
     );
+    count('retried', batch.length);
     for (const msg of batch) {
       try {
         msg.nak(backoff(msg.info.deliveryCount));

@@ -9,6 +9,7 @@ import {
 } from '@lucy/platform';
 import { PurgarTareasCommandSchema } from '@lucy/proto';
 import { purgeOlderThan } from '../db/tarea.repository.js';
+import { trackerMetrics } from '../metrics.js';
 
 /** Registered name and subject of the maintenance task. */
 export const PURGAR_TAREAS = {
@@ -67,6 +68,8 @@ export function createPurgarTareasWorker(o: PurgarTareasWorkerOptions): CommandW
       const { tareas, logs } = await purgeOlderThan(o.knex, cutoff, message.batchSize || 1000, () =>
         ctx.working(),
       );
+      trackerMetrics.purged.inc({ kind: 'tareas' }, tareas);
+      trackerMetrics.purged.inc({ kind: 'logs' }, logs);
       return {
         cantidadEntidades: tareas + logs,
         detalles: {

@@ -2,6 +2,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import { uuidv7 } from '@lucy/platform';
 import { findStuck, projectBatch } from '../db/tarea.repository.js';
 import { STUCK_MESSAGE, type TareaState } from '../domain/projection.js';
+import { trackerMetrics } from '../metrics.js';
 
 /** Options of {@link sweepStuck}. */
 export interface StuckSweepOptions {
@@ -47,5 +48,7 @@ export async function sweepStuck(o: StuckSweepOptions): Promise<TareaState[]> {
         })),
     },
   );
-  return changed.filter(isStuck);
+  const stuck = changed.filter(isStuck);
+  trackerMetrics.stuckMarked.inc(stuck.length);
+  return stuck;
 }

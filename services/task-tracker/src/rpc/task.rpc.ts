@@ -30,6 +30,7 @@ import {
 import type { Broadcaster } from '../domain/broadcaster.js';
 import { MARK_FAILED_MESSAGE, type Estado, type TareaEvent, type TareaState } from '../domain/projection.js';
 import { findTarea, pgDate, projectBatch, rowToState, TAREA_SEARCH_TEXT } from '../db/tarea.repository.js';
+import { trackerMetrics } from '../metrics.js';
 import {
   assertValid,
   dateRange,
@@ -318,6 +319,7 @@ export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService
       });
       const onAbort = () => wake?.();
       ctx.signal.addEventListener('abort', onAbort);
+      trackerMetrics.watchers.inc();
       try {
         while (!ctx.signal.aborted) {
           const next = queue.shift();
@@ -331,6 +333,7 @@ export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService
           wake = undefined;
         }
       } finally {
+        trackerMetrics.watchers.dec();
         unsubscribe();
         ctx.signal.removeEventListener('abort', onAbort);
       }
