@@ -111,6 +111,18 @@ describe('helm chart', () => {
     }
   });
 
+  it('ships optional alerts on metrics the services really export', () => {
+    const rule = readFileSync(join(chart, 'templates', 'prometheus-rule.yaml'), 'utf8');
+    expect(rule).toContain('{{- if .Values.prometheusRule.enabled }}');
+    const used = new Set([...rule.matchAll(/\b(lucy_[a-z_]+?)(?:_bucket)?\b/g)].map((m) => m[1]!));
+    const sources = readdirSync(join(root, 'services'), { recursive: true })
+      .map(String)
+      .filter((f) => /src\/.*metrics\.ts$/.test(f))
+      .map((f) => readFileSync(join(root, 'services', f), 'utf8'))
+      .join('\n');
+    for (const metric of used) expect(sources, metric).toContain(`'${metric}'`);
+  });
+
   it('probes /healthz and /readyz, runs migrations in a hook, and ships a helm test', () => {
     expect(templates).toContain('path: /healthz');
     expect(templates).toContain('path: /readyz');
