@@ -1,4 +1,5 @@
 import {
+  createBatchPublisher,
   createServiceRuntime,
   startRpcServer,
   type CommandWorker,
@@ -88,7 +89,13 @@ export async function startIngestService(
             knex,
             publisher: runtime.publisher,
             clock,
-            plan: { js: nats.js, names, logger, sialFor, concurrency: config.SIAL_CONCURRENCY },
+            plan: {
+              events: createBatchPublisher(nats.nc),
+              names,
+              logger,
+              sialFor,
+              concurrency: config.SIAL_CONCURRENCY,
+            },
           }),
         );
         router.service(AlumnoService, createAlumnoRpc({ knex, nats, names, clock }));

@@ -9,6 +9,7 @@ export * from './task-id.js';
 export * from './codec.js';
 export * from './nats.js';
 export * from './dlq.js';
+export * from './batch-publisher.js';
 export * from './publisher.js';
 export * from './reporter.js';
 export * from './worker.js';

@@ -1,12 +1,7 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import {
-  createInbox,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type Subscription,
-} from '@nats-io/nats-core';
+import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core';
+import { createBatchPublisher } from './batch-publisher.js';
 import { encode } from './codec.js';
 import {
   CONTENT_TYPE,
@@ -134,7 +129,7 @@ export function createCommandPublisher(
     const ack = await js.publish(command.subject, command.data, { headers: command.headers });
     return { taskId: command.taskId, seq: ack.seq, duplicate: ack.duplicate };
   };
-  const acks = nc ? createAckCollector(nc) : undefined;
+  const batch = nc ? createBatchPublisher(nc) : undefined;
   return {
     publishRaw,
     prepare,
@@ -143,7 +138,14 @@ export function createCommandPublisher(
       return publishRaw(subject, encode(schema, message, contentType), contentType, options);
     },
     async publishPrepared(commands, options = {}) {
-      if (acks) return acks.publishAll(commands, options.timeoutMs ?? 10_000);
+      if (batch) {
+        const acks = await batch.publishAll(commands, options.timeoutMs);
+        return acks.map((ack, i) =>
+          ack instanceof Error
+            ? ack
+            : { taskId: commands[i]!.taskId, seq: ack.seq, duplicate: ack.duplicate },
+        );
+      }
       return Promise.all(
         commands.map((c) =>
           js.publish(c.subject, c.data, { headers: c.headers }).then(
@@ -154,109 +156,6 @@ export function createCommandPublisher(
       );
     },
   };
-}
-
-/** JetStream's answer to a publication (a PubAck or an API error). */
-interface PubAckBody {
-  stream?: string;
-  seq?: number;
-  duplicate?: boolean;
-  error?: { code?: number; err_code?: number; description?: string };
-}
-
-/**
- * Publishes with a reply subject `<inbox>.<n>` and routes each acknowledgement back by its `n`: one wildcard
- * subscription for the connection's lifetime (re-subscribed by the client after a reconnect).
- */
-function createAckCollector(nc: NatsConnection) {
-  let inbox = '';
-  let subscription: Subscription | undefined;
-  let next = 0;
-  const pending = new Map<number, (result: Msg | Error) => void>();
-
-  const subscribe = () => {
-    if (subscription && !subscription.isClosed()) return;
-    inbox = createInbox();
-    subscription = nc.subscribe(`${inbox}.*`, {
-      callback: (err, msg) => {
-        if (err) {
-          // The subscription is gone (permissions, connection closed): every waiting publication fails.
-          for (const [id, settle] of pending) {
-            pending.delete(id);
-            settle(err);
-          }
-          return;
-        }
-        const id = Number(msg.subject.slice(inbox.length + 1));
-        const settle = pending.get(id);
-        if (!settle) return; // Timed out already.
-        pending.delete(id);
-        settle(msg);
-      },
-    });
-  };
-
-  return {
-    publishAll(commands: readonly PreparedCommand[], timeoutMs: number): Promise<Array<Published | Error>> {
-      if (commands.length === 0) return Promise.resolve([]);
-      try {
-        subscribe();
-      } catch (err) {
-        // The connection is closed or draining: nothing can be published now; every command reports it.
-        const error = err instanceof Error ? err : new Error(String(err));
-        return Promise.resolve(commands.map(() => error));
-      }
-      const results = new Array<Published | Error>(commands.length);
-      const ids: number[] = [];
-      let open = commands.length;
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          for (const [index, id] of ids.entries()) {
-            if (!pending.delete(id)) continue;
-            results[index] = new Error(`no acknowledgement from JetStream within ${timeoutMs} ms`);
-          }
-          resolve(results);
-        }, timeoutMs);
-        const settled = () => {
-          if (--open > 0) return;
-          clearTimeout(timer);
-          resolve(results);
-        };
-        for (const [index, command] of commands.entries()) {
-          const id = next++;
-          ids.push(id);
-          pending.set(id, (answer) => {
-            results[index] = answer instanceof Error ? answer : readAck(command, answer);
-            settled();
-          });
-          try {
-            nc.publish(command.subject, command.data, { headers: command.headers, reply: `${inbox}.${id}` });
-          } catch (err) {
-            pending.delete(id);
-            results[index] = err instanceof Error ? err : new Error(String(err));
-            settled();
-          }
-        }
-      });
-    },
-  };
-}
-
-function readAck(command: PreparedCommand, msg: Msg): Published | Error {
-  if (msg.headers?.code === 503)
-    return new Error(`no JetStream stream stores ${command.subject} (no responders)`);
-  let body: PubAckBody;
-  try {
-    body = msg.json<PubAckBody>();
-  } catch {
-    return new Error(`unreadable JetStream acknowledgement for ${command.subject}`);
-  }
-  if (body.error || typeof body.seq !== 'number')
-    return new Error(
-      `JetStream refused ${command.subject}: ${body.error?.description ?? 'no sequence in the acknowledgement'}` +
-        (body.error?.err_code ? ` (${body.error.err_code})` : ''),
-    );
-  return { taskId: command.taskId, seq: body.seq, duplicate: body.duplicate === true };
 }
 
 export { H };

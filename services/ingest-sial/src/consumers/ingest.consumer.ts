@@ -2,6 +2,7 @@
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Knex } from '@mikro-orm/postgresql';
 import {
+  createBatchPublisher,
   createCommandWorker,
   SkipTask,
   type Buckets,
@@ -156,7 +157,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
   };
   const runDeps = {
     knex: deps.knex,
-    js: deps.nats.js,
+    events: createBatchPublisher(deps.nats.nc),
     names: deps.names,
     logger: deps.logger,
     clock: deps.clock,

@@ -5,11 +5,11 @@ import type { Knex } from '@mikro-orm/postgresql';
 import {
   TransientError,
   ValidationError,
+  type BatchPublisher,
   type CommandPublisher,
   type FieldError,
   type Logger,
   type Names,
-  type NatsHandles,
 } from '@lucy/platform';
 import {
   ConfiguracionSchema,
@@ -45,7 +45,8 @@ export interface IngestRpcDeps {
   clock: () => Date;
   /** For PlanIngesta, which reads SIAL synchronously (the same path as a dry-run Tarea). */
   plan: {
-    js: NatsHandles['js'];
+    /** Never used by a plan (a dry run publishes nothing), but part of a run's dependencies. */
+    events: BatchPublisher;
     names: Names;
     logger: Logger;
     /** A SIAL client honouring the configured requests per second (0 = unlimited). */
@@ -215,7 +216,7 @@ export function createIngestRpc(deps: IngestRpcDeps): ServiceImpl<typeof IngestS
       const config = await loadConfiguracion(knex);
       const { plan } = deps;
       const run = await runIngestion(
-        { knex, js: plan.js, names: plan.names, logger: plan.logger, clock: deps.clock },
+        { knex, events: plan.events, names: plan.names, logger: plan.logger, clock: deps.clock },
         {
           tipo,
           range: manualRange(command, deps.clock()),
