@@ -4,7 +4,14 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { IntervalPeriod, LogEventSchema, MissedRunPolicy } from '@lucy/proto';
 import { H } from '@lucy/platform';
 import { readStream, waitFor } from '@lucy/testkit';
-import { createInfra, offsetClock, startReplica, type Infra, type Replica } from './helpers.js';
+import {
+  createInfra,
+  crontabSchedule,
+  offsetClock,
+  startReplica,
+  type Infra,
+  type Replica,
+} from './helpers.js';
 
 const SUBJECT = 'lucy.cmd.ingest.ingestar_aspirantes';
 const TASK = 'alumnos.tasks.ingestar_aspirantes';
@@ -194,19 +201,7 @@ describe('firing', () => {
     });
     try {
       const { schedule } = await r.client.saveSchedule({
-        schedule: {
-          kind: {
-            case: 'crontab',
-            value: {
-              minute: '30',
-              hour: '2',
-              dayOfWeek: '*',
-              dayOfMonth: '*',
-              monthOfYear: '*',
-              timezone: 'Europe/Madrid',
-            },
-          },
-        },
+        schedule: crontabSchedule({ minute: '30', hour: '2', timezone: 'Europe/Madrid' }),
       });
       const { periodicTask } = await r.client.savePeriodicTask({
         periodicTask: {

@@ -74,3 +74,31 @@ export async function startReplica(
 export function offsetClock(offsetMs: number): () => Date {
   return () => new Date(Date.now() + offsetMs);
 }
+
+/** Fields of a crontab schedule in a test; those left out are `*`, the zone America/Argentina/Cordoba. */
+export interface CrontabFields {
+  minute?: string;
+  hour?: string;
+  dayOfWeek?: string;
+  dayOfMonth?: string;
+  monthOfYear?: string;
+  timezone?: string;
+}
+
+/** A crontab schedule message (for SaveSchedule or Preview) from the fields a test cares about. */
+export function crontabSchedule(fields: CrontabFields) {
+  return {
+    kind: {
+      case: 'crontab' as const,
+      value: {
+        minute: '*',
+        hour: '*',
+        dayOfWeek: '*',
+        dayOfMonth: '*',
+        monthOfYear: '*',
+        timezone: 'America/Argentina/Cordoba',
+        ...fields,
+      },
+    },
+  };
+}

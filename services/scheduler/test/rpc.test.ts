@@ -3,7 +3,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { BadRequestSchema, IntervalPeriod, type PeriodicTask, type PeriodicTaskSchema } from '@lucy/proto';
-import { createInfra, startReplica, type Infra, type Replica } from './helpers.js';
+import { createInfra, crontabSchedule, startReplica, type Infra, type Replica } from './helpers.js';
 
 /** The InvalidArgument violations of a failed call, as `field` list. */
 async function violations(
@@ -90,19 +90,7 @@ describe('SchedulerService', () => {
 
   it('example 2: ingesta de aspirantes cada día a las 2:00 AM (Córdoba)', async () => {
     const { schedule } = await r.client.saveSchedule({
-      schedule: {
-        kind: {
-          case: 'crontab',
-          value: {
-            minute: '0',
-            hour: '2',
-            dayOfWeek: '*',
-            dayOfMonth: '*',
-            monthOfYear: '*',
-            timezone: 'America/Argentina/Cordoba',
-          },
-        },
-      },
+      schedule: crontabSchedule({ minute: '0', hour: '2' }),
     });
     const { periodicTask } = await r.client.savePeriodicTask({
       periodicTask: {
@@ -132,19 +120,7 @@ describe('SchedulerService', () => {
 
   it('example 3: ingresantes cada 30 minutos de lunes a viernes', async () => {
     const { schedule } = await r.client.saveSchedule({
-      schedule: {
-        kind: {
-          case: 'crontab',
-          value: {
-            minute: '*/30',
-            hour: '*',
-            dayOfWeek: '1-5',
-            dayOfMonth: '*',
-            monthOfYear: '*',
-            timezone: 'America/Argentina/Cordoba',
-          },
-        },
-      },
+      schedule: crontabSchedule({ minute: '*/30', dayOfWeek: '1-5' }),
     });
     const { periodicTask } = await r.client.savePeriodicTask({
       periodicTask: {
@@ -163,19 +139,7 @@ describe('SchedulerService', () => {
 
   it('marks DST transitions in a preview', async () => {
     const { runs } = await r.client.preview({
-      schedule: {
-        kind: {
-          case: 'crontab',
-          value: {
-            minute: '30',
-            hour: '2',
-            dayOfWeek: '*',
-            dayOfMonth: '*',
-            monthOfYear: '*',
-            timezone: 'Europe/Madrid',
-          },
-        },
-      },
+      schedule: crontabSchedule({ minute: '30', hour: '2', timezone: 'Europe/Madrid' }),
       count: 2,
       after: timestampFromDate(new Date('2026-03-28T12:00:00Z')),
     });
@@ -212,20 +176,7 @@ describe('SchedulerService', () => {
       const before = (await r.client.listSchedules({})).schedules.length;
       const bad = await violations(
         r.client.saveSchedule({
-          schedule: {
-            kind: {
-              case: 'crontab',
-              value: {
-                minute: '0',
-                hour: '2',
-                dayOfWeek: '*',
-                dayOfMonth: '*',
-                monthOfYear: '*',
-                timezone: 'UTC',
-                ...fields,
-              },
-            },
-          },
+          schedule: crontabSchedule({ minute: '0', hour: '2', timezone: 'UTC', ...fields }),
         }),
       );
       expect(bad.code).toBe(Code.InvalidArgument);
