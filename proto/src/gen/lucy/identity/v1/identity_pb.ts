@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/identity/v1/identity.proto.
  */
 export const file_lucy_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIiwKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCSJDChhDcmVhclVzdWFyaW9UZWFtc0NvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEhQKDGVudmlhcl9lbWFpbBgCIAEoCCI/ChdSZXNldGVhclBhc3N3b3JkQ29tbWFuZBIRCglhbHVtbm9faWQYASABKAkSEQoJc2luX2VtYWlsGAIgASgIIlcKHEVsaW1pbmFyQ3VlbnRhRXh0ZXJuYUNvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEgsKA3VwbhgCIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYAyABKAki8QEKDUN1ZW50YUV4dGVybmESEQoJYWx1bW5vX2lkGAEgASgJEgsKA3VwbhgCIAEoCRIQCghncmFwaF9pZBgDIAEoCRIZChFsaWNlbmNpYV9hc2lnbmFkYRgEIAEoCBIRCgltb29kbGVfaWQYBSABKAMSHwoXdGllbmVfcGFzc3dvcmRfdGVtcG9yYWwYBiABKAgSLQoJY3JlYWRhX2VuGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxlbGltaW5hZGFfZW4YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiUKEEdldEN1ZW50YVJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJIkQKEUdldEN1ZW50YVJlc3BvbnNlEi8KBmN1ZW50YRgBIAEoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYSJQChVSZXZlYWxQYXNzd29yZFJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiaAoWUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLwoLZ2VuZXJhZGFfZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIo0BCg5FbnF1ZXVlUmVxdWVzdBISCgphbHVtbm9faWRzGAEgAygJEhEKCXRhc2tfbmFtZRgCIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkSFAoMZW52aWFyX2VtYWlsGAQgASgIEigKB3RyaWdnZXIYBSABKA4yFy5sdWN5LmNvbW1vbi52MS5UcmlnZ2VyIiMKD0VucXVldWVSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCTKcAgoPSWRlbnRpdHlTZXJ2aWNlElQKCUdldEN1ZW50YRIiLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVxdWVzdBojLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVzcG9uc2USYwoOUmV2ZWFsUGFzc3dvcmQSJy5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVxdWVzdBooLmx1Y3kuaWRlbnRpdHkudjEuUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRJOCgdFbnF1ZXVlEiAubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVxdWVzdBohLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_lucy_common_v1_common]);
+  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIiwKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCSJDChhDcmVhclVzdWFyaW9UZWFtc0NvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEhQKDGVudmlhcl9lbWFpbBgCIAEoCCI/ChdSZXNldGVhclBhc3N3b3JkQ29tbWFuZBIRCglhbHVtbm9faWQYASABKAkSEQoJc2luX2VtYWlsGAIgASgIIlcKHEVsaW1pbmFyQ3VlbnRhRXh0ZXJuYUNvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEgsKA3VwbhgCIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYAyABKAki8QEKDUN1ZW50YUV4dGVybmESEQoJYWx1bW5vX2lkGAEgASgJEgsKA3VwbhgCIAEoCRIQCghncmFwaF9pZBgDIAEoCRIZChFsaWNlbmNpYV9hc2lnbmFkYRgEIAEoCBIRCgltb29kbGVfaWQYBSABKAMSHwoXdGllbmVfcGFzc3dvcmRfdGVtcG9yYWwYBiABKAgSLQoJY3JlYWRhX2VuGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxlbGltaW5hZGFfZW4YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiUKEEdldEN1ZW50YVJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJIkQKEUdldEN1ZW50YVJlc3BvbnNlEi8KBmN1ZW50YRgBIAEoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYSJQChVSZXZlYWxQYXNzd29yZFJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiaAoWUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLwoLZ2VuZXJhZGFfZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIo0BCg5FbnF1ZXVlUmVxdWVzdBISCgphbHVtbm9faWRzGAEgAygJEhEKCXRhc2tfbmFtZRgCIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkSFAoMZW52aWFyX2VtYWlsGAQgASgIEigKB3RyaWdnZXIYBSABKA4yFy5sdWN5LmNvbW1vbi52MS5UcmlnZ2VyIiMKD0VucXVldWVSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCSJWChhSZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QSFgoOY3JlZGVudGlhbF9yZWYYASABKAkSEQoJYWx1bW5vX2lkGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkiOgoZUmVzb2x2ZUNyZWRlbnRpYWxSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkyigMKD0lkZW50aXR5U2VydmljZRJUCglHZXRDdWVudGESIi5sdWN5LmlkZW50aXR5LnYxLkdldEN1ZW50YVJlcXVlc3QaIy5sdWN5LmlkZW50aXR5LnYxLkdldEN1ZW50YVJlc3BvbnNlEmMKDlJldmVhbFBhc3N3b3JkEicubHVjeS5pZGVudGl0eS52MS5SZXZlYWxQYXNzd29yZFJlcXVlc3QaKC5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVzcG9uc2USTgoHRW5xdWV1ZRIgLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlcXVlc3QaIS5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXNwb25zZRJsChFSZXNvbHZlQ3JlZGVudGlhbBIqLmx1Y3kuaWRlbnRpdHkudjEuUmVzb2x2ZUNyZWRlbnRpYWxSZXF1ZXN0GisubHVjeS5pZGVudGl0eS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_lucy_common_v1_common]);
 
 /**
  * ActivarServiciosCommand creates the Teams account, assigns the licence and e-mails the credentials
@@ -387,6 +387,70 @@ export const EnqueueResponseSchema: GenMessage<EnqueueResponse> = /*@__PURE__*/
   messageDesc(file_lucy_identity_v1_identity, 10);
 
 /**
+ * ResolveCredentialRequest asks for the temporary password behind a credential reference; the notifier calls it
+ * at send time so that the password never travels in a command.
+ *
+ * @generated from message lucy.identity.v1.ResolveCredentialRequest
+ */
+export type ResolveCredentialRequest = Message<"lucy.identity.v1.ResolveCredentialRequest"> & {
+  /**
+   * The opaque reference identity-teams put in the e-mail command.
+   *
+   * @generated from field: string credential_ref = 1;
+   */
+  credentialRef: string;
+
+  /**
+   * Alumno the reference must belong to.
+   *
+   * @generated from field: string alumno_id = 2;
+   */
+  alumnoId: string;
+
+  /**
+   * Tarea of the e-mail, for the audit log.
+   *
+   * @generated from field: string task_id = 3;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ResolveCredentialRequest.
+ * Use `create(ResolveCredentialRequestSchema)` to create a new message.
+ */
+export const ResolveCredentialRequestSchema: GenMessage<ResolveCredentialRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 11);
+
+/**
+ * ResolveCredentialResponse carries the password in clear, only over the authenticated RPC.
+ *
+ * @generated from message lucy.identity.v1.ResolveCredentialResponse
+ */
+export type ResolveCredentialResponse = Message<"lucy.identity.v1.ResolveCredentialResponse"> & {
+  /**
+   * UPN the password belongs to.
+   *
+   * @generated from field: string upn = 1;
+   */
+  upn: string;
+
+  /**
+   * Temporary password.
+   *
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ResolveCredentialResponse.
+ * Use `create(ResolveCredentialResponseSchema)` to create a new message.
+ */
+export const ResolveCredentialResponseSchema: GenMessage<ResolveCredentialResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 12);
+
+/**
  * IdentityService manages external accounts.
  *
  * @generated from service lucy.identity.v1.IdentityService
@@ -421,6 +485,16 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof EnqueueRequestSchema;
     output: typeof EnqueueResponseSchema;
+  },
+  /**
+   * ResolveCredential returns the password behind a credential reference (for the notifier; audited).
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.ResolveCredential
+   */
+  resolveCredential: {
+    methodKind: "unary";
+    input: typeof ResolveCredentialRequestSchema;
+    output: typeof ResolveCredentialResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_identity_v1_identity, 0);
