@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseEnv, platformEnvShape, portVar, z } from './config.js';
+import { parseEnv, platformEnvShape, portVar, secretBoxEnvShape, secretBoxFromConfig, z } from './config.js';
 import { ConfigError } from './errors.js';
 
 const schema = z.object({ ...platformEnvShape, RPC_PORT: portVar(7101) });
@@ -44,5 +44,40 @@ describe('configuration', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/DATABASE_URL: must be a postgres or postgresql URL/);
     expect(lines[0]).toMatch(/RPC_TOKEN/);
+  });
+});
+
+describe('secret box configuration', () => {
+  const k = (fill: number) => Buffer.alloc(32, fill).toString('base64');
+  const shape = z.object({ ...secretBoxEnvShape });
+
+  it('seals with the first listed key id by default and with LUCY_SECRET_KEY_ID when set', () => {
+    const env = { LUCY_SECRET_KEYS: `20261207:${k(1)},1:${k(2)}` };
+    const box = secretBoxFromConfig(parseEnv(shape, env));
+    expect(box.currentKeyId).toBe('20261207');
+    const rotated = secretBoxFromConfig(parseEnv(shape, { ...env, LUCY_SECRET_KEY_ID: '1' }));
+    expect(rotated.currentKeyId).toBe('1');
+    expect(rotated.open(box.seal('x', 'a:b:c'), 'a:b:c')).toBe('x');
+  });
+
+  it('names LUCY_SECRET_KEYS when it is missing or a key is not 32 bytes, without echoing the key', () => {
+    expect(() => parseEnv(shape, {})).toThrow(
+      /^Invalid configuration: LUCY_SECRET_KEYS: .*expected kid:base64key/,
+    );
+    const short = Buffer.alloc(20, 3).toString('base64');
+    let message = '';
+    try {
+      parseEnv(shape, { LUCY_SECRET_KEYS: `k1:${short}` });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^Invalid configuration: LUCY_SECRET_KEYS: key "k1" must be exactly 32 bytes/);
+    expect(message).not.toContain(short);
+  });
+
+  it('names LUCY_SECRET_KEY_ID when it is not in the keyring', () => {
+    const config = parseEnv(shape, { LUCY_SECRET_KEYS: `k1:${k(1)}`, LUCY_SECRET_KEY_ID: 'k2' });
+    expect(() => secretBoxFromConfig(config)).toThrow(ConfigError);
+    expect(() => secretBoxFromConfig(config)).toThrow(/LUCY_SECRET_KEY_ID: "k2" is not a key id/);
   });
 });

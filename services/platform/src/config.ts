@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { createSecretBox, parseSecretKeys, type SecretBox } from './secrets.js';
 
 export { z } from 'zod';
 
@@ -102,6 +103,52 @@ export const platformEnvShape = {
     .describe('one of fatal, error, warn, info, debug, trace, silent'),
   INSTANCE_ID: z.string().default(`${hostname()}-${process.pid}`).describe('a unique replica name'),
 } as const;
+
+/**
+ * Variables of a service that stores secrets (the vault): `LUCY_SECRET_KEYS` is `kid:base64key[,kid:base64key]`
+ * (32 random bytes each, `openssl rand -base64 32`), `LUCY_SECRET_KEY_ID` the kid that seals new values
+ * (default: the first one listed). Build the box with {@link secretBoxFromConfig}.
+ */
+export const secretBoxEnvShape = {
+  LUCY_SECRET_KEYS: z
+    .string()
+    .superRefine((text, ctx) => {
+      try {
+        parseSecretKeys(text);
+      } catch (err) {
+        // Only the reason: the ConfigError prefix is added again by parseEnv.
+        ctx.addIssue({
+          code: 'custom',
+          message: (err as Error).message.replace(/^Invalid configuration: LUCY_SECRET_KEYS: /, ''),
+        });
+      }
+    })
+    .describe('kid:base64key[,kid:base64key], each key 32 random bytes (openssl rand -base64 32)'),
+  LUCY_SECRET_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, _ or -')
+    .optional()
+    .describe('the key id of LUCY_SECRET_KEYS that seals new values (default: the first listed)'),
+} as const;
+
+/** The secret box of a parsed configuration; a current key id missing from the keyring is a ConfigError. */
+export function secretBoxFromConfig(config: {
+  readonly LUCY_SECRET_KEYS: string;
+  readonly LUCY_SECRET_KEY_ID?: string | undefined;
+}): SecretBox {
+  const keys = parseSecretKeys(config.LUCY_SECRET_KEYS, 'LUCY_SECRET_KEYS');
+  // Listed order, not object order: numeric kids would otherwise sort first.
+  const first = config.LUCY_SECRET_KEYS.split(',')
+    .map((e) => e.trim())
+    .find((e) => e !== '')!
+    .split(':')[0]!;
+  const currentKeyId = config.LUCY_SECRET_KEY_ID ?? first;
+  if (!Object.hasOwn(keys, currentKeyId))
+    throw new ConfigError(
+      `Invalid configuration: LUCY_SECRET_KEY_ID: "${currentKeyId}" is not a key id of LUCY_SECRET_KEYS (${Object.keys(keys).join(', ')})`,
+    );
+  return createSecretBox({ keys, currentKeyId });
+}
 
 /** Reads a PEM or creds file named by a variable, with a clear error. */
 export function readConfigFile(variable: string, path: string): string {

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { ConfigError } from './errors.js';
 
 /** Keys whose values are secrets wherever they appear (matched case-insensitively, `_`/`-` ignored). */
 const SECRET_KEY_PATTERN =
@@ -39,42 +40,154 @@ export function redactUrl(url: string): string {
   }
 }
 
-/**
- * Authenticated encryption (AES-256-GCM) for secrets that must be stored, such as temporary passwords.
- * The key comes from configuration; rotating keys is supported by the `v1:` version prefix.
- */
-export interface SecretBox {
-  /** Encrypts a UTF-8 secret into `v1:<iv>:<tag>:<ciphertext>` (base64url parts). */
-  seal(plaintext: string): string;
-  /** Decrypts what `seal` produced; throws on tampering or a wrong key. */
-  open(sealed: string): string;
+/** Length of every key of the secret box: AES-256. */
+export const SECRET_KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const SEALED_VERSION = 'v2';
+const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
+
+/** Keyring of the secret box: key id → 32-byte key, and the id new values are sealed with. */
+export interface SecretBoxOptions {
+  keys: Record<string, Buffer>;
+  currentKeyId: string;
 }
 
-/** Creates a SecretBox from a key of any length (hashed to 32 bytes with SHA-256). */
-export function createSecretBox(key: string): SecretBox {
-  if (key.length < 16) throw new Error('The encryption key must have at least 16 characters');
-  const k = createHash('sha256').update(key, 'utf8').digest();
+/**
+ * Authenticated encryption (AES-256-GCM, 16-byte tag) for secrets that must be stored, such as temporary
+ * passwords. Each sealed value names its key id, so a keyring can hold old keys (still opened) and a current
+ * one (used to seal); the associated data binds a value to its record and field, so it cannot be moved.
+ */
+export interface SecretBox {
+  /** `v2:<kid>:<iv>:<tag>:<ct>` (base64url), AES-256-GCM, 16-byte tag, `aad` bound as associated data (e.g. `identity.credencial:<alumnoId>:password`). */
+  seal(plaintext: string, aad: string): string;
+  /** Opens any known key id; throws on a wrong aad, truncated/changed tag, unknown kid or tampering. */
+  open(sealed: string, aad: string): string;
+  /** Whether the value was sealed with a key other than the current one (re-seal on rotation). */
+  needsReseal(sealed: string): boolean;
+  readonly currentKeyId: string;
+}
+
+/** Why a sealed value cannot be opened. The message never contains the value or the plaintext. */
+export class SecretBoxError extends Error {
+  override readonly name = 'SecretBoxError';
+}
+
+/**
+ * Parses `kid1:base64key,kid2:base64key` (each key exactly 32 random bytes, base64); throws a
+ * {@link ConfigError} naming the variable (and never the key material).
+ */
+export function parseSecretKeys(text: string, variable = 'LUCY_SECRET_KEYS'): Record<string, Buffer> {
+  const fail = (reason: string): never => {
+    throw new ConfigError(`Invalid configuration: ${variable}: ${reason}`);
+  };
+  const keys: Record<string, Buffer> = Object.create(null) as Record<string, Buffer>;
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (entries.length === 0)
+    fail('must list at least one key as kid:base64key (generate one with `openssl rand -base64 32`)');
+  entries.forEach((entry, index) => {
+    const colon = entry.indexOf(':');
+    if (colon <= 0) fail(`entry ${index + 1} must be kid:base64key`);
+    const kid = entry.slice(0, colon);
+    const encoded = entry.slice(colon + 1).trim();
+    if (!KEY_ID_PATTERN.test(kid))
+      fail(`entry ${index + 1}: the key id must be 1-32 letters, digits, _ or -`);
+    if (Object.hasOwn(keys, kid)) fail(`key id "${kid}" appears twice`);
+    const standard = encoded.replace(/-/g, '+').replace(/_/g, '/');
+    const padded = standard + '='.repeat((4 - (standard.length % 4)) % 4);
+    if (!BASE64_PATTERN.test(padded)) fail(`key "${kid}" is not base64`);
+    const key = Buffer.from(padded, 'base64');
+    if (key.length !== SECRET_KEY_BYTES)
+      fail(
+        `key "${kid}" must be exactly ${SECRET_KEY_BYTES} bytes of base64 (it has ${key.length}); generate one with \`openssl rand -base64 32\``,
+      );
+    keys[kid] = key;
+  });
+  return keys;
+}
+
+/** Creates a {@link SecretBox} from a keyring; throws if a key is not 32 bytes or the current id is missing. */
+export function createSecretBox(options: SecretBoxOptions): SecretBox {
+  const keys = new Map<string, Buffer>();
+  for (const [kid, key] of Object.entries(options.keys)) {
+    if (!KEY_ID_PATTERN.test(kid))
+      throw new Error(`Secret key id "${kid.slice(0, 40)}" must be 1-32 letters, digits, _ or -`);
+    if (!Buffer.isBuffer(key) || key.length !== SECRET_KEY_BYTES)
+      throw new Error(`Secret key "${kid}" must be exactly ${SECRET_KEY_BYTES} bytes`);
+    // A private copy: the caller's buffer may be reused or zeroed.
+    keys.set(kid, Buffer.from(key));
+  }
+  const currentKeyId = options.currentKeyId;
+  const currentKey = keys.get(currentKeyId);
+  if (!currentKey) throw new Error(`The current secret key id "${currentKeyId}" is not in the keyring`);
+
+  // The header is authenticated with the caller's data, so neither the key id nor the aad can be swapped.
+  const associated = (kid: string, aad: string) => Buffer.from(`${SEALED_VERSION}:${kid}:${aad}`, 'utf8');
+  const checkAad = (aad: string) => {
+    if (typeof aad !== 'string' || aad === '')
+      throw new SecretBoxError('The associated data (record and field) is required');
+  };
+
+  const parse = (sealed: string) => {
+    if (typeof sealed !== 'string') throw new SecretBoxError('Unknown sealed secret format');
+    const parts = sealed.split(':');
+    if (parts[0] !== SEALED_VERSION || parts.length !== 5)
+      throw new SecretBoxError('Unknown sealed secret format');
+    const [, kid, iv, tag, ct] = parts as [string, string, string, string, string];
+    if (!KEY_ID_PATTERN.test(kid) || ![iv, tag, ct].every((p) => BASE64URL_PATTERN.test(p)))
+      throw new SecretBoxError('Unknown sealed secret format');
+    return {
+      kid,
+      iv: Buffer.from(iv, 'base64url'),
+      tag: Buffer.from(tag, 'base64url'),
+      ct: Buffer.from(ct, 'base64url'),
+    };
+  };
+
   return {
-    seal(plaintext) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', k, iv);
+    currentKeyId,
+    seal(plaintext, aad) {
+      if (typeof plaintext !== 'string') throw new SecretBoxError('Only text can be sealed');
+      checkAad(aad);
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', currentKey, iv, { authTagLength: TAG_BYTES });
+      cipher.setAAD(associated(currentKeyId, aad));
       const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       return [
-        'v1',
+        SEALED_VERSION,
+        currentKeyId,
         iv.toString('base64url'),
         cipher.getAuthTag().toString('base64url'),
         ct.toString('base64url'),
       ].join(':');
     },
-    open(sealed) {
-      const [version, iv, tag, ct] = sealed.split(':');
-      if (version !== 'v1' || !iv || !tag || ct === undefined)
-        throw new Error('Unknown sealed secret format');
-      const decipher = createDecipheriv('aes-256-gcm', k, Buffer.from(iv, 'base64url'));
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
-        'utf8',
-      );
+    open(sealed, aad) {
+      checkAad(aad);
+      const { kid, iv, tag, ct } = parse(sealed);
+      const key = keys.get(kid);
+      if (!key) throw new SecretBoxError(`Unknown secret key id "${kid}"`);
+      // Fixed lengths: GCM would otherwise accept a tag cut to 4 bytes.
+      if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES)
+        throw new SecretBoxError('Unknown sealed secret format');
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+        decipher.setAAD(associated(kid, aad));
+        decipher.setAuthTag(tag);
+        return Buffer.concat([decipher.update(ct), decipher.final()]).toString('utf8');
+      } catch (err) {
+        throw new SecretBoxError(
+          'The sealed secret does not authenticate (tampered, or sealed for another record or field)',
+          { cause: err },
+        );
+      }
+    },
+    needsReseal(sealed) {
+      return parse(sealed).kid !== currentKeyId;
     },
   };
 }
