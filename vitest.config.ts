@@ -4,6 +4,11 @@ import { defineConfig } from 'vitest/config';
 // Globs, so packages that do not exist yet (the admin under web/) join when they get a config.
 export default defineConfig({
   test: {
-    projects: ['services/*/vitest.config.ts', 'deploy/vitest.config.ts', '{web,bench}/vitest.config.ts'],
+    projects: [
+      'services/*/vitest.config.ts',
+      'deploy/vitest.config.ts',
+      '{web,bench}/vitest.config.ts',
+      'scripts/vitest.config.mjs',
+    ],
   },
 });

@@ -26,16 +26,12 @@ fi
 
 step "Tests (vitest: unit and integration against the real NATS and Postgres)"
 mkdir -p .data
+# Integration test files mostly wait on NATS, Postgres and child processes, so a few more workers than cores pay
+# off; LUCY_TEST_WORKERS overrides (1 runs the files one by one).
+workers=${LUCY_TEST_WORKERS:-$(($(nproc) + 1))}
 set +e
-vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json
+vitest run --maxWorkers="$workers" --minWorkers=1 --reporter=default --reporter=json --outputFile.json=.data/test-results.json
 status=$?
 set -e
-node -e '
-const r = require("./.data/test-results.json");
-// A file that fails before its tests run (a beforeAll error) counts as a failure too.
-const passed = r.numPassedTests, failed = r.numFailedTests + r.numFailedTestSuites;
-const skipped = r.numPendingTests + r.numTodoTests;
-console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
-' || status=1
+node scripts/test-summary.mjs .data/test-results.json || status=1
 exit $status
