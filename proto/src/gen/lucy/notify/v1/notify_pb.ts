@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/notify/v1/notify.proto.
  */
 export const file_lucy_notify_v1_notify: GenFile = /*@__PURE__*/
-  fileDesc("ChtsdWN5L25vdGlmeS92MS9ub3RpZnkucHJvdG8SDmx1Y3kubm90aWZ5LnYxInUKEkVudmlhckVtYWlsQ29tbWFuZBIRCglhbHVtbm9faWQYASABKAkSJwoEdGlwbxgCIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBILCgN1cG4YAyABKAkSFgoOY3JlZGVudGlhbF9yZWYYBCABKAkioQEKCVBsYW50aWxsYRInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEg4KBmFzdW50bxgCIAEoCRIOCgZjdWVycG8YAyABKAkSMgoOYWN0dWFsaXphZGFfZW4YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FjdHVhbGl6YWRhX3BvchgFIAEoCSLbAQoHRW50cmVnYRIKCgJpZBgBIAEoCRInCgR0aXBvGAIgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEhEKCWFsdW1ub19pZBgDIAEoCRIUCgxkZXN0aW5hdGFyaW8YBCABKAkSDgoGZXN0YWRvGAUgASgJEhIKCm1lc3NhZ2VfaWQYBiABKAkSDQoFZXJyb3IYByABKAkSLgoKZW52aWFkYV9lbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdGFza19pZBgJIAEoCSIXChVMaXN0UGxhbnRpbGxhc1JlcXVlc3QiRwoWTGlzdFBsYW50aWxsYXNSZXNwb25zZRItCgpwbGFudGlsbGFzGAEgAygLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhIlwKFlVwZGF0ZVBsYW50aWxsYVJlcXVlc3QSLAoJcGxhbnRpbGxhGAEgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhEhQKDHJlcXVlc3RlZF9ieRgCIAEoCSJHChdVcGRhdGVQbGFudGlsbGFSZXNwb25zZRIsCglwbGFudGlsbGEYASABKAsyGS5sdWN5Lm5vdGlmeS52MS5QbGFudGlsbGEiNwoTTGlzdEVudHJlZ2FzUmVxdWVzdBIRCglhbHVtbm9faWQYASABKAkSDQoFbGltaXQYAiABKAUiQQoUTGlzdEVudHJlZ2FzUmVzcG9uc2USKQoIZW50cmVnYXMYASADKAsyFy5sdWN5Lm5vdGlmeS52MS5FbnRyZWdhIkIKFFNlbmRUZXN0RW1haWxSZXF1ZXN0EhQKDGRlc3RpbmF0YXJpbxgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkiKwoVU2VuZFRlc3RFbWFpbFJlc3BvbnNlEhIKCm1lc3NhZ2VfaWQYASABKAkqmwEKCVRpcG9FbWFpbBIaChZUSVBPX0VNQUlMX1VOU1BFQ0lGSUVEEAASGQoVVElQT19FTUFJTF9CSUVOVkVOSURBEAESGwoXVElQT19FTUFJTF9DUkVERU5DSUFMRVMQAhIdChlUSVBPX0VNQUlMX1BBU1NXT1JEX1JFU0VUEAMSGwoXVElQT19FTUFJTF9FTlJPTEFNSUVOVE8QBDKPAwoPTm90aWZpZXJTZXJ2aWNlEl8KDkxpc3RQbGFudGlsbGFzEiUubHVjeS5ub3RpZnkudjEuTGlzdFBsYW50aWxsYXNSZXF1ZXN0GiYubHVjeS5ub3RpZnkudjEuTGlzdFBsYW50aWxsYXNSZXNwb25zZRJiCg9VcGRhdGVQbGFudGlsbGESJi5sdWN5Lm5vdGlmeS52MS5VcGRhdGVQbGFudGlsbGFSZXF1ZXN0GicubHVjeS5ub3RpZnkudjEuVXBkYXRlUGxhbnRpbGxhUmVzcG9uc2USWQoMTGlzdEVudHJlZ2FzEiMubHVjeS5ub3RpZnkudjEuTGlzdEVudHJlZ2FzUmVxdWVzdBokLmx1Y3kubm90aWZ5LnYxLkxpc3RFbnRyZWdhc1Jlc3BvbnNlElwKDVNlbmRUZXN0RW1haWwSJC5sdWN5Lm5vdGlmeS52MS5TZW5kVGVzdEVtYWlsUmVxdWVzdBolLmx1Y3kubm90aWZ5LnYxLlNlbmRUZXN0RW1haWxSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChtsdWN5L25vdGlmeS92MS9ub3RpZnkucHJvdG8SDmx1Y3kubm90aWZ5LnYxInUKEkVudmlhckVtYWlsQ29tbWFuZBIRCglhbHVtbm9faWQYASABKAkSJwoEdGlwbxgCIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBILCgN1cG4YAyABKAkSFgoOY3JlZGVudGlhbF9yZWYYBCABKAkiyAEKCVBsYW50aWxsYRInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEg4KBmFzdW50bxgCIAEoCRIOCgZjdWVycG8YAyABKAkSMgoOYWN0dWFsaXphZGFfZW4YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FjdHVhbGl6YWRhX3BvchgFIAEoCRIUCgxjdWVycG9fdGV4dG8YBiABKAkSDwoHdmVyc2lvbhgHIAEoBSJgChFWYXJpYWJsZVBsYW50aWxsYRIOCgZub21icmUYASABKAkSEwoLZGVzY3JpcGNpb24YAiABKAkSEQoJZW5fYXN1bnRvGAMgASgIEhMKC29ibGlnYXRvcmlhGAQgASgIItUBChBQbGFudGlsbGFWZXJzaW9uEicKBHRpcG8YASABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSDwoHdmVyc2lvbhgCIAEoBRIOCgZhc3VudG8YAyABKAkSDgoGY3VlcnBvGAQgASgJEhQKDGN1ZXJwb190ZXh0bxgFIAEoCRItCgljcmVhZGFfZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWFkYV9wb3IYByABKAkSDgoGb3JpZ2VuGAggASgJIpMDCgdFbnRyZWdhEgoKAmlkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSEQoJYWx1bW5vX2lkGAMgASgJEhQKDGRlc3RpbmF0YXJpbxgEIAEoCRIOCgZlc3RhZG8YBSABKAkSEgoKbWVzc2FnZV9pZBgGIAEoCRINCgVlcnJvchgHIAEoCRIuCgplbnZpYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd0YXNrX2lkGAkgASgJEhkKEXBsYW50aWxsYV92ZXJzaW9uGAogASgFEhYKDnJlc3B1ZXN0YV9zbXRwGAsgASgJEhAKCGludGVudG9zGAwgASgFEi0KCWNyZWFkYV9lbhgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnBydWViYRgPIAEoCCIXChVMaXN0UGxhbnRpbGxhc1JlcXVlc3QiRwoWTGlzdFBsYW50aWxsYXNSZXNwb25zZRItCgpwbGFudGlsbGFzGAEgAygLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhInIKFlVwZGF0ZVBsYW50aWxsYVJlcXVlc3QSLAoJcGxhbnRpbGxhGAEgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIUCgx2ZXJzaW9uX2Jhc2UYAyABKAUiVwoXVXBkYXRlUGxhbnRpbGxhUmVzcG9uc2USLAoJcGxhbnRpbGxhGAEgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhEg4KBmF2aXNvcxgCIAMoCSI+ChNHZXRQbGFudGlsbGFSZXF1ZXN0EicKBHRpcG8YASABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwirwEKFEdldFBsYW50aWxsYVJlc3BvbnNlEiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYRI0Cgl2YXJpYWJsZXMYAiADKAsyIS5sdWN5Lm5vdGlmeS52MS5WYXJpYWJsZVBsYW50aWxsYRIzCgl2ZXJzaW9uZXMYAyADKAsyIC5sdWN5Lm5vdGlmeS52MS5QbGFudGlsbGFWZXJzaW9uInAKHlJlc3RvcmVQbGFudGlsbGFWZXJzaW9uUmVxdWVzdBInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEg8KB3ZlcnNpb24YAiABKAUSFAoMcmVxdWVzdGVkX2J5GAMgASgJIk8KH1Jlc3RvcmVQbGFudGlsbGFWZXJzaW9uUmVzcG9uc2USLAoJcGxhbnRpbGxhGAEgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhInAKF1ByZXZpZXdQbGFudGlsbGFSZXF1ZXN0EicKBHRpcG8YASABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSLAoJcGxhbnRpbGxhGAIgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhIlcKGFByZXZpZXdQbGFudGlsbGFSZXNwb25zZRIOCgZhc3VudG8YASABKAkSDAoEaHRtbBgCIAEoCRINCgV0ZXh0bxgDIAEoCRIOCgZhdmlzb3MYBCADKAki1wEKE0xpc3RFbnRyZWdhc1JlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEg4KBmVzdGFkbxgDIAEoCRInCgR0aXBvGAQgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEikKBWRlc2RlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgVoYXN0YRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdGFza19pZBgHIAEoCSJBChRMaXN0RW50cmVnYXNSZXNwb25zZRIpCghlbnRyZWdhcxgBIAMoCzIXLmx1Y3kubm90aWZ5LnYxLkVudHJlZ2EiawoUU2VuZFRlc3RFbWFpbFJlcXVlc3QSFAoMZGVzdGluYXRhcmlvGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRInCgR0aXBvGAMgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsIlcKFVNlbmRUZXN0RW1haWxSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEhYKDnJlc3B1ZXN0YV9zbXRwGAIgASgJEhIKCmVudHJlZ2FfaWQYAyABKAkqmwEKCVRpcG9FbWFpbBIaChZUSVBPX0VNQUlMX1VOU1BFQ0lGSUVEEAASGQoVVElQT19FTUFJTF9CSUVOVkVOSURBEAESGwoXVElQT19FTUFJTF9DUkVERU5DSUFMRVMQAhIdChlUSVBPX0VNQUlMX1BBU1NXT1JEX1JFU0VUEAMSGwoXVElQT19FTUFJTF9FTlJPTEFNSUVOVE8QBDLNBQoPTm90aWZpZXJTZXJ2aWNlEl8KDkxpc3RQbGFudGlsbGFzEiUubHVjeS5ub3RpZnkudjEuTGlzdFBsYW50aWxsYXNSZXF1ZXN0GiYubHVjeS5ub3RpZnkudjEuTGlzdFBsYW50aWxsYXNSZXNwb25zZRJZCgxHZXRQbGFudGlsbGESIy5sdWN5Lm5vdGlmeS52MS5HZXRQbGFudGlsbGFSZXF1ZXN0GiQubHVjeS5ub3RpZnkudjEuR2V0UGxhbnRpbGxhUmVzcG9uc2USegoXUmVzdG9yZVBsYW50aWxsYVZlcnNpb24SLi5sdWN5Lm5vdGlmeS52MS5SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlcXVlc3QaLy5sdWN5Lm5vdGlmeS52MS5SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlc3BvbnNlEmUKEFByZXZpZXdQbGFudGlsbGESJy5sdWN5Lm5vdGlmeS52MS5QcmV2aWV3UGxhbnRpbGxhUmVxdWVzdBooLmx1Y3kubm90aWZ5LnYxLlByZXZpZXdQbGFudGlsbGFSZXNwb25zZRJiCg9VcGRhdGVQbGFudGlsbGESJi5sdWN5Lm5vdGlmeS52MS5VcGRhdGVQbGFudGlsbGFSZXF1ZXN0GicubHVjeS5ub3RpZnkudjEuVXBkYXRlUGxhbnRpbGxhUmVzcG9uc2USWQoMTGlzdEVudHJlZ2FzEiMubHVjeS5ub3RpZnkudjEuTGlzdEVudHJlZ2FzUmVxdWVzdBokLmx1Y3kubm90aWZ5LnYxLkxpc3RFbnRyZWdhc1Jlc3BvbnNlElwKDVNlbmRUZXN0RW1haWwSJC5sdWN5Lm5vdGlmeS52MS5TZW5kVGVzdEVtYWlsUmVxdWVzdBolLmx1Y3kubm90aWZ5LnYxLlNlbmRUZXN0RW1haWxSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * EnviarEmailCommand sends one e-mail to an alumno (`lucy.cmd.notify.enviar_email`,
@@ -100,6 +100,20 @@ export type Plantilla = Message<"lucy.notify.v1.Plantilla"> & {
    * @generated from field: string actualizada_por = 5;
    */
   actualizadaPor: string;
+
+  /**
+   * Plain-text part template; empty means it is generated from the HTML body.
+   *
+   * @generated from field: string cuerpo_texto = 6;
+   */
+  cuerpoTexto: string;
+
+  /**
+   * Version number of this content (1 is the built-in default seeded by the migration).
+   *
+   * @generated from field: int32 version = 7;
+   */
+  version: number;
 };
 
 /**
@@ -108,6 +122,118 @@ export type Plantilla = Message<"lucy.notify.v1.Plantilla"> & {
  */
 export const PlantillaSchema: GenMessage<Plantilla> = /*@__PURE__*/
   messageDesc(file_lucy_notify_v1_notify, 1);
+
+/**
+ * VariablePlantilla is one variable a kind of e-mail offers to its templates.
+ *
+ * @generated from message lucy.notify.v1.VariablePlantilla
+ */
+export type VariablePlantilla = Message<"lucy.notify.v1.VariablePlantilla"> & {
+  /**
+   * Name, used as `{name}`.
+   *
+   * @generated from field: string nombre = 1;
+   */
+  nombre: string;
+
+  /**
+   * What it holds (Spanish).
+   *
+   * @generated from field: string descripcion = 2;
+   */
+  descripcion: string;
+
+  /**
+   * Whether it may appear in the subject.
+   *
+   * @generated from field: bool en_asunto = 3;
+   */
+  enAsunto: boolean;
+
+  /**
+   * Whether the body must use it.
+   *
+   * @generated from field: bool obligatoria = 4;
+   */
+  obligatoria: boolean;
+};
+
+/**
+ * Describes the message lucy.notify.v1.VariablePlantilla.
+ * Use `create(VariablePlantillaSchema)` to create a new message.
+ */
+export const VariablePlantillaSchema: GenMessage<VariablePlantilla> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 2);
+
+/**
+ * PlantillaVersion is one stored version of a template (the history staff can restore).
+ *
+ * @generated from message lucy.notify.v1.PlantillaVersion
+ */
+export type PlantillaVersion = Message<"lucy.notify.v1.PlantillaVersion"> & {
+  /**
+   * Kind.
+   *
+   * @generated from field: lucy.notify.v1.TipoEmail tipo = 1;
+   */
+  tipo: TipoEmail;
+
+  /**
+   * Version number, from 1.
+   *
+   * @generated from field: int32 version = 2;
+   */
+  version: number;
+
+  /**
+   * Subject template.
+   *
+   * @generated from field: string asunto = 3;
+   */
+  asunto: string;
+
+  /**
+   * Body template.
+   *
+   * @generated from field: string cuerpo = 4;
+   */
+  cuerpo: string;
+
+  /**
+   * Plain-text part template (empty: generated).
+   *
+   * @generated from field: string cuerpo_texto = 5;
+   */
+  cuerpoTexto: string;
+
+  /**
+   * When it was saved.
+   *
+   * @generated from field: google.protobuf.Timestamp creada_en = 6;
+   */
+  creadaEn?: Timestamp | undefined;
+
+  /**
+   * Who saved it.
+   *
+   * @generated from field: string creada_por = 7;
+   */
+  creadaPor: string;
+
+  /**
+   * Why: "seed", "edicion", or "restauracion de la version N".
+   *
+   * @generated from field: string origen = 8;
+   */
+  origen: string;
+};
+
+/**
+ * Describes the message lucy.notify.v1.PlantillaVersion.
+ * Use `create(PlantillaVersionSchema)` to create a new message.
+ */
+export const PlantillaVersionSchema: GenMessage<PlantillaVersion> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 3);
 
 /**
  * Entrega is the record of one delivery.
@@ -177,6 +303,48 @@ export type Entrega = Message<"lucy.notify.v1.Entrega"> & {
    * @generated from field: string task_id = 9;
    */
   taskId: string;
+
+  /**
+   * Template version used.
+   *
+   * @generated from field: int32 plantilla_version = 10;
+   */
+  plantillaVersion: number;
+
+  /**
+   * The SMTP server's last reply (e.g. "250 OK" or the rejection).
+   *
+   * @generated from field: string respuesta_smtp = 11;
+   */
+  respuestaSmtp: string;
+
+  /**
+   * Send attempts.
+   *
+   * @generated from field: int32 intentos = 12;
+   */
+  intentos: number;
+
+  /**
+   * Created.
+   *
+   * @generated from field: google.protobuf.Timestamp creada_en = 13;
+   */
+  creadaEn?: Timestamp | undefined;
+
+  /**
+   * Last change.
+   *
+   * @generated from field: google.protobuf.Timestamp actualizada_en = 14;
+   */
+  actualizadaEn?: Timestamp | undefined;
+
+  /**
+   * Whether it is a test e-mail (SendTestEmail), not an alumno's.
+   *
+   * @generated from field: bool prueba = 15;
+   */
+  prueba: boolean;
 };
 
 /**
@@ -184,7 +352,7 @@ export type Entrega = Message<"lucy.notify.v1.Entrega"> & {
  * Use `create(EntregaSchema)` to create a new message.
  */
 export const EntregaSchema: GenMessage<Entrega> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 2);
+  messageDesc(file_lucy_notify_v1_notify, 4);
 
 /**
  * ListPlantillasRequest lists templates.
@@ -199,7 +367,7 @@ export type ListPlantillasRequest = Message<"lucy.notify.v1.ListPlantillasReques
  * Use `create(ListPlantillasRequestSchema)` to create a new message.
  */
 export const ListPlantillasRequestSchema: GenMessage<ListPlantillasRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 3);
+  messageDesc(file_lucy_notify_v1_notify, 5);
 
 /**
  * ListPlantillasResponse returns them.
@@ -220,7 +388,7 @@ export type ListPlantillasResponse = Message<"lucy.notify.v1.ListPlantillasRespo
  * Use `create(ListPlantillasResponseSchema)` to create a new message.
  */
 export const ListPlantillasResponseSchema: GenMessage<ListPlantillasResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 4);
+  messageDesc(file_lucy_notify_v1_notify, 6);
 
 /**
  * UpdatePlantillaRequest changes a template.
@@ -241,6 +409,13 @@ export type UpdatePlantillaRequest = Message<"lucy.notify.v1.UpdatePlantillaRequ
    * @generated from field: string requested_by = 2;
    */
   requestedBy: string;
+
+  /**
+   * Version the editor started from; when set and no longer current, the update is refused (someone else saved).
+   *
+   * @generated from field: int32 version_base = 3;
+   */
+  versionBase: number;
 };
 
 /**
@@ -248,7 +423,7 @@ export type UpdatePlantillaRequest = Message<"lucy.notify.v1.UpdatePlantillaRequ
  * Use `create(UpdatePlantillaRequestSchema)` to create a new message.
  */
 export const UpdatePlantillaRequestSchema: GenMessage<UpdatePlantillaRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 5);
+  messageDesc(file_lucy_notify_v1_notify, 7);
 
 /**
  * UpdatePlantillaResponse returns it.
@@ -262,6 +437,13 @@ export type UpdatePlantillaResponse = Message<"lucy.notify.v1.UpdatePlantillaRes
    * @generated from field: lucy.notify.v1.Plantilla plantilla = 1;
    */
   plantilla?: Plantilla | undefined;
+
+  /**
+   * What was changed on save (e.g. scripts removed from the HTML), in Spanish.
+   *
+   * @generated from field: repeated string avisos = 2;
+   */
+  avisos: string[];
 };
 
 /**
@@ -269,7 +451,189 @@ export type UpdatePlantillaResponse = Message<"lucy.notify.v1.UpdatePlantillaRes
  * Use `create(UpdatePlantillaResponseSchema)` to create a new message.
  */
 export const UpdatePlantillaResponseSchema: GenMessage<UpdatePlantillaResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 6);
+  messageDesc(file_lucy_notify_v1_notify, 8);
+
+/**
+ * GetPlantillaRequest asks for one template.
+ *
+ * @generated from message lucy.notify.v1.GetPlantillaRequest
+ */
+export type GetPlantillaRequest = Message<"lucy.notify.v1.GetPlantillaRequest"> & {
+  /**
+   * Kind.
+   *
+   * @generated from field: lucy.notify.v1.TipoEmail tipo = 1;
+   */
+  tipo: TipoEmail;
+};
+
+/**
+ * Describes the message lucy.notify.v1.GetPlantillaRequest.
+ * Use `create(GetPlantillaRequestSchema)` to create a new message.
+ */
+export const GetPlantillaRequestSchema: GenMessage<GetPlantillaRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 9);
+
+/**
+ * GetPlantillaResponse returns it with its variables and history.
+ *
+ * @generated from message lucy.notify.v1.GetPlantillaResponse
+ */
+export type GetPlantillaResponse = Message<"lucy.notify.v1.GetPlantillaResponse"> & {
+  /**
+   * Current template.
+   *
+   * @generated from field: lucy.notify.v1.Plantilla plantilla = 1;
+   */
+  plantilla?: Plantilla | undefined;
+
+  /**
+   * Variables the kind offers.
+   *
+   * @generated from field: repeated lucy.notify.v1.VariablePlantilla variables = 2;
+   */
+  variables: VariablePlantilla[];
+
+  /**
+   * Versions, newest first.
+   *
+   * @generated from field: repeated lucy.notify.v1.PlantillaVersion versiones = 3;
+   */
+  versiones: PlantillaVersion[];
+};
+
+/**
+ * Describes the message lucy.notify.v1.GetPlantillaResponse.
+ * Use `create(GetPlantillaResponseSchema)` to create a new message.
+ */
+export const GetPlantillaResponseSchema: GenMessage<GetPlantillaResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 10);
+
+/**
+ * RestorePlantillaVersionRequest makes an old version current again (as a new version).
+ *
+ * @generated from message lucy.notify.v1.RestorePlantillaVersionRequest
+ */
+export type RestorePlantillaVersionRequest = Message<"lucy.notify.v1.RestorePlantillaVersionRequest"> & {
+  /**
+   * Kind.
+   *
+   * @generated from field: lucy.notify.v1.TipoEmail tipo = 1;
+   */
+  tipo: TipoEmail;
+
+  /**
+   * Version to restore.
+   *
+   * @generated from field: int32 version = 2;
+   */
+  version: number;
+
+  /**
+   * Staff user.
+   *
+   * @generated from field: string requested_by = 3;
+   */
+  requestedBy: string;
+};
+
+/**
+ * Describes the message lucy.notify.v1.RestorePlantillaVersionRequest.
+ * Use `create(RestorePlantillaVersionRequestSchema)` to create a new message.
+ */
+export const RestorePlantillaVersionRequestSchema: GenMessage<RestorePlantillaVersionRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 11);
+
+/**
+ * RestorePlantillaVersionResponse returns the new current template.
+ *
+ * @generated from message lucy.notify.v1.RestorePlantillaVersionResponse
+ */
+export type RestorePlantillaVersionResponse = Message<"lucy.notify.v1.RestorePlantillaVersionResponse"> & {
+  /**
+   * Stored template.
+   *
+   * @generated from field: lucy.notify.v1.Plantilla plantilla = 1;
+   */
+  plantilla?: Plantilla | undefined;
+};
+
+/**
+ * Describes the message lucy.notify.v1.RestorePlantillaVersionResponse.
+ * Use `create(RestorePlantillaVersionResponseSchema)` to create a new message.
+ */
+export const RestorePlantillaVersionResponseSchema: GenMessage<RestorePlantillaVersionResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 12);
+
+/**
+ * PreviewPlantillaRequest renders a template with sample data (the stored one, or the given unsaved one).
+ *
+ * @generated from message lucy.notify.v1.PreviewPlantillaRequest
+ */
+export type PreviewPlantillaRequest = Message<"lucy.notify.v1.PreviewPlantillaRequest"> & {
+  /**
+   * Kind.
+   *
+   * @generated from field: lucy.notify.v1.TipoEmail tipo = 1;
+   */
+  tipo: TipoEmail;
+
+  /**
+   * Unsaved template to render; when absent the stored one is rendered.
+   *
+   * @generated from field: lucy.notify.v1.Plantilla plantilla = 2;
+   */
+  plantilla?: Plantilla | undefined;
+};
+
+/**
+ * Describes the message lucy.notify.v1.PreviewPlantillaRequest.
+ * Use `create(PreviewPlantillaRequestSchema)` to create a new message.
+ */
+export const PreviewPlantillaRequestSchema: GenMessage<PreviewPlantillaRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 13);
+
+/**
+ * PreviewPlantillaResponse is the rendered e-mail.
+ *
+ * @generated from message lucy.notify.v1.PreviewPlantillaResponse
+ */
+export type PreviewPlantillaResponse = Message<"lucy.notify.v1.PreviewPlantillaResponse"> & {
+  /**
+   * Subject.
+   *
+   * @generated from field: string asunto = 1;
+   */
+  asunto: string;
+
+  /**
+   * HTML part (sanitised).
+   *
+   * @generated from field: string html = 2;
+   */
+  html: string;
+
+  /**
+   * Plain-text part.
+   *
+   * @generated from field: string texto = 3;
+   */
+  texto: string;
+
+  /**
+   * What sanitising changed, in Spanish.
+   *
+   * @generated from field: repeated string avisos = 4;
+   */
+  avisos: string[];
+};
+
+/**
+ * Describes the message lucy.notify.v1.PreviewPlantillaResponse.
+ * Use `create(PreviewPlantillaResponseSchema)` to create a new message.
+ */
+export const PreviewPlantillaResponseSchema: GenMessage<PreviewPlantillaResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 14);
 
 /**
  * ListEntregasRequest lists deliveries of an alumno.
@@ -290,6 +654,41 @@ export type ListEntregasRequest = Message<"lucy.notify.v1.ListEntregasRequest"> 
    * @generated from field: int32 limit = 2;
    */
   limit: number;
+
+  /**
+   * Status filter: enviando | enviada | reintentando | fallida; empty means all.
+   *
+   * @generated from field: string estado = 3;
+   */
+  estado: string;
+
+  /**
+   * Kind filter; unspecified means all.
+   *
+   * @generated from field: lucy.notify.v1.TipoEmail tipo = 4;
+   */
+  tipo: TipoEmail;
+
+  /**
+   * Created at or after.
+   *
+   * @generated from field: google.protobuf.Timestamp desde = 5;
+   */
+  desde?: Timestamp | undefined;
+
+  /**
+   * Created before.
+   *
+   * @generated from field: google.protobuf.Timestamp hasta = 6;
+   */
+  hasta?: Timestamp | undefined;
+
+  /**
+   * Task id filter.
+   *
+   * @generated from field: string task_id = 7;
+   */
+  taskId: string;
 };
 
 /**
@@ -297,7 +696,7 @@ export type ListEntregasRequest = Message<"lucy.notify.v1.ListEntregasRequest"> 
  * Use `create(ListEntregasRequestSchema)` to create a new message.
  */
 export const ListEntregasRequestSchema: GenMessage<ListEntregasRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 7);
+  messageDesc(file_lucy_notify_v1_notify, 15);
 
 /**
  * ListEntregasResponse returns them.
@@ -318,7 +717,7 @@ export type ListEntregasResponse = Message<"lucy.notify.v1.ListEntregasResponse"
  * Use `create(ListEntregasResponseSchema)` to create a new message.
  */
 export const ListEntregasResponseSchema: GenMessage<ListEntregasResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 8);
+  messageDesc(file_lucy_notify_v1_notify, 16);
 
 /**
  * SendTestEmailRequest sends a test e-mail.
@@ -339,6 +738,13 @@ export type SendTestEmailRequest = Message<"lucy.notify.v1.SendTestEmailRequest"
    * @generated from field: string requested_by = 2;
    */
   requestedBy: string;
+
+  /**
+   * Template to send rendered with sample data; unspecified sends a short connectivity test.
+   *
+   * @generated from field: lucy.notify.v1.TipoEmail tipo = 3;
+   */
+  tipo: TipoEmail;
 };
 
 /**
@@ -346,7 +752,7 @@ export type SendTestEmailRequest = Message<"lucy.notify.v1.SendTestEmailRequest"
  * Use `create(SendTestEmailRequestSchema)` to create a new message.
  */
 export const SendTestEmailRequestSchema: GenMessage<SendTestEmailRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 9);
+  messageDesc(file_lucy_notify_v1_notify, 17);
 
 /**
  * SendTestEmailResponse reports the result.
@@ -360,6 +766,20 @@ export type SendTestEmailResponse = Message<"lucy.notify.v1.SendTestEmailRespons
    * @generated from field: string message_id = 1;
    */
   messageId: string;
+
+  /**
+   * The SMTP server's reply.
+   *
+   * @generated from field: string respuesta_smtp = 2;
+   */
+  respuestaSmtp: string;
+
+  /**
+   * The delivery record.
+   *
+   * @generated from field: string entrega_id = 3;
+   */
+  entregaId: string;
 };
 
 /**
@@ -367,7 +787,7 @@ export type SendTestEmailResponse = Message<"lucy.notify.v1.SendTestEmailRespons
  * Use `create(SendTestEmailResponseSchema)` to create a new message.
  */
 export const SendTestEmailResponseSchema: GenMessage<SendTestEmailResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 10);
+  messageDesc(file_lucy_notify_v1_notify, 18);
 
 /**
  * TipoEmail is the kind of e-mail.
@@ -432,6 +852,36 @@ export const NotifierService: GenService<{
     methodKind: "unary";
     input: typeof ListPlantillasRequestSchema;
     output: typeof ListPlantillasResponseSchema;
+  },
+  /**
+   * GetPlantilla returns one template, its variables and its versions.
+   *
+   * @generated from rpc lucy.notify.v1.NotifierService.GetPlantilla
+   */
+  getPlantilla: {
+    methodKind: "unary";
+    input: typeof GetPlantillaRequestSchema;
+    output: typeof GetPlantillaResponseSchema;
+  },
+  /**
+   * RestorePlantillaVersion makes an old version current again.
+   *
+   * @generated from rpc lucy.notify.v1.NotifierService.RestorePlantillaVersion
+   */
+  restorePlantillaVersion: {
+    methodKind: "unary";
+    input: typeof RestorePlantillaVersionRequestSchema;
+    output: typeof RestorePlantillaVersionResponseSchema;
+  },
+  /**
+   * PreviewPlantilla renders a template with sample data.
+   *
+   * @generated from rpc lucy.notify.v1.NotifierService.PreviewPlantilla
+   */
+  previewPlantilla: {
+    methodKind: "unary";
+    input: typeof PreviewPlantillaRequestSchema;
+    output: typeof PreviewPlantillaResponseSchema;
   },
   /**
    * UpdatePlantilla changes a template.
