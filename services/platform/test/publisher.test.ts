@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestNats, readStream, type TestNats } from '@lucy/testkit';
+import { createTestNats, readStream, type TestNats } from '../../testkit/src/index.js';
 import { CONTENT_TYPE, createCommandPublisher, H, type Published } from '../src/index.js';
 
 const SUBJECT = 'lucy.cmd.ingest.ingestar';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EliminarCuentaExternaCommandSchema } from '@lucy/proto';
-import { testLogger, testPrefix, waitFor } from '@lucy/testkit';
+import { testLogger, testPrefix, waitFor } from '../../testkit/src/index.js';
 import {
   connectNats,
   createCommandPublisher,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus, LogService } from '@lucy/proto';
-import { TEST_TOKEN, testLogger } from '@lucy/testkit';
+import { TEST_TOKEN, testLogger } from '../../testkit/src/index.js';
 import {
   createRpcClient,
   NotFoundError,

@@ -14,7 +14,7 @@ import {
   waitFor,
   type StoredMessage,
   type TestNats,
-} from '@lucy/testkit';
+} from '../../testkit/src/index.js';
 import {
   CONTENT_TYPE,
   createCommandPublisher,
