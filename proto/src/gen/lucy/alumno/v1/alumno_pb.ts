@@ -613,7 +613,8 @@ export type DeleteAlumnoRequest = Message<"lucy.alumno.v1.DeleteAlumnoRequest"> 
   requestedBy: string;
 
   /**
-   * Also remove external accounts (default true: the deleted event starts eliminar_cuenta_externa).
+   * Keep the external accounts (Teams, Moodle). Default false: the deleted event asks identity-teams to remove
+   * them (`eliminar_cuenta_externa`, only for UPNs with the safe prefix); true keeps them.
    *
    * @generated from field: bool conservar_cuentas_externas = 3;
    */

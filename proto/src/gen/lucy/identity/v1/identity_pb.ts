@@ -8,7 +8,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Trigger } from "../../common/v1/common_pb.js";
+import type { PageInfo, PageRequest, Trigger } from "../../common/v1/common_pb.js";
 import { file_lucy_common_v1_common } from "../../common/v1/common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/identity/v1/identity.proto.
  */
 export const file_lucy_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIiwKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCSJDChhDcmVhclVzdWFyaW9UZWFtc0NvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEhQKDGVudmlhcl9lbWFpbBgCIAEoCCI/ChdSZXNldGVhclBhc3N3b3JkQ29tbWFuZBIRCglhbHVtbm9faWQYASABKAkSEQoJc2luX2VtYWlsGAIgASgIIlcKHEVsaW1pbmFyQ3VlbnRhRXh0ZXJuYUNvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEgsKA3VwbhgCIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYAyABKAki8QEKDUN1ZW50YUV4dGVybmESEQoJYWx1bW5vX2lkGAEgASgJEgsKA3VwbhgCIAEoCRIQCghncmFwaF9pZBgDIAEoCRIZChFsaWNlbmNpYV9hc2lnbmFkYRgEIAEoCBIRCgltb29kbGVfaWQYBSABKAMSHwoXdGllbmVfcGFzc3dvcmRfdGVtcG9yYWwYBiABKAgSLQoJY3JlYWRhX2VuGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxlbGltaW5hZGFfZW4YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiUKEEdldEN1ZW50YVJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJIkQKEUdldEN1ZW50YVJlc3BvbnNlEi8KBmN1ZW50YRgBIAEoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYSJQChVSZXZlYWxQYXNzd29yZFJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiaAoWUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLwoLZ2VuZXJhZGFfZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIo0BCg5FbnF1ZXVlUmVxdWVzdBISCgphbHVtbm9faWRzGAEgAygJEhEKCXRhc2tfbmFtZRgCIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkSFAoMZW52aWFyX2VtYWlsGAQgASgIEigKB3RyaWdnZXIYBSABKA4yFy5sdWN5LmNvbW1vbi52MS5UcmlnZ2VyIiMKD0VucXVldWVSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCSJWChhSZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QSFgoOY3JlZGVudGlhbF9yZWYYASABKAkSEQoJYWx1bW5vX2lkGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkiOgoZUmVzb2x2ZUNyZWRlbnRpYWxSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkyigMKD0lkZW50aXR5U2VydmljZRJUCglHZXRDdWVudGESIi5sdWN5LmlkZW50aXR5LnYxLkdldEN1ZW50YVJlcXVlc3QaIy5sdWN5LmlkZW50aXR5LnYxLkdldEN1ZW50YVJlc3BvbnNlEmMKDlJldmVhbFBhc3N3b3JkEicubHVjeS5pZGVudGl0eS52MS5SZXZlYWxQYXNzd29yZFJlcXVlc3QaKC5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVzcG9uc2USTgoHRW5xdWV1ZRIgLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlcXVlc3QaIS5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXNwb25zZRJsChFSZXNvbHZlQ3JlZGVudGlhbBIqLmx1Y3kuaWRlbnRpdHkudjEuUmVzb2x2ZUNyZWRlbnRpYWxSZXF1ZXN0GisubHVjeS5pZGVudGl0eS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_lucy_common_v1_common]);
+  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIjwKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIOCgZmb3J6YXIYAiABKAgiUwoYQ3JlYXJVc3VhcmlvVGVhbXNDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIUCgxlbnZpYXJfZW1haWwYAiABKAgSDgoGZm9yemFyGAMgASgIIj8KF1Jlc2V0ZWFyUGFzc3dvcmRDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIRCglzaW5fZW1haWwYAiABKAgifQocRWxpbWluYXJDdWVudGFFeHRlcm5hQ29tbWFuZBIRCglhbHVtbm9faWQYASABKAkSCwoDdXBuGAIgASgJEhcKD21vb2RsZV91c2VybmFtZRgDIAEoCRIOCgZtb3Rpdm8YBCABKAkSFAoMcmV0ZW5jaW9uX2lkGAUgASgJItIDCg1DdWVudGFFeHRlcm5hEhEKCWFsdW1ub19pZBgBIAEoCRILCgN1cG4YAiABKAkSEAoIZ3JhcGhfaWQYAyABKAkSGQoRbGljZW5jaWFfYXNpZ25hZGEYBCABKAgSEQoJbW9vZGxlX2lkGAUgASgDEh8KF3RpZW5lX3Bhc3N3b3JkX3RlbXBvcmFsGAYgASgIEi0KCWNyZWFkYV9lbhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZWxpbWluYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNkbmkYCSABKAkSDgoGZXN0YWRvGAogASgJEhQKDGxpY2VuY2lhX3NrdRgLIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYDCABKAkSGAoQZW1haWxfc29saWNpdGFkbxgNIAEoCBIvCgthY3RpdmFkYV9lbhgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVsdGltb19lcnJvchgQIAEoCSKGAQoRQ3VlbnRhQWN0dWFsaXphZGESLwoGY3VlbnRhGAEgASgLMh8ubHVjeS5pZGVudGl0eS52MS5DdWVudGFFeHRlcm5hEg8KB3Rhc2tfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInMKEkxpc3RDdWVudGFzUmVxdWVzdBIOCgZlc3RhZG8YASABKAkSDgoGc2VhcmNoGAIgASgJEikKBHBhZ2UYAyABKAsyGy5sdWN5LmNvbW1vbi52MS5QYWdlUmVxdWVzdBISCgphbHVtbm9faWRzGAQgAygJIm8KE0xpc3RDdWVudGFzUmVzcG9uc2USMAoHY3VlbnRhcxgBIAMoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYRImCgRwYWdlGAIgASgLMhgubHVjeS5jb21tb24udjEuUGFnZUluZm8iVwocRGVsZXRlRXh0ZXJuYWxBY2NvdW50UmVxdWVzdBIRCglhbHVtbm9faWQYASABKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJEg4KBm1vdGl2bxgDIAEoCSI9Ch1EZWxldGVFeHRlcm5hbEFjY291bnRSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEgsKA3VwbhgCIAEoCSKiAQoMSGVsZERlbGV0aW9uEgoKAmlkGAEgASgJEhEKCWFsdW1ub19pZBgCIAEoCRILCgN1cG4YAyABKAkSDwoHdGFza19pZBgEIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYBSABKAkSLwoLcmV0ZW5pZGFfZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm1vdGl2bxgHIAEoCSIaChhMaXN0SGVsZERlbGV0aW9uc1JlcXVlc3QiTgoZTGlzdEhlbGREZWxldGlvbnNSZXNwb25zZRIxCglyZXRlbmlkYXMYASADKAsyHi5sdWN5LmlkZW50aXR5LnYxLkhlbGREZWxldGlvbiJTChtDb25maXJtSGVsZERlbGV0aW9uc1JlcXVlc3QSCwoDaWRzGAEgAygJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIRCglkZXNjYXJ0YXIYAyABKAgiRQocQ29uZmlybUhlbGREZWxldGlvbnNSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCRITCgtkZXNjYXJ0YWRhcxgCIAEoBSIlChBHZXRDdWVudGFSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCSJEChFHZXRDdWVudGFSZXNwb25zZRIvCgZjdWVudGEYASABKAsyHy5sdWN5LmlkZW50aXR5LnYxLkN1ZW50YUV4dGVybmEiUAoVUmV2ZWFsUGFzc3dvcmRSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSDgoGbW90aXZvGAMgASgJImgKFlJldmVhbFBhc3N3b3JkUmVzcG9uc2USCwoDdXBuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEi8KC2dlbmVyYWRhX2VuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAQoORW5xdWV1ZVJlcXVlc3QSEgoKYWx1bW5vX2lkcxgBIAMoCRIRCgl0YXNrX25hbWUYAiABKAkSFAoMcmVxdWVzdGVkX2J5GAMgASgJEhQKDGVudmlhcl9lbWFpbBgEIAEoCBIoCgd0cmlnZ2VyGAUgASgOMhcubHVjeS5jb21tb24udjEuVHJpZ2dlchIOCgZmb3J6YXIYBiABKAgiUwoNRW5xdWV1ZVJlc3VsdBIRCglhbHVtbm9faWQYASABKAkSDgoGZXN0YWRvGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSDgoGbW90aXZvGAQgASgJIlgKD0VucXVldWVSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCRIzCgpyZXN1bHRhZG9zGAIgAygLMh8ubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVzdWx0IlYKGFJlc29sdmVDcmVkZW50aWFsUmVxdWVzdBIWCg5jcmVkZW50aWFsX3JlZhgBIAEoCRIRCglhbHVtbm9faWQYAiABKAkSDwoHdGFza19pZBgDIAEoCSI6ChlSZXNvbHZlQ3JlZGVudGlhbFJlc3BvbnNlEgsKA3VwbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCTLFBgoPSWRlbnRpdHlTZXJ2aWNlElQKCUdldEN1ZW50YRIiLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVxdWVzdBojLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVzcG9uc2USYwoOUmV2ZWFsUGFzc3dvcmQSJy5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVxdWVzdBooLmx1Y3kuaWRlbnRpdHkudjEuUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRJOCgdFbnF1ZXVlEiAubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVxdWVzdBohLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlc3BvbnNlEmwKEVJlc29sdmVDcmVkZW50aWFsEioubHVjeS5pZGVudGl0eS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLlJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USWgoLTGlzdEN1ZW50YXMSJC5sdWN5LmlkZW50aXR5LnYxLkxpc3RDdWVudGFzUmVxdWVzdBolLmx1Y3kuaWRlbnRpdHkudjEuTGlzdEN1ZW50YXNSZXNwb25zZRJ4ChVEZWxldGVFeHRlcm5hbEFjY291bnQSLi5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlcXVlc3QaLy5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlc3BvbnNlEmwKEUxpc3RIZWxkRGVsZXRpb25zEioubHVjeS5pZGVudGl0eS52MS5MaXN0SGVsZERlbGV0aW9uc1JlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLkxpc3RIZWxkRGVsZXRpb25zUmVzcG9uc2USdQoUQ29uZmlybUhlbGREZWxldGlvbnMSLS5sdWN5LmlkZW50aXR5LnYxLkNvbmZpcm1IZWxkRGVsZXRpb25zUmVxdWVzdBouLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlybUhlbGREZWxldGlvbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_lucy_common_v1_common]);
 
 /**
  * ActivarServiciosCommand creates the Teams account, assigns the licence and e-mails the credentials
@@ -31,6 +31,13 @@ export type ActivarServiciosCommand = Message<"lucy.identity.v1.ActivarServicios
    * @generated from field: string alumno_id = 1;
    */
   alumnoId: string;
+
+  /**
+   * Run again for an alumno whose account is already active (otherwise the Tarea is skipped with the reason).
+   *
+   * @generated from field: bool forzar = 2;
+   */
+  forzar: boolean;
 };
 
 /**
@@ -60,6 +67,13 @@ export type CrearUsuarioTeamsCommand = Message<"lucy.identity.v1.CrearUsuarioTea
    * @generated from field: bool enviar_email = 2;
    */
   enviarEmail: boolean;
+
+  /**
+   * Run again for an alumno whose account is already active (otherwise the Tarea is skipped with the reason).
+   *
+   * @generated from field: bool forzar = 3;
+   */
+  forzar: boolean;
 };
 
 /**
@@ -125,6 +139,20 @@ export type EliminarCuentaExternaCommand = Message<"lucy.identity.v1.EliminarCue
    * @generated from field: string moodle_username = 3;
    */
   moodleUsername: string;
+
+  /**
+   * Why (staff text or "alumno eliminado"), for the Tarea and the audit.
+   *
+   * @generated from field: string motivo = 4;
+   */
+  motivo: string;
+
+  /**
+   * Id of a held deletion an admin confirmed (ConfirmHeldDeletions); such a command passes the mass-deletion hold.
+   *
+   * @generated from field: string retencion_id = 5;
+   */
+  retencionId: string;
 };
 
 /**
@@ -195,6 +223,62 @@ export type CuentaExterna = Message<"lucy.identity.v1.CuentaExterna"> & {
    * @generated from field: google.protobuf.Timestamp eliminada_en = 8;
    */
   eliminadaEn?: Timestamp | undefined;
+
+  /**
+   * Document number the account belongs to (its employeeId / Moodle idnumber).
+   *
+   * @generated from field: string dni = 9;
+   */
+  dni: string;
+
+  /**
+   * pendiente | activa | eliminada | fallida.
+   *
+   * @generated from field: string estado = 10;
+   */
+  estado: string;
+
+  /**
+   * Part number of the student licence assigned.
+   *
+   * @generated from field: string licencia_sku = 11;
+   */
+  licenciaSku: string;
+
+  /**
+   * Moodle username; empty when none.
+   *
+   * @generated from field: string moodle_username = 12;
+   */
+  moodleUsername: string;
+
+  /**
+   * Whether the credentials e-mail was requested from the notifier.
+   *
+   * @generated from field: bool email_solicitado = 13;
+   */
+  emailSolicitado: boolean;
+
+  /**
+   * When the account was fully activated.
+   *
+   * @generated from field: google.protobuf.Timestamp activada_en = 14;
+   */
+  activadaEn?: Timestamp | undefined;
+
+  /**
+   * Last change.
+   *
+   * @generated from field: google.protobuf.Timestamp actualizada_en = 15;
+   */
+  actualizadaEn?: Timestamp | undefined;
+
+  /**
+   * Last error of a failed step (Spanish), if any.
+   *
+   * @generated from field: string ultimo_error = 16;
+   */
+  ultimoError: string;
 };
 
 /**
@@ -203,6 +287,337 @@ export type CuentaExterna = Message<"lucy.identity.v1.CuentaExterna"> & {
  */
 export const CuentaExternaSchema: GenMessage<CuentaExterna> = /*@__PURE__*/
   messageDesc(file_lucy_identity_v1_identity, 4);
+
+/**
+ * CuentaActualizada is published on `lucy.evt.cuenta.<creada|activada|password_reseteada|eliminada>` whenever an
+ * account record changes; it carries the whole record (never a password), so a projection can apply it as is.
+ *
+ * @generated from message lucy.identity.v1.CuentaActualizada
+ */
+export type CuentaActualizada = Message<"lucy.identity.v1.CuentaActualizada"> & {
+  /**
+   * The account after the change.
+   *
+   * @generated from field: lucy.identity.v1.CuentaExterna cuenta = 1;
+   */
+  cuenta?: CuentaExterna | undefined;
+
+  /**
+   * Task that changed it.
+   *
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp occurred_at = 3;
+   */
+  occurredAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lucy.identity.v1.CuentaActualizada.
+ * Use `create(CuentaActualizadaSchema)` to create a new message.
+ */
+export const CuentaActualizadaSchema: GenMessage<CuentaActualizada> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 5);
+
+/**
+ * ListCuentasRequest asks for a page of account records.
+ *
+ * @generated from message lucy.identity.v1.ListCuentasRequest
+ */
+export type ListCuentasRequest = Message<"lucy.identity.v1.ListCuentasRequest"> & {
+  /**
+   * Only this estado (pendiente | activa | eliminada | fallida); empty means all.
+   *
+   * @generated from field: string estado = 1;
+   */
+  estado: string;
+
+  /**
+   * Free text over UPN and DNI.
+   *
+   * @generated from field: string search = 2;
+   */
+  search: string;
+
+  /**
+   * Page.
+   *
+   * @generated from field: lucy.common.v1.PageRequest page = 3;
+   */
+  page?: PageRequest | undefined;
+
+  /**
+   * Only these alumnos.
+   *
+   * @generated from field: repeated string alumno_ids = 4;
+   */
+  alumnoIds: string[];
+};
+
+/**
+ * Describes the message lucy.identity.v1.ListCuentasRequest.
+ * Use `create(ListCuentasRequestSchema)` to create a new message.
+ */
+export const ListCuentasRequestSchema: GenMessage<ListCuentasRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 6);
+
+/**
+ * ListCuentasResponse is a page of account records, newest change first.
+ *
+ * @generated from message lucy.identity.v1.ListCuentasResponse
+ */
+export type ListCuentasResponse = Message<"lucy.identity.v1.ListCuentasResponse"> & {
+  /**
+   * Rows.
+   *
+   * @generated from field: repeated lucy.identity.v1.CuentaExterna cuentas = 1;
+   */
+  cuentas: CuentaExterna[];
+
+  /**
+   * Paging.
+   *
+   * @generated from field: lucy.common.v1.PageInfo page = 2;
+   */
+  page?: PageInfo | undefined;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ListCuentasResponse.
+ * Use `create(ListCuentasResponseSchema)` to create a new message.
+ */
+export const ListCuentasResponseSchema: GenMessage<ListCuentasResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 7);
+
+/**
+ * DeleteExternalAccountRequest asks to remove an alumno's Teams and Moodle accounts.
+ *
+ * @generated from message lucy.identity.v1.DeleteExternalAccountRequest
+ */
+export type DeleteExternalAccountRequest = Message<"lucy.identity.v1.DeleteExternalAccountRequest"> & {
+  /**
+   * Alumno id.
+   *
+   * @generated from field: string alumno_id = 1;
+   */
+  alumnoId: string;
+
+  /**
+   * Staff user.
+   *
+   * @generated from field: string requested_by = 2;
+   */
+  requestedBy: string;
+
+  /**
+   * Why.
+   *
+   * @generated from field: string motivo = 3;
+   */
+  motivo: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.DeleteExternalAccountRequest.
+ * Use `create(DeleteExternalAccountRequestSchema)` to create a new message.
+ */
+export const DeleteExternalAccountRequestSchema: GenMessage<DeleteExternalAccountRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 8);
+
+/**
+ * DeleteExternalAccountResponse names the Tarea started.
+ *
+ * @generated from message lucy.identity.v1.DeleteExternalAccountResponse
+ */
+export type DeleteExternalAccountResponse = Message<"lucy.identity.v1.DeleteExternalAccountResponse"> & {
+  /**
+   * Task id of `alumnos.tasks.eliminar_cuenta_externa`.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * UPN that will be removed.
+   *
+   * @generated from field: string upn = 2;
+   */
+  upn: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.DeleteExternalAccountResponse.
+ * Use `create(DeleteExternalAccountResponseSchema)` to create a new message.
+ */
+export const DeleteExternalAccountResponseSchema: GenMessage<DeleteExternalAccountResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 9);
+
+/**
+ * HeldDeletion is a deletion stopped by the mass-deletion hold, waiting for an admin.
+ *
+ * @generated from message lucy.identity.v1.HeldDeletion
+ */
+export type HeldDeletion = Message<"lucy.identity.v1.HeldDeletion"> & {
+  /**
+   * Id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Alumno id.
+   *
+   * @generated from field: string alumno_id = 2;
+   */
+  alumnoId: string;
+
+  /**
+   * UPN.
+   *
+   * @generated from field: string upn = 3;
+   */
+  upn: string;
+
+  /**
+   * Task that was held.
+   *
+   * @generated from field: string task_id = 4;
+   */
+  taskId: string;
+
+  /**
+   * Who asked for the deletion.
+   *
+   * @generated from field: string requested_by = 5;
+   */
+  requestedBy: string;
+
+  /**
+   * When it was held.
+   *
+   * @generated from field: google.protobuf.Timestamp retenida_en = 6;
+   */
+  retenidaEn?: Timestamp | undefined;
+
+  /**
+   * Why it was held (Spanish).
+   *
+   * @generated from field: string motivo = 7;
+   */
+  motivo: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.HeldDeletion.
+ * Use `create(HeldDeletionSchema)` to create a new message.
+ */
+export const HeldDeletionSchema: GenMessage<HeldDeletion> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 10);
+
+/**
+ * ListHeldDeletionsRequest lists the deletions waiting for confirmation.
+ *
+ * @generated from message lucy.identity.v1.ListHeldDeletionsRequest
+ */
+export type ListHeldDeletionsRequest = Message<"lucy.identity.v1.ListHeldDeletionsRequest"> & {
+};
+
+/**
+ * Describes the message lucy.identity.v1.ListHeldDeletionsRequest.
+ * Use `create(ListHeldDeletionsRequestSchema)` to create a new message.
+ */
+export const ListHeldDeletionsRequestSchema: GenMessage<ListHeldDeletionsRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 11);
+
+/**
+ * ListHeldDeletionsResponse returns them, oldest first.
+ *
+ * @generated from message lucy.identity.v1.ListHeldDeletionsResponse
+ */
+export type ListHeldDeletionsResponse = Message<"lucy.identity.v1.ListHeldDeletionsResponse"> & {
+  /**
+   * Held deletions.
+   *
+   * @generated from field: repeated lucy.identity.v1.HeldDeletion retenidas = 1;
+   */
+  retenidas: HeldDeletion[];
+};
+
+/**
+ * Describes the message lucy.identity.v1.ListHeldDeletionsResponse.
+ * Use `create(ListHeldDeletionsResponseSchema)` to create a new message.
+ */
+export const ListHeldDeletionsResponseSchema: GenMessage<ListHeldDeletionsResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 12);
+
+/**
+ * ConfirmHeldDeletionsRequest confirms (runs) or discards held deletions.
+ *
+ * @generated from message lucy.identity.v1.ConfirmHeldDeletionsRequest
+ */
+export type ConfirmHeldDeletionsRequest = Message<"lucy.identity.v1.ConfirmHeldDeletionsRequest"> & {
+  /**
+   * Held deletion ids; empty means none (never "all").
+   *
+   * @generated from field: repeated string ids = 1;
+   */
+  ids: string[];
+
+  /**
+   * Admin deciding.
+   *
+   * @generated from field: string requested_by = 2;
+   */
+  requestedBy: string;
+
+  /**
+   * Discard them instead of running them.
+   *
+   * @generated from field: bool descartar = 3;
+   */
+  descartar: boolean;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ConfirmHeldDeletionsRequest.
+ * Use `create(ConfirmHeldDeletionsRequestSchema)` to create a new message.
+ */
+export const ConfirmHeldDeletionsRequestSchema: GenMessage<ConfirmHeldDeletionsRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 13);
+
+/**
+ * ConfirmHeldDeletionsResponse lists the Tareas started (confirm) or how many were discarded.
+ *
+ * @generated from message lucy.identity.v1.ConfirmHeldDeletionsResponse
+ */
+export type ConfirmHeldDeletionsResponse = Message<"lucy.identity.v1.ConfirmHeldDeletionsResponse"> & {
+  /**
+   * Task ids of the deletions started.
+   *
+   * @generated from field: repeated string task_ids = 1;
+   */
+  taskIds: string[];
+
+  /**
+   * Held deletions discarded.
+   *
+   * @generated from field: int32 descartadas = 2;
+   */
+  descartadas: number;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ConfirmHeldDeletionsResponse.
+ * Use `create(ConfirmHeldDeletionsResponseSchema)` to create a new message.
+ */
+export const ConfirmHeldDeletionsResponseSchema: GenMessage<ConfirmHeldDeletionsResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 14);
 
 /**
  * GetCuentaRequest names an alumno.
@@ -223,7 +638,7 @@ export type GetCuentaRequest = Message<"lucy.identity.v1.GetCuentaRequest"> & {
  * Use `create(GetCuentaRequestSchema)` to create a new message.
  */
 export const GetCuentaRequestSchema: GenMessage<GetCuentaRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 5);
+  messageDesc(file_lucy_identity_v1_identity, 15);
 
 /**
  * GetCuentaResponse returns its accounts.
@@ -244,7 +659,7 @@ export type GetCuentaResponse = Message<"lucy.identity.v1.GetCuentaResponse"> & 
  * Use `create(GetCuentaResponseSchema)` to create a new message.
  */
 export const GetCuentaResponseSchema: GenMessage<GetCuentaResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 6);
+  messageDesc(file_lucy_identity_v1_identity, 16);
 
 /**
  * RevealPasswordRequest asks to see a temporary password; every reveal is audited.
@@ -279,7 +694,7 @@ export type RevealPasswordRequest = Message<"lucy.identity.v1.RevealPasswordRequ
  * Use `create(RevealPasswordRequestSchema)` to create a new message.
  */
 export const RevealPasswordRequestSchema: GenMessage<RevealPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 7);
+  messageDesc(file_lucy_identity_v1_identity, 17);
 
 /**
  * RevealPasswordResponse carries the password in clear, once.
@@ -314,7 +729,7 @@ export type RevealPasswordResponse = Message<"lucy.identity.v1.RevealPasswordRes
  * Use `create(RevealPasswordResponseSchema)` to create a new message.
  */
 export const RevealPasswordResponseSchema: GenMessage<RevealPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 8);
+  messageDesc(file_lucy_identity_v1_identity, 18);
 
 /**
  * EnqueueRequest publishes an identity command for a selection of alumnos.
@@ -356,6 +771,13 @@ export type EnqueueRequest = Message<"lucy.identity.v1.EnqueueRequest"> & {
    * @generated from field: lucy.common.v1.Trigger trigger = 5;
    */
   trigger: Trigger;
+
+  /**
+   * Also alumnos whose account is already active (otherwise they are omitted).
+   *
+   * @generated from field: bool forzar = 6;
+   */
+  forzar: boolean;
 };
 
 /**
@@ -363,7 +785,49 @@ export type EnqueueRequest = Message<"lucy.identity.v1.EnqueueRequest"> & {
  * Use `create(EnqueueRequestSchema)` to create a new message.
  */
 export const EnqueueRequestSchema: GenMessage<EnqueueRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 9);
+  messageDesc(file_lucy_identity_v1_identity, 19);
+
+/**
+ * EnqueueResult is the pre-check of one alumno of an Enqueue.
+ *
+ * @generated from message lucy.identity.v1.EnqueueResult
+ */
+export type EnqueueResult = Message<"lucy.identity.v1.EnqueueResult"> & {
+  /**
+   * Alumno id.
+   *
+   * @generated from field: string alumno_id = 1;
+   */
+  alumnoId: string;
+
+  /**
+   * programada | rechazado | omitido.
+   *
+   * @generated from field: string estado = 2;
+   */
+  estado: string;
+
+  /**
+   * Task id when programada.
+   *
+   * @generated from field: string task_id = 3;
+   */
+  taskId: string;
+
+  /**
+   * Why it was rejected or omitted (Spanish).
+   *
+   * @generated from field: string motivo = 4;
+   */
+  motivo: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.EnqueueResult.
+ * Use `create(EnqueueResultSchema)` to create a new message.
+ */
+export const EnqueueResultSchema: GenMessage<EnqueueResult> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 20);
 
 /**
  * EnqueueResponse lists the task ids published.
@@ -372,11 +836,18 @@ export const EnqueueRequestSchema: GenMessage<EnqueueRequest> = /*@__PURE__*/
  */
 export type EnqueueResponse = Message<"lucy.identity.v1.EnqueueResponse"> & {
   /**
-   * One per alumno, same order.
+   * One per alumno, same order; empty for an alumno rejected or omitted.
    *
    * @generated from field: repeated string task_ids = 1;
    */
   taskIds: string[];
+
+  /**
+   * The pre-check of each alumno, same order.
+   *
+   * @generated from field: repeated lucy.identity.v1.EnqueueResult resultados = 2;
+   */
+  resultados: EnqueueResult[];
 };
 
 /**
@@ -384,7 +855,7 @@ export type EnqueueResponse = Message<"lucy.identity.v1.EnqueueResponse"> & {
  * Use `create(EnqueueResponseSchema)` to create a new message.
  */
 export const EnqueueResponseSchema: GenMessage<EnqueueResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 10);
+  messageDesc(file_lucy_identity_v1_identity, 21);
 
 /**
  * ResolveCredentialRequest asks for the temporary password behind a credential reference; the notifier calls it
@@ -420,7 +891,7 @@ export type ResolveCredentialRequest = Message<"lucy.identity.v1.ResolveCredenti
  * Use `create(ResolveCredentialRequestSchema)` to create a new message.
  */
 export const ResolveCredentialRequestSchema: GenMessage<ResolveCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 11);
+  messageDesc(file_lucy_identity_v1_identity, 22);
 
 /**
  * ResolveCredentialResponse carries the password in clear, only over the authenticated RPC.
@@ -448,7 +919,7 @@ export type ResolveCredentialResponse = Message<"lucy.identity.v1.ResolveCredent
  * Use `create(ResolveCredentialResponseSchema)` to create a new message.
  */
 export const ResolveCredentialResponseSchema: GenMessage<ResolveCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 12);
+  messageDesc(file_lucy_identity_v1_identity, 23);
 
 /**
  * IdentityService manages external accounts.
@@ -495,6 +966,46 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof ResolveCredentialRequestSchema;
     output: typeof ResolveCredentialResponseSchema;
+  },
+  /**
+   * ListCuentas returns a page of account records.
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.ListCuentas
+   */
+  listCuentas: {
+    methodKind: "unary";
+    input: typeof ListCuentasRequestSchema;
+    output: typeof ListCuentasResponseSchema;
+  },
+  /**
+   * DeleteExternalAccount starts `eliminar_cuenta_externa` for one alumno.
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.DeleteExternalAccount
+   */
+  deleteExternalAccount: {
+    methodKind: "unary";
+    input: typeof DeleteExternalAccountRequestSchema;
+    output: typeof DeleteExternalAccountResponseSchema;
+  },
+  /**
+   * ListHeldDeletions lists deletions held by the mass-deletion guard.
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.ListHeldDeletions
+   */
+  listHeldDeletions: {
+    methodKind: "unary";
+    input: typeof ListHeldDeletionsRequestSchema;
+    output: typeof ListHeldDeletionsResponseSchema;
+  },
+  /**
+   * ConfirmHeldDeletions runs or discards held deletions (admin).
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.ConfirmHeldDeletions
+   */
+  confirmHeldDeletions: {
+    methodKind: "unary";
+    input: typeof ConfirmHeldDeletionsRequestSchema;
+    output: typeof ConfirmHeldDeletionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_identity_v1_identity, 0);
