@@ -16,8 +16,11 @@ import {
 } from './population.js';
 import { randomFor } from './prng.js';
 
-/** What a touch changes: the list entry (`comisiones`), the personal data (`telefono`), or both. */
-export type TouchChange = 'list' | 'personal' | 'both';
+/**
+ * What a touch changes: the list entry (`comisiones`), the personal data (`telefono`), both, or nothing (the
+ * record is only marked modified, e.g. after a patch).
+ */
+export type TouchChange = 'list' | 'personal' | 'both' | 'none';
 
 /** Which records to touch: how many (picked pseudo-randomly) or which DNIs. */
 export type TouchTarget = number | readonly (number | string)[];
@@ -142,10 +145,11 @@ export function createDataset(options: PopulationOptions): Dataset {
       return indexes.map((index) => {
         const k = key(tipo, index);
         const previous = touched.get(k);
-        const listChanged = change !== 'personal';
+        const listChanged = change === 'list' || change === 'both';
         touched.set(k, { at: nowMs, revision: (previous?.revision ?? 0) + (listChanged ? 1 : 0) });
         const person = population.personOf(tipo, index);
-        if (change !== 'list') personalRevisions.set(person, (personalRevisions.get(person) ?? 0) + 1);
+        if (change === 'personal' || change === 'both')
+          personalRevisions.set(person, (personalRevisions.get(person) ?? 0) + 1);
         return population.dniOfPerson(person);
       });
     },

@@ -305,6 +305,41 @@ describe('fake SIAL faults', () => {
     expect(await list(server, 'preinscriptos/listas/')).toEqual([]);
   });
 
+  it("answers a proxy's HTML page with 200 or 502 under the html faults", async () => {
+    const server = await start();
+    server.setFaults({ html502: 1, html200: { count: 1, endpoints: 'personal' } });
+    const bad = await get(server, `${BASE}/preinscriptos/listas/`);
+    expect(bad.status).toBe(502);
+    expect(bad.headers.get('content-type')).toMatch(/text\/html/);
+    expect(bad.text).toContain('<h1>502 Bad Gateway</h1>');
+    const dni = server.record('preinscriptos', 0)!.dni;
+    const ok = await get(server, `${BASE}/alumnos/datospersonales/${dni}`);
+    expect(ok.status).toBe(200);
+    expect(ok.text).toMatch(/^<html>/);
+    expect((await get(server, `${BASE}/preinscriptos/listas/`)).status).toBe(200);
+  });
+
+  it('serves patched fields, removes list fields and marks the record modified', async () => {
+    const clock = makeClock();
+    const server = await start({ now: clock.now });
+    const { dni } = server.record('preinscriptos', 3)!;
+    clock.advance(60_000);
+    const since = formatSialPathDate(clock.now().getTime());
+    server.patch('preinscriptos', dni, {
+      personal: { apellido: 'Pé\u0000rez', telefono: '3'.repeat(121) },
+      removeFromList: ['tipodoc'],
+    });
+    const changed = await list(server, `preinscriptos/listas/${since}`);
+    expect(changed.map((r) => r.nrodoc)).toEqual([dni]);
+    expect(changed[0]).not.toHaveProperty('tipodoc');
+    const [personal] = (
+      await get(server, `${BASE}/alumnos/datospersonales/${dni}`)
+    ).json() as FakePersonalRecord[];
+    expect(personal).toMatchObject({ apellido: 'Pé\u0000rez', telefono: '3'.repeat(121) });
+    server.patch('preinscriptos', dni, { list: { tipodoc: 'PAS' } });
+    expect((await list(server, 'preinscriptos/listas/')).find((r) => r.nrodoc === dni)?.tipodoc).toBe('PAS');
+  });
+
   it('changes the record shape under the shape fault', async () => {
     const server = await start();
     server.setFaults({ shape: 'nrodoc_renamed' });

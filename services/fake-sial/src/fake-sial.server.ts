@@ -109,6 +109,12 @@ export interface FakeSial {
    * so incremental windows return exactly them. Returns the touched DNIs.
    */
   touch(tipo: FakeTipo, target: TouchTarget, options?: { change?: TouchChange }): number[];
+  /**
+   * Overrides fields of one person as SIAL would serve them, and marks the record modified now: `list` fields of
+   * the tipo's list entry, `personal` fields of the personal data (what applicants type: a NUL byte, a 121-character
+   * telefono…), `removeFromList` list fields left out (e.g. `tipodoc`). Patches accumulate; `reset` drops them.
+   */
+  patch(tipo: FakeTipo, dni: number, patch: FakeSialPatch): void;
   /** Appends `n` new records to a tipo, modified now; returns their DNIs. */
   addRecords(tipo: FakeTipo, n: number): number[];
   /** Clears faults, counters, touches and added records. */
@@ -118,10 +124,20 @@ export interface FakeSial {
   record(tipo: FakeTipo, index: number): FakeSialRecord | undefined;
 }
 
+/** A change to one person's records; see {@link FakeSial.patch}. */
+export interface FakeSialPatch {
+  list?: Record<string, unknown>;
+  removeFromList?: string[];
+  personal?: Record<string, unknown>;
+}
+
 type Reply = { status: number; body: unknown; headers?: Record<string, string> };
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const MALFORMED_BODY = '[{"tipodoc": "DNI", "nrodoc": 4012';
+/** What a reverse proxy in front of SIAL answers when SIAL is down or the proxy misroutes (nginx's page). */
+const HTML_PAGE =
+  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
 const MAX_CONTROL_BODY = 1 << 20;
 
 const zeroSizes = (): FakeSizes => ({ preinscriptos: 0, aspirantes: 0, ingresantes: 0 });
@@ -197,6 +213,9 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
 
   let faults: FakeSialFaults = {};
   let counts = zeroCounts();
+  // Patches by `<tipo> <dni>` (list entries) and by DNI (personal data).
+  const listPatches = new Map<string, { set: Record<string, unknown>; remove: Set<string> }>();
+  const personalPatches = new Map<number, Record<string, unknown>>();
 
   const latency = (): number => faults.latencyMs ?? baseLatency;
 
@@ -204,7 +223,7 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
     const dni = /^\d{1,12}$/.test(raw) ? Number(raw) : NaN;
     const record = Number.isNaN(dni) ? undefined : dataset.personalByDni(dni);
     if (!record) return { status: 200, body: [] };
-    const out: Record<string, unknown> = { ...record };
+    const out: Record<string, unknown> = { ...record, ...personalPatches.get(dni) };
     const shape = faults.shape;
     if (shape && appliesTo(shape.endpoints, 'personal')) {
       if (shape.variant === 'nrodoc_renamed') renameNrodoc(out);
@@ -275,6 +294,11 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
         if (at < range.start || at > range.end) continue;
       }
       const record = dataset.listRecord(tipo, index) as unknown as Record<string, unknown>;
+      const patch = listPatches.size > 0 ? listPatches.get(`${tipo} ${String(record.nrodoc)}`) : undefined;
+      if (patch) {
+        Object.assign(record, patch.set);
+        for (const field of patch.remove) delete record[field];
+      }
       if (bad && written < bad.count)
         breakRecord(record, bad.kinds[written % bad.kinds.length] ?? 'sin_nrodoc');
       if (shape === 'nrodoc_renamed') renameNrodoc(record);
@@ -325,6 +349,8 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
     if (wait > 0) await delay(wait);
     if (fault === 'status500')
       return send(res, { status: 500, body: { detail: 'Error interno del servidor' } });
+    if (fault === 'html502' || fault === 'html200')
+      return sendBody(res, fault === 'html502' ? 502 : 200, HTML_PAGE, 'text/html');
 
     if (endpoint === 'personal') {
       if (fault === 'malformed') return send(res, { status: 200, body: MALFORMED_BODY });
@@ -366,6 +392,24 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
       dataChanged();
       return dataset.touch(tipo, target, touchOptions?.change ?? 'both', now().getTime());
     },
+    patch(tipo, dni, patch) {
+      if (dataset.indexOfDni(tipo, dni) === undefined)
+        throw new FakeInputError(`DNI ${dni} is not in ${tipo}`);
+      dataChanged();
+      const key = `${tipo} ${dni}`;
+      const current = listPatches.get(key) ?? { set: {}, remove: new Set<string>() };
+      for (const [field, value] of Object.entries(patch.list ?? {})) {
+        current.set[field] = value;
+        current.remove.delete(field);
+      }
+      for (const field of patch.removeFromList ?? []) {
+        delete current.set[field];
+        current.remove.add(field);
+      }
+      listPatches.set(key, current);
+      if (patch.personal) personalPatches.set(dni, { ...personalPatches.get(dni), ...patch.personal });
+      dataset.touch(tipo, [dni], 'none', now().getTime());
+    },
     addRecords(tipo, n) {
       dataChanged();
       return dataset.addRecords(tipo, n, now().getTime());
@@ -373,6 +417,8 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
     reset() {
       faults = {};
       counts = zeroCounts();
+      listPatches.clear();
+      personalPatches.clear();
       dataset.reset();
       dataChanged();
     },
@@ -436,6 +482,24 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
           throw new FakeInputError('change must be list, personal or both');
         }
         return send(res, { status: 200, body: { dnis: api.touch(tipo, target as TouchTarget, { change }) } });
+      }
+      case 'POST /__fake/patch': {
+        const body = (await readJsonBody(req, MAX_CONTROL_BODY)) as Record<string, unknown>;
+        const tipo = String(body.tipo);
+        if (!isTipo(tipo)) throw new FakeInputError('tipo must be preinscriptos, aspirantes or ingresantes');
+        const isObject = (v: unknown) =>
+          v === undefined || (typeof v === 'object' && v !== null && !Array.isArray(v));
+        if (!isObject(body.list) || !isObject(body.personal))
+          throw new FakeInputError('list and personal must be objects');
+        const remove = body.removeFromList ?? [];
+        if (!Array.isArray(remove) || !remove.every((f) => typeof f === 'string'))
+          throw new FakeInputError('removeFromList must be a list of field names');
+        api.patch(tipo, Number(body.dni), {
+          ...(body.list ? { list: body.list as Record<string, unknown> } : {}),
+          ...(body.personal ? { personal: body.personal as Record<string, unknown> } : {}),
+          removeFromList: remove as string[],
+        });
+        return send(res, { status: 200, body: {} });
       }
       case 'POST /__fake/records': {
         const body = (await readJsonBody(req, MAX_CONTROL_BODY)) as { tipo?: unknown; n?: unknown };

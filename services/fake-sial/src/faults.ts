@@ -38,6 +38,10 @@ export interface FakeSialFaultsInput {
   malformed?: CountedFaultInput;
   /** 200 with `[]`. */
   empty?: CountedFaultInput;
+  /** 200 with a proxy's HTML error page instead of JSON. */
+  html200?: CountedFaultInput;
+  /** 502 with a proxy's HTML error page (`text/html`). */
+  html502?: CountedFaultInput;
   /** A changed record shape, until cleared. */
   shape?: ShapeVariant | false | { variant: ShapeVariant; endpoints?: FaultEndpoints };
   /** The first N records of every list response are broken (see {@link BadRecordKind}), until cleared. */
@@ -60,13 +64,15 @@ export interface FakeSialFaults {
   timeout?: CountedFault;
   malformed?: CountedFault;
   empty?: CountedFault;
+  html200?: CountedFault;
+  html502?: CountedFault;
   shape?: { variant: ShapeVariant; endpoints: FaultEndpoints };
   badRecords?: { count: number; kinds: BadRecordKind[] };
   latencyMs?: number;
 }
 
 /** The counted faults, in the order they are checked. */
-export const COUNTED_FAULTS = ['timeout', 'status500', 'malformed', 'empty'] as const;
+export const COUNTED_FAULTS = ['timeout', 'status500', 'html502', 'html200', 'malformed', 'empty'] as const;
 export type CountedFaultName = (typeof COUNTED_FAULTS)[number];
 
 const ENDPOINTS: readonly FaultEndpoints[] = ['list', 'personal', 'both'];
@@ -161,7 +167,7 @@ export function appliesTo(endpoints: FaultEndpoints, endpoint: 'list' | 'persona
 }
 
 /**
- * Consumes the first counted fault that applies to a request, in the order timeout, status500, malformed, empty,
+ * Consumes the first counted fault that applies to a request, in the order of {@link COUNTED_FAULTS},
  * and returns its name; decrements its count and drops it when exhausted.
  */
 export function takeFault(

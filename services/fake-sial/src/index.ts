@@ -4,6 +4,7 @@ export {
   SIAL_BASE_PATH,
   type FakeSial,
   type FakeSialOptions,
+  type FakeSialPatch,
   type FakeSialRecord,
   type FakeSialRequestCounts,
   type FakeSialState,
