@@ -1,7 +1,8 @@
 import type { JsMsg, JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { H } from './headers.js';
+import { H, header } from './headers.js';
 import type { Names } from './names.js';
+import { taskIdFromDelivery } from './task-id.js';
 
 /** Why a message was dead-lettered. */
 export type DeadLetterKind = 'undecodable' | 'invalid' | 'max_deliveries' | 'unsupported';
@@ -9,6 +10,8 @@ export type DeadLetterKind = 'undecodable' | 'invalid' | 'max_deliveries' | 'uns
 /**
  * Republishes a message to LUCY_DLQ with the reason in headers (original headers kept). The DLQ publish is
  * deduplicated by original stream and sequence, so two consumers giving up on the same message leave one entry.
+ * A command published without `Lucy-Task-Id` gets the id its worker and task-tracker derived for it
+ * ({@link taskIdFromDelivery}), so staff can go from the dead letter to its Tarea and a re-drive names it as parent.
  */
 export async function deadLetter(
   js: JetStreamClient,
@@ -17,6 +20,8 @@ export async function deadLetter(
   kind: DeadLetterKind,
   reason: string,
   consumer: string,
+  /** Task id of the message when the caller knows it (the runner's, derived or not). */
+  taskId?: string,
 ): Promise<void> {
   const h = natsHeaders();
   if (msg.headers) {
@@ -25,6 +30,18 @@ export async function deadLetter(
       if (k.toLowerCase() === H.msgId.toLowerCase()) h.set('Lucy-Dlq-Original-Msg-Id', values[0] ?? '');
       else for (const v of values) h.append(k, v);
     }
+  }
+  if (!header(h, H.taskId)) {
+    const derived =
+      taskId ??
+      (msg.info.stream === names.streams.cmd
+        ? taskIdFromDelivery(
+            msg.info.stream,
+            msg.info.streamSequence,
+            Math.floor(msg.info.timestampNanos / 1e6),
+          )
+        : undefined);
+    if (derived) h.set(H.taskId, derived);
   }
   h.set(H.dlqReason, `${kind}: ${reason}`.slice(0, 1024).replace(/[\r\n]+/g, ' '));
   h.set(H.dlqSubject, names.canonical(msg.subject));

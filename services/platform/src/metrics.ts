@@ -34,3 +34,11 @@ export const rpcCalls = new Counter({
   labelNames: ['service', 'method', 'code'] as const,
   registers: [metricsRegistry],
 });
+
+/** Durable consumers found missing and re-created, by consumer and where they restarted from. */
+export const consumerRecreated = new Counter({
+  name: 'lucy_consumer_recreated_total',
+  help: 'Durable consumers that were missing and were re-created, by where they restarted (recorded position or new messages only).',
+  labelNames: ['consumer', 'from'] as const,
+  registers: [metricsRegistry],
+});

@@ -13,6 +13,10 @@ export interface Names {
     readonly registry: string;
     /** Cancelled task ids, read by workers before they start a task. */
     readonly cancellations: string;
+    /** The consumer runner's record of each task's attempts and outcome (created by the runner itself). */
+    readonly outcomes: string;
+    /** Last acknowledged stream sequence of each durable consumer (created by the runner itself). */
+    readonly positions: string;
   };
   /** Full subject of a command: `lucy.cmd.<service>.<command>`. */
   cmd(service: string, command: string): string;
@@ -45,6 +49,8 @@ export function createNames(prefix = ''): Names {
       leases: `${b}LUCY_LEASES`,
       registry: `${b}LUCY_TASK_REGISTRY`,
       cancellations: `${b}LUCY_CANCELLATIONS`,
+      outcomes: `${b}LUCY_TASK_OUTCOMES`,
+      positions: `${b}LUCY_CONSUMER_POSITIONS`,
     }),
     cmd: (service: string, command: string) => full(`lucy.cmd.${service}.${command}`),
     evt: (domain: string, event: string) => full(`lucy.evt.${domain}.${event}`),

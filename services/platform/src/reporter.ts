@@ -69,11 +69,21 @@ export interface TaskReporterOptions {
   worker: string;
   /** Injected clock; default `() => new Date()`. */
   clock?: () => Date;
+  /**
+   * Identity of this run of the attempt (the consumer runner draws one per execution). When given it is part of
+   * every lifecycle event's `Nats-Msg-Id`, so a real second run of the same attempt is stored (and seen by the
+   * tracker) while a repeated publish of the same run is de-duplicated by JetStream.
+   */
+  run?: string;
 }
 
 /** Creates a {@link TaskReporter}. */
 export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
   const { js, names, context, attempt, worker } = options;
+  const idOf = (event: string) =>
+    options.run
+      ? `${context.taskId}:${attempt}:${options.run}:${event}`
+      : `${context.taskId}:${attempt}:${event}`;
   const clock = options.clock ?? (() => new Date());
   const base = () => ({
     taskId: context.taskId,
@@ -99,12 +109,7 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
     context,
     attempt,
     started: (alumnoId) =>
-      send(
-        'started',
-        TaskStartedSchema,
-        { ...base(), worker, alumnoId: alumnoId ?? '' },
-        `${context.taskId}:${attempt}:started`,
-      ),
+      send('started', TaskStartedSchema, { ...base(), worker, alumnoId: alumnoId ?? '' }, idOf('started')),
     progress: (done, total, message) =>
       send('progress', TaskProgressSchema, {
         ...base(),
@@ -119,7 +124,7 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
         'succeeded',
         TaskSucceededSchema,
         { ...base(), cantidadEntidades: BigInt(Math.trunc(cantidad)), detalles: clean(detalles) },
-        `${context.taskId}:${attempt}:succeeded`,
+        idOf('succeeded'),
       ),
     failed: (mensajeError, o) =>
       send(
@@ -132,15 +137,10 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
           errorCode: o.code ?? '',
           detalles: clean(o.detalles),
         },
-        `${context.taskId}:${attempt}:failed`,
+        idOf('failed'),
       ),
     skipped: (reason, detalles) =>
-      send(
-        'skipped',
-        TaskSkippedSchema,
-        { ...base(), reason, detalles: clean(detalles) },
-        `${context.taskId}:${attempt}:skipped`,
-      ),
+      send('skipped', TaskSkippedSchema, { ...base(), reason, detalles: clean(detalles) }, idOf('skipped')),
     async log(entry) {
       await publishLog(js, names, { ...entry, taskId: context.taskId }, context, clock);
     },

@@ -2,13 +2,14 @@ import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import {
   AckPolicy,
   DeliverPolicy,
-  type ConsumerMessages,
+  type Consumer,
+  type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import type { KV } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import { decode } from './codec.js';
 import { deadLetter } from './dlq.js';
 import {
@@ -21,9 +22,10 @@ import {
 } from './errors.js';
 import { H, header, newTraceparent, parseTrigger, type TaskContext } from './headers.js';
 import type { Logger } from './logger.js';
-import { consumerDuration, consumerMessages } from './metrics.js';
+import { consumerDuration, consumerMessages, consumerRecreated } from './metrics.js';
 import type { Names } from './names.js';
-import { createTaskReporter, type TaskReporter } from './reporter.js';
+import { randomHex } from './random.js';
+import { createTaskReporter, publishLog, type TaskReporter } from './reporter.js';
 import { taskIdFromDelivery } from './task-id.js';
 
 /** What a handler returns on success. */
@@ -38,11 +40,15 @@ export interface HandlerResult {
 export interface CommandContext<M> {
   readonly message: M;
   readonly task: TaskContext;
-  /** Attempt number (JetStream delivery count), from 1. */
+  /**
+   * Attempt number, from 1, counted by the runner (not JetStream's delivery count): a retry after a failure or a
+   * crash is a new attempt; a redelivery while the task runs, a re-report of a recorded outcome and a hand-back at
+   * shutdown are not.
+   */
   readonly attempt: number;
   readonly reporter: TaskReporter;
   readonly logger: Logger;
-  /** Aborted when the worker is stopping; long handlers should stop early and throw. */
+  /** Aborted when the worker is stopping; long handlers should stop early and throw (the task is handed back). */
   readonly signal: AbortSignal;
   /** Extends the ack deadline now (the runner also does it periodically). */
   working(): void;
@@ -66,7 +72,7 @@ export interface CommandWorkerOptions<D extends DescMessage> {
   /** Alumno the command concerns, reported in `started`. */
   alumnoIdOf?: (message: MessageShape<D>) => string | undefined;
   handle: (ctx: CommandContext<MessageShape<D>>) => Promise<HandlerResult | void>;
-  /** Worker identity for events, e.g. `ingest-sial/host-123`. */
+  /** Worker identity for events, e.g. `ingest-sial/host-123`. Distinct per process. */
   worker: string;
   /** Bucket of cancelled task ids; when given, a cancelled task is skipped. */
   cancellations?: KV;
@@ -80,29 +86,92 @@ export interface CommandWorkerOptions<D extends DescMessage> {
   backoffMs?: (attempt: number) => number;
   /** Time allowed for in-flight handlers when stopping; default 30 000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * The task outcome store (attempts, run and outcome per task id). Default: the bucket `names.buckets.outcomes`,
+   * created by the runner on start.
+   */
+  outcomes?: KV;
+  /** Last acknowledged stream sequence per durable. Default: `names.buckets.positions`, created on start. */
+  positions?: KV;
 }
 
 /** A running consumer. */
 export interface CommandWorker {
-  /** Creates or updates the durable consumer and starts the consume loop. */
+  /** Creates or updates the durable consumer and starts pulling. */
   start(): Promise<void>;
-  /** Stops fetching, waits for in-flight handlers (bounded), and returns. */
+  /**
+   * Stops pulling, waits for in-flight handlers (bounded by the drain timeout; handlers see `signal` aborted),
+   * and hands back what did not finish: no attempt is used up and nothing is reported as failed.
+   */
   stop(): Promise<void>;
   /** Handlers running now. */
   inFlight(): number;
 }
 
-const defaultBackoff = (attempt: number) => Math.min(1000 * 4 ** Math.max(0, attempt - 1), 5 * 60_000);
+/** How one run of a task ended, as the runner records it and reports it (again, on a redelivery). */
+export type TaskDecision =
+  | { kind: 'succeeded'; cantidadEntidades: number; detalles?: Record<string, unknown> | undefined }
+  | { kind: 'skipped'; reason: string; detalles?: Record<string, unknown> | undefined }
+  | { kind: 'failed'; mensaje: string; code: string; detalles?: Record<string, unknown> | undefined }
+  | { kind: 'retry'; mensaje: string; code: string; delayMs: number }
+  | { kind: 'dead_lettered'; mensaje: string; reason: string }
+  | { kind: 'interrupted' };
 
-/** Creates or updates a durable pull consumer on a stream with one filter subject. */
+/** The runner's durable record of a task (key: task id in the outcomes bucket). */
+export interface TaskOutcomeRecord {
+  /** Attempt of the last run, from 1. */
+  attempt: number;
+  /** Id of the last run (part of its events' `Nats-Msg-Id`). */
+  run: string;
+  /** Worker that ran it. */
+  worker: string;
+  /** `running` while it runs (refreshed with every heartbeat), then the decision. */
+  state: 'running' | TaskDecision['kind'];
+  /** When the state was written (ISO 8601). */
+  at: string;
+  decision?: TaskDecision;
+}
+
+const FINAL_DECISIONS: ReadonlyArray<TaskDecision['kind']> = [
+  'succeeded',
+  'skipped',
+  'failed',
+  'dead_lettered',
+];
+
+const defaultBackoff = (attempt: number) => Math.min(1000 * 4 ** Math.max(0, attempt - 1), 5 * 60_000);
+/** Outcome records outlive the 14-day command stream, so every redelivery still finds its outcome. */
+const OUTCOME_TTL_MS = 15 * 24 * 60 * 60 * 1000;
+const PULL_EXPIRES_MS = 10_000;
+const POSITION_EVERY_MS = 1000;
+
+/** Where a durable consumer was (re-)created from. */
+export type ConsumerStart = 'existing' | 'first' | 'recorded';
+
+/** Options of {@link ensureConsumer}. */
+export interface EnsureConsumerOptions {
+  ackWaitMs: number;
+  maxAckPending: number;
+  /**
+   * Last acknowledged stream sequences by durable (see {@link recordConsumerPosition}). When given, a durable
+   * that is missing but has a recorded position is re-created right after it, never from the stream's start.
+   */
+  positions?: KV;
+}
+
+/**
+ * Creates or updates a durable pull consumer on a stream with one filter subject. A durable created for the first
+ * time (no recorded position) delivers every stored message of its subject; one that was deleted and has a
+ * recorded position restarts just after it (`recorded`), so history is never replayed by surprise.
+ */
 export async function ensureConsumer(
   jsm: JetStreamManager,
   stream: string,
   durable: string,
   filterSubject: string,
-  options: { ackWaitMs: number; maxAckPending: number },
-): Promise<void> {
-  const config = {
+  options: EnsureConsumerOptions,
+): Promise<ConsumerStart> {
+  const config: Partial<ConsumerConfig> = {
     durable_name: durable,
     filter_subject: filterSubject,
     ack_policy: AckPolicy.Explicit,
@@ -115,15 +184,84 @@ export async function ensureConsumer(
   try {
     await jsm.consumers.info(stream, durable);
     await jsm.consumers.update(stream, durable, {
-      ack_wait: config.ack_wait,
-      max_ack_pending: config.max_ack_pending,
-      max_deliver: config.max_deliver,
+      ack_wait: config.ack_wait!,
+      max_ack_pending: config.max_ack_pending!,
+      max_deliver: config.max_deliver!,
       filter_subject: filterSubject,
     });
+    return 'existing';
   } catch (err) {
     if (!/not found|10014/i.test(errorMessage(err))) throw err;
-    await jsm.consumers.add(stream, config);
   }
+  const recorded = options.positions ? await readConsumerPosition(options.positions, durable) : undefined;
+  if (recorded !== undefined) {
+    config.deliver_policy = DeliverPolicy.StartSequence;
+    config.opt_start_seq = recorded + 1;
+  }
+  try {
+    await jsm.consumers.add(stream, config);
+  } catch (err) {
+    // Another replica re-created it between our info and add.
+    if (!/already in use|exists/i.test(errorMessage(err))) throw err;
+    return 'existing';
+  }
+  return recorded === undefined ? 'first' : 'recorded';
+}
+
+/** The recorded last acknowledged stream sequence of a durable, if any. */
+export async function readConsumerPosition(positions: KV, durable: string): Promise<number | undefined> {
+  const e = await positions.get(durable);
+  if (!e || e.operation !== 'PUT') return undefined;
+  const n = Number(e.string());
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * Records a durable's ack floor (every message up to it is acknowledged) so a lost durable can be re-created
+ * from there; a position never moves back. Returns the recorded sequence.
+ */
+export async function recordConsumerPosition(
+  jsm: JetStreamManager,
+  positions: KV,
+  stream: string,
+  durable: string,
+): Promise<number> {
+  const info = await jsm.consumers.info(stream, durable);
+  const floor = info.ack_floor.stream_seq;
+  const known = await readConsumerPosition(positions, durable);
+  if (known === undefined || floor > known) await positions.put(durable, String(floor));
+  return Math.max(floor, known ?? 0);
+}
+
+/** Opens (creating when missing) the runner's buckets. */
+export async function openRunnerBuckets(
+  js: JetStreamClient,
+  names: Names,
+): Promise<{ outcomes: KV; positions: KV }> {
+  const kvm = new Kvm(js);
+  const createOrOpen = async (name: string, opts: Parameters<Kvm['create']>[1]) => {
+    try {
+      return await kvm.create(name, opts);
+    } catch (err) {
+      if (!/already in use|different configuration|10058/i.test(String(err))) throw err;
+      return kvm.open(name);
+    }
+  };
+  const [outcomes, positions] = await Promise.all([
+    createOrOpen(names.buckets.outcomes, { history: 1, ttl: OUTCOME_TTL_MS }),
+    createOrOpen(names.buckets.positions, { history: 1 }),
+  ]);
+  return { outcomes, positions };
+}
+
+/** Reads the runner's record of a task, if any. */
+export async function readTaskOutcome(
+  outcomes: KV,
+  taskId: string,
+): Promise<{ record: TaskOutcomeRecord; revision: number } | undefined> {
+  const e = await outcomes.get(taskId);
+  if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+  return { record: e.json<TaskOutcomeRecord>(), revision: e.revision };
 }
 
 /** Reads the task context of a delivered command (deriving a task id when the publisher set none). */
@@ -141,63 +279,259 @@ export function taskContextOf(msg: JsMsg, fallbackTaskType: string): TaskContext
   };
 }
 
+/** One task this process is running, with every delivery of it received meanwhile. */
+interface Running {
+  readonly taskId: string;
+  readonly msgs: JsMsg[];
+  /** Set once the messages were acked, nak'ed or handed back: later outcomes of the handler are ignored. */
+  settled: boolean;
+  /** The claim in the outcomes bucket, once taken. */
+  claim?: { record: TaskOutcomeRecord; revision: number };
+}
+
+class SettleError extends Error {
+  override readonly name = 'SettleError';
+}
+
 /**
- * The consumer runner of every worker: bounded concurrency; ack only after the handler's work and the
- * lifecycle events are durable; transient failures nak'ed with exponential backoff; `working()` heartbeats
- * for long work; undecodable, invalid or exhausted messages dead-lettered to LUCY_DLQ then terminated; a
- * consume loop that is re-created after server restarts, deleted consumers or missed heartbeats.
+ * The consumer runner of every worker. What it guarantees (docs/architecture.md, "The consumer runner"):
+ * - it pulls a message only for a free slot, so nothing waits unattended while its ack deadline runs out;
+ * - a task id runs at most once at a time: a redelivery of a task this process runs joins it (kept alive with
+ *   `working()`, settled with it), and one that another live process runs is handed back with a delay;
+ * - the outcome of every run is recorded in the outcomes bucket before it is reported; a redelivery of a task whose
+ *   outcome is recorded reports it again (same `Nats-Msg-Id`s) instead of running the work again, so a failed
+ *   publish or ack after the handler is never a task failure;
+ * - attempts are counted by the runner (a crash or a failure is an attempt; a redelivery, a re-report or a
+ *   hand-back at `stop()` is not); each run's events carry its attempt and run id in their `Nats-Msg-Id`;
+ * - a missing durable is re-created from its recorded position, with a WARNING Log and a metric.
  */
 export function createCommandWorker<D extends DescMessage>(options: CommandWorkerOptions<D>): CommandWorker {
   const concurrency = options.concurrency ?? 4;
   const maxAttempts = options.maxAttempts ?? 5;
   const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const heartbeatMs = Math.max(100, Math.floor(ackWaitMs / 3));
   const backoff = options.backoffMs ?? defaultBackoff;
   const stream = options.names.streams.cmd;
+  const filter = options.names.full(options.subject);
   const log = options.logger.child({ consumer: options.durable });
   const stopController = new AbortController();
+  const active = new Map<string, Running>();
   const running = new Set<Promise<void>>();
-  let messages: ConsumerMessages | undefined;
-  let loop: Promise<void> | undefined;
-  const slotWaiters: Array<() => void> = [];
+  let buckets: { outcomes: KV; positions: KV } | undefined;
+  let consumer: Promise<Consumer> | undefined;
+  let loops: Promise<unknown> | undefined;
+  let positionTimer: NodeJS.Timeout | undefined;
+  const sleepers = new Set<() => void>();
+  const outcome = (o: string) => consumerMessages.inc({ consumer: options.durable, outcome: o });
 
-  const acquire = async () => {
-    while (running.size >= concurrency) await new Promise<void>((r) => slotWaiters.push(r));
-  };
-  const release = () => slotWaiters.shift()?.();
-
-  async function process(msg: JsMsg): Promise<void> {
-    const task = taskContextOf(msg, options.taskType);
-    const attempt = msg.info.deliveryCount;
-    const reporter = createTaskReporter({
-      js: options.js,
-      names: options.names,
-      context: task,
-      attempt,
-      worker: options.worker,
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const done = () => {
+        clearTimeout(t);
+        sleepers.delete(done);
+        r();
+      };
+      const t = setTimeout(done, ms);
+      sleepers.add(done);
     });
-    const mlog = log.child({ taskId: task.taskId, attempt, seq: msg.info.streamSequence });
-    const endTimer = consumerDuration.startTimer({ consumer: options.durable });
-    const outcome = (o: string) => consumerMessages.inc({ consumer: options.durable, outcome: o });
-    const giveUp = async (
-      kind: 'undecodable' | 'invalid' | 'max_deliveries',
-      reason: string,
-      mensaje: string,
-    ) => {
-      await deadLetter(options.js, options.names, msg, kind, reason, options.durable);
-      await reporter.failed(mensaje, { willRetry: false, code: kind.toUpperCase() });
-      msg.term();
-      outcome('dead_lettered');
-      mlog.warn({ reason }, 'message dead-lettered');
-    };
+
+  async function openBuckets() {
+    if (!buckets) {
+      const opened =
+        options.outcomes && options.positions
+          ? { outcomes: options.outcomes, positions: options.positions }
+          : await openRunnerBuckets(options.js, options.names);
+      buckets = {
+        outcomes: options.outcomes ?? opened.outcomes,
+        positions: options.positions ?? opened.positions,
+      };
+    }
+    return buckets;
+  }
+
+  async function ensure(): Promise<void> {
+    const b = await openBuckets();
+    const start = await ensureConsumer(options.jsm, stream, options.durable, filter, {
+      ackWaitMs,
+      maxAckPending: Math.max(concurrency * 4, 16),
+      positions: b.positions,
+    });
+    if (start !== 'recorded') return;
+    const from = (await readConsumerPosition(b.positions, options.durable)) ?? 0;
+    consumerRecreated.inc({ consumer: options.durable, from: 'recorded' });
+    log.warn({ from: from + 1 }, 'durable consumer was missing; re-created from its recorded position');
+    await publishLog(options.js, options.names, {
+      level: 'WARNING',
+      module: 'worker',
+      message:
+        `El consumidor ${options.durable} no existía y se volvió a crear desde la secuencia ${from + 1} ` +
+        `(la siguiente a la última confirmada); no se repiten comandos ya procesados.`,
+      detalles: { consumidor: options.durable, stream, secuencia_inicial: from + 1 },
+    }).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'could not publish the WARNING Log'));
+  }
+
+  const currentConsumer = () =>
+    (consumer ??= (async () => {
+      await ensure();
+      return options.js.consumers.get(stream, options.durable);
+    })().catch((err: unknown) => {
+      consumer = undefined;
+      throw err;
+    }));
+
+  /** Records the ack floor at most once a second, trailing, so a re-created durable starts after it. */
+  function schedulePosition(): void {
+    if (positionTimer || !buckets) return;
+    const b = buckets;
+    positionTimer = setTimeout(() => {
+      recordConsumerPosition(options.jsm, b.positions, stream, options.durable)
+        .catch((err: unknown) => log.debug({ err: errorMessage(err) }, 'could not record the position'))
+        .finally(() => {
+          positionTimer = undefined;
+        });
+    }, POSITION_EVERY_MS);
+    positionTimer.unref();
+  }
+
+  const quietly = (f: () => void) => {
     try {
-      if (attempt > maxAttempts) {
-        await giveUp(
-          'max_deliveries',
-          `gave up after ${attempt - 1} deliveries`,
-          `Se agotaron los ${maxAttempts} intentos de la tarea.`,
-        );
-        return;
+      f();
+    } catch {
+      // Connection closed: JetStream redelivers after the ack deadline.
+    }
+  };
+  const nakAll = (r: Running, delayMs?: number) => r.msgs.forEach((m) => quietly(() => m.nak(delayMs)));
+  const workingAll = (r: Running) => r.msgs.forEach((m) => quietly(() => m.working()));
+  const ackAll = async (r: Running) => {
+    // Every delivery is acked; the newest one with confirmation (an older delivery of the same stream message
+    // is covered by it).
+    const last = r.msgs[r.msgs.length - 1]!;
+    for (const m of r.msgs) if (m !== last) quietly(() => m.ack());
+    await last.ackAck();
+  };
+
+  async function claimFor(
+    outcomes: KV,
+    taskId: string,
+    known: { revision: number } | undefined,
+    record: TaskOutcomeRecord,
+  ): Promise<number | undefined> {
+    try {
+      return known
+        ? await outcomes.update(taskId, JSON.stringify(record), known.revision)
+        : await outcomes.create(taskId, JSON.stringify(record));
+    } catch (err) {
+      if (/wrong last sequence|key exists|10071/i.test(errorMessage(err))) return undefined;
+      throw err;
+    }
+  }
+
+  /** Writes a new state over our claim; false when another process took the task over meanwhile. */
+  async function writeClaim(r: Running, patch: Partial<TaskOutcomeRecord>): Promise<boolean> {
+    if (!r.claim || !buckets) return false;
+    const record = { ...r.claim.record, ...patch, at: new Date().toISOString() };
+    const revision = await claimFor(buckets.outcomes, r.taskId, r.claim, record);
+    if (revision === undefined) return false;
+    r.claim = { record, revision };
+    return true;
+  }
+
+  /** Publishes a decision's events and settles every delivery of the task accordingly. */
+  async function report(
+    r: Running,
+    reporter: TaskReporter,
+    d: TaskDecision,
+    msg: JsMsg,
+    task: TaskContext,
+  ): Promise<void> {
+    try {
+      switch (d.kind) {
+        case 'succeeded':
+          await reporter.succeeded(d.cantidadEntidades, d.detalles);
+          await ackAll(r);
+          break;
+        case 'skipped':
+          await reporter.skipped(d.reason, d.detalles);
+          await ackAll(r);
+          break;
+        case 'failed':
+          await reporter.failed(d.mensaje, {
+            willRetry: false,
+            code: d.code,
+            ...(d.detalles ? { detalles: d.detalles } : {}),
+          });
+          await ackAll(r);
+          break;
+        case 'retry':
+          await reporter.failed(d.mensaje, { willRetry: true, code: d.code });
+          nakAll(r, d.delayMs);
+          break;
+        case 'dead_lettered':
+          await deadLetter(
+            options.js,
+            options.names,
+            msg,
+            'max_deliveries',
+            d.reason,
+            options.durable,
+            task.taskId,
+          );
+          await reporter.failed(d.mensaje, { willRetry: false, code: 'MAX_DELIVERIES' });
+          r.msgs.forEach((m) => quietly(() => m.term()));
+          break;
+        case 'interrupted':
+          nakAll(r);
+          await reporter
+            .log({
+              level: 'WARNING',
+              module: 'worker',
+              message: `Intento ${reporter.attempt} interrumpido por la detención del worker; la tarea se reanudará sin contar un intento nuevo.`,
+            })
+            .catch(() => undefined);
+          break;
       }
+      r.settled = true;
+    } catch (err) {
+      throw new SettleError(errorMessage(err), { cause: err });
+    }
+  }
+
+  function decide(err: unknown, attempt: number): TaskDecision {
+    if (err instanceof SkipTask) return { kind: 'skipped', reason: err.message, detalles: err.detalles };
+    if (err instanceof PermanentError)
+      return { kind: 'failed', mensaje: err.message, code: err.code, detalles: err.detalles };
+    if (err instanceof ValidationError) return { kind: 'failed', mensaje: err.message, code: 'INVALID' };
+    // A handler that gave up because the worker is stopping did not fail: the task is handed back.
+    if (stopController.signal.aborted) return { kind: 'interrupted' };
+    if (attempt < maxAttempts)
+      return { kind: 'retry', mensaje: errorMessage(err), code: codeOf(err), delayMs: backoff(attempt) };
+    return { kind: 'dead_lettered', mensaje: errorMessage(err), reason: errorMessage(err) };
+  }
+
+  async function process(r: Running, task: TaskContext): Promise<void> {
+    const msg = r.msgs[0]!;
+    const mlog = log.child({ taskId: task.taskId, seq: msg.info.streamSequence });
+    const endTimer = consumerDuration.startTimer({ consumer: options.durable });
+    const reporterFor = (attempt: number, run: string, at?: string) =>
+      createTaskReporter({
+        js: options.js,
+        names: options.names,
+        context: task,
+        attempt,
+        worker: options.worker,
+        run,
+        ...(at ? { clock: () => new Date(at) } : {}),
+      });
+    try {
+      const giveUp = async (kind: 'undecodable' | 'invalid', reason: string, mensaje: string) => {
+        // Deterministic: a redelivery gives up the same way, and the dead letter is de-duplicated.
+        await deadLetter(options.js, options.names, msg, kind, reason, options.durable, task.taskId);
+        await reporterFor(1, 'dlq').failed(mensaje, { willRetry: false, code: kind.toUpperCase() });
+        r.msgs.forEach((m) => quietly(() => m.term()));
+        r.settled = true;
+        outcome('dead_lettered');
+        mlog.warn({ reason }, 'message dead-lettered');
+      };
       let message: MessageShape<D>;
       try {
         message = decode(options.schema, msg.data, header(msg.headers, H.contentType));
@@ -212,25 +546,119 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         await giveUp('invalid', text, `Comando inválido: ${text}`);
         return;
       }
+
+      const { outcomes } = await openBuckets();
+      const known = await readTaskOutcome(outcomes, task.taskId);
+      const prev = known?.record;
+      if (prev?.decision && FINAL_DECISIONS.includes(prev.decision.kind)) {
+        // Done before (by us or another process): report the recorded outcome again, never run it again.
+        await report(r, reporterFor(prev.attempt, prev.run, prev.at), prev.decision, msg, task);
+        outcome('rereported');
+        mlog.info(
+          { decision: prev.decision.kind },
+          'task already done; its recorded outcome was reported again',
+        );
+        return;
+      }
+      if (
+        prev?.state === 'running' &&
+        prev.worker !== options.worker &&
+        Date.now() - Date.parse(prev.at) < ackWaitMs + heartbeatMs
+      ) {
+        // Another live process runs it (its heartbeats are fresh): hand this delivery back for later.
+        nakAll(r, ackWaitMs);
+        r.settled = true;
+        outcome('running_elsewhere');
+        mlog.info({ worker: prev.worker }, 'task running in another process; delivery handed back');
+        return;
+      }
+      if (prev?.decision?.kind === 'retry') {
+        // The previous attempt's failure may not have been published (that is why we may be here early).
+        await reporterFor(prev.attempt, prev.run, prev.at).failed(prev.decision.mensaje, {
+          willRetry: true,
+          code: prev.decision.code,
+        });
+      }
+      // A stale `running` record is a run that crashed: it used up its attempt. A hand-back did not.
+      const attempt = !prev ? 1 : prev.state === 'interrupted' ? prev.attempt : prev.attempt + 1;
+      const run = randomHex(6);
+      const reporter = reporterFor(attempt, run);
+
+      if (attempt > maxAttempts) {
+        const d: TaskDecision = {
+          kind: 'dead_lettered',
+          mensaje: `Se agotaron los ${maxAttempts} intentos de la tarea.`,
+          reason: `gave up after ${attempt - 1} attempts`,
+        };
+        const recorded: TaskOutcomeRecord = {
+          attempt: prev?.attempt ?? attempt,
+          run,
+          worker: options.worker,
+          state: d.kind,
+          at: new Date().toISOString(),
+          decision: d,
+        };
+        if ((await claimFor(outcomes, task.taskId, known, recorded)) === undefined) {
+          nakAll(r, heartbeatMs);
+          r.settled = true;
+          outcome('running_elsewhere');
+          return;
+        }
+        await report(r, reporterFor(recorded.attempt, run), d, msg, task);
+        outcome('dead_lettered');
+        mlog.warn('attempts exhausted; message dead-lettered');
+        return;
+      }
+
       if (options.cancellations) {
         const cancelled = await options.cancellations.get(task.taskId);
         if (cancelled && cancelled.operation === 'PUT') {
           await reporter.skipped(`Tarea cancelada: ${cancelled.string() || 'por el personal'}`, {
             cancelada: true,
           });
-          await msg.ackAck();
+          await ackAll(r);
+          r.settled = true;
           outcome('cancelled');
           return;
         }
       }
-      await reporter.started(options.alumnoIdOf?.(message));
-      const heartbeat = setInterval(
-        () => {
-          msg.working();
-          reporter.heartbeat().catch((err: unknown) => mlog.debug({ err }, 'heartbeat publish failed'));
-        },
-        Math.max(1000, Math.floor(ackWaitMs / 3)),
-      );
+
+      const claim: TaskOutcomeRecord = {
+        attempt,
+        run,
+        worker: options.worker,
+        state: 'running',
+        at: new Date().toISOString(),
+      };
+      const revision = await claimFor(outcomes, task.taskId, known, claim);
+      if (revision === undefined) {
+        // Another process claimed it between our read and our write.
+        nakAll(r, heartbeatMs);
+        r.settled = true;
+        outcome('running_elsewhere');
+        return;
+      }
+      r.claim = { record: claim, revision };
+      const rlog = mlog.child({ attempt, run });
+
+      try {
+        await reporter.started(options.alumnoIdOf?.(message));
+      } catch (err) {
+        // Nothing ran: the attempt is handed back rather than used up.
+        await writeClaim(r, { state: 'interrupted', decision: { kind: 'interrupted' } }).catch(() => false);
+        throw err;
+      }
+      let decision: TaskDecision;
+      const heartbeat = setInterval(() => {
+        workingAll(r);
+        reporter.heartbeat().catch((err: unknown) => rlog.debug({ err }, 'heartbeat publish failed'));
+        writeClaim(r, {}).then(
+          (ok) => {
+            if (!ok && !r.settled) rlog.warn('another process took this task over');
+          },
+          (err: unknown) => rlog.debug({ err: errorMessage(err) }, 'could not refresh the claim'),
+        );
+      }, heartbeatMs);
       heartbeat.unref();
       try {
         const result = await options.handle({
@@ -238,119 +666,134 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
           task,
           attempt,
           reporter,
-          logger: mlog,
+          logger: rlog,
           signal: stopController.signal,
-          working: () => msg.working(),
+          working: () => workingAll(r),
         });
-        clearInterval(heartbeat);
-        await reporter.succeeded(result?.cantidadEntidades ?? 1, result?.detalles);
-        await msg.ackAck();
-        outcome('succeeded');
+        decision = {
+          kind: 'succeeded',
+          cantidadEntidades: result?.cantidadEntidades ?? 1,
+          detalles: result?.detalles,
+        };
       } catch (err) {
+        decision = decide(err, attempt);
+        if (decision.kind === 'retry')
+          rlog.warn({ err: errorMessage(err), retryInMs: decision.delayMs }, 'task failed, will retry');
+        else if (decision.kind === 'failed') rlog.info({ err: errorMessage(err) }, 'task failed permanently');
+        else if (decision.kind === 'dead_lettered')
+          rlog.warn({ err: errorMessage(err) }, 'last attempt failed');
+      } finally {
         clearInterval(heartbeat);
-        if (err instanceof SkipTask) {
-          await reporter.skipped(err.message, err.detalles);
-          await msg.ackAck();
-          outcome('skipped');
-        } else if (err instanceof PermanentError || err instanceof ValidationError) {
-          await reporter.failed(err.message, {
-            willRetry: false,
-            code: err instanceof PermanentError ? err.code : 'INVALID',
-            ...(err instanceof PermanentError && err.detalles ? { detalles: err.detalles } : {}),
-          });
-          await msg.ackAck();
-          outcome('failed');
-          mlog.info({ err: errorMessage(err) }, 'task failed permanently');
-        } else if (attempt < maxAttempts) {
-          const delay = backoff(attempt);
-          await reporter.failed(errorMessage(err), { willRetry: true, code: codeOf(err) });
-          msg.nak(delay);
-          outcome('retried');
-          mlog.warn({ err: errorMessage(err), retryInMs: delay }, 'task failed, will retry');
-        } else {
-          await giveUp('max_deliveries', errorMessage(err), errorMessage(err));
-        }
       }
+      if (r.settled) return; // handed back by stop() after the drain timeout
+      // The outcome is recorded before it is reported: if reporting fails, the next delivery reports it again.
+      const recorded = await writeClaim(r, { state: decision.kind, decision }).catch((err: unknown) => {
+        rlog.error(
+          { err: errorMessage(err) },
+          'could not record the outcome; a redelivery will run the task again',
+        );
+        return true;
+      });
+      if (!recorded) {
+        // Another process took over (we were cut off longer than the ack wait): it owns the task's outcome.
+        outcome('taken_over');
+        rlog.warn('task taken over by another process; this run is not reported');
+        return;
+      }
+      await report(r, reporter, decision, msg, task);
+      outcome(decision.kind === 'retry' ? 'retried' : decision.kind);
     } catch (err) {
-      // Events could not be published (NATS unavailable): leave the message unacknowledged so JetStream
-      // redelivers it after the ack deadline; handlers are idempotent.
+      // Reading or recording the outcome, or publishing or acking it, failed (NATS unavailable): the message is
+      // left to redelivery, which reports the recorded outcome (or runs the task, idempotently, if none).
+      outcome('settle_failed');
       mlog.error({ err: errorMessage(err) }, 'could not settle message; it will be redelivered');
-      try {
-        msg.nak(backoff(attempt));
-      } catch {
-        // Connection closed: redelivery happens after ack_wait.
-      }
+      if (!r.settled) nakAll(r, Math.min(backoff(1), ackWaitMs));
+      r.settled = true;
     } finally {
       endTimer();
+      schedulePosition();
     }
   }
 
-  async function consumeLoop(): Promise<void> {
+  async function dispatch(msg: JsMsg): Promise<void> {
+    const task = taskContextOf(msg, options.taskType);
+    const same = active.get(task.taskId);
+    if (same && !same.settled) {
+      // A redelivery (or a second copy) of a task this process is running: keep it alive, settle it with the run.
+      same.msgs.push(msg);
+      quietly(() => msg.working());
+      outcome('joined_running');
+      log.info({ taskId: task.taskId }, 'redelivery of a running task; it is not run again');
+      return;
+    }
+    const r: Running = { taskId: task.taskId, msgs: [msg], settled: false };
+    active.set(task.taskId, r);
+    const p = process(r, task).finally(() => {
+      if (active.get(task.taskId) === r) active.delete(task.taskId);
+      running.delete(p);
+    });
+    running.add(p);
+    await p;
+  }
+
+  /** One slot: pulls one message only when it is free, so no message waits unattended for a slot. */
+  async function slotLoop(): Promise<void> {
     let failures = 0;
     while (!stopController.signal.aborted) {
       try {
-        await ensureConsumer(options.jsm, stream, options.durable, options.names.full(options.subject), {
-          ackWaitMs,
-          maxAckPending: Math.max(concurrency * 4, 16),
-        });
-        const consumer = await options.js.consumers.get(stream, options.durable);
-        messages = await consumer.consume({ max_messages: concurrency, expires: 30_000 });
+        const c = await currentConsumer();
+        const msg = await c.next({ expires: PULL_EXPIRES_MS });
         failures = 0;
-        const current = messages;
-        void (async () => {
-          for await (const s of current.status()) {
-            if (s.type === 'heartbeats_missed' && s.count >= 3) {
-              log.warn('missed heartbeats; re-creating the consume loop');
-              current.stop();
-            } else if (
-              s.type === 'consumer_deleted' ||
-              s.type === 'consumer_not_found' ||
-              s.type === 'stream_not_found'
-            ) {
-              log.warn({ status: s.type }, 'consumer gone; re-creating it');
-              current.stop();
-            }
-          }
-        })().catch(() => undefined);
-        for await (const msg of current) {
-          await acquire();
-          if (stopController.signal.aborted) {
-            msg.nak();
-            break;
-          }
-          const p = process(msg).finally(() => {
-            running.delete(p);
-            release();
-          });
-          running.add(p);
+        if (!msg) continue;
+        if (stopController.signal.aborted) {
+          quietly(() => msg.nak());
+          break;
         }
+        await dispatch(msg);
       } catch (err) {
         if (stopController.signal.aborted) break;
+        consumer = undefined;
         failures++;
-        log.warn({ err: errorMessage(err), failures }, 'consume loop failed; retrying');
-      }
-      if (!stopController.signal.aborted) {
-        await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** failures, 10_000)));
+        log.warn({ err: errorMessage(err), failures }, 'pull failed; retrying');
+        await sleep(Math.min(250 * 2 ** failures, 10_000));
       }
     }
+  }
+
+  async function handBack(r: Running): Promise<void> {
+    if (r.settled) return;
+    r.settled = true;
+    nakAll(r);
+    await writeClaim(r, { state: 'interrupted', decision: { kind: 'interrupted' } }).catch(() => false);
   }
 
   return {
     async start() {
-      await ensureConsumer(options.jsm, stream, options.durable, options.names.full(options.subject), {
-        ackWaitMs,
-        maxAckPending: Math.max(concurrency * 4, 16),
-      });
-      loop = consumeLoop();
+      await currentConsumer();
+      loops = Promise.all(Array.from({ length: concurrency }, () => slotLoop()));
       log.info({ subject: options.subject, concurrency }, 'worker started');
     },
     async stop() {
       stopController.abort();
-      messages?.stop();
-      slotWaiters.splice(0).forEach((r) => r());
-      const timeout = new Promise((r) => setTimeout(r, options.drainTimeoutMs ?? 30_000).unref());
+      sleepers.forEach((wake) => wake());
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => {
+        timer = setTimeout(r, options.drainTimeoutMs ?? 30_000);
+      });
       await Promise.race([Promise.allSettled([...running]), timeout]);
-      await Promise.race([loop, timeout]);
+      clearTimeout(timer);
+      // Handlers still running past the drain timeout: their tasks go back to JetStream, no attempt used.
+      await Promise.all([...active.values()].map((r) => handBack(r)));
+      // Pending pulls end within their expiry; a message they still bring is nak'ed at once.
+      void loops;
+      if (positionTimer) {
+        clearTimeout(positionTimer);
+        positionTimer = undefined;
+        if (buckets)
+          await recordConsumerPosition(options.jsm, buckets.positions, stream, options.durable).catch(
+            () => undefined,
+          );
+      }
       log.info('worker stopped');
     },
     inFlight: () => running.size,
