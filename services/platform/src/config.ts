@@ -91,6 +91,14 @@ export const platformEnvShape = {
     .regex(/^[A-Za-z0-9_-]*$/, 'must contain only letters, digits, _ or -')
     .default('')
     .describe('a stream/subject prefix such as "staging" (letters, digits, _ or -)'),
+  // Read when streams and buckets are provisioned: 3 on a three-server JetStream cluster survives losing one.
+  LUCY_STREAM_REPLICAS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5)
+    .default(1)
+    .describe('the JetStream replicas of the streams and buckets, 1-5 (3 on a three-server cluster)'),
   DATABASE_URL: urlVar(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lucy'),
   RPC_HOST: z.string().default('0.0.0.0').describe('an interface address to listen on'),
   RPC_TOKEN: z

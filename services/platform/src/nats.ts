@@ -90,15 +90,15 @@ export async function connectNats(
 
 const DAY_NS = 24 * 60 * 60 * 1_000_000_000;
 
-/** The stream configurations of design.md for a set of names. */
-export function streamConfigs(names: Names): StreamConfig[] {
+/** The stream configurations of design.md for a set of names, each with `replicas` JetStream replicas. */
+export function streamConfigs(names: Names, replicas = 1): StreamConfig[] {
   // No max_bytes: JetStream reserves a stream's max_bytes from the account's storage up front, so limits by size
   // would make every stream (and every test prefix) claim gigabytes; retention is by age instead.
   const base = {
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
-    num_replicas: 1,
+    num_replicas: replicas,
   } as const;
   return [
     {
@@ -129,10 +129,10 @@ export function streamConfigs(names: Names): StreamConfig[] {
 
 /**
  * Creates the streams LUCY_CMD, LUCY_EVT and LUCY_DLQ, or updates them to the expected configuration; safe to
- * call from every service at every start.
+ * call from every service at every start. An existing stream is updated to `replicas` (JetStream scales it).
  */
-export async function provisionStreams(jsm: JetStreamManager, names: Names): Promise<void> {
-  for (const cfg of streamConfigs(names)) {
+export async function provisionStreams(jsm: JetStreamManager, names: Names, replicas = 1): Promise<void> {
+  for (const cfg of streamConfigs(names, replicas)) {
     try {
       await jsm.streams.info(cfg.name);
       await jsm.streams.update(cfg.name, cfg);
@@ -155,8 +155,8 @@ export interface Buckets {
   readonly cancellations: KV;
 }
 
-/** Creates (or opens) the KV buckets: leases, task registry and cancellations. */
-export async function provisionBuckets(kvm: Kvm, names: Names): Promise<Buckets> {
+/** Creates (or opens) the KV buckets: leases, task registry and cancellations, with `replicas` replicas. */
+export async function provisionBuckets(kvm: Kvm, names: Names, replicas = 1): Promise<Buckets> {
   // A bucket created earlier with other limits is opened as it is rather than failing the start.
   const createOrOpen = async (name: string, opts: Parameters<Kvm['create']>[1]) => {
     try {
@@ -167,9 +167,9 @@ export async function provisionBuckets(kvm: Kvm, names: Names): Promise<Buckets>
     }
   };
   const [leases, registry, cancellations] = await Promise.all([
-    createOrOpen(names.buckets.leases, { history: 1 }),
-    createOrOpen(names.buckets.registry, { history: 1 }),
-    createOrOpen(names.buckets.cancellations, { history: 1, ttl: 30 * 24 * 60 * 60 * 1000 }),
+    createOrOpen(names.buckets.leases, { history: 1, replicas }),
+    createOrOpen(names.buckets.registry, { history: 1, replicas }),
+    createOrOpen(names.buckets.cancellations, { history: 1, replicas, ttl: 30 * 24 * 60 * 60 * 1000 }),
   ]);
   return { leases, registry, cancellations };
 }

@@ -12,6 +12,8 @@ import type { ReadinessCheck } from './rpc-server.js';
 export interface RuntimeSettings {
   NATS_URL: string;
   LUCY_PREFIX: string;
+  /** JetStream replicas of the streams and buckets (default 1). */
+  LUCY_STREAM_REPLICAS?: number;
   DATABASE_URL: string;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   INSTANCE_ID: string;
@@ -54,8 +56,9 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
     options.logger ?? createLogger({ service, level: settings.LOG_LEVEL, instance: settings.INSTANCE_ID });
   const names = createNames(settings.LUCY_PREFIX);
   const nats = await connectNats(settings, logger, `${service}/${settings.INSTANCE_ID}`);
-  await provisionStreams(nats.jsm, names);
-  const buckets = await provisionBuckets(nats.kvm, names);
+  const replicas = settings.LUCY_STREAM_REPLICAS ?? 1;
+  await provisionStreams(nats.jsm, names, replicas);
+  const buckets = await provisionBuckets(nats.kvm, names, replicas);
   await announceTasks(buckets.registry, service);
   logger.info(
     { database: describeDatabase(settings.DATABASE_URL), schema: options.orm.schema },
