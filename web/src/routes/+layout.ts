@@ -1,0 +1,2 @@
+// The Django admin's addresses end in a slash; staff have them bookmarked.
+export const trailingSlash = 'always';

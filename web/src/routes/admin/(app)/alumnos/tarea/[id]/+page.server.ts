@@ -1,0 +1,74 @@
+import { error, fail, redirect } from '@sveltejs/kit';
+import { getApp } from '$lib/server/app';
+import { clientIp, requireRole } from '$lib/server/guard';
+import { logView, tareaRow, tareaView, timelineView } from '$lib/server/views';
+import type { Actions, PageServerLoad } from './$types';
+
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const load: PageServerLoad = async (event) => {
+  requireRole(event, 'lector');
+  event.depends('app:tarea');
+  if (!ID.test(event.params.id)) error(404, 'La tarea no existe.');
+  const { services } = await getApp();
+  const res = await services.call('task-tracker', () => services.tasks.getTarea({ id: event.params.id }));
+  if (!res.ok) {
+    if (/no encontr|not found/i.test(res.message)) error(404, 'La tarea no existe.');
+    return { problems: [{ service: res.service, message: res.message }], detalle: null };
+  }
+  const v = res.value;
+  if (!v.tarea) error(404, 'La tarea no existe.');
+  return {
+    problems: [],
+    detalle: {
+      tarea: tareaView(v.tarea),
+      logs: v.logs.map(logView),
+      timeline: v.timeline.map(timelineView),
+      earlier: v.earlier.map(tareaRow),
+      later: v.later.map(tareaRow),
+    },
+  };
+};
+
+type Op = 'reintentar' | 'cancelar' | 'marcarFallida';
+
+/** Every action needs operador; the staff member's username travels as requested_by and lands in the audit. */
+async function act(event: Parameters<Actions[string]>[0], op: Op) {
+  const staff = requireRole(event, 'operador');
+  const id = event.params.id ?? '';
+  if (!ID.test(id)) error(404, 'La tarea no existe.');
+  const { services, audit } = await getApp();
+  const form = await event.request.formData();
+  const res = await services.call('task-tracker', async () => {
+    switch (op) {
+      case 'reintentar':
+        return (await services.tasks.retryTarea({ id, requestedBy: staff.username })).tarea;
+      case 'cancelar':
+        return (await services.tasks.cancelTarea({ id, requestedBy: staff.username })).tarea;
+      case 'marcarFallida':
+        return (
+          await services.tasks.markFailed({
+            id,
+            requestedBy: staff.username,
+            mensaje: String(form.get('mensaje') ?? '').slice(0, 500),
+          })
+        ).tarea;
+    }
+  });
+  if (!res.ok) return fail(409, { op, message: res.message });
+  await audit.record({
+    actor: staff.username,
+    ip: clientIp(event),
+    action: `tarea.${op === 'marcarFallida' ? 'marcar_fallida' : op}`,
+    target: id,
+    ...(op === 'reintentar' && res.value ? { detalles: { nueva_tarea: res.value.id } } : {}),
+  });
+  if (op === 'reintentar' && res.value) redirect(303, `/admin/alumnos/tarea/${res.value.id}/?reintento=1`);
+  return { op, ok: true };
+}
+
+export const actions: Actions = {
+  reintentar: (e) => act(e, 'reintentar'),
+  cancelar: (e) => act(e, 'cancelar'),
+  marcarFallida: (e) => act(e, 'marcarFallida'),
+};
