@@ -1,7 +1,7 @@
 import { ConfigError } from '@lucy/platform';
 import { describe, expect, it } from 'vitest';
 import { smtpTransportOptions } from './adapters/smtp.mailer.js';
-import { loadSmtpConfig } from './config.js';
+import { loadConfig, loadSmtpConfig } from './config.js';
 
 describe('smtp configuration', () => {
   it('defaults to the development sink with pooled connections and opportunistic STARTTLS', () => {
@@ -38,8 +38,6 @@ describe('smtp configuration', () => {
       requireTLS: true,
       auth: { user: 'lucy@fce.unrc.edu.ar', pass: 'x' },
       maxConnections: 2,
-      rateDelta: 60_000,
-      rateLimit: 30,
       socketTimeout: 30_000,
       logger: false,
       debug: false,
@@ -48,6 +46,49 @@ describe('smtp configuration', () => {
       ignoreTLS: true,
     });
     expect(smtpTransportOptions(loadSmtpConfig({ SMTP_POOL: 'false' }))).not.toHaveProperty('pool');
+  });
+
+  it('maps implicit TLS and signs with DKIM only when domain, selector and key are all configured', () => {
+    expect(smtpTransportOptions(loadSmtpConfig({ SMTP_SECURE: 'true', SMTP_PORT: '465' }))).toMatchObject({
+      secure: true,
+      port: 465,
+    });
+    const pem = '-----BEGIN PRIVATE KEY-----\\nMIIB\\n-----END PRIVATE KEY-----';
+    const options = smtpTransportOptions(
+      loadSmtpConfig({
+        SMTP_DKIM_DOMAIN: 'fce.unrc.edu.ar',
+        SMTP_DKIM_SELECTOR: 'lucy',
+        SMTP_DKIM_PRIVATE_KEY: pem,
+      }),
+    ) as { dkim?: { domainName: string; keySelector: string; privateKey: string } };
+    expect(options.dkim).toEqual({
+      domainName: 'fce.unrc.edu.ar',
+      keySelector: 'lucy',
+      privateKey: '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----',
+    });
+    expect(smtpTransportOptions(loadSmtpConfig({}))).not.toHaveProperty('dkim');
+    expect(() => loadSmtpConfig({ SMTP_DKIM_DOMAIN: 'fce.unrc.edu.ar' })).toThrow(/SMTP_DKIM_PRIVATE_KEY/);
+    expect(() =>
+      loadSmtpConfig({ SMTP_DKIM_DOMAIN: 'a.b', SMTP_DKIM_SELECTOR: 's', SMTP_DKIM_PRIVATE_KEY: 'secreto' }),
+    ).toThrow(/must be a PEM private key/);
+    expect(() =>
+      loadSmtpConfig({ SMTP_DKIM_DOMAIN: 'a.b', SMTP_DKIM_SELECTOR: 's', SMTP_DKIM_PRIVATE_KEY: 'secreto' }),
+    ).not.toThrow(/secreto/);
+  });
+
+  it('reads the service variables with their defaults and refuses a bad RPC address', () => {
+    const config = loadConfig({ RPC_TOKEN: 'x'.repeat(16) });
+    expect(config).toMatchObject({
+      RPC_PORT: 7105,
+      IDENTITY_RPC_URL: 'http://127.0.0.1:7104',
+      INGEST_RPC_URL: 'http://127.0.0.1:7103',
+      SMTP_PORT: 1025,
+      NOTIFY_CONCURRENCY: 16,
+    });
+    expect(() => loadConfig({ RPC_TOKEN: 'x'.repeat(16), IDENTITY_RPC_URL: 'identity:7104' })).toThrow(
+      /IDENTITY_RPC_URL/,
+    );
+    expect(() => loadConfig({ RPC_TOKEN: 'x'.repeat(16), SMTP_USER: 'lucy' })).toThrow(/SMTP_PASSWORD/);
   });
 
   it('refuses a user without a password and a malformed sender, naming the variables', () => {

@@ -6,6 +6,7 @@
 import { errorMessage, type Logger, PermanentError, type TransientError } from '@lucy/platform';
 import nodemailer from 'nodemailer';
 import type { SmtpConfig } from '../config.js';
+import { createSendRateLimiter, type RateClock } from './send-rate.js';
 import { classifySmtpError } from './smtp.errors.js';
 
 /** One e-mail to send. */
@@ -22,6 +23,10 @@ export interface OutgoingEmail {
   headers?: Readonly<Record<string, string>> | undefined;
   /** Sender overriding SMTP_FROM (e.g. the Configuración's sender), "Name <address>" or an address. */
   from?: string | undefined;
+  /** Reply-To overriding SMTP_REPLY_TO. */
+  replyTo?: string | undefined;
+  /** The Message-ID header, `<left@domain>`; stable per Tarea so a resent copy is recognisable. */
+  messageId?: string | undefined;
 }
 
 /** What the relay accepted. */
@@ -56,11 +61,11 @@ export interface SmtpMailerOptions {
   config: SmtpConfig;
   /** Logger; ids, recipients and reply codes only. */
   logger?: Logger | undefined;
+  /** Clock of the send rate limit (SMTP_RATE_PER_MINUTE); tests inject a virtual one. */
+  rateClock?: RateClock | undefined;
 }
 
 type TransportOptions = Parameters<typeof nodemailer.createTransport>[0];
-
-const MINUTE_MS = 60_000;
 
 /** The nodemailer transport options for a configuration (exported for tests). */
 export function smtpTransportOptions(config: SmtpConfig): TransportOptions {
@@ -79,6 +84,15 @@ export function smtpTransportOptions(config: SmtpConfig): TransportOptions {
     ...(config.SMTP_USER !== undefined && config.SMTP_PASSWORD !== undefined
       ? { auth: { user: config.SMTP_USER, pass: config.SMTP_PASSWORD } }
       : {}),
+    ...(config.SMTP_DKIM_DOMAIN && config.SMTP_DKIM_SELECTOR && config.SMTP_DKIM_PRIVATE_KEY
+      ? {
+          dkim: {
+            domainName: config.SMTP_DKIM_DOMAIN,
+            keySelector: config.SMTP_DKIM_SELECTOR,
+            privateKey: config.SMTP_DKIM_PRIVATE_KEY,
+          },
+        }
+      : {}),
     connectionTimeout: config.SMTP_CONNECTION_TIMEOUT_MS,
     greetingTimeout: config.SMTP_GREETING_TIMEOUT_MS,
     socketTimeout: config.SMTP_SOCKET_TIMEOUT_MS,
@@ -88,14 +102,12 @@ export function smtpTransportOptions(config: SmtpConfig): TransportOptions {
     transactionLog: false,
   };
   if (!config.SMTP_POOL) return base;
+  // The rate limit is the mailer's own (evenly spaced), not nodemailer's burst-then-pause one.
   return {
     ...base,
     pool: true as const,
     maxConnections: config.SMTP_MAX_CONNECTIONS,
     maxMessages: config.SMTP_MAX_MESSAGES_PER_CONNECTION,
-    ...(config.SMTP_RATE_PER_MINUTE > 0
-      ? { rateDelta: MINUTE_MS, rateLimit: config.SMTP_RATE_PER_MINUTE }
-      : {}),
   };
 }
 
@@ -116,6 +128,7 @@ const addressList = (value: unknown): string[] =>
 export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
   const { config, logger } = options;
   const transport = nodemailer.createTransport(smtpTransportOptions(config));
+  const rate = createSendRateLimiter(config.SMTP_RATE_PER_MINUTE, options.rateClock);
   const fail = (err: unknown, action: string): TransientError | PermanentError => {
     const classified = classifySmtpError(err, config.SMTP_USER);
     logger?.warn(
@@ -135,9 +148,13 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
     async send(email) {
       const to = typeof email.to === 'string' ? [email.to] : [...email.to];
       let info: { messageId?: unknown; accepted?: unknown; rejected?: unknown; response?: unknown };
+      const replyTo = email.replyTo ?? config.SMTP_REPLY_TO;
+      await rate.acquire();
       try {
         info = (await transport.sendMail({
           from: email.from ?? config.SMTP_FROM,
+          ...(replyTo !== undefined ? { replyTo } : {}),
+          ...(email.messageId !== undefined ? { messageId: email.messageId } : {}),
           to,
           subject: email.subject,
           text: email.text,

@@ -14,6 +14,8 @@ import type { TipoEmailConocido } from './email-kinds.js';
 export interface PlantillaFuente {
   readonly asunto: string;
   readonly cuerpo: string;
+  /** Plain-text part template; empty or absent: generated from the rendered HTML. */
+  readonly texto?: string | undefined;
 }
 
 const BASE_CSS = `    body {{ margin: 0; padding: 0; background: #f4f6f9; font-family: Arial, sans-serif; line-height: 1.6; color: #1f2937; }}

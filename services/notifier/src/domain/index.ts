@@ -17,7 +17,9 @@ export {
   esCuerpoHtml,
   escapeHtml,
   plantillaPorDefecto,
+  prepararPlantilla,
   validatePlantilla,
+  type PlantillaPreparada,
   type EmailRenderizado,
   type PlantillaEditable,
 } from './templates.js';
@@ -29,3 +31,5 @@ export {
   type Destinatario,
   type DireccionesAlumno,
 } from './destinatario.js';
+export { sanitizeHtml, type SanitizedHtml } from './sanitize-html.js';
+export { messageIdFor, dominioDe } from './message-id.js';

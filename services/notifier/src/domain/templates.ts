@@ -20,6 +20,7 @@ import {
   variablesDe,
 } from './email-kinds.js';
 import { htmlToText } from './html-to-text.js';
+import { sanitizeHtml } from './sanitize-html.js';
 import { parseTemplate, type TemplatePart, variablesOf } from './template-syntax.js';
 
 /** A rendered e-mail, ready for the mailer. */
@@ -36,6 +37,8 @@ export interface PlantillaEditable {
   readonly tipo: TipoEmail;
   readonly asunto: string;
   readonly cuerpo: string;
+  /** Plain-text part template; empty or absent: generated from the rendered HTML. */
+  readonly cuerpoTexto?: string | undefined;
 }
 
 /** Longest subject accepted, in characters (long subjects are cut by mail clients anyway). */
@@ -87,10 +90,12 @@ function unknownVariableMessage(tipo: TipoEmailConocido, name: string): string {
 interface CheckedTemplate {
   readonly asunto: readonly TemplatePart[];
   readonly cuerpo: readonly TemplatePart[];
+  /** The plain-text template's parts; undefined when the text part is generated. */
+  readonly texto: readonly TemplatePart[] | undefined;
 }
 
 /** Checks syntax and variables of a template of a kind; throws one ValidationError naming every problem. */
-function checkTemplate(tipo: TipoEmailConocido, asunto: string, cuerpo: string): CheckedTemplate {
+function checkTemplate(tipo: TipoEmailConocido, asunto: string, cuerpo: string, texto = ''): CheckedTemplate {
   const errors: FieldError[] = [];
   const specs = new Map(variablesDe(tipo).map((spec) => [spec.name as string, spec]));
 
@@ -106,10 +111,13 @@ function checkTemplate(tipo: TipoEmailConocido, asunto: string, cuerpo: string):
 
   const parsedAsunto = parseTemplate(asunto);
   const parsedCuerpo = parseTemplate(cuerpo);
-  for (const [field, parsed] of [
+  const parsedTexto = texto.trim() === '' ? undefined : parseTemplate(texto);
+  const checked: [string, ReturnType<typeof parseTemplate>][] = [
     ['asunto', parsedAsunto],
     ['cuerpo', parsedCuerpo],
-  ] as const) {
+  ];
+  if (parsedTexto) checked.push(['cuerpo_texto', parsedTexto]);
+  for (const [field, parsed] of checked) {
     for (const issue of parsed.issues) {
       errors.push({ field, message: `línea ${issue.line}, columna ${issue.column}: ${issue.message}` });
     }
@@ -125,13 +133,20 @@ function checkTemplate(tipo: TipoEmailConocido, asunto: string, cuerpo: string):
       }
     }
   }
-  const usedInBody = new Set(variablesOf(parsedCuerpo));
-  for (const spec of specs.values()) {
-    if (spec.obligatoria && !usedInBody.has(spec.name)) {
-      errors.push({
-        field: 'cuerpo',
-        message: `el cuerpo del correo «${nombreTipoEmail(tipo)}» debe incluir {${spec.name}} (${spec.descripcion}).`,
-      });
+  // A client that shows only the text part must get the credentials too.
+  const bodies: [string, string, ReturnType<typeof parseTemplate>][] = [
+    ['cuerpo', 'el cuerpo', parsedCuerpo],
+  ];
+  if (parsedTexto) bodies.push(['cuerpo_texto', 'el texto plano', parsedTexto]);
+  for (const [field, label, parsed] of bodies) {
+    const used = new Set(variablesOf(parsed));
+    for (const spec of specs.values()) {
+      if (spec.obligatoria && !used.has(spec.name)) {
+        errors.push({
+          field,
+          message: `${label} del correo «${nombreTipoEmail(tipo)}» debe incluir {${spec.name}} (${spec.descripcion}).`,
+        });
+      }
     }
   }
   if (errors.length > 0) {
@@ -142,7 +157,7 @@ function checkTemplate(tipo: TipoEmailConocido, asunto: string, cuerpo: string):
         .join(' ')}`,
     );
   }
-  return { asunto: parsedAsunto.parts, cuerpo: parsedCuerpo.parts };
+  return { asunto: parsedAsunto.parts, cuerpo: parsedCuerpo.parts, texto: parsedTexto?.parts };
 }
 
 function requireTipo(tipo: TipoEmail): TipoEmailConocido {
@@ -248,18 +263,23 @@ export function buildEmail(
   const fallback = PLANTILLAS_POR_DEFECTO[kind];
   const asunto = plantilla?.asunto.trim() ? plantilla.asunto : fallback.asunto;
   const cuerpo = plantilla?.cuerpo.trim() ? plantilla.cuerpo : fallback.cuerpo;
-  const checked = checkTemplate(kind, asunto, cuerpo);
+  // The stored plain-text part belongs to the stored body: with the built-in body it is not used.
+  const texto = plantilla?.cuerpo.trim() ? (plantilla.texto ?? '') : '';
+  const checked = checkTemplate(kind, asunto, cuerpo, texto);
   const used = new Set(
-    [...checked.asunto, ...checked.cuerpo].flatMap((p) => (p.kind === 'variable' ? [p.name] : [])),
+    [...checked.asunto, ...checked.cuerpo, ...(checked.texto ?? [])].flatMap((p) =>
+      p.kind === 'variable' ? [p.name] : [],
+    ),
   );
   const values = resolveValues(kind, variables, used);
   const subject = render(checked.asunto, values, 'asunto').replace(/\s+/g, ' ').trim();
+  const storedText = checked.texto ? render(checked.texto, values, 'texto') : undefined;
   if (esCuerpoHtml(cuerpo)) {
     const html = render(checked.cuerpo, values, 'html');
-    return { subject, text: htmlToText(html), html };
+    return { subject, text: storedText ?? htmlToText(html), html };
   }
   const text = render(checked.cuerpo, values, 'texto');
-  return { subject, text, html: plainTextAsHtml(text) };
+  return { subject, text: storedText ?? text, html: plainTextAsHtml(text) };
 }
 
 /**
@@ -271,8 +291,47 @@ export function buildEmail(
  */
 export function validatePlantilla(plantilla: PlantillaEditable): EmailRenderizado {
   const kind = requireTipo(plantilla.tipo);
-  checkTemplate(kind, plantilla.asunto, plantilla.cuerpo);
-  return buildEmail(kind, { asunto: plantilla.asunto, cuerpo: plantilla.cuerpo }, VARIABLES_DE_EJEMPLO);
+  const texto = plantilla.cuerpoTexto ?? '';
+  checkTemplate(kind, plantilla.asunto, plantilla.cuerpo, texto);
+  return buildEmail(
+    kind,
+    { asunto: plantilla.asunto, cuerpo: plantilla.cuerpo, texto },
+    VARIABLES_DE_EJEMPLO,
+  );
+}
+
+/** A template ready to store: sanitised, validated, with its preview and what sanitising changed. */
+export interface PlantillaPreparada {
+  readonly asunto: string;
+  readonly cuerpo: string;
+  readonly cuerpoTexto: string;
+  readonly avisos: readonly string[];
+  readonly preview: EmailRenderizado;
+}
+
+/**
+ * Prepares a template staff want to save: removes scripts and other active content from an HTML body (see
+ * {@link sanitizeHtml}), then validates it like {@link validatePlantilla}. An empty plain-text part stays empty:
+ * it is generated from the rendered HTML of each e-mail.
+ * @throws ValidationError naming every problem (unknown variables by name, syntax by line and column).
+ */
+export function prepararPlantilla(plantilla: PlantillaEditable): PlantillaPreparada {
+  const html = esCuerpoHtml(plantilla.cuerpo);
+  const sanitized = html ? sanitizeHtml(plantilla.cuerpo) : { html: plantilla.cuerpo, avisos: [] };
+  const cuerpoTexto = plantilla.cuerpoTexto?.trim() ? plantilla.cuerpoTexto : '';
+  const preview = validatePlantilla({
+    tipo: plantilla.tipo,
+    asunto: plantilla.asunto.trim(),
+    cuerpo: sanitized.html,
+    cuerpoTexto,
+  });
+  return {
+    asunto: plantilla.asunto.trim(),
+    cuerpo: sanitized.html,
+    cuerpoTexto,
+    avisos: sanitized.avisos,
+    preview,
+  };
 }
 
 /** The built-in template of a kind (what staff start editing from). */
