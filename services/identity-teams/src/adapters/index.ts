@@ -34,3 +34,10 @@ export {
   type MoodleUserField,
   type NewMoodleUser,
 } from './moodle.client.js';
+export {
+  createIngestClient,
+  type AlumnoInfo,
+  type IngestClient,
+  type TipoFlags,
+  type TipoNombre,
+} from './ingest.client.js';

@@ -34,3 +34,14 @@ export {
   type GraphAccountState,
   type MoodleAccountState,
 } from './activation-plan.js';
+export {
+  forbiddenMessage,
+  PASO_NOMBRE,
+  pendingSteps,
+  PERMISO_GRAPH,
+  planSteps,
+  tipoDeEstado,
+  type OperacionTipo,
+  type Paso,
+  type PlanInput,
+} from './operation-plan.js';

@@ -1,0 +1,15 @@
+import { CuentaSchema } from './cuenta.entity.js';
+import { Migration20261207000000_init } from './migrations/Migration20261207000000_init.js';
+
+export * from './cuenta.entity.js';
+export * from './cuenta.repository.js';
+export * from './credencial.repository.js';
+export * from './eliminacion.repository.js';
+export * from './rate-bucket.js';
+
+/** The ORM settings of identity-teams: its schema, entities and reviewed migrations. */
+export const identityOrm = {
+  schema: 'identity',
+  entities: [CuentaSchema],
+  migrations: [{ name: 'Migration20261207000000_init', class: Migration20261207000000_init }],
+};

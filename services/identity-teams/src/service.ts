@@ -1,0 +1,188 @@
+import {
+  createRpcClient,
+  createServiceRuntime,
+  secretBoxFromConfig,
+  startRpcServer,
+  type CommandWorker,
+  type Logger,
+  type RpcServer,
+  type ServiceRuntime,
+} from '@lucy/platform';
+import { AlumnoService, IdentityService, IngestService } from '@lucy/proto';
+import type { Knex } from '@mikro-orm/postgresql';
+import {
+  createGraphClient,
+  createIngestClient,
+  createMoodleClient,
+  realClock,
+  type AdapterClock,
+  type MoodleClient,
+} from './adapters/index.js';
+import type { IdentityConfig } from './config.js';
+import { createAlumnoDeletedConsumer } from './consumers/alumno-deleted.consumer.js';
+import type { EventConsumer } from './consumers/event-consumer.js';
+import { createIdentityWorkers } from './consumers/identity.consumer.js';
+import { createOperationRunner } from './consumers/operation.run.js';
+import { createPgWriteLimiter, createVault, identityOrm } from './db/index.js';
+import { identityMetrics } from './metrics.js';
+import { createIdentityRpc } from './rpc/identity.rpc.js';
+
+/** Options of {@link startIdentityService} (tests and benchmarks). */
+export interface IdentityServiceOptions {
+  clock?: () => Date;
+  /** Clock of the Graph/Moodle adapters and the write bucket (retries, Retry-After). */
+  adapterClock?: AdapterClock;
+  logger?: Logger;
+  /** Delay before redelivering a transiently failed task; default the worker's exponential backoff. */
+  backoffMs?: (attempt: number) => number;
+}
+
+/** A running identity-teams. */
+export interface IdentityServiceHandle {
+  readonly runtime: ServiceRuntime;
+  readonly logger: Logger;
+  readonly knex: Knex;
+  readonly rpc: RpcServer;
+  readonly workers: readonly CommandWorker[];
+  stop(): Promise<void>;
+}
+
+/** Starts identity-teams: runtime, Graph and Moodle clients, the vault, the workers and the RPC server. */
+export async function startIdentityService(
+  config: IdentityConfig,
+  options: IdentityServiceOptions = {},
+): Promise<IdentityServiceHandle> {
+  const clock = options.clock ?? (() => new Date());
+  const adapterClock = options.adapterClock ?? realClock;
+  // Fails on bad keys before anything connects.
+  const box = secretBoxFromConfig(config);
+  const runtime = await createServiceRuntime({
+    service: 'identity-teams',
+    settings: config,
+    orm: identityOrm,
+    migrateOnStart: config.MIGRATE_ON_START,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const { logger, names, nats } = runtime;
+  const knex = runtime.orm.em.getKnex();
+  const workers: CommandWorker[] = [];
+  const consumers: EventConsumer[] = [];
+  try {
+    const writeLimiter = await createPgWriteLimiter({
+      knex,
+      name: `graph:${config.GRAPH_TENANT_ID}:${config.GRAPH_CLIENT_ID}`,
+      limit: config.GRAPH_WRITES_PER_WINDOW,
+      windowMs: config.GRAPH_WRITE_WINDOW_MS,
+      burst: config.GRAPH_WRITE_BURST,
+      clock: adapterClock,
+      onWait: (ms) => identityMetrics.writeWait.observe(ms / 1000),
+    });
+    const graph = createGraphClient({
+      tenantId: config.GRAPH_TENANT_ID,
+      clientId: config.GRAPH_CLIENT_ID,
+      clientSecret: config.GRAPH_CLIENT_SECRET,
+      ...(config.GRAPH_AUTHORITY_HOST ? { authorityHost: config.GRAPH_AUTHORITY_HOST } : {}),
+      ...(config.GRAPH_BASE_URL ? { baseUrl: config.GRAPH_BASE_URL } : {}),
+      maxRetries: config.GRAPH_MAX_RETRIES,
+      writeLimiter,
+      safeDeletePrefix: config.GRAPH_SAFE_DELETE_PREFIX,
+      clock: adapterClock,
+      logger,
+    });
+    let moodle: MoodleClient | undefined;
+    if (config.MOODLE_URL && config.MOODLE_TOKEN) {
+      moodle = createMoodleClient({
+        baseUrl: config.MOODLE_URL,
+        token: config.MOODLE_TOKEN,
+        clock: adapterClock,
+        logger,
+      });
+    }
+    const rpcOptions = { baseUrl: config.INGEST_RPC_URL, token: config.INGEST_RPC_TOKEN ?? config.RPC_TOKEN };
+    const ingest = createIngestClient({
+      alumnos: createRpcClient(AlumnoService, rpcOptions),
+      ingest: createRpcClient(IngestService, rpcOptions),
+      cacheMs: config.IDENTITY_CONFIG_CACHE_MS,
+    });
+    const vault = createVault({ knex, box, clock });
+    const runner = createOperationRunner({
+      knex,
+      js: nats.js,
+      names,
+      publisher: runtime.publisher,
+      logger,
+      clock,
+      graph,
+      moodle,
+      moodleAuth: config.MOODLE_AUTH,
+      vault,
+      ingest,
+      upnPrefix: config.IDENTITY_UPN_PREFIX,
+      upnDomain: config.IDENTITY_UPN_DOMAIN,
+      studentSku: config.GRAPH_STUDENT_SKU,
+      safeDeletePrefix: config.GRAPH_SAFE_DELETE_PREFIX,
+      massDelete: { max: config.IDENTITY_MASS_DELETE_MAX, windowMs: config.IDENTITY_MASS_DELETE_WINDOW_MS },
+    });
+    workers.push(
+      ...createIdentityWorkers({
+        nats,
+        names,
+        buckets: runtime.buckets,
+        logger,
+        worker: runtime.workerId,
+        runner,
+        concurrency: config.IDENTITY_CONCURRENCY,
+        maxAttempts: config.IDENTITY_MAX_ATTEMPTS,
+        ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
+      }),
+    );
+    consumers.push(createAlumnoDeletedConsumer({ nats, names, logger, knex, publisher: runtime.publisher }));
+    for (const w of workers) await w.start();
+    for (const c of consumers) await c.start();
+    const rpc = await startRpcServer({
+      port: config.RPC_PORT,
+      host: config.RPC_HOST,
+      token: config.RPC_TOKEN,
+      readiness: runtime.readiness,
+      logger,
+      services: [IdentityService],
+      routes: (router) => {
+        router.service(
+          IdentityService,
+          createIdentityRpc({
+            knex,
+            js: nats.js,
+            names,
+            publisher: runtime.publisher,
+            vault,
+            ingest,
+            clock,
+            batchLimit: config.IDENTITY_BATCH_LIMIT,
+            revealEnabled: config.IDENTITY_REVEAL_ENABLED,
+            adminToken: config.IDENTITY_ADMIN_TOKEN,
+          }),
+        );
+      },
+    });
+    logger.info({ port: rpc.port, moodle: moodle !== undefined }, 'identity-teams started');
+    return {
+      runtime,
+      logger,
+      knex,
+      rpc,
+      workers,
+      async stop() {
+        await rpc.close();
+        await Promise.all([...workers.map((w) => w.stop()), ...consumers.map((c) => c.stop())]);
+        await runtime.close();
+      },
+    };
+  } catch (err) {
+    await Promise.all([
+      ...workers.map((w) => w.stop().catch(() => undefined)),
+      ...consumers.map((c) => c.stop().catch(() => undefined)),
+    ]);
+    await runtime.close();
+    throw err;
+  }
+}
