@@ -1,5 +1,6 @@
 import { Migration20261128000000_init } from './migrations/Migration20261128000000_init.js';
 import { Migration20261128120000_search } from './migrations/Migration20261128120000_search.js';
+import { Migration20261207000000_exact } from './migrations/Migration20261207000000_exact.js';
 import { LogSchema } from './log.entity.js';
 import { TareaSchema } from './tarea.entity.js';
 
@@ -10,5 +11,6 @@ export const trackerOrm = {
   migrations: [
     { name: 'Migration20261128000000_init', class: Migration20261128000000_init },
     { name: 'Migration20261128120000_search', class: Migration20261128120000_search },
+    { name: 'Migration20261207000000_exact', class: Migration20261207000000_exact },
   ],
 };

@@ -55,6 +55,8 @@ export interface TareaState {
   lastHeartbeatAt: Date | null;
   progressDone: number;
   progressTotal: number;
+  /** When the progress shown was reported (latest report of the current attempt wins). */
+  progressAt: Date | null;
   rankAttempt: number;
   rankPhase: number;
   commandSeen: boolean;
@@ -161,6 +163,7 @@ export function emptyTarea(id: string, at: Date): TareaState {
     lastHeartbeatAt: null,
     progressDone: 0,
     progressTotal: 0,
+    progressAt: null,
     rankAttempt: 0,
     rankPhase: 0,
     commandSeen: false,
@@ -199,10 +202,66 @@ function fillContext(s: TareaState, e: EventContext): void {
   if (e.parentId && !s.parentId) s.parentId = e.parentId;
 }
 
-function finish(s: TareaState, at: Date, attempt: number): void {
+function finish(s: TareaState, at: Date): void {
   s.finishedAt = at;
+}
+
+/**
+ * The duration shown to staff, derived from the final fields so it does not depend on arrival order: finish minus
+ * the start of the attempt that decided the state; 0 while unfinished or when that attempt's start is unknown.
+ */
+function withDuration(s: TareaState): TareaState {
   s.durationMs =
-    s.startedAt && s.startedAttempt === attempt ? Math.max(0, at.getTime() - s.startedAt.getTime()) : 0;
+    s.finishedAt && s.startedAt && s.startedAttempt === s.rankAttempt && s.rankPhase >= 2
+      ? Math.max(0, s.finishedAt.getTime() - s.startedAt.getTime())
+      : 0;
+  return s;
+}
+
+/**
+ * Start and progress of the current attempt (the highest attempt any `started` or `progress` names), as a pure
+ * fold: the start time is the earliest `started`/`progress` of that attempt (a `started` always precedes its
+ * progress), the progress shown is its latest non-heartbeat report, and facts of an older attempt never show.
+ */
+function trackAttempt(
+  s: TareaState,
+  e: { attempt: number; at: Date },
+  report?: { done: number; total: number },
+): void {
+  if (!s.lastHeartbeatAt || s.lastHeartbeatAt < e.at) s.lastHeartbeatAt = e.at;
+  if (e.attempt < s.startedAttempt) return;
+  if (e.attempt > s.startedAttempt) {
+    s.startedAttempt = e.attempt;
+    s.startedAt = e.at;
+    s.progressDone = 0;
+    s.progressTotal = 0;
+    s.progressAt = null;
+  } else if (!s.startedAt || e.at < s.startedAt) {
+    s.startedAt = e.at;
+  }
+  if (
+    report &&
+    (!s.progressAt ||
+      e.at > s.progressAt ||
+      (e.at.getTime() === s.progressAt.getTime() && report.done > s.progressDone))
+  ) {
+    s.progressAt = e.at;
+    s.progressDone = report.done;
+    s.progressTotal = report.total;
+  }
+}
+
+/** A start or progress of a later attempt than the state was decided with: the earlier outcome no longer shows. */
+function runningAgain(s: TareaState, attempt: number): void {
+  if (attempt > s.rankAttempt) {
+    s.mensajeError = null;
+    s.errorCode = null;
+    s.detalles = null;
+  }
+  s.rankAttempt = attempt;
+  s.rankPhase = 1;
+  s.estado = 'running';
+  s.finishedAt = null;
 }
 
 /**
@@ -210,7 +269,10 @@ function finish(s: TareaState, at: Date, attempt: number): void {
  * modified. Idempotent: applying the same fact again returns an equal state.
  */
 export function applyEvent(current: TareaState | undefined, e: TareaEvent): TareaState {
-  const s: TareaState = current ? { ...current } : emptyTarea(e.taskId, e.at);
+  return withDuration(apply(current ? { ...current } : emptyTarea(e.taskId, e.at), e));
+}
+
+function apply(s: TareaState, e: TareaEvent): TareaState {
   if (e.kind === 'published') {
     if (!s.commandSeen) {
       s.commandSeen = true;
@@ -249,7 +311,7 @@ export function applyEvent(current: TareaState | undefined, e: TareaEvent): Tare
     s.estado = 'failed';
     s.mensajeError = STUCK_MESSAGE;
     s.errorCode = 'STUCK';
-    finish(s, e.at, attempt);
+    finish(s, e.at);
     return s;
   }
 
@@ -261,42 +323,14 @@ export function applyEvent(current: TareaState | undefined, e: TareaEvent): Tare
   switch (e.kind) {
     case 'started': {
       if (e.alumnoId && !s.alumnoId) s.alumnoId = e.alumnoId;
-      if (e.attempt >= s.startedAttempt && (e.attempt > s.startedAttempt || !s.startedAt)) {
-        s.startedAt = e.at;
-        s.startedAttempt = e.attempt;
-        if (s.finishedAt && s.rankAttempt === e.attempt && s.rankPhase >= 2)
-          finish(s, s.finishedAt, e.attempt);
-      }
-      if (decides) {
-        s.rankAttempt = e.attempt;
-        s.rankPhase = 1;
-        s.estado = 'running';
-        s.finishedAt = null;
-        s.durationMs = 0;
-        if (!s.lastHeartbeatAt || s.lastHeartbeatAt < e.at) s.lastHeartbeatAt = e.at;
-      }
+      trackAttempt(s, e);
+      if (decides) runningAgain(s, e.attempt);
       return s;
     }
     case 'progress': {
-      if (!s.lastHeartbeatAt || s.lastHeartbeatAt < e.at) {
-        s.lastHeartbeatAt = e.at;
-        if (!e.heartbeat && e.attempt >= s.rankAttempt) {
-          s.progressDone = e.done;
-          s.progressTotal = e.total;
-        }
-      }
+      trackAttempt(s, e, e.heartbeat ? undefined : { done: e.done, total: e.total });
       // Progress of a later attempt proves it runs even if its `started` is still on its way.
-      if (decides) {
-        s.rankAttempt = e.attempt;
-        s.rankPhase = 1;
-        s.estado = 'running';
-        s.finishedAt = null;
-        s.durationMs = 0;
-        if (!s.startedAt || s.startedAttempt < e.attempt) {
-          s.startedAt = e.at;
-          s.startedAttempt = e.attempt;
-        }
-      }
+      if (decides) runningAgain(s, e.attempt);
       return s;
     }
     case 'succeeded':
@@ -305,7 +339,7 @@ export function applyEvent(current: TareaState | undefined, e: TareaEvent): Tare
       if (!decides) return s;
       s.rankAttempt = e.attempt;
       s.rankPhase = 3;
-      finish(s, e.at, e.attempt);
+      finish(s, e.at);
       if (e.kind === 'succeeded') {
         s.estado = 'completed';
         s.cantidadEntidades = e.cantidadEntidades;
