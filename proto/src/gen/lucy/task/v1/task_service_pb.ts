@@ -592,14 +592,16 @@ export type GetDashboardResponse = Message<"lucy.task.v1.GetDashboardResponse"> 
   ejecutando: bigint;
 
   /**
-   * Completed in the last 24 h.
+   * Tareas completed within exactly the last 24 h by finish time: finished_at in (now - 24 h, now],
+   * whenever they were published.
    *
    * @generated from field: int64 completadas_24h = 3;
    */
   completadas24h: bigint;
 
   /**
-   * Failed in the last 24 h.
+   * Tareas that failed for good within exactly the last 24 h by finish time: finished_at in (now - 24 h, now]
+   * (a failure that will be retried is not counted; the Tarea is pending again).
    *
    * @generated from field: int64 fallidas_24h = 4;
    */
