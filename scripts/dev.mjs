@@ -4,19 +4,36 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
-const dataDir = join(root, '.data');
+// LUCY_DATA_DIR and LUCY_PORT_OFFSET let a second stack (the embedded-start test, say) run beside a developer's
+// `npm run up` without sharing its data or any port.
+const dataDir = resolve(process.env.LUCY_DATA_DIR || join(root, '.data'));
+const PORT_OFFSET = Number(process.env.LUCY_PORT_OFFSET || 0);
+if (!Number.isInteger(PORT_OFFSET) || PORT_OFFSET < 0 || PORT_OFFSET > 56_000) {
+  process.stderr.write(
+    `LUCY_PORT_OFFSET: expected an integer from 0 to 56000, got "${process.env.LUCY_PORT_OFFSET}"\n`,
+  );
+  process.exit(78);
+}
+/** A default port moved by LUCY_PORT_OFFSET. */
+const port = (p) => p + PORT_OFFSET;
 mkdirSync(dataDir, { recursive: true });
 const demo = !/^(0|false|no)$/i.test(process.env.LUCY_DEMO ?? '1');
 const children = [];
 let stopping = false;
+let stoppingSince = 0;
 
-const TSX = join(dirname(require.resolve('tsx/package.json')), 'dist', 'cli.mjs');
+// tsx as a loader inside the child's own Node (not tsx's CLI, which is a second process relaying signals): the
+// service gets exactly the one SIGTERM this supervisor sends.
+const TSX_IMPORT = [
+  '--import',
+  pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href,
+];
 const colors = [36, 33, 35, 32, 34, 91, 96, 93];
 
 /**
@@ -25,11 +42,11 @@ const colors = [36, 33, 35, 32, 34, 91, 96, 93];
  * process gets them too.
  */
 const SERVICES = [
-  { name: 'task-tracker', port: 7101 },
-  { name: 'scheduler', port: 7102 },
-  { name: 'ingest-sial', port: 7103, node: ['--max-old-space-size=256'] },
-  { name: 'identity-teams', port: 7104 },
-  { name: 'notifier', port: 7105 },
+  { name: 'task-tracker', port: port(7101) },
+  { name: 'scheduler', port: port(7102) },
+  { name: 'ingest-sial', port: port(7103), node: ['--max-old-space-size=256'] },
+  { name: 'identity-teams', port: port(7104) },
+  { name: 'notifier', port: port(7105) },
 ];
 
 const GRAPH_CERT = join(dataDir, 'fake-graph', 'cert.pem');
@@ -41,44 +58,50 @@ const GRAPH_CERT = join(dataDir, 'fake-graph', 'cert.pem');
 const FAKES = [
   {
     name: 'fake-sial',
-    port: 8088,
-    env: { SIAL_FAKE_PORT: '8088' },
-    serviceEnv: { SIAL_BASE_URL: 'http://127.0.0.1:8088', SIAL_USER: 'usuario', SIAL_PASSWORD: 'contrasena' },
-    urls: [['SIAL fake', 'http://127.0.0.1:8088 (usuario / contrasena)']],
+    port: port(8088),
+    env: { SIAL_FAKE_PORT: String(port(8088)) },
+    serviceEnv: {
+      SIAL_BASE_URL: `http://127.0.0.1:${port(8088)}`,
+      SIAL_USER: 'usuario',
+      SIAL_PASSWORD: 'contrasena',
+    },
+    urls: [['SIAL fake', `http://127.0.0.1:${port(8088)}/  (endpoints and faults; usuario / contrasena)`]],
   },
   {
     name: 'fake-graph',
-    port: 8443,
+    port: port(8443),
     env: {
-      FAKE_GRAPH_PORT: '8443',
+      FAKE_GRAPH_PORT: String(port(8443)),
       FAKE_GRAPH_CERT_FILE: GRAPH_CERT,
       FAKE_GRAPH_KEY_FILE: join(dataDir, 'fake-graph', 'key.pem'),
     },
     serviceEnv: {
       NODE_EXTRA_CA_CERTS: GRAPH_CERT,
-      GRAPH_AUTHORITY_HOST: 'https://127.0.0.1:8443',
-      GRAPH_BASE_URL: 'https://127.0.0.1:8443/v1.0',
+      GRAPH_AUTHORITY_HOST: `https://127.0.0.1:${port(8443)}`,
+      GRAPH_BASE_URL: `https://127.0.0.1:${port(8443)}/v1.0`,
       GRAPH_TENANT_ID: '7c1a4c8e-3b5d-4f0a-9e2b-6d8f1a2c3e4b',
       GRAPH_CLIENT_ID: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
       GRAPH_CLIENT_SECRET: 'fake-graph-secret',
     },
-    urls: [['Graph fake', `https://127.0.0.1:8443 (certificate ${GRAPH_CERT})`]],
+    urls: [
+      ['Graph fake', `https://127.0.0.1:${port(8443)}/  (endpoints and faults; certificate ${GRAPH_CERT})`],
+    ],
   },
   {
     name: 'fake-moodle',
-    port: 8089,
-    env: { FAKE_MOODLE_PORT: '8089' },
-    serviceEnv: { MOODLE_URL: 'http://127.0.0.1:8089', MOODLE_TOKEN: 'fake-moodle-token' },
-    urls: [['Moodle fake', 'http://127.0.0.1:8089/webservice/rest/server.php']],
+    port: port(8089),
+    env: { FAKE_MOODLE_PORT: String(port(8089)) },
+    serviceEnv: { MOODLE_URL: `http://127.0.0.1:${port(8089)}`, MOODLE_TOKEN: 'fake-moodle-token' },
+    urls: [['Moodle fake', `http://127.0.0.1:${port(8089)}/webservice/rest/server.php`]],
   },
   {
     name: 'fake-smtp',
-    port: 1025,
-    env: { FAKE_SMTP_PORT: '1025', FAKE_SMTP_HTTP_PORT: '8025' },
-    serviceEnv: { SMTP_HOST: '127.0.0.1', SMTP_PORT: '1025' },
+    port: port(1025),
+    env: { FAKE_SMTP_PORT: String(port(1025)), FAKE_SMTP_HTTP_PORT: String(port(8025)) },
+    serviceEnv: { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(port(1025)) },
     urls: [
-      ['SMTP sink', 'smtp://127.0.0.1:1025'],
-      ['SMTP sink API', 'http://127.0.0.1:8025/api/messages (received e-mails)'],
+      ['SMTP sink', `smtp://127.0.0.1:${port(1025)}`],
+      ['SMTP sink API', `http://127.0.0.1:${port(8025)}/api/messages (received e-mails)`],
     ],
   },
 ];
@@ -100,10 +123,12 @@ function portOpen(host, port, timeoutMs = 500) {
   });
 }
 
-async function waitPort(host, port, what, timeoutMs = 30_000) {
+async function waitPort(host, port, what, timeoutMs = 30_000, child = undefined) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await portOpen(host, port)) return;
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`${what} exited before it opened ${host}:${port}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${what} did not open ${host}:${port} within ${timeoutMs / 1000} s`);
@@ -115,6 +140,9 @@ function start(name, command, args, options = {}) {
     cwd: options.cwd ?? root,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own: the terminal's Ctrl-C reaches only this supervisor, which then sends each
+    // child one SIGTERM in order (a second signal would cut a service's graceful drain short).
+    detached: true,
   });
   const prefix = `\x1b[${color}m[${name}]\x1b[0m `;
   for (const stream of [child.stdout, child.stderr]) {
@@ -130,7 +158,7 @@ function start(name, command, args, options = {}) {
     if (!stopping)
       log(`${name} exited (${signal ?? code}); the rest keeps running. Ctrl-C stops everything.`);
   });
-  children.push({ name, child });
+  children.push({ name, child, tier: options.tier ?? 'app' });
   return child;
 }
 
@@ -162,7 +190,7 @@ async function ensureNats() {
   const dir = join(dataDir, 'nats');
   mkdirSync(dir, { recursive: true });
   log(`NATS: starting ${bin} with JetStream (data in .data/nats)`);
-  start('nats', bin, ['-a', '127.0.0.1', '-p', '4222', '-js', '-sd', dir]);
+  start('nats', bin, ['-a', '127.0.0.1', '-p', '4222', '-js', '-sd', dir], { tier: 'infra' });
   await waitPort('127.0.0.1', 4222, 'nats-server');
   return 'nats://127.0.0.1:4222';
 }
@@ -174,6 +202,8 @@ async function ensureDatabase() {
     return process.env.DATABASE_URL;
   }
   const forceEmbedded = /^(1|true|yes)$/i.test(process.env.LUCY_EMBEDDED_DB ?? '');
+  if (forceEmbedded) log('Postgres: LUCY_EMBEDDED_DB is set; using embedded PGlite');
+  else if (!(await portOpen('127.0.0.1', 5432))) log('Postgres: none answers on 127.0.0.1:5432');
   if (!forceEmbedded && (await portOpen('127.0.0.1', 5432))) {
     const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
     try {
@@ -190,18 +220,24 @@ async function ensureDatabase() {
       await admin.end().catch(() => undefined);
     }
   }
-  // The package exports no ./package.json; its bin is linked at the root by pnpm.
-  const bin = join(root, 'node_modules', '.bin', 'pglite-server');
+  const pglitePort = port(5433);
   mkdirSync(join(dataDir, 'pglite'), { recursive: true });
-  log('Postgres: none found; starting embedded PGlite on 127.0.0.1:5433 (data in .data/pglite)');
-  start('pglite', bin, [
-    `--db=${join(dataDir, 'pglite')}`,
-    '--port=5433',
-    '--host=127.0.0.1',
-    '--max-connections=40',
-  ]);
-  await waitPort('127.0.0.1', 5433, 'PGlite', 120_000);
-  return 'postgres://postgres@127.0.0.1:5433/postgres';
+  log(`Postgres: starting embedded PGlite on 127.0.0.1:${pglitePort} (data in ${join(dataDir, 'pglite')})`);
+  // Our own server script, not pglite-server's CLI: it loads the extensions the migrations create (pg_trgm).
+  start(
+    'pglite',
+    process.execPath,
+    [
+      join(root, 'scripts', 'pglite-server.mjs'),
+      `--db=${join(dataDir, 'pglite')}`,
+      `--port=${pglitePort}`,
+      '--host=127.0.0.1',
+      '--max-connections=40',
+    ],
+    { tier: 'infra' },
+  );
+  await waitPort('127.0.0.1', pglitePort, 'PGlite', 120_000);
+  return `postgres://postgres@127.0.0.1:${pglitePort}/postgres`;
 }
 
 function devToken() {
@@ -210,20 +246,39 @@ function devToken() {
   return readFileSync(file, 'utf8').trim();
 }
 
+const running = ({ child }) => child.exitCode === null && child.signalCode === null;
+
+/**
+ * Stops the children tier by tier, each with one SIGTERM: the services (and the admin) first, so their drain
+ * still has the fakes, the database and NATS; then the fakes; then PGlite and NATS. A child still running at its
+ * tier's deadline (the services' own shutdown timeout is 45 s), or every child after a second Ctrl-C, is killed.
+ */
 async function stopAll(code = 0) {
-  if (stopping) return;
-  stopping = true;
-  log('stopping...');
-  for (const { child } of [...children].reverse()) child.kill('SIGTERM');
-  const deadline = Date.now() + 15_000;
-  while (
-    children.some(({ child }) => child.exitCode === null && child.signalCode === null) &&
-    Date.now() < deadline
-  ) {
-    await new Promise((r) => setTimeout(r, 100));
+  if (stopping) {
+    // `npm run up` forwards the terminal's Ctrl-C to us after the terminal delivered it already: a repeat
+    // within moments is that same Ctrl-C, not the user insisting.
+    if (Date.now() - stoppingSince < 2_000) return;
+    log('second signal: killing every child now');
+    for (const c of children) if (running(c)) c.child.kill('SIGKILL');
+    process.exit(code || 1);
   }
-  for (const { child } of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  stopping = true;
+  stoppingSince = Date.now();
+  log('stopping (Ctrl-C again kills at once)...');
+  for (const [tier, timeoutMs] of [
+    ['app', 50_000],
+    ['fake', 10_000],
+    ['infra', 15_000],
+  ]) {
+    const group = children.filter((c) => c.tier === tier && running(c));
+    for (const { child } of group) child.kill('SIGTERM');
+    const deadline = Date.now() + timeoutMs;
+    while (group.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const c of group.filter(running)) {
+      log(`${c.name} did not stop within ${timeoutMs / 1000} s; killing it`);
+      c.child.kill('SIGKILL');
+    }
+  }
   log('stopped');
   process.exit(code);
 }
@@ -231,6 +286,8 @@ async function stopAll(code = 0) {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 process.on('SIGHUP', () => void stopAll(0));
+// With `up | head` or a closed terminal, a write to stdout fails: stop cleanly rather than crash and orphan.
+process.stdout.on('error', () => void stopAll(0));
 // Last resort if this supervisor dies some other way: never leave services running without it.
 process.on('exit', () => {
   for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -246,34 +303,42 @@ try {
     RPC_TOKEN,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     RPC_HOST: '127.0.0.1',
+    // A second stack on moved ports shares the developer's NATS: its own prefix keeps streams and leases apart.
+    ...(PORT_OFFSET && !process.env.LUCY_PREFIX ? { LUCY_PREFIX: `up${PORT_OFFSET}` } : {}),
   };
   const present = SERVICES.filter((s) => existsSync(join(root, 'services', s.name, 'src', 'main.ts')));
 
-  for (const s of present.filter((p) => existsSync(join(root, 'services', p.name, 'src', 'migrate.ts')))) {
-    log(`migrating ${s.name}`);
-    await run(`${s.name} migrate`, process.execPath, [TSX, 'src/migrate.ts'], {
-      cwd: join(root, 'services', s.name),
-      env: common,
-    });
-  }
-
   const urls = [];
   const fakeEnv = {};
-  if (demo) {
-    for (const fake of FAKES) {
-      if (!existsSync(join(root, 'services', fake.name, 'src', 'main.ts'))) continue;
-      start(fake.name, process.execPath, [TSX, 'src/main.ts'], {
-        cwd: join(root, 'services', fake.name),
-        env: fake.env,
-      });
-      await waitPort('127.0.0.1', fake.port, fake.name);
-      Object.assign(fakeEnv, fake.serviceEnv);
-      urls.push(...fake.urls);
-    }
+  // The fakes need neither the database nor each other, and each migration has a schema of its own: all of them
+  // start at once (a start-up is mostly Node loading TypeScript, so this halves the wait).
+  const fakes = demo ? FAKES.filter((f) => existsSync(join(root, 'services', f.name, 'src', 'main.ts'))) : [];
+  for (const fake of fakes) {
+    start(fake.name, process.execPath, [...TSX_IMPORT, 'src/main.ts'], {
+      cwd: join(root, 'services', fake.name),
+      env: fake.env,
+      tier: 'fake',
+    });
+  }
+  await Promise.all(
+    present
+      .filter((p) => existsSync(join(root, 'services', p.name, 'src', 'migrate.ts')))
+      .map((s) => {
+        log(`migrating ${s.name}`);
+        return run(`${s.name} migrate`, process.execPath, [...TSX_IMPORT, 'src/migrate.ts'], {
+          cwd: join(root, 'services', s.name),
+          env: common,
+        });
+      }),
+  );
+  for (const fake of fakes) {
+    await waitPort('127.0.0.1', fake.port, fake.name);
+    Object.assign(fakeEnv, fake.serviceEnv);
+    urls.push(...fake.urls);
   }
 
   for (const s of present) {
-    start(s.name, process.execPath, [TSX, 'src/main.ts'], {
+    start(s.name, process.execPath, [...TSX_IMPORT, 'src/main.ts'], {
       cwd: join(root, 'services', s.name),
       env: {
         ...common,
@@ -284,7 +349,12 @@ try {
     });
   }
   for (const s of present) {
-    await waitPort('127.0.0.1', s.port, s.name, 60_000);
+    try {
+      await waitPort('127.0.0.1', s.port, s.name, 60_000, children.find((c) => c.name === s.name)?.child);
+    } catch (err) {
+      log(`${err.message}; the rest keeps running`);
+      continue;
+    }
     urls.push([s.name, `http://127.0.0.1:${s.port}  (Connect/gRPC/gRPC-Web, /healthz, /readyz, /metrics)`]);
   }
 
@@ -292,22 +362,34 @@ try {
     start(
       'web',
       process.execPath,
-      [join(root, 'node_modules', '.bin', 'vite'), 'dev', '--port', '5173', '--host', '127.0.0.1'],
+      [
+        join(root, 'node_modules', '.bin', 'vite'),
+        'dev',
+        '--port',
+        String(port(5173)),
+        '--host',
+        '127.0.0.1',
+      ],
       {
         cwd: join(root, 'web'),
         env: common,
       },
     );
-    urls.push(['admin', 'http://127.0.0.1:5173']);
+    urls.push(['admin', `http://127.0.0.1:${port(5173)}`]);
   }
 
   log('Lucy Tasks is up:');
   for (const [name, url] of urls) log(`  ${name.padEnd(14)} ${url}`);
   log(`  NATS           ${NATS_URL}`);
   log(`  database       ${DATABASE_URL.replace(/:[^:@/]+@/, ':***@')}`);
+  const tokenFile = join(dataDir, 'dev-token');
   log(
-    `  RPC token      in .data/dev-token  (export LUCY_TOKEN=$(cat .data/dev-token); npm run -s lucy -- tareas list)`,
+    `  RPC token      in ${tokenFile}  (export LUCY_TOKEN=$(cat ${tokenFile}); npm run -s lucy -- tareas list)`,
   );
+  if (PORT_OFFSET)
+    log(
+      `  CLI URLs       LUCY_TRACKER_URL=http://127.0.0.1:${port(7101)} LUCY_SCHEDULER_URL=http://127.0.0.1:${port(7102)} LUCY_INGEST_URL=http://127.0.0.1:${port(7103)}`,
+    );
   log('Ctrl-C stops everything.');
 } catch (err) {
   log(`start-up failed: ${err.message}`);

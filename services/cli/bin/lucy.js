@@ -1,14 +1,30 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `lucy` works straight from the workspace without a build step.
+// Runs the lucy CLI from its bundle (dist/lucy.mjs), built on demand with esbuild when missing or older than a
+// source, so `npm run -s lucy` works straight from the workspace and starts fast. Without esbuild (a bare
+// install), it falls back to running the TypeScript through tsx.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BUNDLE, bundleCli, bundleIsStale } from '../scripts/bundle.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const tsx = join(dirname(require.resolve('tsx/package.json')), 'dist', 'cli.mjs');
-const r = spawnSync(process.execPath, [tsx, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
-process.exit(r.status ?? 1);
+let bundled = true;
+if (bundleIsStale()) {
+  try {
+    await bundleCli();
+  } catch (err) {
+    if (process.env.LUCY_DEBUG) process.stderr.write(`lucy: bundling failed (${err.message}); using tsx\n`);
+    bundled = false;
+  }
+}
+if (bundled) {
+  await import(pathToFileURL(BUNDLE).href);
+} else {
+  const require = createRequire(import.meta.url);
+  const tsx = join(dirname(require.resolve('tsx/package.json')), 'dist', 'cli.mjs');
+  const r = spawnSync(process.execPath, [tsx, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  process.exit(r.status ?? 1);
+}

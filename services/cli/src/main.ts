@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { ConnectError } from '@connectrpc/connect';
+import { reportError } from './errors.js';
+import { endQuietlyOnClosedPipe } from './output.js';
 import { register as registerAlumnos } from './commands/alumnos.js';
 import { register as registerIngest } from './commands/ingest.js';
 import { register as registerSchedule } from './commands/schedule.js';
@@ -9,6 +10,7 @@ const program = new Command('lucy')
   .description('Lucy Tasks desde la terminal: tareas, logs, programación, ingesta y alumnos.')
   .option('--json', 'imprime JSON en lugar de tablas')
   .option('--token <token>', 'token de acceso a las APIs (por defecto LUCY_TOKEN o RPC_TOKEN)')
+  .option('--debug', 'en los errores, muestra también el código gRPC y la traza (o LUCY_DEBUG=1)')
   .showHelpAfterError();
 
 registerTareas(program);
@@ -16,10 +18,12 @@ registerSchedule(program);
 registerIngest(program);
 registerAlumnos(program);
 
+endQuietlyOnClosedPipe();
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  const message = err instanceof ConnectError ? `${err.rawMessage} (${err.code})` : (err as Error).message;
-  process.stderr.write(`error: ${message}\n`);
+  const o = program.opts<{ json?: boolean; debug?: boolean }>();
+  reportError(err, { json: o.json, debug: o.debug || /^(1|true|yes)$/i.test(process.env.LUCY_DEBUG ?? '') });
   process.exit(1);
 }

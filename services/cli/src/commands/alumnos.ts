@@ -4,7 +4,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { AlumnoService, Estado, ExportFormat, type Alumno, type AlumnoFilterSchema } from '@lucy/proto';
 import { clientFor, type GlobalOptions } from '../context.js';
-import { localTime, printObject, printRows } from '../output.js';
+import { printObject, printRows } from '../output.js';
 
 const actor = () => process.env.LUCY_USER ?? process.env.USER ?? 'cli';
 const g = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
@@ -23,6 +23,18 @@ export function parseEstados(value: string | undefined): Estado[] {
     }
     return v;
   });
+}
+
+/**
+ * The document of `alumnos show`: what `alumnos list` prints (`DNI 43759455`), a bare number (`43759455`, with
+ * the type from --tipo-documento) or one written with dots (`43.759.455`).
+ */
+export function parseDocumento(ref: string, tipoPorDefecto: string): { tipoDocumento: string; dni: string } {
+  const m = /^\s*(?:([A-Za-z]{1,6})\.?\s+)?([\d.\s]+|[A-Za-z0-9]+)\s*$/.exec(ref);
+  if (!m)
+    throw new Error(`<id-o-dni>: "${ref}" no es un id ni un documento (p. ej. "DNI 43759455" o 43759455)`);
+  const numero = /^[\d.\s]+$/.test(m[2]!) ? m[2]!.replace(/[.\s]/g, '') : m[2]!;
+  return { tipoDocumento: (m[1] ?? tipoPorDefecto).toUpperCase(), dni: numero };
 }
 
 function parseSiNo(value: string | undefined, option: string): boolean | undefined {
@@ -112,8 +124,8 @@ function alumnoDetail(a: Alumno): Record<string, unknown> {
     teams_procesado: a.teamsProcesado,
     moodle_procesado: a.moodleProcesado,
     email_procesado: a.emailProcesado,
-    creado: a.createdAt ? localTime(timestampDate(a.createdAt)) : '',
-    actualizado: a.updatedAt ? localTime(timestampDate(a.updatedAt)) : '',
+    creado: a.createdAt ? timestampDate(a.createdAt) : undefined,
+    actualizado: a.updatedAt ? timestampDate(a.updatedAt) : undefined,
   };
 }
 
@@ -156,7 +168,7 @@ export function register(program: Command): void {
     .action(async (ref: string, o: { tipoDocumento: string }, cmd: Command) => {
       const byId = UUID.test(ref);
       const res = await clientFor(AlumnoService, 'ingest', g(cmd)).getAlumno(
-        byId ? { id: ref } : { dni: ref.trim(), tipoDocumento: o.tipoDocumento },
+        byId ? { id: ref } : parseDocumento(ref, o.tipoDocumento),
       );
       if (!res.alumno) throw new Error('El servicio no devolvió el alumno.');
       printObject(alumnoDetail(res.alumno), { json: g(cmd).json });

@@ -59,7 +59,8 @@ function parseNumber(value: string, option: string, min: number, integer: boolea
   return n;
 }
 
-const time = (t: Timestamp | undefined) => (t ? localTime(timestampDate(t)) : '');
+/** An instant for a row: tables print it in Córdoba time, --json as ISO 8601 with offset. */
+const time = (t: Timestamp | undefined) => (t ? timestampDate(t) : undefined);
 
 function ventanaRow(v: VentanaIngesta): Record<string, unknown> {
   return {
@@ -82,7 +83,7 @@ function printConfiguracion(c: Configuracion | undefined, json: boolean | undefi
         ventanas: c.ventanas.map(ventanaRow),
         sial_requests_por_segundo: c.sialRequestsPorSegundo,
         sial_concurrencia: c.sialConcurrencia,
-        actualizado_en: c.actualizadoEn ? timestampDate(c.actualizadoEn).toISOString() : null,
+        actualizado_en: time(c.actualizadoEn) ?? null,
         actualizado_por: c.actualizadoPor,
       },
       { json: true },
@@ -92,7 +93,7 @@ function printConfiguracion(c: Configuracion | undefined, json: boolean | undefi
   printRows(c.ventanas.map(ventanaRow), {});
   process.stdout.write(
     `\nSIAL: ${c.sialRequestsPorSegundo || 'sin límite de'} pedidos/s, ${c.sialConcurrencia} en paralelo. ` +
-      `Modificada ${time(c.actualizadoEn)} por ${c.actualizadoPor || '—'}.\n`,
+      `Modificada ${localTime(time(c.actualizadoEn))} por ${c.actualizadoPor || '—'}.\n`,
   );
 }
 

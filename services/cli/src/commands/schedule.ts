@@ -10,10 +10,11 @@ import {
   type ScheduleSchema,
 } from '@lucy/proto';
 import { clientFor, type GlobalOptions } from '../context.js';
-import { localTime, printObject, printRows } from '../output.js';
+import { printObject, printRows } from '../output.js';
 
 const g = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
-const time = (t: Timestamp | undefined) => (t ? localTime(timestampDate(t)) : '');
+/** An instant for a row: tables print it in Córdoba time, --json as ISO 8601 with offset. */
+const time = (t: Timestamp | undefined) => (t ? timestampDate(t) : undefined);
 const client = (cmd: Command) => clientFor(SchedulerService, 'scheduler', g(cmd));
 const PERIODS: Record<string, IntervalPeriod> = {
   days: IntervalPeriod.DAYS,

@@ -13,7 +13,7 @@ import {
   type TareaFilterSchema,
 } from '@lucy/proto';
 import { clientFor, type GlobalOptions } from '../context.js';
-import { localTime, printDocument, printObject, printRows } from '../output.js';
+import { localTime, printDocument, printObject, printRows, toJsonText } from '../output.js';
 
 const CORDOBA_OFFSET = '-03:00';
 
@@ -47,7 +47,8 @@ export function parseEnumList<E extends Record<string, string | number>>(
 }
 
 const name = (e: Record<number, string>, v: number) => (e[v] ?? '').toLowerCase();
-const time = (t: Timestamp | undefined) => (t ? localTime(timestampDate(t)) : '');
+/** An instant for a row: tables print it in Córdoba time, --json as ISO 8601 with offset. */
+const time = (t: Timestamp | undefined) => (t ? timestampDate(t) : undefined);
 
 function tareaRow(t: Tarea): Record<string, unknown> {
   return {
@@ -218,7 +219,7 @@ export function register(program: Command): void {
         const t = change.tarea;
         process.stdout.write(
           g(cmd).json
-            ? `${JSON.stringify(tareaRow(t))}\n`
+            ? `${toJsonText(tareaRow(t))}\n`
             : `${localTime(new Date())}  ${name(TareaEstado, t.estado).padEnd(10)} ${t.id}  ${name(TareaTipo, t.tipo)}  ${t.mensajeError}\n`,
         );
       }
