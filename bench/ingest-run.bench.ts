@@ -71,6 +71,8 @@ const child = spawn(process.execPath, serviceNodeArgs('main', SERVICE_NODE_FLAGS
       LUCY_PREFIX: t.prefix,
       MIGRATE_ON_START: 'true',
       SIAL_BASE_URL: fake.url,
+      SIAL_USER: 'usuario',
+      SIAL_PASSWORD: 'contrasena',
       SIAL_TIMEOUT_MS: '60000',
       RPC_PORT: String(rpcPort),
     }),

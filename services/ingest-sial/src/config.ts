@@ -1,12 +1,29 @@
+import { isIP } from 'node:net';
 import { boolVar, intVar, parseEnv, platformEnvShape, portVar, urlVar, z } from '@lucy/platform';
+
+/**
+ * Whether a URL's host is this machine: only there may HTTP Basic credentials travel in clear (the demo fake, a
+ * local tunnel). `localhost`, 127.0.0.0/8 and ::1.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
 
 /** Environment of ingest-sial: the platform variables plus its own. */
 export const ingestEnvSchema = z.object({
   ...platformEnvShape,
   RPC_PORT: portVar(7103),
-  SIAL_BASE_URL: urlVar(['http', 'https'], 'http://127.0.0.1:8088'),
-  SIAL_USER: z.string().default('usuario').describe('the SIAL HTTP Basic user'),
-  SIAL_PASSWORD: z.string().default('contrasena').describe('the SIAL HTTP Basic password'),
+  SIAL_BASE_URL: urlVar(['http', 'https'], 'http://127.0.0.1:8088').refine((v) => {
+    const url = new URL(v);
+    return url.protocol === 'https:' || isLoopbackHost(url.hostname);
+  }, 'must be an https:// URL (http:// only to a loopback host: it carries the SIAL password)'),
+  // No defaults: the fake's demo credentials must never reach a real SIAL. The dev supervisor and compose's
+  // demo profile pass them explicitly.
+  SIAL_USER: z.string().min(1, 'is required').describe('the SIAL HTTP Basic user'),
+  SIAL_PASSWORD: z.string().min(1, 'is required').describe('the SIAL HTTP Basic password'),
   SIAL_TIMEOUT_MS: intVar(30_000, 100),
   SIAL_RETRIES: intVar(3, 0),
   SIAL_CONCURRENCY: intVar(16, 1),

@@ -8,9 +8,12 @@ import {
   AlumnoService,
   IngestarCommandSchema,
   IngestService,
+  LogEventSchema,
+  LogLevel,
   TaskFailedSchema,
   TaskSucceededSchema,
   type TipoIngesta,
+  type LogEvent,
   type TaskFailed,
   type TaskSucceeded,
 } from '@lucy/proto';
@@ -42,6 +45,8 @@ export interface Harness {
   /** The task's lifecycle events of one kind (`succeeded`, `failed`…). */
   taskEvents(taskId: string, kind: string): Promise<StoredMessage[]>;
   succeeded(taskId: string): Promise<TaskSucceeded>;
+  /** The Log rows of a task, every level, in publication order. */
+  logs(taskId: string): Promise<(LogEvent & { nivel: string })[]>;
   failed(taskId: string): Promise<TaskFailed>;
   /** Opens the window of a tipo from an hour ago (resets its checkpoint). */
   openWindow(tipo: TipoIngesta): Promise<void>;
@@ -59,6 +64,8 @@ export async function startHarness(fakeOptions: FakeSialOptions, label: string):
       LUCY_PREFIX: t.prefix,
       MIGRATE_ON_START: 'true',
       SIAL_BASE_URL: fake.url,
+      SIAL_USER: 'usuario',
+      SIAL_PASSWORD: 'contrasena',
       SIAL_RETRIES: '0',
       SIAL_TIMEOUT_MS: '5000',
     }),
@@ -107,6 +114,16 @@ export async function startHarness(fakeOptions: FakeSialOptions, label: string):
     taskEvents,
     async succeeded(taskId) {
       return fromBinary(TaskSucceededSchema, (await first(taskId, 'succeeded')).data);
+    },
+    async logs(taskId) {
+      const all = await readStream(t.handles, t.names.streams.evt);
+      const prefix = t.names.evt('log', '');
+      return all
+        .filter((m) => m.subject.startsWith(prefix) && m.header(H.taskId) === taskId)
+        .map((m) => {
+          const e = fromBinary(LogEventSchema, m.data);
+          return Object.assign(e, { nivel: LogLevel[e.level] });
+        });
     },
     async failed(taskId) {
       return fromBinary(TaskFailedSchema, (await first(taskId, 'failed')).data);

@@ -32,7 +32,7 @@ import {
   restoreListItem,
   scannedFingerprint,
   createListScanner,
-  saveError,
+  dataRejected,
   shouldFetchPersonalData,
   type FieldChange,
   type IncrementalRange,
@@ -40,7 +40,9 @@ import {
   type ListScan,
   type MergeKind,
   type PreparedItem,
+  type RecordError,
   type ScannedItem,
+  type SialListItem,
   type SialPersonalData,
   type Tipo,
 } from '../domain/index.js';
@@ -51,6 +53,7 @@ import {
   upsertAlumnos,
   type AlumnoUpsert,
   type StoredAlumno,
+  type UpsertRejection,
 } from '../db/alumno.repository.js';
 import { toAlumnoPb, toFieldChangePb } from '../mapping.js';
 
@@ -98,6 +101,10 @@ export interface IngestRunResult {
 }
 
 const PROGRESS_EVERY = 2000;
+/** Module of the Log rows an ingestion writes. */
+export const LOG_MODULE = 'ingest_sial';
+/** Problems with records written to the Log one by one per run; the rest are counted in one line. */
+export const RECORD_LOG_CAP = 200;
 /** Planned changes a dry-run Tarea keeps in its detalles. */
 export const PLAN_CAP = 200;
 /** Alumno events published in one pass (a page has at most 5,000 records). */
@@ -124,6 +131,36 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
   const { tipo, range, sial, reporter } = input;
   const planCap = input.planCap ?? PLAN_CAP;
   const tally = createIngestTally();
+  // Every problem with a record is counted in the detalles and, up to a bound, is a Log row of the Tarea naming
+  // the record and the reason: a run over a broken list must not flood the Log with 100,000 lines.
+  let logged = 0;
+  let unlogged = 0;
+  const problem = async (
+    e: RecordError,
+    options: { discarded: boolean; alumnoId?: string | undefined },
+  ): Promise<void> => {
+    tally.error(e);
+    if (options.discarded) tally.discarded();
+    if (!reporter) return;
+    if (logged >= RECORD_LOG_CAP) {
+      unlogged++;
+      return;
+    }
+    logged++;
+    await reporter.log({
+      // A record left out of the run is an error; a record saved without one of its fields is a warning.
+      level: options.discarded ? 'ERROR' : 'WARNING',
+      module: LOG_MODULE,
+      message: e.mensaje,
+      detalles: {
+        categoria: e.categoria,
+        registro: e.registro,
+        ...(e.campo ? { campo: e.campo } : {}),
+        descartado: options.discarded,
+      },
+      ...(options.alumnoId ? { alumnoId: options.alumnoId } : {}),
+    });
+  };
   // Every in-flight SIAL request listens on the task's signal.
   setMaxListeners(input.concurrency * 2 + 10, input.signal);
   // First pass, while the list arrives: validate each record and find which position wins each document. The
@@ -144,10 +181,7 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
   }
   const received = scan.items.length;
   tally.received(received);
-  for (const e of scan.rejected) {
-    tally.error(e);
-    tally.discarded();
-  }
+  for (const e of scan.rejected) await problem(e, { discarded: true });
   const warnings = [
     ...scan.warnings,
     ...assessSourceHealth({
@@ -160,7 +194,7 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
   ];
   for (const w of warnings) {
     tally.warn(w);
-    await reporter?.log({ level: 'WARNING', module: 'ingest_sial', message: w });
+    await reporter?.log({ level: 'WARNING', module: LOG_MODULE, message: w });
   }
 
   const now = deps.clock();
@@ -212,6 +246,13 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
       await runPage(current.items, current.fingerprints, await current.unchanged);
     }
   }
+  if (unlogged > 0) {
+    await reporter?.log({
+      level: 'WARNING',
+      module: LOG_MODULE,
+      message: `Otros ${unlogged} problemas con registros no se detallan en el Log; están contados en los detalles de la Tarea.`,
+    });
+  }
   return { detalles: tally.toDetalles(), plan };
 
   async function runPage(
@@ -243,11 +284,13 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
       page.map(({ item }) => ({ tipo_documento: item.tipodoc, dni: item.nrodoc })),
     );
     const upserts: AlumnoUpsert[] = [];
-    const events: { kind: 'create' | 'update'; alumno: StoredAlumno; changes: readonly FieldChange[] }[] = [];
+    // The merge outcome of each record written, counted once the write is known to have held.
+    const written: { kind: MergeKind; item: SialListItem; alumnoId: string | undefined }[] = [];
+    const events: AlumnoEvent[] = [];
 
     await mapWithConcurrency(page, input.concurrency, async ({ item, fingerprint, issues }) => {
-      issues.forEach((e) => tally.error(e));
       const stored = existing.get(documentKey(item.tipodoc, item.nrodoc));
+      for (const e of issues) await problem(e, { discarded: false, alumnoId: stored?.id });
       const decision = shouldFetchPersonalData({
         existing: stored,
         storedFingerprint: stored?.fingerprints[tipo],
@@ -265,15 +308,20 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
           if (parsed.ok) {
             personal = parsed.value;
             personalOk = true;
-            parsed.issues.forEach((e) => tally.error(e));
-          } else tally.error(parsed.error);
+            for (const e of parsed.issues) await problem(e, { discarded: false, alumnoId: stored?.id });
+          } else if (parsed.error.categoria === 'datos_invalidos') {
+            // A value no column can hold: the record is left out whole, the stored alumno untouched, and its
+            // fingerprint not written, so the next run asks again.
+            await problem(parsed.error, { discarded: true, alumnoId: stored?.id });
+            done++;
+            return;
+          } else await problem(parsed.error, { discarded: false, alumnoId: stored?.id });
         } catch (err) {
           if (input.signal.aborted) throw err;
-          tally.error(personalDataError(item, err));
+          await problem(personalDataError(item, err), { discarded: false, alumnoId: stored?.id });
         }
       }
       const result = mergeAlumno(stored, mapSialAlumno(item, personal), tipo);
-      tally.outcome(result.kind);
       if (result.kind !== 'unchanged' && plan.length < planCap) {
         plan.push({
           kind: result.kind,
@@ -283,6 +331,8 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
         });
       }
       const newFingerprint = personalOk && stored?.fingerprints[tipo] !== fingerprint;
+      if (input.dryRun || !(result.kind !== 'unchanged' || newFingerprint)) tally.outcome(result.kind);
+      else written.push({ kind: result.kind, item, alumnoId: stored?.id });
       if (result.kind !== 'unchanged' || newFingerprint) {
         const id = stored?.id ?? uuidv7(now.getTime());
         upserts.push({
@@ -319,25 +369,40 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
 
     if (!input.dryRun) {
       if (!input.task) throw new Error('runIngestion: a run that writes needs its task context');
+      let rejected: UpsertRejection[];
       try {
-        await upsertAlumnos(deps.knex, upserts);
+        rejected = await upsertAlumnos(deps.knex, upserts);
       } catch (err) {
-        // A failed bulk write is a database problem: retry the whole run (it is idempotent).
-        const first = upserts[0];
-        if (first)
-          tally.error(saveError({ tipodoc: first.values.tipo_documento, nrodoc: first.values.dni }, err));
+        // Not a data error (those are isolated row by row): the database is unavailable or overloaded; retry the
+        // whole run (it is idempotent).
         throw new TransientError(`No se pudieron guardar los alumnos: ${(err as Error).message}`, {
           cause: err,
         });
       }
-      await publishAlumnoEvents(deps, events, input.task);
+      const refused = new Map(
+        rejected.map((r) => [documentKey(r.row.values.tipo_documento, r.row.values.dni), r]),
+      );
+      for (const w of written) {
+        const r = refused.get(documentKey(w.item.tipodoc, w.item.nrodoc));
+        if (r) await problem(dataRejected(w.item, r.reason), { discarded: true, alumnoId: w.alumnoId });
+        else tally.outcome(w.kind);
+      }
+      await publishAlumnoEvents(
+        deps,
+        refused.size === 0
+          ? events
+          : events.filter((e) => !refused.has(documentKey(e.alumno.tipo_documento, e.alumno.dni))),
+        input.task,
+      );
     }
   }
 }
 
+type AlumnoEvent = { kind: 'create' | 'update'; alumno: StoredAlumno; changes: readonly FieldChange[] };
+
 async function publishAlumnoEvents(
   deps: IngestRunDeps,
-  events: readonly { kind: 'create' | 'update'; alumno: StoredAlumno; changes: readonly FieldChange[] }[],
+  events: readonly AlumnoEvent[],
   task: TaskContext,
 ): Promise<void> {
   const taskId = task.taskId;

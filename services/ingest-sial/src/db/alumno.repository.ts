@@ -267,6 +267,67 @@ export function upsertStatement(rows: readonly AlumnoUpsert[]): { text: string; 
   return { text: UPSERT_SQL, values: upsertParams(rows) };
 }
 
+/** A row Postgres refused as data (SQLSTATE class 22 or 23) when written alone. */
+export interface UpsertRejection {
+  row: AlumnoUpsert;
+  /** Postgres's message and SQLSTATE, e.g. `value too long for type character varying(100) (22001)`. */
+  reason: string;
+}
+
+/**
+ * Whether Postgres refused a statement for its data (SQLSTATE class 22 "data exception", e.g. a NUL byte or a
+ * value too long, or class 23 "integrity constraint violation"): the same rows would fail again, so retrying the
+ * run cannot help, while splitting the batch finds the rows at fault.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
+const rejectionReason = (err: unknown): string => {
+  const e = err as { message?: unknown; code?: unknown };
+  return `${String(e.message ?? err)} (${String(e.code)})`;
+};
+
+/** One chunk in its own transaction, committed without waiting for the WAL flush (see {@link upsertAlumnos}). */
+async function upsertChunk(knex: Knex, rows: readonly AlumnoUpsert[]): Promise<void> {
+  await withConnection(knex, async (conn) => {
+    await conn.query('begin', []);
+    try {
+      await conn.query('set local synchronous_commit = off', []);
+      await conn.query(UPSERT_SQL, upsertParams(rows));
+      await conn.query('commit', []);
+    } catch (err) {
+      await conn.query('rollback', []).catch(() => undefined);
+      throw err;
+    }
+  });
+}
+
+/**
+ * Writes a chunk; when Postgres refuses it as data ({@link isDataError}), halves it until the refused rows stand
+ * alone, writes every other row and returns the refused ones. A chunk with one bad row costs about
+ * 2·log2(chunk) extra statements. Any other failure (connection, deadlock…) is thrown: the run retries.
+ */
+async function upsertIsolating(
+  knex: Knex,
+  rows: readonly AlumnoUpsert[],
+  rejected: UpsertRejection[],
+): Promise<void> {
+  try {
+    await upsertChunk(knex, rows);
+  } catch (err) {
+    if (!isDataError(err)) throw err;
+    if (rows.length === 1) {
+      rejected.push({ row: rows[0]!, reason: rejectionReason(err) });
+      return;
+    }
+    const half = Math.ceil(rows.length / 2);
+    await upsertIsolating(knex, rows.slice(0, half), rejected);
+    await upsertIsolating(knex, rows.slice(half), rejected);
+  }
+}
+
 /**
  * Bulk `INSERT … ON CONFLICT (tipo_documento, dni) DO UPDATE … WHERE … IS DISTINCT FROM …` in chunks: writes the
  * ingestion-owned fields and merges this tipo's fingerprint into `fingerprints`; never touches e-mail institucional
@@ -279,32 +340,27 @@ export function upsertStatement(rows: readonly AlumnoUpsert[]): { text: string; 
  * client-side encoding and round trip overlap another's execution. Each chunk commits with
  * `synchronous_commit = off` (no WAL flush wait per chunk) and the call ends with one synchronous commit, which
  * flushes the WAL past every chunk: when it returns, all rows are durable, as before.
+ *
+ * Rows are validated against the columns before they get here (domain/column-limits.ts); a row Postgres still
+ * refuses as data is isolated by halving its chunk and returned, and every other row is written.
  * @param chunkSize rows per statement; default 1000 (measured best with two in flight: see docs/benchmarks.md).
  * @param inFlight statements at once; default 2.
+ * @returns the rows Postgres refused as data, with the reason; empty when every row was written.
  */
 export async function upsertAlumnos(
   knex: Knex,
   rows: readonly AlumnoUpsert[],
   chunkSize = 1000,
   inFlight = 2,
-): Promise<void> {
-  if (rows.length === 0) return;
+): Promise<UpsertRejection[]> {
+  const rejected: UpsertRejection[] = [];
+  if (rows.length === 0) return rejected;
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < rows.length) {
       const start = next;
       next += chunkSize;
-      await withConnection(knex, async (conn) => {
-        await conn.query('begin', []);
-        try {
-          await conn.query('set local synchronous_commit = off', []);
-          await conn.query(UPSERT_SQL, upsertParams(rows.slice(start, start + chunkSize)));
-          await conn.query('commit', []);
-        } catch (err) {
-          await conn.query('rollback', []).catch(() => undefined);
-          throw err;
-        }
-      });
+      await upsertIsolating(knex, rows.slice(start, start + chunkSize), rejected);
     }
   };
   const workers = Math.max(1, Math.min(inFlight, Math.ceil(rows.length / chunkSize)));
@@ -312,4 +368,5 @@ export async function upsertAlumnos(
   // One synchronous commit that writes WAL (an xid is assigned) waits until the WAL is flushed up to it, and so
   // makes every chunk above durable: nothing is announced (alumno events, checkpoint) before its rows are on disk.
   await pgQuery(knex, 'select txid_current()', []);
+  return rejected;
 }

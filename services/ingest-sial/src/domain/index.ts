@@ -10,11 +10,13 @@ export {
   type Estado,
   type Tipo,
 } from './tipo.js';
+export { COLUMN_LIMITS, isPlausibleEmail, jsonProblem, textProblem } from './column-limits.js';
 export { isPlainObject, jsonEqual, type JsonObject, type JsonValue } from './json.js';
 export { DEFAULT_TIME_ZONE, formatLocalDateTime, localParts, type LocalParts } from './local-time.js';
 export {
   ERROR_CATEGORIAS,
   causeMessage,
+  dataRejected,
   describePosition,
   describeRecord,
   personalDataError,

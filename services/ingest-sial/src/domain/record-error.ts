@@ -79,6 +79,15 @@ export function saveError(ref: RecordRef, cause: unknown): RecordError {
   return recordError('guardado', describeRecord(ref), `error al guardar (${causeMessage(cause)})`);
 }
 
+/** Postgres refused the record's values (a value no column check caught): left out, the run goes on. */
+export function dataRejected(ref: RecordRef, reason: string): RecordError {
+  return recordError(
+    'datos_invalidos',
+    describeRecord(ref),
+    `la base de datos rechazó el registro (${reason}); no se guardó`,
+  );
+}
+
 /** An unexpected failure while processing the record. */
 export function unexpectedError(registro: string, cause: unknown): RecordError {
   return recordError('otros', registro, `error inesperado (${causeMessage(cause)})`);

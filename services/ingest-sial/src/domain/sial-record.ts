@@ -3,6 +3,7 @@
  * issues: the field is left out, so it never blanks a stored value) or is rejected with one RecordError; nothing
  * here throws.
  */
+import { COLUMN_LIMITS, isPlausibleEmail, jsonProblem, textProblem } from './column-limits.js';
 import { isPlainObject, type JsonObject } from './json.js';
 import {
   describePosition,
@@ -55,12 +56,16 @@ export type ParseOutcome<T> =
 
 const DNI_PATTERN = /^\d{1,10}$/;
 const OTHER_DOC_PATTERN = /^[A-Z0-9]{1,20}$/;
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** SIAL's document types (DNI, PAS, LC, LE, CI…): a few letters. */
+const TIPODOC_PATTERN = /^[A-Z]{1,10}$/;
 
 /** The raw value for a message: «31/02/2025». */
 function shown(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return `«${text.length > 60 ? `${text.slice(0, 57)}...` : text}»`;
+  const raw = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  const text = raw.length > 60 ? `${raw.slice(0, 57)}...` : raw;
+  // A NUL or a control character would end up in a Log or a terminal: shown as its escape instead.
+  // eslint-disable-next-line no-control-regex
+  return `«${text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}»`;
 }
 
 const isBlank = (value: unknown): boolean =>
@@ -86,7 +91,9 @@ function normaliseNrodoc(tipodoc: string, value: unknown): string | undefined {
 
 function parseTipodoc(value: unknown): string | undefined {
   if (isBlank(value)) return 'DNI';
-  return typeof value === 'string' ? value.trim().toUpperCase() : undefined;
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim().toUpperCase();
+  return TIPODOC_PATTERN.test(text) ? text : undefined;
 }
 
 function parseCarreraPrincipal(raw: JsonObject, registro: string, issues: RecordError[]): CarreraPrincipal {
@@ -190,34 +197,64 @@ export function parseListItem(raw: unknown, position: number): ParseOutcome<Sial
       ),
     };
   }
+  const unstorable = jsonProblem(carreras);
+  if (unstorable) {
+    return {
+      ok: false,
+      error: recordError('datos_invalidos', registro, `carreras ${unstorable}`, 'carreras'),
+    };
+  }
   const issues: RecordError[] = [];
   const objects = carreras as JsonObject[];
   const first = objects[0];
+  const estadoIngreso = first?.estado_ingreso;
+  const estadoProblem =
+    typeof estadoIngreso === 'string'
+      ? textProblem(estadoIngreso.trim(), COLUMN_LIMITS.estado_ingreso)
+      : undefined;
+  if (estadoProblem) {
+    return {
+      ok: false,
+      error: recordError('datos_invalidos', registro, `estado_ingreso ${estadoProblem}`, 'estado_ingreso'),
+    };
+  }
   const principal = first === undefined ? undefined : parseCarreraPrincipal(first, registro, issues);
   return { ok: true, value: { tipodoc, nrodoc, carreras: objects, principal }, issues };
 }
 
-function optionalText(
-  raw: Record<string, unknown>,
-  field: string,
-  registro: string,
-  issues: RecordError[],
-): string | undefined {
-  const value = raw[field];
-  if (isBlank(value)) return undefined;
-  if (typeof value === 'string') return value.trim();
-  if (typeof value === 'number') return String(value);
-  issues.push(recordError('datos_invalidos', registro, `${field} inválido ${shown(value)}`, field));
-  return undefined;
-}
+/** A text field of personal data and the column it is stored in. */
+const PERSONAL_TEXT_FIELDS = [
+  ['nombre', COLUMN_LIMITS.nombre],
+  ['apellido', COLUMN_LIMITS.apellido],
+  ['telefono', COLUMN_LIMITS.telefono],
+  ['localidad', COLUMN_LIMITS.localidad],
+  ['email', COLUMN_LIMITS.email_personal],
+] as const;
+
+type PersonalTextField = (typeof PERSONAL_TEXT_FIELDS)[number][0];
 
 /**
- * Validates the object of a `datospersonales` response for the list record `ref`. Rejected (sial): not an object,
- * or an nrodoc that belongs to another person. Issues (the field is left out): invalid email, fecha_natal, or a
- * text field that is not text. `email_institucional`, if SIAL ever sends it, is ignored: it is not SIAL's to set.
+ * Validates the object of a `datospersonales` response for the list record `ref`.
+ * - `null` (SIAL answered `[]`: it does not know the document) → rejected (sial): «SIAL no encontró el documento».
+ * - Not an object, or an nrodoc of another person → rejected (sial).
+ * - A text Postgres cannot store (NUL, unpaired surrogate, longer than its column) → rejected (datos_invalidos):
+ *   the whole record is discarded rather than saved with a silently altered value; the next run tries it again.
+ * - Issues (the field is left out): an e-mail that is not one, an invalid fecha_natal, a text field that is not
+ *   text.
+ * `email_institucional`, if SIAL ever sends it, is ignored: it is not SIAL's to set.
  */
 export function parsePersonalData(raw: unknown, ref: RecordRef): ParseOutcome<SialPersonalData> {
   const registro = describeRecord(ref);
+  if (raw === null) {
+    return {
+      ok: false,
+      error: recordError(
+        'sial',
+        registro,
+        `SIAL no encontró el documento ${registro} en datos personales; se conservan los datos guardados`,
+      ),
+    };
+  }
   if (!isPlainObject(raw)) {
     return {
       ok: false,
@@ -243,6 +280,30 @@ export function parsePersonalData(raw: unknown, ref: RecordRef): ParseOutcome<Si
     }
   }
   const issues: RecordError[] = [];
+  const texts: Partial<Record<PersonalTextField, string>> = {};
+  for (const [field, max] of PERSONAL_TEXT_FIELDS) {
+    const value = raw[field];
+    if (isBlank(value)) continue;
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      issues.push(recordError('datos_invalidos', registro, `${field} inválido ${shown(value)}`, field));
+      continue;
+    }
+    const text = typeof value === 'string' ? value.trim() : String(value);
+    // An e-mail too long for its column is not an e-mail: left out below, like any other invalid one.
+    const problem = textProblem(text, field === 'email' ? undefined : max);
+    if (problem) {
+      return {
+        ok: false,
+        error: recordError(
+          'datos_invalidos',
+          registro,
+          `${field} ${problem}; el registro no se guardó`,
+          field,
+        ),
+      };
+    }
+    texts[field] = text;
+  }
   const out: {
     nombre?: string;
     apellido?: string;
@@ -251,19 +312,14 @@ export function parsePersonalData(raw: unknown, ref: RecordRef): ParseOutcome<Si
     telefono?: string;
     localidad?: string;
   } = {};
-  const nombre = optionalText(raw, 'nombre', registro, issues);
-  if (nombre !== undefined) out.nombre = nombre;
-  const apellido = optionalText(raw, 'apellido', registro, issues);
-  if (apellido !== undefined) out.apellido = apellido;
-  const telefono = optionalText(raw, 'telefono', registro, issues);
-  if (telefono !== undefined) out.telefono = telefono;
-  const localidad = optionalText(raw, 'localidad', registro, issues);
-  if (localidad !== undefined) out.localidad = localidad;
-
-  const email = optionalText(raw, 'email', registro, issues);
-  if (email !== undefined) {
-    if (EMAIL_PATTERN.test(email)) out.email = email;
-    else issues.push(recordError('datos_invalidos', registro, `email inválido ${shown(email)}`, 'email'));
+  if (texts.nombre !== undefined) out.nombre = texts.nombre;
+  if (texts.apellido !== undefined) out.apellido = texts.apellido;
+  if (texts.telefono !== undefined) out.telefono = texts.telefono;
+  if (texts.localidad !== undefined) out.localidad = texts.localidad;
+  if (texts.email !== undefined) {
+    if (isPlausibleEmail(texts.email)) out.email = texts.email;
+    else
+      issues.push(recordError('datos_invalidos', registro, `email inválido ${shown(texts.email)}`, 'email'));
   }
 
   const fechaNatal = raw.fecha_natal;
