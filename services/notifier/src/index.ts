@@ -1,4 +1,15 @@
-/** @lucy/notifier: e-mail templates and the SMTP mailer (the service around them comes next). */
-export { loadSmtpConfig, smtpEnvSchema, smtpEnvShape, type SmtpConfig } from './config.js';
+/** @lucy/notifier: credential e-mails over SMTP, editable templates and delivery records. */
+export {
+  loadConfig,
+  loadSmtpConfig,
+  notifierEnvSchema,
+  smtpEnvSchema,
+  smtpEnvShape,
+  type NotifierConfig,
+  type SmtpConfig,
+} from './config.js';
+export { startNotifierService, type NotifierServiceHandle, type NotifierServiceOptions } from './service.js';
+export { notifierOrm } from './db/index.js';
+export { ENVIAR_EMAIL_SUBJECT, ENVIAR_EMAIL_TASK } from './consumers/enviar-email.consumer.js';
 export * from './adapters/index.js';
 export * from './domain/index.js';

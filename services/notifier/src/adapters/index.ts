@@ -1,4 +1,4 @@
-/** Outbound adapters of the notifier: the SMTP mailer and its error classification. */
+/** Outbound adapters of the notifier: the SMTP mailer, its error classification and the other services. */
 export {
   createSmtpMailer,
   smtpTransportOptions,
@@ -8,3 +8,11 @@ export {
   type SmtpMailerOptions,
 } from './smtp.mailer.js';
 export { classifySmtpError, type SmtpErrorCode } from './smtp.errors.js';
+export { createSendRateLimiter, type RateClock, type SendRateLimiter } from './send-rate.js';
+export {
+  createDirectory,
+  type AlumnoContacto,
+  type Credencial,
+  type Directory,
+  type DirectoryOptions,
+} from './directory.clients.js';

@@ -1,0 +1,275 @@
+/**
+ * The worker of `alumnos.tasks.enviar_email_credenciales` (`lucy.cmd.notify.enviar_email`): looks the alumno up,
+ * resolves the temporary password by its credential reference at send time, renders the stored template and
+ * sends it, with a delivery record checked before and written around the SMTP transaction so that a redelivered
+ * command never sends an e-mail the relay already accepted (see db/entrega.repository.ts for the residual window).
+ */
+import type { Knex } from '@mikro-orm/postgresql';
+import {
+  createCommandWorker,
+  errorMessage,
+  PermanentError,
+  ValidationError,
+  type Buckets,
+  type CommandWorker,
+  type FieldError,
+  type HandlerResult,
+  type Logger,
+  type Names,
+  type NatsHandles,
+} from '@lucy/platform';
+import { EnviarEmailCommandSchema, TipoEmail, type EnviarEmailCommand } from '@lucy/proto';
+import type { Directory, Mailer, SendResult } from '../adapters/index.js';
+import {
+  buildEmail,
+  elegirDestinatario,
+  isTipoEmailConocido,
+  messageIdFor,
+  nombreTipoEmail,
+  type EmailRenderizado,
+  type TipoEmailConocido,
+} from '../domain/index.js';
+import {
+  beginEntrega,
+  failBeforeSending,
+  findEntregaByTask,
+  finishEntrega,
+  loadPlantilla,
+  tipoToDb,
+  type EntregaGuardada,
+} from '../db/index.js';
+import { notifyMetrics } from '../metrics.js';
+
+export const ENVIAR_EMAIL_SUBJECT = 'lucy.cmd.notify.enviar_email';
+export const ENVIAR_EMAIL_TASK = 'alumnos.tasks.enviar_email_credenciales';
+
+/** Dependencies of the e-mail worker. */
+export interface EmailWorkerDeps {
+  knex: Knex;
+  nats: NatsHandles;
+  names: Names;
+  buckets: Buckets;
+  logger: Logger;
+  worker: string;
+  clock: () => Date;
+  mailer: Mailer;
+  directory: Directory;
+  /** Domain of the Message-ID (the sender's). */
+  messageIdDomain: string;
+  /** {moodle_url} of the enrolment e-mail. */
+  moodleUrl: string;
+  concurrency: number;
+  maxAttempts: number;
+  ackWaitMs: number;
+  backoffMs?: ((attempt: number) => number) | undefined;
+}
+
+const conPassword = (tipo: TipoEmail) => tipo === TipoEmail.CREDENCIALES || tipo === TipoEmail.PASSWORD_RESET;
+
+/** Semantic validation of the command (Spanish, naming the field). */
+export function validateEnviarEmail(m: EnviarEmailCommand): FieldError[] {
+  const errors: FieldError[] = [];
+  if (m.alumnoId.trim() === '') errors.push({ field: 'alumno_id', message: 'falta el id del alumno.' });
+  if (!isTipoEmailConocido(m.tipo)) {
+    errors.push({
+      field: 'tipo',
+      message:
+        'tipo de e-mail desconocido: debe ser bienvenida, credenciales, nueva contraseña o enrolamiento.',
+    });
+  } else if (conPassword(m.tipo) && m.credentialRef.trim() === '') {
+    errors.push({
+      field: 'credential_ref',
+      message: `el correo «${nombreTipoEmail(m.tipo)}» necesita la referencia a la contraseña temporal.`,
+    });
+  }
+  return errors;
+}
+
+/** The reply the relay gave to a failed send, when it gave one. */
+function replyOf(err: unknown): string {
+  const response = (err as { cause?: { response?: unknown } } | null)?.cause?.response;
+  return typeof response === 'string' ? response : '';
+}
+
+function resultOf(e: EntregaGuardada, extra: Record<string, unknown> = {}): HandlerResult {
+  return {
+    cantidadEntidades: 1,
+    detalles: {
+      entrega_id: e.id,
+      tipo: tipoToDb(e.tipo as TipoEmailConocido),
+      destinatario: e.destinatario,
+      message_id: e.messageId,
+      respuesta_smtp: e.respuestaSmtp,
+      plantilla_version: e.plantillaVersion,
+      intentos: e.intentos,
+      ...extra,
+    },
+  };
+}
+
+// A record write right after the relay accepted must not be lost to a short database blip: that would resend.
+async function persistently<T>(what: () => Promise<T>, logger: Logger): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await what();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      logger.warn({ err: errorMessage(err), attempt }, 'could not record the delivery; retrying');
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
+/** Creates the e-mail worker (not started). */
+export function createEmailWorker(deps: EmailWorkerDeps): CommandWorker {
+  const { knex, clock, mailer, directory } = deps;
+  return createCommandWorker({
+    js: deps.nats.js,
+    jsm: deps.nats.jsm,
+    names: deps.names,
+    logger: deps.logger,
+    worker: deps.worker,
+    cancellations: deps.buckets.cancellations,
+    durable: 'notifier_enviar_email',
+    subject: ENVIAR_EMAIL_SUBJECT,
+    taskType: ENVIAR_EMAIL_TASK,
+    schema: EnviarEmailCommandSchema,
+    validate: validateEnviarEmail,
+    alumnoIdOf: (m) => m.alumnoId,
+    concurrency: deps.concurrency,
+    maxAttempts: deps.maxAttempts,
+    ackWaitMs: deps.ackWaitMs,
+    ...(deps.backoffMs ? { backoffMs: deps.backoffMs } : {}),
+    handle: async (ctx) => {
+      const m = ctx.message;
+      const tipo = m.tipo as TipoEmailConocido;
+      const label = tipoToDb(tipo);
+      const taskId = ctx.task.taskId;
+      const previous = await findEntregaByTask(knex, taskId);
+      if (previous?.estado === 'enviada') {
+        notifyMetrics.emails.inc({ tipo: label, result: 'already_sent' });
+        ctx.logger.info({ entregaId: previous.id, messageId: previous.messageId }, 'e-mail already sent');
+        return resultOf(previous, { ya_enviada: true });
+      }
+      if (previous?.estado === 'fallida') {
+        throw new PermanentError(previous.error || 'El envío del correo ya había fallado.', {
+          code: 'ENTREGA_FALLIDA',
+        });
+      }
+
+      // Everything that can fail without the relay: before the record says `enviando`.
+      let destinatario = '';
+      let plantillaVersion: number | null = null;
+      let email: EmailRenderizado;
+      try {
+        const alumno = await directory.alumno(m.alumnoId);
+        destinatario = elegirDestinatario(alumno).email;
+        const plantilla = await loadPlantilla(knex, tipo);
+        plantillaVersion = plantilla?.version ?? null;
+        let upn = m.upn.trim() || alumno.emailInstitucional.trim();
+        let password: string | undefined;
+        if (conPassword(tipo)) {
+          const credencial = await directory.credencial({
+            credentialRef: m.credentialRef,
+            alumnoId: m.alumnoId,
+            taskId,
+          });
+          password = credencial.password;
+          upn = m.upn.trim() || credencial.upn.trim() || upn;
+        }
+        email = buildEmail(
+          tipo,
+          plantilla
+            ? { asunto: plantilla.asunto, cuerpo: plantilla.cuerpo, texto: plantilla.cuerpoTexto }
+            : undefined,
+          {
+            nombre: alumno.nombre,
+            apellido: alumno.apellido,
+            dni: alumno.dni,
+            email: destinatario,
+            upn,
+            password,
+            moodle_url: deps.moodleUrl,
+            cursos: [],
+          },
+        );
+      } catch (err) {
+        if (err instanceof PermanentError || err instanceof ValidationError) {
+          notifyMetrics.emails.inc({ tipo: label, result: 'failed' });
+          await failBeforeSending(knex, {
+            taskId,
+            tipo,
+            alumnoId: m.alumnoId,
+            destinatario,
+            plantillaVersion,
+            error: err.message,
+            ahora: clock(),
+          });
+        }
+        throw err;
+      }
+
+      const messageId = messageIdFor(taskId, deps.messageIdDomain);
+      const entrega = await beginEntrega(knex, {
+        taskId,
+        tipo,
+        alumnoId: m.alumnoId,
+        destinatario,
+        plantillaVersion,
+        messageId,
+        ahora: clock(),
+      });
+      if (entrega.estado === 'enviada') return resultOf(entrega, { ya_enviada: true });
+      if (entrega.estado === 'fallida') {
+        throw new PermanentError(entrega.error || 'El envío del correo ya había fallado.', {
+          code: 'ENTREGA_FALLIDA',
+        });
+      }
+      const incierto = previous?.estado === 'enviando';
+      if (incierto) {
+        notifyMetrics.emails.inc({ tipo: label, result: 'resent_uncertain' });
+        ctx.logger.warn(
+          { entregaId: entrega.id, messageId },
+          'the previous attempt stopped while sending; sending again with the same Message-ID',
+        );
+      }
+      const endTimer = notifyMetrics.smtpSeconds.startTimer();
+      let sent: SendResult;
+      try {
+        sent = await mailer.send({
+          to: destinatario,
+          subject: email.subject,
+          text: email.text,
+          html: email.html,
+          messageId,
+          headers: { 'X-Lucy-Task-Id': taskId },
+        });
+      } catch (err) {
+        endTimer();
+        const final = err instanceof PermanentError || ctx.attempt >= deps.maxAttempts;
+        await finishEntrega(knex, entrega.id, {
+          estado: final ? 'fallida' : 'reintentando',
+          respuestaSmtp: replyOf(err),
+          error: errorMessage(err),
+          ahora: clock(),
+        }).catch((e: unknown) => ctx.logger.warn({ err: errorMessage(e) }, 'could not record the failure'));
+        notifyMetrics.emails.inc({ tipo: label, result: final ? 'failed' : 'retried' });
+        throw err;
+      }
+      endTimer();
+      // If this write never succeeds the record stays `enviando`: the redelivery resends with the same Message-ID.
+      const saved = await persistently(
+        () =>
+          finishEntrega(knex, entrega.id, {
+            estado: 'enviada',
+            respuestaSmtp: sent.response,
+            messageId: sent.messageId || messageId,
+            ahora: clock(),
+          }),
+        ctx.logger,
+      );
+      notifyMetrics.emails.inc({ tipo: label, result: 'sent' });
+      return resultOf(saved, incierto ? { reenvio_incierto: true } : {});
+    },
+  });
+}
