@@ -3,6 +3,7 @@ import {
   createServiceRuntime,
   errorMessage,
   pingDatabase,
+  rpcListenOptions,
   startRpcServer,
   type Logger,
   type RpcServer,
@@ -10,7 +11,11 @@ import {
 } from '@lucy/platform';
 import { LogService, TaskService } from '@lucy/proto';
 import type { TrackerConfig } from './config.js';
-import { createBatchConsumer, type BatchConsumer } from './consumers/batch-consumer.js';
+import {
+  createBatchConsumer,
+  type BatchConsumer,
+  type BatchConsumerOptions,
+} from './consumers/batch-consumer.js';
 import { alumnoRef, commandFact, logRow, taskEventFact } from './consumers/projection.consumer.js';
 import { createPurgarTareasWorker } from './consumers/purgar-tareas.worker.js';
 import { createReplicaFanout } from './consumers/replica-fanout.js';
@@ -37,6 +42,10 @@ export interface TrackerOptions {
   stuckSweepIntervalMs?: number;
   /** Projection batch size (messages per transaction); default 1000. */
   batchSize?: number;
+  /** Projection timing (tests shorten it): see BatchConsumerOptions and ProjectBatchOptions. */
+  projection?: Pick<BatchConsumerOptions<unknown>, 'applyTimeoutMs' | 'backoffMs' | 'maxPoisonDeliveries'> & {
+    statementTimeoutMs?: number;
+  };
 }
 
 /** A running task-tracker. */
@@ -84,10 +93,21 @@ export async function startTracker(config: TrackerConfig, options: TrackerOption
     logger,
     ping,
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.projection?.applyTimeoutMs ? { applyTimeoutMs: options.projection.applyTimeoutMs } : {}),
+    ...(options.projection?.backoffMs ? { backoffMs: options.projection.backoffMs } : {}),
+    ...(options.projection?.maxPoisonDeliveries
+      ? { maxPoisonDeliveries: options.projection.maxPoisonDeliveries }
+      : {}),
   };
+  const statementTimeout = options.projection?.statementTimeoutMs;
 
   const projectFacts = async (facts: TareaFact[]) => {
-    const changed = await projectBatch(knex, facts);
+    const changed = await projectBatch(
+      knex,
+      facts,
+      [],
+      statementTimeout ? { statementTimeoutMs: statementTimeout } : {},
+    );
     broadcaster.publish(changed);
   };
   const consumers = {
@@ -160,8 +180,7 @@ export async function startTracker(config: TrackerConfig, options: TrackerOption
   timer?.unref();
 
   const rpc = await startRpcServer({
-    port: config.RPC_PORT,
-    host: config.RPC_HOST,
+    ...rpcListenOptions(config),
     token: config.RPC_TOKEN,
     services: [TaskService, LogService],
     readiness: runtime.readiness,

@@ -1,7 +1,12 @@
 import {
+  consumerRecreated,
   deadLetter,
   ensureConsumer,
   errorMessage,
+  openRunnerBuckets,
+  publishLog,
+  readConsumerPosition,
+  recordConsumerPosition,
   type Logger,
   type Names,
   type NatsHandles,
@@ -40,11 +45,18 @@ export interface BatchConsumerOptions<T> {
   lingerMs?: number;
   /** Ack deadline in ms; default 60 000. */
   ackWaitMs?: number;
-  /** Limit for one `apply`, in ms; default 20 000 (a hung database must not stall the loop forever). */
+  /**
+   * Limit for one `apply`, in ms; default 20 000 (a hung database must not stall the loop forever). A batch that
+   * outlives it is nak'ed, never dead-lettered: it may still commit, and it is idempotent. `apply` itself must bound
+   * its statements on the server (projectBatch's `statement_timeout`) so a slow transaction is cancelled there.
+   */
   applyTimeoutMs?: number;
   /** Redelivery delay after a failed batch, by delivery count; default 250 ms · 2^(n−1), max 10 s. */
   backoffMs?: (deliveries: number) => number;
-  /** Deliveries after which a message that fails alone while the store is reachable is dead-lettered; default 5. */
+  /**
+   * Failures of a message applied alone, while the store is reachable, after which it is dead-lettered; default 5.
+   * Counted by this consumer, not by JetStream's delivery count (which every nak of an outage raises).
+   */
   maxPoisonDeliveries?: number;
 }
 
@@ -52,11 +64,15 @@ export interface BatchConsumerOptions<T> {
 export interface BatchConsumer {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Batches applied since start (for tests and metrics). */
-  readonly stats: { batches: number; messages: number; failures: number };
+  /** Batches applied since start (for tests and metrics); `soloFailures`: failures of one message alone. */
+  readonly stats: { batches: number; messages: number; failures: number; soloFailures: number };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+class ApplyTimeout extends Error {
+  override readonly name = 'ApplyTimeout';
+}
 
 /**
  * A pull consumer for projections: takes up to `batchSize` messages, applies them in one transaction, then acks
@@ -77,17 +93,48 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
   let stopped = false;
   let messages: Messages | undefined;
   let loops: Promise<unknown> | undefined;
-  const stats = { batches: 0, messages: 0, failures: 0 };
+  const stats = { batches: 0, messages: 0, failures: 0, soloFailures: 0 };
+  // Failures of each message applied alone while the store answered, by stream sequence.
+  const soloFailures = new Map<number, number>();
+  let positions: Awaited<ReturnType<typeof openRunnerBuckets>>['positions'] | undefined;
+  let positionTimer: NodeJS.Timeout | undefined;
   const consumer = { consumer: o.durable };
   const count = (outcome: string, n = 1) => trackerMetrics.messages.inc({ ...consumer, outcome }, n);
   // Messages already dead-lettered while parsing a batch whose apply then failed: settled, not to be retried.
   const terminated = new WeakSet<JsMsg>();
 
-  const ensure = () =>
-    ensureConsumer(o.nats.jsm, o.stream, o.durable, o.filterSubject, {
+  const ensure = async () => {
+    positions ??= (await openRunnerBuckets(o.nats.js, o.names)).positions;
+    const start = await ensureConsumer(o.nats.jsm, o.stream, o.durable, o.filterSubject, {
       ackWaitMs,
       maxAckPending: batchSize * 4,
+      positions,
     });
+    if (start !== 'recorded') return;
+    const from = ((await readConsumerPosition(positions, o.durable)) ?? 0) + 1;
+    consumerRecreated.inc({ consumer: o.durable, from: 'recorded' });
+    log.warn({ from }, 'durable consumer was missing; re-created from its recorded position');
+    await publishLog(o.nats.js, o.names, {
+      level: 'WARNING',
+      module: 'task-tracker',
+      message: `El consumidor ${o.durable} no existía y se volvió a crear desde la secuencia ${from}.`,
+      detalles: { consumidor: o.durable, stream: o.stream, secuencia_inicial: from },
+    }).catch(() => undefined);
+  };
+
+  /** Records the ack floor at most once a second, trailing, so a re-created durable starts after it. */
+  const schedulePosition = () => {
+    if (positionTimer || !positions) return;
+    const p = positions;
+    positionTimer = setTimeout(() => {
+      recordConsumerPosition(o.nats.jsm, p, o.stream, o.durable)
+        .catch(() => undefined)
+        .finally(() => {
+          positionTimer = undefined;
+        });
+    }, 1000);
+    positionTimer.unref();
+  };
 
   async function pullLoop(): Promise<void> {
     let failures = 0;
@@ -154,7 +201,7 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
           o.apply(items),
           new Promise((_, reject) => {
             timer = setTimeout(
-              () => reject(new Error(`apply took more than ${applyTimeout} ms`)),
+              () => reject(new ApplyTimeout(`apply took more than ${applyTimeout} ms`)),
               applyTimeout,
             );
           }),
@@ -164,7 +211,11 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
         clearTimeout(timer);
       }
     }
-    for (const msg of ok) msg.ack();
+    for (const msg of ok) {
+      msg.ack();
+      soloFailures.delete(msg.info.streamSequence);
+    }
+    schedulePosition();
     stats.batches++;
     stats.messages += batch.length;
     if (items.length > 0) count('projected', items.length);
@@ -180,11 +231,13 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
     if (batch.length === 0) return;
     stats.failures++;
     trackerMetrics.batchFailures.inc(consumer);
-    let storeUp = true;
-    try {
-      await o.ping();
-    } catch {
-      storeUp = false;
+    let storeUp = !(err instanceof ApplyTimeout);
+    if (storeUp) {
+      try {
+        await o.ping();
+      } catch {
+        storeUp = false;
+      }
     }
     if (storeUp && batch.length > 1) {
       // The store answers, so something in the batch is wrong: settle one by one to isolate it.
@@ -198,8 +251,18 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
       return;
     }
     const worst = Math.max(...batch.map((m) => m.info.deliveryCount));
-    if (storeUp && worst >= maxPoison) {
+    let alone = 0;
+    if (storeUp && batch.length === 1) {
+      // Only a failure of the message alone, with the store answering, says something about the message.
+      const seq = batch[0]!.info.streamSequence;
+      alone = (soloFailures.get(seq) ?? 0) + 1;
+      if (soloFailures.size > 10_000) soloFailures.clear();
+      soloFailures.set(seq, alone);
+      stats.soloFailures++;
+    }
+    if (alone >= maxPoison) {
       const msg = batch[0]!;
+      soloFailures.delete(msg.info.streamSequence);
       await deadLetter(o.nats.js, o.names, msg, 'max_deliveries', errorMessage(err), o.durable).catch(
         () => undefined,
       );
@@ -209,7 +272,7 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
       return;
     }
     log.warn(
-      { err: errorMessage(err), messages: batch.length, storeUp },
+      { err: errorMessage(err), messages: batch.length, storeUp, failuresAlone: alone },
       'batch not projected; nak with backoff',
     );
     count('retried', batch.length);
@@ -253,6 +316,7 @@ export function createBatchConsumer<T>(o: BatchConsumerOptions<T>): BatchConsume
     },
     async stop() {
       stopped = true;
+      if (positionTimer) clearTimeout(positionTimer);
       messages?.stop();
       wake?.();
       await Promise.race([loops, sleep(10_000)]);

@@ -197,6 +197,11 @@ export interface ProjectBatchOptions {
   now?: Date;
   /** Log rows derived from the Tareas that changed, written in the same transaction (the stuck sweep's WARNINGs). */
   logsFor?: (changed: readonly TareaState[]) => LogInsert[];
+  /**
+   * Server-side limit of each statement, ms; default 15 000. A transaction stuck on a lock or a slow disk is
+   * cancelled by Postgres itself and rolled back, so nothing of it is applied after its consumer gave up on it.
+   */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -213,7 +218,9 @@ export async function projectBatch(
   options: ProjectBatchOptions = {},
 ): Promise<TareaState[]> {
   const now = (options.now ?? new Date()).toISOString();
+  const statementTimeout = Math.max(1, Math.floor(options.statementTimeoutMs ?? 15_000));
   return knex.transaction(async (trx) => {
+    await trx.raw(`set local statement_timeout = ${statementTimeout}`);
     const taskIds = [...new Set(facts.map((f) => f.event.taskId))].sort();
     const before = new Map<string, TareaState | undefined>();
     if (taskIds.length > 0) {

@@ -262,14 +262,17 @@ export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService
         knex.raw<{
           rows: Array<{ pendientes: string; ejecutando: string; completadas: string; fallidas: string }>;
         }>(
+          // Current estados from the counters; the 24 h figures by finish time, exactly (now − 24 h, now], with an
+          // index-only scan of tarea_finished_idx over that window.
           `select
-           coalesce(sum(count) filter (where estado = 'pending'), 0) as pendientes,
-           coalesce(sum(count) filter (where estado = 'running'), 0) as ejecutando,
-           coalesce(sum(count) filter (where estado = 'completed' and hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')), 0) as completadas,
-           coalesce(sum(count) filter (where estado = 'failed' and hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')), 0) as fallidas
-         from tracker.tarea_hourly_count
-         where estado in ('pending', 'running') or hour >= date_trunc('hour', ?::timestamptz - interval '24 hours')`,
-          [now.toISOString(), now.toISOString(), now.toISOString()],
+           (select coalesce(sum(count), 0) from tracker.tarea_hourly_count where estado = 'pending') as pendientes,
+           (select coalesce(sum(count), 0) from tracker.tarea_hourly_count where estado = 'running') as ejecutando,
+           count(*) filter (where estado = 'completed') as completadas,
+           count(*) filter (where estado = 'failed') as fallidas
+         from tracker.tarea
+         where estado in ('completed', 'failed')
+           and finished_at > ?::timestamptz - interval '24 hours' and finished_at <= ?::timestamptz`,
+          [now.toISOString(), now.toISOString()],
         ),
         knex.raw<{ rows: Array<{ day: string; estado: string; count: string }> }>(
           `select to_char((hour at time zone '${TIME_ZONE}')::date, 'YYYY-MM-DD') as day, estado, sum(count) as count
