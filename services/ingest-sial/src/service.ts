@@ -1,6 +1,7 @@
 import {
   createBatchPublisher,
   createServiceRuntime,
+  rpcListenOptions,
   startRpcServer,
   type CommandWorker,
   type Logger,
@@ -76,8 +77,7 @@ export async function startIngestService(
   try {
     for (const w of workers) await w.start();
     const rpc = await startRpcServer({
-      port: config.RPC_PORT,
-      host: config.RPC_HOST,
+      ...rpcListenOptions(config),
       token: config.RPC_TOKEN,
       readiness: runtime.readiness,
       logger,

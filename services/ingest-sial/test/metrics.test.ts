@@ -36,9 +36,9 @@ describe('ingest-sial metrics on /metrics', () => {
   });
 
   it('counts runs by result, records by outcome, SIAL requests by status, and the last success', async () => {
-    const before = await scrape(h.service.rpc.url);
+    const before = await scrape(h.service.rpc.metricsUrl!);
     const moved = async () => {
-      const after = await scrape(h.service.rpc.url);
+      const after = await scrape(h.service.rpc.metricsUrl!);
       return (name: string, labels: Record<string, string> = {}) =>
         (after.get(key(name, labels)) ?? 0) - (before.get(key(name, labels)) ?? 0);
     };
@@ -85,7 +85,7 @@ describe('ingest-sial metrics on /metrics', () => {
       personal,
     );
     expect(delta('lucy_ingest_sial_request_seconds_count', { endpoint: 'lista' })).toBe(3);
-    const last = (await scrape(h.service.rpc.url)).get(
+    const last = (await scrape(h.service.rpc.metricsUrl!)).get(
       key('lucy_ingest_last_success_timestamp_seconds', aspirantes),
     );
     expect(last).toBeGreaterThanOrEqual(startedAt);

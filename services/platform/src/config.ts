@@ -100,7 +100,23 @@ export const platformEnvShape = {
     .default(1)
     .describe('the JetStream replicas of the streams and buckets, 1-5 (3 on a three-server cluster)'),
   DATABASE_URL: urlVar(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lucy'),
-  RPC_HOST: z.string().default('0.0.0.0').describe('an interface address to listen on'),
+  RPC_HOST: z
+    .string()
+    .default('127.0.0.1')
+    .describe('an interface address to listen on (0.0.0.0 inside a container)'),
+  RPC_TLS_CERT_FILE: z
+    .string()
+    .optional()
+    .describe('a path to the RPC server certificate chain (PEM), reloaded when it changes'),
+  RPC_TLS_KEY_FILE: z.string().optional().describe('a path to the RPC server private key (PEM)'),
+  METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('the /metrics port (default RPC_PORT + 2000; 0 disables it)'),
+  METRICS_HOST: z.string().optional().describe('an interface address for /metrics (default RPC_HOST)'),
   RPC_TOKEN: z
     .string()
     .min(16, 'must have at least 16 characters')
@@ -156,6 +172,52 @@ export function secretBoxFromConfig(config: {
       `Invalid configuration: LUCY_SECRET_KEY_ID: "${currentKeyId}" is not a key id of LUCY_SECRET_KEYS (${Object.keys(keys).join(', ')})`,
     );
   return createSecretBox({ keys, currentKeyId });
+}
+
+/** What {@link rpcListenOptions} needs: the platform variables and the service's RPC_PORT. */
+export interface RpcListenSettings {
+  readonly RPC_PORT: number;
+  readonly RPC_HOST: string;
+  readonly RPC_TLS_CERT_FILE?: string | undefined;
+  readonly RPC_TLS_KEY_FILE?: string | undefined;
+  readonly METRICS_PORT?: number | undefined;
+  readonly METRICS_HOST?: string | undefined;
+}
+
+/**
+ * The listening part of `startRpcServer`'s options from configuration, the one place that reads the RPC and
+ * metrics variables: `startRpcServer({ ...rpcListenOptions(config), token: config.RPC_TOKEN, ... })`.
+ */
+export function rpcListenOptions(config: RpcListenSettings): {
+  port: number;
+  host: string;
+  tls?: { certFile: string; keyFile: string };
+  metrics: { port: number; host: string } | false;
+} {
+  const { RPC_TLS_CERT_FILE: certFile, RPC_TLS_KEY_FILE: keyFile } = config;
+  if (Boolean(certFile) !== Boolean(keyFile))
+    throw new ConfigError(
+      `Invalid configuration: ${certFile ? 'RPC_TLS_KEY_FILE' : 'RPC_TLS_CERT_FILE'}: RPC_TLS_CERT_FILE and RPC_TLS_KEY_FILE go together`,
+    );
+  if (certFile) readConfigFile('RPC_TLS_CERT_FILE', certFile);
+  if (keyFile) readConfigFile('RPC_TLS_KEY_FILE', keyFile);
+  const metricsHost = config.METRICS_HOST ?? config.RPC_HOST;
+  let metrics: { port: number; host: string } | false;
+  if (config.METRICS_PORT === 0) metrics = false;
+  else if (config.METRICS_PORT !== undefined) metrics = { port: config.METRICS_PORT, host: metricsHost };
+  // A free port for a free RPC port (tests); otherwise the convention, 7101 → 9101.
+  else if (config.RPC_PORT === 0) metrics = { port: 0, host: metricsHost };
+  else if (config.RPC_PORT + 2000 <= 65535) metrics = { port: config.RPC_PORT + 2000, host: metricsHost };
+  else
+    throw new ConfigError(
+      `Invalid configuration: METRICS_PORT: RPC_PORT + 2000 is above 65535; set METRICS_PORT (0 disables /metrics)`,
+    );
+  return {
+    port: config.RPC_PORT,
+    host: config.RPC_HOST,
+    ...(certFile && keyFile ? { tls: { certFile, keyFile } } : {}),
+    metrics,
+  };
 }
 
 /** Reads a PEM or creds file named by a variable, with a clear error. */

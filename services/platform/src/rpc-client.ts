@@ -10,15 +10,22 @@ export interface RpcClientOptions {
   token: string;
   /** Protocol; default `connect`. */
   protocol?: 'connect' | 'grpc';
+  /** CA certificate(s) (PEM) to trust for an `https://` base URL with a private CA. */
+  ca?: string | Buffer;
 }
 
-/** A transport over HTTP/2 cleartext that sends the bearer token on every call. */
+/** A transport over HTTP/2 (cleartext, or TLS for an `https://` URL) that sends the bearer token on every call. */
 export function createRpcTransport(options: RpcClientOptions): Transport {
   const auth: Interceptor = (next) => async (req) => {
     req.header.set('authorization', `Bearer ${options.token}`);
     return next(req);
   };
-  const common = { baseUrl: options.baseUrl, httpVersion: '2' as const, interceptors: [auth] };
+  const common = {
+    baseUrl: options.baseUrl,
+    httpVersion: '2' as const,
+    interceptors: [auth],
+    ...(options.ca ? { nodeOptions: { ca: options.ca } } : {}),
+  };
   return options.protocol === 'grpc' ? createGrpcTransport(common) : createConnectTransport(common);
 }
 

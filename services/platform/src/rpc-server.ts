@@ -1,12 +1,26 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createHttp1Server } from 'node:http';
-import { createServer as createHttp2Server } from 'node:http2';
+import { createServer as createHttp1Server, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  constants as http2Constants,
+  createServer as createHttp2Server,
+  type Http2Session,
+} from 'node:http2';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { create, type DescService } from '@bufbuild/protobuf';
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type HandlerContext,
+  type Interceptor,
+} from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 
 type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
+type NodeRequest = Parameters<NodeHandlerFn>[0];
+type NodeResponse = Parameters<NodeHandlerFn>[1];
 import {
   BadRequestSchema,
   HealthCheckResponse_ServingStatus,
@@ -23,12 +37,50 @@ export interface ReadinessCheck {
   check: () => Promise<void>;
 }
 
+/** Time and connection limits of the RPC port (see {@link DEFAULT_RPC_LIMITS}). */
+export interface RpcServerLimits {
+  /** From accepting a connection to its first bytes, its TLS handshake and its complete request headers. */
+  headersTimeoutMs: number;
+  /** From the first bytes of an HTTP/1.1 request to its complete body. */
+  requestTimeoutMs: number;
+  /** A keep-alive HTTP/1.1 connection, an HTTP/2 session or stream with no traffic is closed after this. */
+  idleTimeoutMs: number;
+  /** Open connections at once; more are refused at accept. */
+  maxConnections: number;
+  /** Concurrent streams per HTTP/2 session. */
+  maxConcurrentStreams: number;
+}
+
+/** Limits every service gets unless it overrides one. */
+export const DEFAULT_RPC_LIMITS: Readonly<RpcServerLimits> = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  // Above the 60 s idle timeout of common load balancers, so they close first.
+  idleTimeoutMs: 65_000,
+  maxConnections: 512,
+  maxConcurrentStreams: 100,
+});
+
+/** Largest request message by default, after decompression: 4 MiB. */
+export const DEFAULT_RPC_READ_MAX_BYTES = 4 * 1024 * 1024;
+
 /** Options of {@link startRpcServer}. */
 export interface RpcServerOptions {
   /** Port; 0 picks a free one. */
   port: number;
-  /** Interface; default 0.0.0.0. */
+  /** Interface; default 127.0.0.1 (`RPC_HOST=0.0.0.0` in a container). */
   host?: string;
+  /** Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) with these PEM files, reloaded when they change. */
+  tls?: { certFile: string; keyFile: string; reloadIntervalMs?: number };
+  /**
+   * Prometheus `/metrics` on its own port (never on the RPC port). Default: RPC port + 2000 on the same host (a
+   * free port when the RPC port is 0); `false` disables it.
+   */
+  metrics?: { port: number; host?: string } | false;
+  /** Largest request message, after decompression; default {@link DEFAULT_RPC_READ_MAX_BYTES}. */
+  readMaxBytes?: number;
+  /** Overrides of {@link DEFAULT_RPC_LIMITS}. */
+  limits?: Partial<RpcServerLimits>;
   /** Registers the service implementations. */
   routes: (router: ConnectRouter) => void;
   /** Services served (for grpc.health.v1 per-service status). */
@@ -37,14 +89,19 @@ export interface RpcServerOptions {
   token: string;
   readiness: ReadinessCheck[];
   logger: Logger;
-  /** Extra HTTP routes (path → handler) served before the 404, e.g. an export download. */
+  /** Extra HTTP routes (path → handler) served before the 404, e.g. an export download; they need the token. */
   extraRoutes?: Record<string, NodeHandlerFn>;
 }
 
 /** A running RPC server. */
 export interface RpcServer {
   readonly port: number;
+  /** `http://` or `https://` base URL of the RPC port. */
   readonly url: string;
+  /** Port of `/metrics`, undefined when disabled. */
+  readonly metricsPort: number | undefined;
+  /** Base URL of the metrics port (`${metricsUrl}/metrics`), undefined when disabled. */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -68,22 +125,74 @@ export function errorInterceptor(logger: Logger): Interceptor {
     } catch (err) {
       const ce = toConnectError(err, logger, `${labels.service}/${labels.method}`);
       rpcCalls.inc({ ...labels, code: Code[ce.code] });
-      throw ce;
+      throw sanction(ce);
     }
   };
+}
+
+/** Longest error message sent to a client; longer ones (an echoed 5 MB field) are cut. */
+export const MAX_ERROR_MESSAGE_CHARS = 1000;
+
+/** Errors our own code chose to send. Any other ConnectError reaching the wire came from the framework. */
+const sanctioned = new WeakSet<ConnectError>();
+
+function sanction(ce: ConnectError): ConnectError {
+  if (ce.rawMessage.length > MAX_ERROR_MESSAGE_CHARS) rewriteError(ce, truncate(ce.rawMessage));
+  sanctioned.add(ce);
+  return ce;
+}
+
+function truncate(text: string): string {
+  return `${text.slice(0, MAX_ERROR_MESSAGE_CHARS)}… (recortado)`;
+}
+
+/** Longest description of one invalid field sent to a client. */
+const MAX_FIELD_MESSAGE_CHARS = 300;
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (recortado)` : text;
+}
+
+function rewriteError(ce: ConnectError, message: string, details?: ConnectError['details']): void {
+  // Connect serialises `rawMessage` (and `details`) after aborting the context, so the rewrite reaches the wire.
+  const writable = ce as { -readonly [K in keyof ConnectError]: ConnectError[K] };
+  writable.rawMessage = message;
+  writable.message = `[${Code[ce.code]}] ${message}`;
+  if (details) writable.details = details;
+}
+
+/** What a client learns of an error the framework raised (decoding, size, compression, protocol). */
+function frameworkMessage(code: Code, readMaxBytes: number): string {
+  switch (code) {
+    case Code.ResourceExhausted:
+      return `El mensaje supera el tamaño máximo aceptado (${readMaxBytes} bytes).`;
+    case Code.InvalidArgument:
+      return 'La solicitud no se pudo interpretar: revisá el formato y el tipo de cada campo.';
+    case Code.DeadlineExceeded:
+      return 'Se agotó el tiempo de la solicitud.';
+    case Code.Canceled:
+      return 'La solicitud fue cancelada.';
+    case Code.Unimplemented:
+      return 'El método o el formato pedido no está disponible en este servicio.';
+    default:
+      return 'La solicitud no se pudo procesar.';
+  }
 }
 
 function toConnectError(err: unknown, logger: Logger, method: string): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof ValidationError) {
-    return new ConnectError(err.message, Code.InvalidArgument, undefined, [
-      {
-        desc: BadRequestSchema,
-        value: create(BadRequestSchema, {
-          violations: err.fields.map((f) => ({ field: f.field, description: f.message })),
-        }),
-      },
-    ]);
+    // A field's message may quote what was sent: each is cut, so a 5 MB value is never echoed back.
+    const fields = err.fields.slice(0, 50).map((f) => ({
+      field: cut(f.field, 120),
+      description: cut(f.message, MAX_FIELD_MESSAGE_CHARS),
+    }));
+    return new ConnectError(
+      fields.map((f) => `${f.field}: ${f.description}`).join('; '),
+      Code.InvalidArgument,
+      undefined,
+      [{ desc: BadRequestSchema, value: create(BadRequestSchema, { violations: fields }) }],
+    );
   }
   if (err instanceof NotFoundError) return new ConnectError(err.message, Code.NotFound);
   if (err instanceof PermanentError) return new ConnectError(err.message, Code.FailedPrecondition);
@@ -97,61 +206,216 @@ function toConnectError(err: unknown, logger: Logger, method: string): ConnectEr
   );
 }
 
-/** Requires `Authorization: Bearer <token>` on every RPC except grpc.health.v1. */
-export function authInterceptor(token: string): Interceptor {
+/** The message of a refused token. */
+const UNAUTHENTICATED_MESSAGE = 'Falta el token de acceso o es incorrecto.';
+
+/** Constant-time check of an `Authorization` header against `Bearer <token>`. */
+function tokenChecker(token: string): (header: string | null | undefined) => boolean {
   const expected = Buffer.from(`Bearer ${token}`);
+  return (header) => {
+    const got = Buffer.from(header ?? '');
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  };
+}
+
+/**
+ * The request gate: runs before Connect reads, decompresses or parses the body, so a request without the
+ * token costs nothing. It also makes sure framework errors (decoding, size, compression) reach the client as
+ * a short Spanish message, never verbatim: a decoding error can echo megabytes of the request.
+ */
+function requestGate(token: string, readMaxBytes: number, logger: Logger) {
+  const authorized = tokenChecker(token);
+  return (context: HandlerContext) => {
+    context.signal.addEventListener(
+      'abort',
+      () => {
+        const reason: unknown = context.signal.reason;
+        if (!(reason instanceof ConnectError) || sanctioned.has(reason)) return;
+        logger.warn(
+          {
+            method: `${context.service.typeName}/${context.method.name}`,
+            code: Code[reason.code],
+            reason: reason.rawMessage.slice(0, 300),
+          },
+          'rpc refused by the framework',
+        );
+        rewriteError(reason, frameworkMessage(reason.code, readMaxBytes), []);
+        sanctioned.add(reason);
+      },
+      { once: true },
+    );
+    if (context.service.typeName === HealthService.typeName) return;
+    if (!authorized(context.requestHeader.get('authorization'))) {
+      rpcCalls.inc({
+        service: context.service.typeName,
+        method: context.method.name,
+        code: 'Unauthenticated',
+      });
+      throw sanction(new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated));
+    }
+  };
+}
+
+/**
+ * Requires `Authorization: Bearer <token>` on every RPC except grpc.health.v1. Kept for callers that build their
+ * own router; {@link startRpcServer} checks the token earlier, in the request gate, before the body is read.
+ */
+export function authInterceptor(token: string): Interceptor {
+  const authorized = tokenChecker(token);
   return (next) => async (req) => {
     if (req.service.typeName === HealthService.typeName) return next(req);
-    const got = Buffer.from(req.header.get('authorization') ?? '');
-    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      throw new ConnectError('Falta el token de acceso o es incorrecto.', Code.Unauthenticated);
+    if (!authorized(req.header.get('authorization'))) {
+      throw sanction(new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated));
     }
     return next(req);
   };
 }
 
+/** Readiness: each dependency's name and state (`ok`, `error`, `timeout`); the cause goes to the log only. */
 async function readinessReport(
   checks: ReadinessCheck[],
-): Promise<{ ok: boolean; checks: Record<string, string> }> {
+  logger: Logger,
+): Promise<{ ok: boolean; checks: Record<string, 'ok' | 'error' | 'timeout'> }> {
   const results = await Promise.all(
     checks.map(async (c) => {
+      let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
           c.check(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('timeout after 2 s')), 2000).unref()),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new ReadinessTimeout()), 2000).unref();
+          }),
         ]);
         return [c.name, 'ok'] as const;
       } catch (err) {
-        return [c.name, errorMessage(err)] as const;
+        const state = err instanceof ReadinessTimeout ? 'timeout' : 'error';
+        logger.warn({ dependency: c.name, state, reason: errorMessage(err) }, 'not ready');
+        return [c.name, state] as const;
+      } finally {
+        clearTimeout(timer);
       }
     }),
   );
   return { ok: results.every(([, r]) => r === 'ok'), checks: Object.fromEntries(results) };
 }
 
+class ReadinessTimeout extends Error {
+  override readonly name = 'ReadinessTimeout';
+}
+
+function sendJson(res: NodeResponse, code: number, body: unknown, extra: Record<string, string> = {}): void {
+  (res as ServerResponse).writeHead(code, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    ...extra,
+  });
+  res.end(JSON.stringify(body));
+}
+
 /**
- * One port per service serving Connect, gRPC and gRPC-Web over HTTP/2 cleartext (h2c, prior knowledge) and
- * HTTP/1.1 (for gRPC-Web/Connect from browsers, curl and Kubernetes probes), plus grpc.health.v1, `/healthz`
- * (process alive), `/readyz` (every readiness check passes) and `/metrics` (Prometheus).
+ * A request whose body was refused unread: close its connection (HTTP/1.1, announced with `Connection: close`
+ * so the client does not reuse it) or cancel its stream (HTTP/2), instead of draining what the client sends.
+ */
+function dropUnreadBody(req: NodeRequest, res: NodeResponse): void {
+  if ('stream' in req) {
+    res.once('finish', () => {
+      if (!req.complete) req.stream.close(http2Constants.NGHTTP2_CANCEL);
+    });
+    return;
+  }
+  const h1res = res as ServerResponse;
+  const writeHead = h1res.writeHead.bind(h1res);
+  // Headers go out before an unread body only when the request was refused (token, size, type).
+  h1res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    if (!req.complete) {
+      this.shouldKeepAlive = false;
+      // Lingering close: after the answer, send FIN and discard what still arrives for a moment, so the client
+      // reads the answer instead of a reset; then the socket goes, whatever the client still has to send.
+      const socket = req.socket;
+      socket.destroySoon = () => {
+        socket.end();
+        req.resume();
+        setTimeout(() => socket.destroy(), LINGER_MS).unref();
+      };
+    }
+    return writeHead(...args);
+  } as ServerResponse['writeHead'];
+}
+
+const LINGER_MS = 1000;
+
+/** The Prometheus endpoint, alone on its port: nothing else is served there. */
+async function startMetricsServer(host: string, port: number): Promise<HttpServer> {
+  const server = createHttp1Server((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      sendJson(res, 404, { error: 'not found' });
+      return;
+    }
+    void metricsRegistry.metrics().then(
+      (m) => {
+        res.writeHead(200, { 'content-type': metricsRegistry.contentType, 'cache-control': 'no-store' });
+        res.end(m);
+      },
+      () => sendJson(res, 500, { error: 'metrics unavailable' }),
+    );
+  });
+  server.headersTimeout = DEFAULT_RPC_LIMITS.headersTimeoutMs;
+  server.requestTimeout = DEFAULT_RPC_LIMITS.requestTimeoutMs;
+  server.maxConnections = 32;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+/** Reads the certificate and key, checking they form a pair; throws with the file names. */
+function readTlsPair(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const cert = readFileSync(files.certFile);
+  const key = readFileSync(files.keyFile);
+  // Fails on a mismatched or half-written pair, before it replaces a working one.
+  createTlsServer({ cert, key }).close();
+  return { cert, key };
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * One port per service serving Connect, gRPC and gRPC-Web over HTTP/2 (h2c with prior knowledge, or TLS with
+ * ALPN) and HTTP/1.1, plus grpc.health.v1, `/healthz` (process alive) and `/readyz` (dependency names and states)
+ * without the token; every other route needs it. `/metrics` is served on a port of its own.
+ *
+ * The token is checked before the body is read; request messages are limited to `readMaxBytes` after
+ * decompression; slow and idle connections are closed and their number capped (see {@link RpcServerLimits}).
  */
 export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
   const { logger } = options;
+  const host = options.host ?? '127.0.0.1';
+  const limits: RpcServerLimits = { ...DEFAULT_RPC_LIMITS, ...options.limits };
+  const readMaxBytes = options.readMaxBytes ?? DEFAULT_RPC_READ_MAX_BYTES;
+  const authorized = tokenChecker(options.token);
   const serviceNames = options.services.map((s) => s.typeName);
   const status = async (service: string) => {
     if (service !== '' && !serviceNames.includes(service))
       return HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN;
-    return (await readinessReport(options.readiness)).ok
+    return (await readinessReport(options.readiness, logger)).ok
       ? HealthCheckResponse_ServingStatus.SERVING
       : HealthCheckResponse_ServingStatus.NOT_SERVING;
   };
-  const handler = connectNodeAdapter({
-    interceptors: [errorInterceptor(logger), authInterceptor(options.token)],
+  const connectHandler = connectNodeAdapter({
+    readMaxBytes,
+    requestGate: requestGate(options.token, readMaxBytes, logger),
+    interceptors: [errorInterceptor(logger)],
     routes: (router) => {
       router.service(HealthService, {
         async check(req) {
           const s = await status(req.service);
           if (s === HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN) {
-            throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
+            throw new ConnectError(`unknown service ${req.service.slice(0, 200)}`, Code.NotFound);
           }
           return { status: s };
         },
@@ -177,52 +441,141 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     },
     fallback: (req, res) => {
       const path = (req.url ?? '/').split('?')[0];
-      const send = (code: number, body: string, type = 'application/json') => {
-        res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
-        res.end(body);
-      };
-      if (path === '/healthz') return send(200, '{"status":"ok"}');
+      if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
-        void readinessReport(options.readiness).then((r) => send(r.ok ? 200 : 503, JSON.stringify(r)));
+        void readinessReport(options.readiness, logger).then((r) => sendJson(res, r.ok ? 200 : 503, r));
         return;
       }
-      if (path === '/metrics') {
-        void metricsRegistry.metrics().then((m) => send(200, m, metricsRegistry.contentType));
-        return;
+      if (!authorized(req.headers.authorization)) {
+        return sendJson(res, 401, { error: UNAUTHENTICATED_MESSAGE }, { 'www-authenticate': 'Bearer' });
       }
       const extra = path ? options.extraRoutes?.[path] : undefined;
       if (extra) return extra(req, res);
-      send(404, '{"error":"not found"}');
+      sendJson(res, 404, { error: 'not found' });
     },
   });
+  const handler = (req: NodeRequest, res: NodeResponse) => {
+    dropUnreadBody(req, res);
+    connectHandler(req, res);
+  };
 
-  const h2 = createHttp2Server({}, handler);
-  const h1 = createHttp1Server(handler);
-  h1.keepAliveTimeout = 65_000;
-  // HTTP/2 with prior knowledge starts with the connection preface; anything else is HTTP/1.1.
-  const PREFACE = Buffer.from('PRI * HTTP/2.0');
+  const settings = { maxConcurrentStreams: limits.maxConcurrentStreams };
+  const h2 = createHttp2Server({ settings, maxSessionMemory: 32 }, handler);
+  h2.on('session', (session: Http2Session) => {
+    session.setTimeout(limits.idleTimeoutMs, () => session.close());
+  });
+  h2.on('stream', (stream) => {
+    stream.setTimeout(limits.idleTimeoutMs, () => stream.close(http2Constants.NGHTTP2_CANCEL));
+  });
+  const h1 = createHttp1Server(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      // How often Node enforces headersTimeout/requestTimeout; its 30 s default would let slow clients stay.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.headersTimeoutMs / 2)),
+    },
+    handler,
+  );
+  h1.headersTimeout = limits.headersTimeoutMs;
+  h1.keepAliveTimeout = limits.idleTimeoutMs;
+  // A socket with an open response but no traffic (a stalled reader) is closed too.
+  h1.timeout = limits.idleTimeoutMs;
+  h1.maxRequestsPerSocket = 1000;
+
   const sockets = new Set<Socket>();
-  const server: NetServer = createNetServer((socket) => {
+  const track = (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  // HTTP/2 with prior knowledge starts with the connection preface; anything else is HTTP/1.1.
+  const PREFACE = Buffer.from('PRI * HTTP/2.0');
+  const dispatchCleartext = (socket: Socket) => {
+    // Until a protocol owns the socket nothing else times it out: a client that connects and stays silent.
+    socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
     socket.once('readable', () => {
+      socket.setTimeout(0);
       const head = socket.read(PREFACE.length) as Buffer | null;
       if (head) socket.unshift(head);
       (head && head.equals(PREFACE) ? h2 : h1).emit('connection', socket);
     });
-    socket.on('error', () => socket.destroy());
-  });
+  };
+
+  let server: NetServer;
+  let stopReload = () => undefined as void;
+  if (options.tls) {
+    const files = options.tls;
+    const tlsServer = createTlsServer({
+      ...readTlsPair(files),
+      ALPNProtocols: ['h2', 'http/1.1'],
+      handshakeTimeout: limits.headersTimeoutMs,
+      minVersion: 'TLSv1.2',
+    });
+    tlsServer.on('connection', track);
+    tlsServer.on('secureConnection', (socket: TLSSocket) => {
+      (socket.alpnProtocol === 'h2' ? h2 : h1).emit('connection', socket);
+    });
+    tlsServer.on('tlsClientError', (_err, socket) => socket.destroy());
+    // Certificates rotate (cert-manager, a mesh): pick up new files without a restart.
+    const reload = () => {
+      try {
+        tlsServer.setSecureContext(readTlsPair(files));
+        logger.info({ certFile: files.certFile }, 'rpc tls certificate reloaded');
+      } catch (err) {
+        logger.warn(
+          { certFile: files.certFile, reason: errorMessage(err) },
+          'rpc tls reload failed; keeping the previous',
+        );
+      }
+    };
+    const interval = files.reloadIntervalMs ?? 10_000;
+    watchFile(files.certFile, { interval, persistent: false }, reload);
+    watchFile(files.keyFile, { interval, persistent: false }, reload);
+    stopReload = () => {
+      unwatchFile(files.certFile, reload);
+      unwatchFile(files.keyFile, reload);
+    };
+    server = tlsServer;
+  } else {
+    server = createNetServer((socket) => {
+      track(socket);
+      dispatchCleartext(socket);
+    });
+  }
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+    server.listen(options.port, host, () => resolve());
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  logger.info({ port, services: serviceNames }, 'rpc server listening');
+
+  let metricsServer: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  if (options.metrics !== false) {
+    const wanted = options.metrics ?? { port: options.port === 0 ? 0 : options.port + 2000 };
+    try {
+      metricsServer = await startMetricsServer(wanted.host ?? host, wanted.port);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    const a = metricsServer.address();
+    metricsPort = typeof a === 'object' && a ? a.port : wanted.port;
+  }
+  const metricsHost = options.metrics ? (options.metrics.host ?? host) : host;
+  logger.info(
+    { port, host, tls: Boolean(options.tls), metricsPort, services: serviceNames },
+    'rpc server listening',
+  );
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${urlHost(host)}:${port}`,
+    metricsPort,
+    metricsUrl: metricsPort === undefined ? undefined : `http://${urlHost(metricsHost)}:${metricsPort}`,
     async close() {
+      stopReload();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         h1.closeIdleConnections();

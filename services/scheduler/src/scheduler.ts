@@ -1,5 +1,6 @@
 import {
   createServiceRuntime,
+  rpcListenOptions,
   startRpcServer,
   type Logger,
   type RpcServer,
@@ -65,8 +66,7 @@ export async function createScheduler(
   });
   await engine.start();
   const rpc = await startRpcServer({
-    port: config.RPC_PORT,
-    host: config.RPC_HOST,
+    ...rpcListenOptions(config),
     token: config.RPC_TOKEN,
     services: [SchedulerService],
     readiness: runtime.readiness,

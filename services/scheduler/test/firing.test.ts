@@ -80,7 +80,7 @@ describe('firing', () => {
     it('reports leadership, fired slots and fire lag on /metrics', async () => {
       const task = await intervalTask(r, 'Métricas cada segundo', { kwargs: { ignorarVentana: true } });
       await waitFor(async () => ((await commandsOf(task.id)).length >= 2 ? true : undefined));
-      const text = await (await fetch(`${r.scheduler.rpc.url}/metrics`)).text();
+      const text = await (await fetch(`${r.scheduler.rpc.metricsUrl!}/metrics`)).text();
       const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
       expect(value('lucy_scheduler_leader')).toBe(1);
       expect(value('lucy_scheduler_slots_total\\{outcome="fired"\\}')).toBeGreaterThanOrEqual(2);
