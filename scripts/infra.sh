@@ -25,28 +25,65 @@ if [ -z "${NATS_URL:-}" ] && ! port_open 127.0.0.1 4222; then
   for _ in $(seq 1 50); do port_open 127.0.0.1 4222 && break; sleep 0.2; done
 fi
 
-if ! port_open 127.0.0.1 5432; then
+# The tests' Postgres. This script never changes a Postgres's authentication (no pg_hba.conf edits, no passwords
+# set): it uses TEST_ADMIN_DATABASE_URL, else postgres on 127.0.0.1:5432 when that needs no password (CI, a
+# developer's trust setup), else a cluster of the project's own (created once, as root on Debian, with trust on
+# loopback only) whose URL it leaves in .data/test-admin-database-url for @lucy/testkit.
+PRIVATE_CLUSTER=lucy-test
+PRIVATE_PORT=${LUCY_TEST_PG_PORT:-5442}
+URL_FILE=.data/test-admin-database-url
+mkdir -p .data
+
+pg_answers() {
+  node -e "
+const pg=require('pg');const c=new pg.Client({connectionString:process.argv[1]});
+c.connect().then(()=>c.end()).catch(e=>{console.error(e.message);process.exit(1)})" "$1" 2>/dev/null
+}
+
+if [ -n "${TEST_ADMIN_DATABASE_URL:-}" ]; then
+  pg_answers "$TEST_ADMIN_DATABASE_URL" || { echo "TEST_ADMIN_DATABASE_URL does not answer." >&2; exit 1; }
+  echo "==> NATS and PostgreSQL (TEST_ADMIN_DATABASE_URL) are ready"
+  exit 0
+fi
+
+if ! port_open 127.0.0.1 5432 && [ ! -f "$URL_FILE" ]; then
   if ! ls /etc/postgresql >/dev/null 2>&1; then
     apt_install postgresql
   fi
   version=$(ls /etc/postgresql | sort -n | tail -1)
-  echo "==> Starting PostgreSQL $version"
-  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
-  for _ in $(seq 1 50); do port_open 127.0.0.1 5432 && break; sleep 0.2; done
-fi
-
-# Tests connect as postgres over TCP without a password (trust on loopback, as on the CI machines).
-if ! node -e "
-const pg=require('pg');const c=new pg.Client({connectionString:process.env.TEST_ADMIN_DATABASE_URL||'postgres://postgres@127.0.0.1:5432/postgres'});
-c.connect().then(()=>c.end()).catch(e=>{console.error(e.message);process.exit(1)})" 2>/dev/null; then
-  hba=$(ls /etc/postgresql/*/main/pg_hba.conf 2>/dev/null | tail -1)
-  if [ -n "$hba" ] && [ "$(id -u)" = "0" ]; then
-    echo "==> Allowing trust auth on loopback for the local test cluster"
-    sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
-    pg_ctlcluster --skip-systemctl-redirect "$(basename "$(dirname "$(dirname "$hba")")")" main reload
-  else
-    echo "Postgres on 127.0.0.1:5432 refuses postgres without password; set TEST_ADMIN_DATABASE_URL." >&2
-    exit 1
+  if [ -d "/etc/postgresql/$version/main" ]; then
+    echo "==> Starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 50); do port_open 127.0.0.1 5432 && break; sleep 0.2; done
   fi
 fi
-echo "==> NATS and PostgreSQL are ready"
+
+if pg_answers postgres://postgres@127.0.0.1:5432/postgres; then
+  rm -f "$URL_FILE"
+  echo "==> NATS and PostgreSQL are ready"
+  exit 0
+fi
+
+private_url="postgres://postgres@127.0.0.1:$PRIVATE_PORT/postgres"
+if [ "$(id -u)" = "0" ] && command -v pg_createcluster >/dev/null 2>&1; then
+  version=$(ls /etc/postgresql | sort -n | tail -1)
+  if [ ! -d "/etc/postgresql/$version/$PRIVATE_CLUSTER" ]; then
+    echo "==> Postgres on 127.0.0.1:5432 wants a password; creating the project's own cluster $PRIVATE_CLUSTER on 127.0.0.1:$PRIVATE_PORT (trust on loopback; the system cluster is left as it is)"
+    pg_createcluster "$version" "$PRIVATE_CLUSTER" --port "$PRIVATE_PORT" -- --auth-host=trust --auth-local=peer >/dev/null
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$version" "$PRIVATE_CLUSTER" start 2>/dev/null || true
+  for _ in $(seq 1 50); do port_open 127.0.0.1 "$PRIVATE_PORT" && break; sleep 0.2; done
+  if pg_answers "$private_url"; then
+    echo "$private_url" >"$URL_FILE"
+    echo "==> NATS and PostgreSQL ($PRIVATE_CLUSTER on 127.0.0.1:$PRIVATE_PORT) are ready"
+    exit 0
+  fi
+fi
+
+cat >&2 <<MSG
+Postgres on 127.0.0.1:5432 refuses the user postgres without a password, and this script does not change a
+Postgres's authentication. Either point the tests at a server and role that may create databases:
+  export TEST_ADMIN_DATABASE_URL=postgres://USER:PASSWORD@127.0.0.1:5432/postgres
+or run this script as root on Debian once: it creates a cluster of the project's own on 127.0.0.1:$PRIVATE_PORT.
+MSG
+exit 1

@@ -1,6 +1,8 @@
 // @lucy/testkit: isolated real infrastructure for integration tests — a database and a stream prefix per run.
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import {
@@ -22,9 +24,18 @@ export const TEST_TOKEN = 'test-token-0123456789abcdef';
 /** NATS URL for tests: NATS_URL or the local server. */
 export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
-/** Admin connection used to create and drop per-test databases. */
+/**
+ * Admin connection used to create and drop per-test databases: TEST_ADMIN_DATABASE_URL, else the project's own
+ * cluster that scripts/infra.sh created (it leaves the URL in .data/test-admin-database-url when the machine's
+ * Postgres wants a password), else postgres without a password on 127.0.0.1:5432.
+ */
 export const TEST_ADMIN_DATABASE_URL =
-  process.env.TEST_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  process.env.TEST_ADMIN_DATABASE_URL ?? privateClusterUrl() ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function privateClusterUrl(): string | undefined {
+  const file = join(import.meta.dirname, '..', '..', '..', '.data', 'test-admin-database-url');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+}
 
 /** A unique, valid stream/subject prefix for one test run. */
 export function testPrefix(label = 't'): string {
