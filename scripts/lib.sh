@@ -27,6 +27,8 @@ ensure_pnpm() {
   fi
   export PNPM
   export PATH="$(dirname "$PNPM"):$PATH"
+  # The version is pinned on purpose: pnpm's "update available" box is noise in the up and test logs.
+  export PNPM_CONFIG_UPDATE_NOTIFIER=false npm_config_update_notifier=false
 }
 
 port_open() { (echo >"/dev/tcp/$1/$2") >/dev/null 2>&1; }

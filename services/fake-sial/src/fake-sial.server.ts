@@ -14,6 +14,7 @@ import {
   serverOrigin,
 } from '@lucy/fake-kit';
 import { createDataset, type TouchChange, type TouchTarget } from './dataset.js';
+import { sialIndexPage } from './index-page.js';
 import {
   appliesTo,
   mergeFaults,
@@ -520,6 +521,11 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
       if (path === '/healthz') {
         counts.healthz++;
         return send(res, { status: 200, body: { status: 'ok' } });
+      }
+      if (path === '/' && req.method === 'GET') {
+        const origin = `http://${req.headers.host ?? '127.0.0.1'}`;
+        const page = sialIndexPage(origin, SIAL_BASE_PATH, api.state());
+        return sendBody(res, 200, page, 'text/html; charset=utf-8');
       }
       if (path.startsWith('/__fake/')) return await handleControl(req, res, path);
       if (path.startsWith(`${SIAL_BASE_PATH}/`)) return await handleSial(req, res, path);
