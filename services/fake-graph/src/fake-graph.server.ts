@@ -36,6 +36,7 @@ import {
   type FakeGraphFaultsInput,
 } from './faults.js';
 import { GraphFakeError } from './graph-error.js';
+import { graphIndexPage } from './index-page.js';
 import { parsePage, parseSelect, parseUserFilter, skipToken } from './odata.js';
 import { DEFAULT_TLS_HOSTS, generateCertificate, type FakeGraphTls } from './tls.js';
 import { GRAPH_APP_ID, GRAPH_RESOURCE, issueToken, verifyToken, type FakeGraphApp } from './token.js';
@@ -1000,6 +1001,11 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
     const search = queryAt === -1 ? '' : rawUrl.slice(queryAt + 1);
     try {
       if (path === '/healthz') return send(res, { status: 200, body: { status: 'ok' } });
+      if (path === '/' && req.method === 'GET') {
+        const page = graphIndexPage(`https://${req.headers.host ?? '127.0.0.1'}`, tenantId, api.state());
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
+        return;
+      }
       if (path.startsWith('/__fake/')) return await handleControl(req, res, path);
       const aad =
         /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|oauth2\/v2\.0\/token|discovery\/v2\.0\/keys)$/.exec(
