@@ -43,6 +43,8 @@ export const identityEnvSchema = z.object({
   IDENTITY_CONFIG_CACHE_MS: intVar(10_000, 0),
   IDENTITY_CONCURRENCY: intVar(16, 1),
   IDENTITY_MAX_ATTEMPTS: intVar(5, 1),
+  /** Ack wait of the identity commands: JetStream redelivers a crashed run's command after it. */
+  IDENTITY_ACK_WAIT_MS: intVar(60_000, 1000),
   IDENTITY_BATCH_LIMIT: intVar(50, 1),
   IDENTITY_MASS_DELETE_MAX: intVar(20, 0),
   IDENTITY_MASS_DELETE_WINDOW_MS: intVar(3_600_000, 1000),

@@ -122,6 +122,7 @@ export async function startIdentityService(
       studentSku: config.GRAPH_STUDENT_SKU,
       safeDeletePrefix: config.GRAPH_SAFE_DELETE_PREFIX,
       massDelete: { max: config.IDENTITY_MASS_DELETE_MAX, windowMs: config.IDENTITY_MASS_DELETE_WINDOW_MS },
+      leaseMs: config.IDENTITY_ACK_WAIT_MS,
     });
     workers.push(
       ...createIdentityWorkers({
@@ -132,6 +133,7 @@ export async function startIdentityService(
         worker: runtime.workerId,
         runner,
         concurrency: config.IDENTITY_CONCURRENCY,
+        ackWaitMs: config.IDENTITY_ACK_WAIT_MS,
         maxAttempts: config.IDENTITY_MAX_ATTEMPTS,
         ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
       }),

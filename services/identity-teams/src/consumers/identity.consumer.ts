@@ -43,6 +43,7 @@ export interface IdentityWorkerDeps {
   worker: string;
   runner: OperationRunner;
   concurrency: number;
+  ackWaitMs: number;
   maxAttempts?: number;
   backoffMs?: (attempt: number) => number;
 }
@@ -62,7 +63,7 @@ export function createIdentityWorkers(deps: IdentityWorkerDeps): CommandWorker[]
     worker: deps.worker,
     cancellations: deps.buckets.cancellations,
     concurrency: deps.concurrency,
-    ackWaitMs: 60_000,
+    ackWaitMs: deps.ackWaitMs,
     ...(deps.maxAttempts ? { maxAttempts: deps.maxAttempts } : {}),
     ...(deps.backoffMs ? { backoffMs: deps.backoffMs } : {}),
   };

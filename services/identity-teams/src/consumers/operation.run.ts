@@ -66,6 +66,7 @@ import {
   getOperacion,
   markHecho,
   releaseCuenta,
+  renewCuenta,
   setEliminacionEstado,
   updateCuenta,
   updateOperacion,
@@ -95,8 +96,13 @@ export interface OperationDeps {
   studentSku: string;
   safeDeletePrefix: string;
   massDelete: { max: number; windowMs: number };
-  /** How long a task holds an alumno; a crashed holder's own redelivery takes it back at once. */
+  /**
+   * How long a run holds an alumno without renewing (renewed at every step); a crashed run's alumno is free again
+   * after it. Set it to the command's ack wait, after which JetStream redelivers.
+   */
   leaseMs?: number;
+  /** Waits while another run holds the alumno; default the wall clock. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** What one command asks. */
@@ -169,7 +175,42 @@ export function cuentaToPb(c: CuentaRow, tienePassword: boolean): CuentaExterna 
 /** Creates the runner of identity tasks. */
 export function createOperationRunner(deps: OperationDeps) {
   const { knex, graph, vault, clock } = deps;
-  const leaseMs = deps.leaseMs ?? 10 * 60_000;
+  const leaseMs = deps.leaseMs ?? 60_000;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+
+  /**
+   * Takes the alumno for this run, waiting (with heartbeats) while another run holds it: a second delivery of the
+   * same task waits for the first and then finds its steps done; a crashed holder's lease runs out.
+   */
+  const claim = async (
+    input: { alumnoId: string; dni: string; upn: string },
+    ctx: CommandContext<unknown>,
+  ): Promise<{ cuenta: CuentaRow; runId: string }> => {
+    const runId = `${ctx.task.taskId}:${ctx.attempt}:${Math.random().toString(36).slice(2, 10)}`;
+    const deadline = Date.now() + leaseMs + 5000;
+    for (;;) {
+      const cuenta = await claimCuenta(knex, {
+        ...input,
+        taskId: ctx.task.taskId,
+        runId,
+        now: clock(),
+        leaseMs,
+      });
+      if (cuenta) return { cuenta, runId };
+      if (Date.now() > deadline)
+        throw new TransientError(`Otra tarea está procesando al alumno ${input.alumnoId}; se reintentará.`, {
+          code: 'ALUMNO_OCUPADO',
+        });
+      ctx.working();
+      await sleep(200);
+    }
+  };
+  const renew = async (alumnoId: string, runId: string) => {
+    if (!(await renewCuenta(knex, alumnoId, runId, new Date(clock().getTime() + leaseMs))))
+      throw new TransientError(`Se perdió la reserva del alumno ${alumnoId}; se reintentará.`, {
+        code: 'ALUMNO_OCUPADO',
+      });
+  };
   const skus = skuCache(graph, deps.studentSku);
 
   const publishCuenta = async (
@@ -265,7 +306,8 @@ export function createOperationRunner(deps: OperationDeps) {
     const state = (u: GraphUser) => ({
       id: u.id,
       userPrincipalName: u.userPrincipalName,
-      employeeId: u.employeeId,
+      // An empty employeeId is no employeeId (accounts made before Lucy set it).
+      employeeId: u.employeeId || null,
       skuIds: u.assignedLicenses.map((l) => l.skuId),
     });
     const plan = planActivation({
@@ -299,7 +341,7 @@ export function createOperationRunner(deps: OperationDeps) {
           throw new TransientError(`La cuenta ${upn} existe pero todavía no es visible (replicación).`, {
             code: 'GRAPH_REPLICACION',
           });
-        if (user.employeeId !== null && user.employeeId.toLowerCase() !== alumno.dni.toLowerCase())
+        if (user.employeeId && user.employeeId.toLowerCase() !== alumno.dni.toLowerCase())
           throw userExists(
             `La cuenta ${upn} ya existe en Microsoft 365 y pertenece a otra persona (employeeId ${user.employeeId}).`,
           );
@@ -308,7 +350,7 @@ export function createOperationRunner(deps: OperationDeps) {
     let passwordKnown = created;
     if (!created) {
       identityMetrics.graphUsers.inc({ result: 'adopted' });
-      if (user.employeeId !== null) {
+      if (user.employeeId) {
         // Only Lucy sets employeeId, and no record of ours holds this account: an attempt of ours made it and
         // its password never reached the alumno. Setting the task's password makes the e-mail true.
         await graph.resetPassword(user.id, cred.password, { forceChange: true });
@@ -480,18 +522,7 @@ export function createOperationRunner(deps: OperationDeps) {
       throw new PermanentError(`Alumno ${req.alumnoId} no encontrado`, { code: 'ALUMNO_NO_ENCONTRADO' });
     const upn = upnOf(alumno);
     const taskId = ctx.task.taskId;
-    const claimed = await claimCuenta(knex, {
-      alumnoId: alumno.id,
-      dni: alumno.dni,
-      upn,
-      taskId,
-      now: clock(),
-      leaseMs,
-    });
-    if (!claimed)
-      throw new TransientError(`Otra tarea está procesando al alumno ${alumno.id}; se reintentará.`, {
-        code: 'ALUMNO_OCUPADO',
-      });
+    const { cuenta: claimed, runId } = await claim({ alumnoId: alumno.id, dni: alumno.dni, upn }, ctx);
     let cuenta = claimed;
     try {
       let op = await getOperacion(knex, taskId);
@@ -547,6 +578,7 @@ export function createOperationRunner(deps: OperationDeps) {
       const pending = pendingSteps(op.plan, op.hechos);
       for (const paso of pending) {
         ctx.working();
+        await renew(alumno.id, runId);
         try {
           switch (paso) {
             case 'usuario_graph':
@@ -595,7 +627,7 @@ export function createOperationRunner(deps: OperationDeps) {
           pasos_en_este_intento: pending,
           ...(omitidos.length ? { omitidos } : {}),
           email_task_id: op.email_task_id,
-          contrasena_temporal: current
+          temporal_revelable: current
             ? 'guardada cifrada; se puede revelar con RevealPassword (lucy cuentas revelar)'
             : 'desconocida (cuenta adoptada)',
         },
@@ -606,7 +638,7 @@ export function createOperationRunner(deps: OperationDeps) {
       }
       throw err;
     } finally {
-      await releaseCuenta(knex, alumno.id, taskId).catch(() => undefined);
+      await releaseCuenta(knex, alumno.id, runId).catch(() => undefined);
     }
   }
 
@@ -646,18 +678,7 @@ export function createOperationRunner(deps: OperationDeps) {
         });
       }
     }
-    const claimed = await claimCuenta(knex, {
-      alumnoId: req.alumnoId,
-      dni: stored?.dni ?? '',
-      upn,
-      taskId,
-      now: clock(),
-      leaseMs,
-    });
-    if (!claimed)
-      throw new TransientError(`Otra tarea está procesando al alumno ${req.alumnoId}; se reintentará.`, {
-        code: 'ALUMNO_OCUPADO',
-      });
+    const { runId } = await claim({ alumnoId: req.alumnoId, dni: stored?.dni ?? '', upn }, ctx);
     try {
       let bypass = false;
       if (req.retencionId) {
@@ -706,6 +727,7 @@ export function createOperationRunner(deps: OperationDeps) {
       const resultado: Record<string, string> = {};
       for (const paso of pendingSteps(op.plan, op.hechos)) {
         ctx.working();
+        await renew(req.alumnoId, runId);
         try {
           if (paso === 'eliminar_graph') {
             resultado.teams = await graph.deleteUser(upn);
@@ -744,7 +766,7 @@ export function createOperationRunner(deps: OperationDeps) {
         detalles: { upn, moodle_username: deps.moodle ? moodleUsername : null, ...resultado },
       };
     } finally {
-      await releaseCuenta(knex, req.alumnoId, taskId).catch(() => undefined);
+      await releaseCuenta(knex, req.alumnoId, runId).catch(() => undefined);
     }
   }
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from '@mikro-orm/postgresql';
 import type { SecretBox } from '@lucy/platform';
+import { asDate } from './cuenta.repository.js';
 
 /** Where a credential came from. */
 export type CredencialOrigen = 'creacion' | 'reseteo';
@@ -76,7 +77,7 @@ const toRow = (r: Record<string, unknown>): CredencialRow => ({
   task_id: String(r.task_id),
   email_task_id: (r.email_task_id as string | null) ?? null,
   en_uso: Boolean(r.en_uso),
-  generada_en: r.generada_en as Date,
+  generada_en: asDate(r.generada_en) ?? new Date(0),
 });
 
 /** Creates the vault over `identity.credencial` and `identity.auditoria`. */

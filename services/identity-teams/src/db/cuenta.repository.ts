@@ -58,6 +58,10 @@ const CUENTA_COLUMNS = [
   'actualizada_en',
 ];
 
+/** A timestamp column as a Date (the driver may hand back text). */
+export const asDate = (v: unknown): Date | null =>
+  v instanceof Date ? v : typeof v === 'string' || typeof v === 'number' ? new Date(v) : null;
+
 const toCuenta = (r: Record<string, unknown>): CuentaRow => ({
   alumno_id: String(r.alumno_id),
   dni: String(r.dni),
@@ -70,10 +74,10 @@ const toCuenta = (r: Record<string, unknown>): CuentaRow => ({
   email_solicitado: Boolean(r.email_solicitado),
   estado: r.estado as CuentaEstado,
   ultimo_error: (r.ultimo_error as string | null) ?? null,
-  creada_en: (r.creada_en as Date | null) ?? null,
-  activada_en: (r.activada_en as Date | null) ?? null,
-  eliminada_en: (r.eliminada_en as Date | null) ?? null,
-  actualizada_en: r.actualizada_en as Date,
+  creada_en: asDate(r.creada_en),
+  activada_en: asDate(r.activada_en),
+  eliminada_en: asDate(r.eliminada_en),
+  actualizada_en: asDate(r.actualizada_en) ?? new Date(0),
 });
 
 const toOperacion = (r: Record<string, unknown>): OperacionRow => ({
@@ -85,7 +89,7 @@ const toOperacion = (r: Record<string, unknown>): OperacionRow => ({
   credencial_id: (r.credencial_id as string | null) ?? null,
   email_task_id: (r.email_task_id as string | null) ?? null,
   creando: Boolean(r.creando),
-  completada_en: (r.completada_en as Date | null) ?? null,
+  completada_en: asDate(r.completada_en),
 });
 
 export const cuentaTable = (knex: Knex) => knex.withSchema('identity').table('cuenta');
@@ -107,31 +111,53 @@ export async function getCuentas(knex: Knex, alumnoIds: readonly string[]): Prom
 }
 
 /**
- * Takes the alumno's lease for a task (creating its record on first use): only one task works on an alumno at a
- * time, and the same task (a redelivery after a crash) takes it back at once. Undefined when another task holds
- * it and its lease has not run out.
+ * Takes the alumno's lease for one run of a task (creating its record on first use): only one run works on an
+ * alumno at a time, even two deliveries of the same task. Undefined while another run holds it and its lease has
+ * not run out; a crashed run's lease runs out after `leaseMs` (renewed at every step).
  */
 export async function claimCuenta(
   knex: Knex,
-  input: { alumnoId: string; dni: string; upn: string; taskId: string; now: Date; leaseMs: number },
+  input: {
+    alumnoId: string;
+    dni: string;
+    upn: string;
+    taskId: string;
+    runId: string;
+    now: Date;
+    leaseMs: number;
+  },
 ): Promise<CuentaRow | undefined> {
   const until = new Date(input.now.getTime() + input.leaseMs);
   const { rows } = await knex.raw<{ rows: Record<string, unknown>[] }>(
-    `insert into identity.cuenta as c (alumno_id, dni, upn, lease_task, lease_hasta, actualizada_en)
-     values (?, ?, ?, ?, ?, ?)
-     on conflict (alumno_id) do update set lease_task = excluded.lease_task, lease_hasta = excluded.lease_hasta
-     where c.lease_task is null or c.lease_hasta < ? or c.lease_task = excluded.lease_task
+    `insert into identity.cuenta as c (alumno_id, dni, upn, lease_task, lease_run, lease_hasta, actualizada_en)
+     values (?, ?, ?, ?, ?, ?, ?)
+     on conflict (alumno_id) do update
+       set lease_task = excluded.lease_task, lease_run = excluded.lease_run, lease_hasta = excluded.lease_hasta
+     where c.lease_run is null or c.lease_hasta < ?
      returning ${CUENTA_COLUMNS.join(', ')}`,
-    [input.alumnoId, input.dni, input.upn, input.taskId, until, input.now, input.now],
+    [input.alumnoId, input.dni, input.upn, input.taskId, input.runId, until, input.now, input.now],
   );
   return rows[0] ? toCuenta(rows[0]) : undefined;
 }
 
-/** Gives the lease back (only if this task holds it). */
-export async function releaseCuenta(knex: Knex, alumnoId: string, taskId: string): Promise<void> {
+/** Extends a run's lease; false when the run no longer holds it. */
+export async function renewCuenta(
+  knex: Knex,
+  alumnoId: string,
+  runId: string,
+  until: Date,
+): Promise<boolean> {
+  const n = await cuentaTable(knex)
+    .where({ alumno_id: alumnoId, lease_run: runId })
+    .update({ lease_hasta: until });
+  return n > 0;
+}
+
+/** Gives the lease back (only if this run holds it). */
+export async function releaseCuenta(knex: Knex, alumnoId: string, runId: string): Promise<void> {
   await cuentaTable(knex)
-    .where({ alumno_id: alumnoId, lease_task: taskId })
-    .update({ lease_task: null, lease_hasta: null });
+    .where({ alumno_id: alumnoId, lease_run: runId })
+    .update({ lease_task: null, lease_run: null, lease_hasta: null });
 }
 
 /** Writes some columns of an account record. */

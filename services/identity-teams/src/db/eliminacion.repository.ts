@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from '@mikro-orm/postgresql';
+import { asDate } from './cuenta.repository.js';
 
 export type EliminacionEstado =
   'en_curso' | 'realizada' | 'retenida' | 'confirmada' | 'descartada' | 'rechazada';
@@ -26,15 +27,23 @@ export interface EliminacionRow {
 }
 
 const table = (knex: Knex) => knex.withSchema('identity').table('eliminacion');
+const toRow = (r: Record<string, unknown>): EliminacionRow => ({
+  ...(r as unknown as EliminacionRow),
+  creada_en: asDate(r.creada_en) ?? new Date(0),
+  decidida_en: asDate(r.decidida_en),
+  realizada_en: asDate(r.realizada_en),
+});
 const LOCK_KEY = 7_104_001;
 
 /** The row of a task's deletion, if it was recorded. */
 export async function getEliminacionByTask(knex: Knex, taskId: string): Promise<EliminacionRow | undefined> {
-  return (await table(knex).where('task_id', taskId).first()) as EliminacionRow | undefined;
+  const r = (await table(knex).where('task_id', taskId).first()) as Record<string, unknown> | undefined;
+  return r ? toRow(r) : undefined;
 }
 
 export async function getEliminacion(knex: Knex, id: string): Promise<EliminacionRow | undefined> {
-  return (await table(knex).where('id', id).first()) as EliminacionRow | undefined;
+  const r = (await table(knex).where('id', id).first()) as Record<string, unknown> | undefined;
+  return r ? toRow(r) : undefined;
 }
 
 /**
@@ -105,7 +114,11 @@ export async function setEliminacionEstado(
 
 /** Held deletions, oldest first. */
 export async function listRetenidas(knex: Knex): Promise<EliminacionRow[]> {
-  return (await table(knex).where('estado', 'retenida').orderBy('creada_en')) as EliminacionRow[];
+  const rows = (await table(knex).where('estado', 'retenida').orderBy('creada_en')) as Record<
+    string,
+    unknown
+  >[];
+  return rows.map(toRow);
 }
 
 /**
@@ -119,9 +132,10 @@ export async function decideRetenidas(
   now: Date,
 ): Promise<EliminacionRow[]> {
   if (ids.length === 0) return [];
-  return (await table(knex)
+  const rows = (await table(knex)
     .whereIn('id', [...ids])
     .where('estado', 'retenida')
     .update({ estado: decision, decidida_en: now, decidida_por: by })
-    .returning('*')) as EliminacionRow[];
+    .returning('*')) as Record<string, unknown>[];
+  return rows.map(toRow);
 }

@@ -33,6 +33,7 @@ export class Migration20261207000000_init extends Migration {
         eliminada_en timestamptz,
         actualizada_en timestamptz not null default now(),
         lease_task uuid,
+        lease_run varchar(64),
         lease_hasta timestamptz
       )`);
     this.addSql(`create index cuenta_upn_idx on identity.cuenta (lower(upn))`);
