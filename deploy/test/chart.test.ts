@@ -397,6 +397,18 @@ describe('chart sources', () => {
     expect(valuesText.match(/^#{20,}$/gm)!.length).toBeGreaterThanOrEqual(20);
   });
 
+  it('documents a runbook in docs/deploy.md for every alert, and every metric the alerts use', () => {
+    const rule = readFileSync(join(chartDir, 'templates', 'prometheus-rule.yaml'), 'utf8');
+    const docs = readFileSync(join(root, 'docs', 'deploy.md'), 'utf8');
+    const alerts = [...rule.matchAll(/- alert: (\w+)/g)].map((m) => m[1]!);
+    expect(alerts.length).toBeGreaterThan(5);
+    for (const alert of alerts) expect(docs, alert).toMatch(new RegExp(`^### ${alert}$`, 'm'));
+    for (const [, metric] of rule.matchAll(/\b(lucy_[a-z_]+?)(?:_bucket)?\b/g))
+      expect(docs, metric).toContain(metric!);
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    expect(readme).toContain('(docs/deploy.md)');
+  });
+
   it('ships alerts only on metrics the services really export', () => {
     const rule = readFileSync(join(chartDir, 'templates', 'prometheus-rule.yaml'), 'utf8');
     const used = new Set([...rule.matchAll(/\b(lucy_[a-z_]+?)(?:_bucket)?\b/g)].map((m) => m[1]!));
