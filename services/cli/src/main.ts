@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { reportError } from './errors.js';
 import { endQuietlyOnClosedPipe } from './output.js';
 import { register as registerAlumnos } from './commands/alumnos.js';
+import { register as registerCuentas } from './commands/cuentas.js';
 import { register as registerIngest } from './commands/ingest.js';
 import { register as registerSchedule } from './commands/schedule.js';
 import { register as registerTareas } from './commands/tareas.js';
@@ -17,6 +18,7 @@ registerTareas(program);
 registerSchedule(program);
 registerIngest(program);
 registerAlumnos(program);
+registerCuentas(program);
 
 endQuietlyOnClosedPipe();
 

@@ -176,7 +176,9 @@ export function register(program: Command): void {
 
   alumnos
     .command('delete <id>')
-    .description('elimina un alumno del registro y pide eliminar sus cuentas externas (Teams, Moodle)')
+    .description(
+      'elimina un alumno del registro; identity-teams elimina luego sus cuentas de Teams y Moodle (solo UPN con el prefijo seguro)',
+    )
     .option('--conservar-cuentas-externas', 'no eliminar las cuentas externas')
     .action(async (id: string, o: { conservarCuentasExternas?: boolean }, cmd: Command) => {
       if (!UUID.test(id)) throw new Error(`<id>: "${id}" no es un identificador de alumno válido`);
@@ -190,7 +192,7 @@ export function register(program: Command): void {
       else
         process.stdout.write(
           `Eliminado: ${a?.apellido ?? ''}, ${a?.nombre ?? ''} (${a?.tipoDocumento ?? ''} ${a?.dni ?? ''}).` +
-            `${o.conservarCuentasExternas ? '' : ' Se pidió eliminar sus cuentas externas.'}\n`,
+            `${o.conservarCuentasExternas ? ' Sus cuentas externas se conservan.' : ' identity-teams eliminará sus cuentas de Teams y Moodle (tarea eliminar_cuenta_externa; vea lucy tareas list).'}\n`,
         );
     });
 
