@@ -3,7 +3,7 @@
 // one file per source file (no bundling), with source maps. Production processes run the output with
 // `node --conditions=lucy-dist <package>/dist/main.js`: the `lucy-dist` export condition of each workspace
 // package points at dist/, every other resolution (tsx in development, vitest, tsc) at src/.
-// Type checking is not done here: `npm run check` (tsc per package) does it.
+// Type checking is not done here: `npm run check` (tsc per package) does it. The CLI is bundled besides (below).
 import { existsSync, readdirSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -52,4 +52,9 @@ for (const pkg of RUNTIME_PACKAGES) {
   files += entryPoints.length;
   console.log(`built ${relative(root, dir)}/dist (${entryPoints.length} files)`);
 }
+// The lucy CLI also gets one bundled file: a call then starts in plain Node, without resolving workspace packages
+// (bin/lucy.js builds the same bundle on demand in a checkout).
+const { bundleCli, BUNDLE } = await import('../services/cli/scripts/bundle.mjs');
+await bundleCli();
+console.log(`built ${relative(root, BUNDLE)} (the CLI, bundled)`);
 console.log(`build: ${files} files in ${Date.now() - started} ms`);

@@ -91,6 +91,8 @@ describe('npm run up with LUCY_EMBEDDED_DB=1', () => {
       env: {
         ...process.env,
         LUCY_EMBEDDED_DB: '1',
+        // The admin has tests of its own; its production build would only slow this one down.
+        LUCY_ADMIN: '0',
         LUCY_PORT_OFFSET: String(offset),
         LUCY_DATA_DIR: dataDir,
         LUCY_PREFIX: prefix,
@@ -182,6 +184,21 @@ describe('npm run up with LUCY_EMBEDDED_DB=1', () => {
       expect(a.creado).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}-03:00$/);
       expect(Date.now() - new Date(a.creado).getTime()).toBeLessThan(30 * 60_000);
     }
+  }, 60_000);
+
+  it('shows when the last ingestion completed in `ingest config show`, apart from the checkpoint', async () => {
+    const res = await lucyCli(['--json', 'ingest', 'config', 'show'], env);
+    expect(res.stderr).toBe('');
+    const { ventanas } = JSON.parse(res.stdout) as {
+      ventanas: { tipo: string; ultima_ingesta?: string; checkpoint?: string }[];
+    };
+    const aspirantes = ventanas.find((v) => v.tipo === 'aspirantes');
+    // The manual run completed; as a manual run it leaves the periodic checkpoint alone.
+    expect(aspirantes?.ultima_ingesta).toMatch(/-03:00$/);
+    expect(aspirantes?.checkpoint).toBeUndefined();
+    expect(ventanas.find((v) => v.tipo === 'ingresantes')?.ultima_ingesta).toBeUndefined();
+    const table = await lucyCli(['ingest', 'config', 'show'], env);
+    expect(table.stdout).toMatch(/ULTIMA_INGESTA\s+CHECKPOINT/);
   }, 60_000);
 
   it('names invalid fields in Spanish without a gRPC code, which --json keeps', async () => {

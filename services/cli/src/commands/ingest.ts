@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { IngestService, TipoIngesta, type Configuracion, type VentanaIngesta } from '@lucy/proto';
+import {
+  IngestService,
+  TareaEstado,
+  TareaTipo,
+  TaskService,
+  TipoIngesta,
+  type Configuracion,
+  type VentanaIngesta,
+} from '@lucy/proto';
 import { clientFor, type GlobalOptions } from '../context.js';
 import { localTime, printObject, printRows } from '../output.js';
 
@@ -62,7 +70,39 @@ function parseNumber(value: string, option: string, min: number, integer: boolea
 /** An instant for a row: tables print it in Córdoba time, --json as ISO 8601 with offset. */
 const time = (t: Timestamp | undefined) => (t ? timestampDate(t) : undefined);
 
-function ventanaRow(v: VentanaIngesta): Record<string, unknown> {
+const TAREA_TIPO: Record<TipoName, TareaTipo> = {
+  preinscriptos: TareaTipo.INGESTA_PREINSCRIPTOS,
+  aspirantes: TareaTipo.INGESTA_ASPIRANTES,
+  ingresantes: TareaTipo.INGESTA_INGRESANTES,
+};
+
+/** When each tipo's last ingestion (periodic or manual) completed, by tipo name. */
+type UltimasIngestas = Partial<Record<string, Date>>;
+
+/**
+ * The end of each tipo's last completed ingestion Tarea, from task-tracker. The configuration's `ultima_ingesta`
+ * is the incremental checkpoint, which manual runs never move, a run with SIAL errors keeps and a window change
+ * or reset-checkpoints clears: shown alone as "última ingesta" it was blank after successful runs. Best effort:
+ * without task-tracker the column stays empty.
+ */
+async function ultimasIngestas(opts: GlobalOptions): Promise<UltimasIngestas> {
+  const tracker = clientFor(TaskService, 'tracker', opts);
+  const entries = await Promise.all(
+    (Object.keys(TIPOS) as TipoName[]).map(async (tipo) => {
+      const res = await tracker
+        .listTareas({
+          filter: { tipos: [TAREA_TIPO[tipo]], estados: [TareaEstado.COMPLETED] },
+          page: { pageSize: 1 },
+        })
+        .catch(() => undefined);
+      const finished = res?.tareas[0]?.finishedAt;
+      return [tipo, finished ? timestampDate(finished) : undefined] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+function ventanaRow(v: VentanaIngesta, ultimas: UltimasIngestas): Record<string, unknown> {
   return {
     tipo: tipoName(v.tipo),
     inicio: time(v.diaInicio),
@@ -70,17 +110,20 @@ function ventanaRow(v: VentanaIngesta): Record<string, unknown> {
     enviar_email: v.enviarEmail,
     activar_teams: v.activarTeams,
     activar_moodle: v.activarMoodle,
-    ultima_ingesta: time(v.ultimaIngesta),
+    ultima_ingesta: ultimas[tipoName(v.tipo)],
+    checkpoint: time(v.ultimaIngesta),
     ultima_cantidad: Number(v.ultimaCantidad),
   };
 }
 
-function printConfiguracion(c: Configuracion | undefined, json: boolean | undefined): void {
+async function printConfiguracion(c: Configuracion | undefined, opts: GlobalOptions): Promise<void> {
   if (!c) throw new Error('El servicio no devolvió la configuración.');
+  const json = opts.json;
+  const ultimas = await ultimasIngestas(opts);
   if (json) {
     printObject(
       {
-        ventanas: c.ventanas.map(ventanaRow),
+        ventanas: c.ventanas.map((v) => ventanaRow(v, ultimas)),
         sial_requests_por_segundo: c.sialRequestsPorSegundo,
         sial_concurrencia: c.sialConcurrencia,
         actualizado_en: time(c.actualizadoEn) ?? null,
@@ -90,9 +133,14 @@ function printConfiguracion(c: Configuracion | undefined, json: boolean | undefi
     );
     return;
   }
-  printRows(c.ventanas.map(ventanaRow), {});
+  printRows(
+    c.ventanas.map((v) => ventanaRow(v, ultimas)),
+    {},
+  );
   process.stdout.write(
-    `\nSIAL: ${c.sialRequestsPorSegundo || 'sin límite de'} pedidos/s, ${c.sialConcurrencia} en paralelo. ` +
+    '\nULTIMA_INGESTA: fin de la última ingesta completada (periódica o manual). CHECKPOINT: desde dónde pide ' +
+      'la próxima ingesta periódica (vacío: pide la lista completa).\n' +
+      `SIAL: ${c.sialRequestsPorSegundo || 'sin límite de'} pedidos/s, ${c.sialConcurrencia} en paralelo. ` +
       `Modificada ${localTime(time(c.actualizadoEn))} por ${c.actualizadoPor || '—'}.\n`,
   );
 }
@@ -163,7 +211,7 @@ export function register(program: Command): void {
     .description('muestra las ventanas, los checkpoints y los límites de SIAL')
     .action(async (_o: unknown, cmd: Command) => {
       const res = await clientFor(IngestService, 'ingest', g(cmd)).getConfiguracion({});
-      printConfiguracion(res.configuracion, g(cmd).json);
+      await printConfiguracion(res.configuracion, g(cmd));
     });
 
   config
@@ -234,7 +282,7 @@ export function register(program: Command): void {
         .catch((err: unknown) => {
           throw withOptionNames(err);
         });
-      printConfiguracion(res.configuracion, g(cmd).json);
+      await printConfiguracion(res.configuracion, g(cmd));
     });
 
   ingest
@@ -245,6 +293,6 @@ export function register(program: Command): void {
         tipos: tipo ? [parseTipo(tipo)] : [],
         requestedBy: actor(),
       });
-      printConfiguracion(res.configuracion, g(cmd).json);
+      await printConfiguracion(res.configuracion, g(cmd));
     });
 }
