@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { createSmtpSink, type SmtpSink } from '@lucy/fake-smtp';
 import { PermanentError, TransientError, type Logger } from '@lucy/platform';
 import { captureLogger } from '@lucy/testkit';
@@ -76,6 +77,39 @@ describe('smtp mailer against the SMTP sink', () => {
     expect(message?.text?.trimEnd()).toBe('Hola Ana,\nesto es una prueba.');
     expect(message?.html).toBeNull();
     expect(message?.headers['auto-submitted']).toEqual(['auto-generated']);
+  });
+
+  it('signs with DKIM when a key is configured, and sets Reply-To and the given Message-ID', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const sink = await startSink();
+    const mailer = mailerFor(
+      configFor(sink, {
+        SMTP_REPLY_TO: 'Soporte V.ECO <v.estudiantes@fce.unrc.edu.ar>',
+        SMTP_DKIM_DOMAIN: 'v.eco.unrc.edu.ar',
+        SMTP_DKIM_SELECTOR: 'lucy2026',
+        SMTP_DKIM_PRIVATE_KEY: pem,
+      }),
+    );
+
+    await mailer.send({
+      to: 'ana@gmail.com',
+      subject: 'Firmado',
+      text: 'Hola',
+      messageId: '<tarea-123@v.eco.unrc.edu.ar>',
+    });
+
+    const [message] = sink.messages();
+    expect(message?.messageId).toBe('<tarea-123@v.eco.unrc.edu.ar>');
+    expect(message?.replyTo).toEqual([{ name: 'Soporte V.ECO', address: 'v.estudiantes@fce.unrc.edu.ar' }]);
+    const signature = message?.headers['dkim-signature']?.[0] ?? '';
+    expect(signature).toMatch(/\bd=v\.eco\.unrc\.edu\.ar;/);
+    expect(signature).toMatch(/\bs=lucy2026;/);
+    // It covers the sender, subject and Message-ID and carries a signature of the key's size (1024-bit: 172
+    // base64 characters). Verifying it needs the DNS record of the selector; that is the relay's side.
+    expect(signature.replace(/\s+/g, '')).toMatch(/\bh=[^;]*From[^;]*;/i);
+    expect(signature.replace(/\s+/g, '')).toMatch(/\bh=[^;]*Message-ID[^;]*;/i);
+    expect(/\bb=([^;]+)$/.exec(signature.replace(/\s+/g, ''))?.[1]).toHaveLength(172);
   });
 
   it('honours a sender given per message over SMTP_FROM', async () => {
