@@ -6,6 +6,7 @@ import {
   createRpcClient,
   H,
   newTraceparent,
+  readConsumerPosition,
   taskHeaders,
   taskIdFromDelivery,
   uuidv7,
@@ -146,7 +147,7 @@ describe('projection: poison means poison (issue 24, item 2)', () => {
   }, 30_000);
 });
 
-describe('dashboard, dead letters and order independence against the real stack (issue 24, items 5, 7, 8)', () => {
+describe('dashboard, dead letters and order independence against the real stack (issue 24, items 4, 5, 7, 8)', () => {
   let h: TrackerHarness;
   let tasks: ReturnType<typeof createRpcClient<typeof TaskService>>;
   // Half past the hour, so an hourly bucket edge and the exact 24 h edge differ by 30 min.
@@ -259,6 +260,27 @@ describe('dashboard, dead letters and order independence against the real stack 
     const got = await tasks.getTarea({ id: child.id });
     expect(got.tarea?.parentId).toBe(derived);
   });
+
+  it('re-creates a deleted projection durable just after its recorded position, not from the stream start', async () => {
+    const first = await publishCrear(h, 'alu-durable-1');
+    const seq = (await h.nats.handles.jsm.streams.info(h.nats.names.streams.cmd)).state.last_seq;
+    const positions = await h.nats.handles.kvm.open(h.nats.names.buckets.positions);
+    await waitFor(
+      async () => ((await readConsumerPosition(positions, 'task-tracker_commands')) ?? 0) >= seq,
+      { what: 'position recorded' },
+    );
+    const recorded = (await readConsumerPosition(positions, 'task-tracker_commands'))!;
+    await h.nats.handles.jsm.consumers.delete(h.nats.names.streams.cmd, 'task-tracker_commands');
+    const second = await publishCrear(h, 'alu-durable-2');
+    const info = await h.nats.handles.jsm.consumers.info(h.nats.names.streams.cmd, 'task-tracker_commands');
+    expect(info.config.deliver_policy).toBe('by_start_sequence');
+    expect(info.config.opt_start_seq).toBe(recorded + 1);
+    // Only what came after the position was delivered, not the stream's history.
+    const last = (await h.nats.handles.jsm.streams.info(h.nats.names.streams.cmd)).state.last_seq;
+    expect(info.delivered.consumer_seq).toBe(last - recorded);
+    expect(await estadoOf(h, first)).toBe('pending');
+    expect(await estadoOf(h, second)).toBe('pending');
+  }, 30_000);
 
   it('projects every permutation (with duplicates, in random batches) of a Tarea’s events to the same row', async () => {
     const history = (taskId: string): TareaEvent[] => {
