@@ -1,5 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { isSecretKey, REDACTED } from './secrets.js';
+import { redact } from './secrets.js';
 
 export type { Logger } from 'pino';
 
@@ -15,54 +15,41 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
-// Paths pino redacts without walking objects; the serializer below catches secret keys at any depth in
-// `detalles`, `params` and `err` objects.
-const REDACT_PATHS = [
-  'password',
-  '*.password',
-  '*.*.password',
-  'secret',
-  '*.secret',
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
-  'headers.authorization',
-  '*.headers.authorization',
-  'clientSecret',
-  '*.clientSecret',
-];
-
-function scrub(value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSecretKey(k) && v ? REDACTED : scrub(v, depth + 1);
-  }
-  return out;
-}
-
 /**
- * Structured JSON logger (one object per line) with secrets redacted: known secret paths, and any key that
- * looks like a secret inside `detalles`, `params`, `config` and `context` objects.
+ * Structured JSON logger (one object per line). Every record goes through the one redactor ({@link redact}):
+ * the merged object at any depth, the message and its format arguments, child bindings, and errors with their
+ * own properties — there is no list of paths to keep up to date and no field a caller can forget to mark.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  return pino(
+  const logger = pino(
     {
       level: options.level ?? 'info',
       base: { service: options.service, ...(options.instance ? { instance: options.instance } : {}) },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACT_PATHS, censor: REDACTED },
-      serializers: {
-        err: pino.stdSerializers.err,
-        detalles: scrub,
-        params: scrub,
-        config: scrub,
-        context: scrub,
+      formatters: {
+        level: (label) => ({ level: label }),
+        bindings: (bindings) => redact(bindings),
+      },
+      // Errors arrive already redacted as plain objects; pino's own serializer would re-shape them.
+      serializers: { err: (err: unknown) => err },
+      hooks: {
+        logMethod(args, method) {
+          const redacted = (args as unknown[]).map((a, i) =>
+            // pino reads a leading error as `{ err }`; keep that shape once it is a plain object.
+            i === 0 && a instanceof Error ? { err: redact(a) } : redact(a),
+          );
+          return method.apply(this, redacted as Parameters<typeof method>);
+        },
       },
     },
     options.destination as pino.DestinationStream | undefined,
   );
+  // Child bindings are serialised once, outside the hooks above: redact them on the way in. Children inherit
+  // this method from the root logger and call it with themselves as `this`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with each logger as `this`
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, redact(bindings), childOptions);
+  } as Logger['child'];
+  return logger;
 }

@@ -1,32 +1,123 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ConfigError } from './errors.js';
 
-/** Keys whose values are secrets wherever they appear (matched case-insensitively, `_`/`-` ignored). */
+/**
+ * Keys whose values are secrets wherever they appear, matched on the key lower-cased with accents, `_`, `-`, `.`
+ * and spaces removed (`Client_Secret`, `x-api-key`, `contraseña`). English and Spanish names.
+ */
 const SECRET_KEY_PATTERN =
-  /pass(word)?|secret|token|authorization|cookie|apikey|credential(?!_?ref)|privatekey|wstoken|nkey|seed$/i;
+  /pass(word|wd|phrase)?|pwd|secret|secreto|token|authorization|^auth$|auth$|^authheader|cookie|apikey|accesskey|signingkey|encryptionkey|privatekey|credential(?!ref)|credencial(?!ref)|nkey|seed$|clave|contrasena|contrasenia|bearer|sessionid/;
 
 /** Marker that replaces a secret value. */
 export const REDACTED = '[REDACTED]';
 
-/** Whether a key names a secret (`password`, `teams_password`, `clientSecret`, `wstoken`...). */
+function normalizeKey(key: string): string {
+  return key
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[\s_.-]/g, '');
+}
+
+/** Whether a key names a secret (`password`, `teams_password`, `clientSecret`, `Authorization`, `contraseña`...). */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY_PATTERN.test(key.replace(/[_-]/g, ''));
+  return SECRET_KEY_PATTERN.test(normalizeKey(key));
+}
+
+/** `scheme://user:password@` in any string. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/?#]*):([^\s@/?#]*)@/gi;
+/** `Bearer abc`, `Basic dXNlcjpwdw==` in any string (a logged header line, an error message). */
+const AUTH_SCHEMES = /\b(Bearer|Basic|Digest|Token)\s+[A-Za-z0-9._~+/=-]{4,}/gi;
+/** A query parameter or `key=value` pair named like a secret: `?wstoken=…`, `password=…`. */
+const SECRET_PAIRS =
+  /([?&;\s]|^)([^\s=&?;]*(?:pass|pwd|secret|token|auth|clave|contrase(?:n|ñ)a|apikey|api_key|signature|sig)[^\s=&?;]*)=([^\s&;#]+)/gi;
+
+/** Removes credentials from free text: URLs with a password, bearer/basic values, secret-named `k=v` pairs. */
+export function redactString(text: string): string {
+  return text
+    .replace(URL_CREDENTIALS, (_m, scheme: string, user: string) => `${scheme}${user}:***@`)
+    .replace(AUTH_SCHEMES, (_m, scheme: string) => `${scheme} ${REDACTED}`)
+    .replace(SECRET_PAIRS, (_m, lead: string, key: string) => `${lead}${key}=${REDACTED}`);
+}
+
+/** Deeper than this a value is replaced, so a pathological object cannot stall the logger. */
+const MAX_DEPTH = 64;
+
+/**
+ * The one redactor: a deep copy of any value with every secret-named key (any case, English or Spanish)
+ * replaced by `[REDACTED]`, credentials removed from every string, errors turned into plain objects with their
+ * own properties (`options.auth.pass`, `config.headers.Authorization`, `cause`) redacted as well. Cycles are cut.
+ * The logger applies it to every record; reporters apply it to stored command parameters and Tarea detalles.
+ */
+export function redact<T>(value: T): T {
+  return redactValue(value, 0, new WeakSet()) as T;
+}
+
+function redactValue(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_DEPTH) return '[demasiado profundo]';
+  if (value instanceof Date || value instanceof Uint8Array) return value;
+  if (seen.has(value)) return '[ciclo]';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1, seen));
+    if (value instanceof Error) return redactError(value, depth, seen);
+    if (value instanceof URL) return redactString(redactUrl(value.toString()));
+    if (value instanceof Map)
+      return redactEntries(
+        [...value.entries()].map(([k, v]) => [String(k), v]),
+        depth,
+        seen,
+      );
+    if (value instanceof Set) return [...value].map((v) => redactValue(v, depth + 1, seen));
+    if (typeof Headers !== 'undefined' && value instanceof Headers)
+      return redactEntries([...value.entries()], depth, seen);
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function')
+      return redactValue((toJSON as () => unknown).call(value), depth + 1, seen);
+    return redactEntries(Object.entries(value as Record<string, unknown>), depth, seen);
+  } finally {
+    seen.delete(value);
+  }
+}
+
+function redactEntries(
+  entries: [string, unknown][],
+  depth: number,
+  seen: WeakSet<object>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of entries) {
+    out[k] =
+      isSecretKey(k) && v !== null && v !== undefined && v !== ''
+        ? REDACTED
+        : redactValue(v, depth + 1, seen);
+  }
+  return out;
+}
+
+/** An error as pino's serializer shapes it (`type`, `message`, `stack`), plus every own property, redacted. */
+function redactError(err: Error, depth: number, seen: WeakSet<object>): Record<string, unknown> {
+  const entries: [string, unknown][] = [
+    ['type', err.name],
+    ['message', err.message],
+    ['stack', err.stack],
+  ];
+  for (const key of Object.getOwnPropertyNames(err)) {
+    if (key === 'message' || key === 'stack') continue;
+    entries.push([key, (err as unknown as Record<string, unknown>)[key]]);
+  }
+  if (err instanceof AggregateError && !Object.hasOwn(err, 'errors')) entries.push(['errors', err.errors]);
+  return redactEntries(entries, depth, seen);
 }
 
 /**
- * Deep copy of a JSON-like value with every secret-named key replaced by `[REDACTED]`.
- * Used on command parameters and Tarea detalles before they are stored or logged.
+ * Deep copy of a JSON-like value with secrets redacted (see {@link redact}). Used on command parameters and
+ * Tarea detalles before they are stored or logged.
  */
-export function redactSecrets<T>(value: T, depth = 0): T {
-  if (depth > 20 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v: unknown) => redactSecrets(v, depth + 1)) as T;
-  if (value instanceof Date || value instanceof Uint8Array) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] =
-      isSecretKey(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redactSecrets(v, depth + 1);
-  }
-  return out as T;
+export function redactSecrets<T>(value: T): T {
+  return redact(value);
 }
 
 /** Removes credentials from a URL (`postgres://user:pw@host` → `postgres://user:***@host`). */
