@@ -13,6 +13,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import { createSialClient } from './adapters/index.js';
 import type { IngestConfig } from './config.js';
 import { createIngestWorkers } from './consumers/ingest.consumer.js';
+import { createCuentaProjection } from './consumers/cuenta-events.consumer.js';
 import { ingestOrm } from './db/index.js';
 import { createAlumnoRpc } from './rpc/alumno.rpc.js';
 import { createIngestRpc } from './rpc/ingest.rpc.js';
@@ -74,8 +75,11 @@ export async function startIngestService(
     maxAttempts: config.INGEST_MAX_ATTEMPTS,
     ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
   });
+  // identity-teams' account events onto the alumno (email_institucional, *_procesado).
+  const projection = createCuentaProjection({ knex, nats, names, logger });
   try {
     for (const w of workers) await w.start();
+    await projection.start();
     const rpc = await startRpcServer({
       ...rpcListenOptions(config),
       token: config.RPC_TOKEN,
@@ -111,11 +115,13 @@ export async function startIngestService(
       async stop() {
         await rpc.close();
         await Promise.all(workers.map((w) => w.stop()));
+        await projection.stop();
         await runtime.close();
       },
     };
   } catch (err) {
     await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
+    await projection.stop().catch(() => undefined);
     await runtime.close();
     throw err;
   }
