@@ -356,7 +356,7 @@ describe('chart sources', () => {
   const valuesText = readFileSync(join(chartDir, 'values.yaml'), 'utf8');
   const templates = readdirSync(join(chartDir, 'templates'), { recursive: true })
     .map(String)
-    .filter((f) => /\.(ya?ml|tpl)$/.test(f))
+    .filter((f) => /\.(ya?ml|tpl|txt)$/.test(f))
     .map((f) => readFileSync(join(chartDir, 'templates', f), 'utf8'))
     .join('\n');
 
