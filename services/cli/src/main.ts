@@ -4,6 +4,7 @@ import { endQuietlyOnClosedPipe } from './output.js';
 import { register as registerAlumnos } from './commands/alumnos.js';
 import { register as registerCuentas } from './commands/cuentas.js';
 import { register as registerIngest } from './commands/ingest.js';
+import { register as registerNotifier } from './commands/notifier.js';
 import { register as registerSchedule } from './commands/schedule.js';
 import { register as registerTareas } from './commands/tareas.js';
 
@@ -19,6 +20,7 @@ registerSchedule(program);
 registerIngest(program);
 registerAlumnos(program);
 registerCuentas(program);
+registerNotifier(program);
 
 endQuietlyOnClosedPipe();
 
