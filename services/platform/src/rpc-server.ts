@@ -8,13 +8,15 @@ import {
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
-import { create, type DescService } from '@bufbuild/protobuf';
+import { create, type DescMessage, type DescService, type Message } from '@bufbuild/protobuf';
+import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
 import {
   Code,
   ConnectError,
   type ConnectRouter,
   type HandlerContext,
   type Interceptor,
+  type ServiceImpl,
 } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 
@@ -27,7 +29,7 @@ import {
   HealthCheckResponseSchema,
   Health as HealthService,
 } from '@lucy/proto';
-import { errorMessage, PermanentError, ValidationError } from './errors.js';
+import { errorMessage, PermanentError, ValidationError, type FieldError } from './errors.js';
 import type { Logger } from './logger.js';
 import { metricsRegistry, rpcCalls } from './metrics.js';
 
@@ -120,6 +122,25 @@ export function errorInterceptor(logger: Logger): Interceptor {
     const labels = { service: req.service.typeName, method: req.method.name };
     try {
       const res = await next(req);
+      if (res.stream) {
+        // A streaming handler (an export) fails while it is iterated, after `next` returned: its errors are
+        // translated the same way, or a ValidationError would reach the client as Internal.
+        const source = res.message;
+        const method = `${labels.service}/${labels.method}`;
+        return {
+          ...res,
+          message: (async function* () {
+            try {
+              yield* source;
+            } catch (err) {
+              const ce = toConnectError(err, logger, method);
+              rpcCalls.inc({ ...labels, code: Code[ce.code] });
+              throw sanction(ce);
+            }
+            rpcCalls.inc({ ...labels, code: 'ok' });
+          })(),
+        };
+      }
       rpcCalls.inc({ ...labels, code: 'ok' });
       return res;
     } catch (err) {
@@ -586,4 +607,150 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       });
     },
   };
+}
+
+/** Bounds of a service's request messages: checked in one place, before any handler runs. */
+export interface InputBounds {
+  /** Most characters of a string field by dotted proto path (`schedule.crontab.minute`) or bare field name. */
+  maxChars?: Record<string, number>;
+  /** Characters of any other string field; default 1000. */
+  defaultMaxChars?: number;
+  /** Elements of any repeated or map field; default 1000. */
+  maxItems?: number;
+  /** Spanish names of fields for the messages, by path or bare name (`minute` → `minuto`). */
+  labels?: Record<string, string>;
+  /** Further checks of one method's request (numbers in range, formats), run after the string checks. */
+  check?: (method: string, req: Message) => FieldError[];
+}
+
+// NUL, C0 controls other than tab/newline/return, lone surrogates and the two non-characters U+FFFE/U+FFFF.
+const INVALID_TEXT =
+  // eslint-disable-next-line no-control-regex -- these control characters are exactly what is refused
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Every string of a request message checked against the bounds, at any depth (oneofs, repeated, maps, Struct
+ * values): no NUL or invalid code points, at most the column's length, at most `maxItems` per list. Errors name
+ * the field path and say in Spanish what is wrong, never quoting the value.
+ */
+export function inputBoundErrors(schema: DescMessage, message: Message, bounds: InputBounds): FieldError[] {
+  const errors: FieldError[] = [];
+  const maxItems = bounds.maxItems ?? 1000;
+  const labelOf = (path: string, name: string) =>
+    bounds.labels?.[path] ?? bounds.labels?.[name] ?? `el campo «${name}»`;
+  const checkText = (rawPath: string, rawName: string, value: string) => {
+    // google.protobuf.Struct/Value paths read as the JSON the client sent: `kwargs.fields.x.string_value` → `kwargs.x`.
+    const path = rawPath
+      .replace(/\.fields\.([^.]+)/g, '.$1')
+      .replace(/\.(string|struct|list|number|bool)_value/g, '')
+      .replace(/\.values\[(\d+)\]/g, '[$1]');
+    const name = path === rawPath ? rawName : (path.split('.').at(-1) ?? rawName).replace(/\[\d+\]$/, '');
+    const max = bounds.maxChars?.[path] ?? bounds.maxChars?.[name] ?? bounds.defaultMaxChars ?? 1000;
+    if (value.length > max) {
+      const chars = [...value].length;
+      if (chars > max) {
+        errors.push({
+          field: path,
+          message: `${capitalize(labelOf(path, name))} admite como máximo ${max} caracteres (tiene ${chars}).`,
+        });
+        return;
+      }
+    }
+    if (INVALID_TEXT.test(value))
+      errors.push({
+        field: path,
+        message: `${capitalize(labelOf(path, name))} contiene caracteres no válidos (NUL, de control o UTF-16 incompleto).`,
+      });
+  };
+  const walk = (m: ReflectMessage, prefix: string, depth: number) => {
+    if (depth > 32 || errors.length >= 20) return;
+    for (const field of m.fields) {
+      if (!m.isSet(field)) continue;
+      const path = prefix ? `${prefix}.${field.name}` : field.name;
+      switch (field.fieldKind) {
+        case 'scalar': {
+          const v: unknown = m.get(field);
+          if (typeof v === 'string') checkText(path, field.name, v);
+          break;
+        }
+        case 'message':
+          walk(m.get(field), path, depth + 1);
+          break;
+        case 'list': {
+          const list = m.get(field);
+          if (list.size > maxItems) {
+            errors.push({
+              field: path,
+              message: `${capitalize(labelOf(path, field.name))} admite como máximo ${maxItems} elementos (tiene ${list.size}).`,
+            });
+            break;
+          }
+          let i = 0;
+          for (const item of list) {
+            if (typeof item === 'string') checkText(`${path}[${i}]`, field.name, item);
+            else if (item && typeof item === 'object' && 'fields' in item)
+              walk(item as ReflectMessage, `${path}[${i}]`, depth + 1);
+            i++;
+          }
+          break;
+        }
+        case 'map': {
+          const map = m.get(field);
+          if (map.size > maxItems) {
+            errors.push({
+              field: path,
+              message: `${capitalize(labelOf(path, field.name))} admite como máximo ${maxItems} elementos (tiene ${map.size}).`,
+            });
+            break;
+          }
+          for (const [key, item] of map) {
+            const keyText = String(key);
+            checkText(`${path}.(clave)`, field.name, keyText);
+            const itemPath = `${path}.${keyText.slice(0, 40)}`;
+            if (typeof item === 'string') checkText(itemPath, field.name, item);
+            else if (item && typeof item === 'object' && 'fields' in item)
+              walk(item as ReflectMessage, itemPath, depth + 1);
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  };
+  walk(reflect(schema, message), '', 0);
+  return errors;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * A service implementation whose every method first checks its request against the bounds (see
+ * {@link inputBoundErrors}) and answers InvalidArgument naming the fields, so a handler never sees a NUL byte,
+ * a value longer than its column or a million-element list.
+ */
+export function withInputBounds<S extends DescService>(
+  service: S,
+  impl: ServiceImpl<S>,
+  bounds: InputBounds,
+): ServiceImpl<S> {
+  const out: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const handler = (impl as Record<string, unknown>)[method.localName];
+    if (typeof handler !== 'function') continue;
+    // Client-streaming requests are iterables; their messages are bounded by readMaxBytes.
+    if (method.methodKind !== 'unary' && method.methodKind !== 'server_streaming') {
+      out[method.localName] = handler;
+      continue;
+    }
+    out[method.localName] = (req: Message, ctx: unknown) => {
+      const errors = inputBoundErrors(method.input, req, bounds);
+      if (!errors.length && bounds.check) errors.push(...bounds.check(method.localName, req));
+      if (errors.length) throw new ValidationError(errors);
+      return (handler as (req: Message, ctx: unknown) => unknown).call(impl, req, ctx);
+    };
+  }
+  return out as ServiceImpl<S>;
 }

@@ -44,6 +44,7 @@ import {
   taskToProto,
   validateKwargs,
 } from './mapping.js';
+import { boundSchedulerRpc } from './input.js';
 
 /** Dependencies of {@link createSchedulerRpc}. */
 export interface SchedulerRpcOptions {
@@ -96,6 +97,10 @@ function runToProto(r: PreviewRun): PreviewRunMsg {
  * so an edit takes effect at once on the leader, whichever replica served it.
  */
 export function createSchedulerRpc(options: SchedulerRpcOptions): ServiceImpl<typeof SchedulerService> {
+  return boundSchedulerRpc(createUnboundedSchedulerRpc(options));
+}
+
+function createUnboundedSchedulerRpc(options: SchedulerRpcOptions): ServiceImpl<typeof SchedulerService> {
   const { repo, engine, publisher, registry, clock } = options;
 
   /** Names that are announced in the registry, known to this build and schedulable. */
