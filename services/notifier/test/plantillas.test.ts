@@ -1,4 +1,11 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { TEST_TOKEN } from '@lucy/testkit';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { TipoEmail } from '@lucy/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -241,4 +248,60 @@ describe('NotifierService test e-mails and delivery records', () => {
     expect(bad.code).toBe(Code.InvalidArgument);
     expect(bad.rawMessage).toContain('estado desconocido «perdida»');
   });
+});
+
+describe('the lucy CLI verbs of the notifier', () => {
+  const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const lucy = (...args: string[]) =>
+    promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'services/cli/src/main.ts', ...args],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          LUCY_NOTIFIER_URL: h.service.rpc.url,
+          LUCY_TOKEN: TEST_TOKEN,
+          LUCY_USER: 'cli.staff',
+        },
+      },
+    ).catch((err: { stdout?: string; stderr?: string }) => ({
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? 'failed',
+    }));
+
+  it('edits a template from a file, refusing an unknown variable by name, and sends a test of it', async () => {
+    const good = join(tmpdir(), `bienvenida-${process.pid}.html`);
+    const bad = join(tmpdir(), `bienvenida-mala-${process.pid}.html`);
+    writeFileSync(good, '<html><body><p>Hola {nombre}, DNI {dni}.</p><script>x()</script></body></html>');
+    writeFileSync(bad, '<html><body><p>Hola {alias}</p></body></html>');
+    // Each process costs seconds of tsx start-up on a small machine: start them at once.
+    const [edited, refused] = await Promise.all([
+      lucy('plantillas', 'edit', 'bienvenida', '--asunto', 'Hola {nombre}', '--cuerpo-archivo', good),
+      lucy('plantillas', 'edit', 'enrolamiento', '--cuerpo-archivo', bad),
+    ]);
+    expect(edited.stdout).toMatch(
+      /^Guardada la versión 2\.\naviso: se quitaron 1 elemento\(s\) <script> del HTML\.\n$/,
+    );
+    expect(refused.stderr).toContain(
+      'la variable {alias} no está disponible para el correo «Acceso al Ecosistema Virtual»',
+    );
+
+    const [shown, sent] = await Promise.all([
+      lucy('--json', 'plantillas', 'show', 'bienvenida'),
+      lucy('emails', 'prueba', 'cli@fce.unrc.edu.ar', '--tipo', 'bienvenida'),
+    ]);
+    const json = JSON.parse(shown.stdout) as {
+      version: number;
+      por: string;
+      cuerpo: string;
+      versiones: unknown[];
+    };
+    expect(json).toMatchObject({ version: 2, por: 'cli.staff' });
+    expect(json.cuerpo).not.toContain('<script>');
+    expect(json.versiones).toHaveLength(2);
+    expect(sent.stdout).toMatch(/^Enviado: <.+> \(250 /);
+    const mail = await h.sink.waitFor((m) => m.envelope.to.includes('cli@fce.unrc.edu.ar'), 5_000);
+    expect(mail.subject).toBe('[Prueba] Hola Ana María');
+  }, 60_000);
 });
