@@ -303,6 +303,9 @@ try {
     RPC_TOKEN,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     RPC_HOST: '127.0.0.1',
+    // Where the services find each other (the notifier asks ingest-sial for alumnos, identity-teams for passwords).
+    INGEST_RPC_URL: `http://127.0.0.1:${port(7103)}`,
+    IDENTITY_RPC_URL: `http://127.0.0.1:${port(7104)}`,
     // A second stack on moved ports shares the developer's NATS: its own prefix keeps streams and leases apart.
     ...(PORT_OFFSET && !process.env.LUCY_PREFIX ? { LUCY_PREFIX: `up${PORT_OFFSET}` } : {}),
   };
