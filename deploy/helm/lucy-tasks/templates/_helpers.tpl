@@ -156,18 +156,24 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ required "identity.upnDomain is required" $v.identity.upnDomain | quote }}
 - name: IDENTITY_UPN_PREFIX
   value: {{ $v.identity.upnPrefix | quote }}
+{{- with $v.identity.safeDeletePrefix }}
 - name: GRAPH_SAFE_DELETE_PREFIX
-  value: {{ $v.identity.safeDeletePrefix | quote }}
+  value: {{ . | quote }}
+{{- end }}
 - name: GRAPH_STUDENT_SKU
   value: {{ $v.identity.studentSku | quote }}
 - name: GRAPH_TENANT_ID
   value: {{ $v.graph.tenantId | quote }}
 - name: GRAPH_CLIENT_ID
   value: {{ $v.graph.clientId | quote }}
+{{- with $v.graph.authorityHost }}
 - name: GRAPH_AUTHORITY_HOST
-  value: {{ $v.graph.authorityHost | quote }}
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.graph.baseUrl }}
 - name: GRAPH_BASE_URL
-  value: {{ $v.graph.baseUrl | quote }}
+  value: {{ . | quote }}
+{{- end }}
 {{ include "lucy.secretEnv" (dict "name" "GRAPH_CLIENT_SECRET" "secret" (required "graph.existingSecret is required" $v.graph.existingSecret) "key" $v.graph.clientSecretKey) }}
 - name: MOODLE_URL
   value: {{ $v.moodle.url | quote }}
