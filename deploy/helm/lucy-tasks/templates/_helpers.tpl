@@ -156,6 +156,11 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ required "identity.upnDomain is required" $v.identity.upnDomain | quote }}
 - name: IDENTITY_UPN_PREFIX
   value: {{ $v.identity.upnPrefix | quote }}
+{{- with $v.identity.adminToken }}
+{{- if .existingSecret }}
+{{ include "lucy.secretEnv" (dict "name" "IDENTITY_ADMIN_TOKEN" "secret" .existingSecret "key" .key) }}
+{{- end }}
+{{- end }}
 {{- with $v.identity.safeDeletePrefix }}
 - name: GRAPH_SAFE_DELETE_PREFIX
   value: {{ . | quote }}
