@@ -1,6 +1,7 @@
 import {
   createRpcClient,
   createServiceRuntime,
+  rpcListenOptions,
   secretBoxFromConfig,
   startRpcServer,
   type CommandWorker,
@@ -142,8 +143,7 @@ export async function startIdentityService(
     for (const w of workers) await w.start();
     for (const c of consumers) await c.start();
     const rpc = await startRpcServer({
-      port: config.RPC_PORT,
-      host: config.RPC_HOST,
+      ...rpcListenOptions(config),
       token: config.RPC_TOKEN,
       readiness: runtime.readiness,
       logger,

@@ -20,6 +20,7 @@ import {
   EnviarEmailCommandSchema,
   IdentityService,
   IngestarCommandSchema,
+  IngestaManualCommandSchema,
   IngestService,
   TaskFailedSchema,
   TaskSkippedSchema,
@@ -77,6 +78,10 @@ export interface Harness {
   /** identity-teams' environment (for a child process). */
   env: Record<string, string>;
   identity: Client<typeof IdentityService>;
+  /** ingest-sial's AlumnoService. */
+  alumnoRpc: Client<typeof AlumnoService>;
+  /** Runs the aspirantes ingestion again and waits for it. */
+  reingest(): Promise<void>;
   alumnos: Alumno[];
   publisher: CommandPublisher;
   /** Final outcomes seen so far, by task id (a failed event that will retry is not final). */
@@ -224,6 +229,17 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     env,
     get identity() {
       return identity();
+    },
+    alumnoRpc,
+    async reingest() {
+      const { taskId } = await publisher.publish(
+        'lucy.cmd.ingest.ingesta_manual',
+        IngestaManualCommandSchema,
+        { tipo: TipoIngesta.ASPIRANTES },
+        { taskType: 'alumnos.tasks.ingesta_manual', requestedBy: 'test', trigger: 'admin' },
+      );
+      const o = await waitOutcome(taskId, 60_000);
+      if (o.kind !== 'succeeded') throw new Error(`re-ingestion did not succeed: ${o.kind}`);
     },
     alumnos,
     publisher,

@@ -10,7 +10,7 @@ import {
   TipoEmail,
   type Alumno,
 } from '@lucy/proto';
-import { TEST_TOKEN } from '@lucy/testkit';
+import { TEST_TOKEN, waitFor } from '@lucy/testkit';
 import { createRpcClient } from '@lucy/platform';
 import { IdentityService } from '@lucy/proto';
 import type { ConnectError } from '@connectrpc/connect';
@@ -54,8 +54,8 @@ describe('identity-teams against the fakes', () => {
   beforeAll(async () => {
     h = await startHarness({
       label: 'identity_flows',
-      aspirantes: 24,
-      env: { IDENTITY_MASS_DELETE_MAX: '3', IDENTITY_BATCH_LIMIT: '5' },
+      aspirantes: 40,
+      env: { IDENTITY_MASS_DELETE_MAX: '4', IDENTITY_BATCH_LIMIT: '5' },
     });
     pool = h.alumnos.filter((a) => a.emailPersonal !== '');
   }, 120_000);
@@ -345,6 +345,40 @@ describe('identity-teams against the fakes', () => {
     expect((tooMany as ConnectError).rawMessage).toContain('el máximo por solicitud es 5');
   });
 
+  it('shows the account on the alumno in ingest-sial, keeps it across re-ingestion, and removes it when the alumno is deleted', async () => {
+    const a = take();
+    const kept = take();
+    for (const x of [a, kept]) expect((await runOne(ACTIVAR, x)).outcome.kind).toBe('succeeded');
+    const projected = await waitFor(async () => {
+      const { alumno } = await h.alumnoRpc.getAlumno({ id: a.id });
+      return alumno?.emailInstitucional ? alumno : undefined;
+    });
+    expect(projected).toMatchObject({
+      emailInstitucional: upnOf(a),
+      teamsProcesado: true,
+      moodleProcesado: true,
+      emailProcesado: true,
+    });
+    const withAccount = await h.alumnoRpc.listAlumnos({
+      filter: { conEmailInstitucional: true, ids: [a.id, take().id] },
+      page: { pageSize: 10 },
+    });
+    expect(withAccount.alumnos.map((x) => x.id)).toEqual([a.id]);
+    await h.reingest();
+    expect((await h.alumnoRpc.getAlumno({ id: a.id })).alumno?.emailInstitucional).toBe(upnOf(a));
+
+    await waitFor(async () => (await h.alumnoRpc.getAlumno({ id: kept.id })).alumno?.emailInstitucional);
+    await h.alumnoRpc.deleteAlumno({ id: kept.id, requestedBy: 'ana', conservarCuentasExternas: true });
+    await h.alumnoRpc.deleteAlumno({ id: a.id, requestedBy: 'ana' });
+    await waitFor(() => h.graph.user(upnOf(a))?.deletedDateTime, {
+      what: "the deleted alumno's account removed",
+    });
+    expect(h.moodle.state().users.find((u) => u.username === upnOf(a))).toBeUndefined();
+    // The alumno that kept its accounts still has them.
+    expect(h.graph.user(upnOf(kept))?.deletedDateTime).toBeFalsy();
+    expect((await h.identity.getCuenta({ alumnoId: kept.id })).cuenta?.estado).toBe('activa');
+  });
+
   it('refuses to delete a UPN outside the safe prefix in Graph and Moodle, failing the Tarea with a security warning', async () => {
     const a = take();
     const prod = `a${a.dni}@${DOMAIN}`;
@@ -371,6 +405,7 @@ describe('identity-teams against the fakes', () => {
   });
 
   it('deletes Teams and Moodle accounts, holds deletions past the limit for an admin, and runs them once confirmed', async () => {
+    // One deletion already happened in this hour (the alumno deleted above); the limit is 4.
     const group = [take(), take(), take(), take()];
     for (const a of group) expect((await runOne(CREAR, a)).outcome.kind).toBe('succeeded');
     const results = [];
