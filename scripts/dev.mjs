@@ -20,6 +20,8 @@ if (!Number.isInteger(PORT_OFFSET) || PORT_OFFSET < 0 || PORT_OFFSET > 56_000) {
   );
   process.exit(78);
 }
+/** Where to look for a machine's Postgres (LUCY_POSTGRES_PORT lets a test stand for a machine without one). */
+const PG_PORT = Number(process.env.LUCY_POSTGRES_PORT || 5432);
 /** A default port moved by LUCY_PORT_OFFSET. */
 const port = (p) => p + PORT_OFFSET;
 mkdirSync(dataDir, { recursive: true });
@@ -168,7 +170,10 @@ function run(name, command, args, options = {}) {
       cwd: options.cwd ?? root,
       env: { ...process.env, ...options.env },
       stdio: 'inherit',
+      detached: true,
     });
+    // Tracked like the long-running children, so a Ctrl-C during the migrations stops them too.
+    children.push({ name, child, tier: 'app' });
     child.on('exit', (code) =>
       code === 0 ? resolve() : reject(new Error(`${name} failed with exit code ${code}`)),
     );
@@ -203,18 +208,18 @@ async function ensureDatabase() {
   }
   const forceEmbedded = /^(1|true|yes)$/i.test(process.env.LUCY_EMBEDDED_DB ?? '');
   if (forceEmbedded) log('Postgres: LUCY_EMBEDDED_DB is set; using embedded PGlite');
-  else if (!(await portOpen('127.0.0.1', 5432))) log('Postgres: none answers on 127.0.0.1:5432');
-  if (!forceEmbedded && (await portOpen('127.0.0.1', 5432))) {
-    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  else if (!(await portOpen('127.0.0.1', PG_PORT))) log(`Postgres: none answers on 127.0.0.1:${PG_PORT}`);
+  if (!forceEmbedded && (await portOpen('127.0.0.1', PG_PORT))) {
+    const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${PG_PORT}/postgres` });
     try {
       await admin.connect();
       const { rowCount } = await admin.query("select 1 from pg_database where datname = 'lucy'");
       if (!rowCount) await admin.query('create database lucy');
-      log('Postgres: using 127.0.0.1:5432, database lucy');
-      return 'postgres://postgres@127.0.0.1:5432/lucy';
+      log(`Postgres: using 127.0.0.1:${PG_PORT}, database lucy`);
+      return `postgres://postgres@127.0.0.1:${PG_PORT}/lucy`;
     } catch (err) {
       log(
-        `Postgres on 127.0.0.1:5432 answered but refused us (${err.message}); falling back to embedded PGlite`,
+        `Postgres on 127.0.0.1:${PG_PORT} answered but refused us (${err.message}); falling back to embedded PGlite`,
       );
     } finally {
       await admin.end().catch(() => undefined);
@@ -395,6 +400,9 @@ try {
     );
   log('Ctrl-C stops everything.');
 } catch (err) {
-  log(`start-up failed: ${err.message}`);
-  await stopAll(1);
+  // A step cut short by Ctrl-C (a migration stopped by it) is no start-up failure: the stop is under way.
+  if (!stopping) {
+    log(`start-up failed: ${err.message}`);
+    await stopAll(1);
+  }
 }
