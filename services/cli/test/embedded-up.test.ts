@@ -251,3 +251,55 @@ describe('npm run up with LUCY_EMBEDDED_DB=1', () => {
     expect(DEFAULT_PORTS.filter((_, i) => listening[i]).map((p) => p + offset)).toEqual([]);
   }, 120_000);
 });
+
+describe('npm run up on a machine without Postgres', () => {
+  it('chooses embedded PGlite by itself, and one Ctrl-C during the migrations stops everything', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'lucy-up-nopg-'));
+    const offset = await freeOffset();
+    // A port where nothing listens stands for the machine's missing Postgres.
+    let noPostgres = 0;
+    for (let p = 15_432; !noPostgres; p += 7) if (await portFree(p)) noPostgres = p;
+    const prefix = testPrefix('upnopg');
+    const up = spawn(process.execPath, [join(root, 'scripts', 'dev.mjs')], {
+      cwd: root,
+      env: {
+        ...process.env,
+        LUCY_EMBEDDED_DB: '',
+        DATABASE_URL: '',
+        LUCY_POSTGRES_PORT: String(noPostgres),
+        LUCY_PORT_OFFSET: String(offset),
+        LUCY_DATA_DIR: dataDir,
+        LUCY_PREFIX: prefix,
+        LUCY_DEMO: '0',
+        LUCY_ADMIN: '0',
+        NATS_URL: TEST_NATS_URL,
+        NODE_OPTIONS: '',
+        VITEST: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    up.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    up.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    try {
+      await waitFor(() => output.includes('migrating '), {
+        timeoutMs: 180_000,
+        intervalMs: 100,
+        what: 'the migrations to start on PGlite',
+      });
+      expect(output).toContain(`Postgres: none answers on 127.0.0.1:${noPostgres}`);
+      expect(output).toContain(`starting embedded PGlite on 127.0.0.1:${5433 + offset}`);
+      up.kill('SIGINT');
+      const [code] = (await once(up, 'exit')) as [number | null];
+      expect(code, output.slice(-3000)).toBe(0);
+      expect(output).not.toMatch(/start-up failed|second signal/);
+      expect(await portAnswers(5433 + offset)).toBe(false);
+    } finally {
+      if (up.exitCode === null && up.signalCode === null) up.kill('SIGTERM');
+      const handles = await connectNats({ NATS_URL: TEST_NATS_URL }, testLogger('nats'), `cleanup-${prefix}`);
+      await destroyNames(handles, createNames(prefix)).catch(() => undefined);
+      await handles.nc.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
