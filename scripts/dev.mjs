@@ -1,6 +1,6 @@
 // The development/demo supervisor behind `npm run up`: infrastructure, migrations, services, fakes, admin.
 // Plain Node (no build step). Every child's output is prefixed with its name; Ctrl-C stops everything.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
@@ -366,24 +366,55 @@ try {
     urls.push([s.name, `http://127.0.0.1:${s.port}  (Connect/gRPC/gRPC-Web, /healthz, /readyz, /metrics)`]);
   }
 
-  if (existsSync(join(root, 'web', 'package.json'))) {
-    start(
-      'web',
+  let demoAdmin;
+  // LUCY_ADMIN=0 leaves the admin out (its production build takes a while; the embedded-start test skips it).
+  if (
+    !/^(0|false|no)$/i.test(process.env.LUCY_ADMIN ?? '1') &&
+    existsSync(join(root, 'web', 'package.json'))
+  ) {
+    // The admin as deployed: the adapter-node build, talking to the services above.
+    const webDir = join(root, 'web');
+    const webPort = port(5173);
+    const webEnv = {
+      ...common,
+      HOST: '127.0.0.1',
+      PORT: String(webPort),
+      ORIGIN: `http://127.0.0.1:${webPort}`,
+      LUCY_TRACKER_URL: `http://127.0.0.1:${port(7101)}`,
+      LUCY_SCHEDULER_URL: `http://127.0.0.1:${port(7102)}`,
+      LUCY_INGEST_URL: `http://127.0.0.1:${port(7103)}`,
+      LUCY_IDENTITY_URL: `http://127.0.0.1:${port(7104)}`,
+      LUCY_NOTIFIER_URL: `http://127.0.0.1:${port(7105)}`,
+    };
+    log('building the admin (web/, vite build)');
+    await run(
+      'web build',
       process.execPath,
-      [
-        join(root, 'node_modules', '.bin', 'vite'),
-        'dev',
-        '--port',
-        String(port(5173)),
-        '--host',
-        '127.0.0.1',
-      ],
+      [join(webDir, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'],
       {
-        cwd: join(root, 'web'),
-        env: common,
+        cwd: webDir,
+        env: webEnv,
       },
     );
-    urls.push(['admin', `http://127.0.0.1:${port(5173)}`]);
+    if (demo) {
+      // A demo admin with a random password, created (and its password printed) only while there is no admin.
+      const password = `demo-${randomBytes(12).toString('hex')}`;
+      const out = execFileSync(
+        process.execPath,
+        [...TSX_IMPORT, 'src/lib/server/cli.ts', 'crear-admin', 'admin', '--si-no-hay-admin'],
+        { cwd: webDir, env: { ...process.env, ...webEnv, LUCY_ADMIN_PASSWORD: password }, encoding: 'utf8' },
+      );
+      demoAdmin = /creado/.test(out)
+        ? `admin / ${password}  (printed only this once)`
+        : 'an admin exists already (npm run -s staff --prefix web -- crear-usuario <usuario> --rol=admin)';
+    }
+    start('web', process.execPath, ['build/index.js'], { cwd: webDir, env: webEnv });
+    try {
+      await waitPort('127.0.0.1', webPort, 'web', 60_000, children.find((c) => c.name === 'web')?.child);
+      urls.push(['admin', `http://127.0.0.1:${webPort}/admin/`]);
+    } catch (err) {
+      log(`${err.message}; the rest keeps running`);
+    }
   }
 
   log('Lucy Tasks is up:');
@@ -398,6 +429,7 @@ try {
     log(
       `  CLI URLs       LUCY_TRACKER_URL=http://127.0.0.1:${port(7101)} LUCY_SCHEDULER_URL=http://127.0.0.1:${port(7102)} LUCY_INGEST_URL=http://127.0.0.1:${port(7103)}`,
     );
+  if (demoAdmin) log(`  admin login    ${demoAdmin}`);
   log('Ctrl-C stops everything.');
 } catch (err) {
   // A step cut short by Ctrl-C (a migration stopped by it) is no start-up failure: the stop is under way.

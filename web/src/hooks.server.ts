@@ -3,8 +3,6 @@ import { redirect, type Handle, type HandleServerError } from '@sveltejs/kit';
 import { getApp } from '$lib/server/app';
 import { SESSION_COOKIE } from '$lib/server/guard';
 
-
-
 export const init = async () => {
   await getApp();
 };

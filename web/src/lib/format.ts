@@ -33,7 +33,11 @@ export function numero(n: number | bigint | string): string {
 }
 
 /** The seed's "Duración": "1,25 seg", "En progreso..." while running, "—" when it never started. */
-export function duracion(t: { startedAt: string | null; finishedAt: string | null; durationMs: number }): string {
+export function duracion(t: {
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number;
+}): string {
   if (t.finishedAt) return `${secondsFmt.format(t.durationMs / 1000)} seg`;
   if (t.startedAt) return 'En progreso...';
   return '—';
@@ -56,15 +60,6 @@ export const ESTADO_LABEL: Record<string, string> = {
   failed: 'Fallida',
   skipped: 'Omitida',
   cancelled: 'Cancelada',
-};
-
-export const ESTADO_ICON: Record<string, string> = {
-  pending: '⏳',
-  running: '▶️',
-  completed: '✅',
-  failed: '❌',
-  skipped: '⏭️',
-  cancelled: '⛔',
 };
 
 export const TIPOS = [

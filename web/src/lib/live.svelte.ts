@@ -3,7 +3,10 @@ import type { TareaRow } from '$lib/server/views';
 
 type Listener = (t: TareaRow) => void;
 
-export const live = $state({ status: 'conectando' as 'conectando' | 'en-vivo' | 'reconectando', drops: 0 });
+export const live: { status: 'conectando' | 'en-vivo' | 'reconectando'; drops: number } = $state({
+  status: 'conectando',
+  drops: 0,
+});
 
 const listeners = new Set<Listener>();
 const reconnectListeners = new Set<() => void>();

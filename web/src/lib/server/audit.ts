@@ -59,10 +59,12 @@ export function createAudit(orm: MikroORM, clock: () => Date = () => new Date())
         if (!Number.isNaN(when.getTime()) && id && /^[0-9a-f-]{36}$/.test(id))
           q.whereRaw('(at, id) < (?, ?::uuid)', [when, id]);
       }
-      const rows = (await q.orderBy([
-        { column: 'at', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ]).limit(limit + 1)) as {
+      const rows = (await q
+        .orderBy([
+          { column: 'at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(limit + 1)) as {
         id: string;
         at: Date;
         actor: string;

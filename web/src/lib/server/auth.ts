@@ -33,8 +33,7 @@ export interface AuthOptions {
 }
 
 export type LoginResult =
-  | { ok: true; token: string; staff: Staff }
-  | { ok: false; reason: 'invalid' | 'throttled'; message: string };
+  { ok: true; token: string; staff: Staff } | { ok: false; reason: 'invalid' | 'throttled'; message: string };
 
 /** A user-facing problem (Spanish); the pages show its message next to the field it names. */
 export class StaffError extends Error {
@@ -99,7 +98,7 @@ export function createAuth(o: AuthOptions) {
         `at > coalesce((select max(at) from web.login_attempt s where s.username = ? and s.success), '-infinity')`,
         [value],
       );
-    const [row] = (await q.count({ n: '*' })) as { n: string }[];
+    const [row] = await q.count<{ n: string }[]>({ n: '*' });
     return Number(row?.n ?? 0);
   }
 
@@ -119,11 +118,11 @@ export function createAuth(o: AuthOptions) {
   }
 
   async function activeAdmins(trx = knex()): Promise<number> {
-    const [row] = (await trx
+    const [row] = await trx
       .withSchema('web')
       .table('staff_user')
       .where({ role: 'admin', disabled: false })
-      .count({ n: '*' })) as { n: string }[];
+      .count<{ n: string }[]>({ n: '*' });
     return Number(row?.n ?? 0);
   }
 
@@ -132,11 +131,11 @@ export function createAuth(o: AuthOptions) {
    * admin at the same time and leave none.
    */
   async function guardedChange(id: string, change: Record<string, unknown>): Promise<Staff> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new StaffError('El usuario no existe.');
     return knex().transaction(async (trx) => {
       await trx.raw(`select id from web.staff_user where role = 'admin' for update`);
       const before = (await trx.withSchema('web').table('staff_user').where({ id }).first()) as
-        | UserRow
-        | undefined;
+        UserRow | undefined;
       if (!before) throw new StaffError('El usuario no existe.');
       const [after] = (await trx
         .withSchema('web')
@@ -175,7 +174,11 @@ export function createAuth(o: AuthOptions) {
         updated_at: now,
         password_changed_at: now,
       };
-      const inserted = (await users().insert(row).onConflict('username').ignore().returning('*')) as UserRow[];
+      const inserted = (await users()
+        .insert(row)
+        .onConflict('username')
+        .ignore()
+        .returning('*')) as UserRow[];
       if (!inserted[0]) throw new StaffError(`Ya existe un usuario "${username}".`, 'username');
       return toStaff(inserted[0]);
     },
@@ -218,7 +221,12 @@ export function createAuth(o: AuthOptions) {
     },
 
     /** Checks the password, under the per-account and per-IP limits, and opens a session. */
-    async login(input: { username: string; password: string; ip: string; userAgent?: string }): Promise<LoginResult> {
+    async login(input: {
+      username: string;
+      password: string;
+      ip: string;
+      userAgent?: string;
+    }): Promise<LoginResult> {
       const username = normalize(input.username).slice(0, 150);
       const ip = input.ip.slice(0, 64);
       if (await throttled(username, ip))
@@ -255,7 +263,7 @@ export function createAuth(o: AuthOptions) {
       const row = (await knex()
         .withSchema('web')
         .table('staff_session as s')
-        .join('web.staff_user as u', 'u.id', 's.user_id')
+        .join('staff_user as u', 'u.id', 's.user_id')
         .where('s.id_hash', idHash)
         .select('s.created_at as s_created', 's.last_seen_at', 'u.*')
         .first()) as (UserRow & { s_created: Date; last_seen_at: Date }) | undefined;
@@ -269,12 +277,17 @@ export function createAuth(o: AuthOptions) {
       }
       // Written at most once a minute: a page with live updates must not turn into a write per request.
       if (now - new Date(row.last_seen_at).getTime() > 60_000)
-        await sessions().where({ id_hash: idHash }).update({ last_seen_at: new Date(now) });
+        await sessions()
+          .where({ id_hash: idHash })
+          .update({ last_seen_at: new Date(now) });
       return toStaff(row);
     },
 
     async logout(token: string | undefined): Promise<void> {
-      if (token) await sessions().where({ id_hash: hashToken(token) }).delete();
+      if (token)
+        await sessions()
+          .where({ id_hash: hashToken(token) })
+          .delete();
     },
 
     /** Deletes expired sessions and old login attempts (run now and then). */

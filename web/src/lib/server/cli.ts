@@ -11,7 +11,9 @@ async function readStdin(): Promise<string> {
   }
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -29,7 +31,9 @@ async function main(argv: string[]): Promise<number> {
       const roleArg = rest.find((a) => a.startsWith('--rol='))?.slice(6) ?? 'admin';
       const role = command === 'crear-admin' ? 'admin' : roleArg;
       if (!username || !isRole(role)) {
-        console.error('Uso: staff crear-admin <usuario> | staff crear-usuario <usuario> --rol=admin|operador|lector');
+        console.error(
+          'Uso: staff crear-admin <usuario> | staff crear-usuario <usuario> --rol=admin|operador|lector',
+        );
         return 2;
       }
       const ifMissing = rest.includes('--si-no-hay-admin');

@@ -24,3 +24,9 @@ export function clientIp(event: Pick<RequestEvent, 'getClientAddress'>): string 
 
 /** Name of the session cookie (httpOnly, SameSite=Lax, Secure behind TLS). */
 export const SESSION_COOKIE = 'lucy_session';
+
+/** A text field of a posted form ('' when absent or a file), cut to `max` characters. */
+export function field(form: FormData, name: string, max = 1024): string {
+  const v = form.get(name);
+  return typeof v === 'string' ? v.slice(0, max) : '';
+}

@@ -66,7 +66,9 @@ export function createServices(config: Pick<WebConfig, 'services' | 'rpcToken'>)
     return Promise.all(
       (Object.keys(config.services) as ServiceName[]).map(async (service) => {
         try {
-          const res = await fetch(`${config.services[service]}/readyz`, { signal: AbortSignal.timeout(2_000) });
+          const res = await fetch(`${config.services[service]}/readyz`, {
+            signal: AbortSignal.timeout(2_000),
+          });
           return { service, ok: res.ok, detail: res.ok ? 'Listo' : `No listo (HTTP ${res.status})` };
         } catch {
           return { service, ok: false, detail: 'No responde' };

@@ -15,7 +15,9 @@ export const load: PageServerLoad = async (event) => {
     services.call('scheduler', () => services.scheduler.getStatus({})),
     services.call('ingest-sial', () => services.ingest.getConfiguracion({})),
   ]);
-  const problems = [dash, status, ingest].flatMap((o) => (o.ok ? [] : [{ service: o.service, message: o.message }]));
+  const problems = [dash, status, ingest].flatMap((o) =>
+    o.ok ? [] : [{ service: o.service, message: o.message }],
+  );
   const now = Date.now();
   return {
     problems,

@@ -1,6 +1,6 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { getApp } from '$lib/server/app';
-import { clientIp, SESSION_COOKIE } from '$lib/server/guard';
+import { clientIp, field, SESSION_COOKIE } from '$lib/server/guard';
 import type { Actions, PageServerLoad } from './$types';
 
 /** Only same-site paths under /admin/ are followed after login (no open redirect). */
@@ -16,8 +16,8 @@ export const load: PageServerLoad = async ({ locals, url }) => {
 export const actions: Actions = {
   default: async (event) => {
     const form = await event.request.formData();
-    const username = String(form.get('username') ?? '').slice(0, 200);
-    const password = String(form.get('password') ?? '').slice(0, 1024);
+    const username = field(form, 'username', 200);
+    const password = field(form, 'password');
     if (!username || !password)
       return fail(400, { username, message: 'Complete el usuario y la contraseña.' });
     const { auth, audit, config } = await getApp();
@@ -30,7 +30,12 @@ export const actions: Actions = {
     });
     if (!result.ok) {
       if (result.reason === 'throttled')
-        await audit.record({ actor: username.toLowerCase(), ip, action: 'sesion.bloqueada', target: username });
+        await audit.record({
+          actor: username.toLowerCase(),
+          ip,
+          action: 'sesion.bloqueada',
+          target: username,
+        });
       return fail(result.reason === 'throttled' ? 429 : 400, { username, message: result.message });
     }
     event.cookies.set(SESSION_COOKIE, result.token, {
@@ -40,7 +45,12 @@ export const actions: Actions = {
       secure: event.url.protocol === 'https:',
       maxAge: config.sessionAbsoluteHours * 3600,
     });
-    await audit.record({ actor: result.staff.username, ip, action: 'sesion.iniciar', target: result.staff.username });
+    await audit.record({
+      actor: result.staff.username,
+      ip,
+      action: 'sesion.iniciar',
+      target: result.staff.username,
+    });
     redirect(303, safeNext(event.url.searchParams.get('next')));
   },
 };

@@ -36,7 +36,11 @@ export const actions: Actions = {
       services.tasks.redriveDeadLetters({ sequences, requestedBy: staff.username }),
     );
     if (!res.ok) return fail(502, { message: res.message });
-    const results = res.value.results.map((r) => ({ sequence: r.sequence.toString(), ok: r.ok, error: r.error }));
+    const results = res.value.results.map((r) => ({
+      sequence: r.sequence.toString(),
+      ok: r.ok,
+      error: r.error,
+    }));
     await audit.record({
       actor: staff.username,
       ip: clientIp(event),

@@ -38,7 +38,9 @@ export const GET: RequestHandler = async (event) => {
         if (!abort.signal.aborted) throw new Error('stream ended');
       } catch (err) {
         if (!abort.signal.aborted)
-          send(`event: caido\ndata: ${JSON.stringify({ message: describeFailure('task-tracker', err) })}\n\n`);
+          send(
+            `event: caido\ndata: ${JSON.stringify({ message: describeFailure('task-tracker', err) })}\n\n`,
+          );
       } finally {
         clearInterval(ping);
         open = false;

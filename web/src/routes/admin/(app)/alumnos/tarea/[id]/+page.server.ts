@@ -1,6 +1,6 @@
 import { error, fail, redirect } from '@sveltejs/kit';
 import { getApp } from '$lib/server/app';
-import { clientIp, requireRole } from '$lib/server/guard';
+import { clientIp, field, requireRole } from '$lib/server/guard';
 import { logView, tareaRow, tareaView, timelineView } from '$lib/server/views';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -50,7 +50,7 @@ async function act(event: Parameters<Actions[string]>[0], op: Op) {
           await services.tasks.markFailed({
             id,
             requestedBy: staff.username,
-            mensaje: String(form.get('mensaje') ?? '').slice(0, 500),
+            mensaje: field(form, 'mensaje', 500),
           })
         ).tarea;
     }

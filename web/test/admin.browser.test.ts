@@ -1,0 +1,308 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createCommandPublisher, type CommandPublisher } from '@lucy/platform';
+import { PurgarTareasCommandSchema } from '@lucy/proto';
+import { waitFor } from '@lucy/testkit';
+import { CHROMIUM } from './global-setup.js';
+import { startSystem, type System } from './system.js';
+
+const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots/', import.meta.url));
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-sync',
+];
+const PURGAR = 'lucy.cmd.tracker.purgar_tareas';
+const TASK = 'mantenimiento.tasks.purgar_tareas_antiguas';
+
+describe(
+  'the admin in headless Chromium against the real task-tracker, NATS and Postgres',
+  { timeout: 120_000 },
+  () => {
+    let sys: System;
+    let ctx: BrowserContext;
+    let page: Page;
+    let profile: string;
+    let pub: CommandPublisher;
+    /** A Tarea whose command is invalid: it fails and its message is dead-lettered. */
+    let failedId: string;
+
+    const url = (path: string) => `${sys.webUrl}${path}`;
+
+    async function login(username: string, password: string) {
+      await ctx.clearCookies();
+      await page.goto(url('/admin/login/'));
+      await page.fill('#username', username);
+      await page.fill('#password', password);
+      await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+    }
+
+    /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */
+    async function check(name: string) {
+      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+      await page.evaluate(AXE);
+      const violations = await page.evaluate(async () => {
+        const r = await (
+          window as unknown as {
+            axe: {
+              run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+            };
+          }
+        ).axe.run();
+        return r.violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+      });
+      expect(violations, `axe on ${name}`).toEqual([]);
+    }
+
+    async function publishPurgar(retentionDays: number, requestedBy: string) {
+      return (
+        await pub.publish(
+          PURGAR,
+          PurgarTareasCommandSchema,
+          { retentionDays, batchSize: 100 },
+          {
+            taskType: TASK,
+            requestedBy,
+            trigger: 'admin',
+          },
+        )
+      ).taskId;
+    }
+
+    async function rpc<T>(method: string, body: unknown): Promise<T> {
+      const res = await fetch(`${sys.trackerUrl}/lucy.task.v1.TaskService/${method}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer test-token-0123456789abcdef' },
+        body: JSON.stringify(body),
+      });
+      return (await res.json()) as T;
+    }
+    const estado = async (id: string) =>
+      (await rpc<{ tarea?: { estado?: string } }>('GetTarea', { id })).tarea?.estado ?? '';
+
+    beforeAll(async () => {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      sys = await startSystem();
+      pub = createCommandPublisher(sys.nats.handles.js, sys.nats.names);
+      await sys.addStaff('lectora', 'lector', 'secreto-de-lectura-1');
+      await sys.addStaff('operador', 'operador', 'secreto-de-operacion-1');
+      await sys.addStaff('victima', 'operador', 'secreto-numero-tres');
+      profile = mkdtempSync(join(tmpdir(), 'lucy-chromium-'));
+      ctx = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [...FLAGS, `--user-data-dir=${profile}`].filter((f) => !f.startsWith('--user-data-dir')),
+        viewport: { width: 1366, height: 900 },
+        locale: 'es-AR',
+        timezoneId: 'America/Argentina/Cordoba',
+      });
+      page = ctx.pages()[0] ?? (await ctx.newPage());
+      failedId = await publishPurgar(-1, 'sistema-prueba');
+      await waitFor(async () => (await estado(failedId)) === 'TAREA_ESTADO_FAILED', {
+        what: 'the invalid command failed',
+        timeoutMs: 20_000,
+      });
+    });
+
+    afterAll(async () => {
+      await ctx?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
+      await sys?.close();
+    });
+
+    it('asks for a session and logs in with the bootstrap admin; services that are down show a banner', async () => {
+      await page.goto(url('/admin/alumnos/tarea/'));
+      expect(new URL(page.url()).pathname).toBe('/admin/login/');
+      await check('login');
+      await page.fill('#username', 'admin');
+      await page.fill('#password', 'clave-de-prueba-1234');
+      await Promise.all([page.waitForURL(/\/admin\/alumnos\/tarea\/$/), page.click('button[type=submit]')]);
+      const cookie = (await ctx.cookies()).find((c) => c.name === 'lucy_session');
+      expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+      await page.goto(url('/admin/'));
+      await expect.poll(() => page.locator('.service-down[data-service="scheduler"]').count()).toBe(1);
+      expect(await page.locator('.service-down[data-service="ingest-sial"]').textContent()).toContain(
+        'no responde',
+      );
+      expect(await page.locator('[data-counter="fallidas"]').textContent()).toBe('1');
+    });
+
+    it('throttles an account after five wrong passwords, with a Spanish message, even for the right one', async () => {
+      for (let i = 0; i < 5; i++) await login('victima', `equivocada-${i}`);
+      expect(await page.locator('[role=alert]').textContent()).toContain('Demasiados intentos fallidos');
+      await login('victima', 'secreto-numero-tres');
+      expect(new URL(page.url()).pathname).toBe('/admin/login/');
+      expect(await page.locator('[role=alert]').textContent()).toContain('Demasiados intentos fallidos');
+      await check('login-bloqueado');
+    });
+
+    it('shows a Tarea created by publishing a command on the dashboard, and moves it to Completada without a reload', async () => {
+      await login('admin', 'clave-de-prueba-1234');
+      await page.goto(url('/admin/'));
+      await page.locator('[data-live="en-vivo"]').waitFor({ timeout: 15_000 });
+      await page.evaluate(() => ((window as unknown as { sinRecargar: boolean }).sinRecargar = true));
+      const id = await publishPurgar(30, 'ana@fce');
+      const row = page.locator(`#recientes tr[data-id="${id}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      await row.locator('[data-estado="completed"]').waitFor({ timeout: 15_000 });
+      expect(await page.evaluate(() => (window as unknown as { sinRecargar?: boolean }).sinRecargar)).toBe(
+        true,
+      );
+      await check('dashboard');
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-telefono.png'), fullPage: true });
+      await page.setViewportSize({ width: 1366, height: 900 });
+    });
+
+    it('filters by estado and searches by usuario, with the filters in the URL and the back button working', async () => {
+      const ok = await publishPurgar(45, 'beto@fce');
+      await waitFor(async () => (await estado(ok)) === 'TAREA_ESTADO_COMPLETED', {
+        what: 'completed',
+        timeoutMs: 20_000,
+      });
+      await page.goto(url('/admin/alumnos/tarea/'));
+      await page.selectOption('#estado', 'failed');
+      await Promise.all([page.waitForURL(/estado=failed/), page.click('form.filters button[type=submit]')]);
+      const failedRows = await page
+        .locator('#tareas tbody tr[data-id]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+      expect(failedRows).toEqual([failedId]);
+      await check('tareas');
+      await page.goto(url('/admin/alumnos/tarea/'));
+      await page.fill('#q', 'beto@fce');
+      await Promise.all([page.waitForURL(/q=beto/), page.click('form.filters button[type=submit]')]);
+      expect(
+        await page
+          .locator('#tareas tbody tr[data-id]')
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id'))),
+      ).toEqual([ok]);
+      await page.goBack();
+      await page.waitForURL(/\/admin\/alumnos\/tarea\/$/);
+      await expect.poll(() => page.locator('#tareas tbody tr[data-id]').count()).toBeGreaterThanOrEqual(3);
+      expect(await page.inputValue('#q')).toBe('');
+    });
+
+    it('lets a lector read Tareas but answers 403 to Reintentar, also when the form is posted by hand', async () => {
+      await login('lectora', 'secreto-de-lectura-1');
+      await page.goto(url(`/admin/alumnos/tarea/${failedId}/`));
+      expect(await page.locator('h1').textContent()).toContain(failedId);
+      expect(await page.getByRole('button', { name: 'Reintentar' }).count()).toBe(0);
+      const cookie = (await ctx.cookies()).find((c) => c.name === 'lucy_session')!;
+      const res = await fetch(url(`/admin/alumnos/tarea/${failedId}/?/reintentar`), {
+        method: 'POST',
+        headers: {
+          origin: sys.webUrl,
+          cookie: `lucy_session=${cookie.value}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: '',
+        redirect: 'manual',
+      });
+      expect(res.status).toBe(403);
+      expect(await res.text()).not.toMatch(/at .*\.js:\d+/);
+      const usuarios = await page.goto(url('/admin/usuarios/'));
+      expect(usuarios?.status()).toBe(403);
+      expect(await page.locator('h1').textContent()).toBe('Acceso denegado');
+      await check('error-403');
+      // Nothing was retried: the failed Tarea has no later attempt.
+      expect((await rpc<{ later?: unknown[] }>('GetTarea', { id: failedId })).later ?? []).toEqual([]);
+    });
+
+    it('refuses a form posted from another origin (CSRF) even with a valid session', async () => {
+      await login('operador', 'secreto-de-operacion-1');
+      const cookie = (await ctx.cookies()).find((c) => c.name === 'lucy_session')!;
+      const res = await fetch(url(`/admin/alumnos/tarea/${failedId}/?/reintentar`), {
+        method: 'POST',
+        headers: {
+          origin: 'https://evil.example',
+          cookie: `lucy_session=${cookie.value}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: '',
+        redirect: 'manual',
+      });
+      expect(res.status).toBe(403);
+    });
+
+    it('retries a failed Tarea as an operador: a new linked Tarea runs again, requested by the operador', async () => {
+      await login('operador', 'secreto-de-operacion-1');
+      await page.goto(url(`/admin/alumnos/tarea/${failedId}/`));
+      await check('tarea-detalle');
+      await page.getByRole('button', { name: 'Reintentar' }).click();
+      await Promise.all([
+        page.waitForURL(/reintento=1/),
+        page.getByRole('button', { name: 'Confirmar: Reintentar' }).click(),
+      ]);
+      const newId = new URL(page.url()).pathname.split('/').at(-2)!;
+      expect(newId).not.toBe(failedId);
+      expect(await page.locator('dl.fields').first().textContent()).toContain('operador');
+      // It runs again: the worker takes the new Tarea (and rejects it again, its command being invalid); the page
+      // follows it live.
+      await page.locator('#timeline li[data-kind="failed"]').waitFor({ timeout: 20_000 });
+      await page.locator('h1 [data-estado="failed"]').waitFor({ timeout: 20_000 });
+      expect(await page.locator(`a[href="/admin/alumnos/tarea/${failedId}/"]`).count()).toBeGreaterThan(0);
+    });
+
+    it('re-drives a dead letter: it leaves the dead-letter list and its command is delivered again', async () => {
+      const laterBefore = ((await rpc<{ later?: unknown[] }>('GetTarea', { id: failedId })).later ?? [])
+        .length;
+      await page.goto(url('/admin/dead-letters/'));
+      const row = page
+        .locator('#dead-letters tbody tr[data-seq]')
+        .filter({ hasText: failedId.slice(-8) })
+        .first();
+      await row.waitFor();
+      const seq = (await row.getAttribute('data-seq'))!;
+      await check('dead-letters');
+      await row.locator('input[type=checkbox]').check();
+      await page.getByRole('button', { name: 'Reenviar seleccionados' }).click();
+      await page.getByRole('button', { name: 'Confirmar reenvío' }).click();
+      await page.locator('#redrive-result').waitFor();
+      expect(await page.locator('#redrive-result').textContent()).toContain('1 de 1 reenviados');
+      expect(await page.locator(`#dead-letters tr[data-seq="${seq}"]`).count()).toBe(0);
+      // Delivered again as a new Tarea linked to the failed one, requested by the operador; the worker takes it.
+      const later = await waitFor(
+        async () => {
+          const r = await rpc<{ later?: { id: string; requestedBy?: string; estado?: string }[] }>(
+            'GetTarea',
+            {
+              id: failedId,
+            },
+          );
+          return (r.later ?? []).length > laterBefore ? r.later : undefined;
+        },
+        { what: 'the re-driven command as a new Tarea', timeoutMs: 20_000 },
+      );
+      expect(later.every((t) => t.requestedBy === 'operador')).toBe(true);
+    });
+
+    it('shows Logs, Usuarios, Auditoría and a Spanish 404, each accessible', async () => {
+      await login('admin', 'clave-de-prueba-1234');
+      await page.goto(url('/admin/alumnos/log/'));
+      await check('logs');
+      await page.goto(url('/admin/usuarios/'));
+      expect(await page.locator('#usuarios tr[data-username="lectora"]').count()).toBe(1);
+      await check('usuarios');
+      await page.goto(url('/admin/auditoria/?actor=operador'));
+      expect(await page.locator('#auditoria tbody').textContent()).toContain('tarea.reintentar');
+      await check('auditoria');
+      const res = await page.goto(url('/admin/no-existe/'));
+      expect(res?.status()).toBe(404);
+      expect(await page.locator('h1').textContent()).toBe('Página no encontrada');
+      await check('error-404');
+    });
+  },
+);
