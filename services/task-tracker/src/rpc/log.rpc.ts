@@ -12,6 +12,7 @@ import {
   pageSize,
   toLogEntry,
 } from './mapping.js';
+import { boundLogRpc } from './input.js';
 
 /** Dependencies of {@link createLogRpc}. */
 export interface LogRpcDeps {
@@ -20,7 +21,7 @@ export interface LogRpcDeps {
 
 /** LogService: the Log table, newest first, keyset-paginated on (occurred_at, id). */
 export function createLogRpc({ knex }: LogRpcDeps): ServiceImpl<typeof LogService> {
-  return {
+  return boundLogRpc({
     async listLogs(req) {
       const problems: FieldError[] = [];
       const size = pageSize(req.page?.pageSize ?? 0, problems);
@@ -85,5 +86,5 @@ export function createLogRpc({ knex }: LogRpcDeps): ServiceImpl<typeof LogServic
         },
       };
     },
-  };
+  });
 }

@@ -1,6 +1,6 @@
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { ValidationError, type FieldError } from '@lucy/platform';
+import { isUuid, ValidationError, type FieldError } from '@lucy/platform';
 import {
   LogEntrySchema,
   LogLevel,
@@ -74,6 +74,8 @@ export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
 }
 
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
 /** Decodes a page token, adding a field error when it is not one of ours. */
 export function decodeCursor(
   token: string,
@@ -83,7 +85,14 @@ export function decodeCursor(
   if (!token) return undefined;
   try {
     const [at, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [string, string];
-    if (typeof at !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(at)))
+    // The id goes to a `?::uuid` cast and the instant to `?::timestamptz`: anything else would be Internal.
+    if (
+      typeof at !== 'string' ||
+      typeof id !== 'string' ||
+      !ISO_INSTANT.test(at) ||
+      Number.isNaN(Date.parse(at)) ||
+      !isUuid(id)
+    )
       throw new Error('bad');
     return { at, id };
   } catch {

@@ -41,6 +41,7 @@ import {
   toLogEntry,
   toTarea,
 } from './mapping.js';
+import { boundTaskRpc } from './input.js';
 
 /** Dependencies of {@link createTaskRpc}. */
 export interface TaskRpcDeps {
@@ -148,6 +149,10 @@ async function loadStates(knex: Knex, sql: string, bindings: unknown[]): Promise
 
 /** TaskService: reads Tareas, the dashboard, live changes, and acts on Tareas and dead letters. */
 export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService> {
+  return boundTaskRpc(createUnboundedTaskRpc(deps));
+}
+
+function createUnboundedTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService> {
   const { knex, broadcaster, publisher, nats, names, cancellations, clock } = deps;
 
   const mustFind = async (id: string, field = 'id'): Promise<TareaState> => {
@@ -443,7 +448,7 @@ export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService
       const size = pageSize(req.page?.pageSize ?? 0, problems);
       let start: number | undefined;
       if (req.page?.pageToken) {
-        start = Number(req.page.pageToken);
+        start = /^\d{1,16}$/.test(req.page.pageToken) ? Number(req.page.pageToken) : NaN;
         if (!Number.isSafeInteger(start) || start < 0)
           problems.push({
             field: 'page.pageToken',
@@ -454,7 +459,8 @@ export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService
       const stream = names.streams.dlq;
       const info = await nats.jsm.streams.info(stream);
       const out: DeadLetter[] = [];
-      let seq = start ?? info.state.last_seq;
+      // A token past the end starts at the last message: the scan never walks sequences that do not exist.
+      let seq = Math.min(start ?? info.state.last_seq, info.state.last_seq);
       // Bounded scan so a prefix filter over a large DLQ cannot make one call unbounded.
       let budget = size * 20;
       while (seq >= info.state.first_seq && seq > 0 && out.length < size && budget-- > 0) {
