@@ -62,7 +62,9 @@ function lucyCli(
 /** An offset that moves every default port onto a free one (never a developer's `npm run up`). */
 async function freeOffset(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 20_000 + 10 * Math.floor(Math.random() * 3_000);
+    // Every moved port stays within 11025–32095, below Linux's ephemeral range (32768 up), where the port-0
+    // listeners of tests running in parallel land: a port found free here stays free.
+    const offset = 10_000 + 10 * Math.floor(Math.random() * 1_300);
     const free = await Promise.all(DEFAULT_PORTS.map((p) => portFree(p + offset)));
     if (free.every(Boolean)) return offset;
   }
