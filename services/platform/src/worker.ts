@@ -287,6 +287,8 @@ interface Running {
   settled: boolean;
   /** The claim in the outcomes bucket, once taken. */
   claim?: { record: TaskOutcomeRecord; revision: number };
+  /** The last write of the claim: writes are serialised so a heartbeat never races the outcome. */
+  writes?: Promise<unknown>;
 }
 
 class SettleError extends Error {
@@ -427,13 +429,26 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
   }
 
   /** Writes a new state over our claim; false when another process took the task over meanwhile. */
-  async function writeClaim(r: Running, patch: Partial<TaskOutcomeRecord>): Promise<boolean> {
-    if (!r.claim || !buckets) return false;
-    const record = { ...r.claim.record, ...patch, at: new Date().toISOString() };
-    const revision = await claimFor(buckets.outcomes, r.taskId, r.claim, record);
-    if (revision === undefined) return false;
-    r.claim = { record, revision };
-    return true;
+  function writeClaim(r: Running, patch: Partial<TaskOutcomeRecord>): Promise<boolean> {
+    const write = async (): Promise<boolean> => {
+      if (!r.claim || !buckets) return false;
+      for (let tries = 0; tries < 3; tries++) {
+        const record = { ...r.claim.record, ...patch, at: new Date().toISOString() };
+        const revision = await claimFor(buckets.outcomes, r.taskId, r.claim, record);
+        if (revision !== undefined) {
+          r.claim = { record, revision };
+          return true;
+        }
+        // A write of ours we did not see land (a timeout that still reached the server) moves the revision too.
+        const now = await readTaskOutcome(buckets.outcomes, r.taskId);
+        if (!now || now.record.run !== r.claim.record.run) return false;
+        r.claim = now;
+      }
+      return false;
+    };
+    const op = (r.writes ?? Promise.resolve()).then(write, write);
+    r.writes = op.catch(() => false);
+    return op;
   }
 
   /** Publishes a decision's events and settles every delivery of the task accordingly. */
