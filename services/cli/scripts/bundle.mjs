@@ -25,6 +25,9 @@ function newestMtime(dir) {
 export function bundleIsStale() {
   if (!existsSync(BUNDLE)) return true;
   const built = statSync(BUNDLE).mtimeMs;
+  // The lockfile stands for the bundled npm dependencies: an upgrade rebuilds too.
+  const lock = join(root, 'pnpm-lock.yaml');
+  if (existsSync(lock) && statSync(lock).mtimeMs > built) return true;
   return SOURCES.some((dir) => existsSync(dir) && newestMtime(dir) > built);
 }
 
