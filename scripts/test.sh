@@ -7,6 +7,6 @@ source scripts/lib.sh
 require_node
 ensure_pnpm
 echo "==> Installing dependencies"
-"$PNPM" install --frozen-lockfile --reporter=append-only | grep -v '^Progress' || true
+install_dependencies
 bash scripts/infra.sh
 bash scripts/check.sh

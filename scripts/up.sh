@@ -8,6 +8,6 @@ source scripts/lib.sh
 require_node
 ensure_pnpm
 echo "==> Installing dependencies (pnpm $PNPM_VERSION)"
-"$PNPM" install --frozen-lockfile --reporter=append-only | grep -v '^Progress' || true
+install_dependencies
 ensure_nats_server_binary_if_needed
 exec node scripts/dev.mjs "$@"
