@@ -6,6 +6,7 @@ import { connectNats, provisionBuckets, provisionStreams, type Buckets, type Nat
 import { createOrm, describeDatabase, migrate, pingDatabase, type OrmOptions } from './db.js';
 import { announceTasks, type ServiceName } from './task-catalog.js';
 import { createCommandPublisher, type CommandPublisher } from './publisher.js';
+import { openRunnerBuckets } from './worker.js';
 import type { ReadinessCheck } from './rpc-server.js';
 
 /** The shared settings a runtime needs (see `platformEnvShape`). */
@@ -59,6 +60,8 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
   const replicas = settings.LUCY_STREAM_REPLICAS ?? 1;
   await provisionStreams(nats.jsm, names, replicas);
   const buckets = await provisionBuckets(nats.kvm, names, replicas);
+  // The consumer runner's buckets too, so they get the replicas before a worker opens them.
+  await openRunnerBuckets(nats.js, names, replicas);
   await announceTasks(buckets.registry, service);
   logger.info(
     { database: describeDatabase(settings.DATABASE_URL), schema: options.orm.schema },

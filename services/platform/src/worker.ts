@@ -233,10 +233,11 @@ export async function recordConsumerPosition(
   return Math.max(floor, known ?? 0);
 }
 
-/** Opens (creating when missing) the runner's buckets. */
+/** Opens (creating when missing, with `replicas` JetStream replicas) the runner's buckets. */
 export async function openRunnerBuckets(
   js: JetStreamClient,
   names: Names,
+  replicas = 1,
 ): Promise<{ outcomes: KV; positions: KV }> {
   const kvm = new Kvm(js);
   const createOrOpen = async (name: string, opts: Parameters<Kvm['create']>[1]) => {
@@ -248,8 +249,8 @@ export async function openRunnerBuckets(
     }
   };
   const [outcomes, positions] = await Promise.all([
-    createOrOpen(names.buckets.outcomes, { history: 1, ttl: OUTCOME_TTL_MS }),
-    createOrOpen(names.buckets.positions, { history: 1 }),
+    createOrOpen(names.buckets.outcomes, { history: 1, replicas, ttl: OUTCOME_TTL_MS }),
+    createOrOpen(names.buckets.positions, { history: 1, replicas }),
   ]);
   return { outcomes, positions };
 }

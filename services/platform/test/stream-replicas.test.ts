@@ -10,6 +10,7 @@ import { testLogger, testPrefix, waitFor } from '../../testkit/src/index.js';
 import {
   connectNats,
   createNames,
+  openRunnerBuckets,
   parseEnv,
   platformEnvShape,
   provisionBuckets,
@@ -128,10 +129,11 @@ describe('streams and buckets on a three-server JetStream cluster', () => {
   it('creates every stream and bucket with three replicas and keeps them writable when one server stops', async () => {
     await provisionStreams(handles.jsm, names, 3);
     await provisionBuckets(handles.kvm, names, 3);
-    const { leases, registry, cancellations } = names.buckets;
+    await openRunnerBuckets(handles.js, names, 3);
+    const { leases, registry, cancellations, outcomes, positions } = names.buckets;
     for (const stream of [
       ...Object.values(names.streams),
-      ...[leases, registry, cancellations].map((b) => `KV_${b}`),
+      ...[leases, registry, cancellations, outcomes, positions].map((b) => `KV_${b}`),
     ]) {
       const info = await handles.jsm.streams.info(stream);
       expect(info.config.num_replicas, stream).toBe(3);
