@@ -71,7 +71,7 @@ if [ "$(id -u)" = "0" ] && command -v pg_createcluster >/dev/null 2>&1; then
     echo "==> Postgres on 127.0.0.1:5432 wants a password; creating the project's own cluster $PRIVATE_CLUSTER on 127.0.0.1:$PRIVATE_PORT (trust on loopback; the system cluster is left as it is)"
     pg_createcluster "$version" "$PRIVATE_CLUSTER" --port "$PRIVATE_PORT" -- --auth-host=trust --auth-local=peer >/dev/null
   fi
-  pg_ctlcluster --skip-systemctl-redirect "$version" "$PRIVATE_CLUSTER" start 2>/dev/null || true
+  pg_ctlcluster --skip-systemctl-redirect "$version" "$PRIVATE_CLUSTER" start >/dev/null 2>&1 || true
   for _ in $(seq 1 50); do port_open 127.0.0.1 "$PRIVATE_PORT" && break; sleep 0.2; done
   if pg_answers "$private_url"; then
     echo "$private_url" >"$URL_FILE"
