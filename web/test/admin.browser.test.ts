@@ -289,6 +289,34 @@ describe(
       expect(later.every((t) => t.requestedBy === 'operador')).toBe(true);
     });
 
+    it('says so when the live feed drops, keeps rendering with a banner naming task-tracker, and reconnects', async () => {
+      await login('admin', 'clave-de-prueba-1234');
+      await page.goto(url('/admin/'));
+      await page.locator('[data-live="en-vivo"]').waitFor({ timeout: 15_000 });
+      await sys.stopTracker();
+      try {
+        await page.locator('#live-banner').waitFor({ timeout: 15_000 });
+        expect(await page.locator('#live-banner').textContent()).toContain('reconectando');
+        await page.goto(url('/admin/alumnos/tarea/'));
+        expect(await page.locator('.service-down[data-service="task-tracker"]').textContent()).toContain(
+          'no responde',
+        );
+        expect(await page.locator('h1').textContent()).toBe('Tareas asíncronas');
+        await check('tareas-tracker-caido');
+      } finally {
+        await sys.startTracker();
+      }
+      await page.locator('[data-live="en-vivo"]').waitFor({ timeout: 20_000 });
+      expect(await page.locator('#live-banner').count()).toBe(0);
+      // Live again: a new Tarea shows up on the open page without a reload.
+      await page.goto(url('/admin/'));
+      await page.locator('[data-live="en-vivo"]').waitFor({ timeout: 15_000 });
+      const id = await publishPurgar(60, 'ana@fce');
+      await page
+        .locator(`#recientes tr[data-id="${id}"] [data-estado="completed"]`)
+        .waitFor({ timeout: 20_000 });
+    });
+
     it('shows Logs, Usuarios, Auditoría and a Spanish 404, each accessible', async () => {
       await login('admin', 'clave-de-prueba-1234');
       await page.goto(url('/admin/alumnos/log/'));

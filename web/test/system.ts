@@ -81,6 +81,10 @@ export interface System {
   trackerUrl: string;
   webUrl: string;
   addStaff(username: string, role: Role, password: string): Promise<void>;
+  /** Stops task-tracker (SIGTERM, as a rolling restart does). */
+  stopTracker(): Promise<void>;
+  /** Starts task-tracker again on the same port and waits until it is ready. */
+  startTracker(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -98,12 +102,19 @@ export async function startSystem(): Promise<System> {
     RPC_TOKEN: TEST_TOKEN,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
   };
-  const tracker = child(
-    'task-tracker',
-    [`${ROOT}node_modules/tsx/dist/cli.mjs`, 'src/main.ts'],
-    `${ROOT}services/task-tracker`,
-    { ...common, RPC_PORT: String(trackerPort), RPC_HOST: '127.0.0.1', MIGRATE_ON_START: 'true' },
-  );
+  const spawnTracker = () =>
+    child(
+      'task-tracker',
+      [`${ROOT}node_modules/tsx/dist/cli.mjs`, 'src/main.ts'],
+      `${ROOT}services/task-tracker`,
+      {
+        ...common,
+        RPC_PORT: String(trackerPort),
+        RPC_HOST: '127.0.0.1',
+        MIGRATE_ON_START: 'true',
+      },
+    );
+  let tracker = spawnTracker();
   const down = `http://127.0.0.1:${closedPort}`;
   let web: ChildProcess | undefined;
   try {
@@ -137,6 +148,13 @@ export async function startSystem(): Promise<System> {
     webUrl,
     async addStaff(username, role, password) {
       await auth.createStaff({ username, role, password, nombre: username });
+    },
+    async stopTracker() {
+      await stop(tracker);
+    },
+    async startTracker() {
+      tracker = spawnTracker();
+      await ready(`${trackerUrl}/readyz`, 'task-tracker ready again');
     },
     async close() {
       await orm.close(true);
