@@ -5,11 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus, LogService } from '@lucy/proto';
 import { TEST_TOKEN, testLogger } from '../../testkit/src/index.js';
+import { BadRequestSchema } from '@lucy/proto';
 import {
   createRpcClient,
   NotFoundError,
   startRpcServer,
   ValidationError,
+  withInputBounds,
   type RpcServer,
 } from '../src/index.js';
 
@@ -171,6 +173,70 @@ describe('rpc server', () => {
     expect(err).toMatchObject({ code: Code.InvalidArgument });
     expect((err as ConnectError).rawMessage.length).toBeLessThan(1100);
     expect((err as ConnectError).rawMessage).toContain('search: no válido');
+    const [violation] = (err as ConnectError).findDetails(BadRequestSchema).flatMap((d) => d.violations);
+    expect(violation?.field).toBe('search');
+    expect(violation!.description.length).toBeLessThan(400);
+  });
+
+  it('bounds every string of a request before the handler: length, NUL, lone surrogates (JSON), list size', async () => {
+    let handled = 0;
+    const bounded = await startRpcServer({
+      port: 0,
+      token: TEST_TOKEN,
+      logger: testLogger(),
+      services: [LogService],
+      readiness: [],
+      metrics: false,
+      routes: (router) =>
+        router.service(
+          LogService,
+          withInputBounds(
+            LogService,
+            {
+              async listLogs() {
+                handled++;
+                return { logs: [] };
+              },
+            },
+            {
+              maxChars: { search: 200 },
+              labels: { search: 'la búsqueda', module: 'el módulo' },
+              maxItems: 3,
+            },
+          ),
+        ),
+    });
+    try {
+      const call = async (body: string) => {
+        const r = await fetch(`${bounded.url}/lucy.task.v1.LogService/ListLogs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_TOKEN}` },
+          body,
+        });
+        return { status: r.status, text: await r.text() };
+      };
+      const long = await call(JSON.stringify({ search: 'x'.repeat(201) }));
+      expect(long.status).toBe(400);
+      expect(long.text).toContain('La búsqueda admite como máximo 200 caracteres (tiene 201)');
+      expect(long.text).not.toContain('xxxxxxxxxx');
+      // Raw JSON: a lone surrogate escape and a NUL escape, as a hand-written client could send them.
+      const surrogate = await call('{"module":"a\\ud800b"}');
+      // protobuf-es already refuses it while decoding; either way it never reaches the handler.
+      expect(surrogate.status).toBe(400);
+      const nul = await call('{"alumnoId":"a\\u0000b"}');
+      expect(nul.status).toBe(400);
+      expect(nul.text).toContain('alumno_id');
+      const many = await call(
+        JSON.stringify({ levels: ['LOG_LEVEL_INFO', 'LOG_LEVEL_INFO', 'LOG_LEVEL_INFO', 'LOG_LEVEL_INFO'] }),
+      );
+      expect(many.status).toBe(400);
+      expect(many.text).toContain('como máximo 3 elementos');
+      expect(handled).toBe(0);
+      expect((await call(JSON.stringify({ search: 'x'.repeat(200), module: 'ñandú 😀' }))).status).toBe(200);
+      expect(handled).toBe(1);
+    } finally {
+      await bounded.close();
+    }
   });
 
   it('never sends a decoding error verbatim, over Connect JSON, Connect binary and gRPC', async () => {
