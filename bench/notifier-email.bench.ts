@@ -219,12 +219,8 @@ try {
   clearInterval(sampler);
   const cpuSeconds = procCpuSeconds(pid) - cpu0;
   const knex = orm.em.getKnex();
-  const rows = (await knex
-    .withSchema('notify')
-    .table('entrega')
-    .select('estado')
-    .count({ n: '*' })
-    .groupBy('estado')) as { estado: string; n: string }[];
+  const counted = await knex.raw(`select estado, count(*)::int as n from notify.entrega group by estado`);
+  const rows = (counted as { rows: { estado: string; n: number }[] }).rows;
   const perSecond = round(N / seconds);
   writeResult(process.env.RESULT ?? 'notifier-email', {
     service: 'notifier',
