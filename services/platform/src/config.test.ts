@@ -1,7 +1,17 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseEnv, platformEnvShape, portVar, secretBoxEnvShape, secretBoxFromConfig, z } from './config.js';
+import {
+  parseEnv,
+  platformEnvShape,
+  portVar,
+  rpcListenOptions,
+  secretBoxEnvShape,
+  secretBoxFromConfig,
+  z,
+} from './config.js';
 import { ConfigError } from './errors.js';
 
 const schema = z.object({ ...platformEnvShape, RPC_PORT: portVar(7101) });
@@ -79,5 +89,47 @@ describe('secret box configuration', () => {
     const config = parseEnv(shape, { LUCY_SECRET_KEYS: `k1:${k(1)}`, LUCY_SECRET_KEY_ID: 'k2' });
     expect(() => secretBoxFromConfig(config)).toThrow(ConfigError);
     expect(() => secretBoxFromConfig(config)).toThrow(/LUCY_SECRET_KEY_ID: "k2" is not a key id/);
+  });
+});
+
+describe('RPC listening configuration', () => {
+  const base = { RPC_TOKEN: 'a-long-enough-token' };
+  const listen = (env: Record<string, string>) => rpcListenOptions(parseEnv(schema, { ...base, ...env }));
+
+  it('binds 127.0.0.1 and puts /metrics on RPC_PORT + 2000 by default', () => {
+    expect(listen({})).toEqual({ port: 7101, host: '127.0.0.1', metrics: { port: 9101, host: '127.0.0.1' } });
+    expect(listen({ RPC_HOST: '0.0.0.0', RPC_PORT: '7103' })).toEqual({
+      port: 7103,
+      host: '0.0.0.0',
+      metrics: { port: 9103, host: '0.0.0.0' },
+    });
+  });
+
+  it('takes METRICS_PORT and METRICS_HOST, and METRICS_PORT=0 turns /metrics off', () => {
+    expect(listen({ METRICS_PORT: '9999', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({
+      port: 9999,
+      host: '10.0.0.5',
+    });
+    expect(listen({ METRICS_PORT: '0' }).metrics).toBe(false);
+    expect(listen({ RPC_PORT: '0' }).metrics).toEqual({ port: 0, host: '127.0.0.1' });
+    expect(() => listen({ RPC_PORT: '64000' })).toThrow(/METRICS_PORT: RPC_PORT \+ 2000 is above 65535/);
+  });
+
+  it('wants both TLS files, readable, or neither', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lucy-tls-config-'));
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    writeFileSync(cert, 'cert');
+    writeFileSync(key, 'key');
+    expect(listen({ RPC_TLS_CERT_FILE: cert, RPC_TLS_KEY_FILE: key }).tls).toEqual({
+      certFile: cert,
+      keyFile: key,
+    });
+    expect(() => listen({ RPC_TLS_CERT_FILE: cert })).toThrow(/RPC_TLS_KEY_FILE: .*go together/);
+    expect(() => listen({ RPC_TLS_KEY_FILE: key })).toThrow(/RPC_TLS_CERT_FILE: .*go together/);
+    expect(() => listen({ RPC_TLS_CERT_FILE: join(dir, 'missing'), RPC_TLS_KEY_FILE: key })).toThrow(
+      /RPC_TLS_CERT_FILE: cannot read file/,
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 });
