@@ -84,6 +84,7 @@ const FAKES = [
       GRAPH_TENANT_ID: '7c1a4c8e-3b5d-4f0a-9e2b-6d8f1a2c3e4b',
       GRAPH_CLIENT_ID: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
       GRAPH_CLIENT_SECRET: 'fake-graph-secret',
+      IDENTITY_UPN_DOMAIN: 'alumnos.example.edu.ar',
     },
     urls: [
       ['Graph fake', `https://127.0.0.1:${port(8443)}/  (endpoints and faults; certificate ${GRAPH_CERT})`],
@@ -251,6 +252,13 @@ function devToken() {
   return readFileSync(file, 'utf8').trim();
 }
 
+/** A development secret kept in .data like the RPC token: identity-teams' vault keys and its admin token. */
+function devSecret(name, make) {
+  const file = join(dataDir, name);
+  if (!existsSync(file)) writeFileSync(file, `${make()}\n`, { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
 const running = ({ child }) => child.exitCode === null && child.signalCode === null;
 
 /**
@@ -311,6 +319,9 @@ try {
     // Where the services find each other (the notifier asks ingest-sial for alumnos, identity-teams for passwords).
     INGEST_RPC_URL: `http://127.0.0.1:${port(7103)}`,
     IDENTITY_RPC_URL: `http://127.0.0.1:${port(7104)}`,
+    // identity-teams: the vault's AES-256 key (kid:base64) and the admin token of RevealPassword.
+    LUCY_SECRET_KEYS: devSecret('dev-secret-keys', () => `dev1:${randomBytes(32).toString('base64')}`),
+    IDENTITY_ADMIN_TOKEN: devSecret('dev-admin-token', () => `admin-${randomBytes(16).toString('hex')}`),
     // A second stack on moved ports shares the developer's NATS: its own prefix keeps streams and leases apart.
     ...(PORT_OFFSET && !process.env.LUCY_PREFIX ? { LUCY_PREFIX: `up${PORT_OFFSET}` } : {}),
   };
@@ -429,6 +440,7 @@ try {
     log(
       `  CLI URLs       LUCY_TRACKER_URL=http://127.0.0.1:${port(7101)} LUCY_SCHEDULER_URL=http://127.0.0.1:${port(7102)} LUCY_INGEST_URL=http://127.0.0.1:${port(7103)}`,
     );
+  log(`  admin token    in ${join(dataDir, 'dev-admin-token')}  (LUCY_ADMIN_TOKEN for lucy cuentas revelar)`);
   if (demoAdmin) log(`  admin login    ${demoAdmin}`);
   log('Ctrl-C stops everything.');
 } catch (err) {
