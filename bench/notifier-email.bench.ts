@@ -219,7 +219,9 @@ try {
   clearInterval(sampler);
   const cpuSeconds = procCpuSeconds(pid) - cpu0;
   const knex = orm.em.getKnex();
-  const counted = await knex.raw(`select estado, count(*)::int as n from notify.entrega group by estado`);
+  const counted: unknown = await knex.raw(
+    `select estado, count(*)::int as n from notify.entrega group by estado`,
+  );
   const rows = (counted as { rows: { estado: string; n: number }[] }).rows;
   const perSecond = round(N / seconds);
   writeResult(process.env.RESULT ?? 'notifier-email', {
