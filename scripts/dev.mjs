@@ -407,18 +407,16 @@ try {
         env: webEnv,
       },
     );
-    if (demo) {
-      // A demo admin with a random password, created (and its password printed) only while there is no admin.
-      const password = `demo-${randomBytes(12).toString('hex')}`;
-      const out = execFileSync(
-        process.execPath,
-        [...TSX_IMPORT, 'src/lib/server/cli.ts', 'crear-admin', 'admin', '--si-no-hay-admin'],
-        { cwd: webDir, env: { ...process.env, ...webEnv, LUCY_ADMIN_PASSWORD: password }, encoding: 'utf8' },
-      );
-      demoAdmin = /creado/.test(out)
-        ? `admin / ${password}  (printed only this once)`
-        : 'an admin exists already (npm run -s staff --prefix web -- crear-usuario <usuario> --rol=admin)';
-    }
+    // A demo admin with a random password, created (and its password printed) only while there is no admin.
+    const password = `demo-${randomBytes(12).toString('hex')}`;
+    const out = execFileSync(
+      process.execPath,
+      [...TSX_IMPORT, 'src/lib/server/cli.ts', 'crear-admin', 'admin', '--si-no-hay-admin'],
+      { cwd: webDir, env: { ...process.env, ...webEnv, LUCY_ADMIN_PASSWORD: password }, encoding: 'utf8' },
+    );
+    demoAdmin = /creado/.test(out)
+      ? `admin / ${password}  (printed only this once)`
+      : 'an admin exists already (npm run -s staff --prefix web -- crear-usuario <usuario> --rol=admin)';
     start('web', process.execPath, ['build/index.js'], { cwd: webDir, env: webEnv });
     try {
       await waitPort('127.0.0.1', webPort, 'web', 60_000, children.find((c) => c.name === 'web')?.child);
