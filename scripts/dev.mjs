@@ -416,7 +416,7 @@ try {
     );
     demoAdmin = /creado/.test(out)
       ? `admin / ${password}  (printed only this once)`
-      : 'an admin exists already (npm run -s staff --prefix web -- crear-usuario <usuario> --rol=admin)';
+      : 'an admin exists already (lost password: npm run -s staff --prefix web -- resetear-password admin)';
     start('web', process.execPath, ['build/index.js'], { cwd: webDir, env: webEnv });
     try {
       await waitPort('127.0.0.1', webPort, 'web', 60_000, children.find((c) => c.name === 'web')?.child);

@@ -1,5 +1,6 @@
-// The admin's own command line: `npm run -s staff --prefix web -- crear-admin <usuario>` (the password is read
-// from LUCY_ADMIN_PASSWORD or stdin, never an argument), and `migrate`.
+// The admin's own command line: `npm run -s staff --prefix web -- crear-admin <usuario>`, `crear-usuario <usuario>
+// --rol=…`, `resetear-password <usuario>` (passwords from LUCY_ADMIN_PASSWORD or stdin, never an argument, which
+// would show in the process list), and `migrate`.
 import { createAudit } from './audit.js';
 import { createAuth, StaffError } from './auth.js';
 import { createWebOrm, migrateWeb } from './db/orm.js';
@@ -54,7 +55,28 @@ async function main(argv: string[]): Promise<number> {
       console.log(`Usuario "${staff.username}" creado con rol ${role}.`);
       return 0;
     }
-    console.error('Comandos: migrate | crear-admin <usuario> | crear-usuario <usuario> --rol=…');
+    if (command === 'resetear-password') {
+      const username = rest.find((a) => !a.startsWith('--'))?.toLowerCase();
+      const auth = createAuth({ orm, idleMinutes: 30, absoluteHours: 12 });
+      const staff = (await auth.listStaff()).find((s) => s.username === username);
+      if (!staff) {
+        console.error(`No existe el usuario "${username ?? ''}".`);
+        return 1;
+      }
+      await auth.resetPassword(staff.id, process.env.LUCY_ADMIN_PASSWORD || (await readStdin()));
+      await createAudit(orm).record({
+        actor: 'sistema',
+        ip: '',
+        action: 'usuario.resetear_password',
+        target: staff.username,
+        detalles: { origen: 'línea de comandos' },
+      });
+      console.log(`Contraseña de "${staff.username}" cambiada; sus sesiones se cerraron.`);
+      return 0;
+    }
+    console.error(
+      'Comandos: migrate | crear-admin <usuario> | crear-usuario <usuario> --rol=… | resetear-password <usuario>',
+    );
     return 2;
   } catch (err) {
     if (err instanceof StaffError) {
