@@ -338,7 +338,31 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       sleepers.add(done);
     });
 
+  /** Set after a failure that may mean a bucket was deleted (a KV call on a missing bucket just times out). */
+  let checkBuckets = false;
+
+  /** Forgets the runner's own buckets when one was deleted, so the next call re-creates it instead of failing forever. */
+  async function recheckBuckets(): Promise<void> {
+    if (!checkBuckets || !buckets) return;
+    checkBuckets = false;
+    const own = [
+      options.outcomes ? undefined : options.names.buckets.outcomes,
+      options.positions ? undefined : options.names.buckets.positions,
+    ].filter((b): b is string => b !== undefined);
+    for (const bucket of own) {
+      try {
+        await options.jsm.streams.info(`KV_${bucket}`);
+      } catch (err) {
+        if (!/not found|10059/i.test(errorMessage(err))) return;
+        log.warn({ bucket }, 'a consumer runner bucket was missing; re-creating it');
+        buckets = undefined;
+        return;
+      }
+    }
+  }
+
   async function openBuckets() {
+    await recheckBuckets();
     if (!buckets) {
       const opened =
         options.outcomes && options.positions
@@ -379,6 +403,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       return options.js.consumers.get(stream, options.durable);
     })().catch((err: unknown) => {
       consumer = undefined;
+      checkBuckets = true;
       throw err;
     }));
 
@@ -388,7 +413,10 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
     const b = buckets;
     positionTimer = setTimeout(() => {
       recordConsumerPosition(options.jsm, b.positions, stream, options.durable)
-        .catch((err: unknown) => log.debug({ err: errorMessage(err) }, 'could not record the position'))
+        .catch((err: unknown) => {
+          checkBuckets = true;
+          log.debug({ err: errorMessage(err) }, 'could not record the position');
+        })
         .finally(() => {
           positionTimer = undefined;
         });
@@ -722,6 +750,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       // Reading or recording the outcome, or publishing or acking it, failed (NATS unavailable): the message is
       // left to redelivery, which reports the recorded outcome (or runs the task, idempotently, if none).
       outcome('settle_failed');
+      checkBuckets = true;
       mlog.error({ err: errorMessage(err) }, 'could not settle message; it will be redelivered');
       if (!r.settled) nakAll(r, Math.min(backoff(1), ackWaitMs));
       r.settled = true;
