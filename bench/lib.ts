@@ -1,6 +1,6 @@
 // Shared helpers of the benchmark scripts: timing, percentiles, resource sampling, result files.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -106,3 +106,95 @@ export function serviceNodeArgs(script: string, extraNodeArgs: readonly string[]
 /** The runtime {@link serviceNodeArgs} uses, for result files. */
 export const serviceRuntime = (): string =>
   process.env.SERVICE_RUNTIME === 'tsx' ? 'tsx (TypeScript sources)' : 'compiled (scripts/build.mjs)';
+
+/**
+ * Node's arguments to run a benchmark-side TypeScript script (e.g. `pipeline-worker.ts`) in a process of its own:
+ * through the tsx loader, with the workspace packages it imports compiled (`lucy-dist`, as {@link serviceNodeArgs}
+ * runs services) unless `SERVICE_RUNTIME=tsx`.
+ */
+export function benchScriptNodeArgs(script: string, extraNodeArgs: readonly string[] = []): string[] {
+  const loader = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+  if (process.env.SERVICE_RUNTIME === 'tsx') return [...extraNodeArgs, '--import', loader, script];
+  serviceNodeArgs('main'); // builds dist/ once
+  return [...extraNodeArgs, '--conditions=lucy-dist', '--import', loader, script];
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK; 100 on Linux x86-64 and arm64). */
+const CLK_TCK = 100;
+
+/** RSS (kB) and CPU ticks (utime + stime) of one process, from /proc; undefined when it is gone. */
+export function procSample(pid: number): { rssKb: number; cpuTicks: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)": state is field 3, utime 14 and stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { rssKb, cpuTicks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process and, transitively, its children (Celery's prefork pool), from /proc/<pid>/task/<tid>/children. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * Meters the CPU and peak RSS of a process tree between `start()` and `stop()`: CPU as % of one core over the
+ * interval, peak RSS (sum over the tree) sampled every 100 ms.
+ */
+export function processMeter(pid: number): {
+  start(): void;
+  stop(): { cpuPercent: number; peakRssMb: number; seconds: number };
+} {
+  let timer: NodeJS.Timeout | undefined;
+  let peakKb = 0;
+  let t0 = 0;
+  const ticks = new Map<number, number>();
+  const sample = () => {
+    let rss = 0;
+    for (const p of processTree(pid)) {
+      const s = procSample(p);
+      if (!s) continue;
+      rss += s.rssKb;
+      // A process born during the run (a pool child) counts from 0: all its CPU is the run's.
+      ticks.set(p, Math.max(ticks.get(p) ?? 0, s.cpuTicks));
+    }
+    peakKb = Math.max(peakKb, rss);
+  };
+  let base = new Map<number, number>();
+  return {
+    start() {
+      t0 = performance.now();
+      base = new Map(processTree(pid).map((p) => [p, procSample(p)?.cpuTicks ?? 0]));
+      for (const [p, v] of base) ticks.set(p, v);
+      timer = setInterval(sample, 100);
+      sample();
+    },
+    stop() {
+      sample();
+      clearInterval(timer);
+      const seconds = (performance.now() - t0) / 1000;
+      let used = 0;
+      for (const [p, v] of ticks) used += v - (base.get(p) ?? 0);
+      return {
+        cpuPercent: round((used / CLK_TCK / seconds) * 100),
+        peakRssMb: round(peakKb / 1024),
+        seconds: round(seconds),
+      };
+    },
+  };
+}
