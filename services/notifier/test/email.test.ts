@@ -248,7 +248,7 @@ describe('credential e-mails through the SMTP sink', () => {
   });
 
   it('never logs or records the temporary passwords', async () => {
-    const rows = await h.service.knex.raw(`select row_to_json(e)::text as j from notify.entrega e`);
+    const rows: unknown = await h.service.knex.raw(`select row_to_json(e)::text as j from notify.entrega e`);
     const records = (rows as { rows: { j: string }[] }).rows.map((r) => r.j).join('\n');
     expect(records).toContain('enviada');
     expect(records).not.toContain(PASSWORD);

@@ -16,7 +16,7 @@ import {
   NotifierService,
   TaskFailedSchema,
   TaskSucceededSchema,
-  TipoEmail,
+  type TipoEmail,
   type TaskFailed,
   type TaskSucceeded,
 } from '@lucy/proto';

@@ -42,20 +42,21 @@ export interface EntregaGuardada {
 
 const T = 'entrega';
 const table = (knex: Knex) => knex.withSchema('notify').table(T);
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(text(v)));
+const text = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
 function toEntrega(row: Record<string, unknown>): EntregaGuardada {
   return {
-    id: String(row.id),
-    taskId: row.task_id === null || row.task_id === undefined ? null : String(row.task_id),
-    tipo: tipoFromDb(String(row.tipo)),
-    alumnoId: String(row.alumno_id ?? ''),
-    destinatario: String(row.destinatario ?? ''),
+    id: text(row.id),
+    taskId: row.task_id === null || row.task_id === undefined ? null : text(row.task_id),
+    tipo: tipoFromDb(text(row.tipo)),
+    alumnoId: text(row.alumno_id),
+    destinatario: text(row.destinatario),
     plantillaVersion: row.plantilla_version === null ? null : Number(row.plantilla_version),
-    estado: String(row.estado) as EstadoEntrega,
-    messageId: String(row.message_id ?? ''),
-    respuestaSmtp: String(row.respuesta_smtp ?? ''),
-    error: String(row.error ?? ''),
+    estado: text(row.estado) as EstadoEntrega,
+    messageId: text(row.message_id),
+    respuestaSmtp: text(row.respuesta_smtp),
+    error: text(row.error),
     intentos: Number(row.intentos ?? 0),
     prueba: Boolean(row.prueba),
     creadaEn: date(row.creada_en),
@@ -105,7 +106,7 @@ export async function beginEntrega(knex: Knex, inicio: InicioEntrega): Promise<E
     const [saved] = (await table(knex).insert(row).returning('*')) as Record<string, unknown>[];
     return toEntrega(saved!);
   }
-  const result = await knex.raw(
+  const result: unknown = await knex.raw(
     `insert into notify.entrega (id, task_id, tipo, alumno_id, destinatario, plantilla_version, estado, message_id,
        intentos, prueba, creada_en, actualizada_en)
      values (:id, :task_id, :tipo, :alumno_id, :destinatario, :plantilla_version, 'enviando', :message_id, 1, :prueba,

@@ -28,30 +28,31 @@ export interface VersionGuardada {
 }
 
 const S = 'notify';
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const text = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(text(v)));
 
 function toPlantilla(row: Record<string, unknown>): PlantillaGuardada {
   return {
-    tipo: tipoFromDb(String(row.tipo)) as TipoEmailConocido,
+    tipo: tipoFromDb(text(row.tipo)) as TipoEmailConocido,
     version: Number(row.version),
-    asunto: String(row.asunto),
-    cuerpo: String(row.cuerpo),
-    cuerpoTexto: String(row.cuerpo_texto ?? ''),
+    asunto: text(row.asunto),
+    cuerpo: text(row.cuerpo),
+    cuerpoTexto: text(row.cuerpo_texto),
     actualizadaEn: date(row.actualizada_en),
-    actualizadaPor: String(row.actualizada_por),
+    actualizadaPor: text(row.actualizada_por),
   };
 }
 
 function toVersion(row: Record<string, unknown>): VersionGuardada {
   return {
-    tipo: tipoFromDb(String(row.tipo)) as TipoEmailConocido,
+    tipo: tipoFromDb(text(row.tipo)) as TipoEmailConocido,
     version: Number(row.version),
-    asunto: String(row.asunto),
-    cuerpo: String(row.cuerpo),
-    cuerpoTexto: String(row.cuerpo_texto ?? ''),
+    asunto: text(row.asunto),
+    cuerpo: text(row.cuerpo),
+    cuerpoTexto: text(row.cuerpo_texto),
     creadaEn: date(row.creada_en),
-    creadaPor: String(row.creada_por),
-    origen: String(row.origen),
+    creadaPor: text(row.creada_por),
+    origen: text(row.origen),
   };
 }
 
@@ -124,7 +125,7 @@ export async function guardarVersion(knex: Knex, nueva: NuevaVersion): Promise<P
     const actual = current ? Number(current.version) : 0;
     if (nueva.versionBase && nueva.versionBase !== actual) {
       throw new PermanentError(
-        `La plantilla cambió mientras la editaba: usted partió de la versión ${nueva.versionBase} y la actual es la ${actual} (guardada por ${String(current?.actualizada_por ?? '—')}). Vuelva a abrirla y aplique sus cambios.`,
+        `La plantilla cambió mientras la editaba: usted partió de la versión ${nueva.versionBase} y la actual es la ${actual} (guardada por ${text(current?.actualizada_por) || '—'}). Vuelva a abrirla y aplique sus cambios.`,
         { code: 'PLANTILLA_DESACTUALIZADA' },
       );
     }

@@ -313,7 +313,7 @@ export function createNotifierRpc(deps: NotifierRpcDeps): ServiceImpl<typeof Not
       const rows = await listEntregas(knex, {
         alumnoId: req.alumnoId.trim() || undefined,
         estado: (estado || undefined) as EstadoEntrega | undefined,
-        tipo: req.tipo !== TipoEmail.UNSPECIFIED ? (req.tipo as TipoEmailConocido) : undefined,
+        tipo: req.tipo !== TipoEmail.UNSPECIFIED ? req.tipo : undefined,
         taskId: req.taskId.trim() || undefined,
         desde,
         hasta,
