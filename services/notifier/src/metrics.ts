@@ -1,7 +1,7 @@
 import { Counter, Histogram, metricsRegistry } from '@lucy/platform';
 
 /**
- * The notifier's Prometheus metrics, served on the RPC port's `/metrics` with the platform's. Alert on
+ * The notifier's Prometheus metrics, served on `/metrics` (the metrics port) with the platform's. Alert on
  * `result="failed"` growing (addresses or relay configuration) and on `result="resent_uncertain"` (a replica died
  * between the relay's acceptance and the delivery record: the alumno may have two copies with one Message-ID).
  */
