@@ -1,5 +1,10 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createHttp1Server, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttp1Server,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import {
   constants as http2Constants,
   createServer as createHttp2Server,
@@ -32,6 +37,7 @@ import {
 import { errorMessage, PermanentError, ValidationError, type FieldError } from './errors.js';
 import type { Logger } from './logger.js';
 import { metricsRegistry, rpcCalls } from './metrics.js';
+import { traceInterceptor } from './tracing.js';
 
 /** A readiness dependency: throws when not reachable. */
 export interface ReadinessCheck {
@@ -430,7 +436,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const connectHandler = connectNodeAdapter({
     readMaxBytes,
     requestGate: requestGate(options.token, readMaxBytes, logger),
-    interceptors: [errorInterceptor(logger)],
+    interceptors: [traceInterceptor(), errorInterceptor(logger)],
     routes: (router) => {
       router.service(HealthService, {
         async check(req) {
@@ -482,25 +488,54 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
 
   const settings = { maxConcurrentStreams: limits.maxConcurrentStreams };
   const h2 = createHttp2Server({ settings, maxSessionMemory: 32 }, handler);
+  // An idle session is closed, but not one holding an open stream: a quiet server stream (WatchTareas, health
+  // watch) may send nothing for minutes and must stay.
+  const openStreams = new WeakMap<Http2Session, number>();
   h2.on('session', (session: Http2Session) => {
-    session.setTimeout(limits.idleTimeoutMs, () => session.close());
+    openStreams.set(session, 0);
+    session.setTimeout(limits.idleTimeoutMs, () => {
+      if (!openStreams.get(session)) session.close();
+    });
   });
   h2.on('stream', (stream) => {
-    stream.setTimeout(limits.idleTimeoutMs, () => stream.close(http2Constants.NGHTTP2_CANCEL));
+    const session = stream.session;
+    if (session) openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
+    stream.once('close', () => {
+      if (session) openStreams.set(session, Math.max(0, (openStreams.get(session) ?? 1) - 1));
+    });
+    // A request body must keep coming: the timeout holds until the request is complete, not for the response.
+    stream.setTimeout(limits.requestTimeoutMs, () => stream.close(http2Constants.NGHTTP2_CANCEL));
+    stream.once('end', () => stream.setTimeout(0));
   });
-  const h1 = createHttp1Server(
-    {
-      requestTimeout: limits.requestTimeoutMs,
-      // How often Node enforces headersTimeout/requestTimeout; its 30 s default would let slow clients stay.
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.headersTimeoutMs / 2)),
-    },
-    handler,
-  );
+  const h1 = createHttp1Server({ requestTimeout: limits.requestTimeoutMs }, handler);
   h1.headersTimeout = limits.headersTimeoutMs;
   h1.keepAliveTimeout = limits.idleTimeoutMs;
-  // A socket with an open response but no traffic (a stalled reader) is closed too.
-  h1.timeout = limits.idleTimeoutMs;
-  h1.maxRequestsPerSocket = 1000;
+  // Node enforces headersTimeout/requestTimeout only on servers that listen themselves; this one is handed its
+  // sockets, so the deadlines are kept here: headers within headersTimeoutMs of the first byte (or of the end of
+  // the previous response plus the keep-alive time), the whole request body within requestTimeoutMs.
+  const deadlines = new WeakMap<Socket, NodeJS.Timeout>();
+  const deadline = (socket: Socket, ms: number, met: () => boolean = () => false) => {
+    clearTimeout(deadlines.get(socket));
+    deadlines.set(
+      socket,
+      setTimeout(() => {
+        if (!met()) socket.destroy();
+      }, ms).unref(),
+    );
+  };
+  const h1Dispatch = (socket: Socket) => {
+    deadline(socket, limits.headersTimeoutMs);
+    socket.once('close', () => clearTimeout(deadlines.get(socket)));
+    h1.emit('connection', socket);
+  };
+  h1.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    // `complete` is set by the parser whether or not anyone reads the body, so a long response is never cut.
+    deadline(socket, limits.requestTimeoutMs, () => req.complete);
+    res.once('finish', () => {
+      if (!socket.destroyed) deadline(socket, limits.idleTimeoutMs + limits.headersTimeoutMs);
+    });
+  });
 
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
@@ -517,7 +552,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       socket.setTimeout(0);
       const head = socket.read(PREFACE.length) as Buffer | null;
       if (head) socket.unshift(head);
-      (head && head.equals(PREFACE) ? h2 : h1).emit('connection', socket);
+      if (head && head.equals(PREFACE)) h2.emit('connection', socket);
+      else h1Dispatch(socket);
     });
   };
 
@@ -533,7 +569,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     });
     tlsServer.on('connection', track);
     tlsServer.on('secureConnection', (socket: TLSSocket) => {
-      (socket.alpnProtocol === 'h2' ? h2 : h1).emit('connection', socket);
+      if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+      else h1Dispatch(socket);
     });
     tlsServer.on('tlsClientError', (_err, socket) => socket.destroy());
     // Certificates rotate (cert-manager, a mesh): pick up new files without a restart.

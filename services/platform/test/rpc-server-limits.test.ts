@@ -10,7 +10,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '@connectrpc/connect';
-import { LogService } from '@lucy/proto';
+import { Health, HealthCheckResponse_ServingStatus, LogService } from '@lucy/proto';
 import { TEST_TOKEN, testLogger } from '@lucy/testkit';
 import { createRpcClient, startRpcServer } from '../src/index.js';
 
@@ -251,6 +251,14 @@ describe('rpc server time and connection limits', () => {
     for (const ms of closed) expect(ms).toBeLessThan(limits.headersTimeoutMs + 1500);
   }, 20_000);
 
+  it('closes 30 authenticated requests whose body stops coming within the request timeout', async () => {
+    const head =
+      `POST ${LIST_LOGS} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Authorization: Bearer ${FIXTURE_TOKEN}\r\nContent-Length: 1000\r\n\r\n{"search":"`;
+    const closed = await Promise.all(await openSockets(f.url, 30, (s) => s.write(head)));
+    for (const ms of closed) expect(ms).toBeLessThan(limits.requestTimeoutMs + 1500);
+  }, 20_000);
+
   it('closes 30 idle keep-alive HTTP/1.1 connections and 30 idle HTTP/2 sessions within the idle timeout', async () => {
     const h1 = await openSockets(f.url, 30, (s) =>
       s.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n'),
@@ -272,6 +280,24 @@ describe('rpc server time and connection limits', () => {
     });
     for (const ms of await Promise.all([...h1, ...sessions]))
       expect(ms).toBeLessThan(limits.idleTimeoutMs + 2000);
+  }, 20_000);
+
+  it('keeps a quiet server stream (and its session) open past the idle timeout', async () => {
+    const health = createRpcClient(Health, { baseUrl: f.url, token: '' });
+    const abort = new AbortController();
+    const it = health.watch({}, { signal: abort.signal })[Symbol.asyncIterator]();
+    const first = (await it.next()) as IteratorResult<{ status: HealthCheckResponse_ServingStatus }>;
+    expect(first.done ? undefined : first.value.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    // Nothing is sent for 3 idle timeouts: the stream must neither end nor fail.
+    const outcome = await Promise.race([
+      it.next().then(
+        () => 'ended',
+        (e: unknown) => `failed: ${String(e)}`,
+      ),
+      new Promise((r) => setTimeout(() => r('still open'), limits.idleTimeoutMs * 3)),
+    ]);
+    expect(outcome).toBe('still open');
+    abort.abort();
   }, 20_000);
 
   it('refuses connections above the cap', async () => {
