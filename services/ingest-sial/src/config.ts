@@ -30,6 +30,8 @@ export const ingestEnvSchema = z.object({
   /** Attempts of an ingestion command before it is dead-lettered. */
   INGEST_MAX_ATTEMPTS: intVar(5, 1),
   MIGRATE_ON_START: boolVar(false),
+  /** Most alumnos one export may hold; above it staff are asked to filter. */
+  EXPORT_MAX_ROWS: intVar(200_000, 1),
 });
 
 /** Validated, frozen configuration. */

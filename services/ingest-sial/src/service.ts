@@ -102,7 +102,10 @@ export async function startIngestService(
             },
           }),
         );
-        router.service(AlumnoService, createAlumnoRpc({ knex, nats, names, clock }));
+        router.service(
+          AlumnoService,
+          createAlumnoRpc({ knex, nats, names, clock, maxExportRows: config.EXPORT_MAX_ROWS }),
+        );
       },
     });
     logger.info({ port: rpc.port }, 'ingest-sial started');

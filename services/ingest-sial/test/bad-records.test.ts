@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { TipoIngesta } from '@lucy/proto';
 import { upsertAlumnos, type AlumnoUpsert } from '../src/db/alumno.repository.js';
 import { startHarness, type Harness } from './harness.js';
@@ -92,5 +93,46 @@ describe('a bad SIAL record is a bad record', () => {
       .where('dni', 'like', '9000%')
       .count<{ n: string }[]>({ n: '*' });
     expect(Number(saved!.n)).toBe(35);
+  });
+
+  const refused = async (call: Promise<unknown>): Promise<ConnectError> => {
+    const err = await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+    return err as ConnectError;
+  };
+
+  it('refuses RPC inputs out of bounds as InvalidArgument naming the field, never Internal', async () => {
+    const rate = await refused(
+      h.ingest.updateConfiguracion({ configuracion: { sialRequestsPorSegundo: 1e-300 }, requestedBy: 'x' }),
+    );
+    expect(rate.rawMessage).toMatch(
+      /^sialRequestsPorSegundo: Debe ser 0 \(sin límite\) o un número entre 0,1/,
+    );
+    expect((await refused(h.alumnos.listAlumnos({ filter: { search: 'pe\u0000rez' } }))).rawMessage).toMatch(
+      /^filter\.search: Contiene caracteres no válidos/,
+    );
+    expect((await refused(h.alumnos.listAlumnos({ filter: { search: 'x'.repeat(5000) } }))).rawMessage).toBe(
+      'filter.search: Admite como máximo 200 caracteres (llegaron 5000).',
+    );
+    for (const pageToken of [
+      '%%%',
+      Buffer.from('o:99999999999999999999').toString('base64url'),
+      'x'.repeat(100),
+    ])
+      expect((await refused(h.alumnos.listAlumnos({ page: { pageToken } }))).rawMessage).toMatch(
+        /^page\.pageToken: /,
+      );
+    expect((await refused(h.alumnos.getAlumno({ dni: '1\u0000' }))).rawMessage).toMatch(/^dni: /);
+    expect(
+      (await refused(h.ingest.startIngesta({ tipo: TipoIngesta.ASPIRANTES, requestedBy: 'u'.repeat(151) })))
+        .rawMessage,
+    ).toMatch(/^requestedBy: Admite como máximo 150/);
+    // Within bounds, the same calls work.
+    await h.ingest.updateConfiguracion({ configuracion: { sialRequestsPorSegundo: 0.5 }, requestedBy: 'x' });
+    await h.alumnos.listAlumnos({ filter: { search: 'pérez' } });
   });
 });

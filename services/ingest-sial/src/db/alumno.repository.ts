@@ -147,6 +147,40 @@ async function pgQuery(
   return withConnection(knex, async (conn) => (await conn.query(text, values)).rows);
 }
 
+/**
+ * The rows of a query in batches through a server-side cursor (`DECLARE … NO SCROLL CURSOR` in a read-only
+ * transaction on one pooled connection): Postgres sorts once and hands out `batchSize` rows per `FETCH`, so the
+ * process holds one batch whatever the total. Stopping the iteration early (a client that went away) closes the
+ * transaction and returns the connection.
+ */
+export async function* cursorRows(
+  knex: Knex,
+  query: Knex.QueryBuilder,
+  batchSize = 1000,
+): AsyncGenerator<Record<string, unknown>[]> {
+  const { sql, bindings } = query.toSQL().toNative();
+  const client = knex.client as {
+    acquireConnection(): Promise<PgConnection>;
+    releaseConnection(c: PgConnection): Promise<void>;
+  };
+  const conn = await client.acquireConnection();
+  let open = false;
+  try {
+    await conn.query('begin transaction isolation level repeatable read read only', []);
+    open = true;
+    await conn.query(`declare export_cursor no scroll cursor for ${sql}`, bindings);
+    for (;;) {
+      const { rows } = await conn.query(`fetch forward ${Math.trunc(batchSize)} from export_cursor`, []);
+      if (rows.length === 0) break;
+      yield rows;
+      if (rows.length < batchSize) break;
+    }
+  } finally {
+    if (open) await conn.query('rollback', []).catch(() => undefined);
+    await client.releaseConnection(conn);
+  }
+}
+
 // Each document is one probe of the unique (tipo_documento, dni) index: a lateral subquery with `limit 1` (the key
 // is unique, so the limit changes nothing but the plan). As a plain join the planner hashes the whole table for
 // every page — a sequential scan of 100,000 rows, ~60 ms a 5,000-record page against ~25 ms probed.

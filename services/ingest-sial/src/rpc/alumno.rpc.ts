@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
@@ -22,8 +23,24 @@ import {
   type AlumnoFilter,
   type AlumnoService,
 } from '@lucy/proto';
-import { alumnoColumns, alumnoTable, toStoredAlumno, type StoredAlumno } from '../db/alumno.repository.js';
+import {
+  alumnoColumns,
+  alumnoTable,
+  cursorRows,
+  toStoredAlumno,
+  type StoredAlumno,
+} from '../db/alumno.repository.js';
+import { COLUMN_LIMITS } from '../domain/index.js';
 import { ESTADO_FROM_PB, toAlumnoPb } from '../mapping.js';
+import {
+  checkCount,
+  checkText,
+  MAX_FILTER_IDS,
+  MAX_OFFSET,
+  MAX_PAGE_TOKEN,
+  MAX_REQUESTED_BY,
+  MAX_SEARCH,
+} from './input-bounds.js';
 
 /** Dependencies of {@link createAlumnoRpc}. */
 export interface AlumnoRpcDeps {
@@ -31,10 +48,17 @@ export interface AlumnoRpcDeps {
   nats: NatsHandles;
   names: Names;
   clock: () => Date;
+  /** Most alumnos one export may hold; default {@link EXPORT_MAX_ROWS}. */
+  maxExportRows?: number;
 }
 
 const MAX_PAGE = 500;
+/** Bytes per export message. */
 const EXPORT_CHUNK = 64 * 1024;
+/** Rows fetched from the cursor at a time by an export. */
+const EXPORT_BATCH = 1000;
+/** Default most alumnos one export may hold: above it staff are asked to filter. */
+export const EXPORT_MAX_ROWS = 200_000;
 
 /** Applies an AlumnoFilter to a query; collects field errors. */
 function applyFilter(
@@ -43,6 +67,7 @@ function applyFilter(
   problems: FieldError[],
 ): Knex.QueryBuilder {
   if (!f) return q;
+  checkCount(problems, 'filter.estados', f.estados.length, 10);
   if (f.estados.length > 0) {
     const estados = f.estados.map((e, i) => {
       const estado = ESTADO_FROM_PB[e];
@@ -63,7 +88,9 @@ function applyFilter(
     }
     q.where('modalidad', f.modalidad);
   }
-  if (f.idCarrera !== 0n) {
+  if (f.idCarrera < 0n || f.idCarrera > BigInt(Number.MAX_SAFE_INTEGER))
+    problems.push({ field: 'filter.idCarrera', message: 'El id de carrera no es válido.' });
+  else if (f.idCarrera !== 0n) {
     const id = Number(f.idCarrera);
     q.where((w) => {
       w.whereRaw('carreras @> ?::jsonb', [JSON.stringify([{ id_carrera: id }])]).orWhereRaw(
@@ -72,7 +99,11 @@ function applyFilter(
       );
     });
   }
-  if (f.cohorte !== 0) q.where('cohorte', f.cohorte);
+  if (f.cohorte !== 0) {
+    if (f.cohorte < 1900 || f.cohorte > 2200)
+      problems.push({ field: 'filter.cohorte', message: 'La cohorte debe ser un año entre 1900 y 2200.' });
+    q.where('cohorte', f.cohorte);
+  }
   if (f.conEmailInstitucional !== undefined) {
     q.whereRaw(`coalesce(email_institucional, '') ${f.conEmailInstitucional ? '<>' : '='} ''`);
   }
@@ -83,7 +114,7 @@ function applyFilter(
         : `(coalesce(email_institucional, '') = '' and coalesce(email_personal, '') = '')`,
     );
   }
-  const search = f.search.trim();
+  const search = checkText(problems, 'filter.search', f.search, MAX_SEARCH) ? f.search.trim() : '';
   if (search) {
     const like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     q.where((w) => {
@@ -95,7 +126,7 @@ function applyFilter(
         .orWhereRaw(`(coalesce(apellido, '') || ' ' || coalesce(nombre, '')) ilike ?`, [like]);
     });
   }
-  if (f.ids.length > 0) {
+  if (f.ids.length > 0 && checkCount(problems, 'filter.ids', f.ids.length, MAX_FILTER_IDS)) {
     f.ids.forEach((id, i) => {
       if (!isUuid(id))
         problems.push({ field: `filter.ids[${i}]`, message: 'No es un identificador válido.' });
@@ -110,8 +141,12 @@ const ordered = (q: Knex.QueryBuilder) =>
 
 function decodeOffset(token: string, problems: FieldError[]): number {
   if (!token) return 0;
-  const n = Number(Buffer.from(token, 'base64url').toString('utf8').replace(/^o:/, ''));
-  if (!Number.isInteger(n) || n < 0) {
+  const text =
+    token.length <= MAX_PAGE_TOKEN && /^[A-Za-z0-9_-]+$/.test(token)
+      ? Buffer.from(token, 'base64url').toString('utf8')
+      : '';
+  const n = /^o:\d{1,9}$/.test(text) ? Number(text.slice(2)) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_OFFSET) {
     problems.push({
       field: 'page.pageToken',
       message: 'El token de página no es válido; vuelva a pedir la primera página.',
@@ -171,8 +206,14 @@ export function deletedHeaders(requestedBy: string) {
 /** AlumnoService: list, get, delete and export. */
 export function createAlumnoRpc(deps: AlumnoRpcDeps): ServiceImpl<typeof AlumnoService> {
   const { knex } = deps;
+  const maxExportRows = deps.maxExportRows ?? EXPORT_MAX_ROWS;
 
   async function findOne(id: string, tipoDocumento: string, dni: string): Promise<StoredAlumno> {
+    const problems: FieldError[] = [];
+    checkText(problems, 'tipoDocumento', tipoDocumento, COLUMN_LIMITS.tipo_documento);
+    checkText(problems, 'dni', dni, COLUMN_LIMITS.dni);
+    checkText(problems, 'id', id, 36);
+    if (problems.length > 0) throw new ValidationError(problems);
     const q = alumnoTable(knex).select(alumnoColumns(knex));
     if (id) {
       if (!isUuid(id))
@@ -222,6 +263,9 @@ export function createAlumnoRpc(deps: AlumnoRpcDeps): ServiceImpl<typeof AlumnoS
     },
 
     async deleteAlumno(req) {
+      const problems: FieldError[] = [];
+      checkText(problems, 'requestedBy', req.requestedBy, MAX_REQUESTED_BY);
+      if (problems.length > 0) throw new ValidationError(problems);
       if (!isUuid(req.id))
         throw new ValidationError([{ field: 'id', message: 'No es un identificador válido.' }]);
       const stored = await findOne(req.id, '', '');
@@ -245,34 +289,90 @@ export function createAlumnoRpc(deps: AlumnoRpcDeps): ServiceImpl<typeof AlumnoS
     async *exportAlumnos(req) {
       const problems: FieldError[] = [];
       const q = applyFilter(alumnoTable(knex).select(alumnoColumns(knex)), req.filter, problems);
+      const countQ = applyFilter(alumnoTable(knex).count({ n: '*' }), req.filter, []);
       if (problems.length > 0) throw new ValidationError(problems);
-      const alumnos = ((await ordered(q)) as Record<string, unknown>[]).map(toStoredAlumno);
+      const [{ n } = { n: 0 }] = (await countQ) as { n: string | number }[];
+      const total = Number(n);
+      if (total > maxExportRows) {
+        throw new ValidationError([
+          {
+            field: 'filter',
+            message: `La exportación tendría ${total.toLocaleString('es-AR')} alumnos y el máximo es ${maxExportRows.toLocaleString('es-AR')}. Aplique filtros (estado, cohorte, carrera, modalidad…) y exporte por partes.`,
+          },
+        ]);
+      }
       const stamp = deps.clock().toISOString().slice(0, 10);
-      let bytes: Uint8Array;
-      let filename: string;
-      let contentType: string;
-      if (req.format === ExportFormat.XLSX) {
-        // Loaded on first use: exceljs adds ~25 MB to the resident set of a process that never exports.
-        const { default: ExcelJS } = await import('exceljs');
-        const wb = new ExcelJS.Workbook();
-        const ws = wb.addWorksheet('Alumnos');
-        ws.addRow(EXPORT_HEADERS.map(([h]) => h));
-        for (const a of alumnos) ws.addRow(EXPORT_HEADERS.map(([, get]) => get(a)));
-        bytes = new Uint8Array(await wb.xlsx.writeBuffer());
-        filename = `alumnos-${stamp}.xlsx`;
-        contentType = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-      } else {
-        const lines = [EXPORT_HEADERS.map(([h]) => h).join(',')];
-        for (const a of alumnos) lines.push(EXPORT_HEADERS.map(([, get]) => csvCell(get(a))).join(','));
-        bytes = new TextEncoder().encode(`\uFEFF${lines.join('\r\n')}\r\n`);
-        filename = `alumnos-${stamp}.csv`;
-        contentType = 'text/csv; charset=utf-8';
+      const xlsx = req.format === ExportFormat.XLSX;
+      const filename = `alumnos-${stamp}.${xlsx ? 'xlsx' : 'csv'}`;
+      const contentType = xlsx
+        ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
+        : 'text/csv; charset=utf-8';
+      const batches = cursorRows(knex, ordered(q), EXPORT_BATCH);
+      // Every message carries at most EXPORT_CHUNK bytes; the first also names the file.
+      let first = true;
+      function* messages(bytes: Uint8Array) {
+        for (let i = 0; i < bytes.length || (first && i === 0); i += EXPORT_CHUNK) {
+          const chunk = bytes.subarray(i, i + EXPORT_CHUNK);
+          yield first ? { filename, contentType, chunk } : { chunk };
+          first = false;
+        }
       }
-      for (let i = 0; i < bytes.length || i === 0; i += EXPORT_CHUNK) {
-        yield i === 0
-          ? { filename, contentType, chunk: bytes.subarray(0, EXPORT_CHUNK) }
-          : { chunk: bytes.subarray(i, i + EXPORT_CHUNK) };
+      if (!xlsx) {
+        const encoder = new TextEncoder();
+        yield* messages(encoder.encode(`\uFEFF${EXPORT_HEADERS.map(([h]) => h).join(',')}\r\n`));
+        for await (const rows of batches) {
+          let text = '';
+          for (const row of rows) {
+            const a = toStoredAlumno(row);
+            text += `${EXPORT_HEADERS.map(([, get]) => csvCell(get(a))).join(',')}\r\n`;
+          }
+          yield* messages(encoder.encode(text));
+        }
+        return;
       }
+      // Loaded on first use: exceljs adds ~25 MB to the resident set of a process that never exports.
+      const { default: ExcelJS } = await import('exceljs');
+      // The streaming writer writes each committed row into the zip as it goes; what the zip emits is collected
+      // here and sent between batches. The generator advances only when the client takes a message, so a slow
+      // client slows the cursor instead of growing a buffer.
+      const out = new PassThrough();
+      const pending: Buffer[] = [];
+      let pendingBytes = 0;
+      out.on('data', (c: Buffer) => {
+        pending.push(c);
+        pendingBytes += c.length;
+      });
+      const ended = new Promise<void>((resolve, reject) => {
+        out.once('end', resolve);
+        out.once('error', reject);
+      });
+      ended.catch(() => undefined); // awaited below
+      const take = (): Uint8Array => {
+        const bytes = Buffer.concat(pending);
+        pending.length = 0;
+        pendingBytes = 0;
+        return bytes;
+      };
+      const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+        stream: out,
+        useStyles: false,
+        useSharedStrings: false,
+      });
+      const ws = wb.addWorksheet('Alumnos');
+      ws.addRow(EXPORT_HEADERS.map(([h]) => h)).commit();
+      for await (const rows of batches) {
+        for (const row of rows) {
+          const a = toStoredAlumno(row);
+          ws.addRow(EXPORT_HEADERS.map(([, get]) => get(a))).commit();
+        }
+        // Lets the zip's deflate hand over what it compressed so far.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (pendingBytes >= EXPORT_CHUNK) yield* messages(take());
+      }
+      ws.commit();
+      await wb.commit();
+      await ended;
+      yield* messages(take());
     },
   };
 }

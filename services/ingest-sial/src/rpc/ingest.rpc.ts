@@ -37,6 +37,7 @@ import {
 } from '../consumers/ingest.consumer.js';
 import { runIngestion } from '../consumers/ingest.run.js';
 import { TIPO_TO_PB, tipoFromPb, toFieldChangePb } from '../mapping.js';
+import { checkCount, checkSialRate, checkText, MAX_REQUESTED_BY } from './input-bounds.js';
 
 /** Dependencies of {@link createIngestRpc}. */
 export interface IngestRpcDeps {
@@ -141,12 +142,10 @@ export function createIngestRpc(deps: IngestRpcDeps): ServiceImpl<typeof IngestS
           columns[`ultima_ingesta_${tipo}`] = null;
         }
       });
-      if (!Number.isFinite(input.sialRequestsPorSegundo) || input.sialRequestsPorSegundo < 0) {
-        problems.push({
-          field: 'sialRequestsPorSegundo',
-          message: 'Debe ser un número mayor o igual a 0 (0 = sin límite).',
-        });
-      } else columns.sial_requests_por_segundo = input.sialRequestsPorSegundo;
+      if (checkSialRate(problems, 'sialRequestsPorSegundo', input.sialRequestsPorSegundo))
+        columns.sial_requests_por_segundo = input.sialRequestsPorSegundo;
+      checkText(problems, 'requestedBy', req.requestedBy, MAX_REQUESTED_BY);
+      checkCount(problems, 'ventanas', input.ventanas.length, TIPOS.length);
       if (input.sialConcurrencia < 0 || input.sialConcurrencia > 256) {
         problems.push({ field: 'sialConcurrencia', message: 'Debe estar entre 1 y 256 (0 = sin cambios).' });
       } else if (input.sialConcurrencia > 0) columns.sial_concurrencia = input.sialConcurrencia;
@@ -159,6 +158,8 @@ export function createIngestRpc(deps: IngestRpcDeps): ServiceImpl<typeof IngestS
 
     async resetCheckpoints(req) {
       const problems: FieldError[] = [];
+      checkText(problems, 'requestedBy', req.requestedBy, MAX_REQUESTED_BY);
+      checkCount(problems, 'tipos', req.tipos.length, TIPOS.length);
       const tipos: Tipo[] = [];
       req.tipos.forEach((t, i) => {
         const tipo = tipoFromPb(t);
@@ -183,6 +184,7 @@ export function createIngestRpc(deps: IngestRpcDeps): ServiceImpl<typeof IngestS
         dryRun: req.dryRun,
       });
       const problems = validateManual(command);
+      checkText(problems, 'requestedBy', req.requestedBy, MAX_REQUESTED_BY);
       if (problems.length > 0) throw new ValidationError(problems);
       const { taskId } = await deps.publisher.publish(
         INGEST_MANUAL_SUBJECT,
