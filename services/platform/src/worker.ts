@@ -27,6 +27,7 @@ import type { Names } from './names.js';
 import { randomHex } from './random.js';
 import { createTaskReporter, publishLog, type TaskReporter } from './reporter.js';
 import { taskIdFromDelivery } from './task-id.js';
+import { withTraceparent } from './tracing.js';
 
 /** What a handler returns on success. */
 export interface HandlerResult {
@@ -592,7 +593,11 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       }
 
       const { outcomes } = await openBuckets();
-      const known = await readTaskOutcome(outcomes, task.taskId);
+      // Both reads at once: one round trip less on every delivery (the hot path).
+      const [known, cancelled] = await Promise.all([
+        readTaskOutcome(outcomes, task.taskId),
+        options.cancellations?.get(task.taskId),
+      ]);
       const prev = known?.record;
       if (prev?.decision && FINAL_DECISIONS.includes(prev.decision.kind)) {
         // Done before (by us or another process): report the recorded outcome again, never run it again.
@@ -654,17 +659,14 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         return;
       }
 
-      if (options.cancellations) {
-        const cancelled = await options.cancellations.get(task.taskId);
-        if (cancelled && cancelled.operation === 'PUT') {
-          await reporter.skipped(`Tarea cancelada: ${cancelled.string() || 'por el personal'}`, {
-            cancelada: true,
-          });
-          await ackAll(r);
-          r.settled = true;
-          outcome('cancelled');
-          return;
-        }
+      if (cancelled && cancelled.operation === 'PUT') {
+        await reporter.skipped(`Tarea cancelada: ${cancelled.string() || 'por el personal'}`, {
+          cancelada: true,
+        });
+        await ackAll(r);
+        r.settled = true;
+        outcome('cancelled');
+        return;
       }
 
       const claim: TaskOutcomeRecord = {
@@ -705,15 +707,18 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       }, heartbeatMs);
       heartbeat.unref();
       try {
-        const result = await options.handle({
-          message,
-          task,
-          attempt,
-          reporter,
-          logger: rlog,
-          signal: stopController.signal,
-          working: () => workingAll(r),
-        });
+        // Commands the handler sends on continue the task's trace (tracing.ts).
+        const result = await withTraceparent(task.traceparent, () =>
+          options.handle({
+            message,
+            task,
+            attempt,
+            reporter,
+            logger: rlog,
+            signal: stopController.signal,
+            working: () => workingAll(r),
+          }),
+        );
         decision = {
           kind: 'succeeded',
           cantidadEntidades: result?.cantidadEntidades ?? 1,
