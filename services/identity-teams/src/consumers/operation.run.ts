@@ -656,6 +656,14 @@ export function createOperationRunner(deps: OperationDeps) {
         motivo: 'sin_cuenta',
       });
     }
+    if (stored?.estado === 'eliminada' && !req.retencionId && !(await getOperacion(knex, taskId))) {
+      // A second request (a redelivered alumno.deleted past the de-duplication window, a repeated click): nothing
+      // left to delete, and it must not count against the mass-deletion limit.
+      throw new SkipTask(`Las cuentas de ${stored.upn} ya fueron eliminadas.`, {
+        upn: stored.upn,
+        motivo: 'ya_eliminada',
+      });
+    }
     const moodleUsername = req.moodleUsername?.trim() || stored?.moodle_username || upn.toLowerCase();
     for (const target of [upn, ...(deps.moodle ? [moodleUsername] : [])]) {
       const verdict = checkDeletionAllowed(target, deps.safeDeletePrefix);
