@@ -175,6 +175,17 @@ describe('credential e-mails through the SMTP sink', () => {
     expect((await h.failed(unknown)).mensajeError).toContain('credencial desconocida');
     expect((await entregaOf(unknown)).estado).toBe('fallida');
 
+    // identity-teams binds a reference to the e-mail Tarea it was issued for.
+    h.directory.credentials.get(b.credentialRef)!.taskId = 'otra-tarea';
+    const foreign = await h.enviar({
+      alumnoId: b.id,
+      tipo: TipoEmail.CREDENCIALES,
+      credentialRef: b.credentialRef,
+    });
+    const foreignFailed = await h.failed(foreign);
+    expect(foreignFailed.mensajeError).toContain('no corresponde a esa tarea de e-mail');
+    expect(foreignFailed.mensajeError).toContain('la contraseña temporal ya no está disponible');
+
     const missing = await h.enviar({ alumnoId: b.id, tipo: TipoEmail.CREDENCIALES });
     expect((await h.failed(missing)).mensajeError).toContain(
       'credential_ref: el correo «Credenciales de acceso» necesita la referencia a la contraseña temporal.',

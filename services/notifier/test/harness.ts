@@ -52,6 +52,8 @@ export interface FakeCredential {
   upn: string;
   password: string;
   revoked?: boolean;
+  /** The e-mail Tarea the reference was issued for (identity-teams binds it); unset: any. */
+  taskId?: string;
 }
 
 /** The fake directory: the alumnos and credentials, and what was asked. */
@@ -111,6 +113,12 @@ export async function startFakeDirectory(): Promise<FakeDirectory> {
           const c = credentials.get(req.credentialRef);
           if (!c || c.alumnoId !== req.alumnoId) {
             throw new ConnectError('credencial desconocida', Code.NotFound);
+          }
+          if (c.taskId !== undefined && c.taskId !== req.taskId) {
+            throw new ConnectError(
+              'La referencia de credencial no corresponde a esa tarea de e-mail.',
+              Code.PermissionDenied,
+            );
           }
           if (c.revoked) throw new ConnectError('credencial revocada', Code.FailedPrecondition);
           return { upn: c.upn, password: c.password };

@@ -50,7 +50,9 @@ const PERMANENT = new Set([
 function classify(err: unknown, what: string, permanentMessage: (e: ConnectError) => string) {
   const e = ConnectError.from(err);
   if (PERMANENT.has(e.code)) {
-    if (e.code === Code.Unauthenticated || e.code === Code.PermissionDenied) {
+    // PermissionDenied is the callee's verdict on this request (e.g. a credential bound to another Tarea), not
+    // on our token: it takes the caller's message like NotFound.
+    if (e.code === Code.Unauthenticated) {
       return new PermanentError(
         `${what} rechazó al notificador (${e.rawMessage}). Revise RPC_TOKEN en la configuración de los servicios.`,
         { cause: err, code: 'RPC_AUTH' },
