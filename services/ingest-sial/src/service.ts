@@ -77,10 +77,11 @@ export async function startIngestService(
   });
   // identity-teams' account events onto the alumno (email_institucional, *_procesado).
   const projection = createCuentaProjection({ knex, nats, names, logger });
+  let rpc: RpcServer | undefined;
   try {
-    for (const w of workers) await w.start();
-    await projection.start();
-    const rpc = await startRpcServer({
+    // The port first: a taken port must fail the start before any command is consumed (a consumer that took a
+    // command and then died with the process would hold it until its ack deadline).
+    rpc = await startRpcServer({
       ...rpcListenOptions(config),
       token: config.RPC_TOKEN,
       readiness: runtime.readiness,
@@ -108,21 +109,25 @@ export async function startIngestService(
         );
       },
     });
+    for (const w of workers) await w.start();
+    await projection.start();
     logger.info({ port: rpc.port }, 'ingest-sial started');
+    const server = rpc;
     return {
       runtime,
       logger,
       knex,
-      rpc,
+      rpc: server,
       workers,
       async stop() {
-        await rpc.close();
+        await server.close();
         await Promise.all(workers.map((w) => w.stop()));
         await projection.stop();
         await runtime.close();
       },
     };
   } catch (err) {
+    await rpc?.close().catch(() => undefined);
     await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
     await projection.stop().catch(() => undefined);
     await runtime.close();
