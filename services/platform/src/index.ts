@@ -20,3 +20,4 @@ export * from './shutdown.js';
 export * from './task-catalog.js';
 export * from './rpc-client.js';
 export * from './runtime.js';
+export * from './tracing.js';

@@ -15,6 +15,9 @@ import {
 } from './headers.js';
 import type { Names } from './names.js';
 import { uuidv7 } from './task-id.js';
+import { currentTraceparent } from './tracing.js';
+
+const traceOf = (parent: string | undefined) => (parent ? childTraceparent(parent) : newTraceparent());
 
 /** Options of a command publication. */
 export interface PublishCommandOptions {
@@ -29,7 +32,7 @@ export interface PublishCommandOptions {
   msgId?: string;
   /** Task this one retries. */
   parentTaskId?: string;
-  /** Trace context to continue; a new trace when absent. */
+  /** Trace context to continue; default the current one (an RPC call's, a task's), else a new trace. */
   traceparent?: string;
   /** Default protobuf. */
   contentType?: ContentType;
@@ -117,7 +120,8 @@ export function createCommandPublisher(
       taskType: options.taskType,
       requestedBy: options.requestedBy,
       trigger: options.trigger,
-      traceparent: options.traceparent ? childTraceparent(options.traceparent) : newTraceparent(),
+      // Inside an RPC call or a task, the command continues its trace (tracing.ts) unless told otherwise.
+      traceparent: traceOf(options.traceparent ?? currentTraceparent()),
       parentTaskId: options.parentTaskId,
     };
     const headers = taskHeaders(ctx, contentType);

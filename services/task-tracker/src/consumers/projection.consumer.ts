@@ -10,6 +10,7 @@ import {
   taskContextOf,
   taskIdFromDelivery,
   tipoOf,
+  traceIdOf,
   type Names,
 } from '@lucy/platform';
 import {
@@ -80,6 +81,7 @@ export function commandFact(msg: JsMsg, names: Names): TareaFact {
       trigger: task.trigger,
       requestedBy: task.requestedBy,
       parentId: task.parentTaskId,
+      traceId: traceIdOf(header(msg.headers, H.traceparent)),
     },
   };
 }
@@ -90,6 +92,7 @@ function contextOf(msg: JsMsg): EventContext {
     trigger: header(msg.headers, H.trigger),
     requestedBy: header(msg.headers, H.requestedBy),
     parentId: header(msg.headers, H.parentTaskId),
+    traceId: traceIdOf(header(msg.headers, H.traceparent)),
   };
 }
 
@@ -196,6 +199,7 @@ export function logRow(msg: JsMsg): LogInsert {
     usuario: m.usuario || null,
     taskId: m.taskId || header(msg.headers, H.taskId) || null,
     occurredAt: at(m.occurredAt, msg),
+    traceId: traceIdOf(header(msg.headers, H.traceparent)) ?? null,
   };
 }
 

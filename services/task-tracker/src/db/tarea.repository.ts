@@ -27,6 +27,8 @@ export interface LogInsert {
   usuario: string | null;
   taskId: string | null;
   occurredAt: Date;
+  /** W3C trace id of the event; absent or null when it carried none. */
+  traceId?: string | null;
 }
 
 /** Thrown by a guard to refuse a change (the transaction is rolled back). */
@@ -64,6 +66,7 @@ const TAREA_COLUMNS = [
   'rank_attempt',
   'rank_phase',
   'command_seen',
+  'trace_id',
   'version',
   'updated_at',
 ] as const;
@@ -119,6 +122,7 @@ export function rowToState(r: Record<string, unknown>): TareaState {
     rankAttempt: num(r.rank_attempt),
     rankPhase: num(r.rank_phase),
     commandSeen: Boolean(r.command_seen),
+    traceId: (r.trace_id as string | null | undefined) ?? null,
   };
 }
 
@@ -156,6 +160,7 @@ function stateToRecord(s: TareaState, now: string): Record<string, unknown> {
     rank_attempt: s.rankAttempt,
     rank_phase: s.rankPhase,
     command_seen: s.commandSeen,
+    trace_id: s.traceId ?? null,
     version: 1,
     updated_at: now,
   };
@@ -183,10 +188,10 @@ const UPSERT_SELECT = TAREA_COLUMNS.map((c) =>
       ? `coalesce(x.alumno_dni, nullif(r.dni, '')) as alumno_dni`
       : `x.${c}`,
 ).join(', ');
-const LOG_INSERT = `insert into tracker.log (id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at)
-  select id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at
+const LOG_INSERT = `insert into tracker.log (id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at, trace_id)
+  select id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at, trace_id
   from jsonb_to_recordset(?::jsonb) as x(id uuid, level text, module text, message text, detalles jsonb,
-    alumno_id text, usuario text, task_id uuid, occurred_at timestamptz)
+    alumno_id text, usuario text, task_id uuid, occurred_at timestamptz, trace_id text)
   on conflict (id) do nothing`;
 
 /** Options of {@link projectBatch}. */
@@ -375,6 +380,7 @@ function logsJson(logs: readonly LogInsert[]): string {
       usuario: l.usuario,
       task_id: l.taskId,
       occurred_at: l.occurredAt.toISOString(),
+      trace_id: l.traceId ?? null,
     })),
   );
 }

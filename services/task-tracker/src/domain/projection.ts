@@ -60,6 +60,8 @@ export interface TareaState {
   rankAttempt: number;
   rankPhase: number;
   commandSeen: boolean;
+  /** W3C trace id of the command (or, until it is seen, of the first event that carried one). */
+  traceId?: string | null;
 }
 
 /** Context headers every command and lifecycle event carries. */
@@ -68,6 +70,8 @@ export interface EventContext {
   trigger?: string | undefined;
   requestedBy?: string | undefined;
   parentId?: string | undefined;
+  /** W3C trace id from the message's `traceparent`. */
+  traceId?: string | undefined;
 }
 
 /** Facts the projection understands. */
@@ -200,6 +204,7 @@ function fillContext(s: TareaState, e: EventContext): void {
     if (e.requestedBy && !s.requestedBy) s.requestedBy = e.requestedBy;
   }
   if (e.parentId && !s.parentId) s.parentId = e.parentId;
+  if (e.traceId && !s.traceId) s.traceId = e.traceId;
 }
 
 function finish(s: TareaState, at: Date): void {
@@ -285,8 +290,11 @@ function apply(s: TareaState, e: TareaEvent): TareaState {
       if (e.taskName) s.taskName = e.taskName;
       if (e.trigger) s.trigger = e.trigger;
       if (e.requestedBy) s.requestedBy = e.requestedBy;
+      // The command's trace is the Tarea's: the one its RPC or caller started.
+      if (e.traceId) s.traceId = e.traceId;
     }
     if (e.parentId && !s.parentId) s.parentId = e.parentId;
+    if (e.traceId && !s.traceId) s.traceId = e.traceId;
     if (e.alumnoId && !s.alumnoId) s.alumnoId = e.alumnoId;
     if (e.alumnoNombre && !s.alumnoNombre) s.alumnoNombre = e.alumnoNombre;
     if (e.alumnoDni && !s.alumnoDni) s.alumnoDni = e.alumnoDni;
@@ -316,6 +324,8 @@ function apply(s: TareaState, e: TareaEvent): TareaState {
   }
 
   fillContext(s, e);
+  // Without its command the Tarea was scheduled no later than its earliest fact, whichever arrived first.
+  if (!s.commandSeen && e.at < s.scheduledAt) s.scheduledAt = e.at;
   if (e.attempt > s.attempts) s.attempts = e.attempt;
   const phase = phaseOf(e.kind);
   const decides = outranks(e.attempt, phase, s);
@@ -337,6 +347,12 @@ function apply(s: TareaState, e: TareaEvent): TareaState {
     case 'failed':
     case 'skipped': {
       if (!decides) return s;
+      // An earlier attempt's outcome never shows, even when this attempt's `started` has not arrived yet.
+      if (e.attempt > s.rankAttempt) {
+        s.mensajeError = null;
+        s.errorCode = null;
+        s.detalles = null;
+      }
       s.rankAttempt = e.attempt;
       s.rankPhase = 3;
       finish(s, e.at);

@@ -49,6 +49,7 @@ export function toTarea(s: TareaState): Tarea {
     progressDone: BigInt(Math.trunc(s.progressDone)),
     progressTotal: BigInt(Math.trunc(s.progressTotal)),
     subject: s.subject ?? '',
+    traceId: s.traceId ?? '',
   });
 }
 

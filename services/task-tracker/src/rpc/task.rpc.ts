@@ -59,7 +59,7 @@ const TIME_ZONE = 'America/Argentina/Cordoba';
 const LIST_COLUMNS = `id, tipo, estado, task_name, trigger, requested_by, alumno_id, alumno_nombre, alumno_dni, subject,
   scheduled_at, started_at, started_attempt, finished_at, duration_ms, cantidad_entidades, detalles, mensaje_error,
   error_code, attempts, parent_id, parametros, null::bytea as payload, content_type, last_heartbeat_at, progress_done,
-  progress_total, rank_attempt, rank_phase, command_seen`;
+  progress_total, rank_attempt, rank_phase, command_seen, trace_id`;
 
 interface CompiledFilter {
   where: string[];
@@ -117,6 +117,15 @@ function compileFilter(
   eq(f.alumnoId, 'alumno_id', (s) => s.alumnoId);
   eq(f.requestedBy, 'requested_by', (s) => s.requestedBy);
   eq(f.taskName, 'task_name', (s) => s.taskName);
+  if (f.traceId) {
+    const traceId = f.traceId.trim().toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId))
+      problems.push({
+        field: 'filter.trace_id',
+        message: 'El id de traza (filter.trace_id) debe tener 32 dígitos hexadecimales y no ser todo ceros.',
+      });
+    else eq(traceId, 'trace_id', (s) => s.traceId ?? null);
+  }
   if (desde) {
     where.push('scheduled_at >= ?::timestamptz');
     bindings.push(desde.toISOString());
