@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +94,11 @@ describe(
       (await rpc<{ tarea?: { estado?: string } }>('GetTarea', { id })).tarea?.estado ?? '';
 
     beforeAll(async () => {
+      if (!existsSync(CHROMIUM))
+        throw new Error(
+          `No Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium; the global setup ` +
+            'does it when run as root) or set CHROMIUM_PATH',
+        );
       mkdirSync(SCREENSHOTS, { recursive: true });
       sys = await startSystem();
       pub = createCommandPublisher(sys.nats.handles.js, sys.nats.names);

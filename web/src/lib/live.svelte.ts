@@ -34,8 +34,32 @@ export function startLive(): () => void {
     wasDown = true;
   };
   es.addEventListener('caido', down);
-  es.onerror = down;
+  let stopped = false;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  es.onerror = () => {
+    down();
+    // EventSource gives up for good on a non-200 answer: the session ended (401) or the admin itself is being
+    // replaced. Ask again in a few seconds; a page whose session ended goes to the login.
+    if (es.readyState !== EventSource.CLOSED || stopped) return;
+    retry = setTimeout(() => {
+      void fetch('/admin/api/sesion/')
+        .then((r) => {
+          if (r.status === 401)
+            location.assign(`/admin/login/?next=${encodeURIComponent(location.pathname)}`);
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          if (stopped) return;
+          source = undefined;
+          stopCurrent = startLive();
+        });
+    }, 5_000);
+  };
+  let stopCurrent: (() => void) | undefined;
   return () => {
+    stopped = true;
+    clearTimeout(retry);
+    stopCurrent?.();
     es.close();
     source = undefined;
   };

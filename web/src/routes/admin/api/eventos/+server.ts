@@ -10,7 +10,8 @@ import type { RequestHandler } from './$types';
  */
 export const GET: RequestHandler = async (event) => {
   requireRole(event, 'lector');
-  const { services, config } = await getApp();
+  const { services, config, auth } = await getApp();
+  const token = event.locals.sessionToken;
   const abort = new AbortController();
   const encoder = new TextEncoder();
   const stream = new ReadableStream<Uint8Array>({
@@ -25,7 +26,14 @@ export const GET: RequestHandler = async (event) => {
         }
       };
       send('retry: 3000\n\n');
-      const ping = setInterval(() => send(': ping\n\n'), 15_000);
+      // The session is checked again with every keep-alive: a logout, an expiry or a disabled account ends the
+      // stream (the browser's reconnection then meets the login check).
+      const ping = setInterval(() => {
+        void auth.validate(token).then(
+          (staff) => (staff ? send(': ping\n\n') : abort.abort()),
+          () => undefined,
+        );
+      }, 15_000);
       try {
         const ready = await fetch(`${config.services['task-tracker']}/readyz`, {
           signal: AbortSignal.timeout(2_000),
