@@ -118,7 +118,7 @@ describe('ingest-sial against the fake SIAL, NATS and Postgres', () => {
     );
   });
 
-  it('fails with "Error de conexión con SIAL" on a SIAL 500 and keeps the checkpoint', async () => {
+  it('fails with "SIAL respondió HTTP 500" on a SIAL 500 and keeps the checkpoint', async () => {
     const checkpointOf = async () =>
       (await ingest.getConfiguracion({})).configuracion!.ventanas.find(
         (v) => v.tipo === TipoIngesta.ASPIRANTES,
@@ -135,7 +135,7 @@ describe('ingest-sial against the fake SIAL, NATS and Postgres', () => {
       { what: 'failed event' },
     );
     const failed = fromBinary(TaskFailedSchema, m!.data);
-    expect(failed.mensajeError).toContain('Error de conexión con SIAL');
+    expect(failed.mensajeError).toMatch(/^SIAL respondió HTTP 500 en GET /);
     expect(failed.willRetry).toBe(true);
     expect(await checkpointOf()).toEqual(before);
     fake.setFaults({ status500: 0 });

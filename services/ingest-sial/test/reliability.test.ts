@@ -33,7 +33,7 @@ describe('ingest-sial reliability, merge rules and PlanIngesta', () => {
     // Records change in SIAL while it is down: the next good run must bring them.
     const touched = h.fake.touch('aspirantes', 3);
     const failed = await h.failed(await h.runPeriodic('aspirantes'));
-    expect(failed.mensajeError).toMatch(/^Error de conexión con SIAL: /);
+    expect(failed.mensajeError).toMatch(/^SIAL respondió HTTP 500 en GET .*: Error interno del servidor/);
     expect(await checkpoint(TipoIngesta.ASPIRANTES)).toEqual(before);
 
     h.fake.clearFaults();
@@ -131,7 +131,7 @@ describe('ingest-sial reliability, merge rules and PlanIngesta', () => {
     h.fake.setFaults({ status500: { count: 1, endpoints: 'list' } });
     const down = await h.ingest.planIngesta({ tipo: TipoIngesta.ASPIRANTES }).catch((e: unknown) => e);
     expect((down as ConnectError).code).toBe(Code.Unavailable);
-    expect((down as ConnectError).rawMessage).toMatch(/^Error de conexión con SIAL/);
+    expect((down as ConnectError).rawMessage).toMatch(/^SIAL respondió HTTP 500/);
   });
 
   it('publishes alumno.deleted with Content-Type and Lucy-Requested-By', async () => {

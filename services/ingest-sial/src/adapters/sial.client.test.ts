@@ -132,7 +132,7 @@ describe('SIAL client failures', () => {
     expect(err).toBeInstanceOf(SialHttpError);
     expect((err as SialHttpError).status).toBe(500);
     expect((err as SialHttpError).message).toBe(
-      `SIAL respondió HTTP 500 en GET ${LIST_PATH}: Error interno del servidor (5 intentos)`,
+      `SIAL respondió HTTP 500 en GET ${LIST_PATH}: Error interno del servidor (5 solicitudes HTTP)`,
     );
     expect(server.state().requests.list).toBe(5);
     expect(clock.slept).toEqual([100, 200, 300, 300]);
@@ -154,7 +154,7 @@ describe('SIAL client failures', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SialConnectionError);
     expect((err as SialConnectionError).message).toBe(
-      `Error de conexión con SIAL: sin respuesta después de 100 ms en GET ${LIST_PATH} (2 intentos)`,
+      `Error de conexión con SIAL: sin respuesta después de 100 ms en GET ${LIST_PATH} (2 solicitudes HTTP)`,
     );
     expect((err as SialConnectionError).timedOut).toBe(true);
     expect(server.state().requests.list).toBe(2);
@@ -178,18 +178,33 @@ describe('SIAL client failures', () => {
     expect((err as Error).message).toMatch(/^Error de conexión con SIAL: .*ECONNREFUSED/);
   });
 
-  it('raises SialResponseError for malformed JSON without retrying', async () => {
+  it("retries a body that is not JSON (a proxy's page, a cut-off answer) like a 500, and recovers", async () => {
     const server = await startFake();
-    server.setFaults({ malformed: 1 });
-    const err = await client(server)
+    server.setFaults({ malformed: 1, endpoints: 'list' });
+    expect(await client(server).listar('preinscriptos')).toHaveLength(server.state().sizes.preinscriptos);
+    expect(server.state().requests.list).toBe(2);
+  });
+
+  it("raises a transient SialResponseError when a proxy's HTML page outlasts the retries", async () => {
+    const server = await startFake();
+    server.setFaults({ html200: true, endpoints: 'list' });
+    const err = await client(server, { retries: 1 })
       .listar('preinscriptos')
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SialResponseError);
+    expect((err as SialResponseError).transient).toBe(true);
     expect((err as Error).message).toMatch(
-      new RegExp(`^Respuesta inválida de SIAL en GET ${LIST_PATH}: el cuerpo no es JSON válido`),
+      new RegExp(`^Respuesta inválida de SIAL en GET ${LIST_PATH}: el cuerpo no es JSON válido \\(«<html>`),
     );
-    expect((err as Error).cause).toBeInstanceOf(SyntaxError);
-    expect(server.state().requests.list).toBe(1);
+    expect((err as Error).message).toMatch(/\(2 solicitudes HTTP\)$/);
+    server.setFaults({ html200: false, html502: true });
+    const bad = await client(server, { retries: 1 })
+      .listar('preinscriptos')
+      .catch((e: unknown) => e);
+    expect((bad as SialHttpError).transient).toBe(true);
+    expect((bad as Error).message).toBe(
+      `SIAL respondió HTTP 502 en GET ${LIST_PATH}: una página HTML «502 Bad Gateway», probablemente de un proxy (2 solicitudes HTTP)`,
+    );
   });
 
   it('raises SialResponseError when the list is not an array', async () => {
@@ -404,15 +419,15 @@ describe('SIAL client streamed lists', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SialConnectionError);
     expect((err as Error).message).toBe(
-      `Error de conexión con SIAL: sin respuesta después de 50 ms en GET ${LIST} (2 intentos)`,
+      `Error de conexión con SIAL: sin respuesta después de 50 ms en GET ${LIST} (2 solicitudes HTTP)`,
     );
     expect(fetchImpl.calls).toBe(2);
   });
 
-  it('rejects a record that is not valid JSON as a malformed body, without retrying', async () => {
+  it('rejects a record that is not valid JSON as a malformed body (transient: retried when retries are left)', async () => {
     const fetchImpl = streamingFetch([{ chunks: ['[{"nrodoc":1},{"nrodoc":tru}', ',{"nrodoc":3}]'] }]);
     const { sinks, make } = collectingSink();
-    const err = await streamingClient(fetchImpl)
+    const err = await streamingClient(fetchImpl, { retries: 0 })
       .listarEach('aspirantes', {}, make)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SialResponseError);
@@ -425,13 +440,15 @@ describe('SIAL client streamed lists', () => {
   });
 
   it('rejects garbage after the list and an unterminated list, quoting the start of long bodies', async () => {
-    const garbage = await streamingClient(streamingFetch([{ chunks: ['[{"nrodoc":1}]', ' <html>'] }]))
+    const garbage = await streamingClient(streamingFetch([{ chunks: ['[{"nrodoc":1}]', ' <html>'] }]), {
+      retries: 0,
+    })
       .listar('aspirantes')
       .catch((e: unknown) => e);
     expect(garbage).toBeInstanceOf(SialResponseError);
     expect((garbage as Error).cause).toBeInstanceOf(SyntaxError);
     const long = `[${Array.from({ length: 50 }, (_, i) => `{"nrodoc":${i + 1}}`).join(',')}`;
-    const unterminated = await streamingClient(streamingFetch([{ chunks: [long] }]))
+    const unterminated = await streamingClient(streamingFetch([{ chunks: [long] }]), { retries: 0 })
       .listar('aspirantes')
       .catch((e: unknown) => e);
     expect((unterminated as Error).message).toBe(
@@ -442,7 +459,7 @@ describe('SIAL client streamed lists', () => {
   it('says what a body that is not a list is, or that it is not JSON', async () => {
     const said = async (chunks: string[]) =>
       (
-        (await streamingClient(streamingFetch([{ chunks }]))
+        (await streamingClient(streamingFetch([{ chunks }]), { retries: 0 })
           .listar('aspirantes')
           .catch((e: unknown) => e)) as Error
       ).message;

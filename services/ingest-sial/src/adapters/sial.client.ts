@@ -133,7 +133,7 @@ type AttemptFailure =
   | { kind: 'network'; cause: unknown }
   | { kind: 'auth' }
   | { kind: 'http'; status: number; detail: string | undefined }
-  | { kind: 'response'; detail: string; cause?: unknown };
+  | { kind: 'response'; detail: string; cause?: unknown; malformed?: boolean };
 
 class AttemptError extends Error {
   constructor(readonly failure: AttemptFailure) {
@@ -167,7 +167,10 @@ function requestStatus(status: number | undefined, error: unknown, aborted: bool
 }
 
 const isRetryable = (f: AttemptFailure): boolean =>
-  f.kind === 'timeout' || f.kind === 'network' || (f.kind === 'http' && f.status >= 500);
+  f.kind === 'timeout' ||
+  f.kind === 'network' ||
+  (f.kind === 'http' && f.status >= 500) ||
+  (f.kind === 'response' && f.malformed === true);
 
 /** A short, password-free description of a fetch network failure: "connect ECONNREFUSED 127.0.0.1:8088". */
 function networkDetail(err: unknown): string {
@@ -191,7 +194,13 @@ function detailOf(text: string): string | undefined {
     // Not JSON: the status alone says enough.
   }
   const trimmed = text.trim();
-  return trimmed === '' ? undefined : trimmed.slice(0, 200);
+  if (trimmed === '') return undefined;
+  // A reverse proxy's error page: its title says enough, the markup does not belong in a Tarea.
+  if (/^<(!doctype|html)/i.test(trimmed)) {
+    const title = /<title>([^<]{0,120})<\/title>/i.exec(trimmed.slice(0, 2000))?.[1]?.trim();
+    return `una página HTML${title ? ` «${title}»` : ''}, probablemente de un proxy`;
+  }
+  return trimmed.slice(0, 200).replace(/\s+/g, ' ');
 }
 
 /** Bytes of a list body kept for the message of a malformed one. */
@@ -211,6 +220,7 @@ function invalidJson(text: string, cause: unknown): AttemptError {
     kind: 'response',
     detail: `el cuerpo no es JSON válido («${sample}»)`,
     cause,
+    malformed: true,
   });
 }
 
@@ -459,7 +469,12 @@ export function createSialClient(options: SialClientOptions): SialClient {
       case 'http':
         return new SialHttpError({ path, attempts, status: failure.status, detail: failure.detail });
       case 'response':
-        return new SialResponseError(failure.detail, { path, attempts, cause: failure.cause });
+        return new SialResponseError(failure.detail, {
+          path,
+          attempts,
+          cause: failure.cause,
+          transient: failure.malformed,
+        });
     }
   };
 

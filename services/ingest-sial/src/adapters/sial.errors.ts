@@ -18,7 +18,8 @@ export abstract class SialError extends Error {
   }
 }
 
-const attemptsSuffix = (attempts: number): string => (attempts > 1 ? ` (${attempts} intentos)` : '');
+// HTTP requests, not task attempts: the Tarea counts its own attempts, each of which may make several requests.
+const attemptsSuffix = (attempts: number): string => (attempts > 1 ? ` (${attempts} solicitudes HTTP)` : '');
 
 /** SIAL could not be reached or did not answer in time. Message: "Error de conexión con SIAL: <detalle>". */
 export class SialConnectionError extends SialError {
@@ -69,11 +70,22 @@ export class SialHttpError extends SialError {
   }
 }
 
-/** SIAL answered 200 with a body that is not valid JSON or not the expected shape. */
+/**
+ * SIAL answered 200 with a body that is not valid JSON or not the expected shape. A body that is not JSON at all
+ * (a proxy's HTML error page, a cut-off answer) is transient: retried like a 500. Only a well-formed answer of the
+ * wrong shape is permanent.
+ */
 export class SialResponseError extends SialError {
   override readonly name = 'SialResponseError';
-  readonly transient = false;
-  constructor(detail: string, options: { path: string; attempts: number; cause?: unknown }) {
-    super(`Respuesta inválida de SIAL en GET ${options.path}: ${detail}`, options);
+  readonly transient: boolean;
+  constructor(
+    detail: string,
+    options: { path: string; attempts: number; cause?: unknown; transient?: boolean | undefined },
+  ) {
+    super(
+      `Respuesta inválida de SIAL en GET ${options.path}: ${detail}${attemptsSuffix(options.attempts)}`,
+      options,
+    );
+    this.transient = options.transient ?? false;
   }
 }

@@ -20,7 +20,7 @@ import {
   type TaskReporter,
 } from '@lucy/platform';
 import { AlumnoCreatedSchema, AlumnoUpdatedSchema } from '@lucy/proto';
-import { mapWithConcurrency, SialError, type SialClient } from '../adapters/index.js';
+import { mapWithConcurrency, SialConnectionError, SialError, type SialClient } from '../adapters/index.js';
 import {
   assessSourceHealth,
   createIngestTally,
@@ -115,12 +115,13 @@ export const RUN_PAGE = 5000;
 /** Maps a SIAL failure of the list request to the worker's error classes. */
 export function listFailure(err: unknown): Error {
   if (err instanceof SialError) {
-    if (err.transient) {
-      const message = err.message.startsWith('Error de conexión con SIAL')
-        ? err.message
-        : `Error de conexión con SIAL: ${err.message}`;
-      return new TransientError(message, { cause: err, code: 'SIAL_CONNECTION' });
-    }
+    // Each kind says what it is: «Error de conexión con SIAL: …» (unreachable, timeout), «SIAL respondió HTTP 502
+    // …», «Respuesta inválida de SIAL …» (a proxy's HTML page); all retried with backoff.
+    if (err.transient)
+      return new TransientError(err.message, {
+        cause: err,
+        code: err instanceof SialConnectionError ? 'SIAL_CONNECTION' : 'SIAL',
+      });
     return new PermanentError(err.message, { cause: err, code: 'SIAL' });
   }
   return err instanceof Error ? err : new Error(String(err));
