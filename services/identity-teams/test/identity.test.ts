@@ -370,9 +370,14 @@ describe('identity-teams against the fakes', () => {
     await waitFor(async () => (await h.alumnoRpc.getAlumno({ id: kept.id })).alumno?.emailInstitucional);
     await h.alumnoRpc.deleteAlumno({ id: kept.id, requestedBy: 'ana', conservarCuentasExternas: true });
     await h.alumnoRpc.deleteAlumno({ id: a.id, requestedBy: 'ana' });
-    await waitFor(() => h.graph.user(upnOf(a))?.deletedDateTime, {
-      what: "the deleted alumno's account removed",
-    });
+    // The record is marked eliminada once both deletions (Graph, then Moodle) are done.
+    await waitFor(
+      async () => (await h.identity.getCuenta({ alumnoId: a.id })).cuenta?.estado === 'eliminada',
+      {
+        what: "the deleted alumno's accounts removed",
+      },
+    );
+    expect(h.graph.user(upnOf(a))?.deletedDateTime).toBeTruthy();
     expect(h.moodle.state().users.find((u) => u.username === upnOf(a))).toBeUndefined();
     // The alumno that kept its accounts still has them.
     expect(h.graph.user(upnOf(kept))?.deletedDateTime).toBeFalsy();
