@@ -498,7 +498,7 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
         api.patch(tipo, Number(body.dni), {
           ...(body.list ? { list: body.list as Record<string, unknown> } : {}),
           ...(body.personal ? { personal: body.personal as Record<string, unknown> } : {}),
-          removeFromList: remove as string[],
+          removeFromList: remove,
         });
         return send(res, { status: 200, body: {} });
       }
