@@ -115,7 +115,13 @@ export type TaskDecision =
   | { kind: 'skipped'; reason: string; detalles?: Record<string, unknown> | undefined }
   | { kind: 'failed'; mensaje: string; code: string; detalles?: Record<string, unknown> | undefined }
   | { kind: 'retry'; mensaje: string; code: string; delayMs: number }
-  | { kind: 'dead_lettered'; mensaje: string; reason: string }
+  | {
+      kind: 'dead_lettered';
+      mensaje: string;
+      reason: string;
+      /** Stream sequence of the command that was dead-lettered; a copy of the task is not dead-lettered again. */
+      seq?: number;
+    }
   | { kind: 'interrupted' };
 
 /** The runner's durable record of a task (key: task id in the outcomes bucket). */
@@ -511,19 +517,24 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
           await reporter.failed(d.mensaje, { willRetry: true, code: d.code });
           nakAll(r, d.delayMs);
           break;
-        case 'dead_lettered':
-          await deadLetter(
-            options.js,
-            options.names,
-            msg,
-            'max_deliveries',
-            d.reason,
-            options.durable,
-            task.taskId,
-          );
+        case 'dead_lettered': {
+          // Only the command that was dead-lettered gets the entry (a re-report of it publishes it again, which
+          // JetStream de-duplicates); another copy of the task would be a second dead letter, re-driven twice.
+          const original = d.seq === undefined ? msg : r.msgs.find((m) => m.info.streamSequence === d.seq);
+          if (original)
+            await deadLetter(
+              options.js,
+              options.names,
+              original,
+              'max_deliveries',
+              d.reason,
+              options.durable,
+              task.taskId,
+            );
           await reporter.failed(d.mensaje, { willRetry: false, code: 'MAX_DELIVERIES' });
           r.msgs.forEach((m) => quietly(() => m.term()));
           break;
+        }
         case 'interrupted':
           nakAll(r);
           await reporter
@@ -541,7 +552,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
     }
   }
 
-  function decide(err: unknown, attempt: number): TaskDecision {
+  function decide(err: unknown, attempt: number, seq: number): TaskDecision {
     if (err instanceof SkipTask) return { kind: 'skipped', reason: err.message, detalles: err.detalles };
     if (err instanceof PermanentError)
       return { kind: 'failed', mensaje: err.message, code: err.code, detalles: err.detalles };
@@ -550,7 +561,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
     if (stopController.signal.aborted) return { kind: 'interrupted' };
     if (attempt < maxAttempts)
       return { kind: 'retry', mensaje: errorMessage(err), code: codeOf(err), delayMs: backoff(attempt) };
-    return { kind: 'dead_lettered', mensaje: errorMessage(err), reason: errorMessage(err) };
+    return { kind: 'dead_lettered', mensaje: errorMessage(err), reason: errorMessage(err), seq };
   }
 
   async function process(r: Running, task: TaskContext): Promise<void> {
@@ -638,6 +649,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
           kind: 'dead_lettered',
           mensaje: `Se agotaron los ${maxAttempts} intentos de la tarea.`,
           reason: `gave up after ${attempt - 1} attempts`,
+          seq: msg.info.streamSequence,
         };
         const recorded: TaskOutcomeRecord = {
           attempt: prev?.attempt ?? attempt,
@@ -725,7 +737,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
           detalles: result?.detalles,
         };
       } catch (err) {
-        decision = decide(err, attempt);
+        decision = decide(err, attempt, msg.info.streamSequence);
         if (decision.kind === 'retry')
           rlog.warn({ err: errorMessage(err), retryInMs: decision.delayMs }, 'task failed, will retry');
         else if (decision.kind === 'failed') rlog.info({ err: errorMessage(err) }, 'task failed permanently');

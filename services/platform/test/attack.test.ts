@@ -81,6 +81,38 @@ describe('consumer runner under attack', () => {
     expect(handled).toEqual(['b1', 'b2']);
   }, 20_000);
 
+  it('leaves one dead letter per task when a second copy of a dead-lettered task is delivered', async () => {
+    await startWorker(
+      'dlq-copy',
+      async () => {
+        throw new Error('Graph no responde');
+      },
+      { maxAttempts: 1 },
+    );
+    const { taskId } = await publish('dlq-copy', 'dc1');
+    const deadOf = async () =>
+      (await readStream(t.handles, t.names.streams.dlq)).filter((m) => m.header(H.taskId) === taskId);
+    await waitFor(async () => (await deadOf()).length === 1);
+    // The same task published again (a publisher's retry under a new message id): its outcome is re-reported.
+    await createCommandPublisher(t.handles.js, t.names).publish(
+      subjectOf('dlq-copy'),
+      EliminarCuentaExternaCommandSchema,
+      { alumnoId: 'dc1', upn: 'dc1@x' },
+      {
+        taskType: 'alumnos.tasks.eliminar_cuenta_externa',
+        requestedBy: 'test',
+        trigger: 'admin',
+        taskId,
+        msgId: 'dc1-again',
+      },
+    );
+    await waitFor(async () => {
+      const i = await t.handles.jsm.consumers.info(t.names.streams.cmd, 'test_dlq-copy');
+      return i.num_pending === 0 && i.num_ack_pending === 0;
+    });
+    expect(await deadOf()).toHaveLength(1);
+  });
+
   it('dead-letters a task whose run dies with its process on the last attempt instead of running it again', async () => {
     // Process A: its connection is cut in the middle of the run, as when the process crashes.
     const a = await connectNats({ NATS_URL: TEST_NATS_URL }, testLogger('nats'), 'attack-a');
