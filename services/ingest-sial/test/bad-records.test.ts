@@ -95,6 +95,51 @@ describe('a bad SIAL record is a bad record', () => {
     expect(Number(saved!.n)).toBe(35);
   });
 
+  it('keeps one person one alumno when an entry loses its tipodoc, and never guesses between several', async () => {
+    const [pas, both] = h.fake.addRecords('preinscriptos', 2) as [number, number];
+    for (const dni of [pas, both]) h.fake.patch('preinscriptos', dni, { list: { tipodoc: 'PAS' } });
+    const first = (await h.succeeded(await h.runPeriodic('preinscriptos'))).detalles as Record<
+      string,
+      number
+    >;
+    expect(first.creados).toBe(2);
+    // Someone with the same number as a DNI: now two alumnos could be meant.
+    const other = (await h.alumnos.getAlumno({ dni: String(h.fake.record('preinscriptos', 0)!.dni) }))
+      .alumno!;
+    await h.service
+      .knex('alumno')
+      .withSchema('ingest')
+      .insert({
+        id: crypto.randomUUID(),
+        tipo_documento: 'DNI',
+        dni: String(both),
+        estado: 'preinscripto',
+        nombre: other.nombre,
+      });
+    for (const dni of [pas, both]) h.fake.patch('preinscriptos', dni, { removeFromList: ['tipodoc'] });
+    const taskId = await h.runPeriodic('preinscriptos');
+    const d = (await h.succeeded(taskId)).detalles as Record<string, unknown> & {
+      errores: Record<string, number>;
+    };
+    expect(d.creados).toBe(0);
+    const rows = await h.service
+      .knex('alumno')
+      .withSchema('ingest')
+      .whereIn('dni', [String(pas), String(both)])
+      .select<{ tipo_documento: string; dni: string }[]>('tipo_documento', 'dni');
+    expect(rows.filter((r) => r.dni === String(pas)).map((r) => r.tipo_documento)).toEqual(['PAS']);
+    expect(
+      rows
+        .filter((r) => r.dni === String(both))
+        .map((r) => r.tipo_documento)
+        .sort(),
+    ).toEqual(['DNI', 'PAS']);
+    const errors = (await h.logs(taskId)).filter((l) => l.nivel === 'ERROR').map((l) => l.message);
+    expect(errors).toContain(
+      `Documento ${both}: SIAL no envió tipodoc y hay 2 alumnos con ese número (DNI, PAS); no se adivina cuál es, el registro no se guardó`,
+    );
+  });
+
   const refused = async (call: Promise<unknown>): Promise<ConnectError> => {
     const err = await call.then(
       () => undefined,

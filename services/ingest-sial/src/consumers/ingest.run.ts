@@ -33,6 +33,7 @@ import {
   scannedFingerprint,
   createListScanner,
   dataRejected,
+  recordError,
   shouldFetchPersonalData,
   type FieldChange,
   type IncrementalRange,
@@ -48,6 +49,7 @@ import {
 } from '../domain/index.js';
 import {
   documentKey,
+  documentTypesByNumber,
   findUnchangedPositions,
   loadAlumnosByDocument,
   upsertAlumnos,
@@ -256,6 +258,56 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
   }
   return { detalles: tally.toDetalles(), plan };
 
+  /**
+   * One person, one alumno: an entry SIAL sent without tipodoc takes the document type of the one alumno stored
+   * with that number (a passport holder stays PAS); with none, or only a DNI, it is a DNI; with several it is
+   * rejected with the reason, never guessed. An entry that resolves to a document already in the page is dropped.
+   */
+  async function resolveOmittedTipodoc(page: PreparedItem[]): Promise<void> {
+    const omitted = page.filter((p) => p.item.tipodocOmitted);
+    if (omitted.length === 0) return;
+    const stored = await documentTypesByNumber(
+      deps.knex,
+      omitted.map((p) => p.item.nrodoc),
+    );
+    const keys = new Set(
+      page.filter((p) => !p.item.tipodocOmitted).map((p) => documentKey(p.item.tipodoc, p.item.nrodoc)),
+    );
+    const kept: PreparedItem[] = [];
+    for (const p of page) {
+      if (!p.item.tipodocOmitted) {
+        kept.push(p);
+        continue;
+      }
+      const tipos = stored.get(p.item.nrodoc) ?? [];
+      if (tipos.length > 1) {
+        await problem(
+          recordError(
+            'datos_invalidos',
+            `Documento ${p.item.nrodoc}`,
+            `SIAL no envió tipodoc y hay ${tipos.length} alumnos con ese número (${tipos.join(', ')}); no se adivina cuál es, el registro no se guardó`,
+            'tipodoc',
+          ),
+          { discarded: true },
+        );
+        done++;
+        continue;
+      }
+      const tipodoc = tipos[0] ?? p.item.tipodoc;
+      const key = documentKey(tipodoc, p.item.nrodoc);
+      if (keys.has(key)) {
+        // The same person listed twice, once with tipodoc and once without: the entry with it wins.
+        tally.outcome('unchanged');
+        done++;
+        continue;
+      }
+      keys.add(key);
+      kept.push(tipodoc === p.item.tipodoc ? p : { ...p, item: { ...p.item, tipodoc } });
+    }
+    page.length = 0;
+    page.push(...kept);
+  }
+
   async function runPage(
     items: readonly ScannedItem[],
     fingerprints: readonly string[],
@@ -279,6 +331,7 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
       input.working?.();
       await reporter?.progress(done, total, `${done} de ${total} registros procesados`);
     }
+    await resolveOmittedTipodoc(page);
     if (page.length === 0) return;
     const existing = await loadAlumnosByDocument(
       deps.knex,

@@ -119,6 +119,25 @@ export async function loadAlumnosByDocument(
 
 export const documentKey = key;
 
+/** The document types stored for each of these numbers (`dni` → tipos), for records SIAL sent without tipodoc. */
+export async function documentTypesByNumber(
+  knex: Knex,
+  numbers: readonly string[],
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (numbers.length === 0) return out;
+  const rows = await pgQuery(
+    knex,
+    'select tipo_documento, dni from ingest.alumno where dni = any($1::text[]) order by tipo_documento',
+    [numbers],
+  );
+  for (const row of rows) {
+    const dni = String(row.dni);
+    out.set(dni, [...(out.get(dni) ?? []), String(row.tipo_documento)]);
+  }
+  return out;
+}
+
 /** A pg client checked out of knex's pool (the driver's `query`, which sends JS arrays as Postgres arrays). */
 interface PgConnection {
   query(text: string, values: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;

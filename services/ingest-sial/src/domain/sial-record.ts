@@ -36,6 +36,11 @@ export interface SialListItem extends RecordRef {
   readonly carreras: JsonObject[];
   /** `carreras[0]`, validated; undefined when `carreras` is empty. */
   readonly principal: CarreraPrincipal | undefined;
+  /**
+   * SIAL left `tipodoc` out (`tipodoc` is then "DNI"): the run matches the number against the stored alumnos, so a
+   * passport holder whose entry lost its tipodoc is not stored a second time as a DNI.
+   */
+  readonly tipodocOmitted?: boolean;
 }
 
 /** Validated personal data; fields SIAL left out or sent empty are absent. */
@@ -219,7 +224,10 @@ export function parseListItem(raw: unknown, position: number): ParseOutcome<Sial
     };
   }
   const principal = first === undefined ? undefined : parseCarreraPrincipal(first, registro, issues);
-  return { ok: true, value: { tipodoc, nrodoc, carreras: objects, principal }, issues };
+  const value: SialListItem = isBlank(raw.tipodoc)
+    ? { tipodoc, nrodoc, carreras: objects, principal, tipodocOmitted: true }
+    : { tipodoc, nrodoc, carreras: objects, principal };
+  return { ok: true, value, issues };
 }
 
 /** A text field of personal data and the column it is stored in. */
