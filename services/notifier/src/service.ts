@@ -1,5 +1,6 @@
 import {
   createServiceRuntime,
+  rpcListenOptions,
   startRpcServer,
   type CommandWorker,
   type Logger,
@@ -80,8 +81,7 @@ export async function startNotifierService(
   try {
     await worker.start();
     const rpc = await startRpcServer({
-      port: config.RPC_PORT,
-      host: config.RPC_HOST,
+      ...rpcListenOptions(config),
       token: config.RPC_TOKEN,
       readiness: runtime.readiness,
       logger,
