@@ -32,7 +32,8 @@ describe('task-tracker metrics on /metrics', () => {
   let pub: CommandPublisher;
   let tasks: ReturnType<typeof createRpcClient<typeof TaskService>>;
   let now: Date | undefined;
-  const metric = (name: string, labels?: Record<string, string>) => sample(h.tracker.rpc.metricsUrl!, name, labels);
+  const metric = (name: string, labels?: Record<string, string>) =>
+    sample(h.tracker.rpc.metricsUrl!, name, labels);
   const commands = { consumer: 'task-tracker_commands' };
   const events = { consumer: 'task-tracker_task-events' };
 
