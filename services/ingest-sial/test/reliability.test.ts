@@ -95,17 +95,28 @@ describe('ingest-sial reliability, merge rules and PlanIngesta', () => {
     }
   });
 
-  it('warns about an empty list after a good run', async () => {
+  it('fails a scheduled run on an empty full list, checkpoint untouched, until staff confirm it by hand', async () => {
     await h.ingest.resetCheckpoints({ tipos: [TipoIngesta.ASPIRANTES], requestedBy: 'admin' });
     h.fake.setFaults({ empty: { count: 1, endpoints: 'list' } });
-    const ok = detalles((await h.succeeded(await h.runPeriodic('aspirantes'))).detalles);
-    expect(ok.recibidos).toBe(0);
-    expect(ok.advertencias).toEqual([expect.stringContaining('SIAL devolvió la lista de aspirantes vacía')]);
-    expect(String((ok.advertencias as string[])[0])).toContain(`trajo ${SIZES.aspirantes} registros`);
-    // Nothing was removed.
+    const failed = await h.failed(await h.runPeriodic('aspirantes'));
+    expect(failed.mensajeError).toBe(
+      `SIAL devolvió la lista completa de aspirantes vacía (la última completa trajo ${SIZES.aspirantes} registros); no se avanza el punto de control. Si la lista está vacía de verdad, confírmelo con una ingesta manual completa.`,
+    );
+    // The reset is kept for the next run: it still starts from the full list.
+    expect(await checkpoint(TipoIngesta.ASPIRANTES)).toBeUndefined();
     expect(
       Number((await h.alumnos.listAlumnos({ filter: { estados: [Estado.ASPIRANTE] } })).page!.totalEstimate),
     ).toBeGreaterThan(0);
+
+    h.fake.setFaults({ empty: { count: 1, endpoints: 'list' } });
+    const { taskId } = await h.ingest.startIngesta({ tipo: TipoIngesta.ASPIRANTES, requestedBy: 'admin' });
+    const manual = detalles((await h.succeeded(taskId)).detalles);
+    expect(manual.recibidos).toBe(0);
+    expect(String((manual.advertencias as string[])[0])).toContain(`trajo ${SIZES.aspirantes} registros`);
+    h.fake.setFaults({ empty: { count: 1, endpoints: 'list' } });
+    const confirmed = detalles((await h.succeeded(await h.runPeriodic('aspirantes'))).detalles);
+    expect(confirmed).toMatchObject({ recibidos: 0, modo: 'completo' });
+    expect(await checkpoint(TipoIngesta.ASPIRANTES)).toBeDefined();
   });
 
   it('PlanIngesta returns the resumen and the per-field plan and writes nothing', async () => {

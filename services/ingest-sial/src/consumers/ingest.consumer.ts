@@ -5,6 +5,7 @@ import {
   createBatchPublisher,
   createCommandWorker,
   SkipTask,
+  TransientError,
   type Buckets,
   type CommandWorker,
   type FieldError,
@@ -26,7 +27,7 @@ import {
   type IncrementalRange,
   type Tipo,
 } from '../domain/index.js';
-import { loadConfiguracion, saveCheckpoint } from '../db/configuracion.repository.js';
+import { loadConfiguracion, saveCheckpoint, updateConfiguracion } from '../db/configuracion.repository.js';
 import { tipoFromPb } from '../mapping.js';
 import { ingestMetrics } from '../metrics.js';
 import { runIngestion, type IngestRunResult } from './ingest.run.js';
@@ -199,6 +200,14 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
             signal: ctx.signal,
             working: () => ctx.working(),
           });
+          if (range.modo === 'completo' && run.detalles.recibidos === 0 && ventana.ultimaCantidad > 0) {
+            // An empty full list after a good one is more likely a SIAL or proxy fault than an emptied table: it
+            // moves nothing (checkpoint, a reset kept for the next run) until staff confirm it with a manual run.
+            throw new TransientError(
+              `SIAL devolvió la lista completa de ${tipo} vacía (la última completa trajo ${ventana.ultimaCantidad} registros); no se avanza el punto de control. Si la lista está vacía de verdad, confírmelo con una ingesta manual completa.`,
+              { code: 'SIAL_LISTA_VACIA' },
+            );
+          }
           const checkpoint = nextCheckpoint({
             previous: ventana.ultimaIngesta,
             range,
@@ -246,6 +255,10 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
           signal: ctx.signal,
           working: () => ctx.working(),
         });
+        if (!dryRun && range.modo === 'completo' && run.detalles.recibidos === 0) {
+          // Staff asked for the whole list and SIAL has none: that confirms it, so scheduled runs accept it too.
+          await updateConfiguracion(deps.knex, { [`ultima_cantidad_${tipo}`]: 0 });
+        }
         const extra = dryRun ? { dry_run: true, plan: run.plan, plan_truncado: run.plan.length >= 200 } : {};
         return { result: toResult(tipo, range, run, extra), detalles: run.detalles };
       });
