@@ -80,6 +80,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('publishes every port on the host loopback only', () => {
+    const published = Object.entries(compose.services).flatMap(([name, svc]) =>
+      (svc.ports ?? []).map((p) => [name, String(p)] as const),
+    );
+    expect(published.length).toBeGreaterThanOrEqual(apps.length);
+    for (const [name, port] of published) expect(port, name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+  });
+
   it('keeps the fakes behind the demo profile', () => {
     const fakes = Object.keys(compose.services).filter((n) => n.startsWith('fake-'));
     expect(fakes.length).toBeGreaterThanOrEqual(4);
