@@ -13,6 +13,7 @@ import {
   type Logger,
   type Names,
   type NatsHandles,
+  type TaskReporter,
 } from '@lucy/platform';
 import { IngestaManualCommandSchema, IngestarCommandSchema, type IngestaManualCommand } from '@lucy/proto';
 import type { SialClient } from '../adapters/index.js';
@@ -30,7 +31,7 @@ import {
 import { loadConfiguracion, saveCheckpoint, updateConfiguracion } from '../db/configuracion.repository.js';
 import { tipoFromPb } from '../mapping.js';
 import { ingestMetrics } from '../metrics.js';
-import { runIngestion, type IngestRunResult } from './ingest.run.js';
+import { LOG_MODULE, runIngestion, type IngestRunResult } from './ingest.run.js';
 
 /** Dependencies of the ingestion workers. */
 export interface IngestWorkerDeps {
@@ -142,6 +143,23 @@ async function measuredRun(
   return outcome.result;
 }
 
+/** The run's summary as a Log row of its Tarea: SUCCESS without problems, WARNING with some (as the original). */
+async function logSummary(reporter: TaskReporter, tipo: Tipo, d: IngestRunResult['detalles']): Promise<void> {
+  await reporter.log({
+    level: d.total_errores === 0 ? 'SUCCESS' : 'WARNING',
+    module: LOG_MODULE,
+    message: summarizeIngest(tipo, d),
+    detalles: {
+      recibidos: d.recibidos,
+      creados: d.creados,
+      actualizados: d.actualizados,
+      sin_cambios: d.sin_cambios,
+      descartados: d.descartados,
+      errores: d.errores,
+    },
+  });
+}
+
 /** Creates the four ingestion workers (not started). */
 export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
   const common = {
@@ -220,6 +238,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
             range.modo === 'completo' && run.detalles.recibidos > 0 ? run.detalles.recibidos : undefined,
           );
           ctx.logger.info({ tipo, detalles: run.detalles }, summarizeIngest(tipo, run.detalles));
+          await logSummary(ctx.reporter, tipo, run.detalles);
           return {
             result: toResult(tipo, range, run, { checkpoint: checkpoint?.toISOString() ?? null }),
             detalles: run.detalles,
@@ -259,6 +278,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
           // Staff asked for the whole list and SIAL has none: that confirms it, so scheduled runs accept it too.
           await updateConfiguracion(deps.knex, { [`ultima_cantidad_${tipo}`]: 0 });
         }
+        if (!dryRun) await logSummary(ctx.reporter, tipo, run.detalles);
         const extra = dryRun ? { dry_run: true, plan: run.plan, plan_truncado: run.plan.length >= 200 } : {};
         return { result: toResult(tipo, range, run, extra), detalles: run.detalles };
       });
