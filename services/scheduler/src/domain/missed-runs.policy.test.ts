@@ -214,4 +214,53 @@ describe('missed-run policy', () => {
     });
     expect(dueTimes(result.fire)).toEqual(['2026-02-03T05:00:00.000Z', '2026-02-04T05:00:00.000Z']);
   });
+
+  describe('grace for every slot', () => {
+    // Every 2 s from 01:00:00 Córdoba; the leader fired 01:00:10, then failed over for 10 s.
+    const fast = task({
+      schedule: { kind: 'interval', every: 2, period: 'seconds' },
+      startTime: new Date('2026-02-04T04:00:00Z'),
+    });
+    const fired = new Date('2026-02-04T04:00:10Z');
+
+    it.each(['skip', 'run_once', 'run_all'] as const)(
+      'fires every slot at most the grace late under %s, not only the most recent',
+      (mode) => {
+        const result = resolveMissedRuns({
+          task: fast,
+          lastFiredAt: fired,
+          now: new Date('2026-02-04T04:00:20.500Z'),
+          policy: policy(mode),
+        });
+        expect(dueTimes(result.fire)).toEqual(
+          [12, 14, 16, 18, 20].map((sec) => `2026-02-04T04:00:${sec}.000Z`),
+        );
+        expect(result.missedCount).toBe(0);
+        expect(result.decisions).toEqual([]);
+      },
+    );
+
+    it('leaves the policy the slots older than the grace and tells sub-minute times with seconds', () => {
+      const result = resolveMissedRuns({
+        task: fast,
+        lastFiredAt: fired,
+        now: new Date('2026-02-04T04:01:20.500Z'),
+        policy: policy('skip'),
+        graceMs: 10_000,
+      });
+      expect(dueTimes(result.fire)).toEqual(
+        [12, 14, 16, 18, 20].map((sec) => `2026-02-04T04:01:${sec}.000Z`),
+      );
+      expect(result.missedCount).toBe(30);
+      expect(result.decisions[0]!.message).toContain('Se omitieron 30 ejecuciones perdidas');
+      const once = resolveMissedRuns({
+        task: fast,
+        lastFiredAt: fired,
+        now: new Date('2026-02-04T04:00:50.500Z'),
+        policy: policy('run_all'),
+        graceMs: 10_000,
+      });
+      expect(once.decisions[0]!.message).toMatch(/desde 04\/02\/2026 01:00:22 hasta 04\/02\/2026 01:00:40/);
+    });
+  });
 });

@@ -170,6 +170,9 @@ function runs(count: number, lowerBound: boolean): string {
  * returns them with one Spanish log line per decision and the next future slot.
  * @throws ScheduleValidationError when the stored schedule is invalid.
  */
+/** Slots inside the grace kept apart from the policy's cap when the pending slots are enumerated. */
+const GRACE_SLOT_ROOM = 128;
+
 export function resolveMissedRuns(options: ResolveMissedRunsOptions): MissedRunResolution {
   const { task, now } = options;
   const policy = options.policy ?? task.missedRunPolicy ?? DEFAULT_MISSED_RUN_POLICY;
@@ -180,14 +183,22 @@ export function resolveMissedRuns(options: ResolveMissedRunsOptions): MissedRunR
   const cap = Math.max(1, Math.min(policy.cap, 1000));
   const single = isSingleShot(task);
 
-  const pending = pendingSlots(task, after, nowMs, cap + 1);
-  const latest = pending.recent.at(-1);
-  const onTime = latest !== undefined && nowMs - latest.at <= graceMs ? latest : undefined;
-  const missed = onTime === undefined ? pending.recent : pending.recent.slice(0, -1);
-  const missedCount = pending.count - (onTime === undefined ? 0 : 1);
+  // Room for the slots inside the grace besides the `cap` the policy may run (a 1 s interval has 61 in 60 s).
+  const pending = pendingSlots(task, after, nowMs, cap + 1 + GRACE_SLOT_ROOM);
+  // Every slot at most `graceMs` late is on time and fires whatever the policy — not only the most recent — so a
+  // leader failover of a few seconds loses no slot of a `skip` or `run_once` schedule.
+  const inGrace = pending.recent.filter((fire) => nowMs - fire.at <= graceMs);
+  const onTime = inGrace.at(-1);
+  const missed = pending.recent.filter((fire) => nowMs - fire.at > graceMs);
+  const missedCount = pending.count - inGrace.length;
   const lowerBound = pending.lowerBound;
   const label = `«${task.name}»`;
-  const at = (fire: ScheduleFire): string => formatInstantEsAr(zone, fire.at);
+  // Sub-minute schedules are told with seconds («desde 01:01:10 hasta 01:01:50», not «01:01 hasta 01:01»).
+  const withSeconds = pending.recent.some((fire) => fire.at % 60_000 !== 0);
+  const at = (fire: ScheduleFire): string =>
+    withSeconds
+      ? `${formatInstantEsAr(zone, fire.at)}:${String(new Date(fire.at).getUTCSeconds()).padStart(2, '0')}`
+      : formatInstantEsAr(zone, fire.at);
   const policyText = `(política: ${POLICY_ES[policy.mode]})`;
   const singleNote = single ? '; la tarea se deshabilita por ser de ejecución única' : '';
 
@@ -280,7 +291,7 @@ export function resolveMissedRuns(options: ResolveMissedRunsOptions): MissedRunR
       }
     }
   }
-  if (onTime !== undefined) toFire.push(onTime);
+  toFire.push(...inGrace);
 
   const disableTask = single && pending.count > 0;
   return {
