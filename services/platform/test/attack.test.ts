@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EliminarCuentaExternaCommandSchema } from '@lucy/proto';
-import { createTestNats, readStream, testLogger, waitFor, type TestNats, TEST_NATS_URL } from '@lucy/testkit';
+import {
+  createTestNats,
+  readStream,
+  testLogger,
+  waitFor,
+  type TestNats,
+  TEST_NATS_URL,
+} from '../../testkit/src/index.js';
 import {
   connectNats,
   createCommandPublisher,

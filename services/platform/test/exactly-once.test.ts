@@ -8,7 +8,7 @@ import {
   TaskStartedSchema,
   TaskSucceededSchema,
 } from '@lucy/proto';
-import { createTestNats, readStream, testLogger, waitFor, type TestNats } from '@lucy/testkit';
+import { createTestNats, readStream, testLogger, waitFor, type TestNats } from '../../testkit/src/index.js';
 import {
   CONTENT_TYPE,
   consumerRecreated,

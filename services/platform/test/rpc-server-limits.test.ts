@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus, LogService } from '@lucy/proto';
-import { TEST_TOKEN, testLogger } from '@lucy/testkit';
+import { TEST_TOKEN, testLogger } from '../../testkit/src/index.js';
 import { createRpcClient, startRpcServer } from '../src/index.js';
 
 const FIXTURE_TOKEN = 'test-token-0123456789abcdef';
