@@ -5,6 +5,7 @@ import {
   secretBoxFromConfig,
   startRpcServer,
   type CommandWorker,
+  type EventConsumer,
   type Logger,
   type RpcServer,
   type ServiceRuntime,
@@ -21,7 +22,6 @@ import {
 } from './adapters/index.js';
 import type { IdentityConfig } from './config.js';
 import { createAlumnoDeletedConsumer } from './consumers/alumno-deleted.consumer.js';
-import type { EventConsumer } from './consumers/event-consumer.js';
 import { createIdentityWorkers } from './consumers/identity.consumer.js';
 import { createOperationRunner } from './consumers/operation.run.js';
 import { createPgWriteLimiter, createVault, identityOrm } from './db/index.js';

@@ -13,6 +13,7 @@ export * from './batch-publisher.js';
 export * from './publisher.js';
 export * from './reporter.js';
 export * from './worker.js';
+export * from './event-consumer.js';
 export * from './metrics.js';
 export * from './db.js';
 export * from './rpc-server.js';

@@ -5,19 +5,20 @@
  */
 import type { Knex } from '@mikro-orm/postgresql';
 import {
+  createEventConsumer,
   DecodeError,
   decode,
   H,
   header,
   PermanentError,
   type CommandPublisher,
+  type EventConsumer,
   type Logger,
   type Names,
   type NatsHandles,
 } from '@lucy/platform';
 import { AlumnoDeletedSchema, EliminarCuentaExternaCommandSchema } from '@lucy/proto';
 import { getCuenta } from '../db/index.js';
-import { createEventConsumer, type EventConsumer } from './event-consumer.js';
 import { IDENTITY_TASKS } from './identity.consumer.js';
 
 /** Creates the consumer (not started). */
