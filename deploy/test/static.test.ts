@@ -88,6 +88,18 @@ describe('docker-compose.yml', () => {
     for (const [name, port] of published) expect(port, name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
   });
 
+  it("gives no credential a default, so the fakes' never reach a real system", () => {
+    const text = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    const defaulted = [
+      ...text.matchAll(/^\s+([A-Z_]*(?:SECRET|PASSWORD|TOKEN|USER|KEYS?)): \$\{\1:-([^}]*)\}/gm),
+    ]
+      // The bundled Postgres is reachable only inside the compose network.
+      .filter((m) => m[1] !== 'POSTGRES_PASSWORD' && m[2] !== '')
+      .map((m) => m[1]);
+    expect(defaulted).toEqual([]);
+    expect(text).toContain('SIAL_USER: ${SIAL_USER:?');
+  });
+
   it('keeps the fakes behind the demo profile', () => {
     const fakes = Object.keys(compose.services).filter((n) => n.startsWith('fake-'));
     expect(fakes.length).toBeGreaterThanOrEqual(4);
