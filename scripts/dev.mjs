@@ -374,7 +374,10 @@ try {
       log(`${err.message}; the rest keeps running`);
       continue;
     }
-    urls.push([s.name, `http://127.0.0.1:${s.port}  (Connect/gRPC/gRPC-Web, /healthz, /readyz, /metrics)`]);
+    urls.push([
+      s.name,
+      `http://127.0.0.1:${s.port}  (Connect/gRPC/gRPC-Web, /healthz, /readyz; /metrics on :${s.port + 2000})`,
+    ]);
   }
 
   let demoAdmin;
