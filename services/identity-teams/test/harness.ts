@@ -80,6 +80,7 @@ export interface Harness {
   identity: Client<typeof IdentityService>;
   /** ingest-sial's AlumnoService. */
   alumnoRpc: Client<typeof AlumnoService>;
+  ingestRpc: Client<typeof IngestService>;
   /** Runs the aspirantes ingestion again and waits for it. */
   reingest(): Promise<void>;
   alumnos: Alumno[];
@@ -231,6 +232,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       return identity();
     },
     alumnoRpc,
+    ingestRpc,
     async reingest() {
       const { taskId } = await publisher.publish(
         'lucy.cmd.ingest.ingesta_manual',

@@ -12,7 +12,7 @@ import {
 } from '@lucy/proto';
 import { TEST_TOKEN, waitFor } from '@lucy/testkit';
 import { createRpcClient } from '@lucy/platform';
-import { IdentityService } from '@lucy/proto';
+import { IdentityService, TipoIngesta } from '@lucy/proto';
 import type { ConnectError } from '@connectrpc/connect';
 import { Code } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -343,6 +343,25 @@ describe('identity-teams against the fakes', () => {
     );
     expect((tooMany as ConnectError).code).toBe(Code.InvalidArgument);
     expect((tooMany as ConnectError).rawMessage).toContain('el máximo por solicitud es 5');
+  });
+
+  it("pre-checks an activation that the tipo's configuration turns off as omitido, queueing nothing", async () => {
+    const ventana = (on: boolean) => ({
+      configuracion: {
+        ventanas: [{ tipo: TipoIngesta.ASPIRANTES, activarTeams: on, activarMoodle: on, enviarEmail: on }],
+      },
+      requestedBy: 'test',
+    });
+    await h.ingestRpc.updateConfiguracion(ventana(false));
+    try {
+      const res = await enqueue(ACTIVAR, [take().id]);
+      expect(res.resultados.map((r) => [r.estado, r.taskId])).toEqual([['omitido', '']]);
+      expect(res.resultados[0]!.motivo).toContain(
+        'no activa Teams ni Moodle (activar_teams, activar_moodle)',
+      );
+    } finally {
+      await h.ingestRpc.updateConfiguracion(ventana(true));
+    }
   });
 
   it('shows the account on the alumno in ingest-sial, keeps it across re-ingestion, and removes it when the alumno is deleted', async () => {

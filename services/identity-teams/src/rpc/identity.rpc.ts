@@ -179,12 +179,21 @@ export function createIdentityRpc(deps: IdentityRpcDeps): ServiceImpl<typeof Ide
         }
         let sendsEmail: boolean;
         try {
-          sendsEmail =
-            tipo === 'activar'
-              ? (await deps.ingest.flags(tipoDeEstado(alumno.estado))).enviarEmail
-              : tipo === 'crear'
-                ? req.enviarEmail
-                : true;
+          if (tipo === 'activar') {
+            const tipoIngesta = tipoDeEstado(alumno.estado);
+            const flags = await deps.ingest.flags(tipoIngesta);
+            // The worker would skip it for the same reason: say so now instead of queueing a Tarea that does nothing.
+            if (!flags.activarTeams && !flags.activarMoodle) {
+              resultados.push(
+                result(
+                  'omitido',
+                  `La configuración de ${tipoIngesta} no activa Teams ni Moodle (activar_teams, activar_moodle).`,
+                ),
+              );
+              continue;
+            }
+            sendsEmail = flags.enviarEmail;
+          } else sendsEmail = tipo === 'crear' ? req.enviarEmail : true;
         } catch (err) {
           throw unavailable(err);
         }
