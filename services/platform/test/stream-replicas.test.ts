@@ -51,47 +51,52 @@ describe('streams and buckets on a three-server JetStream cluster', () => {
   let handles: NatsHandles;
   const names = createNames(testPrefix('rep'));
 
-  beforeAll(async () => {
+  /** Starts three servers on fresh ports; resolves once every one is healthy, rejects when one exits or stalls. */
+  async function startCluster(): Promise<void> {
     const clusterPorts: number[] = [];
     const monitorPorts: number[] = [];
+    const ports: number[] = [];
     for (let i = 0; i < 3; i++) {
-      clientPorts.push(await freePort());
+      ports.push(await freePort());
       clusterPorts.push(await freePort());
       monitorPorts.push(await freePort());
     }
     const routes = clusterPorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+    let exited: string | undefined;
     for (let i = 0; i < 3; i++) {
       const dir = mkdtempSync(join(tmpdir(), 'lucy-nats-r3-'));
       dirs.push(dir);
-      servers.push(
-        spawn(
-          NATS_BIN,
-          [
-            '-a',
-            '127.0.0.1',
-            '-p',
-            String(clientPorts[i]),
-            '-m',
-            String(monitorPorts[i]),
-            '-n',
-            `lucy-r3-${i}`,
-            '-js',
-            '-sd',
-            dir,
-            '--cluster_name',
-            'lucy-r3',
-            '--cluster',
-            `nats://127.0.0.1:${clusterPorts[i]}`,
-            '--routes',
-            routes,
-          ],
-          { stdio: 'ignore' },
-        ),
+      const server = spawn(
+        NATS_BIN,
+        [
+          '-a',
+          '127.0.0.1',
+          '-p',
+          String(ports[i]),
+          '-m',
+          String(monitorPorts[i]),
+          '-n',
+          `lucy-r3-${i}`,
+          '-js',
+          '-sd',
+          dir,
+          '--cluster_name',
+          'lucy-r3',
+          '--cluster',
+          `nats://127.0.0.1:${clusterPorts[i]}`,
+          '--routes',
+          routes,
+        ],
+        { stdio: 'ignore' },
       );
+      // A port taken between freePort() and the server's bind makes it exit at once: start afresh.
+      server.once('exit', (code) => (exited ??= `server ${i} exited with ${code}`));
+      servers.push(server);
     }
     // Every server healthy means the JetStream meta group has a leader and streams can be placed.
     await waitFor(
       async () => {
+        if (exited) throw new Error(exited);
         const ok = await Promise.all(
           monitorPorts.map((p) =>
             fetch(`http://127.0.0.1:${p}/healthz`).then(
@@ -104,12 +109,27 @@ describe('streams and buckets on a three-server JetStream cluster', () => {
       },
       { what: 'JetStream cluster healthy', timeoutMs: 30_000, intervalMs: 200 },
     );
+    clientPorts.push(...ports);
+  }
+
+  beforeAll(async () => {
+    // Under a loaded machine a cluster occasionally fails to form (a port race, a stalled election): one more try
+    // on fresh ports, so the test judges the replicas, not the machine.
+    for (let tries = 1; ; tries++) {
+      try {
+        await startCluster();
+        break;
+      } catch (err) {
+        for (const s of servers.splice(0)) s.kill('SIGKILL');
+        if (tries >= 2) throw err;
+      }
+    }
     handles = await connectNats(
       { NATS_URL: clientPorts.map((p) => `nats://127.0.0.1:${p}`).join(',') },
       testLogger(),
       'stream-replicas-test',
     );
-  }, 40_000);
+  }, 75_000);
 
   afterAll(async () => {
     await handles?.nc.close();
