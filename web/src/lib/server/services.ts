@@ -1,7 +1,7 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { IngestService, LogService, SchedulerService, TaskService } from '@lucy/proto';
+import { IngestService, LogService, NotifierService, SchedulerService, TaskService } from '@lucy/proto';
 import type { ServiceName, WebConfig } from './config.js';
 
 /** The outcome of a call: the value, or the Spanish reason the service could not answer. */
@@ -51,6 +51,7 @@ export function createServices(config: Pick<WebConfig, 'services' | 'rpcToken'>)
   const logs = client(LogService, 'task-tracker');
   const scheduler = client(SchedulerService, 'scheduler');
   const ingest = client(IngestService, 'ingest-sial');
+  const notifier = client(NotifierService, 'notifier');
 
   /** Runs a call; a failure becomes an Outcome naming the service instead of an exception. */
   async function call<T>(service: ServiceName, fn: () => Promise<T>): Promise<Outcome<T>> {
@@ -77,7 +78,7 @@ export function createServices(config: Pick<WebConfig, 'services' | 'rpcToken'>)
     );
   }
 
-  return { tasks, logs, scheduler, ingest, call, health };
+  return { tasks, logs, scheduler, ingest, notifier, call, health };
 }
 
 export type Services = ReturnType<typeof createServices>;
