@@ -6,7 +6,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
+import type { ListValue, Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { PageInfo, PageRequest } from "../../common/v1/common_pb.js";
 import { file_lucy_common_v1_common } from "../../common/v1/common_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/alumno/v1/alumno.proto.
  */
 export const file_lucy_alumno_v1_alumno: GenFile = /*@__PURE__*/
-  fileDesc("ChtsdWN5L2FsdW1uby92MS9hbHVtbm8ucHJvdG8SDmx1Y3kuYWx1bW5vLnYxIjgKCENvbWlzaW9uEhMKC2lkX2NvbWlzaW9uGAEgASgDEhcKD25vbWJyZV9jb21pc2lvbhgCIAEoCSK1AQoHQ2FycmVyYRISCgppZF9jYXJyZXJhGAEgASgDEhYKDm5vbWJyZV9jYXJyZXJhGAIgASgJEhQKDGZlY2hhX2luc2NyaRgDIAEoCRIRCgltb2RhbGlkYWQYBCABKAkSDwoHY29ob3J0ZRgFIAEoBRIsCgpjb21pc2lvbmVzGAYgAygLMhgubHVjeS5hbHVtbm8udjEuQ29taXNpb24SFgoOZXN0YWRvX2luZ3Jlc28YByABKAkioQQKBkFsdW1ubxIKCgJpZBgBIAEoCRIWCg50aXBvX2RvY3VtZW50bxgCIAEoCRILCgNkbmkYAyABKAkSDgoGbm9tYnJlGAQgASgJEhAKCGFwZWxsaWRvGAUgASgJEhYKDmVtYWlsX3BlcnNvbmFsGAYgASgJEhsKE2VtYWlsX2luc3RpdHVjaW9uYWwYByABKAkSGAoQZmVjaGFfbmFjaW1pZW50bxgIIAEoCRIPCgdjb2hvcnRlGAkgASgFEhEKCWxvY2FsaWRhZBgKIAEoCRIQCgh0ZWxlZm9ubxgLIAEoCRImCgZlc3RhZG8YDCABKA4yFi5sdWN5LmFsdW1uby52MS5Fc3RhZG8SFQoNZmVjaGFfaW5ncmVzbxgNIAEoCRIWCg5lc3RhZG9faW5ncmVzbxgOIAEoCRIRCgltb2RhbGlkYWQYDyABKAkSKQoIY2FycmVyYXMYECADKAsyFy5sdWN5LmFsdW1uby52MS5DYXJyZXJhEhcKD3RlYW1zX3Byb2Nlc2FkbxgRIAEoCBIYChBtb29kbGVfcHJvY2VzYWRvGBIgASgIEhcKD2VtYWlsX3Byb2Nlc2FkbxgTIAEoCBIuCgpjcmVhdGVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJICg1BbHVtbm9DcmVhdGVkEiYKBmFsdW1ubxgBIAEoCzIWLmx1Y3kuYWx1bW5vLnYxLkFsdW1ubxIPCgd0YXNrX2lkGAIgASgJImsKC0ZpZWxkQ2hhbmdlEg0KBWZpZWxkGAEgASgJEiYKBmJlZm9yZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIlCgVhZnRlchgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJ2Cg1BbHVtbm9VcGRhdGVkEiYKBmFsdW1ubxgBIAEoCzIWLmx1Y3kuYWx1bW5vLnYxLkFsdW1ubxIsCgdjaGFuZ2VzGAIgAygLMhsubHVjeS5hbHVtbm8udjEuRmllbGRDaGFuZ2USDwoHdGFza19pZBgDIAEoCSKeAQoNQWx1bW5vRGVsZXRlZBImCgZhbHVtbm8YASABKAsyFi5sdWN5LmFsdW1uby52MS5BbHVtbm8SEgoKZGVsZXRlZF9ieRgCIAEoCRIuCgpkZWxldGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhChllbGltaW5hcl9jdWVudGFzX2V4dGVybmFzGAQgASgIIoACCgxBbHVtbm9GaWx0ZXISJwoHZXN0YWRvcxgBIAMoDjIWLmx1Y3kuYWx1bW5vLnYxLkVzdGFkbxIRCgltb2RhbGlkYWQYAiABKAkSEgoKaWRfY2FycmVyYRgDIAEoAxIPCgdjb2hvcnRlGAQgASgFEiQKF2Nvbl9lbWFpbF9pbnN0aXR1Y2lvbmFsGAUgASgISACIAQESHAoPY29uX2FsZ3VuX2VtYWlsGAYgASgISAGIAQESDgoGc2VhcmNoGAcgASgJEgsKA2lkcxgIIAMoCUIaChhfY29uX2VtYWlsX2luc3RpdHVjaW9uYWxCEgoQX2Nvbl9hbGd1bl9lbWFpbCJtChJMaXN0QWx1bW5vc1JlcXVlc3QSLAoGZmlsdGVyGAEgASgLMhwubHVjeS5hbHVtbm8udjEuQWx1bW5vRmlsdGVyEikKBHBhZ2UYAiABKAsyGy5sdWN5LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJmChNMaXN0QWx1bW5vc1Jlc3BvbnNlEicKB2FsdW1ub3MYASADKAsyFi5sdWN5LmFsdW1uby52MS5BbHVtbm8SJgoEcGFnZRgCIAEoCzIYLmx1Y3kuY29tbW9uLnYxLlBhZ2VJbmZvIkMKEEdldEFsdW1ub1JlcXVlc3QSCgoCaWQYASABKAkSFgoOdGlwb19kb2N1bWVudG8YAiABKAkSCwoDZG5pGAMgASgJIjsKEUdldEFsdW1ub1Jlc3BvbnNlEiYKBmFsdW1ubxgBIAEoCzIWLmx1Y3kuYWx1bW5vLnYxLkFsdW1ubyJbChNEZWxldGVBbHVtbm9SZXF1ZXN0EgoKAmlkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIiChpjb25zZXJ2YXJfY3VlbnRhc19leHRlcm5hcxgDIAEoCCI+ChREZWxldGVBbHVtbm9SZXNwb25zZRImCgZhbHVtbm8YASABKAsyFi5sdWN5LmFsdW1uby52MS5BbHVtbm8icgoURXhwb3J0QWx1bW5vc1JlcXVlc3QSLAoGZmlsdGVyGAEgASgLMhwubHVjeS5hbHVtbm8udjEuQWx1bW5vRmlsdGVyEiwKBmZvcm1hdBgCIAEoDjIcLmx1Y3kuYWx1bW5vLnYxLkV4cG9ydEZvcm1hdCJOChVFeHBvcnRBbHVtbm9zUmVzcG9uc2USEAoIZmlsZW5hbWUYASABKAkSFAoMY29udGVudF90eXBlGAIgASgJEg0KBWNodW5rGAMgASgMKnkKBkVzdGFkbxIWChJFU1RBRE9fVU5TUEVDSUZJRUQQABIXChNFU1RBRE9fUFJFSU5TQ1JJUFRPEAESFAoQRVNUQURPX0FTUElSQU5URRACEhUKEUVTVEFET19JTkdSRVNBTlRFEAMSEQoNRVNUQURPX0FMVU1OTxAEKlwKDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASFQoRRVhQT1JUX0ZPUk1BVF9DU1YQARIWChJFWFBPUlRfRk9STUFUX1hMU1gQAjL0AgoNQWx1bW5vU2VydmljZRJWCgtMaXN0QWx1bW5vcxIiLmx1Y3kuYWx1bW5vLnYxLkxpc3RBbHVtbm9zUmVxdWVzdBojLmx1Y3kuYWx1bW5vLnYxLkxpc3RBbHVtbm9zUmVzcG9uc2USUAoJR2V0QWx1bW5vEiAubHVjeS5hbHVtbm8udjEuR2V0QWx1bW5vUmVxdWVzdBohLmx1Y3kuYWx1bW5vLnYxLkdldEFsdW1ub1Jlc3BvbnNlElkKDERlbGV0ZUFsdW1ubxIjLmx1Y3kuYWx1bW5vLnYxLkRlbGV0ZUFsdW1ub1JlcXVlc3QaJC5sdWN5LmFsdW1uby52MS5EZWxldGVBbHVtbm9SZXNwb25zZRJeCg1FeHBvcnRBbHVtbm9zEiQubHVjeS5hbHVtbm8udjEuRXhwb3J0QWx1bW5vc1JlcXVlc3QaJS5sdWN5LmFsdW1uby52MS5FeHBvcnRBbHVtbm9zUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_lucy_common_v1_common]);
+  fileDesc("ChtsdWN5L2FsdW1uby92MS9hbHVtbm8ucHJvdG8SDmx1Y3kuYWx1bW5vLnYxIjgKCENvbWlzaW9uEhMKC2lkX2NvbWlzaW9uGAEgASgDEhcKD25vbWJyZV9jb21pc2lvbhgCIAEoCSK1AQoHQ2FycmVyYRISCgppZF9jYXJyZXJhGAEgASgDEhYKDm5vbWJyZV9jYXJyZXJhGAIgASgJEhQKDGZlY2hhX2luc2NyaRgDIAEoCRIRCgltb2RhbGlkYWQYBCABKAkSDwoHY29ob3J0ZRgFIAEoBRIsCgpjb21pc2lvbmVzGAYgAygLMhgubHVjeS5hbHVtbm8udjEuQ29taXNpb24SFgoOZXN0YWRvX2luZ3Jlc28YByABKAkioQQKBkFsdW1ubxIKCgJpZBgBIAEoCRIWCg50aXBvX2RvY3VtZW50bxgCIAEoCRILCgNkbmkYAyABKAkSDgoGbm9tYnJlGAQgASgJEhAKCGFwZWxsaWRvGAUgASgJEhYKDmVtYWlsX3BlcnNvbmFsGAYgASgJEhsKE2VtYWlsX2luc3RpdHVjaW9uYWwYByABKAkSGAoQZmVjaGFfbmFjaW1pZW50bxgIIAEoCRIPCgdjb2hvcnRlGAkgASgFEhEKCWxvY2FsaWRhZBgKIAEoCRIQCgh0ZWxlZm9ubxgLIAEoCRImCgZlc3RhZG8YDCABKA4yFi5sdWN5LmFsdW1uby52MS5Fc3RhZG8SFQoNZmVjaGFfaW5ncmVzbxgNIAEoCRIWCg5lc3RhZG9faW5ncmVzbxgOIAEoCRIRCgltb2RhbGlkYWQYDyABKAkSKQoIY2FycmVyYXMYECADKAsyFy5sdWN5LmFsdW1uby52MS5DYXJyZXJhEhcKD3RlYW1zX3Byb2Nlc2FkbxgRIAEoCBIYChBtb29kbGVfcHJvY2VzYWRvGBIgASgIEhcKD2VtYWlsX3Byb2Nlc2FkbxgTIAEoCBIuCgpjcmVhdGVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJICg1BbHVtbm9DcmVhdGVkEiYKBmFsdW1ubxgBIAEoCzIWLmx1Y3kuYWx1bW5vLnYxLkFsdW1ubxIPCgd0YXNrX2lkGAIgASgJImsKC0ZpZWxkQ2hhbmdlEg0KBWZpZWxkGAEgASgJEiYKBmJlZm9yZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIlCgVhZnRlchgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJ2Cg1BbHVtbm9VcGRhdGVkEiYKBmFsdW1ubxgBIAEoCzIWLmx1Y3kuYWx1bW5vLnYxLkFsdW1ubxIsCgdjaGFuZ2VzGAIgAygLMhsubHVjeS5hbHVtbm8udjEuRmllbGRDaGFuZ2USDwoHdGFza19pZBgDIAEoCSKeAQoNQWx1bW5vRGVsZXRlZBImCgZhbHVtbm8YASABKAsyFi5sdWN5LmFsdW1uby52MS5BbHVtbm8SEgoKZGVsZXRlZF9ieRgCIAEoCRIuCgpkZWxldGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhChllbGltaW5hcl9jdWVudGFzX2V4dGVybmFzGAQgASgIIoACCgxBbHVtbm9GaWx0ZXISJwoHZXN0YWRvcxgBIAMoDjIWLmx1Y3kuYWx1bW5vLnYxLkVzdGFkbxIRCgltb2RhbGlkYWQYAiABKAkSEgoKaWRfY2FycmVyYRgDIAEoAxIPCgdjb2hvcnRlGAQgASgFEiQKF2Nvbl9lbWFpbF9pbnN0aXR1Y2lvbmFsGAUgASgISACIAQESHAoPY29uX2FsZ3VuX2VtYWlsGAYgASgISAGIAQESDgoGc2VhcmNoGAcgASgJEgsKA2lkcxgIIAMoCUIaChhfY29uX2VtYWlsX2luc3RpdHVjaW9uYWxCEgoQX2Nvbl9hbGd1bl9lbWFpbCJtChJMaXN0QWx1bW5vc1JlcXVlc3QSLAoGZmlsdGVyGAEgASgLMhwubHVjeS5hbHVtbm8udjEuQWx1bW5vRmlsdGVyEikKBHBhZ2UYAiABKAsyGy5sdWN5LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJmChNMaXN0QWx1bW5vc1Jlc3BvbnNlEicKB2FsdW1ub3MYASADKAsyFi5sdWN5LmFsdW1uby52MS5BbHVtbm8SJgoEcGFnZRgCIAEoCzIYLmx1Y3kuY29tbW9uLnYxLlBhZ2VJbmZvIkMKEEdldEFsdW1ub1JlcXVlc3QSCgoCaWQYASABKAkSFgoOdGlwb19kb2N1bWVudG8YAiABKAkSCwoDZG5pGAMgASgJIjsKEUdldEFsdW1ub1Jlc3BvbnNlEiYKBmFsdW1ubxgBIAEoCzIWLmx1Y3kuYWx1bW5vLnYxLkFsdW1ubyJbChNEZWxldGVBbHVtbm9SZXF1ZXN0EgoKAmlkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIiChpjb25zZXJ2YXJfY3VlbnRhc19leHRlcm5hcxgDIAEoCCI+ChREZWxldGVBbHVtbm9SZXNwb25zZRImCgZhbHVtbm8YASABKAsyFi5sdWN5LmFsdW1uby52MS5BbHVtbm8icgoURXhwb3J0QWx1bW5vc1JlcXVlc3QSLAoGZmlsdGVyGAEgASgLMhwubHVjeS5hbHVtbm8udjEuQWx1bW5vRmlsdGVyEiwKBmZvcm1hdBgCIAEoDjIcLmx1Y3kuYWx1bW5vLnYxLkV4cG9ydEZvcm1hdCJOChVFeHBvcnRBbHVtbm9zUmVzcG9uc2USEAoIZmlsZW5hbWUYASABKAkSFAoMY29udGVudF90eXBlGAIgASgJEg0KBWNodW5rGAMgASgMIuwCCg5JbXBvcnRlZEFsdW1ubxITCgtvcmlnaW5hbF9pZBgBIAEoAxIWCg50aXBvX2RvY3VtZW50bxgCIAEoCRILCgNkbmkYAyABKAkSDgoGbm9tYnJlGAQgASgJEhAKCGFwZWxsaWRvGAUgASgJEhYKDmVtYWlsX3BlcnNvbmFsGAYgASgJEhgKEGZlY2hhX25hY2ltaWVudG8YByABKAkSDwoHY29ob3J0ZRgIIAEoBRIRCglsb2NhbGlkYWQYCSABKAkSEAoIdGVsZWZvbm8YCiABKAkSJgoGZXN0YWRvGAsgASgOMhYubHVjeS5hbHVtbm8udjEuRXN0YWRvEhUKDWZlY2hhX2luZ3Jlc28YDCABKAkSFgoOZXN0YWRvX2luZ3Jlc28YDSABKAkSEQoJbW9kYWxpZGFkGA4gASgJEiwKCGNhcnJlcmFzGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLkxpc3RWYWx1ZSJuChRJbXBvcnRBbHVtbm9zUmVxdWVzdBIvCgdhbHVtbm9zGAEgAygLMh4ubHVjeS5hbHVtbm8udjEuSW1wb3J0ZWRBbHVtbm8SDwoHZHJ5X3J1bhgCIAEoCBIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkibwoSSW1wb3J0QWx1bW5vUmVzdWx0EhMKC29yaWdpbmFsX2lkGAEgASgDEhEKCWFsdW1ub19pZBgCIAEoCRIRCglyZXN1bHRhZG8YAyABKAkSDgoGbW90aXZvGAQgASgJEg4KBmNhbXBvcxgFIAMoCSJMChVJbXBvcnRBbHVtbm9zUmVzcG9uc2USMwoHcmVzdWx0cxgBIAMoCzIiLmx1Y3kuYWx1bW5vLnYxLkltcG9ydEFsdW1ub1Jlc3VsdCp5CgZFc3RhZG8SFgoSRVNUQURPX1VOU1BFQ0lGSUVEEAASFwoTRVNUQURPX1BSRUlOU0NSSVBUTxABEhQKEEVTVEFET19BU1BJUkFOVEUQAhIVChFFU1RBRE9fSU5HUkVTQU5URRADEhEKDUVTVEFET19BTFVNTk8QBCpcCgxFeHBvcnRGb3JtYXQSHQoZRVhQT1JUX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhUKEUVYUE9SVF9GT1JNQVRfQ1NWEAESFgoSRVhQT1JUX0ZPUk1BVF9YTFNYEAIy0gMKDUFsdW1ub1NlcnZpY2USVgoLTGlzdEFsdW1ub3MSIi5sdWN5LmFsdW1uby52MS5MaXN0QWx1bW5vc1JlcXVlc3QaIy5sdWN5LmFsdW1uby52MS5MaXN0QWx1bW5vc1Jlc3BvbnNlElAKCUdldEFsdW1ubxIgLmx1Y3kuYWx1bW5vLnYxLkdldEFsdW1ub1JlcXVlc3QaIS5sdWN5LmFsdW1uby52MS5HZXRBbHVtbm9SZXNwb25zZRJZCgxEZWxldGVBbHVtbm8SIy5sdWN5LmFsdW1uby52MS5EZWxldGVBbHVtbm9SZXF1ZXN0GiQubHVjeS5hbHVtbm8udjEuRGVsZXRlQWx1bW5vUmVzcG9uc2USXgoNRXhwb3J0QWx1bW5vcxIkLmx1Y3kuYWx1bW5vLnYxLkV4cG9ydEFsdW1ub3NSZXF1ZXN0GiUubHVjeS5hbHVtbm8udjEuRXhwb3J0QWx1bW5vc1Jlc3BvbnNlMAESXAoNSW1wb3J0QWx1bW5vcxIkLmx1Y3kuYWx1bW5vLnYxLkltcG9ydEFsdW1ub3NSZXF1ZXN0GiUubHVjeS5hbHVtbm8udjEuSW1wb3J0QWx1bW5vc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_lucy_common_v1_common]);
 
 /**
  * Comision is one commission of a carrera, as SIAL sends it.
@@ -713,6 +713,230 @@ export const ExportAlumnosResponseSchema: GenMessage<ExportAlumnosResponse> = /*
   messageDesc(file_lucy_alumno_v1_alumno, 15);
 
 /**
+ * ImportedAlumno is one row of pylucy's `alumnos_alumno` (never its password).
+ *
+ * @generated from message lucy.alumno.v1.ImportedAlumno
+ */
+export type ImportedAlumno = Message<"lucy.alumno.v1.ImportedAlumno"> & {
+  /**
+   * Id in pylucy.
+   *
+   * @generated from field: int64 original_id = 1;
+   */
+  originalId: bigint;
+
+  /**
+   * Document type.
+   *
+   * @generated from field: string tipo_documento = 2;
+   */
+  tipoDocumento: string;
+
+  /**
+   * Document number.
+   *
+   * @generated from field: string dni = 3;
+   */
+  dni: string;
+
+  /**
+   * Given names.
+   *
+   * @generated from field: string nombre = 4;
+   */
+  nombre: string;
+
+  /**
+   * Surnames.
+   *
+   * @generated from field: string apellido = 5;
+   */
+  apellido: string;
+
+  /**
+   * Personal e-mail; empty when none.
+   *
+   * @generated from field: string email_personal = 6;
+   */
+  emailPersonal: string;
+
+  /**
+   * Birth date as YYYY-MM-DD; empty when unknown.
+   *
+   * @generated from field: string fecha_nacimiento = 7;
+   */
+  fechaNacimiento: string;
+
+  /**
+   * Cohort year; 0 when unknown.
+   *
+   * @generated from field: int32 cohorte = 8;
+   */
+  cohorte: number;
+
+  /**
+   * Town.
+   *
+   * @generated from field: string localidad = 9;
+   */
+  localidad: string;
+
+  /**
+   * Phone.
+   *
+   * @generated from field: string telefono = 10;
+   */
+  telefono: string;
+
+  /**
+   * Stage in pylucy.
+   *
+   * @generated from field: lucy.alumno.v1.Estado estado = 11;
+   */
+  estado: Estado;
+
+  /**
+   * Admission date as YYYY-MM-DD.
+   *
+   * @generated from field: string fecha_ingreso = 12;
+   */
+  fechaIngreso: string;
+
+  /**
+   * Admission state text.
+   *
+   * @generated from field: string estado_ingreso = 13;
+   */
+  estadoIngreso: string;
+
+  /**
+   * "1" presencial, "2" distancia.
+   *
+   * @generated from field: string modalidad = 14;
+   */
+  modalidad: string;
+
+  /**
+   * SIAL's `carreras` array as pylucy kept it.
+   *
+   * @generated from field: google.protobuf.ListValue carreras = 15;
+   */
+  carreras?: ListValue | undefined;
+};
+
+/**
+ * Describes the message lucy.alumno.v1.ImportedAlumno.
+ * Use `create(ImportedAlumnoSchema)` to create a new message.
+ */
+export const ImportedAlumnoSchema: GenMessage<ImportedAlumno> = /*@__PURE__*/
+  messageDesc(file_lucy_alumno_v1_alumno, 16);
+
+/**
+ * ImportAlumnosRequest merges a batch of pylucy alumnos with the stored ones, by the ingestion's rules.
+ *
+ * @generated from message lucy.alumno.v1.ImportAlumnosRequest
+ */
+export type ImportAlumnosRequest = Message<"lucy.alumno.v1.ImportAlumnosRequest"> & {
+  /**
+   * Alumnos (at most 5000 per call).
+   *
+   * @generated from field: repeated lucy.alumno.v1.ImportedAlumno alumnos = 1;
+   */
+  alumnos: ImportedAlumno[];
+
+  /**
+   * Compute the outcome and write nothing.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+
+  /**
+   * Who runs the import.
+   *
+   * @generated from field: string requested_by = 3;
+   */
+  requestedBy: string;
+};
+
+/**
+ * Describes the message lucy.alumno.v1.ImportAlumnosRequest.
+ * Use `create(ImportAlumnosRequestSchema)` to create a new message.
+ */
+export const ImportAlumnosRequestSchema: GenMessage<ImportAlumnosRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_alumno_v1_alumno, 17);
+
+/**
+ * ImportAlumnoResult is the outcome for one imported alumno.
+ *
+ * @generated from message lucy.alumno.v1.ImportAlumnoResult
+ */
+export type ImportAlumnoResult = Message<"lucy.alumno.v1.ImportAlumnoResult"> & {
+  /**
+   * Id in pylucy.
+   *
+   * @generated from field: int64 original_id = 1;
+   */
+  originalId: bigint;
+
+  /**
+   * Lucy alumno id (empty for a dry-run creation or a skip).
+   *
+   * @generated from field: string alumno_id = 2;
+   */
+  alumnoId: string;
+
+  /**
+   * creado, actualizado, sin_cambios or omitido.
+   *
+   * @generated from field: string resultado = 3;
+   */
+  resultado: string;
+
+  /**
+   * Why it was skipped (Spanish).
+   *
+   * @generated from field: string motivo = 4;
+   */
+  motivo: string;
+
+  /**
+   * Fields that change.
+   *
+   * @generated from field: repeated string campos = 5;
+   */
+  campos: string[];
+};
+
+/**
+ * Describes the message lucy.alumno.v1.ImportAlumnoResult.
+ * Use `create(ImportAlumnoResultSchema)` to create a new message.
+ */
+export const ImportAlumnoResultSchema: GenMessage<ImportAlumnoResult> = /*@__PURE__*/
+  messageDesc(file_lucy_alumno_v1_alumno, 18);
+
+/**
+ * ImportAlumnosResponse has one result per alumno, in request order.
+ *
+ * @generated from message lucy.alumno.v1.ImportAlumnosResponse
+ */
+export type ImportAlumnosResponse = Message<"lucy.alumno.v1.ImportAlumnosResponse"> & {
+  /**
+   * Results.
+   *
+   * @generated from field: repeated lucy.alumno.v1.ImportAlumnoResult results = 1;
+   */
+  results: ImportAlumnoResult[];
+};
+
+/**
+ * Describes the message lucy.alumno.v1.ImportAlumnosResponse.
+ * Use `create(ImportAlumnosResponseSchema)` to create a new message.
+ */
+export const ImportAlumnosResponseSchema: GenMessage<ImportAlumnosResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_alumno_v1_alumno, 19);
+
+/**
  * Estado is the student's stage; it only moves forward.
  *
  * @generated from enum lucy.alumno.v1.Estado
@@ -839,6 +1063,16 @@ export const AlumnoService: GenService<{
     methodKind: "server_streaming";
     input: typeof ExportAlumnosRequestSchema;
     output: typeof ExportAlumnosResponseSchema;
+  },
+  /**
+   * ImportAlumnos merges alumnos adopted from pylucy, idempotently (keyed by tipo_documento and dni).
+   *
+   * @generated from rpc lucy.alumno.v1.AlumnoService.ImportAlumnos
+   */
+  importAlumnos: {
+    methodKind: "unary";
+    input: typeof ImportAlumnosRequestSchema;
+    output: typeof ImportAlumnosResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_alumno_v1_alumno, 0);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/identity/v1/identity.proto.
  */
 export const file_lucy_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIjwKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIOCgZmb3J6YXIYAiABKAgiUwoYQ3JlYXJVc3VhcmlvVGVhbXNDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIUCgxlbnZpYXJfZW1haWwYAiABKAgSDgoGZm9yemFyGAMgASgIIj8KF1Jlc2V0ZWFyUGFzc3dvcmRDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIRCglzaW5fZW1haWwYAiABKAgifQocRWxpbWluYXJDdWVudGFFeHRlcm5hQ29tbWFuZBIRCglhbHVtbm9faWQYASABKAkSCwoDdXBuGAIgASgJEhcKD21vb2RsZV91c2VybmFtZRgDIAEoCRIOCgZtb3Rpdm8YBCABKAkSFAoMcmV0ZW5jaW9uX2lkGAUgASgJItIDCg1DdWVudGFFeHRlcm5hEhEKCWFsdW1ub19pZBgBIAEoCRILCgN1cG4YAiABKAkSEAoIZ3JhcGhfaWQYAyABKAkSGQoRbGljZW5jaWFfYXNpZ25hZGEYBCABKAgSEQoJbW9vZGxlX2lkGAUgASgDEh8KF3RpZW5lX3Bhc3N3b3JkX3RlbXBvcmFsGAYgASgIEi0KCWNyZWFkYV9lbhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZWxpbWluYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNkbmkYCSABKAkSDgoGZXN0YWRvGAogASgJEhQKDGxpY2VuY2lhX3NrdRgLIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYDCABKAkSGAoQZW1haWxfc29saWNpdGFkbxgNIAEoCBIvCgthY3RpdmFkYV9lbhgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVsdGltb19lcnJvchgQIAEoCSKGAQoRQ3VlbnRhQWN0dWFsaXphZGESLwoGY3VlbnRhGAEgASgLMh8ubHVjeS5pZGVudGl0eS52MS5DdWVudGFFeHRlcm5hEg8KB3Rhc2tfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInMKEkxpc3RDdWVudGFzUmVxdWVzdBIOCgZlc3RhZG8YASABKAkSDgoGc2VhcmNoGAIgASgJEikKBHBhZ2UYAyABKAsyGy5sdWN5LmNvbW1vbi52MS5QYWdlUmVxdWVzdBISCgphbHVtbm9faWRzGAQgAygJIm8KE0xpc3RDdWVudGFzUmVzcG9uc2USMAoHY3VlbnRhcxgBIAMoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYRImCgRwYWdlGAIgASgLMhgubHVjeS5jb21tb24udjEuUGFnZUluZm8iVwocRGVsZXRlRXh0ZXJuYWxBY2NvdW50UmVxdWVzdBIRCglhbHVtbm9faWQYASABKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJEg4KBm1vdGl2bxgDIAEoCSI9Ch1EZWxldGVFeHRlcm5hbEFjY291bnRSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEgsKA3VwbhgCIAEoCSKiAQoMSGVsZERlbGV0aW9uEgoKAmlkGAEgASgJEhEKCWFsdW1ub19pZBgCIAEoCRILCgN1cG4YAyABKAkSDwoHdGFza19pZBgEIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYBSABKAkSLwoLcmV0ZW5pZGFfZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm1vdGl2bxgHIAEoCSIaChhMaXN0SGVsZERlbGV0aW9uc1JlcXVlc3QiTgoZTGlzdEhlbGREZWxldGlvbnNSZXNwb25zZRIxCglyZXRlbmlkYXMYASADKAsyHi5sdWN5LmlkZW50aXR5LnYxLkhlbGREZWxldGlvbiJTChtDb25maXJtSGVsZERlbGV0aW9uc1JlcXVlc3QSCwoDaWRzGAEgAygJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIRCglkZXNjYXJ0YXIYAyABKAgiRQocQ29uZmlybUhlbGREZWxldGlvbnNSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCRITCgtkZXNjYXJ0YWRhcxgCIAEoBSIlChBHZXRDdWVudGFSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCSJEChFHZXRDdWVudGFSZXNwb25zZRIvCgZjdWVudGEYASABKAsyHy5sdWN5LmlkZW50aXR5LnYxLkN1ZW50YUV4dGVybmEiUAoVUmV2ZWFsUGFzc3dvcmRSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSDgoGbW90aXZvGAMgASgJImgKFlJldmVhbFBhc3N3b3JkUmVzcG9uc2USCwoDdXBuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEi8KC2dlbmVyYWRhX2VuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAQoORW5xdWV1ZVJlcXVlc3QSEgoKYWx1bW5vX2lkcxgBIAMoCRIRCgl0YXNrX25hbWUYAiABKAkSFAoMcmVxdWVzdGVkX2J5GAMgASgJEhQKDGVudmlhcl9lbWFpbBgEIAEoCBIoCgd0cmlnZ2VyGAUgASgOMhcubHVjeS5jb21tb24udjEuVHJpZ2dlchIOCgZmb3J6YXIYBiABKAgiUwoNRW5xdWV1ZVJlc3VsdBIRCglhbHVtbm9faWQYASABKAkSDgoGZXN0YWRvGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSDgoGbW90aXZvGAQgASgJIlgKD0VucXVldWVSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCRIzCgpyZXN1bHRhZG9zGAIgAygLMh8ubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVzdWx0IlYKGFJlc29sdmVDcmVkZW50aWFsUmVxdWVzdBIWCg5jcmVkZW50aWFsX3JlZhgBIAEoCRIRCglhbHVtbm9faWQYAiABKAkSDwoHdGFza19pZBgDIAEoCSI6ChlSZXNvbHZlQ3JlZGVudGlhbFJlc3BvbnNlEgsKA3VwbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCTLFBgoPSWRlbnRpdHlTZXJ2aWNlElQKCUdldEN1ZW50YRIiLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVxdWVzdBojLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVzcG9uc2USYwoOUmV2ZWFsUGFzc3dvcmQSJy5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVxdWVzdBooLmx1Y3kuaWRlbnRpdHkudjEuUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRJOCgdFbnF1ZXVlEiAubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVxdWVzdBohLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlc3BvbnNlEmwKEVJlc29sdmVDcmVkZW50aWFsEioubHVjeS5pZGVudGl0eS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLlJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USWgoLTGlzdEN1ZW50YXMSJC5sdWN5LmlkZW50aXR5LnYxLkxpc3RDdWVudGFzUmVxdWVzdBolLmx1Y3kuaWRlbnRpdHkudjEuTGlzdEN1ZW50YXNSZXNwb25zZRJ4ChVEZWxldGVFeHRlcm5hbEFjY291bnQSLi5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlcXVlc3QaLy5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlc3BvbnNlEmwKEUxpc3RIZWxkRGVsZXRpb25zEioubHVjeS5pZGVudGl0eS52MS5MaXN0SGVsZERlbGV0aW9uc1JlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLkxpc3RIZWxkRGVsZXRpb25zUmVzcG9uc2USdQoUQ29uZmlybUhlbGREZWxldGlvbnMSLS5sdWN5LmlkZW50aXR5LnYxLkNvbmZpcm1IZWxkRGVsZXRpb25zUmVxdWVzdBouLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlybUhlbGREZWxldGlvbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_lucy_common_v1_common]);
+  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIjwKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIOCgZmb3J6YXIYAiABKAgiUwoYQ3JlYXJVc3VhcmlvVGVhbXNDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIUCgxlbnZpYXJfZW1haWwYAiABKAgSDgoGZm9yemFyGAMgASgIIj8KF1Jlc2V0ZWFyUGFzc3dvcmRDb21tYW5kEhEKCWFsdW1ub19pZBgBIAEoCRIRCglzaW5fZW1haWwYAiABKAgifQocRWxpbWluYXJDdWVudGFFeHRlcm5hQ29tbWFuZBIRCglhbHVtbm9faWQYASABKAkSCwoDdXBuGAIgASgJEhcKD21vb2RsZV91c2VybmFtZRgDIAEoCRIOCgZtb3Rpdm8YBCABKAkSFAoMcmV0ZW5jaW9uX2lkGAUgASgJItIDCg1DdWVudGFFeHRlcm5hEhEKCWFsdW1ub19pZBgBIAEoCRILCgN1cG4YAiABKAkSEAoIZ3JhcGhfaWQYAyABKAkSGQoRbGljZW5jaWFfYXNpZ25hZGEYBCABKAgSEQoJbW9vZGxlX2lkGAUgASgDEh8KF3RpZW5lX3Bhc3N3b3JkX3RlbXBvcmFsGAYgASgIEi0KCWNyZWFkYV9lbhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZWxpbWluYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNkbmkYCSABKAkSDgoGZXN0YWRvGAogASgJEhQKDGxpY2VuY2lhX3NrdRgLIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYDCABKAkSGAoQZW1haWxfc29saWNpdGFkbxgNIAEoCBIvCgthY3RpdmFkYV9lbhgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVsdGltb19lcnJvchgQIAEoCSKGAQoRQ3VlbnRhQWN0dWFsaXphZGESLwoGY3VlbnRhGAEgASgLMh8ubHVjeS5pZGVudGl0eS52MS5DdWVudGFFeHRlcm5hEg8KB3Rhc2tfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInMKEkxpc3RDdWVudGFzUmVxdWVzdBIOCgZlc3RhZG8YASABKAkSDgoGc2VhcmNoGAIgASgJEikKBHBhZ2UYAyABKAsyGy5sdWN5LmNvbW1vbi52MS5QYWdlUmVxdWVzdBISCgphbHVtbm9faWRzGAQgAygJIm8KE0xpc3RDdWVudGFzUmVzcG9uc2USMAoHY3VlbnRhcxgBIAMoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYRImCgRwYWdlGAIgASgLMhgubHVjeS5jb21tb24udjEuUGFnZUluZm8iVwocRGVsZXRlRXh0ZXJuYWxBY2NvdW50UmVxdWVzdBIRCglhbHVtbm9faWQYASABKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJEg4KBm1vdGl2bxgDIAEoCSI9Ch1EZWxldGVFeHRlcm5hbEFjY291bnRSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJEgsKA3VwbhgCIAEoCSKiAQoMSGVsZERlbGV0aW9uEgoKAmlkGAEgASgJEhEKCWFsdW1ub19pZBgCIAEoCRILCgN1cG4YAyABKAkSDwoHdGFza19pZBgEIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYBSABKAkSLwoLcmV0ZW5pZGFfZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm1vdGl2bxgHIAEoCSIaChhMaXN0SGVsZERlbGV0aW9uc1JlcXVlc3QiTgoZTGlzdEhlbGREZWxldGlvbnNSZXNwb25zZRIxCglyZXRlbmlkYXMYASADKAsyHi5sdWN5LmlkZW50aXR5LnYxLkhlbGREZWxldGlvbiJTChtDb25maXJtSGVsZERlbGV0aW9uc1JlcXVlc3QSCwoDaWRzGAEgAygJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIRCglkZXNjYXJ0YXIYAyABKAgiRQocQ29uZmlybUhlbGREZWxldGlvbnNSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCRITCgtkZXNjYXJ0YWRhcxgCIAEoBSIlChBHZXRDdWVudGFSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCSJEChFHZXRDdWVudGFSZXNwb25zZRIvCgZjdWVudGEYASABKAsyHy5sdWN5LmlkZW50aXR5LnYxLkN1ZW50YUV4dGVybmEiUAoVUmV2ZWFsUGFzc3dvcmRSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSDgoGbW90aXZvGAMgASgJImgKFlJldmVhbFBhc3N3b3JkUmVzcG9uc2USCwoDdXBuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEi8KC2dlbmVyYWRhX2VuGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAQoORW5xdWV1ZVJlcXVlc3QSEgoKYWx1bW5vX2lkcxgBIAMoCRIRCgl0YXNrX25hbWUYAiABKAkSFAoMcmVxdWVzdGVkX2J5GAMgASgJEhQKDGVudmlhcl9lbWFpbBgEIAEoCBIoCgd0cmlnZ2VyGAUgASgOMhcubHVjeS5jb21tb24udjEuVHJpZ2dlchIOCgZmb3J6YXIYBiABKAgiUwoNRW5xdWV1ZVJlc3VsdBIRCglhbHVtbm9faWQYASABKAkSDgoGZXN0YWRvGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSDgoGbW90aXZvGAQgASgJIlgKD0VucXVldWVSZXNwb25zZRIQCgh0YXNrX2lkcxgBIAMoCRIzCgpyZXN1bHRhZG9zGAIgAygLMh8ubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVzdWx0IlYKGFJlc29sdmVDcmVkZW50aWFsUmVxdWVzdBIWCg5jcmVkZW50aWFsX3JlZhgBIAEoCRIRCglhbHVtbm9faWQYAiABKAkSDwoHdGFza19pZBgDIAEoCSI6ChlSZXNvbHZlQ3JlZGVudGlhbFJlc3BvbnNlEgsKA3VwbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSK7AQoOSW1wb3J0ZWRDdWVudGESEQoJYWx1bW5vX2lkGAEgASgJEgsKA2RuaRgCIAEoCRILCgN1cG4YAyABKAkSFwoPdGVhbXNfcHJvY2VzYWRvGAQgASgIEhgKEG1vb2RsZV9wcm9jZXNhZG8YBSABKAgSFwoPZW1haWxfcHJvY2VzYWRvGAYgASgIEjAKDHByb2Nlc2Fkb19lbhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicAoUSW1wb3J0Q3VlbnRhc1JlcXVlc3QSMQoHY3VlbnRhcxgBIAMoCzIgLmx1Y3kuaWRlbnRpdHkudjEuSW1wb3J0ZWRDdWVudGESDwoHZHJ5X3J1bhgCIAEoCBIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkiSgoSSW1wb3J0Q3VlbnRhUmVzdWx0EhEKCWFsdW1ub19pZBgBIAEoCRIRCglyZXN1bHRhZG8YAiABKAkSDgoGbW90aXZvGAMgASgJIk4KFUltcG9ydEN1ZW50YXNSZXNwb25zZRI1CgdyZXN1bHRzGAEgAygLMiQubHVjeS5pZGVudGl0eS52MS5JbXBvcnRDdWVudGFSZXN1bHQypwcKD0lkZW50aXR5U2VydmljZRJUCglHZXRDdWVudGESIi5sdWN5LmlkZW50aXR5LnYxLkdldEN1ZW50YVJlcXVlc3QaIy5sdWN5LmlkZW50aXR5LnYxLkdldEN1ZW50YVJlc3BvbnNlEmMKDlJldmVhbFBhc3N3b3JkEicubHVjeS5pZGVudGl0eS52MS5SZXZlYWxQYXNzd29yZFJlcXVlc3QaKC5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVzcG9uc2USTgoHRW5xdWV1ZRIgLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlcXVlc3QaIS5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXNwb25zZRJsChFSZXNvbHZlQ3JlZGVudGlhbBIqLmx1Y3kuaWRlbnRpdHkudjEuUmVzb2x2ZUNyZWRlbnRpYWxSZXF1ZXN0GisubHVjeS5pZGVudGl0eS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlc3BvbnNlEloKC0xpc3RDdWVudGFzEiQubHVjeS5pZGVudGl0eS52MS5MaXN0Q3VlbnRhc1JlcXVlc3QaJS5sdWN5LmlkZW50aXR5LnYxLkxpc3RDdWVudGFzUmVzcG9uc2USeAoVRGVsZXRlRXh0ZXJuYWxBY2NvdW50Ei4ubHVjeS5pZGVudGl0eS52MS5EZWxldGVFeHRlcm5hbEFjY291bnRSZXF1ZXN0Gi8ubHVjeS5pZGVudGl0eS52MS5EZWxldGVFeHRlcm5hbEFjY291bnRSZXNwb25zZRJsChFMaXN0SGVsZERlbGV0aW9ucxIqLmx1Y3kuaWRlbnRpdHkudjEuTGlzdEhlbGREZWxldGlvbnNSZXF1ZXN0GisubHVjeS5pZGVudGl0eS52MS5MaXN0SGVsZERlbGV0aW9uc1Jlc3BvbnNlEnUKFENvbmZpcm1IZWxkRGVsZXRpb25zEi0ubHVjeS5pZGVudGl0eS52MS5Db25maXJtSGVsZERlbGV0aW9uc1JlcXVlc3QaLi5sdWN5LmlkZW50aXR5LnYxLkNvbmZpcm1IZWxkRGVsZXRpb25zUmVzcG9uc2USYAoNSW1wb3J0Q3VlbnRhcxImLmx1Y3kuaWRlbnRpdHkudjEuSW1wb3J0Q3VlbnRhc1JlcXVlc3QaJy5sdWN5LmlkZW50aXR5LnYxLkltcG9ydEN1ZW50YXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_lucy_common_v1_common]);
 
 /**
  * ActivarServiciosCommand creates the Teams account, assigns the licence and e-mails the credentials
@@ -922,6 +922,160 @@ export const ResolveCredentialResponseSchema: GenMessage<ResolveCredentialRespon
   messageDesc(file_lucy_identity_v1_identity, 23);
 
 /**
+ * ImportedCuenta is an account pylucy already created for an alumno (never its password).
+ *
+ * @generated from message lucy.identity.v1.ImportedCuenta
+ */
+export type ImportedCuenta = Message<"lucy.identity.v1.ImportedCuenta"> & {
+  /**
+   * Lucy alumno id.
+   *
+   * @generated from field: string alumno_id = 1;
+   */
+  alumnoId: string;
+
+  /**
+   * Document number.
+   *
+   * @generated from field: string dni = 2;
+   */
+  dni: string;
+
+  /**
+   * Teams UPN (pylucy's `email_institucional`).
+   *
+   * @generated from field: string upn = 3;
+   */
+  upn: string;
+
+  /**
+   * pylucy's `teams_procesado`.
+   *
+   * @generated from field: bool teams_procesado = 4;
+   */
+  teamsProcesado: boolean;
+
+  /**
+   * pylucy's `moodle_procesado`.
+   *
+   * @generated from field: bool moodle_procesado = 5;
+   */
+  moodleProcesado: boolean;
+
+  /**
+   * pylucy's `email_procesado`.
+   *
+   * @generated from field: bool email_procesado = 6;
+   */
+  emailProcesado: boolean;
+
+  /**
+   * When pylucy last changed the alumno (the best date of the account it has).
+   *
+   * @generated from field: google.protobuf.Timestamp procesado_en = 7;
+   */
+  procesadoEn?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ImportedCuenta.
+ * Use `create(ImportedCuentaSchema)` to create a new message.
+ */
+export const ImportedCuentaSchema: GenMessage<ImportedCuenta> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 24);
+
+/**
+ * ImportCuentasRequest records accounts adopted from pylucy, so activating them never creates a second one.
+ *
+ * @generated from message lucy.identity.v1.ImportCuentasRequest
+ */
+export type ImportCuentasRequest = Message<"lucy.identity.v1.ImportCuentasRequest"> & {
+  /**
+   * Accounts (at most 5000 per call).
+   *
+   * @generated from field: repeated lucy.identity.v1.ImportedCuenta cuentas = 1;
+   */
+  cuentas: ImportedCuenta[];
+
+  /**
+   * Compute the outcome and write nothing.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+
+  /**
+   * Who runs the import.
+   *
+   * @generated from field: string requested_by = 3;
+   */
+  requestedBy: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ImportCuentasRequest.
+ * Use `create(ImportCuentasRequestSchema)` to create a new message.
+ */
+export const ImportCuentasRequestSchema: GenMessage<ImportCuentasRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 25);
+
+/**
+ * ImportCuentaResult is the outcome for one account.
+ *
+ * @generated from message lucy.identity.v1.ImportCuentaResult
+ */
+export type ImportCuentaResult = Message<"lucy.identity.v1.ImportCuentaResult"> & {
+  /**
+   * Lucy alumno id.
+   *
+   * @generated from field: string alumno_id = 1;
+   */
+  alumnoId: string;
+
+  /**
+   * creada, actualizada, sin_cambios or omitida.
+   *
+   * @generated from field: string resultado = 2;
+   */
+  resultado: string;
+
+  /**
+   * Why it was skipped (Spanish).
+   *
+   * @generated from field: string motivo = 3;
+   */
+  motivo: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ImportCuentaResult.
+ * Use `create(ImportCuentaResultSchema)` to create a new message.
+ */
+export const ImportCuentaResultSchema: GenMessage<ImportCuentaResult> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 26);
+
+/**
+ * ImportCuentasResponse has one result per account, in request order.
+ *
+ * @generated from message lucy.identity.v1.ImportCuentasResponse
+ */
+export type ImportCuentasResponse = Message<"lucy.identity.v1.ImportCuentasResponse"> & {
+  /**
+   * Results.
+   *
+   * @generated from field: repeated lucy.identity.v1.ImportCuentaResult results = 1;
+   */
+  results: ImportCuentaResult[];
+};
+
+/**
+ * Describes the message lucy.identity.v1.ImportCuentasResponse.
+ * Use `create(ImportCuentasResponseSchema)` to create a new message.
+ */
+export const ImportCuentasResponseSchema: GenMessage<ImportCuentasResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 27);
+
+/**
  * IdentityService manages external accounts.
  *
  * @generated from service lucy.identity.v1.IdentityService
@@ -1006,6 +1160,16 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof ConfirmHeldDeletionsRequestSchema;
     output: typeof ConfirmHeldDeletionsResponseSchema;
+  },
+  /**
+   * ImportCuentas records accounts adopted from pylucy, idempotently (keyed by alumno id).
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.ImportCuentas
+   */
+  importCuentas: {
+    methodKind: "unary";
+    input: typeof ImportCuentasRequestSchema;
+    output: typeof ImportCuentasResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_identity_v1_identity, 0);

@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file lucy/scheduler/v1/scheduler.proto.
  */
 export const file_lucy_scheduler_v1_scheduler: GenFile = /*@__PURE__*/
-  fileDesc("CiFsdWN5L3NjaGVkdWxlci92MS9zY2hlZHVsZXIucHJvdG8SEWx1Y3kuc2NoZWR1bGVyLnYxInUKEEludGVydmFsU2NoZWR1bGUSCgoCaWQYASABKAkSDQoFZXZlcnkYAiABKAMSMQoGcGVyaW9kGAMgASgOMiEubHVjeS5zY2hlZHVsZXIudjEuSW50ZXJ2YWxQZXJpb2QSEwoLZGVzY3JpcGNpb24YBCABKAkipAEKD0Nyb250YWJTY2hlZHVsZRIKCgJpZBgBIAEoCRIOCgZtaW51dGUYAiABKAkSDAoEaG91chgDIAEoCRITCgtkYXlfb2Zfd2VlaxgEIAEoCRIUCgxkYXlfb2ZfbW9udGgYBSABKAkSFQoNbW9udGhfb2ZfeWVhchgGIAEoCRIQCgh0aW1lem9uZRgHIAEoCRITCgtkZXNjcmlwY2lvbhgIIAEoCSKDAQoNU29sYXJTY2hlZHVsZRIKCgJpZBgBIAEoCRIsCgVldmVudBgCIAEoDjIdLmx1Y3kuc2NoZWR1bGVyLnYxLlNvbGFyRXZlbnQSEAoIbGF0aXR1ZGUYAyABKAESEQoJbG9uZ2l0dWRlGAQgASgBEhMKC2Rlc2NyaXBjaW9uGAUgASgJImQKD0Nsb2NrZWRTY2hlZHVsZRIKCgJpZBgBIAEoCRIwCgxjbG9ja2VkX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2Rlc2NyaXBjaW9uGAMgASgJIo4FCgxQZXJpb2RpY1Rhc2sSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgR0YXNrGAMgASgJEigKBGFyZ3MYBCABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlEicKBmt3YXJncxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHZW5hYmxlZBgGIAEoCBIPCgdvbmVfb2ZmGAcgASgIEi4KCnN0YXJ0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2V4cGlyZXMYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2Rlc2NyaXB0aW9uGAogASgJEhMKC2ludGVydmFsX2lkGAsgASgJEhIKCmNyb250YWJfaWQYDCABKAkSEAoIc29sYXJfaWQYDSABKAkSEgoKY2xvY2tlZF9pZBgOIAEoCRI9ChFtaXNzZWRfcnVuX3BvbGljeRgPIAEoDjIiLmx1Y3kuc2NoZWR1bGVyLnYxLk1pc3NlZFJ1blBvbGljeRIWCg5taXNzZWRfcnVuX2NhcBgQIAEoBRIvCgtsYXN0X3J1bl9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPdG90YWxfcnVuX2NvdW50GBIgASgDEjAKDGRhdGVfY2hhbmdlZBgTIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLbmV4dF9ydW5fYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFHNjaGVkdWxlX2Rlc2NyaXBjaW9uGBUgASgJIloKGExpc3RQZXJpb2RpY1Rhc2tzUmVxdWVzdBIUCgdlbmFibGVkGAEgASgISACIAQESDAoEdGFzaxgCIAEoCRIOCgZzZWFyY2gYAyABKAlCCgoIX2VuYWJsZWQiVAoZTGlzdFBlcmlvZGljVGFza3NSZXNwb25zZRI3Cg5wZXJpb2RpY190YXNrcxgBIAMoCzIfLmx1Y3kuc2NoZWR1bGVyLnYxLlBlcmlvZGljVGFzayIkChZHZXRQZXJpb2RpY1Rhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIqMCChdHZXRQZXJpb2RpY1Rhc2tSZXNwb25zZRI2Cg1wZXJpb2RpY190YXNrGAEgASgLMh8ubHVjeS5zY2hlZHVsZXIudjEuUGVyaW9kaWNUYXNrEjUKCGludGVydmFsGAIgASgLMiMubHVjeS5zY2hlZHVsZXIudjEuSW50ZXJ2YWxTY2hlZHVsZRIzCgdjcm9udGFiGAMgASgLMiIubHVjeS5zY2hlZHVsZXIudjEuQ3JvbnRhYlNjaGVkdWxlEi8KBXNvbGFyGAQgASgLMiAubHVjeS5zY2hlZHVsZXIudjEuU29sYXJTY2hlZHVsZRIzCgdjbG9ja2VkGAUgASgLMiIubHVjeS5zY2hlZHVsZXIudjEuQ2xvY2tlZFNjaGVkdWxlImcKF1NhdmVQZXJpb2RpY1Rhc2tSZXF1ZXN0EjYKDXBlcmlvZGljX3Rhc2sYASABKAsyHy5sdWN5LnNjaGVkdWxlci52MS5QZXJpb2RpY1Rhc2sSFAoMcmVxdWVzdGVkX2J5GAIgASgJIlIKGFNhdmVQZXJpb2RpY1Rhc2tSZXNwb25zZRI2Cg1wZXJpb2RpY190YXNrGAEgASgLMh8ubHVjeS5zY2hlZHVsZXIudjEuUGVyaW9kaWNUYXNrIj0KGURlbGV0ZVBlcmlvZGljVGFza1JlcXVlc3QSCgoCaWQYASABKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJIhwKGkRlbGV0ZVBlcmlvZGljVGFza1Jlc3BvbnNlIkYKEVNldEVuYWJsZWRSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2VuYWJsZWQYAiABKAgSFAoMcmVxdWVzdGVkX2J5GAMgASgJIkwKElNldEVuYWJsZWRSZXNwb25zZRI2Cg1wZXJpb2RpY190YXNrGAEgASgLMh8ubHVjeS5zY2hlZHVsZXIudjEuUGVyaW9kaWNUYXNrIjEKDVJ1bk5vd1JlcXVlc3QSCgoCaWQYASABKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJIiEKDlJ1bk5vd1Jlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAki7AEKCFNjaGVkdWxlEjcKCGludGVydmFsGAEgASgLMiMubHVjeS5zY2hlZHVsZXIudjEuSW50ZXJ2YWxTY2hlZHVsZUgAEjUKB2Nyb250YWIYAiABKAsyIi5sdWN5LnNjaGVkdWxlci52MS5Dcm9udGFiU2NoZWR1bGVIABIxCgVzb2xhchgDIAEoCzIgLmx1Y3kuc2NoZWR1bGVyLnYxLlNvbGFyU2NoZWR1bGVIABI1CgdjbG9ja2VkGAQgASgLMiIubHVjeS5zY2hlZHVsZXIudjEuQ2xvY2tlZFNjaGVkdWxlSABCBgoEa2luZCIWChRMaXN0U2NoZWR1bGVzUmVxdWVzdCJHChVMaXN0U2NoZWR1bGVzUmVzcG9uc2USLgoJc2NoZWR1bGVzGAEgAygLMhsubHVjeS5zY2hlZHVsZXIudjEuU2NoZWR1bGUiWgoTU2F2ZVNjaGVkdWxlUmVxdWVzdBItCghzY2hlZHVsZRgBIAEoCzIbLmx1Y3kuc2NoZWR1bGVyLnYxLlNjaGVkdWxlEhQKDHJlcXVlc3RlZF9ieRgCIAEoCSJFChRTYXZlU2NoZWR1bGVSZXNwb25zZRItCghzY2hlZHVsZRgBIAEoCzIbLmx1Y3kuc2NoZWR1bGVyLnYxLlNjaGVkdWxlIiMKFURlbGV0ZVNjaGVkdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVTY2hlZHVsZVJlc3BvbnNlIpMBCg5QcmV2aWV3UmVxdWVzdBIYChBwZXJpb2RpY190YXNrX2lkGAEgASgJEi0KCHNjaGVkdWxlGAIgASgLMhsubHVjeS5zY2hlZHVsZXIudjEuU2NoZWR1bGUSDQoFY291bnQYAyABKAUSKQoFYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImkKClByZXZpZXdSdW4SJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxvY2FsX3RpbWUYAiABKAkSEgoKdXRjX29mZnNldBgDIAEoCRILCgNkc3QYBCABKAkiUwoPUHJldmlld1Jlc3BvbnNlEisKBHJ1bnMYASADKAsyHS5sdWN5LnNjaGVkdWxlci52MS5QcmV2aWV3UnVuEhMKC2Rlc2NyaXBjaW9uGAIgASgJIjYKGkxpc3RSZWdpc3RlcmVkVGFza3NSZXF1ZXN0EhgKEG9ubHlfc2NoZWR1bGFibGUYASABKAgiUAobTGlzdFJlZ2lzdGVyZWRUYXNrc1Jlc3BvbnNlEjEKBXRhc2tzGAEgAygLMiIubHVjeS5yZWdpc3RyeS52MS5UYXNrQW5ub3VuY2VtZW50IhIKEEdldFN0YXR1c1JlcXVlc3Qi3gEKEUdldFN0YXR1c1Jlc3BvbnNlEg4KBmxlYWRlchgBIAEoCRIQCghpbnN0YW5jZRgCIAEoCRIWCg5sZWFzZV9yZXZpc2lvbhgDIAEoBBI0ChBsZWFzZV9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgluZXh0X3Rhc2sYBSABKAkSLwoLbmV4dF9kdWVfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWVuYWJsZWRfdGFza3MYByABKAMqwgEKDkludGVydmFsUGVyaW9kEh8KG0lOVEVSVkFMX1BFUklPRF9VTlNQRUNJRklFRBAAEhgKFElOVEVSVkFMX1BFUklPRF9EQVlTEAESGQoVSU5URVJWQUxfUEVSSU9EX0hPVVJTEAISGwoXSU5URVJWQUxfUEVSSU9EX01JTlVURVMQAxIbChdJTlRFUlZBTF9QRVJJT0RfU0VDT05EUxAEEiAKHElOVEVSVkFMX1BFUklPRF9NSUNST1NFQ09ORFMQBSqyAgoKU29sYXJFdmVudBIbChdTT0xBUl9FVkVOVF9VTlNQRUNJRklFRBAAEiEKHVNPTEFSX0VWRU5UX0RBV05fQVNUUk9OT01JQ0FMEAESHQoZU09MQVJfRVZFTlRfREFXTl9OQVVUSUNBTBACEhoKFlNPTEFSX0VWRU5UX0RBV05fQ0lWSUwQAxIXChNTT0xBUl9FVkVOVF9TVU5SSVNFEAQSGgoWU09MQVJfRVZFTlRfU09MQVJfTk9PThAFEhYKElNPTEFSX0VWRU5UX1NVTlNFVBAGEhoKFlNPTEFSX0VWRU5UX0RVU0tfQ0lWSUwQBxIdChlTT0xBUl9FVkVOVF9EVVNLX05BVVRJQ0FMEAgSIQodU09MQVJfRVZFTlRfRFVTS19BU1RST05PTUlDQUwQCSqPAQoPTWlzc2VkUnVuUG9saWN5EiEKHU1JU1NFRF9SVU5fUE9MSUNZX1VOU1BFQ0lGSUVEEAASGgoWTUlTU0VEX1JVTl9QT0xJQ1lfU0tJUBABEh4KGk1JU1NFRF9SVU5fUE9MSUNZX1JVTl9PTkNFEAISHQoZTUlTU0VEX1JVTl9QT0xJQ1lfUlVOX0FMTBADMsIJChBTY2hlZHVsZXJTZXJ2aWNlEm4KEUxpc3RQZXJpb2RpY1Rhc2tzEisubHVjeS5zY2hlZHVsZXIudjEuTGlzdFBlcmlvZGljVGFza3NSZXF1ZXN0GiwubHVjeS5zY2hlZHVsZXIudjEuTGlzdFBlcmlvZGljVGFza3NSZXNwb25zZRJoCg9HZXRQZXJpb2RpY1Rhc2sSKS5sdWN5LnNjaGVkdWxlci52MS5HZXRQZXJpb2RpY1Rhc2tSZXF1ZXN0GioubHVjeS5zY2hlZHVsZXIudjEuR2V0UGVyaW9kaWNUYXNrUmVzcG9uc2USawoQU2F2ZVBlcmlvZGljVGFzaxIqLmx1Y3kuc2NoZWR1bGVyLnYxLlNhdmVQZXJpb2RpY1Rhc2tSZXF1ZXN0GisubHVjeS5zY2hlZHVsZXIudjEuU2F2ZVBlcmlvZGljVGFza1Jlc3BvbnNlEnEKEkRlbGV0ZVBlcmlvZGljVGFzaxIsLmx1Y3kuc2NoZWR1bGVyLnYxLkRlbGV0ZVBlcmlvZGljVGFza1JlcXVlc3QaLS5sdWN5LnNjaGVkdWxlci52MS5EZWxldGVQZXJpb2RpY1Rhc2tSZXNwb25zZRJZCgpTZXRFbmFibGVkEiQubHVjeS5zY2hlZHVsZXIudjEuU2V0RW5hYmxlZFJlcXVlc3QaJS5sdWN5LnNjaGVkdWxlci52MS5TZXRFbmFibGVkUmVzcG9uc2USTQoGUnVuTm93EiAubHVjeS5zY2hlZHVsZXIudjEuUnVuTm93UmVxdWVzdBohLmx1Y3kuc2NoZWR1bGVyLnYxLlJ1bk5vd1Jlc3BvbnNlEmIKDUxpc3RTY2hlZHVsZXMSJy5sdWN5LnNjaGVkdWxlci52MS5MaXN0U2NoZWR1bGVzUmVxdWVzdBooLmx1Y3kuc2NoZWR1bGVyLnYxLkxpc3RTY2hlZHVsZXNSZXNwb25zZRJfCgxTYXZlU2NoZWR1bGUSJi5sdWN5LnNjaGVkdWxlci52MS5TYXZlU2NoZWR1bGVSZXF1ZXN0GicubHVjeS5zY2hlZHVsZXIudjEuU2F2ZVNjaGVkdWxlUmVzcG9uc2USZQoORGVsZXRlU2NoZWR1bGUSKC5sdWN5LnNjaGVkdWxlci52MS5EZWxldGVTY2hlZHVsZVJlcXVlc3QaKS5sdWN5LnNjaGVkdWxlci52MS5EZWxldGVTY2hlZHVsZVJlc3BvbnNlElAKB1ByZXZpZXcSIS5sdWN5LnNjaGVkdWxlci52MS5QcmV2aWV3UmVxdWVzdBoiLmx1Y3kuc2NoZWR1bGVyLnYxLlByZXZpZXdSZXNwb25zZRJ0ChNMaXN0UmVnaXN0ZXJlZFRhc2tzEi0ubHVjeS5zY2hlZHVsZXIudjEuTGlzdFJlZ2lzdGVyZWRUYXNrc1JlcXVlc3QaLi5sdWN5LnNjaGVkdWxlci52MS5MaXN0UmVnaXN0ZXJlZFRhc2tzUmVzcG9uc2USVgoJR2V0U3RhdHVzEiMubHVjeS5zY2hlZHVsZXIudjEuR2V0U3RhdHVzUmVxdWVzdBokLmx1Y3kuc2NoZWR1bGVyLnYxLkdldFN0YXR1c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_lucy_registry_v1_registry]);
+  fileDesc("CiFsdWN5L3NjaGVkdWxlci92MS9zY2hlZHVsZXIucHJvdG8SEWx1Y3kuc2NoZWR1bGVyLnYxInUKEEludGVydmFsU2NoZWR1bGUSCgoCaWQYASABKAkSDQoFZXZlcnkYAiABKAMSMQoGcGVyaW9kGAMgASgOMiEubHVjeS5zY2hlZHVsZXIudjEuSW50ZXJ2YWxQZXJpb2QSEwoLZGVzY3JpcGNpb24YBCABKAkipAEKD0Nyb250YWJTY2hlZHVsZRIKCgJpZBgBIAEoCRIOCgZtaW51dGUYAiABKAkSDAoEaG91chgDIAEoCRITCgtkYXlfb2Zfd2VlaxgEIAEoCRIUCgxkYXlfb2ZfbW9udGgYBSABKAkSFQoNbW9udGhfb2ZfeWVhchgGIAEoCRIQCgh0aW1lem9uZRgHIAEoCRITCgtkZXNjcmlwY2lvbhgIIAEoCSKDAQoNU29sYXJTY2hlZHVsZRIKCgJpZBgBIAEoCRIsCgVldmVudBgCIAEoDjIdLmx1Y3kuc2NoZWR1bGVyLnYxLlNvbGFyRXZlbnQSEAoIbGF0aXR1ZGUYAyABKAESEQoJbG9uZ2l0dWRlGAQgASgBEhMKC2Rlc2NyaXBjaW9uGAUgASgJImQKD0Nsb2NrZWRTY2hlZHVsZRIKCgJpZBgBIAEoCRIwCgxjbG9ja2VkX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2Rlc2NyaXBjaW9uGAMgASgJIo4FCgxQZXJpb2RpY1Rhc2sSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgR0YXNrGAMgASgJEigKBGFyZ3MYBCABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlEicKBmt3YXJncxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHZW5hYmxlZBgGIAEoCBIPCgdvbmVfb2ZmGAcgASgIEi4KCnN0YXJ0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2V4cGlyZXMYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2Rlc2NyaXB0aW9uGAogASgJEhMKC2ludGVydmFsX2lkGAsgASgJEhIKCmNyb250YWJfaWQYDCABKAkSEAoIc29sYXJfaWQYDSABKAkSEgoKY2xvY2tlZF9pZBgOIAEoCRI9ChFtaXNzZWRfcnVuX3BvbGljeRgPIAEoDjIiLmx1Y3kuc2NoZWR1bGVyLnYxLk1pc3NlZFJ1blBvbGljeRIWCg5taXNzZWRfcnVuX2NhcBgQIAEoBRIvCgtsYXN0X3J1bl9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPdG90YWxfcnVuX2NvdW50GBIgASgDEjAKDGRhdGVfY2hhbmdlZBgTIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLbmV4dF9ydW5fYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFHNjaGVkdWxlX2Rlc2NyaXBjaW9uGBUgASgJIloKGExpc3RQZXJpb2RpY1Rhc2tzUmVxdWVzdBIUCgdlbmFibGVkGAEgASgISACIAQESDAoEdGFzaxgCIAEoCRIOCgZzZWFyY2gYAyABKAlCCgoIX2VuYWJsZWQiVAoZTGlzdFBlcmlvZGljVGFza3NSZXNwb25zZRI3Cg5wZXJpb2RpY190YXNrcxgBIAMoCzIfLmx1Y3kuc2NoZWR1bGVyLnYxLlBlcmlvZGljVGFzayIkChZHZXRQZXJpb2RpY1Rhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIqMCChdHZXRQZXJpb2RpY1Rhc2tSZXNwb25zZRI2Cg1wZXJpb2RpY190YXNrGAEgASgLMh8ubHVjeS5zY2hlZHVsZXIudjEuUGVyaW9kaWNUYXNrEjUKCGludGVydmFsGAIgASgLMiMubHVjeS5zY2hlZHVsZXIudjEuSW50ZXJ2YWxTY2hlZHVsZRIzCgdjcm9udGFiGAMgASgLMiIubHVjeS5zY2hlZHVsZXIudjEuQ3JvbnRhYlNjaGVkdWxlEi8KBXNvbGFyGAQgASgLMiAubHVjeS5zY2hlZHVsZXIudjEuU29sYXJTY2hlZHVsZRIzCgdjbG9ja2VkGAUgASgLMiIubHVjeS5zY2hlZHVsZXIudjEuQ2xvY2tlZFNjaGVkdWxlImcKF1NhdmVQZXJpb2RpY1Rhc2tSZXF1ZXN0EjYKDXBlcmlvZGljX3Rhc2sYASABKAsyHy5sdWN5LnNjaGVkdWxlci52MS5QZXJpb2RpY1Rhc2sSFAoMcmVxdWVzdGVkX2J5GAIgASgJIlIKGFNhdmVQZXJpb2RpY1Rhc2tSZXNwb25zZRI2Cg1wZXJpb2RpY190YXNrGAEgASgLMh8ubHVjeS5zY2hlZHVsZXIudjEuUGVyaW9kaWNUYXNrIj0KGURlbGV0ZVBlcmlvZGljVGFza1JlcXVlc3QSCgoCaWQYASABKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJIhwKGkRlbGV0ZVBlcmlvZGljVGFza1Jlc3BvbnNlIkYKEVNldEVuYWJsZWRSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2VuYWJsZWQYAiABKAgSFAoMcmVxdWVzdGVkX2J5GAMgASgJIkwKElNldEVuYWJsZWRSZXNwb25zZRI2Cg1wZXJpb2RpY190YXNrGAEgASgLMh8ubHVjeS5zY2hlZHVsZXIudjEuUGVyaW9kaWNUYXNrIjEKDVJ1bk5vd1JlcXVlc3QSCgoCaWQYASABKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJIiEKDlJ1bk5vd1Jlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAki7AEKCFNjaGVkdWxlEjcKCGludGVydmFsGAEgASgLMiMubHVjeS5zY2hlZHVsZXIudjEuSW50ZXJ2YWxTY2hlZHVsZUgAEjUKB2Nyb250YWIYAiABKAsyIi5sdWN5LnNjaGVkdWxlci52MS5Dcm9udGFiU2NoZWR1bGVIABIxCgVzb2xhchgDIAEoCzIgLmx1Y3kuc2NoZWR1bGVyLnYxLlNvbGFyU2NoZWR1bGVIABI1CgdjbG9ja2VkGAQgASgLMiIubHVjeS5zY2hlZHVsZXIudjEuQ2xvY2tlZFNjaGVkdWxlSABCBgoEa2luZCIWChRMaXN0U2NoZWR1bGVzUmVxdWVzdCJHChVMaXN0U2NoZWR1bGVzUmVzcG9uc2USLgoJc2NoZWR1bGVzGAEgAygLMhsubHVjeS5zY2hlZHVsZXIudjEuU2NoZWR1bGUiWgoTU2F2ZVNjaGVkdWxlUmVxdWVzdBItCghzY2hlZHVsZRgBIAEoCzIbLmx1Y3kuc2NoZWR1bGVyLnYxLlNjaGVkdWxlEhQKDHJlcXVlc3RlZF9ieRgCIAEoCSJFChRTYXZlU2NoZWR1bGVSZXNwb25zZRItCghzY2hlZHVsZRgBIAEoCzIbLmx1Y3kuc2NoZWR1bGVyLnYxLlNjaGVkdWxlIiMKFURlbGV0ZVNjaGVkdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVTY2hlZHVsZVJlc3BvbnNlIpMBCg5QcmV2aWV3UmVxdWVzdBIYChBwZXJpb2RpY190YXNrX2lkGAEgASgJEi0KCHNjaGVkdWxlGAIgASgLMhsubHVjeS5zY2hlZHVsZXIudjEuU2NoZWR1bGUSDQoFY291bnQYAyABKAUSKQoFYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImkKClByZXZpZXdSdW4SJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxvY2FsX3RpbWUYAiABKAkSEgoKdXRjX29mZnNldBgDIAEoCRILCgNkc3QYBCABKAkiUwoPUHJldmlld1Jlc3BvbnNlEisKBHJ1bnMYASADKAsyHS5sdWN5LnNjaGVkdWxlci52MS5QcmV2aWV3UnVuEhMKC2Rlc2NyaXBjaW9uGAIgASgJIjYKGkxpc3RSZWdpc3RlcmVkVGFza3NSZXF1ZXN0EhgKEG9ubHlfc2NoZWR1bGFibGUYASABKAgiUAobTGlzdFJlZ2lzdGVyZWRUYXNrc1Jlc3BvbnNlEjEKBXRhc2tzGAEgAygLMiIubHVjeS5yZWdpc3RyeS52MS5UYXNrQW5ub3VuY2VtZW50IhIKEEdldFN0YXR1c1JlcXVlc3Qi3gEKEUdldFN0YXR1c1Jlc3BvbnNlEg4KBmxlYWRlchgBIAEoCRIQCghpbnN0YW5jZRgCIAEoCRIWCg5sZWFzZV9yZXZpc2lvbhgDIAEoBBI0ChBsZWFzZV9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgluZXh0X3Rhc2sYBSABKAkSLwoLbmV4dF9kdWVfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWVuYWJsZWRfdGFza3MYByABKAMiygQKFEltcG9ydGVkUGVyaW9kaWNUYXNrEhMKC29yaWdpbmFsX2lkGAEgASgDEgwKBG5hbWUYAiABKAkSDAoEdGFzaxgDIAEoCRIoCgRhcmdzGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkxpc3RWYWx1ZRInCgZrd2FyZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2VuYWJsZWQYBiABKAgSDwoHb25lX29mZhgHIAEoCBIuCgpzdGFydF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdleHBpcmVzGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgKIAEoCRI1CghpbnRlcnZhbBgLIAEoCzIjLmx1Y3kuc2NoZWR1bGVyLnYxLkludGVydmFsU2NoZWR1bGUSMwoHY3JvbnRhYhgMIAEoCzIiLmx1Y3kuc2NoZWR1bGVyLnYxLkNyb250YWJTY2hlZHVsZRIvCgVzb2xhchgNIAEoCzIgLmx1Y3kuc2NoZWR1bGVyLnYxLlNvbGFyU2NoZWR1bGUSMwoHY2xvY2tlZBgOIAEoCzIiLmx1Y3kuc2NoZWR1bGVyLnYxLkNsb2NrZWRTY2hlZHVsZRIvCgtsYXN0X3J1bl9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPdG90YWxfcnVuX2NvdW50GBAgASgDIpcBChpJbXBvcnRQZXJpb2RpY1Rhc2tzUmVxdWVzdBI/Cg5wZXJpb2RpY190YXNrcxgBIAMoCzInLmx1Y3kuc2NoZWR1bGVyLnYxLkltcG9ydGVkUGVyaW9kaWNUYXNrEg8KB2RyeV9ydW4YAiABKAgSEQoJaGFiaWxpdGFyGAMgASgIEhQKDHJlcXVlc3RlZF9ieRgEIAEoCSKLAQoYSW1wb3J0UGVyaW9kaWNUYXNrUmVzdWx0EhMKC29yaWdpbmFsX2lkGAEgASgDEgwKBG5hbWUYAiABKAkSGAoQcGVyaW9kaWNfdGFza19pZBgDIAEoCRIRCglyZXN1bHRhZG8YBCABKAkSDgoGbW90aXZvGAUgASgJEg8KB2VuYWJsZWQYBiABKAgiWwobSW1wb3J0UGVyaW9kaWNUYXNrc1Jlc3BvbnNlEjwKB3Jlc3VsdHMYASADKAsyKy5sdWN5LnNjaGVkdWxlci52MS5JbXBvcnRQZXJpb2RpY1Rhc2tSZXN1bHQqwgEKDkludGVydmFsUGVyaW9kEh8KG0lOVEVSVkFMX1BFUklPRF9VTlNQRUNJRklFRBAAEhgKFElOVEVSVkFMX1BFUklPRF9EQVlTEAESGQoVSU5URVJWQUxfUEVSSU9EX0hPVVJTEAISGwoXSU5URVJWQUxfUEVSSU9EX01JTlVURVMQAxIbChdJTlRFUlZBTF9QRVJJT0RfU0VDT05EUxAEEiAKHElOVEVSVkFMX1BFUklPRF9NSUNST1NFQ09ORFMQBSqyAgoKU29sYXJFdmVudBIbChdTT0xBUl9FVkVOVF9VTlNQRUNJRklFRBAAEiEKHVNPTEFSX0VWRU5UX0RBV05fQVNUUk9OT01JQ0FMEAESHQoZU09MQVJfRVZFTlRfREFXTl9OQVVUSUNBTBACEhoKFlNPTEFSX0VWRU5UX0RBV05fQ0lWSUwQAxIXChNTT0xBUl9FVkVOVF9TVU5SSVNFEAQSGgoWU09MQVJfRVZFTlRfU09MQVJfTk9PThAFEhYKElNPTEFSX0VWRU5UX1NVTlNFVBAGEhoKFlNPTEFSX0VWRU5UX0RVU0tfQ0lWSUwQBxIdChlTT0xBUl9FVkVOVF9EVVNLX05BVVRJQ0FMEAgSIQodU09MQVJfRVZFTlRfRFVTS19BU1RST05PTUlDQUwQCSqPAQoPTWlzc2VkUnVuUG9saWN5EiEKHU1JU1NFRF9SVU5fUE9MSUNZX1VOU1BFQ0lGSUVEEAASGgoWTUlTU0VEX1JVTl9QT0xJQ1lfU0tJUBABEh4KGk1JU1NFRF9SVU5fUE9MSUNZX1JVTl9PTkNFEAISHQoZTUlTU0VEX1JVTl9QT0xJQ1lfUlVOX0FMTBADMrgKChBTY2hlZHVsZXJTZXJ2aWNlEm4KEUxpc3RQZXJpb2RpY1Rhc2tzEisubHVjeS5zY2hlZHVsZXIudjEuTGlzdFBlcmlvZGljVGFza3NSZXF1ZXN0GiwubHVjeS5zY2hlZHVsZXIudjEuTGlzdFBlcmlvZGljVGFza3NSZXNwb25zZRJoCg9HZXRQZXJpb2RpY1Rhc2sSKS5sdWN5LnNjaGVkdWxlci52MS5HZXRQZXJpb2RpY1Rhc2tSZXF1ZXN0GioubHVjeS5zY2hlZHVsZXIudjEuR2V0UGVyaW9kaWNUYXNrUmVzcG9uc2USawoQU2F2ZVBlcmlvZGljVGFzaxIqLmx1Y3kuc2NoZWR1bGVyLnYxLlNhdmVQZXJpb2RpY1Rhc2tSZXF1ZXN0GisubHVjeS5zY2hlZHVsZXIudjEuU2F2ZVBlcmlvZGljVGFza1Jlc3BvbnNlEnEKEkRlbGV0ZVBlcmlvZGljVGFzaxIsLmx1Y3kuc2NoZWR1bGVyLnYxLkRlbGV0ZVBlcmlvZGljVGFza1JlcXVlc3QaLS5sdWN5LnNjaGVkdWxlci52MS5EZWxldGVQZXJpb2RpY1Rhc2tSZXNwb25zZRJZCgpTZXRFbmFibGVkEiQubHVjeS5zY2hlZHVsZXIudjEuU2V0RW5hYmxlZFJlcXVlc3QaJS5sdWN5LnNjaGVkdWxlci52MS5TZXRFbmFibGVkUmVzcG9uc2USTQoGUnVuTm93EiAubHVjeS5zY2hlZHVsZXIudjEuUnVuTm93UmVxdWVzdBohLmx1Y3kuc2NoZWR1bGVyLnYxLlJ1bk5vd1Jlc3BvbnNlEmIKDUxpc3RTY2hlZHVsZXMSJy5sdWN5LnNjaGVkdWxlci52MS5MaXN0U2NoZWR1bGVzUmVxdWVzdBooLmx1Y3kuc2NoZWR1bGVyLnYxLkxpc3RTY2hlZHVsZXNSZXNwb25zZRJfCgxTYXZlU2NoZWR1bGUSJi5sdWN5LnNjaGVkdWxlci52MS5TYXZlU2NoZWR1bGVSZXF1ZXN0GicubHVjeS5zY2hlZHVsZXIudjEuU2F2ZVNjaGVkdWxlUmVzcG9uc2USZQoORGVsZXRlU2NoZWR1bGUSKC5sdWN5LnNjaGVkdWxlci52MS5EZWxldGVTY2hlZHVsZVJlcXVlc3QaKS5sdWN5LnNjaGVkdWxlci52MS5EZWxldGVTY2hlZHVsZVJlc3BvbnNlElAKB1ByZXZpZXcSIS5sdWN5LnNjaGVkdWxlci52MS5QcmV2aWV3UmVxdWVzdBoiLmx1Y3kuc2NoZWR1bGVyLnYxLlByZXZpZXdSZXNwb25zZRJ0ChNMaXN0UmVnaXN0ZXJlZFRhc2tzEi0ubHVjeS5zY2hlZHVsZXIudjEuTGlzdFJlZ2lzdGVyZWRUYXNrc1JlcXVlc3QaLi5sdWN5LnNjaGVkdWxlci52MS5MaXN0UmVnaXN0ZXJlZFRhc2tzUmVzcG9uc2USVgoJR2V0U3RhdHVzEiMubHVjeS5zY2hlZHVsZXIudjEuR2V0U3RhdHVzUmVxdWVzdBokLmx1Y3kuc2NoZWR1bGVyLnYxLkdldFN0YXR1c1Jlc3BvbnNlEnQKE0ltcG9ydFBlcmlvZGljVGFza3MSLS5sdWN5LnNjaGVkdWxlci52MS5JbXBvcnRQZXJpb2RpY1Rhc2tzUmVxdWVzdBouLmx1Y3kuc2NoZWR1bGVyLnYxLkltcG9ydFBlcmlvZGljVGFza3NSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_lucy_registry_v1_registry]);
 
 /**
  * IntervalSchedule fires every N periods.
@@ -1105,6 +1105,251 @@ export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE_
   messageDesc(file_lucy_scheduler_v1_scheduler, 30);
 
 /**
+ * ImportedPeriodicTask is one django-celery-beat periodic task of pylucy with its schedule.
+ *
+ * @generated from message lucy.scheduler.v1.ImportedPeriodicTask
+ */
+export type ImportedPeriodicTask = Message<"lucy.scheduler.v1.ImportedPeriodicTask"> & {
+  /**
+   * Id in pylucy's `django_celery_beat_periodictask`.
+   *
+   * @generated from field: int64 original_id = 1;
+   */
+  originalId: bigint;
+
+  /**
+   * Unique name; the import is keyed by it.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Registered task name (already mapped from pylucy's module path).
+   *
+   * @generated from field: string task = 3;
+   */
+  task: string;
+
+  /**
+   * Positional arguments.
+   *
+   * @generated from field: google.protobuf.ListValue args = 4;
+   */
+  args?: ListValue | undefined;
+
+  /**
+   * Keyword arguments.
+   *
+   * @generated from field: google.protobuf.Struct kwargs = 5;
+   */
+  kwargs?: JsonObject | undefined;
+
+  /**
+   * Whether it was enabled in pylucy.
+   *
+   * @generated from field: bool enabled = 6;
+   */
+  enabled: boolean;
+
+  /**
+   * Fire once.
+   *
+   * @generated from field: bool one_off = 7;
+   */
+  oneOff: boolean;
+
+  /**
+   * Start time.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 8;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Expiry.
+   *
+   * @generated from field: google.protobuf.Timestamp expires = 9;
+   */
+  expires?: Timestamp | undefined;
+
+  /**
+   * Description.
+   *
+   * @generated from field: string description = 10;
+   */
+  description: string;
+
+  /**
+   * Interval schedule (exactly one of the four is set).
+   *
+   * @generated from field: lucy.scheduler.v1.IntervalSchedule interval = 11;
+   */
+  interval?: IntervalSchedule | undefined;
+
+  /**
+   * Crontab schedule.
+   *
+   * @generated from field: lucy.scheduler.v1.CrontabSchedule crontab = 12;
+   */
+  crontab?: CrontabSchedule | undefined;
+
+  /**
+   * Solar schedule.
+   *
+   * @generated from field: lucy.scheduler.v1.SolarSchedule solar = 13;
+   */
+  solar?: SolarSchedule | undefined;
+
+  /**
+   * Clocked schedule.
+   *
+   * @generated from field: lucy.scheduler.v1.ClockedSchedule clocked = 14;
+   */
+  clocked?: ClockedSchedule | undefined;
+
+  /**
+   * Last run in pylucy.
+   *
+   * @generated from field: google.protobuf.Timestamp last_run_at = 15;
+   */
+  lastRunAt?: Timestamp | undefined;
+
+  /**
+   * Runs in pylucy.
+   *
+   * @generated from field: int64 total_run_count = 16;
+   */
+  totalRunCount: bigint;
+};
+
+/**
+ * Describes the message lucy.scheduler.v1.ImportedPeriodicTask.
+ * Use `create(ImportedPeriodicTaskSchema)` to create a new message.
+ */
+export const ImportedPeriodicTaskSchema: GenMessage<ImportedPeriodicTask> = /*@__PURE__*/
+  messageDesc(file_lucy_scheduler_v1_scheduler, 31);
+
+/**
+ * ImportPeriodicTasksRequest imports periodic tasks of pylucy; they are stored disabled unless habilitar.
+ *
+ * @generated from message lucy.scheduler.v1.ImportPeriodicTasksRequest
+ */
+export type ImportPeriodicTasksRequest = Message<"lucy.scheduler.v1.ImportPeriodicTasksRequest"> & {
+  /**
+   * Periodic tasks.
+   *
+   * @generated from field: repeated lucy.scheduler.v1.ImportedPeriodicTask periodic_tasks = 1;
+   */
+  periodicTasks: ImportedPeriodicTask[];
+
+  /**
+   * Compute the outcome and write nothing.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+
+  /**
+   * Keep pylucy's enabled flag instead of storing every imported task disabled.
+   *
+   * @generated from field: bool habilitar = 3;
+   */
+  habilitar: boolean;
+
+  /**
+   * Who runs the import.
+   *
+   * @generated from field: string requested_by = 4;
+   */
+  requestedBy: string;
+};
+
+/**
+ * Describes the message lucy.scheduler.v1.ImportPeriodicTasksRequest.
+ * Use `create(ImportPeriodicTasksRequestSchema)` to create a new message.
+ */
+export const ImportPeriodicTasksRequestSchema: GenMessage<ImportPeriodicTasksRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_scheduler_v1_scheduler, 32);
+
+/**
+ * ImportPeriodicTaskResult is the outcome for one periodic task.
+ *
+ * @generated from message lucy.scheduler.v1.ImportPeriodicTaskResult
+ */
+export type ImportPeriodicTaskResult = Message<"lucy.scheduler.v1.ImportPeriodicTaskResult"> & {
+  /**
+   * Id in pylucy.
+   *
+   * @generated from field: int64 original_id = 1;
+   */
+  originalId: bigint;
+
+  /**
+   * Name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Lucy periodic task id (empty for a dry-run creation or a skip).
+   *
+   * @generated from field: string periodic_task_id = 3;
+   */
+  periodicTaskId: string;
+
+  /**
+   * creada, actualizada, sin_cambios or omitida.
+   *
+   * @generated from field: string resultado = 4;
+   */
+  resultado: string;
+
+  /**
+   * Why it was skipped (Spanish).
+   *
+   * @generated from field: string motivo = 5;
+   */
+  motivo: string;
+
+  /**
+   * Whether it is (or would be) enabled.
+   *
+   * @generated from field: bool enabled = 6;
+   */
+  enabled: boolean;
+};
+
+/**
+ * Describes the message lucy.scheduler.v1.ImportPeriodicTaskResult.
+ * Use `create(ImportPeriodicTaskResultSchema)` to create a new message.
+ */
+export const ImportPeriodicTaskResultSchema: GenMessage<ImportPeriodicTaskResult> = /*@__PURE__*/
+  messageDesc(file_lucy_scheduler_v1_scheduler, 33);
+
+/**
+ * ImportPeriodicTasksResponse has one result per task, in request order.
+ *
+ * @generated from message lucy.scheduler.v1.ImportPeriodicTasksResponse
+ */
+export type ImportPeriodicTasksResponse = Message<"lucy.scheduler.v1.ImportPeriodicTasksResponse"> & {
+  /**
+   * Results.
+   *
+   * @generated from field: repeated lucy.scheduler.v1.ImportPeriodicTaskResult results = 1;
+   */
+  results: ImportPeriodicTaskResult[];
+};
+
+/**
+ * Describes the message lucy.scheduler.v1.ImportPeriodicTasksResponse.
+ * Use `create(ImportPeriodicTasksResponseSchema)` to create a new message.
+ */
+export const ImportPeriodicTasksResponseSchema: GenMessage<ImportPeriodicTasksResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_scheduler_v1_scheduler, 34);
+
+/**
  * IntervalPeriod is the unit of an interval.
  *
  * @generated from enum lucy.scheduler.v1.IntervalPeriod
@@ -1408,6 +1653,16 @@ export const SchedulerService: GenService<{
     methodKind: "unary";
     input: typeof GetStatusRequestSchema;
     output: typeof GetStatusResponseSchema;
+  },
+  /**
+   * ImportPeriodicTasks imports pylucy's periodic tasks, idempotently (keyed by name).
+   *
+   * @generated from rpc lucy.scheduler.v1.SchedulerService.ImportPeriodicTasks
+   */
+  importPeriodicTasks: {
+    methodKind: "unary";
+    input: typeof ImportPeriodicTasksRequestSchema;
+    output: typeof ImportPeriodicTasksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_scheduler_v1_scheduler, 0);

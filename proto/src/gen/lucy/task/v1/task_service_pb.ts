@@ -6,7 +6,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { LogLevel, PageInfo, PageRequest, TareaEstado, TareaTipo, Trigger } from "../../common/v1/common_pb.js";
 import { file_lucy_common_v1_common } from "../../common/v1/common_pb.js";
@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file lucy/task/v1/task_service.proto.
  */
 export const file_lucy_task_v1_task_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sdWN5L3Rhc2svdjEvdGFza19zZXJ2aWNlLnByb3RvEgxsdWN5LnRhc2sudjEixwUKBVRhcmVhEgoKAmlkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5LmNvbW1vbi52MS5UYXJlYVRpcG8SKwoGZXN0YWRvGAMgASgOMhsubHVjeS5jb21tb24udjEuVGFyZWFFc3RhZG8SEQoJdGFza19uYW1lGAQgASgJEigKB3RyaWdnZXIYBSABKA4yFy5sdWN5LmNvbW1vbi52MS5UcmlnZ2VyEhQKDHJlcXVlc3RlZF9ieRgGIAEoCRIRCglhbHVtbm9faWQYByABKAkSFQoNYWx1bW5vX25vbWJyZRgIIAEoCRIwCgxzY2hlZHVsZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkdXJhdGlvbl9tcxgMIAEoAxIaChJjYW50aWRhZF9lbnRpZGFkZXMYDSABKAMSKQoIZGV0YWxsZXMYDiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhUKDW1lbnNhamVfZXJyb3IYDyABKAkSEAoIYXR0ZW1wdHMYECABKAUSEQoJcGFyZW50X2lkGBEgASgJEisKCnBhcmFtZXRyb3MYEiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjUKEWxhc3RfaGVhcnRiZWF0X2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wcm9ncmVzc19kb25lGBQgASgDEhYKDnByb2dyZXNzX3RvdGFsGBUgASgDEg8KB3N1YmplY3QYFiABKAkSEAoIdHJhY2VfaWQYFyABKAki8QEKCExvZ0VudHJ5EgoKAmlkGAEgASgJEicKBWxldmVsGAIgASgOMhgubHVjeS5jb21tb24udjEuTG9nTGV2ZWwSDgoGbW9kdWxlGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSKQoIZGV0YWxsZXMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhEKCWFsdW1ub19pZBgGIAEoCRIPCgd1c3VhcmlvGAcgASgJEg8KB3Rhc2tfaWQYCCABKAkSLwoLb2NjdXJyZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsQCCgtUYXJlYUZpbHRlchIoCgV0aXBvcxgBIAMoDjIZLmx1Y3kuY29tbW9uLnYxLlRhcmVhVGlwbxIsCgdlc3RhZG9zGAIgAygOMhsubHVjeS5jb21tb24udjEuVGFyZWFFc3RhZG8SKQoFZGVzZGUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWhhc3RhGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglhbHVtbm9faWQYBSABKAkSFAoMcmVxdWVzdGVkX2J5GAYgASgJEikKCHRyaWdnZXJzGAcgAygOMhcubHVjeS5jb21tb24udjEuVHJpZ2dlchIOCgZzZWFyY2gYCCABKAkSEQoJdGFza19uYW1lGAkgASgJEhAKCHRyYWNlX2lkGAogASgJIn8KEUxpc3RUYXJlYXNSZXF1ZXN0EikKBmZpbHRlchgBIAEoCzIZLmx1Y3kudGFzay52MS5UYXJlYUZpbHRlchIpCgRwYWdlGAIgASgLMhsubHVjeS5jb21tb24udjEuUGFnZVJlcXVlc3QSFAoMb2xkZXN0X2ZpcnN0GAMgASgIImEKEkxpc3RUYXJlYXNSZXNwb25zZRIjCgZ0YXJlYXMYASADKAsyEy5sdWN5LnRhc2sudjEuVGFyZWESJgoEcGFnZRgCIAEoCzIYLmx1Y3kuY29tbW9uLnYxLlBhZ2VJbmZvIh0KD0dldFRhcmVhUmVxdWVzdBIKCgJpZBgBIAEoCSJwCg1UaW1lbGluZUVudHJ5EgwKBGtpbmQYASABKAkSLwoLb2NjdXJyZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYAyABKAUSDwoHbWVzc2FnZRgEIAEoCSLVAQoQR2V0VGFyZWFSZXNwb25zZRIiCgV0YXJlYRgBIAEoCzITLmx1Y3kudGFzay52MS5UYXJlYRIkCgRsb2dzGAIgAygLMhYubHVjeS50YXNrLnYxLkxvZ0VudHJ5Ei0KCHRpbWVsaW5lGAMgAygLMhsubHVjeS50YXNrLnYxLlRpbWVsaW5lRW50cnkSJAoHZWFybGllchgEIAMoCzITLmx1Y3kudGFzay52MS5UYXJlYRIiCgVsYXRlchgFIAMoCzITLmx1Y3kudGFzay52MS5UYXJlYSIjChNHZXREYXNoYm9hcmRSZXF1ZXN0EgwKBGRheXMYASABKAUiVQoKRGFpbHlDb3VudBILCgNkYXkYASABKAkSKwoGZXN0YWRvGAIgASgOMhsubHVjeS5jb21tb24udjEuVGFyZWFFc3RhZG8SDQoFY291bnQYAyABKAMi1gEKFEdldERhc2hib2FyZFJlc3BvbnNlEhIKCnBlbmRpZW50ZXMYASABKAMSEgoKZWplY3V0YW5kbxgCIAEoAxIXCg9jb21wbGV0YWRhc18yNGgYAyABKAMSFAoMZmFsbGlkYXNfMjRoGAQgASgDEiYKCXJlY2llbnRlcxgFIAMoCzITLmx1Y3kudGFzay52MS5UYXJlYRIpCgdwb3JfZGlhGAYgAygLMhgubHVjeS50YXNrLnYxLkRhaWx5Q291bnQSFAoMZGVhZF9sZXR0ZXJzGAcgASgDIj8KEldhdGNoVGFyZWFzUmVxdWVzdBIpCgZmaWx0ZXIYASABKAsyGS5sdWN5LnRhc2sudjEuVGFyZWFGaWx0ZXIiOQoTV2F0Y2hUYXJlYXNSZXNwb25zZRIiCgV0YXJlYRgBIAEoCzITLmx1Y3kudGFzay52MS5UYXJlYSI1ChFSZXRyeVRhcmVhUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkiOAoSUmV0cnlUYXJlYVJlc3BvbnNlEiIKBXRhcmVhGAEgASgLMhMubHVjeS50YXNrLnYxLlRhcmVhIjYKEkNhbmNlbFRhcmVhUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkiOQoTQ2FuY2VsVGFyZWFSZXNwb25zZRIiCgV0YXJlYRgBIAEoCzITLmx1Y3kudGFzay52MS5UYXJlYSJGChFNYXJrRmFpbGVkUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSDwoHbWVuc2FqZRgDIAEoCSI4ChJNYXJrRmFpbGVkUmVzcG9uc2USIgoFdGFyZWEYASABKAsyEy5sdWN5LnRhc2sudjEuVGFyZWEixAIKCkRlYWRMZXR0ZXISEAoIc2VxdWVuY2UYASABKAQSGAoQb3JpZ2luYWxfc3ViamVjdBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEAoIY29uc3VtZXIYBCABKAkSEgoKZGVsaXZlcmllcxgFIAEoBRI0ChBkZWFkX2xldHRlcmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2CgdoZWFkZXJzGAcgAygLMiUubHVjeS50YXNrLnYxLkRlYWRMZXR0ZXIuSGVhZGVyc0VudHJ5Eg8KB3BheWxvYWQYCCABKAwSFAoMY29udGVudF90eXBlGAkgASgJEg8KB3Rhc2tfaWQYCiABKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWwoWTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsubHVjeS5jb21tb24udjEuUGFnZVJlcXVlc3QSFgoOc3ViamVjdF9wcmVmaXgYAiABKAkicQoXTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2USLgoMZGVhZF9sZXR0ZXJzGAEgAygLMhgubHVjeS50YXNrLnYxLkRlYWRMZXR0ZXISJgoEcGFnZRgCIAEoCzIYLmx1Y3kuY29tbW9uLnYxLlBhZ2VJbmZvIkQKGVJlZHJpdmVEZWFkTGV0dGVyc1JlcXVlc3QSEQoJc2VxdWVuY2VzGAEgAygEEhQKDHJlcXVlc3RlZF9ieRgCIAEoCSI8Cg1SZWRyaXZlUmVzdWx0EhAKCHNlcXVlbmNlGAEgASgEEgoKAm9rGAIgASgIEg0KBWVycm9yGAMgASgJIkoKGlJlZHJpdmVEZWFkTGV0dGVyc1Jlc3BvbnNlEiwKB3Jlc3VsdHMYASADKAsyGy5sdWN5LnRhc2sudjEuUmVkcml2ZVJlc3VsdCKAAgoPTGlzdExvZ3NSZXF1ZXN0EigKBmxldmVscxgBIAMoDjIYLmx1Y3kuY29tbW9uLnYxLkxvZ0xldmVsEg4KBm1vZHVsZRgCIAEoCRIpCgVkZXNkZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFaGFzdGEYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWFsdW1ub19pZBgFIAEoCRIPCgd0YXNrX2lkGAYgASgJEg4KBnNlYXJjaBgHIAEoCRIpCgRwYWdlGAggASgLMhsubHVjeS5jb21tb24udjEuUGFnZVJlcXVlc3QiYAoQTGlzdExvZ3NSZXNwb25zZRIkCgRsb2dzGAEgAygLMhYubHVjeS50YXNrLnYxLkxvZ0VudHJ5EiYKBHBhZ2UYAiABKAsyGC5sdWN5LmNvbW1vbi52MS5QYWdlSW5mbzKVBgoLVGFza1NlcnZpY2USTwoKTGlzdFRhcmVhcxIfLmx1Y3kudGFzay52MS5MaXN0VGFyZWFzUmVxdWVzdBogLmx1Y3kudGFzay52MS5MaXN0VGFyZWFzUmVzcG9uc2USSQoIR2V0VGFyZWESHS5sdWN5LnRhc2sudjEuR2V0VGFyZWFSZXF1ZXN0Gh4ubHVjeS50YXNrLnYxLkdldFRhcmVhUmVzcG9uc2USVQoMR2V0RGFzaGJvYXJkEiEubHVjeS50YXNrLnYxLkdldERhc2hib2FyZFJlcXVlc3QaIi5sdWN5LnRhc2sudjEuR2V0RGFzaGJvYXJkUmVzcG9uc2USVAoLV2F0Y2hUYXJlYXMSIC5sdWN5LnRhc2sudjEuV2F0Y2hUYXJlYXNSZXF1ZXN0GiEubHVjeS50YXNrLnYxLldhdGNoVGFyZWFzUmVzcG9uc2UwARJPCgpSZXRyeVRhcmVhEh8ubHVjeS50YXNrLnYxLlJldHJ5VGFyZWFSZXF1ZXN0GiAubHVjeS50YXNrLnYxLlJldHJ5VGFyZWFSZXNwb25zZRJSCgtDYW5jZWxUYXJlYRIgLmx1Y3kudGFzay52MS5DYW5jZWxUYXJlYVJlcXVlc3QaIS5sdWN5LnRhc2sudjEuQ2FuY2VsVGFyZWFSZXNwb25zZRJPCgpNYXJrRmFpbGVkEh8ubHVjeS50YXNrLnYxLk1hcmtGYWlsZWRSZXF1ZXN0GiAubHVjeS50YXNrLnYxLk1hcmtGYWlsZWRSZXNwb25zZRJeCg9MaXN0RGVhZExldHRlcnMSJC5sdWN5LnRhc2sudjEuTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBolLmx1Y3kudGFzay52MS5MaXN0RGVhZExldHRlcnNSZXNwb25zZRJnChJSZWRyaXZlRGVhZExldHRlcnMSJy5sdWN5LnRhc2sudjEuUmVkcml2ZURlYWRMZXR0ZXJzUmVxdWVzdBooLmx1Y3kudGFzay52MS5SZWRyaXZlRGVhZExldHRlcnNSZXNwb25zZTJXCgpMb2dTZXJ2aWNlEkkKCExpc3RMb2dzEh0ubHVjeS50YXNrLnYxLkxpc3RMb2dzUmVxdWVzdBoeLmx1Y3kudGFzay52MS5MaXN0TG9nc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_lucy_common_v1_common]);
+  fileDesc("Ch9sdWN5L3Rhc2svdjEvdGFza19zZXJ2aWNlLnByb3RvEgxsdWN5LnRhc2sudjEixwUKBVRhcmVhEgoKAmlkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5LmNvbW1vbi52MS5UYXJlYVRpcG8SKwoGZXN0YWRvGAMgASgOMhsubHVjeS5jb21tb24udjEuVGFyZWFFc3RhZG8SEQoJdGFza19uYW1lGAQgASgJEigKB3RyaWdnZXIYBSABKA4yFy5sdWN5LmNvbW1vbi52MS5UcmlnZ2VyEhQKDHJlcXVlc3RlZF9ieRgGIAEoCRIRCglhbHVtbm9faWQYByABKAkSFQoNYWx1bW5vX25vbWJyZRgIIAEoCRIwCgxzY2hlZHVsZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkdXJhdGlvbl9tcxgMIAEoAxIaChJjYW50aWRhZF9lbnRpZGFkZXMYDSABKAMSKQoIZGV0YWxsZXMYDiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhUKDW1lbnNhamVfZXJyb3IYDyABKAkSEAoIYXR0ZW1wdHMYECABKAUSEQoJcGFyZW50X2lkGBEgASgJEisKCnBhcmFtZXRyb3MYEiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjUKEWxhc3RfaGVhcnRiZWF0X2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wcm9ncmVzc19kb25lGBQgASgDEhYKDnByb2dyZXNzX3RvdGFsGBUgASgDEg8KB3N1YmplY3QYFiABKAkSEAoIdHJhY2VfaWQYFyABKAki8QEKCExvZ0VudHJ5EgoKAmlkGAEgASgJEicKBWxldmVsGAIgASgOMhgubHVjeS5jb21tb24udjEuTG9nTGV2ZWwSDgoGbW9kdWxlGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSKQoIZGV0YWxsZXMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhEKCWFsdW1ub19pZBgGIAEoCRIPCgd1c3VhcmlvGAcgASgJEg8KB3Rhc2tfaWQYCCABKAkSLwoLb2NjdXJyZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsQCCgtUYXJlYUZpbHRlchIoCgV0aXBvcxgBIAMoDjIZLmx1Y3kuY29tbW9uLnYxLlRhcmVhVGlwbxIsCgdlc3RhZG9zGAIgAygOMhsubHVjeS5jb21tb24udjEuVGFyZWFFc3RhZG8SKQoFZGVzZGUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWhhc3RhGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglhbHVtbm9faWQYBSABKAkSFAoMcmVxdWVzdGVkX2J5GAYgASgJEikKCHRyaWdnZXJzGAcgAygOMhcubHVjeS5jb21tb24udjEuVHJpZ2dlchIOCgZzZWFyY2gYCCABKAkSEQoJdGFza19uYW1lGAkgASgJEhAKCHRyYWNlX2lkGAogASgJIn8KEUxpc3RUYXJlYXNSZXF1ZXN0EikKBmZpbHRlchgBIAEoCzIZLmx1Y3kudGFzay52MS5UYXJlYUZpbHRlchIpCgRwYWdlGAIgASgLMhsubHVjeS5jb21tb24udjEuUGFnZVJlcXVlc3QSFAoMb2xkZXN0X2ZpcnN0GAMgASgIImEKEkxpc3RUYXJlYXNSZXNwb25zZRIjCgZ0YXJlYXMYASADKAsyEy5sdWN5LnRhc2sudjEuVGFyZWESJgoEcGFnZRgCIAEoCzIYLmx1Y3kuY29tbW9uLnYxLlBhZ2VJbmZvIh0KD0dldFRhcmVhUmVxdWVzdBIKCgJpZBgBIAEoCSJwCg1UaW1lbGluZUVudHJ5EgwKBGtpbmQYASABKAkSLwoLb2NjdXJyZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYAyABKAUSDwoHbWVzc2FnZRgEIAEoCSLVAQoQR2V0VGFyZWFSZXNwb25zZRIiCgV0YXJlYRgBIAEoCzITLmx1Y3kudGFzay52MS5UYXJlYRIkCgRsb2dzGAIgAygLMhYubHVjeS50YXNrLnYxLkxvZ0VudHJ5Ei0KCHRpbWVsaW5lGAMgAygLMhsubHVjeS50YXNrLnYxLlRpbWVsaW5lRW50cnkSJAoHZWFybGllchgEIAMoCzITLmx1Y3kudGFzay52MS5UYXJlYRIiCgVsYXRlchgFIAMoCzITLmx1Y3kudGFzay52MS5UYXJlYSIjChNHZXREYXNoYm9hcmRSZXF1ZXN0EgwKBGRheXMYASABKAUiVQoKRGFpbHlDb3VudBILCgNkYXkYASABKAkSKwoGZXN0YWRvGAIgASgOMhsubHVjeS5jb21tb24udjEuVGFyZWFFc3RhZG8SDQoFY291bnQYAyABKAMi1gEKFEdldERhc2hib2FyZFJlc3BvbnNlEhIKCnBlbmRpZW50ZXMYASABKAMSEgoKZWplY3V0YW5kbxgCIAEoAxIXCg9jb21wbGV0YWRhc18yNGgYAyABKAMSFAoMZmFsbGlkYXNfMjRoGAQgASgDEiYKCXJlY2llbnRlcxgFIAMoCzITLmx1Y3kudGFzay52MS5UYXJlYRIpCgdwb3JfZGlhGAYgAygLMhgubHVjeS50YXNrLnYxLkRhaWx5Q291bnQSFAoMZGVhZF9sZXR0ZXJzGAcgASgDIj8KEldhdGNoVGFyZWFzUmVxdWVzdBIpCgZmaWx0ZXIYASABKAsyGS5sdWN5LnRhc2sudjEuVGFyZWFGaWx0ZXIiOQoTV2F0Y2hUYXJlYXNSZXNwb25zZRIiCgV0YXJlYRgBIAEoCzITLmx1Y3kudGFzay52MS5UYXJlYSI1ChFSZXRyeVRhcmVhUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkiOAoSUmV0cnlUYXJlYVJlc3BvbnNlEiIKBXRhcmVhGAEgASgLMhMubHVjeS50YXNrLnYxLlRhcmVhIjYKEkNhbmNlbFRhcmVhUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkiOQoTQ2FuY2VsVGFyZWFSZXNwb25zZRIiCgV0YXJlYRgBIAEoCzITLmx1Y3kudGFzay52MS5UYXJlYSJGChFNYXJrRmFpbGVkUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSDwoHbWVuc2FqZRgDIAEoCSI4ChJNYXJrRmFpbGVkUmVzcG9uc2USIgoFdGFyZWEYASABKAsyEy5sdWN5LnRhc2sudjEuVGFyZWEixAIKCkRlYWRMZXR0ZXISEAoIc2VxdWVuY2UYASABKAQSGAoQb3JpZ2luYWxfc3ViamVjdBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEAoIY29uc3VtZXIYBCABKAkSEgoKZGVsaXZlcmllcxgFIAEoBRI0ChBkZWFkX2xldHRlcmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2CgdoZWFkZXJzGAcgAygLMiUubHVjeS50YXNrLnYxLkRlYWRMZXR0ZXIuSGVhZGVyc0VudHJ5Eg8KB3BheWxvYWQYCCABKAwSFAoMY29udGVudF90eXBlGAkgASgJEg8KB3Rhc2tfaWQYCiABKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWwoWTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsubHVjeS5jb21tb24udjEuUGFnZVJlcXVlc3QSFgoOc3ViamVjdF9wcmVmaXgYAiABKAkicQoXTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2USLgoMZGVhZF9sZXR0ZXJzGAEgAygLMhgubHVjeS50YXNrLnYxLkRlYWRMZXR0ZXISJgoEcGFnZRgCIAEoCzIYLmx1Y3kuY29tbW9uLnYxLlBhZ2VJbmZvIkQKGVJlZHJpdmVEZWFkTGV0dGVyc1JlcXVlc3QSEQoJc2VxdWVuY2VzGAEgAygEEhQKDHJlcXVlc3RlZF9ieRgCIAEoCSI8Cg1SZWRyaXZlUmVzdWx0EhAKCHNlcXVlbmNlGAEgASgEEgoKAm9rGAIgASgIEg0KBWVycm9yGAMgASgJIkoKGlJlZHJpdmVEZWFkTGV0dGVyc1Jlc3BvbnNlEiwKB3Jlc3VsdHMYASADKAsyGy5sdWN5LnRhc2sudjEuUmVkcml2ZVJlc3VsdCKaAwoNSW1wb3J0ZWRUYXJlYRITCgtvcmlnaW5hbF9pZBgBIAEoAxIMCgR0aXBvGAIgASgJEg4KBmVzdGFkbxgDIAEoCRIPCgd1c3VhcmlvGAQgASgJEhEKCWFsdW1ub19pZBgFIAEoCRIVCg1hbHVtbm9fbm9tYnJlGAYgASgJEhIKCmFsdW1ub19kbmkYByABKAkSMwoPaG9yYV9wcm9ncmFtYWRhGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtob3JhX2luaWNpbxgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIaG9yYV9maW4YCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKEmNhbnRpZGFkX2VudGlkYWRlcxgLIAEoAxIoCghkZXRhbGxlcxgMIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIVCg1tZW5zYWplX2Vycm9yGA0gASgJEhYKDmNlbGVyeV90YXNrX2lkGA4gASgJIsoBCgtJbXBvcnRlZExvZxITCgtvcmlnaW5hbF9pZBgBIAEoAxIMCgR0aXBvGAIgASgJEg4KBm1vZHVsbxgDIAEoCRIPCgdtZW5zYWplGAQgASgJEigKCGRldGFsbGVzGAUgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhEKCWFsdW1ub19pZBgGIAEoCRIPCgd1c3VhcmlvGAcgASgJEikKBWZlY2hhGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ/ChZJbXBvcnRIaXN0b3JpYWxSZXF1ZXN0EisKBnRhcmVhcxgBIAMoCzIbLmx1Y3kudGFzay52MS5JbXBvcnRlZFRhcmVhEicKBGxvZ3MYAiADKAsyGS5sdWN5LnRhc2sudjEuSW1wb3J0ZWRMb2cSDwoHZHJ5X3J1bhgDIAEoCCKbAQoXSW1wb3J0SGlzdG9yaWFsUmVzcG9uc2USFgoOdGFyZWFzX2NyZWFkYXMYASABKAMSGgoSdGFyZWFzX3Npbl9jYW1iaW9zGAIgASgDEhQKDGxvZ3NfY3JlYWRvcxgDIAEoAxIYChBsb2dzX3Npbl9jYW1iaW9zGAQgASgDEhwKFHRhcmVhc19pbnRlcnJ1bXBpZGFzGAUgASgDIoACCg9MaXN0TG9nc1JlcXVlc3QSKAoGbGV2ZWxzGAEgAygOMhgubHVjeS5jb21tb24udjEuTG9nTGV2ZWwSDgoGbW9kdWxlGAIgASgJEikKBWRlc2RlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgVoYXN0YRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJYWx1bW5vX2lkGAUgASgJEg8KB3Rhc2tfaWQYBiABKAkSDgoGc2VhcmNoGAcgASgJEikKBHBhZ2UYCCABKAsyGy5sdWN5LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJgChBMaXN0TG9nc1Jlc3BvbnNlEiQKBGxvZ3MYASADKAsyFi5sdWN5LnRhc2sudjEuTG9nRW50cnkSJgoEcGFnZRgCIAEoCzIYLmx1Y3kuY29tbW9uLnYxLlBhZ2VJbmZvMvUGCgtUYXNrU2VydmljZRJPCgpMaXN0VGFyZWFzEh8ubHVjeS50YXNrLnYxLkxpc3RUYXJlYXNSZXF1ZXN0GiAubHVjeS50YXNrLnYxLkxpc3RUYXJlYXNSZXNwb25zZRJJCghHZXRUYXJlYRIdLmx1Y3kudGFzay52MS5HZXRUYXJlYVJlcXVlc3QaHi5sdWN5LnRhc2sudjEuR2V0VGFyZWFSZXNwb25zZRJVCgxHZXREYXNoYm9hcmQSIS5sdWN5LnRhc2sudjEuR2V0RGFzaGJvYXJkUmVxdWVzdBoiLmx1Y3kudGFzay52MS5HZXREYXNoYm9hcmRSZXNwb25zZRJUCgtXYXRjaFRhcmVhcxIgLmx1Y3kudGFzay52MS5XYXRjaFRhcmVhc1JlcXVlc3QaIS5sdWN5LnRhc2sudjEuV2F0Y2hUYXJlYXNSZXNwb25zZTABEk8KClJldHJ5VGFyZWESHy5sdWN5LnRhc2sudjEuUmV0cnlUYXJlYVJlcXVlc3QaIC5sdWN5LnRhc2sudjEuUmV0cnlUYXJlYVJlc3BvbnNlElIKC0NhbmNlbFRhcmVhEiAubHVjeS50YXNrLnYxLkNhbmNlbFRhcmVhUmVxdWVzdBohLmx1Y3kudGFzay52MS5DYW5jZWxUYXJlYVJlc3BvbnNlEk8KCk1hcmtGYWlsZWQSHy5sdWN5LnRhc2sudjEuTWFya0ZhaWxlZFJlcXVlc3QaIC5sdWN5LnRhc2sudjEuTWFya0ZhaWxlZFJlc3BvbnNlEl4KD0xpc3REZWFkTGV0dGVycxIkLmx1Y3kudGFzay52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0GiUubHVjeS50YXNrLnYxLkxpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEmcKElJlZHJpdmVEZWFkTGV0dGVycxInLmx1Y3kudGFzay52MS5SZWRyaXZlRGVhZExldHRlcnNSZXF1ZXN0GigubHVjeS50YXNrLnYxLlJlZHJpdmVEZWFkTGV0dGVyc1Jlc3BvbnNlEl4KD0ltcG9ydEhpc3RvcmlhbBIkLmx1Y3kudGFzay52MS5JbXBvcnRIaXN0b3JpYWxSZXF1ZXN0GiUubHVjeS50YXNrLnYxLkltcG9ydEhpc3RvcmlhbFJlc3BvbnNlMlcKCkxvZ1NlcnZpY2USSQoITGlzdExvZ3MSHS5sdWN5LnRhc2sudjEuTGlzdExvZ3NSZXF1ZXN0Gh4ubHVjeS50YXNrLnYxLkxpc3RMb2dzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_lucy_common_v1_common]);
 
 /**
  * Tarea is one unit of background work as staff see it.
@@ -1071,6 +1071,272 @@ export const RedriveDeadLettersResponseSchema: GenMessage<RedriveDeadLettersResp
   messageDesc(file_lucy_task_v1_task_service, 24);
 
 /**
+ * ImportedTarea is one Tarea of pylucy's `alumnos_tarea`, with its original values.
+ *
+ * @generated from message lucy.task.v1.ImportedTarea
+ */
+export type ImportedTarea = Message<"lucy.task.v1.ImportedTarea"> & {
+  /**
+   * Id in pylucy; the import is keyed by it.
+   *
+   * @generated from field: int64 original_id = 1;
+   */
+  originalId: bigint;
+
+  /**
+   * Tipo as pylucy wrote it (kept as is, even when pylucy never defined it).
+   *
+   * @generated from field: string tipo = 2;
+   */
+  tipo: string;
+
+  /**
+   * Estado in pylucy: pending, running, completed or failed.
+   *
+   * @generated from field: string estado = 3;
+   */
+  estado: string;
+
+  /**
+   * Staff user.
+   *
+   * @generated from field: string usuario = 4;
+   */
+  usuario: string;
+
+  /**
+   * Lucy alumno id; empty when the Tarea has no alumno or the alumno was not imported.
+   *
+   * @generated from field: string alumno_id = 5;
+   */
+  alumnoId: string;
+
+  /**
+   * Alumno name ("Apellido, Nombre"), for search.
+   *
+   * @generated from field: string alumno_nombre = 6;
+   */
+  alumnoNombre: string;
+
+  /**
+   * Alumno document number, for search.
+   *
+   * @generated from field: string alumno_dni = 7;
+   */
+  alumnoDni: string;
+
+  /**
+   * When it was queued (`hora_programada`).
+   *
+   * @generated from field: google.protobuf.Timestamp hora_programada = 8;
+   */
+  horaProgramada?: Timestamp | undefined;
+
+  /**
+   * When it started.
+   *
+   * @generated from field: google.protobuf.Timestamp hora_inicio = 9;
+   */
+  horaInicio?: Timestamp | undefined;
+
+  /**
+   * When it ended.
+   *
+   * @generated from field: google.protobuf.Timestamp hora_fin = 10;
+   */
+  horaFin?: Timestamp | undefined;
+
+  /**
+   * Entities processed.
+   *
+   * @generated from field: int64 cantidad_entidades = 11;
+   */
+  cantidadEntidades: bigint;
+
+  /**
+   * detalles JSON (secrets already removed by the caller; removed again here).
+   *
+   * @generated from field: google.protobuf.Value detalles = 12;
+   */
+  detalles?: Value | undefined;
+
+  /**
+   * Error text.
+   *
+   * @generated from field: string mensaje_error = 13;
+   */
+  mensajeError: string;
+
+  /**
+   * Celery task id, when any.
+   *
+   * @generated from field: string celery_task_id = 14;
+   */
+  celeryTaskId: string;
+};
+
+/**
+ * Describes the message lucy.task.v1.ImportedTarea.
+ * Use `create(ImportedTareaSchema)` to create a new message.
+ */
+export const ImportedTareaSchema: GenMessage<ImportedTarea> = /*@__PURE__*/
+  messageDesc(file_lucy_task_v1_task_service, 25);
+
+/**
+ * ImportedLog is one row of pylucy's `alumnos_log`.
+ *
+ * @generated from message lucy.task.v1.ImportedLog
+ */
+export type ImportedLog = Message<"lucy.task.v1.ImportedLog"> & {
+  /**
+   * Id in pylucy; the import is keyed by it.
+   *
+   * @generated from field: int64 original_id = 1;
+   */
+  originalId: bigint;
+
+  /**
+   * INFO, WARNING, ERROR, SUCCESS or DEBUG.
+   *
+   * @generated from field: string tipo = 2;
+   */
+  tipo: string;
+
+  /**
+   * Module.
+   *
+   * @generated from field: string modulo = 3;
+   */
+  modulo: string;
+
+  /**
+   * Message.
+   *
+   * @generated from field: string mensaje = 4;
+   */
+  mensaje: string;
+
+  /**
+   * detalles JSON (an object or a string).
+   *
+   * @generated from field: google.protobuf.Value detalles = 5;
+   */
+  detalles?: Value | undefined;
+
+  /**
+   * Lucy alumno id; empty when none.
+   *
+   * @generated from field: string alumno_id = 6;
+   */
+  alumnoId: string;
+
+  /**
+   * Staff user.
+   *
+   * @generated from field: string usuario = 7;
+   */
+  usuario: string;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp fecha = 8;
+   */
+  fecha?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lucy.task.v1.ImportedLog.
+ * Use `create(ImportedLogSchema)` to create a new message.
+ */
+export const ImportedLogSchema: GenMessage<ImportedLog> = /*@__PURE__*/
+  messageDesc(file_lucy_task_v1_task_service, 26);
+
+/**
+ * ImportHistorialRequest imports a batch of pylucy history in bulk (not through the live projection).
+ *
+ * @generated from message lucy.task.v1.ImportHistorialRequest
+ */
+export type ImportHistorialRequest = Message<"lucy.task.v1.ImportHistorialRequest"> & {
+  /**
+   * Tareas (at most 5000 per call).
+   *
+   * @generated from field: repeated lucy.task.v1.ImportedTarea tareas = 1;
+   */
+  tareas: ImportedTarea[];
+
+  /**
+   * Logs (at most 5000 per call).
+   *
+   * @generated from field: repeated lucy.task.v1.ImportedLog logs = 2;
+   */
+  logs: ImportedLog[];
+
+  /**
+   * Count what would be imported and write nothing.
+   *
+   * @generated from field: bool dry_run = 3;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message lucy.task.v1.ImportHistorialRequest.
+ * Use `create(ImportHistorialRequestSchema)` to create a new message.
+ */
+export const ImportHistorialRequestSchema: GenMessage<ImportHistorialRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_task_v1_task_service, 27);
+
+/**
+ * ImportHistorialResponse counts what was (or would be) imported.
+ *
+ * @generated from message lucy.task.v1.ImportHistorialResponse
+ */
+export type ImportHistorialResponse = Message<"lucy.task.v1.ImportHistorialResponse"> & {
+  /**
+   * Tareas created.
+   *
+   * @generated from field: int64 tareas_creadas = 1;
+   */
+  tareasCreadas: bigint;
+
+  /**
+   * Tareas already imported before (left unchanged).
+   *
+   * @generated from field: int64 tareas_sin_cambios = 2;
+   */
+  tareasSinCambios: bigint;
+
+  /**
+   * Logs created.
+   *
+   * @generated from field: int64 logs_creados = 3;
+   */
+  logsCreados: bigint;
+
+  /**
+   * Logs already imported before.
+   *
+   * @generated from field: int64 logs_sin_cambios = 4;
+   */
+  logsSinCambios: bigint;
+
+  /**
+   * Tareas pending or running in pylucy, imported as failed.
+   *
+   * @generated from field: int64 tareas_interrumpidas = 5;
+   */
+  tareasInterrumpidas: bigint;
+};
+
+/**
+ * Describes the message lucy.task.v1.ImportHistorialResponse.
+ * Use `create(ImportHistorialResponseSchema)` to create a new message.
+ */
+export const ImportHistorialResponseSchema: GenMessage<ImportHistorialResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_task_v1_task_service, 28);
+
+/**
  * ListLogsRequest asks for a page of Log rows, newest first.
  *
  * @generated from message lucy.task.v1.ListLogsRequest
@@ -1138,7 +1404,7 @@ export type ListLogsRequest = Message<"lucy.task.v1.ListLogsRequest"> & {
  * Use `create(ListLogsRequestSchema)` to create a new message.
  */
 export const ListLogsRequestSchema: GenMessage<ListLogsRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_task_v1_task_service, 25);
+  messageDesc(file_lucy_task_v1_task_service, 29);
 
 /**
  * ListLogsResponse is a page of Log rows.
@@ -1166,7 +1432,7 @@ export type ListLogsResponse = Message<"lucy.task.v1.ListLogsResponse"> & {
  * Use `create(ListLogsResponseSchema)` to create a new message.
  */
 export const ListLogsResponseSchema: GenMessage<ListLogsResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_task_v1_task_service, 26);
+  messageDesc(file_lucy_task_v1_task_service, 30);
 
 /**
  * TaskService reads and acts on Tareas.
@@ -1263,6 +1529,16 @@ export const TaskService: GenService<{
     methodKind: "unary";
     input: typeof RedriveDeadLettersRequestSchema;
     output: typeof RedriveDeadLettersResponseSchema;
+  },
+  /**
+   * ImportHistorial imports Tareas and Logs of pylucy in bulk, idempotently (keyed by their original ids).
+   *
+   * @generated from rpc lucy.task.v1.TaskService.ImportHistorial
+   */
+  importHistorial: {
+    methodKind: "unary";
+    input: typeof ImportHistorialRequestSchema;
+    output: typeof ImportHistorialResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_task_v1_task_service, 0);
