@@ -1,7 +1,6 @@
 import {
   create,
   fromBinary,
-  fromJsonString,
   toBinary,
   toJsonString,
   type DescMessage,
@@ -10,6 +9,7 @@ import {
 } from '@bufbuild/protobuf';
 import { DecodeError } from './errors.js';
 import { CONTENT_TYPE, parseContentType, type ContentType } from './headers.js';
+import { fromFriendlyJson } from './json-decode.js';
 
 /** Encodes a message as protobuf binary or the protobuf JSON mapping. */
 export function encode<D extends DescMessage>(
@@ -24,8 +24,9 @@ export function encode<D extends DescMessage>(
 }
 
 /**
- * Decodes bytes according to a `Content-Type` header value (absent = protobuf). Unknown JSON fields are
- * rejected so a typo in another system's field name is reported instead of silently dropped.
+ * Decodes bytes according to a `Content-Type` header value (absent = protobuf). JSON is read as
+ * {@link fromFriendlyJson} reads it: enum short names accepted, unknown fields rejected (a typo in another
+ * system's field name is reported instead of silently dropped), errors naming field, value and accepted values.
  * @throws DecodeError with a readable reason.
  */
 export function decode<D extends DescMessage>(
@@ -47,7 +48,7 @@ export function decode<D extends DescMessage>(
       throw new DecodeError('body is not valid UTF-8 JSON', { cause: err });
     }
     try {
-      return fromJsonString(schema, text.trim() === '' ? '{}' : text, { ignoreUnknownFields: false });
+      return fromFriendlyJson(schema, text.trim() === '' ? '{}' : text);
     } catch (err) {
       throw new DecodeError(`invalid JSON for ${schema.typeName}: ${(err as Error).message}`, { cause: err });
     }
