@@ -25,6 +25,21 @@ if ! git diff --quiet -- proto/src; then
   git --no-pager diff --stat -- proto/src >&2
   exit 1
 fi
+# The published contract (docs/integrating.md): JSON Schemas and the descriptor set, written by the same gen.
+if [ -n "$(git status --porcelain -- docs/schemas docs/descriptor-set.binpb)" ]; then
+  echo "docs/schemas or docs/descriptor-set.binpb differ from what 'pnpm proto:gen' writes: regenerate and commit." >&2
+  git --no-pager status --short -- docs/schemas docs/descriptor-set.binpb >&2
+  exit 1
+fi
+# Other systems depend on v1: a change that would break them fails here (policy in docs/integrating.md).
+# LUCY_BREAKING_AGAINST overrides the baseline (a buf input, e.g. an image file); a clone without a main branch
+# (a detached CI checkout) compares with its own HEAD.
+against=${LUCY_BREAKING_AGAINST:-}
+if [ -z "$against" ]; then
+  if git rev-parse --verify --quiet refs/heads/main >/dev/null; then against='../.git#branch=main,subdir=proto'
+  else against='../.git#ref=HEAD,subdir=proto'; fi
+fi
+(cd proto && node_modules/.bin/buf breaking --against "$against")
 
 step "Tests (vitest: unit and integration against the real NATS and Postgres)"
 mkdir -p .data
