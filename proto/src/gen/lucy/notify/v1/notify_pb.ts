@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/notify/v1/notify.proto.
  */
 export const file_lucy_notify_v1_notify: GenFile = /*@__PURE__*/
-  fileDesc("ChtsdWN5L25vdGlmeS92MS9ub3RpZnkucHJvdG8SDmx1Y3kubm90aWZ5LnYxIr4BChJFbnZpYXJFbWFpbENvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSCwoDdXBuGAMgASgJEhYKDmNyZWRlbnRpYWxfcmVmGAQgASgJEg4KBmN1cnNvcxgFIAMoCRI3CgxkZXN0aW5hdGFyaW8YBiABKAsyIS5sdWN5Lm5vdGlmeS52MS5EZXN0aW5hdGFyaW9FbWFpbCJ3ChFEZXN0aW5hdGFyaW9FbWFpbBIOCgZub21icmUYASABKAkSEAoIYXBlbGxpZG8YAiABKAkSCwoDZG5pGAMgASgJEhYKDmVtYWlsX3BlcnNvbmFsGAQgASgJEhsKE2VtYWlsX2luc3RpdHVjaW9uYWwYBSABKAkitwEKDEVtYWlsRW52aWFkbxIRCglhbHVtbm9faWQYASABKAkSJwoEdGlwbxgCIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIPCgd0YXNrX2lkGAMgASgJEhIKCm1lc3NhZ2VfaWQYBCABKAkSFgoOY3JlZGVudGlhbF9yZWYYBSABKAkSLgoKZW52aWFkb19lbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiyAEKCVBsYW50aWxsYRInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEg4KBmFzdW50bxgCIAEoCRIOCgZjdWVycG8YAyABKAkSMgoOYWN0dWFsaXphZGFfZW4YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FjdHVhbGl6YWRhX3BvchgFIAEoCRIUCgxjdWVycG9fdGV4dG8YBiABKAkSDwoHdmVyc2lvbhgHIAEoBSJgChFWYXJpYWJsZVBsYW50aWxsYRIOCgZub21icmUYASABKAkSEwoLZGVzY3JpcGNpb24YAiABKAkSEQoJZW5fYXN1bnRvGAMgASgIEhMKC29ibGlnYXRvcmlhGAQgASgIItUBChBQbGFudGlsbGFWZXJzaW9uEicKBHRpcG8YASABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSDwoHdmVyc2lvbhgCIAEoBRIOCgZhc3VudG8YAyABKAkSDgoGY3VlcnBvGAQgASgJEhQKDGN1ZXJwb190ZXh0bxgFIAEoCRItCgljcmVhZGFfZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWFkYV9wb3IYByABKAkSDgoGb3JpZ2VuGAggASgJIpMDCgdFbnRyZWdhEgoKAmlkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSEQoJYWx1bW5vX2lkGAMgASgJEhQKDGRlc3RpbmF0YXJpbxgEIAEoCRIOCgZlc3RhZG8YBSABKAkSEgoKbWVzc2FnZV9pZBgGIAEoCRINCgVlcnJvchgHIAEoCRIuCgplbnZpYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd0YXNrX2lkGAkgASgJEhkKEXBsYW50aWxsYV92ZXJzaW9uGAogASgFEhYKDnJlc3B1ZXN0YV9zbXRwGAsgASgJEhAKCGludGVudG9zGAwgASgFEi0KCWNyZWFkYV9lbhgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnBydWViYRgPIAEoCCIXChVMaXN0UGxhbnRpbGxhc1JlcXVlc3QiRwoWTGlzdFBsYW50aWxsYXNSZXNwb25zZRItCgpwbGFudGlsbGFzGAEgAygLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhInIKFlVwZGF0ZVBsYW50aWxsYVJlcXVlc3QSLAoJcGxhbnRpbGxhGAEgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIUCgx2ZXJzaW9uX2Jhc2UYAyABKAUiVwoXVXBkYXRlUGxhbnRpbGxhUmVzcG9uc2USLAoJcGxhbnRpbGxhGAEgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhEg4KBmF2aXNvcxgCIAMoCSI+ChNHZXRQbGFudGlsbGFSZXF1ZXN0EicKBHRpcG8YASABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwirwEKFEdldFBsYW50aWxsYVJlc3BvbnNlEiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYRI0Cgl2YXJpYWJsZXMYAiADKAsyIS5sdWN5Lm5vdGlmeS52MS5WYXJpYWJsZVBsYW50aWxsYRIzCgl2ZXJzaW9uZXMYAyADKAsyIC5sdWN5Lm5vdGlmeS52MS5QbGFudGlsbGFWZXJzaW9uInAKHlJlc3RvcmVQbGFudGlsbGFWZXJzaW9uUmVxdWVzdBInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEg8KB3ZlcnNpb24YAiABKAUSFAoMcmVxdWVzdGVkX2J5GAMgASgJIk8KH1Jlc3RvcmVQbGFudGlsbGFWZXJzaW9uUmVzcG9uc2USLAoJcGxhbnRpbGxhGAEgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhInAKF1ByZXZpZXdQbGFudGlsbGFSZXF1ZXN0EicKBHRpcG8YASABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSLAoJcGxhbnRpbGxhGAIgASgLMhkubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhIlcKGFByZXZpZXdQbGFudGlsbGFSZXNwb25zZRIOCgZhc3VudG8YASABKAkSDAoEaHRtbBgCIAEoCRINCgV0ZXh0bxgDIAEoCRIOCgZhdmlzb3MYBCADKAki1wEKE0xpc3RFbnRyZWdhc1JlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEg4KBmVzdGFkbxgDIAEoCRInCgR0aXBvGAQgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEikKBWRlc2RlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgVoYXN0YRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdGFza19pZBgHIAEoCSJBChRMaXN0RW50cmVnYXNSZXNwb25zZRIpCghlbnRyZWdhcxgBIAMoCzIXLmx1Y3kubm90aWZ5LnYxLkVudHJlZ2EiawoUU2VuZFRlc3RFbWFpbFJlcXVlc3QSFAoMZGVzdGluYXRhcmlvGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRInCgR0aXBvGAMgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsIlcKFVNlbmRUZXN0RW1haWxSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgJEhYKDnJlc3B1ZXN0YV9zbXRwGAIgASgJEhIKCmVudHJlZ2FfaWQYAyABKAkqmwEKCVRpcG9FbWFpbBIaChZUSVBPX0VNQUlMX1VOU1BFQ0lGSUVEEAASGQoVVElQT19FTUFJTF9CSUVOVkVOSURBEAESGwoXVElQT19FTUFJTF9DUkVERU5DSUFMRVMQAhIdChlUSVBPX0VNQUlMX1BBU1NXT1JEX1JFU0VUEAMSGwoXVElQT19FTUFJTF9FTlJPTEFNSUVOVE8QBDLNBQoPTm90aWZpZXJTZXJ2aWNlEl8KDkxpc3RQbGFudGlsbGFzEiUubHVjeS5ub3RpZnkudjEuTGlzdFBsYW50aWxsYXNSZXF1ZXN0GiYubHVjeS5ub3RpZnkudjEuTGlzdFBsYW50aWxsYXNSZXNwb25zZRJZCgxHZXRQbGFudGlsbGESIy5sdWN5Lm5vdGlmeS52MS5HZXRQbGFudGlsbGFSZXF1ZXN0GiQubHVjeS5ub3RpZnkudjEuR2V0UGxhbnRpbGxhUmVzcG9uc2USegoXUmVzdG9yZVBsYW50aWxsYVZlcnNpb24SLi5sdWN5Lm5vdGlmeS52MS5SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlcXVlc3QaLy5sdWN5Lm5vdGlmeS52MS5SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlc3BvbnNlEmUKEFByZXZpZXdQbGFudGlsbGESJy5sdWN5Lm5vdGlmeS52MS5QcmV2aWV3UGxhbnRpbGxhUmVxdWVzdBooLmx1Y3kubm90aWZ5LnYxLlByZXZpZXdQbGFudGlsbGFSZXNwb25zZRJiCg9VcGRhdGVQbGFudGlsbGESJi5sdWN5Lm5vdGlmeS52MS5VcGRhdGVQbGFudGlsbGFSZXF1ZXN0GicubHVjeS5ub3RpZnkudjEuVXBkYXRlUGxhbnRpbGxhUmVzcG9uc2USWQoMTGlzdEVudHJlZ2FzEiMubHVjeS5ub3RpZnkudjEuTGlzdEVudHJlZ2FzUmVxdWVzdBokLmx1Y3kubm90aWZ5LnYxLkxpc3RFbnRyZWdhc1Jlc3BvbnNlElwKDVNlbmRUZXN0RW1haWwSJC5sdWN5Lm5vdGlmeS52MS5TZW5kVGVzdEVtYWlsUmVxdWVzdBolLmx1Y3kubm90aWZ5LnYxLlNlbmRUZXN0RW1haWxSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChtsdWN5L25vdGlmeS92MS9ub3RpZnkucHJvdG8SDmx1Y3kubm90aWZ5LnYxIpkBChJFbnZpYXJFbWFpbENvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSCwoDdXBuGAMgASgJEhYKDmNyZWRlbnRpYWxfcmVmGAQgASgJEg4KBmN1cnNvcxgFIAMoCUoECAYQB1IMZGVzdGluYXRhcmlvIrcBCgxFbWFpbEVudmlhZG8SEQoJYWx1bW5vX2lkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSDwoHdGFza19pZBgDIAEoCRISCgptZXNzYWdlX2lkGAQgASgJEhYKDmNyZWRlbnRpYWxfcmVmGAUgASgJEi4KCmVudmlhZG9fZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsgBCglQbGFudGlsbGESJwoEdGlwbxgBIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIOCgZhc3VudG8YAiABKAkSDgoGY3VlcnBvGAMgASgJEjIKDmFjdHVhbGl6YWRhX2VuGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9hY3R1YWxpemFkYV9wb3IYBSABKAkSFAoMY3VlcnBvX3RleHRvGAYgASgJEg8KB3ZlcnNpb24YByABKAUiYAoRVmFyaWFibGVQbGFudGlsbGESDgoGbm9tYnJlGAEgASgJEhMKC2Rlc2NyaXBjaW9uGAIgASgJEhEKCWVuX2FzdW50bxgDIAEoCBITCgtvYmxpZ2F0b3JpYRgEIAEoCCLVAQoQUGxhbnRpbGxhVmVyc2lvbhInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEg8KB3ZlcnNpb24YAiABKAUSDgoGYXN1bnRvGAMgASgJEg4KBmN1ZXJwbxgEIAEoCRIUCgxjdWVycG9fdGV4dG8YBSABKAkSLQoJY3JlYWRhX2VuGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhZGFfcG9yGAcgASgJEg4KBm9yaWdlbhgIIAEoCSKTAwoHRW50cmVnYRIKCgJpZBgBIAEoCRInCgR0aXBvGAIgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEhEKCWFsdW1ub19pZBgDIAEoCRIUCgxkZXN0aW5hdGFyaW8YBCABKAkSDgoGZXN0YWRvGAUgASgJEhIKCm1lc3NhZ2VfaWQYBiABKAkSDQoFZXJyb3IYByABKAkSLgoKZW52aWFkYV9lbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdGFza19pZBgJIAEoCRIZChFwbGFudGlsbGFfdmVyc2lvbhgKIAEoBRIWCg5yZXNwdWVzdGFfc210cBgLIAEoCRIQCghpbnRlbnRvcxgMIAEoBRItCgljcmVhZGFfZW4YDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmFjdHVhbGl6YWRhX2VuGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwcnVlYmEYDyABKAgiFwoVTGlzdFBsYW50aWxsYXNSZXF1ZXN0IkcKFkxpc3RQbGFudGlsbGFzUmVzcG9uc2USLQoKcGxhbnRpbGxhcxgBIAMoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJyChZVcGRhdGVQbGFudGlsbGFSZXF1ZXN0EiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSFAoMdmVyc2lvbl9iYXNlGAMgASgFIlcKF1VwZGF0ZVBsYW50aWxsYVJlc3BvbnNlEiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYRIOCgZhdmlzb3MYAiADKAkiPgoTR2V0UGxhbnRpbGxhUmVxdWVzdBInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsIq8BChRHZXRQbGFudGlsbGFSZXNwb25zZRIsCglwbGFudGlsbGEYASABKAsyGS5sdWN5Lm5vdGlmeS52MS5QbGFudGlsbGESNAoJdmFyaWFibGVzGAIgAygLMiEubHVjeS5ub3RpZnkudjEuVmFyaWFibGVQbGFudGlsbGESMwoJdmVyc2lvbmVzGAMgAygLMiAubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhVmVyc2lvbiJwCh5SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlcXVlc3QSJwoEdGlwbxgBIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIPCgd2ZXJzaW9uGAIgASgFEhQKDHJlcXVlc3RlZF9ieRgDIAEoCSJPCh9SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlc3BvbnNlEiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJwChdQcmV2aWV3UGxhbnRpbGxhUmVxdWVzdBInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEiwKCXBsYW50aWxsYRgCIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJXChhQcmV2aWV3UGxhbnRpbGxhUmVzcG9uc2USDgoGYXN1bnRvGAEgASgJEgwKBGh0bWwYAiABKAkSDQoFdGV4dG8YAyABKAkSDgoGYXZpc29zGAQgAygJItcBChNMaXN0RW50cmVnYXNSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRINCgVsaW1pdBgCIAEoBRIOCgZlc3RhZG8YAyABKAkSJwoEdGlwbxgEIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIpCgVkZXNkZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFaGFzdGEYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Rhc2tfaWQYByABKAkiQQoUTGlzdEVudHJlZ2FzUmVzcG9uc2USKQoIZW50cmVnYXMYASADKAsyFy5sdWN5Lm5vdGlmeS52MS5FbnRyZWdhImsKFFNlbmRUZXN0RW1haWxSZXF1ZXN0EhQKDGRlc3RpbmF0YXJpbxgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSJwoEdGlwbxgDIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbCJXChVTZW5kVGVzdEVtYWlsUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIWCg5yZXNwdWVzdGFfc210cBgCIAEoCRISCgplbnRyZWdhX2lkGAMgASgJKpsBCglUaXBvRW1haWwSGgoWVElQT19FTUFJTF9VTlNQRUNJRklFRBAAEhkKFVRJUE9fRU1BSUxfQklFTlZFTklEQRABEhsKF1RJUE9fRU1BSUxfQ1JFREVOQ0lBTEVTEAISHQoZVElQT19FTUFJTF9QQVNTV09SRF9SRVNFVBADEhsKF1RJUE9fRU1BSUxfRU5ST0xBTUlFTlRPEAQyzQUKD05vdGlmaWVyU2VydmljZRJfCg5MaXN0UGxhbnRpbGxhcxIlLmx1Y3kubm90aWZ5LnYxLkxpc3RQbGFudGlsbGFzUmVxdWVzdBomLmx1Y3kubm90aWZ5LnYxLkxpc3RQbGFudGlsbGFzUmVzcG9uc2USWQoMR2V0UGxhbnRpbGxhEiMubHVjeS5ub3RpZnkudjEuR2V0UGxhbnRpbGxhUmVxdWVzdBokLmx1Y3kubm90aWZ5LnYxLkdldFBsYW50aWxsYVJlc3BvbnNlEnoKF1Jlc3RvcmVQbGFudGlsbGFWZXJzaW9uEi4ubHVjeS5ub3RpZnkudjEuUmVzdG9yZVBsYW50aWxsYVZlcnNpb25SZXF1ZXN0Gi8ubHVjeS5ub3RpZnkudjEuUmVzdG9yZVBsYW50aWxsYVZlcnNpb25SZXNwb25zZRJlChBQcmV2aWV3UGxhbnRpbGxhEicubHVjeS5ub3RpZnkudjEuUHJldmlld1BsYW50aWxsYVJlcXVlc3QaKC5sdWN5Lm5vdGlmeS52MS5QcmV2aWV3UGxhbnRpbGxhUmVzcG9uc2USYgoPVXBkYXRlUGxhbnRpbGxhEiYubHVjeS5ub3RpZnkudjEuVXBkYXRlUGxhbnRpbGxhUmVxdWVzdBonLmx1Y3kubm90aWZ5LnYxLlVwZGF0ZVBsYW50aWxsYVJlc3BvbnNlElkKDExpc3RFbnRyZWdhcxIjLmx1Y3kubm90aWZ5LnYxLkxpc3RFbnRyZWdhc1JlcXVlc3QaJC5sdWN5Lm5vdGlmeS52MS5MaXN0RW50cmVnYXNSZXNwb25zZRJcCg1TZW5kVGVzdEVtYWlsEiQubHVjeS5ub3RpZnkudjEuU2VuZFRlc3RFbWFpbFJlcXVlc3QaJS5sdWN5Lm5vdGlmeS52MS5TZW5kVGVzdEVtYWlsUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * EnviarEmailCommand sends one e-mail to an alumno (`lucy.cmd.notify.enviar_email`,
@@ -59,14 +59,6 @@ export type EnviarEmailCommand = Message<"lucy.notify.v1.EnviarEmailCommand"> & 
    * @generated from field: repeated string cursos = 5;
    */
   cursos: string[];
-
-  /**
-   * The alumno as the sender read it moments before; when set the notifier uses it instead of asking ingest-sial
-   * (one RPC less per e-mail); unset: the notifier looks the alumno up.
-   *
-   * @generated from field: lucy.notify.v1.DestinatarioEmail destinatario = 6;
-   */
-  destinatario?: DestinatarioEmail | undefined;
 };
 
 /**
@@ -75,55 +67,6 @@ export type EnviarEmailCommand = Message<"lucy.notify.v1.EnviarEmailCommand"> & 
  */
 export const EnviarEmailCommandSchema: GenMessage<EnviarEmailCommand> = /*@__PURE__*/
   messageDesc(file_lucy_notify_v1_notify, 0);
-
-/**
- * DestinatarioEmail is what the notifier needs of an alumno to address and fill an e-mail.
- *
- * @generated from message lucy.notify.v1.DestinatarioEmail
- */
-export type DestinatarioEmail = Message<"lucy.notify.v1.DestinatarioEmail"> & {
-  /**
-   * Nombre.
-   *
-   * @generated from field: string nombre = 1;
-   */
-  nombre: string;
-
-  /**
-   * Apellido.
-   *
-   * @generated from field: string apellido = 2;
-   */
-  apellido: string;
-
-  /**
-   * Document number.
-   *
-   * @generated from field: string dni = 3;
-   */
-  dni: string;
-
-  /**
-   * Personal e-mail (the recipient).
-   *
-   * @generated from field: string email_personal = 4;
-   */
-  emailPersonal: string;
-
-  /**
-   * Institutional e-mail (the recipient when there is no personal one).
-   *
-   * @generated from field: string email_institucional = 5;
-   */
-  emailInstitucional: string;
-};
-
-/**
- * Describes the message lucy.notify.v1.DestinatarioEmail.
- * Use `create(DestinatarioEmailSchema)` to create a new message.
- */
-export const DestinatarioEmailSchema: GenMessage<DestinatarioEmail> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 1);
 
 /**
  * EmailEnviado is published on `lucy.evt.notify.email_enviado` once the relay accepted the e-mail of a task (and
@@ -181,7 +124,7 @@ export type EmailEnviado = Message<"lucy.notify.v1.EmailEnviado"> & {
  * Use `create(EmailEnviadoSchema)` to create a new message.
  */
 export const EmailEnviadoSchema: GenMessage<EmailEnviado> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 2);
+  messageDesc(file_lucy_notify_v1_notify, 1);
 
 /**
  * Plantilla is one e-mail template.
@@ -244,7 +187,7 @@ export type Plantilla = Message<"lucy.notify.v1.Plantilla"> & {
  * Use `create(PlantillaSchema)` to create a new message.
  */
 export const PlantillaSchema: GenMessage<Plantilla> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 3);
+  messageDesc(file_lucy_notify_v1_notify, 2);
 
 /**
  * VariablePlantilla is one variable a kind of e-mail offers to its templates.
@@ -286,7 +229,7 @@ export type VariablePlantilla = Message<"lucy.notify.v1.VariablePlantilla"> & {
  * Use `create(VariablePlantillaSchema)` to create a new message.
  */
 export const VariablePlantillaSchema: GenMessage<VariablePlantilla> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 4);
+  messageDesc(file_lucy_notify_v1_notify, 3);
 
 /**
  * PlantillaVersion is one stored version of a template (the history staff can restore).
@@ -356,7 +299,7 @@ export type PlantillaVersion = Message<"lucy.notify.v1.PlantillaVersion"> & {
  * Use `create(PlantillaVersionSchema)` to create a new message.
  */
 export const PlantillaVersionSchema: GenMessage<PlantillaVersion> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 5);
+  messageDesc(file_lucy_notify_v1_notify, 4);
 
 /**
  * Entrega is the record of one delivery.
@@ -475,7 +418,7 @@ export type Entrega = Message<"lucy.notify.v1.Entrega"> & {
  * Use `create(EntregaSchema)` to create a new message.
  */
 export const EntregaSchema: GenMessage<Entrega> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 6);
+  messageDesc(file_lucy_notify_v1_notify, 5);
 
 /**
  * ListPlantillasRequest lists templates.
@@ -490,7 +433,7 @@ export type ListPlantillasRequest = Message<"lucy.notify.v1.ListPlantillasReques
  * Use `create(ListPlantillasRequestSchema)` to create a new message.
  */
 export const ListPlantillasRequestSchema: GenMessage<ListPlantillasRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 7);
+  messageDesc(file_lucy_notify_v1_notify, 6);
 
 /**
  * ListPlantillasResponse returns them.
@@ -511,7 +454,7 @@ export type ListPlantillasResponse = Message<"lucy.notify.v1.ListPlantillasRespo
  * Use `create(ListPlantillasResponseSchema)` to create a new message.
  */
 export const ListPlantillasResponseSchema: GenMessage<ListPlantillasResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 8);
+  messageDesc(file_lucy_notify_v1_notify, 7);
 
 /**
  * UpdatePlantillaRequest changes a template.
@@ -546,7 +489,7 @@ export type UpdatePlantillaRequest = Message<"lucy.notify.v1.UpdatePlantillaRequ
  * Use `create(UpdatePlantillaRequestSchema)` to create a new message.
  */
 export const UpdatePlantillaRequestSchema: GenMessage<UpdatePlantillaRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 9);
+  messageDesc(file_lucy_notify_v1_notify, 8);
 
 /**
  * UpdatePlantillaResponse returns it.
@@ -574,7 +517,7 @@ export type UpdatePlantillaResponse = Message<"lucy.notify.v1.UpdatePlantillaRes
  * Use `create(UpdatePlantillaResponseSchema)` to create a new message.
  */
 export const UpdatePlantillaResponseSchema: GenMessage<UpdatePlantillaResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 10);
+  messageDesc(file_lucy_notify_v1_notify, 9);
 
 /**
  * GetPlantillaRequest asks for one template.
@@ -595,7 +538,7 @@ export type GetPlantillaRequest = Message<"lucy.notify.v1.GetPlantillaRequest"> 
  * Use `create(GetPlantillaRequestSchema)` to create a new message.
  */
 export const GetPlantillaRequestSchema: GenMessage<GetPlantillaRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 11);
+  messageDesc(file_lucy_notify_v1_notify, 10);
 
 /**
  * GetPlantillaResponse returns it with its variables and history.
@@ -630,7 +573,7 @@ export type GetPlantillaResponse = Message<"lucy.notify.v1.GetPlantillaResponse"
  * Use `create(GetPlantillaResponseSchema)` to create a new message.
  */
 export const GetPlantillaResponseSchema: GenMessage<GetPlantillaResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 12);
+  messageDesc(file_lucy_notify_v1_notify, 11);
 
 /**
  * RestorePlantillaVersionRequest makes an old version current again (as a new version).
@@ -665,7 +608,7 @@ export type RestorePlantillaVersionRequest = Message<"lucy.notify.v1.RestorePlan
  * Use `create(RestorePlantillaVersionRequestSchema)` to create a new message.
  */
 export const RestorePlantillaVersionRequestSchema: GenMessage<RestorePlantillaVersionRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 13);
+  messageDesc(file_lucy_notify_v1_notify, 12);
 
 /**
  * RestorePlantillaVersionResponse returns the new current template.
@@ -686,7 +629,7 @@ export type RestorePlantillaVersionResponse = Message<"lucy.notify.v1.RestorePla
  * Use `create(RestorePlantillaVersionResponseSchema)` to create a new message.
  */
 export const RestorePlantillaVersionResponseSchema: GenMessage<RestorePlantillaVersionResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 14);
+  messageDesc(file_lucy_notify_v1_notify, 13);
 
 /**
  * PreviewPlantillaRequest renders a template with sample data (the stored one, or the given unsaved one).
@@ -714,7 +657,7 @@ export type PreviewPlantillaRequest = Message<"lucy.notify.v1.PreviewPlantillaRe
  * Use `create(PreviewPlantillaRequestSchema)` to create a new message.
  */
 export const PreviewPlantillaRequestSchema: GenMessage<PreviewPlantillaRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 15);
+  messageDesc(file_lucy_notify_v1_notify, 14);
 
 /**
  * PreviewPlantillaResponse is the rendered e-mail.
@@ -756,7 +699,7 @@ export type PreviewPlantillaResponse = Message<"lucy.notify.v1.PreviewPlantillaR
  * Use `create(PreviewPlantillaResponseSchema)` to create a new message.
  */
 export const PreviewPlantillaResponseSchema: GenMessage<PreviewPlantillaResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 16);
+  messageDesc(file_lucy_notify_v1_notify, 15);
 
 /**
  * ListEntregasRequest lists deliveries of an alumno.
@@ -819,7 +762,7 @@ export type ListEntregasRequest = Message<"lucy.notify.v1.ListEntregasRequest"> 
  * Use `create(ListEntregasRequestSchema)` to create a new message.
  */
 export const ListEntregasRequestSchema: GenMessage<ListEntregasRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 17);
+  messageDesc(file_lucy_notify_v1_notify, 16);
 
 /**
  * ListEntregasResponse returns them.
@@ -840,7 +783,7 @@ export type ListEntregasResponse = Message<"lucy.notify.v1.ListEntregasResponse"
  * Use `create(ListEntregasResponseSchema)` to create a new message.
  */
 export const ListEntregasResponseSchema: GenMessage<ListEntregasResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 18);
+  messageDesc(file_lucy_notify_v1_notify, 17);
 
 /**
  * SendTestEmailRequest sends a test e-mail.
@@ -875,7 +818,7 @@ export type SendTestEmailRequest = Message<"lucy.notify.v1.SendTestEmailRequest"
  * Use `create(SendTestEmailRequestSchema)` to create a new message.
  */
 export const SendTestEmailRequestSchema: GenMessage<SendTestEmailRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 19);
+  messageDesc(file_lucy_notify_v1_notify, 18);
 
 /**
  * SendTestEmailResponse reports the result.
@@ -910,7 +853,7 @@ export type SendTestEmailResponse = Message<"lucy.notify.v1.SendTestEmailRespons
  * Use `create(SendTestEmailResponseSchema)` to create a new message.
  */
 export const SendTestEmailResponseSchema: GenMessage<SendTestEmailResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_notify_v1_notify, 20);
+  messageDesc(file_lucy_notify_v1_notify, 19);
 
 /**
  * TipoEmail is the kind of e-mail.
