@@ -9,13 +9,25 @@ import { Counter, Gauge, Histogram, metricsRegistry } from '@lucy/platform';
 export const ingestMetrics = {
   runs: new Counter({
     name: 'lucy_ingest_runs_total',
-    help: 'Ingestion runs, by tipo and result: succeeded, failed, cancelled, skipped (outside the window), dry_run.',
+    help: 'Ingestion tasks, counted once when they end, by tipo and result: succeeded, failed (no retry follows), skipped (outside the window), dry_run.',
     labelNames: ['tipo', 'result'] as const,
+    registers: [metricsRegistry],
+  }),
+  attempts: new Counter({
+    name: 'lucy_ingest_attempts_total',
+    help: 'Ingestion attempts (a task retried after a failure makes several), by tipo and result: succeeded, failed, interrupted (handed back at shutdown), dry_run.',
+    labelNames: ['tipo', 'result'] as const,
+    registers: [metricsRegistry],
+  }),
+  reconciliationMissed: new Counter({
+    name: 'lucy_ingest_reconciliation_missed_total',
+    help: 'Records a reconciliation found changed in SIAL (or new) that the incremental runs had not brought, by tipo.',
+    labelNames: ['tipo'] as const,
     registers: [metricsRegistry],
   }),
   runSeconds: new Histogram({
     name: 'lucy_ingest_run_seconds',
-    help: 'Duration of an ingestion run (succeeded, failed, cancelled or dry run), by tipo.',
+    help: 'Duration of an ingestion attempt that reached SIAL (succeeded, failed, interrupted or dry run), by tipo.',
     labelNames: ['tipo'] as const,
     buckets: [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
     registers: [metricsRegistry],

@@ -10,7 +10,7 @@ import {
 } from '@lucy/platform';
 import { AlumnoService, IngestService } from '@lucy/proto';
 import type { Knex } from '@mikro-orm/postgresql';
-import { createSialClient } from './adapters/index.js';
+import { createSialClient, type SialClientOptions } from './adapters/index.js';
 import type { IngestConfig } from './config.js';
 import { createIngestWorkers } from './consumers/ingest.consumer.js';
 import { createCuentaProjection } from './consumers/cuenta-events.consumer.js';
@@ -51,7 +51,7 @@ export async function startIngestService(
   });
   const { logger, names, nats } = runtime;
   const knex = runtime.orm.em.getKnex();
-  const sialFor = (requestsPerSecond: number) =>
+  const sialFor = (requestsPerSecond: number, onRetry?: SialClientOptions['onRetry']) =>
     createSialClient({
       baseUrl: config.SIAL_BASE_URL,
       user: config.SIAL_USER,
@@ -59,8 +59,13 @@ export async function startIngestService(
       timeoutMs: config.SIAL_TIMEOUT_MS,
       retries: config.SIAL_RETRIES,
       ...(requestsPerSecond > 0 ? { requestsPerSecond } : {}),
-      onRetry: ({ path, attempt, delayMs, error }) =>
-        logger.warn({ path, attempt, delayMs, err: error.message }, 'retrying SIAL request'),
+      onRetry: (info) => {
+        logger.warn(
+          { path: info.path, attempt: info.attempt, delayMs: info.delayMs, err: info.error.message },
+          'retrying SIAL request',
+        );
+        onRetry?.(info);
+      },
     });
   const workers = createIngestWorkers({
     knex,

@@ -27,9 +27,9 @@ describe('a bad SIAL record is a bad record', () => {
     const res = await h.ingest.planIngesta({ tipo: TipoIngesta.PREINSCRIPTOS });
     expect(res.resumen).toMatchObject({
       recibidos: 200,
-      creados: 198,
+      created: 198,
       descartados: 2,
-      errores: { datos_invalidos: 2 },
+      errores_categorizados: { datos_invalidos: 2 },
     });
     expect(Number((await h.alumnos.listAlumnos({})).page!.totalEstimate)).toBe(0);
   });
@@ -38,11 +38,11 @@ describe('a bad SIAL record is a bad record', () => {
     await h.openWindow(TipoIngesta.PREINSCRIPTOS);
     const taskId = await h.runPeriodic('preinscriptos');
     const d = (await h.succeeded(taskId)).detalles as Record<string, unknown> & {
-      errores: Record<string, number>;
+      errores_categorizados: Record<string, number>;
       errores_detalle: { mensaje: string }[];
     };
-    expect(d).toMatchObject({ recibidos: 200, creados: 198, descartados: 2 });
-    expect(d.errores.datos_invalidos).toBe(2);
+    expect(d).toMatchObject({ recibidos: 200, created: 198, descartados: 2 });
+    expect(d.errores_categorizados.datos_invalidos).toBe(2);
     expect(Number((await h.alumnos.listAlumnos({})).page!.totalEstimate)).toBe(198);
     await expect(h.alumnos.getAlumno({ dni: String(nul) })).rejects.toThrow(/No existe/);
     await expect(h.alumnos.getAlumno({ dni: String(long) })).rejects.toThrow(/No existe/);
@@ -106,7 +106,7 @@ describe('a bad SIAL record is a bad record', () => {
       string,
       number
     >;
-    expect(first.creados).toBe(2);
+    expect(first.created).toBe(2);
     // Someone with the same number as a DNI: now two alumnos could be meant.
     const other = (await h.alumnos.getAlumno({ dni: String(h.fake.record('preinscriptos', 0)!.dni) }))
       .alumno!;
@@ -123,9 +123,9 @@ describe('a bad SIAL record is a bad record', () => {
     for (const dni of [pas, both]) h.fake.patch('preinscriptos', dni, { removeFromList: ['tipodoc'] });
     const taskId = await h.runPeriodic('preinscriptos');
     const d = (await h.succeeded(taskId)).detalles as Record<string, unknown> & {
-      errores: Record<string, number>;
+      errores_categorizados: Record<string, number>;
     };
-    expect(d.creados).toBe(0);
+    expect(d.created).toBe(0);
     const rows = await h.service
       .knex('alumno')
       .withSchema('ingest')

@@ -64,7 +64,7 @@ describe('ingest-sial against the fake SIAL, NATS and Postgres', () => {
 
     const taskId = await runPeriodic('aspirantes');
     const ok = await succeeded(taskId);
-    expect(ok.detalles).toMatchObject({ recibidos: ASPIRANTES, creados: ASPIRANTES, modo: 'completo' });
+    expect(ok.detalles).toMatchObject({ recibidos: ASPIRANTES, created: ASPIRANTES, modo: 'completo' });
     expect(Number(ok.cantidadEntidades)).toBe(ASPIRANTES);
     expect(fake.state().requests.personal).toBe(ASPIRANTES);
 
@@ -96,8 +96,8 @@ describe('ingest-sial against the fake SIAL, NATS and Postgres', () => {
     const ok = await succeeded(await runPeriodic('aspirantes'));
     expect(ok.detalles).toMatchObject({
       recibidos: ASPIRANTES,
-      creados: 0,
-      actualizados: 0,
+      created: 0,
+      updated: 0,
       sin_cambios: ASPIRANTES,
       datos_personales_consultados: 0,
     });
@@ -160,8 +160,8 @@ describe('ingest-sial against the fake SIAL, NATS and Postgres', () => {
     const d = ok.detalles as Record<string, number>;
     expect(d).toMatchObject({ dry_run: true, recibidos: 5 });
     // Some preinscriptos are also aspirantes (already stored): they are planned as updates.
-    expect(d.creados! + d.actualizados! + d.sin_cambios!).toBe(5);
-    expect(d.creados).toBeGreaterThan(0);
+    expect(d.created! + d.updated! + d.sin_cambios!).toBe(5);
+    expect(d.created).toBeGreaterThan(0);
     expect(Number(ok.cantidadEntidades)).toBe(0);
     const all = await alumnos.listAlumnos({});
     expect(Number(all.page!.totalEstimate)).toBe(ASPIRANTES);

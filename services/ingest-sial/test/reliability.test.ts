@@ -11,7 +11,8 @@ const SIZES = { preinscriptos: 10, aspirantes: 20, ingresantes: 10 };
 
 describe('ingest-sial reliability, merge rules and PlanIngesta', () => {
   let h: Harness;
-  const detalles = (d: unknown) => d as Record<string, unknown> & { errores: Record<string, number> };
+  const detalles = (d: unknown) =>
+    d as Record<string, unknown> & { errores_categorizados: Record<string, number> };
   const checkpoint = async (tipo: TipoIngesta) =>
     (await h.ingest.getConfiguracion({})).configuracion!.ventanas.find((v) => v.tipo === tipo)!.ultimaIngesta;
 
@@ -19,7 +20,7 @@ describe('ingest-sial reliability, merge rules and PlanIngesta', () => {
     h = await startHarness({ sizes: SIZES }, 'ingest_reliability');
     await h.openWindow(TipoIngesta.ASPIRANTES);
     const ok = await h.succeeded(await h.runPeriodic('aspirantes'));
-    expect(ok.detalles).toMatchObject({ creados: SIZES.aspirantes, modo: 'completo' });
+    expect(ok.detalles).toMatchObject({ created: SIZES.aspirantes, modo: 'completo' });
   });
 
   afterAll(async () => {
@@ -40,7 +41,7 @@ describe('ingest-sial reliability, merge rules and PlanIngesta', () => {
     const personalBefore = h.fake.state().requests.personal;
     const taskId = await h.runPeriodic('aspirantes');
     const ok = detalles((await h.succeeded(taskId)).detalles);
-    expect(ok).toMatchObject({ modo: 'incremental', recibidos: 3, actualizados: 3, creados: 0 });
+    expect(ok).toMatchObject({ modo: 'incremental', recibidos: 3, updated: 3, created: 0 });
     expect(h.fake.state().requests.personal - personalBefore).toBe(3);
     const moved = timestampDate((await checkpoint(TipoIngesta.ASPIRANTES))!);
     expect(moved.getTime()).toBeGreaterThan(timestampDate(before!).getTime());
@@ -70,9 +71,9 @@ describe('ingest-sial reliability, merge rules and PlanIngesta', () => {
     const ok = detalles((await h.succeeded(taskId)).detalles);
     h.fake.setFaults({ badRecords: false });
     expect(ok.recibidos).toBe(SIZES.aspirantes);
-    expect(ok.errores.datos_invalidos).toBeGreaterThanOrEqual(2);
+    expect(ok.errores_categorizados.datos_invalidos).toBeGreaterThanOrEqual(2);
     expect(ok.descartados).toBe(2);
-    expect(Number(ok.sin_cambios) + Number(ok.actualizados)).toBe(SIZES.aspirantes - 2);
+    expect(Number(ok.sin_cambios) + Number(ok.updated)).toBe(SIZES.aspirantes - 2);
   });
 
   it('moves estado only forward across tipos: an ingresante re-listed as aspirante stays ingresante', async () => {
@@ -116,14 +117,16 @@ describe('ingest-sial reliability, merge rules and PlanIngesta', () => {
     h.fake.setFaults({ empty: { count: 1, endpoints: 'list' } });
     const confirmed = detalles((await h.succeeded(await h.runPeriodic('aspirantes'))).detalles);
     expect(confirmed).toMatchObject({ recibidos: 0, modo: 'completo' });
-    expect(await checkpoint(TipoIngesta.ASPIRANTES)).toBeDefined();
+    // Accepted, but an empty answer confirms no point in time: the next run asks for the full list again.
+    expect(await checkpoint(TipoIngesta.ASPIRANTES)).toBeUndefined();
+    expect(confirmed.checkpoint_sin_mover).toMatch(/^SIAL respondió vacío/);
   });
 
   it('PlanIngesta returns the resumen and the per-field plan and writes nothing', async () => {
     const [dni] = h.fake.touch('aspirantes', 1);
     const before = (await h.alumnos.getAlumno({ dni: String(dni) })).alumno!;
     const res = await h.ingest.planIngesta({ tipo: TipoIngesta.ASPIRANTES, limit: 5 });
-    expect(res.resumen).toMatchObject({ tipo: 'aspirantes', recibidos: SIZES.aspirantes, actualizados: 1 });
+    expect(res.resumen).toMatchObject({ tipo: 'aspirantes', recibidos: SIZES.aspirantes, updated: 1 });
     const change = res.cambios.find((c) => c.dni === String(dni))!;
     expect(change.kind).toBe('update');
     const telefono = change.fields.find((f) => f.field === 'telefono')!;

@@ -75,7 +75,8 @@ async function runIngest(sial: SialClient, store: Store, tipo: Tipo, now: Date):
   store.checkpoint = nextCheckpoint({
     previous: store.checkpoint,
     range,
-    erroresSial: detalles.errores.sial,
+    erroresSial: detalles.errores_categorizados.sial,
+    recibidos: detalles.recibidos,
   });
   return detalles;
 }
@@ -100,9 +101,9 @@ describe('SIAL ingestion flow against the fake', () => {
     const first = await runIngest(sial, store, 'preinscriptos', now);
     expect(first).toMatchObject({
       recibidos: 120,
-      creados: 120,
+      created: 120,
       datos_personales_consultados: 120,
-      total_errores: 0,
+      errors: 0,
     });
     expect(fake.state().requests.personal).toBe(120);
 
@@ -114,10 +115,10 @@ describe('SIAL ingestion flow against the fake', () => {
     const second = await runIngest(sial, store, 'preinscriptos', now);
     expect(second).toMatchObject({
       recibidos: 5,
-      creados: 2,
-      actualizados: 3,
+      created: 2,
+      updated: 3,
       datos_personales_consultados: 5,
-      errores: { sial: 1 },
+      errores_categorizados: { sial: 1 },
     });
     expect(fake.state().requests.personal).toBe(125);
 
@@ -131,12 +132,14 @@ describe('SIAL ingestion flow against the fake', () => {
     // personal data is fetched (the others' fingerprints were stored).
     now = new Date('2026-01-15T15:00:00Z');
     const third = await runIngest(sial, store, 'preinscriptos', now);
-    expect(third).toMatchObject({ recibidos: 5, datos_personales_consultados: 1, total_errores: 0 });
+    expect(third).toMatchObject({ recibidos: 5, datos_personales_consultados: 1, errors: 0 });
     expect(fake.state().requests.personal).toBe(126);
     expect([...store.alumnos.values()].every((a) => a.nombre !== null)).toBe(true);
 
     now = new Date('2026-01-15T16:00:00Z');
     const fourth = await runIngest(sial, store, 'preinscriptos', now);
     expect(fourth).toMatchObject({ recibidos: 0, datos_personales_consultados: 0 });
+    // An empty answer confirms nothing: the checkpoint stays at the third run's hasta.
+    expect(store.checkpoint).toEqual(new Date('2026-01-15T15:00:00Z'));
   });
 });

@@ -4,9 +4,12 @@ import type { Knex } from '@mikro-orm/postgresql';
 import {
   createBatchPublisher,
   createCommandWorker,
+  PermanentError,
   SkipTask,
   TransientError,
+  ValidationError,
   type Buckets,
+  type CommandContext,
   type CommandWorker,
   type FieldError,
   type HandlerResult,
@@ -16,9 +19,10 @@ import {
   type TaskReporter,
 } from '@lucy/platform';
 import { IngestaManualCommandSchema, IngestarCommandSchema, type IngestaManualCommand } from '@lucy/proto';
-import type { SialClient } from '../adapters/index.js';
+import type { SialClient, SialClientOptions } from '../adapters/index.js';
 import {
   cantidadEntidades,
+  combineDetalles,
   evaluateWindow,
   incrementalRange,
   nextCheckpoint,
@@ -26,12 +30,19 @@ import {
   TIPOS,
   ERROR_CATEGORIAS,
   type IncrementalRange,
+  type IngestDetalles,
   type Tipo,
 } from '../domain/index.js';
 import { loadConfiguracion, saveCheckpoint, updateConfiguracion } from '../db/configuracion.repository.js';
 import { tipoFromPb } from '../mapping.js';
 import { ingestMetrics } from '../metrics.js';
-import { LOG_MODULE, runIngestion, type IngestRunResult } from './ingest.run.js';
+import {
+  LOG_MODULE,
+  RECORD_LOG_CAP,
+  runIngestion,
+  type IngestRunResult,
+  type WrittenChange,
+} from './ingest.run.js';
 
 /** Dependencies of the ingestion workers. */
 export interface IngestWorkerDeps {
@@ -42,8 +53,11 @@ export interface IngestWorkerDeps {
   logger: Logger;
   worker: string;
   clock: () => Date;
-  /** A SIAL client for a run, honouring the configured requests per second (0 = unlimited). */
-  sialFor: (requestsPerSecond: number) => SialClient;
+  /**
+   * A SIAL client for a run, honouring the configured requests per second (0 = unlimited); `onRetry` hears each
+   * HTTP retry inside the run (the Tarea's Log).
+   */
+  sialFor: (requestsPerSecond: number, onRetry?: SialClientOptions['onRetry']) => SialClient;
   /** Default personal-data concurrency when the configuration has none. */
   concurrency: number;
   maxAttempts?: number;
@@ -106,37 +120,148 @@ function toResult(
   };
 }
 
+/** Tarea attempts of an ingestion before it is dead-lettered, unless configured (`INGEST_MAX_ATTEMPTS`). */
+const DEFAULT_MAX_ATTEMPTS = 5;
+
 /**
- * Runs one ingestion (everything after the window check) and records it: its result (`succeeded`, `dry_run`,
- * `failed`, or `cancelled` when the task's signal aborted it), its duration, and for a real successful run its
- * records, problems and end time.
+ * Delay before the worker runs a failed ingestion again, by attempt: 1 s · 4^(n−1), at most 5 minutes (the
+ * platform worker's curve, passed to it explicitly so that the Log row of a failed attempt states the real wait).
+ */
+export const ingestBackoffMs = (attempt: number): number =>
+  Math.min(1000 * 4 ** Math.max(0, attempt - 1), 5 * 60_000);
+
+/** HTTP retries inside one attempt written to the Log; the rest only to the service log. */
+const HTTP_RETRY_LOG_CAP = 20;
+
+/** A wait in Spanish: «900 ms», «16 s», «4 min 16 s». */
+export function describeWait(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const rest = s % 60;
+  return rest === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${rest} s`;
+}
+
+/** What the worker will do after a failed attempt (its own rules, mirrored so that the Log can say it). */
+type Fate =
+  { kind: 'retry'; delayMs: number } | { kind: 'final'; permanent: boolean } | { kind: 'interrupted' };
+
+interface AttemptPolicy {
+  maxAttempts: number;
+  backoffMs: (attempt: number) => number;
+}
+
+function fateOf(err: unknown, attempt: number, signal: AbortSignal, policy: AttemptPolicy): Fate {
+  if (err instanceof PermanentError || err instanceof ValidationError)
+    return { kind: 'final', permanent: true };
+  // A worker that is stopping hands the task back without using up the attempt.
+  if (signal.aborted) return { kind: 'interrupted' };
+  if (attempt < policy.maxAttempts) return { kind: 'retry', delayMs: policy.backoffMs(attempt) };
+  return { kind: 'final', permanent: false };
+}
+
+/** A failed attempt as a Log row of its Tarea: WARNING with the wait when it is retried, ERROR when it is the end. */
+async function logFailure(
+  ctx: CommandContext<unknown>,
+  label: string,
+  err: unknown,
+  fate: Fate,
+  policy: AttemptPolicy,
+): Promise<void> {
+  if (fate.kind === 'interrupted') return; // the worker writes its own row for a hand-back
+  const mensaje = err instanceof Error ? err.message : String(err);
+  const codigo = (err as { code?: unknown }).code;
+  const detalles = {
+    intento: ctx.attempt,
+    max_intentos: policy.maxAttempts,
+    ...(typeof codigo === 'string' ? { codigo } : {}),
+  };
+  const attempt = `intento ${ctx.attempt} de ${policy.maxAttempts}`;
+  await ctx.reporter
+    .log(
+      fate.kind === 'retry'
+        ? {
+            level: 'WARNING',
+            module: LOG_MODULE,
+            message: `${label}: falló el ${attempt}: ${mensaje}. Se reintenta en ${describeWait(fate.delayMs)}.`,
+            detalles: { ...detalles, espera_segundos: Math.round(fate.delayMs / 1000), se_reintenta: true },
+          }
+        : {
+            level: 'ERROR',
+            module: LOG_MODULE,
+            message: fate.permanent
+              ? `${label} falló en el ${attempt} con un error que no se resuelve reintentando: ${mensaje}`
+              : `${label} falló definitivamente: se agotaron los ${policy.maxAttempts} intentos. Último error: ${mensaje}`,
+            detalles: { ...detalles, se_reintenta: false },
+          },
+    )
+    .catch(() => undefined);
+}
+
+/**
+ * The SIAL client's HTTP retries inside this attempt as Log rows (a retried request is not a Tarea attempt), up to
+ * {@link HTTP_RETRY_LOG_CAP}; the service log has every one.
+ */
+function httpRetryLog(ctx: CommandContext<unknown>): NonNullable<SialClientOptions['onRetry']> {
+  let logged = 0;
+  return ({ attempt, delayMs, error }) => {
+    if (logged > HTTP_RETRY_LOG_CAP) return;
+    logged++;
+    const message =
+      logged > HTTP_RETRY_LOG_CAP
+        ? `Hubo más de ${HTTP_RETRY_LOG_CAP} solicitudes HTTP a SIAL repetidas en el intento ${ctx.attempt}; el resto no se detalla en el Log.`
+        : `Solicitud HTTP a SIAL fallida (${error.message}); se repite en ${describeWait(delayMs)} (solicitud ${attempt + 1}, dentro del intento ${ctx.attempt} de la Tarea).`;
+    void ctx.reporter
+      .log({
+        level: 'WARNING',
+        module: LOG_MODULE,
+        message,
+        detalles: { solicitud: attempt, espera_ms: delayMs, intento: ctx.attempt },
+      })
+      .catch(() => undefined);
+  };
+}
+
+/**
+ * Runs one ingestion attempt (everything after the window check) and records it. Attempts and tasks are counted
+ * apart: `lucy_ingest_attempts_total` counts every attempt's result; `lucy_ingest_runs_total` counts a task once,
+ * when it ends (`succeeded`, `dry_run`, or `failed` when no retry follows). A failed attempt is also a Log row of its
+ * Tarea ({@link logFailure}).
  */
 async function measuredRun(
+  ctx: CommandContext<unknown>,
   tipo: Tipo,
+  label: string,
   dryRun: boolean,
-  signal: AbortSignal,
+  policy: AttemptPolicy,
   clock: () => Date,
-  run: () => Promise<{ result: HandlerResult; detalles: IngestRunResult['detalles'] }>,
+  run: () => Promise<{ result: HandlerResult; detalles: IngestDetalles }>,
 ): Promise<HandlerResult> {
   const endTimer = ingestMetrics.runSeconds.startTimer({ tipo });
-  let outcome: { result: HandlerResult; detalles: IngestRunResult['detalles'] };
+  let outcome: { result: HandlerResult; detalles: IngestDetalles };
   try {
     outcome = await run();
   } catch (err) {
     endTimer();
-    ingestMetrics.runs.inc({ tipo, result: signal.aborted ? 'cancelled' : 'failed' });
+    const fate = fateOf(err, ctx.attempt, ctx.signal, policy);
+    ingestMetrics.attempts.inc({ tipo, result: fate.kind === 'interrupted' ? 'interrupted' : 'failed' });
+    if (fate.kind === 'final') ingestMetrics.runs.inc({ tipo, result: 'failed' });
+    await logFailure(ctx, label, err, fate, policy);
     throw err;
   }
   endTimer();
-  ingestMetrics.runs.inc({ tipo, result: dryRun ? 'dry_run' : 'succeeded' });
+  const result = dryRun ? 'dry_run' : 'succeeded';
+  ingestMetrics.attempts.inc({ tipo, result });
+  ingestMetrics.runs.inc({ tipo, result });
   if (!dryRun) {
     const d = outcome.detalles;
-    const records = { creados: d.creados, actualizados: d.actualizados, sin_cambios: d.sin_cambios };
+    // Metric labels stay Spanish (the README's table); the Tarea's keys are the spec's.
+    const records = { creados: d.created, actualizados: d.updated, sin_cambios: d.sin_cambios };
     for (const [name, n] of Object.entries({ ...records, descartados: d.descartados })) {
       ingestMetrics.records.inc({ tipo, outcome: name }, n);
     }
     for (const categoria of ERROR_CATEGORIAS) {
-      ingestMetrics.errors.inc({ tipo, categoria }, d.errores[categoria]);
+      ingestMetrics.errors.inc({ tipo, categoria }, d.errores_categorizados[categoria]);
     }
     ingestMetrics.lastSuccess.set({ tipo }, clock().getTime() / 1000);
   }
@@ -144,24 +269,79 @@ async function measuredRun(
 }
 
 /** The run's summary as a Log row of its Tarea: SUCCESS without problems, WARNING with some (as the original). */
-async function logSummary(reporter: TaskReporter, tipo: Tipo, d: IngestRunResult['detalles']): Promise<void> {
+async function logSummary(
+  reporter: TaskReporter,
+  tipo: Tipo,
+  d: IngestDetalles,
+  extra: { titulo?: string; detalles?: Record<string, unknown> } = {},
+): Promise<void> {
   await reporter.log({
-    level: d.total_errores === 0 ? 'SUCCESS' : 'WARNING',
+    level: d.errors === 0 ? 'SUCCESS' : 'WARNING',
     module: LOG_MODULE,
-    message: summarizeIngest(tipo, d),
+    message: summarizeIngest(tipo, d, extra.titulo),
     detalles: {
       recibidos: d.recibidos,
-      creados: d.creados,
-      actualizados: d.actualizados,
+      created: d.created,
+      updated: d.updated,
+      errors: d.errors,
       sin_cambios: d.sin_cambios,
       descartados: d.descartados,
-      errores: d.errores,
+      errores_categorizados: d.errores_categorizados,
+      ...extra.detalles,
     },
   });
 }
 
+/**
+ * The records a reconciliation caught — changed in SIAL (or new) although the incremental runs had not brought
+ * them — one WARNING Log row each (up to {@link RECORD_LOG_CAP}, then one line counting the rest), the alumno
+ * linked.
+ */
+function createCaughtLog(reporter: TaskReporter, tipo: Tipo) {
+  let count = 0;
+  return {
+    get count() {
+      return count;
+    },
+    async record(change: WrittenChange): Promise<void> {
+      count++;
+      if (count > RECORD_LOG_CAP) return;
+      const campos = change.changes.map((c) => c.field);
+      const what =
+        change.kind === 'create'
+          ? 'no estaba en el registro'
+          : `había cambiado (${campos.length > 0 ? campos.join(', ') : 'sin campos visibles'})`;
+      await reporter.log({
+        level: 'WARNING',
+        module: LOG_MODULE,
+        message: `Reconciliación de ${tipo}: ${change.tipo_documento} ${change.dni} ${what} en SIAL y las ingestas incrementales no lo trajeron; ya quedó ${change.kind === 'create' ? 'creado' : 'actualizado'}.`,
+        detalles: {
+          reconciliacion: true,
+          registro: `${change.tipo_documento} ${change.dni}`,
+          tipo_cambio: change.kind === 'create' ? 'creado' : 'actualizado',
+          campos,
+        },
+        alumnoId: change.alumnoId,
+      });
+    },
+    async flush(): Promise<void> {
+      if (count > RECORD_LOG_CAP) {
+        await reporter.log({
+          level: 'WARNING',
+          module: LOG_MODULE,
+          message: `Reconciliación de ${tipo}: otros ${count - RECORD_LOG_CAP} registros perdidos por las ingestas incrementales no se detallan en el Log; están contados en los detalles de la Tarea.`,
+        });
+      }
+    },
+  };
+}
+
 /** Creates the four ingestion workers (not started). */
 export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
+  const policy: AttemptPolicy = {
+    maxAttempts: deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    backoffMs: deps.backoffMs ?? ingestBackoffMs,
+  };
   const common = {
     js: deps.nats.js,
     jsm: deps.nats.jsm,
@@ -171,8 +351,8 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
     cancellations: deps.buckets.cancellations,
     concurrency: 1,
     ackWaitMs: 60_000,
-    ...(deps.maxAttempts ? { maxAttempts: deps.maxAttempts } : {}),
-    ...(deps.backoffMs ? { backoffMs: deps.backoffMs } : {}),
+    maxAttempts: policy.maxAttempts,
+    backoffMs: policy.backoffMs,
   };
   const runDeps = {
     knex: deps.knex,
@@ -181,6 +361,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
     logger: deps.logger,
     clock: deps.clock,
   };
+  for (const tipo of TIPOS) ingestMetrics.reconciliationMissed.inc({ tipo }, 0);
 
   const periodic = TIPOS.map((tipo) =>
     createCommandWorker({
@@ -193,6 +374,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
         const now = deps.clock();
         const config = await loadConfiguracion(deps.knex);
         const ventana = config.ventanas[tipo];
+        const reconciliar = ctx.message.reconciliar;
         if (!ctx.message.ignorarVentana) {
           const decision = evaluateWindow({ tipo, inicio: ventana.diaInicio, fin: ventana.diaFin }, now);
           if (!decision.run) {
@@ -200,23 +382,49 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
             throw new SkipTask(decision.reason, { codigo: decision.code, tipo });
           }
         }
-        return measuredRun(tipo, false, ctx.signal, deps.clock, async () => {
-          const range = incrementalRange({
-            checkpoint: ventana.ultimaIngesta,
-            now,
-            inicio: ventana.diaInicio,
-          });
-          const run = await runIngestion(runDeps, {
+        const label = reconciliar ? `La reconciliación de ${tipo}` : `La ingesta de ${tipo}`;
+        return measuredRun(ctx, tipo, label, false, policy, deps.clock, async () => {
+          const base = {
             tipo,
-            range,
-            sial: deps.sialFor(config.sialRequestsPorSegundo),
+            sial: deps.sialFor(config.sialRequestsPorSegundo, httpRetryLog(ctx)),
             concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : deps.concurrency,
             dryRun: false,
-            lastGoodCount: ventana.ultimaCantidad || undefined,
             reporter: ctx.reporter,
             task: ctx.task,
             signal: ctx.signal,
             working: () => ctx.working(),
+          };
+          const incremental = incrementalRange({
+            checkpoint: ventana.ultimaIngesta,
+            now,
+            inicio: ventana.diaInicio,
+          });
+          let range = incremental;
+          // A reconciliation first brings the incremental window as a normal run would, so that what the full
+          // list changes afterwards is exactly what the incremental runs missed (a record changed in the last
+          // minutes is not "missed"). Without a checkpoint there is nothing to reconcile against: it is the
+          // full load.
+          let previa: IngestRunResult | undefined;
+          let caught: ReturnType<typeof createCaughtLog> | undefined;
+          if (reconciliar) {
+            if (incremental.modo === 'incremental') {
+              previa = await runIngestion(runDeps, { ...base, range: incremental, lastGoodCount: undefined });
+              caught = createCaughtLog(ctx.reporter, tipo);
+            }
+            range = {
+              modo: 'completo',
+              hasta: now,
+              motivo:
+                incremental.modo === 'incremental'
+                  ? 'Reconciliación: la lista completa comparada por huellas con lo guardado, después de la ventana incremental.'
+                  : `Reconciliación sin punto de control previo (${incremental.motivo})`,
+            };
+          }
+          const run = await runIngestion(runDeps, {
+            ...base,
+            range,
+            lastGoodCount: ventana.ultimaCantidad || undefined,
+            onChanged: caught ? (c) => caught.record(c) : undefined,
           });
           if (range.modo === 'completo' && run.detalles.recibidos === 0 && ventana.ultimaCantidad > 0) {
             // An empty full list after a good one is more likely a SIAL or proxy fault than an emptied table: it
@@ -226,10 +434,12 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
               { code: 'SIAL_LISTA_VACIA' },
             );
           }
+          await caught?.flush();
           const checkpoint = nextCheckpoint({
             previous: ventana.ultimaIngesta,
             range,
-            erroresSial: run.detalles.errores.sial,
+            erroresSial: run.detalles.errores_categorizados.sial,
+            recibidos: run.detalles.recibidos,
           });
           await saveCheckpoint(
             deps.knex,
@@ -237,11 +447,47 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
             checkpoint,
             range.modo === 'completo' && run.detalles.recibidos > 0 ? run.detalles.recibidos : undefined,
           );
-          ctx.logger.info({ tipo, detalles: run.detalles }, summarizeIngest(tipo, run.detalles));
-          await logSummary(ctx.reporter, tipo, run.detalles);
+          const detalles = previa ? combineDetalles(previa.detalles, run.detalles) : run.detalles;
+          const extra: Record<string, unknown> = { checkpoint: checkpoint?.toISOString() ?? null };
+          if (run.detalles.recibidos === 0) {
+            extra.checkpoint_sin_mover =
+              'SIAL respondió vacío: el punto de control queda donde estaba hasta que una respuesta con registros lo confirme.';
+          }
+          if (reconciliar) {
+            const perdidos = caught?.count ?? 0;
+            ingestMetrics.reconciliationMissed.inc({ tipo }, perdidos);
+            extra.reconciliacion = {
+              perdidos,
+              ...(previa
+                ? {
+                    incremental_previa: {
+                      recibidos: previa.detalles.recibidos,
+                      created: previa.detalles.created,
+                      updated: previa.detalles.updated,
+                    },
+                  }
+                : {}),
+            };
+            await ctx.reporter.log({
+              level: perdidos > 0 ? 'WARNING' : 'SUCCESS',
+              module: LOG_MODULE,
+              message:
+                perdidos > 0
+                  ? `Reconciliación de ${tipo}: ${perdidos} registros habían cambiado en SIAL sin que las ingestas incrementales los trajeran; ya quedaron al día.`
+                  : previa
+                    ? `Reconciliación de ${tipo}: ningún cambio perdido entre ${run.detalles.recibidos} registros comparados.`
+                    : `Reconciliación de ${tipo}: no había punto de control previo; se hizo la carga completa.`,
+              detalles: { perdidos, comparados: run.detalles.recibidos },
+            });
+          }
+          ctx.logger.info({ tipo, detalles }, summarizeIngest(tipo, detalles));
+          await logSummary(ctx.reporter, tipo, detalles, {
+            ...(reconciliar ? { titulo: `Reconciliación de ${tipo}` } : {}),
+            detalles: { modo: reconciliar ? 'reconciliacion' : range.modo },
+          });
           return {
-            result: toResult(tipo, range, run, { checkpoint: checkpoint?.toISOString() ?? null }),
-            detalles: run.detalles,
+            result: toResult(tipo, range, { ...run, detalles }, extra),
+            detalles,
           };
         });
       },
@@ -258,14 +504,15 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
     handle: async (ctx) => {
       const tipo = tipoFromPb(ctx.message.tipo)!;
       const dryRun = ctx.message.dryRun;
-      return measuredRun(tipo, dryRun, ctx.signal, deps.clock, async () => {
+      const label = dryRun ? `La simulación de ingesta de ${tipo}` : `La ingesta manual de ${tipo}`;
+      return measuredRun(ctx, tipo, label, dryRun, policy, deps.clock, async () => {
         const now = deps.clock();
         const config = await loadConfiguracion(deps.knex);
         const range = manualRange(ctx.message, now);
         const run = await runIngestion(runDeps, {
           tipo,
           range,
-          sial: deps.sialFor(config.sialRequestsPorSegundo),
+          sial: deps.sialFor(config.sialRequestsPorSegundo, httpRetryLog(ctx)),
           concurrency: config.sialConcurrencia > 0 ? config.sialConcurrencia : deps.concurrency,
           dryRun: ctx.message.dryRun,
           lastGoodCount: config.ventanas[tipo].ultimaCantidad || undefined,
@@ -278,7 +525,12 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
           // Staff asked for the whole list and SIAL has none: that confirms it, so scheduled runs accept it too.
           await updateConfiguracion(deps.knex, { [`ultima_cantidad_${tipo}`]: 0 });
         }
-        if (!dryRun) await logSummary(ctx.reporter, tipo, run.detalles);
+        if (!dryRun) {
+          await logSummary(ctx.reporter, tipo, run.detalles, {
+            titulo: `Ingesta manual de ${tipo}`,
+            detalles: { modo: range.modo },
+          });
+        }
         const extra = dryRun ? { dry_run: true, plan: run.plan, plan_truncado: run.plan.length >= 200 } : {};
         return { result: toResult(tipo, range, run, extra), detalles: run.detalles };
       });

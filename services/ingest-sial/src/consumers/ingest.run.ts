@@ -86,6 +86,17 @@ export interface IngestRunInput {
   working?: (() => void) | undefined;
   /** Planned changes kept in the result; default 200. */
   planCap?: number | undefined;
+  /** Called for each alumno created or updated once its write held (not for dry runs): the reconciliation's hook. */
+  onChanged?: ((change: WrittenChange) => Promise<void>) | undefined;
+}
+
+/** An alumno a run created or updated (written and committed). */
+export interface WrittenChange {
+  kind: 'create' | 'update';
+  alumnoId: string;
+  tipo_documento: string;
+  dni: string;
+  changes: readonly FieldChange[];
 }
 
 /** One planned change (dry runs). */
@@ -339,7 +350,13 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
     );
     const upserts: AlumnoUpsert[] = [];
     // The merge outcome of each record written, counted once the write is known to have held.
-    const written: { kind: MergeKind; item: SialListItem; alumnoId: string | undefined }[] = [];
+    const written: {
+      kind: MergeKind;
+      item: SialListItem;
+      alumnoId: string | undefined;
+      id: string;
+      changes: readonly FieldChange[];
+    }[] = [];
     const events: AlumnoEvent[] = [];
 
     await mapWithConcurrency(page, input.concurrency, async ({ item, fingerprint, issues }) => {
@@ -385,10 +402,10 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
         });
       }
       const newFingerprint = personalOk && stored?.fingerprints[tipo] !== fingerprint;
+      const id = stored?.id ?? uuidv7(now.getTime());
       if (input.dryRun || !(result.kind !== 'unchanged' || newFingerprint)) tally.outcome(result.kind);
-      else written.push({ kind: result.kind, item, alumnoId: stored?.id });
+      else written.push({ kind: result.kind, item, alumnoId: stored?.id, id, changes: result.changes });
       if (result.kind !== 'unchanged' || newFingerprint) {
-        const id = stored?.id ?? uuidv7(now.getTime());
         upserts.push({
           id,
           values: result.values,
@@ -439,7 +456,18 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
       for (const w of written) {
         const r = refused.get(documentKey(w.item.tipodoc, w.item.nrodoc));
         if (r) await problem(dataRejected(w.item, r.reason), { discarded: true, alumnoId: w.alumnoId });
-        else tally.outcome(w.kind);
+        else {
+          tally.outcome(w.kind);
+          if (w.kind !== 'unchanged' && input.onChanged) {
+            await input.onChanged({
+              kind: w.kind,
+              alumnoId: w.id,
+              tipo_documento: w.item.tipodoc,
+              dni: w.item.nrodoc,
+              changes: w.changes,
+            });
+          }
+        }
       }
       await publishAlumnoEvents(
         deps,

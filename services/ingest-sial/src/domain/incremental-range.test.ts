@@ -48,12 +48,18 @@ describe('next checkpoint', () => {
   const previous = new Date('2026-01-10T14:00:00Z');
   const range = incrementalRange({ now, checkpoint: previous });
 
-  it('advances to hasta when every record got its personal data', () => {
-    expect(nextCheckpoint({ previous, range, erroresSial: 0 })).toEqual(now);
+  it('advances to hasta when SIAL answered records and every one got its personal data', () => {
+    expect(nextCheckpoint({ previous, range, erroresSial: 0, recibidos: 3 })).toEqual(now);
   });
 
   it('stays put when some personal data failed, so the next run retries them', () => {
-    expect(nextCheckpoint({ previous, range, erroresSial: 2 })).toEqual(previous);
-    expect(nextCheckpoint({ previous: undefined, range, erroresSial: 2 })).toBeUndefined();
+    expect(nextCheckpoint({ previous, range, erroresSial: 2, recibidos: 3 })).toEqual(previous);
+    expect(nextCheckpoint({ previous: undefined, range, erroresSial: 2, recibidos: 3 })).toBeUndefined();
+  });
+
+  it('stays put on an empty answer, which may be a fault answering [] with a 200', () => {
+    expect(nextCheckpoint({ previous, range, erroresSial: 0, recibidos: 0 })).toEqual(previous);
+    const full = incrementalRange({ now, checkpoint: null });
+    expect(nextCheckpoint({ previous: null, range: full, erroresSial: 0, recibidos: 0 })).toBeUndefined();
   });
 });

@@ -73,18 +73,26 @@ export interface NextCheckpointInput {
   readonly previous: Date | null | undefined;
   /** The range the run asked for. */
   readonly range: IncrementalRange;
-  /** Personal-data failures of the run (`errores.sial` of its detalles). */
+  /** Personal-data failures of the run (`errores_categorizados.sial` of its detalles). */
   readonly erroresSial: number;
+  /** Records SIAL's list answer held (`recibidos`). */
+  readonly recibidos: number;
 }
 
 /**
  * The checkpoint to store after a run whose list request succeeded (a failed list request never moves it).
- * It advances to `range.hasta` only when no record lost its personal data; otherwise it stays, so the next run
- * lists the same records again — cheap, because the fingerprint rule re-fetches personal data only for the records
- * that failed (their fingerprint was not stored). A record that fails on every run holds the checkpoint back;
- * its errors show in every run's detalles until SIAL serves it.
+ *
+ * It advances to `range.hasta` only when SIAL's answer confirms that point: the answer held at least one record and
+ * no record lost its personal data. An empty answer proves nothing — a SIAL or proxy fault that answers `[]` with a
+ * 200 looks exactly like a quiet window — so it leaves the checkpoint where it was: the next run asks again from
+ * the same point, over a window that grew, and the first answer with records (or the nightly reconciliation's full
+ * list) moves it. A quiet window costs a slightly wider query, never a lost change.
+ * A run with personal-data failures also keeps it, so the next run lists the same records again — cheap, because
+ * the fingerprint rule re-fetches personal data only for the records that failed (their fingerprint was not
+ * stored). A record that fails on every run holds the checkpoint back; its errors show in every run's detalles
+ * until SIAL serves it.
  */
 export function nextCheckpoint(input: NextCheckpointInput): Date | undefined {
-  if (input.erroresSial === 0) return input.range.hasta;
+  if (input.erroresSial === 0 && input.recibidos > 0) return input.range.hasta;
   return input.previous ?? undefined;
 }

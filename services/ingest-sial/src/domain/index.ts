@@ -87,6 +87,7 @@ export { assessSourceHealth, type SourceHealth, type SourceHealthInput } from '.
 export {
   EMPTY_ERRORES,
   cantidadEntidades,
+  combineDetalles,
   createIngestTally,
   summarizeIngest,
   type IngestDetalles,

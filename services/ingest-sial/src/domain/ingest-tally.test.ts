@@ -19,13 +19,13 @@ describe('ingest tally', () => {
     const detalles = tally.toDetalles();
     expect(detalles).toMatchObject({
       recibidos: 5,
-      creados: 1,
-      actualizados: 1,
+      created: 1,
+      updated: 1,
       sin_cambios: 2,
       descartados: 1,
       datos_personales_consultados: 1,
-      errores: { sial: 1, datos_invalidos: 1, guardado: 0, otros: 0 },
-      total_errores: 2,
+      errores_categorizados: { sial: 1, datos_invalidos: 1, guardado: 0, otros: 0 },
+      errors: 2,
       errores_omitidos: 0,
       advertencias: ['SIAL devolvió la lista de preinscriptos vacía.'],
     });
@@ -45,7 +45,7 @@ describe('ingest tally', () => {
     const tally = createIngestTally();
     for (let i = 0; i < 130; i++) tally.error(recordError('guardado', `DNI ${i}`, 'error al guardar'));
     const detalles = tally.toDetalles();
-    expect(detalles.errores.guardado).toBe(130);
+    expect(detalles.errores_categorizados.guardado).toBe(130);
     expect(detalles.errores_detalle).toHaveLength(100);
     expect(detalles.errores_omitidos).toBe(30);
   });
@@ -54,7 +54,7 @@ describe('ingest tally', () => {
     const tally = createIngestTally();
     const before = tally.toDetalles();
     tally.error(recordError('otros', 'DNI 1', 'x'));
-    expect(before.errores.otros).toBe(0);
+    expect(before.errores_categorizados.otros).toBe(0);
     expect(before.errores_detalle).toEqual([]);
   });
 });

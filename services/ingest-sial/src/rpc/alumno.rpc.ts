@@ -204,7 +204,9 @@ export function deletedHeaders(requestedBy: string) {
 }
 
 /** AlumnoService: list, get, delete and export. */
-export function createAlumnoRpc(deps: AlumnoRpcDeps): ServiceImpl<typeof AlumnoService> {
+export function createAlumnoRpc(
+  deps: AlumnoRpcDeps,
+): Omit<ServiceImpl<typeof AlumnoService>, 'importAlumnos'> {
   const { knex } = deps;
   const maxExportRows = deps.maxExportRows ?? EXPORT_MAX_ROWS;
 

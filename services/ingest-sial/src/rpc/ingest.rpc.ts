@@ -239,15 +239,15 @@ export function createIngestRpc(deps: IngestRpcDeps): ServiceImpl<typeof IngestS
       const resumen: PbJsonObject = {
         tipo,
         recibidos: d.recibidos,
-        creados: d.creados,
-        actualizados: d.actualizados,
+        created: d.created,
+        updated: d.updated,
         sin_cambios: d.sin_cambios,
         descartados: d.descartados,
         datos_personales_consultados: d.datos_personales_consultados,
-        errores: { ...d.errores },
-        total_errores: d.total_errores,
+        errores_categorizados: { ...d.errores_categorizados },
+        errors: d.errors,
         advertencias: d.advertencias,
-        cambios_omitidos: Math.max(0, d.creados + d.actualizados - run.plan.length),
+        cambios_omitidos: Math.max(0, d.created + d.updated - run.plan.length),
       };
       return {
         resumen,
