@@ -22,6 +22,7 @@ import {
 } from './adapters/index.js';
 import type { IdentityConfig } from './config.js';
 import { createAlumnoDeletedConsumer } from './consumers/alumno-deleted.consumer.js';
+import { createEmailEnviadoConsumer } from './consumers/email-enviado.consumer.js';
 import { createIdentityWorkers } from './consumers/identity.consumer.js';
 import { createOperationRunner } from './consumers/operation.run.js';
 import { createPgWriteLimiter, createVault, identityOrm } from './db/index.js';
@@ -140,7 +141,10 @@ export async function startIdentityService(
         ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
       }),
     );
-    consumers.push(createAlumnoDeletedConsumer({ nats, names, logger, knex, publisher: runtime.publisher }));
+    consumers.push(
+      createAlumnoDeletedConsumer({ nats, names, logger, knex, publisher: runtime.publisher }),
+      createEmailEnviadoConsumer({ nats, names, logger, knex, vault, clock }),
+    );
     for (const w of workers) await w.start();
     for (const c of consumers) await c.start();
     const rpc = await startRpcServer({

@@ -385,7 +385,8 @@ describe('identity-teams against the fakes', () => {
       emailInstitucional: upnOf(a),
       teamsProcesado: true,
       moodleProcesado: true,
-      emailProcesado: true,
+      // Requested, not sent: no notifier runs here (email-enviado.test.ts has the whole path).
+      emailProcesado: false,
     });
     const withAccount = await h.alumnoRpc.listAlumnos({
       filter: { conEmailInstitucional: true, ids: [a.id, take().id] },

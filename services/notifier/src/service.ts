@@ -12,7 +12,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import { createDirectory, createSmtpMailer, type Directory, type Mailer } from './adapters/index.js';
 import type { NotifierConfig } from './config.js';
 import { createEmailWorker } from './consumers/enviar-email.consumer.js';
-import { notifierOrm } from './db/index.js';
+import { createPlantillaCache, notifierOrm } from './db/index.js';
 import { dominioDe } from './domain/index.js';
 import { boundNotifierRpc } from './rpc/input.js';
 import { createNotifierRpc } from './rpc/notifier.rpc.js';
@@ -62,8 +62,10 @@ export async function startNotifierService(
       token: config.RPC_TOKEN,
       timeoutMs: config.NOTIFY_RPC_TIMEOUT_MS,
     });
+  const plantillas = createPlantillaCache(knex);
   const worker = createEmailWorker({
     knex,
+    plantillas,
     nats: runtime.nats,
     names: runtime.names,
     buckets: runtime.buckets,
@@ -88,7 +90,10 @@ export async function startNotifierService(
       logger,
       services: [NotifierService],
       routes: (router) => {
-        router.service(NotifierService, boundNotifierRpc(createNotifierRpc({ knex, mailer, clock })));
+        router.service(
+          NotifierService,
+          boundNotifierRpc(createNotifierRpc({ knex, mailer, clock, plantillas })),
+        );
       },
     });
     logger.info(

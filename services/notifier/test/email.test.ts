@@ -1,6 +1,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import { captureLogger, waitFor } from '@lucy/testkit';
-import { TaskSucceededSchema, TipoEmail, type TaskSucceeded } from '@lucy/proto';
+import { H } from '@lucy/platform';
+import { captureLogger, readStream, waitFor } from '@lucy/testkit';
+import { EmailEnviadoSchema, TaskSucceededSchema, TipoEmail, type TaskSucceeded } from '@lucy/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
 
@@ -40,6 +41,11 @@ function alumno(
   });
   return { id, dni, credentialRef, upn: `test-${dni}@eco.unrc.edu.ar` };
 }
+
+const emailEnviados = async () =>
+  (await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('notify', 'email_enviado'))).map((m) =>
+    fromBinary(EmailEnviadoSchema, m.data),
+  );
 
 const detallesOf = (e: TaskSucceeded) => (e.detalles ?? {}) as Record<string, unknown>;
 
@@ -133,6 +139,66 @@ describe('credential e-mails through the SMTP sink', () => {
     expect(mails).toHaveLength(1);
     expect(mails[0]!.subject).toBe('Nueva contraseña temporal - FCE UNRC');
     expect((await entregaOf(taskId)).intentos).toBe(1);
+    // The rest of the system heard of it once: both runs published email_enviado under one Nats-Msg-Id.
+    const enviados = (await emailEnviados()).filter((e) => e.taskId === taskId);
+    expect(enviados).toHaveLength(1);
+    expect(enviados[0]).toMatchObject({
+      alumnoId: a.id,
+      tipo: TipoEmail.PASSWORD_RESET,
+      credentialRef: a.credentialRef,
+      messageId: mails[0]!.messageId,
+    });
+  });
+
+  it('tells the rest of the system once the relay accepted an e-mail, and never before', async () => {
+    const a = alumno();
+    h.sink.setFaults({ rejectTemporary: 1 });
+    try {
+      const taskId = await h.enviar({
+        alumnoId: a.id,
+        tipo: TipoEmail.CREDENCIALES,
+        credentialRef: a.credentialRef,
+      });
+      // The 451 attempt published nothing; the accepted one did, with the Tarea's headers.
+      await h.succeeded(taskId);
+      const stored = (
+        await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('notify', 'email_enviado'))
+      ).filter((m) => m.header(H.taskId) === taskId);
+      expect(stored).toHaveLength(1);
+      expect(stored[0]!.header(H.taskType)).toBe('alumnos.tasks.enviar_email_credenciales');
+      const event = fromBinary(EmailEnviadoSchema, stored[0]!.data);
+      expect(event).toMatchObject({ alumnoId: a.id, tipo: TipoEmail.CREDENCIALES, taskId });
+      expect(event.enviadoEn).toBeDefined();
+      expect((await entregaOf(taskId)).intentos).toBe(2);
+    } finally {
+      h.sink.clearFaults();
+    }
+  });
+
+  it('lists the courses of the enrolment e-mail, escaped, and says they will come when there are none', async () => {
+    const withCourses = alumno();
+    const taskId = await h.enviar({
+      alumnoId: withCourses.id,
+      tipo: TipoEmail.ENROLAMIENTO,
+      cursos: ['Ingreso Contabilidad (Cát 1 y 2)', 'Matemática <I>'],
+    });
+    await h.succeeded(taskId);
+    const mail = await h.sink.waitFor((m) => m.envelope.to.includes(`ana${n}@gmail.com`), 5_000);
+    expect(mail.html).toContain('<li>Ingreso Contabilidad (Cát 1 y 2)</li>');
+    expect(mail.html).toContain('<li>Matemática &lt;I&gt;</li>');
+    expect(mail.html).not.toContain('Serás notificado');
+    expect(mail.text).toContain('Ingreso Contabilidad (Cát 1 y 2)');
+    expect(mail.text).toContain('Matemática <I>');
+
+    const without = alumno();
+    await h.succeeded(await h.enviar({ alumnoId: without.id, tipo: TipoEmail.ENROLAMIENTO }));
+    const plain = await h.sink.waitFor((m) => m.envelope.to.includes(`ana${n}@gmail.com`), 5_000);
+    expect(plain.html).toContain('Serás notificado cuando los cursos estén disponibles.');
+    expect(plain.html).not.toContain('<li>');
+
+    // Bad lists are refused, naming the field.
+    const bad = await h.enviar({ alumnoId: without.id, tipo: TipoEmail.ENROLAMIENTO, cursos: ['  '] });
+    expect((await h.failed(bad)).mensajeError).toContain('cursos:');
   });
 
   it('falls back to the institutional address, and fails with the reason when there is none', async () => {

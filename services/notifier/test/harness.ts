@@ -149,7 +149,7 @@ export interface Harness {
   notifier: Client<typeof NotifierService>;
   /** Publishes `lucy.cmd.notify.enviar_email`; returns the task id. */
   enviar(
-    command: { alumnoId: string; tipo: TipoEmail; upn?: string; credentialRef?: string },
+    command: { alumnoId: string; tipo: TipoEmail; upn?: string; credentialRef?: string; cursos?: string[] },
     options?: { taskId?: string; msgId?: string },
   ): Promise<string>;
   taskEvents(taskId: string, kind: string): Promise<StoredMessage[]>;

@@ -169,6 +169,8 @@ export function cuentaToPb(c: CuentaRow, tienePassword: boolean): CuentaExterna 
     activadaEn: ts(c.activada_en),
     actualizadaEn: ts(c.actualizada_en),
     ultimoError: c.ultimo_error ?? '',
+    emailEnviado: c.email_enviado_en !== null,
+    emailEnviadoEn: ts(c.email_enviado_en),
   };
 }
 
@@ -214,7 +216,7 @@ export function createOperationRunner(deps: OperationDeps) {
   const skus = skuCache(graph, deps.studentSku);
 
   const publishCuenta = async (
-    kind: 'creada' | 'activada' | 'password_reseteada' | 'eliminada',
+    kind: 'creada' | 'activada' | 'password_reseteada' | 'email_enviado' | 'eliminada',
     cuenta: CuentaRow,
     ctx: CommandContext<unknown>,
   ) => {
@@ -764,6 +766,7 @@ export function createOperationRunner(deps: OperationDeps) {
           licencia_asignada: false,
           moodle_id: null,
           email_solicitado: false,
+          email_enviado_en: null,
         },
         now,
       );

@@ -19,6 +19,8 @@ export interface CuentaRow {
   moodle_id: number | null;
   moodle_username: string | null;
   email_solicitado: boolean;
+  /** When the relay accepted its last credentials e-mail (the notifier's event); null: none yet. */
+  email_enviado_en: Date | null;
   estado: CuentaEstado;
   ultimo_error: string | null;
   creada_en: Date | null;
@@ -50,6 +52,7 @@ const CUENTA_COLUMNS = [
   'moodle_id',
   'moodle_username',
   'email_solicitado',
+  'email_enviado_en',
   'estado',
   'ultimo_error',
   'creada_en',
@@ -72,6 +75,7 @@ const toCuenta = (r: Record<string, unknown>): CuentaRow => ({
   moodle_id: r.moodle_id === null || r.moodle_id === undefined ? null : Number(r.moodle_id),
   moodle_username: (r.moodle_username as string | null) ?? null,
   email_solicitado: Boolean(r.email_solicitado),
+  email_enviado_en: asDate(r.email_enviado_en),
   estado: r.estado as CuentaEstado,
   ultimo_error: (r.ultimo_error as string | null) ?? null,
   creada_en: asDate(r.creada_en),
@@ -258,4 +262,25 @@ export async function updateOperacion(
   await operacionTable(knex)
     .where('task_id', taskId)
     .update({ ...patch, actualizada_en: now });
+}
+
+/**
+ * Records that the relay accepted a credentials e-mail of the alumno's account; undefined when the alumno has no
+ * live account (none, or deleted since). Applying the same event twice changes nothing but the time.
+ */
+export async function markEmailEnviado(
+  knex: Knex,
+  alumnoId: string,
+  enviadoEn: Date,
+  now: Date,
+): Promise<CuentaRow | undefined> {
+  const rows: Record<string, unknown>[] = await cuentaTable(knex)
+    .where('alumno_id', alumnoId)
+    .whereNot('estado', 'eliminada')
+    .update({
+      email_enviado_en: knex.raw('greatest(email_enviado_en, ?::timestamptz)', [enviadoEn]),
+      actualizada_en: now,
+    })
+    .returning(CUENTA_COLUMNS);
+  return rows[0] ? toCuenta(rows[0]) : undefined;
 }

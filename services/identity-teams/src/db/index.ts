@@ -1,5 +1,6 @@
 import { CuentaSchema } from './cuenta.entity.js';
 import { Migration20261207000000_init } from './migrations/Migration20261207000000_init.js';
+import { Migration20261207080000_email_enviado } from './migrations/Migration20261207080000_email_enviado.js';
 
 export * from './cuenta.entity.js';
 export * from './cuenta.repository.js';
@@ -11,5 +12,8 @@ export * from './rate-bucket.js';
 export const identityOrm = {
   schema: 'identity',
   entities: [CuentaSchema],
-  migrations: [{ name: 'Migration20261207000000_init', class: Migration20261207000000_init }],
+  migrations: [
+    { name: 'Migration20261207000000_init', class: Migration20261207000000_init },
+    { name: 'Migration20261207080000_email_enviado', class: Migration20261207080000_email_enviado },
+  ],
 };

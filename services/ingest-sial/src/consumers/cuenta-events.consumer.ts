@@ -1,8 +1,9 @@
 /**
  * The projection of identity-teams' account events (`lucy.evt.cuenta.*`) onto the alumno: `email_institucional`
- * (the UPN), `teams_procesado`, `moodle_procesado`, `email_procesado`. Each event carries the whole account
- * record, and the durable consumer takes them one at a time in stream order, so applying one is idempotent and a
- * redelivery never moves the alumno back. Ingestion never writes these columns, so a re-ingestion keeps them.
+ * (the UPN), `teams_procesado`, `moodle_procesado`, `email_procesado` (the credentials e-mail accepted by the
+ * relay). Each event carries the whole account record, and the durable consumer takes them one at a time in stream
+ * order, so applying one is idempotent and a redelivery never moves the alumno back. Ingestion never writes these
+ * columns, so a re-ingestion keeps them.
  */
 import type { Knex } from '@mikro-orm/postgresql';
 import {
@@ -44,12 +45,20 @@ export function createCuentaProjection(deps: {
         .where('id', c.alumnoId)
         .update(
           eliminada
-            ? { email_institucional: null, teams_procesado: false, moodle_procesado: false }
+            ? {
+                email_institucional: null,
+                teams_procesado: false,
+                moodle_procesado: false,
+                email_procesado: false,
+              }
             : {
                 email_institucional: c.upn || null,
                 teams_procesado: c.graphId !== '',
                 moodle_procesado: c.moodleId > 0n,
-                email_procesado: c.emailSolicitado,
+                // Sent, not merely requested (identity-teams learns it from the notifier's email_enviado).
+                // Never back to false while the account lives: an older snapshot (the activation's, published
+                // after the e-mail went out) may arrive after it.
+                email_procesado: deps.knex.raw('email_procesado or ?', [c.emailEnviado]),
               },
         );
     },

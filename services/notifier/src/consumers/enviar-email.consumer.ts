@@ -4,11 +4,16 @@
  * sends it, with a delivery record checked before and written around the SMTP transaction so that a redelivered
  * command never sends an e-mail the relay already accepted (see db/entrega.repository.ts for the residual window).
  */
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Knex } from '@mikro-orm/postgresql';
 import {
+  CONTENT_TYPE,
   createCommandWorker,
+  encode,
   errorMessage,
   PermanentError,
+  taskHeaders,
   ValidationError,
   type Buckets,
   type CommandWorker,
@@ -17,9 +22,15 @@ import {
   type Logger,
   type Names,
   type NatsHandles,
+  type TaskContext,
 } from '@lucy/platform';
-import { EnviarEmailCommandSchema, TipoEmail, type EnviarEmailCommand } from '@lucy/proto';
-import type { Directory, Mailer, SendResult } from '../adapters/index.js';
+import {
+  EmailEnviadoSchema,
+  EnviarEmailCommandSchema,
+  TipoEmail,
+  type EnviarEmailCommand,
+} from '@lucy/proto';
+import type { AlumnoContacto, Directory, Mailer, SendResult } from '../adapters/index.js';
 import {
   buildEmail,
   elegirDestinatario,
@@ -31,17 +42,20 @@ import {
 } from '../domain/index.js';
 import {
   beginEntrega,
+  createPlantillaCache,
   failBeforeSending,
   findEntregaByTask,
   finishEntrega,
-  loadPlantilla,
   tipoToDb,
   type EntregaGuardada,
+  type PlantillaCache,
 } from '../db/index.js';
 import { notifyMetrics } from '../metrics.js';
 
 export const ENVIAR_EMAIL_SUBJECT = 'lucy.cmd.notify.enviar_email';
 export const ENVIAR_EMAIL_TASK = 'alumnos.tasks.enviar_email_credenciales';
+/** Published once the relay accepted an e-mail (identity-teams marks the account's credentials e-mail sent). */
+export const EMAIL_ENVIADO_EVENT = { domain: 'notify', event: 'email_enviado' } as const;
 
 /** Dependencies of the e-mail worker. */
 export interface EmailWorkerDeps {
@@ -54,6 +68,8 @@ export interface EmailWorkerDeps {
   clock: () => Date;
   mailer: Mailer;
   directory: Directory;
+  /** The current templates; default a cache of its own (2 s). */
+  plantillas?: PlantillaCache;
   /** Domain of the Message-ID (the sender's). */
   messageIdDomain: string;
   /** {moodle_url} of the enrolment e-mail. */
@@ -70,6 +86,12 @@ const conPassword = (tipo: TipoEmail) => tipo === TipoEmail.CREDENCIALES || tipo
 export function validateEnviarEmail(m: EnviarEmailCommand): FieldError[] {
   const errors: FieldError[] = [];
   if (m.alumnoId.trim() === '') errors.push({ field: 'alumno_id', message: 'falta el id del alumno.' });
+  if (m.cursos.length > 100 || m.cursos.some((c) => c.trim() === '' || c.length > 255)) {
+    errors.push({
+      field: 'cursos',
+      message: 'cada curso es un nombre corto no vacío de hasta 255 caracteres, y son a lo sumo 100.',
+    });
+  }
   if (!isTipoEmailConocido(m.tipo)) {
     errors.push({
       field: 'tipo',
@@ -123,6 +145,27 @@ async function persistently<T>(what: () => Promise<T>, logger: Logger): Promise<
 /** Creates the e-mail worker (not started). */
 export function createEmailWorker(deps: EmailWorkerDeps): CommandWorker {
   const { knex, clock, mailer, directory } = deps;
+  const plantillas = deps.plantillas ?? createPlantillaCache(knex);
+
+  /**
+   * Tells the rest of the system the relay accepted the e-mail. The same `Nats-Msg-Id` on every attempt; a failure
+   * fails the attempt, and its redelivery finds the delivery `enviada` and publishes again without sending.
+   */
+  const publishEnviado = async (m: EnviarEmailCommand, task: TaskContext, e: EntregaGuardada) => {
+    const event = create(EmailEnviadoSchema, {
+      alumnoId: m.alumnoId,
+      tipo: m.tipo,
+      taskId: task.taskId,
+      messageId: e.messageId,
+      credentialRef: m.credentialRef,
+      enviadoEn: timestampFromDate(e.enviadaEn ?? clock()),
+    });
+    await deps.nats.js.publish(
+      deps.names.evt(EMAIL_ENVIADO_EVENT.domain, EMAIL_ENVIADO_EVENT.event),
+      encode(EmailEnviadoSchema, event, CONTENT_TYPE.protobuf),
+      { headers: taskHeaders(task, CONTENT_TYPE.protobuf), msgID: `email_enviado:${task.taskId}` },
+    );
+  };
   return createCommandWorker({
     js: deps.nats.js,
     jsm: deps.nats.jsm,
@@ -145,10 +188,17 @@ export function createEmailWorker(deps: EmailWorkerDeps): CommandWorker {
       const tipo = m.tipo as TipoEmailConocido;
       const label = tipoToDb(tipo);
       const taskId = ctx.task.taskId;
-      const previous = await findEntregaByTask(knex, taskId);
+      // The record, the alumno and the template at once (the credential only once it is known to be needed:
+      // every resolution is audited by identity-teams).
+      const [previous, alumnoLookup, plantillaLookup] = await Promise.all([
+        findEntregaByTask(knex, taskId),
+        directory.alumno(m.alumnoId).catch((err: unknown) => err),
+        plantillas.get(tipo).catch((err: unknown) => ({ failed: err })),
+      ]);
       if (previous?.estado === 'enviada') {
         notifyMetrics.emails.inc({ tipo: label, result: 'already_sent' });
         ctx.logger.info({ entregaId: previous.id, messageId: previous.messageId }, 'e-mail already sent');
+        await publishEnviado(m, ctx.task, previous);
         return resultOf(previous, { ya_enviada: true });
       }
       if (previous?.estado === 'fallida') {
@@ -162,9 +212,11 @@ export function createEmailWorker(deps: EmailWorkerDeps): CommandWorker {
       let plantillaVersion: number | null = null;
       let email: EmailRenderizado;
       try {
-        const alumno = await directory.alumno(m.alumnoId);
+        if (!alumnoLookupOk(alumnoLookup)) throw alumnoLookup;
+        const alumno = alumnoLookup;
         destinatario = elegirDestinatario(alumno).email;
-        const plantilla = await loadPlantilla(knex, tipo);
+        if (plantillaLookup && 'failed' in plantillaLookup) throw plantillaLookup.failed;
+        const plantilla = plantillaLookup;
         plantillaVersion = plantilla?.version ?? null;
         let upn = m.upn.trim() || alumno.emailInstitucional.trim();
         let password: string | undefined;
@@ -190,7 +242,7 @@ export function createEmailWorker(deps: EmailWorkerDeps): CommandWorker {
             upn,
             password,
             moodle_url: deps.moodleUrl,
-            cursos: [],
+            cursos: m.cursos,
           },
         );
       } catch (err) {
@@ -219,7 +271,10 @@ export function createEmailWorker(deps: EmailWorkerDeps): CommandWorker {
         messageId,
         ahora: clock(),
       });
-      if (entrega.estado === 'enviada') return resultOf(entrega, { ya_enviada: true });
+      if (entrega.estado === 'enviada') {
+        await publishEnviado(m, ctx.task, entrega);
+        return resultOf(entrega, { ya_enviada: true });
+      }
       if (entrega.estado === 'fallida') {
         throw new PermanentError(entrega.error || 'El envío del correo ya había fallado.', {
           code: 'ENTREGA_FALLIDA',
@@ -269,7 +324,12 @@ export function createEmailWorker(deps: EmailWorkerDeps): CommandWorker {
         ctx.logger,
       );
       notifyMetrics.emails.inc({ tipo: label, result: 'sent' });
+      await publishEnviado(m, ctx.task, saved);
       return resultOf(saved, incierto ? { reenvio_incierto: true } : {});
     },
   });
+}
+
+function alumnoLookupOk(x: unknown): x is AlumnoContacto {
+  return typeof x === 'object' && x !== null && 'emailPersonal' in x && !(x instanceof Error);
 }

@@ -153,3 +153,41 @@ export async function guardarVersion(knex: Knex, nueva: NuevaVersion): Promise<P
     return toPlantilla(saved!);
   });
 }
+
+/** A short-lived cache of the current templates, shared by the e-mail worker and the RPC that edits them. */
+export interface PlantillaCache {
+  get(tipo: TipoEmailConocido): Promise<PlantillaGuardada | undefined>;
+  /** Drops a kind after this process saved a new version of it. */
+  forget(tipo: TipoEmailConocido): void;
+}
+
+/**
+ * Creates the cache: every e-mail used to read its template (one query per e-mail); now a kind is read at most once
+ * per `ttlMs` (default 2,000 ms). An edit through this process is seen at once; an edit through another replica
+ * within `ttlMs`.
+ */
+export function createPlantillaCache(
+  knex: Knex,
+  options: { ttlMs?: number; now?: () => number } = {},
+): PlantillaCache {
+  const ttlMs = options.ttlMs ?? 2000;
+  const now = options.now ?? Date.now;
+  const entries = new Map<TipoEmailConocido, { at: number; value: Promise<PlantillaGuardada | undefined> }>();
+  return {
+    get(tipo) {
+      const hit = entries.get(tipo);
+      if (hit && now() - hit.at < ttlMs) return hit.value;
+      const value = loadPlantilla(knex, tipo);
+      const entry = { at: now(), value };
+      entries.set(tipo, entry);
+      // A failed read is not kept: the next e-mail asks again.
+      value.catch(() => {
+        if (entries.get(tipo) === entry) entries.delete(tipo);
+      });
+      return value;
+    },
+    forget(tipo) {
+      entries.delete(tipo);
+    },
+  };
+}

@@ -40,6 +40,7 @@ import {
   listPlantillas,
   listVersiones,
   loadPlantilla,
+  type PlantillaCache,
   loadVersion,
   type EntregaGuardada,
   type EstadoEntrega,
@@ -52,6 +53,8 @@ export interface NotifierRpcDeps {
   knex: Knex;
   mailer: Mailer;
   clock: () => Date;
+  /** The worker's template cache, told when a kind gets a new version here. */
+  plantillas?: PlantillaCache;
 }
 
 const MAX_LIMIT = 500;
@@ -174,6 +177,7 @@ export function createNotifierRpc(deps: NotifierRpcDeps): ServiceImpl<typeof Not
         ahora: clock(),
         versionBase: req.versionBase || undefined,
       });
+      deps.plantillas?.forget(tipo);
       return { plantilla: toPlantillaPb(saved), avisos: [...prepared.avisos] };
     },
 
@@ -195,6 +199,7 @@ export function createNotifierRpc(deps: NotifierRpcDeps): ServiceImpl<typeof Not
         origen: `restauración de la versión ${old.version}`,
         ahora: clock(),
       });
+      deps.plantillas?.forget(tipo);
       return { plantilla: toPlantillaPb(saved) };
     },
 
