@@ -39,12 +39,36 @@ describe('SchedulerService', () => {
 
   it('creates the default periodic tasks on first start, ingestions disabled', async () => {
     const { periodicTasks } = await r.client.listPeriodicTasks({});
+    const byName = new Map(periodicTasks.map((t) => [t.name, t]));
     const byTask = new Map(periodicTasks.map((t) => [t.task, t]));
     for (const tipo of ['preinscriptos', 'aspirantes', 'ingresantes']) {
-      const t = byTask.get(`alumnos.tasks.ingestar_${tipo}`);
+      const t = byName.get(`Ingesta automática de ${tipo}`);
+      expect(t?.task).toBe(`alumnos.tasks.ingestar_${tipo}`);
       expect(t?.enabled).toBe(false);
-      expect(t?.name).toBe(`Ingesta automática de ${tipo}`);
+      // The nightly reconciliation: the same task with {"reconciliar": true}, enabled (it acts only in the window).
+      const night = byName.get(`Reconciliación nocturna de ${tipo}`);
+      expect(night?.task).toBe(`alumnos.tasks.ingestar_${tipo}`);
+      expect(night?.enabled).toBe(true);
     }
+    // The spec's Ejemplos de Configuración 1–3.
+    const schedules = await Promise.all(
+      ['preinscriptos', 'aspirantes', 'ingresantes'].map(
+        async (tipo) =>
+          await r.client.getPeriodicTask({ id: byName.get(`Ingesta automática de ${tipo}`)!.id }),
+      ),
+    );
+    expect(schedules[0]!.interval).toMatchObject({ every: 1n, period: IntervalPeriod.HOURS });
+    expect([schedules[1]!.crontab?.minute, schedules[1]!.crontab?.hour]).toEqual(['0', '2']);
+    expect([schedules[2]!.crontab?.minute, schedules[2]!.crontab?.dayOfWeek]).toEqual(['*/30', '1-5']);
+    const night = await r.client.getPeriodicTask({
+      id: byName.get('Reconciliación nocturna de aspirantes')!.id,
+    });
+    expect(night.periodicTask?.kwargs).toEqual({ reconciliar: true });
+    expect([night.crontab?.minute, night.crontab?.hour, night.crontab?.timezone]).toEqual([
+      '30',
+      '3',
+      'America/Argentina/Cordoba',
+    ]);
     const purge = byTask.get('mantenimiento.tasks.purgar_tareas_antiguas');
     expect(purge?.enabled).toBe(true);
     const { crontab } = await r.client.getPeriodicTask({ id: purge!.id });
