@@ -1,7 +1,14 @@
 // The real system for the browser tests: task-tracker as a child process on its own database and stream prefix,
 // and the built admin (adapter-node output) on a free port, both on the same test database like in production.
+// With `{ full: true }` every service (ingest-sial, scheduler, identity-teams, notifier, task-tracker) runs as a
+// child process beside the fakes of the outside systems (SIAL, Graph, Moodle, the SMTP sink), wired as
+// `scripts/dev.mjs` wires them, each fake on a free port.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as netConnect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createTestDatabase,
@@ -62,6 +69,23 @@ async function stop(c: ChildProcess | undefined) {
   clearTimeout(t);
 }
 
+async function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1_000, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+async function listening(port: number, what: string) {
+  await waitFor(() => portOpen(port), { what, timeoutMs: 90_000, intervalMs: 250 });
+}
+
 async function ready(url: string, what: string) {
   await waitFor(
     async () => {
@@ -75,11 +99,45 @@ async function ready(url: string, what: string) {
   );
 }
 
+/** Where the services and fakes of a full system listen, and the secrets they share. */
+export interface FullSystem {
+  schedulerUrl: string;
+  ingestUrl: string;
+  identityUrl: string;
+  notifierUrl: string;
+  /** SIAL fake (HTTP Basic usuario / contrasena). */
+  sialUrl: string;
+  /** Graph fake root (self-signed TLS; control endpoints under /__fake/, e.g. GET /__fake/users). */
+  graphUrl: string;
+  /** Graph fake's certificate (trust it with NODE_EXTRA_CA_CERTS or `rejectUnauthorized: false`). */
+  graphCertFile: string;
+  moodleUrl: string;
+  /** SMTP sink's HTTP API: GET /api/messages lists what was received. */
+  smtpApiUrl: string;
+  /** identity-teams' admin token (lucy-admin-token header: RevealPassword, held deletions). */
+  adminToken: string;
+  /** UPN prefix identity-teams creates and may delete (GRAPH_SAFE_DELETE_PREFIX). */
+  safeDeletePrefix: string;
+}
+
+export interface SystemOptions {
+  /** Start every service and the fakes, not only task-tracker. */
+  full?: boolean;
+  /** Alumnos per tipo in the SIAL fake (full only; default 30). */
+  sialSize?: number;
+  /** Extra environment per service name (full only), e.g. { 'identity-teams': { IDENTITY_BATCH_LIMIT: '60' } }. */
+  serviceEnv?: Record<string, Record<string, string>>;
+}
+
 export interface System {
   db: TestDatabase;
   nats: TestNats;
   trackerUrl: string;
   webUrl: string;
+  /** The RPC token every service accepts. */
+  rpcToken: string;
+  /** Set when started with `{ full: true }`. */
+  full?: FullSystem;
   addStaff(username: string, role: Role, password: string): Promise<void>;
   /** Stops task-tracker (SIGTERM, as a rolling restart does). */
   stopTracker(): Promise<void>;
@@ -88,8 +146,11 @@ export interface System {
   close(): Promise<void>;
 }
 
-/** Starts task-tracker and the admin; services not started (scheduler, ingest-sial…) show as down. */
-export async function startSystem(): Promise<System> {
+/**
+ * Starts task-tracker and the admin; services not started (scheduler, ingest-sial…) show as down. With
+ * `{ full: true }`, every service and the fakes of the outside systems.
+ */
+export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const db = await createTestDatabase('web_test');
   const nats = await createTestNats();
   const [trackerPort, webPort, closedPort] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -101,23 +162,131 @@ export async function startSystem(): Promise<System> {
     LUCY_PREFIX: nats.prefix,
     RPC_TOKEN: TEST_TOKEN,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    // Free ports only: no /metrics port beside each RPC port.
+    METRICS_PORT: '0',
   };
+  const tsx = `${ROOT}node_modules/tsx/dist/cli.mjs`;
   const spawnTracker = () =>
-    child(
-      'task-tracker',
-      [`${ROOT}node_modules/tsx/dist/cli.mjs`, 'src/main.ts'],
-      `${ROOT}services/task-tracker`,
-      {
-        ...common,
-        RPC_PORT: String(trackerPort),
-        RPC_HOST: '127.0.0.1',
-        MIGRATE_ON_START: 'true',
-      },
-    );
+    child('task-tracker', [tsx, 'src/main.ts'], `${ROOT}services/task-tracker`, {
+      ...common,
+      RPC_PORT: String(trackerPort),
+      RPC_HOST: '127.0.0.1',
+      MIGRATE_ON_START: 'true',
+    });
   let tracker = spawnTracker();
   const down = `http://127.0.0.1:${closedPort}`;
   let web: ChildProcess | undefined;
+  const fakes: ChildProcess[] = [];
+  const services: ChildProcess[] = [];
+  let full: FullSystem | undefined;
+  let tlsDir: string | undefined;
+  const serviceUrls = {
+    LUCY_SCHEDULER_URL: down,
+    LUCY_INGEST_URL: down,
+    LUCY_IDENTITY_URL: down,
+    LUCY_NOTIFIER_URL: down,
+  };
+  let adminToken: string | undefined;
   try {
+    if (options.full) {
+      tlsDir = mkdtempSync(join(tmpdir(), 'lucy-web-graph-'));
+      const certFile = join(tlsDir, 'cert.pem');
+      const [sial, graph, moodle, smtp, smtpApi, scheduler, ingest, identity, notifier] = await Promise.all([
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+      ]);
+      const fake = (name: string, env: Record<string, string>) =>
+        fakes.push(
+          child(name, [tsx, 'src/main.ts'], `${ROOT}services/${name}`, {
+            ...env,
+            LOG_LEVEL: common.LOG_LEVEL,
+          }),
+        );
+      fake('fake-sial', { SIAL_FAKE_PORT: String(sial), SIAL_FAKE_SIZE: String(options.sialSize ?? 30) });
+      fake('fake-graph', {
+        FAKE_GRAPH_PORT: String(graph),
+        FAKE_GRAPH_CERT_FILE: certFile,
+        FAKE_GRAPH_KEY_FILE: join(tlsDir, 'key.pem'),
+      });
+      fake('fake-moodle', { FAKE_MOODLE_PORT: String(moodle) });
+      fake('fake-smtp', { FAKE_SMTP_PORT: String(smtp), FAKE_SMTP_HTTP_PORT: String(smtpApi) });
+      await Promise.all([
+        listening(sial, 'SIAL fake'),
+        listening(graph, 'Graph fake'),
+        listening(moodle, 'Moodle fake'),
+        listening(smtpApi, 'SMTP sink API'),
+        listening(smtp, 'SMTP sink'),
+      ]);
+      adminToken = `admin-${randomBytes(16).toString('hex')}`;
+      const safeDeletePrefix = 'test-';
+      const wiring = {
+        ...common,
+        RPC_HOST: '127.0.0.1',
+        MIGRATE_ON_START: 'true',
+        INGEST_RPC_URL: `http://127.0.0.1:${ingest}`,
+        IDENTITY_RPC_URL: `http://127.0.0.1:${identity}`,
+        LUCY_SECRET_KEYS: `t1:${randomBytes(32).toString('base64')}`,
+        IDENTITY_ADMIN_TOKEN: adminToken,
+        SIAL_BASE_URL: `http://127.0.0.1:${sial}`,
+        SIAL_USER: 'usuario',
+        SIAL_PASSWORD: 'contrasena',
+        NODE_EXTRA_CA_CERTS: certFile,
+        GRAPH_AUTHORITY_HOST: `https://127.0.0.1:${graph}`,
+        GRAPH_BASE_URL: `https://127.0.0.1:${graph}/v1.0`,
+        GRAPH_TENANT_ID: '7c1a4c8e-3b5d-4f0a-9e2b-6d8f1a2c3e4b',
+        GRAPH_CLIENT_ID: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
+        GRAPH_CLIENT_SECRET: 'fake-graph-secret',
+        GRAPH_SAFE_DELETE_PREFIX: safeDeletePrefix,
+        IDENTITY_UPN_DOMAIN: 'alumnos.example.edu.ar',
+        MOODLE_URL: `http://127.0.0.1:${moodle}`,
+        MOODLE_TOKEN: 'fake-moodle-token',
+        SMTP_HOST: '127.0.0.1',
+        SMTP_PORT: String(smtp),
+      };
+      const ports: [string, number][] = [
+        ['scheduler', scheduler],
+        ['ingest-sial', ingest],
+        ['identity-teams', identity],
+        ['notifier', notifier],
+      ];
+      for (const [name, port] of ports)
+        services.push(
+          child(name, [tsx, 'src/main.ts'], `${ROOT}services/${name}`, {
+            ...wiring,
+            RPC_PORT: String(port),
+            ...options.serviceEnv?.[name],
+          }),
+        );
+      await Promise.all(
+        ports.map(([name, port]) => ready(`http://127.0.0.1:${port}/readyz`, `${name} ready`)),
+      );
+      full = {
+        schedulerUrl: `http://127.0.0.1:${scheduler}`,
+        ingestUrl: `http://127.0.0.1:${ingest}`,
+        identityUrl: `http://127.0.0.1:${identity}`,
+        notifierUrl: `http://127.0.0.1:${notifier}`,
+        sialUrl: `http://127.0.0.1:${sial}`,
+        graphUrl: `https://127.0.0.1:${graph}`,
+        graphCertFile: certFile,
+        moodleUrl: `http://127.0.0.1:${moodle}`,
+        smtpApiUrl: `http://127.0.0.1:${smtpApi}`,
+        adminToken,
+        safeDeletePrefix,
+      };
+      Object.assign(serviceUrls, {
+        LUCY_SCHEDULER_URL: full.schedulerUrl,
+        LUCY_INGEST_URL: full.ingestUrl,
+        LUCY_IDENTITY_URL: full.identityUrl,
+        LUCY_NOTIFIER_URL: full.notifierUrl,
+      });
+    }
     await ready(`${trackerUrl}/readyz`, 'task-tracker ready');
     web = child('web', ['build/index.js'], WEB, {
       ...common,
@@ -125,10 +294,8 @@ export async function startSystem(): Promise<System> {
       PORT: String(webPort),
       ORIGIN: webUrl,
       LUCY_TRACKER_URL: trackerUrl,
-      LUCY_SCHEDULER_URL: down,
-      LUCY_INGEST_URL: down,
-      LUCY_IDENTITY_URL: down,
-      LUCY_NOTIFIER_URL: down,
+      ...serviceUrls,
+      ...(adminToken ? { IDENTITY_ADMIN_TOKEN: adminToken } : {}),
       MIGRATE_ON_START: 'true',
       LUCY_ADMIN_BOOTSTRAP_USER: 'admin',
       LUCY_ADMIN_BOOTSTRAP_PASSWORD: 'clave-de-prueba-1234',
@@ -137,6 +304,11 @@ export async function startSystem(): Promise<System> {
   } catch (err) {
     await stop(web);
     await stop(tracker);
+    await Promise.all(services.map(stop));
+    await Promise.all(fakes.map(stop));
+    if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
+    await nats.cleanup();
+    await db.drop();
     throw err;
   }
   const orm = await createWebOrm(db.url, 2);
@@ -146,6 +318,8 @@ export async function startSystem(): Promise<System> {
     nats,
     trackerUrl,
     webUrl,
+    rpcToken: TEST_TOKEN,
+    ...(full ? { full } : {}),
     async addStaff(username, role, password) {
       await auth.createStaff({ username, role, password, nombre: username });
     },
@@ -159,7 +333,11 @@ export async function startSystem(): Promise<System> {
     async close() {
       await orm.close(true);
       await stop(web);
+      // The services drain before the fakes they talk to stop.
+      await Promise.all(services.map(stop));
       await stop(tracker);
+      await Promise.all(fakes.map(stop));
+      if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
       await nats.cleanup();
       await db.drop();
     },
