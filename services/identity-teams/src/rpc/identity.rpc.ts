@@ -79,7 +79,9 @@ const TRIGGERS: Partial<Record<Trigger, TriggerName>> = {
 const unavailable = (err: unknown): unknown =>
   err instanceof TransientError ? new ConnectError(err.message, Code.Unavailable) : err;
 
-export function createIdentityRpc(deps: IdentityRpcDeps): ServiceImpl<typeof IdentityService> {
+export function createIdentityRpc(
+  deps: IdentityRpcDeps,
+): Omit<ServiceImpl<typeof IdentityService>, 'importCuentas'> {
   const { knex, vault, clock } = deps;
 
   const requireAdmin = (ctx: HandlerContext, what: string) => {

@@ -32,7 +32,7 @@ export const IDENTITY_INPUT_BOUNDS: InputBounds = {
 
 /** The IdentityService implementation behind {@link IDENTITY_INPUT_BOUNDS}. */
 export function boundIdentityRpc(
-  impl: ServiceImpl<typeof IdentityService>,
-): ServiceImpl<typeof IdentityService> {
-  return withInputBounds(IdentityService, impl, IDENTITY_INPUT_BOUNDS);
+  impl: Partial<ServiceImpl<typeof IdentityService>>,
+): Partial<ServiceImpl<typeof IdentityService>> {
+  return withInputBounds(IdentityService, impl as ServiceImpl<typeof IdentityService>, IDENTITY_INPUT_BOUNDS);
 }

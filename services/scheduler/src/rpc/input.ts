@@ -85,7 +85,11 @@ export const SCHEDULER_INPUT_BOUNDS: InputBounds = {
 
 /** The SchedulerService implementation behind {@link SCHEDULER_INPUT_BOUNDS}. */
 export function boundSchedulerRpc(
-  impl: ServiceImpl<typeof SchedulerService>,
-): ServiceImpl<typeof SchedulerService> {
-  return withInputBounds(SchedulerService, impl, SCHEDULER_INPUT_BOUNDS);
+  impl: Partial<ServiceImpl<typeof SchedulerService>>,
+): Partial<ServiceImpl<typeof SchedulerService>> {
+  return withInputBounds(
+    SchedulerService,
+    impl as ServiceImpl<typeof SchedulerService>,
+    SCHEDULER_INPUT_BOUNDS,
+  );
 }

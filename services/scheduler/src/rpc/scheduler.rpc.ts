@@ -96,11 +96,15 @@ function runToProto(r: PreviewRun): PreviewRunMsg {
  * and status. Every write validates first (nothing is saved on a ValidationError) and then tells the engine,
  * so an edit takes effect at once on the leader, whichever replica served it.
  */
-export function createSchedulerRpc(options: SchedulerRpcOptions): ServiceImpl<typeof SchedulerService> {
+export function createSchedulerRpc(
+  options: SchedulerRpcOptions,
+): Partial<ServiceImpl<typeof SchedulerService>> {
   return boundSchedulerRpc(createUnboundedSchedulerRpc(options));
 }
 
-function createUnboundedSchedulerRpc(options: SchedulerRpcOptions): ServiceImpl<typeof SchedulerService> {
+function createUnboundedSchedulerRpc(
+  options: SchedulerRpcOptions,
+): Omit<ServiceImpl<typeof SchedulerService>, 'importPeriodicTasks'> {
   const { repo, engine, publisher, registry, clock } = options;
 
   /** Names that are announced in the registry, known to this build and schedulable. */

@@ -41,6 +41,7 @@ import {
   toLogEntry,
   toTarea,
 } from './mapping.js';
+import { createImportRpc } from './import.rpc.js';
 import { boundTaskRpc } from './input.js';
 
 /** Dependencies of {@link createTaskRpc}. */
@@ -158,10 +159,12 @@ async function loadStates(knex: Knex, sql: string, bindings: unknown[]): Promise
 
 /** TaskService: reads Tareas, the dashboard, live changes, and acts on Tareas and dead letters. */
 export function createTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService> {
-  return boundTaskRpc(createUnboundedTaskRpc(deps));
+  // ImportHistorial (adoption of pylucy, rpc/import.rpc.ts) carries its own, larger bounds.
+  const bounded = boundTaskRpc(createUnboundedTaskRpc(deps) as ServiceImpl<typeof TaskService>);
+  return { ...bounded, ...createImportRpc(deps) };
 }
 
-function createUnboundedTaskRpc(deps: TaskRpcDeps): ServiceImpl<typeof TaskService> {
+function createUnboundedTaskRpc(deps: TaskRpcDeps): Omit<ServiceImpl<typeof TaskService>, 'importHistorial'> {
   const { knex, broadcaster, publisher, nats, names, cancellations, clock } = deps;
 
   const mustFind = async (id: string, field = 'id'): Promise<TareaState> => {
