@@ -23,3 +23,4 @@ export * from './task-catalog.js';
 export * from './rpc-client.js';
 export * from './runtime.js';
 export * from './tracing.js';
+export * from './otel.js';

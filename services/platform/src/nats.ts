@@ -55,6 +55,9 @@ export async function connectNats(
     reconnectTimeWait: 1000,
     pingInterval: 10_000,
     waitOnFirstConnect: true,
+    // With async traces every request (each acked publish, KV write, ack) builds two Error objects up front for
+    // their stack: 17 % of a worker's CPU in the pipeline profile (docs/benchmarks.md, pipeline).
+    noAsyncTraces: true,
   };
   if (settings.NATS_USER) {
     opts.user = settings.NATS_USER;

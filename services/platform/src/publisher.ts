@@ -5,9 +5,7 @@ import { createBatchPublisher } from './batch-publisher.js';
 import { encode } from './codec.js';
 import {
   CONTENT_TYPE,
-  childTraceparent,
   H,
-  newTraceparent,
   taskHeaders,
   type ContentType,
   type TaskContext,
@@ -15,9 +13,15 @@ import {
 } from './headers.js';
 import type { Names } from './names.js';
 import { uuidv7 } from './task-id.js';
+import { startPublishSpan } from './otel.js';
 import { currentTraceparent } from './tracing.js';
 
-const traceOf = (parent: string | undefined) => (parent ? childTraceparent(parent) : newTraceparent());
+/** The publish spans (otel.ts) of prepared commands, ended when their publish is acknowledged or fails. */
+const publishSpans = new WeakMap<object, (err?: unknown) => void>();
+const endPublish = (headers: object, err?: unknown) => {
+  publishSpans.get(headers)?.(err);
+  publishSpans.delete(headers);
+};
 
 /** Options of a command publication. */
 export interface PublishCommandOptions {
@@ -115,22 +119,30 @@ export function createCommandPublisher(
 ): CommandPublisher {
   const prepare: CommandPublisher['prepare'] = (subject, data, contentType, options) => {
     const taskId = options.taskId ?? uuidv7();
+    const span = startPublishSpan(names.full(subject), options.traceparent ?? currentTraceparent());
     const ctx: TaskContext = {
       taskId,
       taskType: options.taskType,
       requestedBy: options.requestedBy,
       trigger: options.trigger,
       // Inside an RPC call or a task, the command continues its trace (tracing.ts) unless told otherwise.
-      traceparent: traceOf(options.traceparent ?? currentTraceparent()),
+      traceparent: span.traceparent,
       parentTaskId: options.parentTaskId,
     };
     const headers = taskHeaders(ctx, contentType);
+    publishSpans.set(headers, (err) => span.end(err));
     headers.set(H.msgId, options.msgId ?? taskId);
     return { subject: names.full(subject), data, headers, taskId };
   };
   const publishRaw: CommandPublisher['publishRaw'] = async (subject, data, contentType, options) => {
     const command = prepare(subject, data, contentType, options);
-    const ack = await js.publish(command.subject, command.data, { headers: command.headers });
+    const ack = await js
+      .publish(command.subject, command.data, { headers: command.headers })
+      .catch((err: unknown) => {
+        endPublish(command.headers, err);
+        throw err;
+      });
+    endPublish(command.headers);
     return { taskId: command.taskId, seq: ack.seq, duplicate: ack.duplicate };
   };
   const batch = nc ? createBatchPublisher(nc) : undefined;
@@ -144,6 +156,7 @@ export function createCommandPublisher(
     async publishPrepared(commands, options = {}) {
       if (batch) {
         const acks = await batch.publishAll(commands, options.timeoutMs);
+        acks.forEach((ack, i) => endPublish(commands[i]!.headers, ack instanceof Error ? ack : undefined));
         return acks.map((ack, i) =>
           ack instanceof Error
             ? ack
@@ -153,8 +166,14 @@ export function createCommandPublisher(
       return Promise.all(
         commands.map((c) =>
           js.publish(c.subject, c.data, { headers: c.headers }).then(
-            (ack): Published => ({ taskId: c.taskId, seq: ack.seq, duplicate: ack.duplicate }),
-            (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+            (ack): Published => {
+              endPublish(c.headers);
+              return { taskId: c.taskId, seq: ack.seq, duplicate: ack.duplicate };
+            },
+            (err: unknown) => {
+              endPublish(c.headers, err);
+              return err instanceof Error ? err : new Error(String(err));
+            },
           ),
         ),
       );

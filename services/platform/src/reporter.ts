@@ -11,7 +11,8 @@ import {
   TaskSucceededSchema,
 } from '@lucy/proto';
 import { encode } from './codec.js';
-import { CONTENT_TYPE, childTraceparent, taskHeaders, type TaskContext } from './headers.js';
+import { CONTENT_TYPE, taskHeaders, type TaskContext } from './headers.js';
+import { startPublishSpan } from './otel.js';
 import type { Names } from './names.js';
 import { redactSecrets } from './secrets.js';
 import { uuidv7 } from './task-id.js';
@@ -97,11 +98,21 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
     init: MessageInitShape<D>,
     msgId?: string,
   ) => {
-    const ctx = { ...context, traceparent: childTraceparent(context.traceparent) };
-    await js.publish(names.evt('task', event), encode(schema, create(schema, init)), {
-      headers: taskHeaders(ctx, CONTENT_TYPE.protobuf),
-      ...(msgId ? { msgID: msgId } : {}),
-    });
+    const subject = names.evt('task', event);
+    const span = startPublishSpan(subject, context.traceparent);
+    const ctx = { ...context, traceparent: span.traceparent };
+    await js
+      .publish(subject, encode(schema, create(schema, init)), {
+        headers: taskHeaders(ctx, CONTENT_TYPE.protobuf),
+        ...(msgId ? { msgID: msgId } : {}),
+      })
+      .then(
+        () => span.end(),
+        (err: unknown) => {
+          span.end(err);
+          throw err;
+        },
+      );
   };
   const clean = (d?: Record<string, unknown>) =>
     d ? redactSecrets<JsonObject>(JSON.parse(JSON.stringify(d)) as JsonObject) : undefined;
@@ -169,11 +180,17 @@ export async function publishLog(
     taskId: entry.taskId ?? '',
     occurredAt: timestampFromDate(clock()),
   });
-  const headers = context
-    ? taskHeaders({ ...context, traceparent: childTraceparent(context.traceparent) }, CONTENT_TYPE.protobuf)
-    : undefined;
-  await js.publish(names.evt('log', entry.level.toLowerCase()), encode(LogEventSchema, msg), {
-    ...(headers ? { headers } : {}),
-    msgID: id,
-  });
+  const subject = names.evt('log', entry.level.toLowerCase());
+  const span = context ? startPublishSpan(subject, context.traceparent) : undefined;
+  const headers =
+    context && span
+      ? taskHeaders({ ...context, traceparent: span.traceparent }, CONTENT_TYPE.protobuf)
+      : undefined;
+  await js.publish(subject, encode(LogEventSchema, msg), { ...(headers ? { headers } : {}), msgID: id }).then(
+    () => span?.end(),
+    (err: unknown) => {
+      span?.end(err);
+      throw err;
+    },
+  );
 }

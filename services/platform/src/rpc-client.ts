@@ -1,6 +1,7 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { traceClientInterceptor } from './tracing.js';
 
 /** Options of {@link createRpcTransport}. */
 export interface RpcClientOptions {
@@ -23,7 +24,7 @@ export function createRpcTransport(options: RpcClientOptions): Transport {
   const common = {
     baseUrl: options.baseUrl,
     httpVersion: '2' as const,
-    interceptors: [auth],
+    interceptors: [auth, traceClientInterceptor()],
     ...(options.ca ? { nodeOptions: { ca: options.ca } } : {}),
   };
   return options.protocol === 'grpc' ? createGrpcTransport(common) : createConnectTransport(common);

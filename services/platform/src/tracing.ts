@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Interceptor } from '@connectrpc/connect';
-import { childTraceparent, H, newTraceparent } from './headers.js';
+import { H } from './headers.js';
+import { inSpan, SpanKind } from './otel.js';
 
 /**
  * The W3C trace context of the work in progress: set by the RPC server for each call (from the caller's
@@ -37,14 +38,33 @@ export function traceIdOf(traceparent: string | null | undefined): string | unde
 /**
  * Connect interceptor: each call runs in the caller's trace (its `traceparent` request header, as a child span)
  * or in a new one, and the answer carries the call's `traceparent` so a client can find the Tareas it caused
- * (ListTareas by trace id).
+ * (ListTareas by trace id). With OpenTelemetry on (otel.ts) the call is a SERVER span and that is its traceparent.
  */
 export function traceInterceptor(): Interceptor {
   return (next) => async (req) => {
     const incoming = parseTraceparent(req.header.get(H.traceparent));
-    const traceparent = incoming ? childTraceparent(incoming) : newTraceparent();
-    const res = await withTraceparent(traceparent, () => next(req));
-    res.header.set(H.traceparent, traceparent);
-    return res;
+    return inSpan(
+      `${req.service.typeName}/${req.method.name}`,
+      SpanKind.SERVER,
+      incoming,
+      { 'rpc.system': 'connect_rpc', 'rpc.service': req.service.typeName, 'rpc.method': req.method.name },
+      async (span) => {
+        const res = await next(req);
+        res.header.set(H.traceparent, span.traceparent);
+        return res;
+      },
+    );
+  };
+}
+
+/**
+ * Connect client interceptor: a call made inside a trace (an RPC being handled, a task) carries its `traceparent`,
+ * so the service called continues the same trace.
+ */
+export function traceClientInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const tp = currentTraceparent();
+    if (tp && !req.header.has(H.traceparent)) req.header.set(H.traceparent, tp);
+    return next(req);
   };
 }

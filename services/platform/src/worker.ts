@@ -27,6 +27,7 @@ import type { Names } from './names.js';
 import { randomHex } from './random.js';
 import { createTaskReporter, publishLog, type TaskReporter } from './reporter.js';
 import { taskIdFromDelivery } from './task-id.js';
+import { inSpan, SpanKind, telemetryEnabled, type SpanScope } from './otel.js';
 import { withTraceparent } from './tracing.js';
 
 /** What a handler returns on success. */
@@ -332,6 +333,9 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
   let loops: Promise<unknown> | undefined;
   let positionTimer: NodeJS.Timeout | undefined;
   const sleepers = new Set<() => void>();
+  const slotWaiters = new Set<() => void>();
+  /** The open pull request, stopped by `stop()`. */
+  let pulling: { stop(err?: Error): void } | undefined;
   const outcome = (o: string) => consumerMessages.inc({ consumer: options.durable, outcome: o });
 
   const sleep = (ms: number) =>
@@ -440,12 +444,11 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
   };
   const nakAll = (r: Running, delayMs?: number) => r.msgs.forEach((m) => quietly(() => m.nak(delayMs)));
   const workingAll = (r: Running) => r.msgs.forEach((m) => quietly(() => m.working()));
-  const ackAll = async (r: Running) => {
-    // Every delivery is acked; the newest one with confirmation (an older delivery of the same stream message
-    // is covered by it).
-    const last = r.msgs[r.msgs.length - 1]!;
-    for (const m of r.msgs) if (m !== last) quietly(() => m.ack());
-    await last.ackAck();
+  const ackAll = (r: Running) => {
+    // Without confirmation (`ackAck` is one more round trip per task): the outcome is recorded and its events are
+    // stored before this, so an ack that is lost only means a redelivery after the ack wait, which reports the
+    // recorded outcome again under the same `Nats-Msg-Id`s. A closed connection throws here: a settle error.
+    for (const m of r.msgs) m.ack();
   };
 
   async function claimFor(
@@ -499,11 +502,11 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       switch (d.kind) {
         case 'succeeded':
           await reporter.succeeded(d.cantidadEntidades, d.detalles);
-          await ackAll(r);
+          ackAll(r);
           break;
         case 'skipped':
           await reporter.skipped(d.reason, d.detalles);
-          await ackAll(r);
+          ackAll(r);
           break;
         case 'failed':
           await reporter.failed(d.mensaje, {
@@ -511,7 +514,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
             code: d.code,
             ...(d.detalles ? { detalles: d.detalles } : {}),
           });
-          await ackAll(r);
+          ackAll(r);
           break;
         case 'retry':
           await reporter.failed(d.mensaje, { willRetry: true, code: d.code });
@@ -564,7 +567,29 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
     return { kind: 'dead_lettered', mensaje: errorMessage(err), reason: errorMessage(err), seq };
   }
 
-  async function process(r: Running, task: TaskContext): Promise<void> {
+  /**
+   * Runs a delivery; with OpenTelemetry on (otel.ts), as a CONSUMER span child of its command's traceparent, whose
+   * traceparent the task's events, Logs and sent-on commands then carry. Off: nothing is added to the hot path.
+   */
+  function traced(r: Running, task: TaskContext): Promise<void> {
+    if (!telemetryEnabled()) return process(r, task);
+    return inSpan(
+      `process ${options.subject}`,
+      SpanKind.CONSUMER,
+      task.traceparent,
+      {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': options.subject,
+        'messaging.consumer.group.name': options.durable,
+        'lucy.task.id': task.taskId,
+        'lucy.task.type': task.taskType,
+      },
+      (span) => process(r, { ...task, traceparent: span.traceparent }, span),
+    );
+  }
+
+  async function process(r: Running, task: TaskContext, span?: SpanScope): Promise<void> {
     const msg = r.msgs[0]!;
     const mlog = log.child({ taskId: task.taskId, seq: msg.info.streamSequence });
     const endTimer = consumerDuration.startTimer({ consumer: options.durable });
@@ -604,100 +629,143 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       }
 
       const { outcomes } = await openBuckets();
-      // Both reads at once: one round trip less on every delivery (the hot path).
-      const [known, cancelled] = await Promise.all([
-        readTaskOutcome(outcomes, task.taskId),
-        options.cancellations?.get(task.taskId),
-      ]);
-      const prev = known?.record;
-      if (prev?.decision && FINAL_DECISIONS.includes(prev.decision.kind)) {
-        // Done before (by us or another process): report the recorded outcome again, never run it again.
-        await report(r, reporterFor(prev.attempt, prev.run, prev.at), prev.decision, msg, task);
-        outcome('rereported');
-        mlog.info(
-          { decision: prev.decision.kind },
-          'task already done; its recorded outcome was reported again',
-        );
-        return;
-      }
-      if (
-        prev?.state === 'running' &&
-        prev.worker !== options.worker &&
-        Date.now() - Date.parse(prev.at) < ackWaitMs + heartbeatMs
-      ) {
-        // Another live process runs it (its heartbeats are fresh): hand this delivery back for later.
-        nakAll(r, ackWaitMs);
-        r.settled = true;
-        outcome('running_elsewhere');
-        mlog.info({ worker: prev.worker }, 'task running in another process; delivery handed back');
-        return;
-      }
-      if (prev?.decision?.kind === 'retry') {
-        // The previous attempt's failure may not have been published (that is why we may be here early).
-        await reporterFor(prev.attempt, prev.run, prev.at).failed(prev.decision.mensaje, {
-          willRetry: true,
-          code: prev.decision.code,
-        });
-      }
-      // A stale `running` record is a run that crashed: it used up its attempt. A hand-back did not.
-      const attempt = !prev ? 1 : prev.state === 'interrupted' ? prev.attempt : prev.attempt + 1;
       const run = randomHex(6);
-      const reporter = reporterFor(attempt, run);
-
-      if (attempt > maxAttempts) {
-        const d: TaskDecision = {
-          kind: 'dead_lettered',
-          mensaje: `Se agotaron los ${maxAttempts} intentos de la tarea.`,
-          reason: `gave up after ${attempt - 1} attempts`,
-          seq: msg.info.streamSequence,
-        };
-        const recorded: TaskOutcomeRecord = {
-          attempt: prev?.attempt ?? attempt,
+      // The hot path: a first delivery is nearly always of a task never seen, so the claim is created at once
+      // (compare-and-set on "no record") beside the cancellation read: one round trip instead of a read and then a
+      // write. A record that exists (a copy of the task, a durable re-created from its position) fails the create,
+      // and the read path below decides as before.
+      let cancelled: Awaited<ReturnType<KV['get']>> | undefined;
+      let attempt: number | undefined;
+      if (!msg.info.redelivered) {
+        const claim: TaskOutcomeRecord = {
+          attempt: 1,
           run,
           worker: options.worker,
-          state: d.kind,
+          state: 'running',
           at: new Date().toISOString(),
-          decision: d,
         };
-        if ((await claimFor(outcomes, task.taskId, known, recorded)) === undefined) {
+        const [revision, c] = await Promise.all([
+          claimFor(outcomes, task.taskId, undefined, claim),
+          options.cancellations?.get(task.taskId),
+        ]);
+        cancelled = c;
+        if (revision !== undefined) {
+          r.claim = { record: claim, revision };
+          attempt = 1;
+          if (cancelled && cancelled.operation === 'PUT') {
+            // Claimed, so the skip is recorded like any outcome and a redelivery reports it again.
+            const d: TaskDecision = {
+              kind: 'skipped',
+              reason: `Tarea cancelada: ${cancelled.string() || 'por el personal'}`,
+              detalles: { cancelada: true },
+            };
+            if (await writeClaim(r, { state: d.kind, decision: d }))
+              await report(r, reporterFor(1, run), d, msg, task);
+            outcome('cancelled');
+            return;
+          }
+        }
+      }
+      /** The read path: decides from the task's record what this delivery is; the attempt it runs, if any. */
+      const readAndClaim = async (): Promise<number | undefined> => {
+        const [known, cancelledEntry] = await Promise.all([
+          readTaskOutcome(outcomes, task.taskId),
+          cancelled !== undefined ? cancelled : options.cancellations?.get(task.taskId),
+        ]);
+        const prev = known?.record;
+        if (prev?.decision && FINAL_DECISIONS.includes(prev.decision.kind)) {
+          // Done before (by us or another process): report the recorded outcome again, never run it again.
+          await report(r, reporterFor(prev.attempt, prev.run, prev.at), prev.decision, msg, task);
+          outcome('rereported');
+          mlog.info(
+            { decision: prev.decision.kind },
+            'task already done; its recorded outcome was reported again',
+          );
+          return undefined;
+        }
+        if (
+          prev?.state === 'running' &&
+          prev.worker !== options.worker &&
+          Date.now() - Date.parse(prev.at) < ackWaitMs + heartbeatMs
+        ) {
+          // Another live process runs it (its heartbeats are fresh): hand this delivery back for later.
+          nakAll(r, ackWaitMs);
+          r.settled = true;
+          outcome('running_elsewhere');
+          mlog.info({ worker: prev.worker }, 'task running in another process; delivery handed back');
+          return undefined;
+        }
+        if (prev?.decision?.kind === 'retry') {
+          // The previous attempt's failure may not have been published (that is why we may be here early).
+          await reporterFor(prev.attempt, prev.run, prev.at).failed(prev.decision.mensaje, {
+            willRetry: true,
+            code: prev.decision.code,
+          });
+        }
+        // A stale `running` record is a run that crashed: it used up its attempt. A hand-back did not.
+        const next = !prev ? 1 : prev.state === 'interrupted' ? prev.attempt : prev.attempt + 1;
+
+        if (next > maxAttempts) {
+          const d: TaskDecision = {
+            kind: 'dead_lettered',
+            mensaje: `Se agotaron los ${maxAttempts} intentos de la tarea.`,
+            reason: `gave up after ${next - 1} attempts`,
+            seq: msg.info.streamSequence,
+          };
+          const recorded: TaskOutcomeRecord = {
+            attempt: prev?.attempt ?? next,
+            run,
+            worker: options.worker,
+            state: d.kind,
+            at: new Date().toISOString(),
+            decision: d,
+          };
+          if ((await claimFor(outcomes, task.taskId, known, recorded)) === undefined) {
+            nakAll(r, heartbeatMs);
+            r.settled = true;
+            outcome('running_elsewhere');
+            return undefined;
+          }
+          await report(r, reporterFor(recorded.attempt, run), d, msg, task);
+          outcome('dead_lettered');
+          mlog.warn('attempts exhausted; message dead-lettered');
+          return undefined;
+        }
+
+        if (cancelledEntry && cancelledEntry.operation === 'PUT') {
+          await reporterFor(next, run).skipped(
+            `Tarea cancelada: ${cancelledEntry.string() || 'por el personal'}`,
+            { cancelada: true },
+          );
+          ackAll(r);
+          r.settled = true;
+          outcome('cancelled');
+          return undefined;
+        }
+
+        const claim: TaskOutcomeRecord = {
+          attempt: next,
+          run,
+          worker: options.worker,
+          state: 'running',
+          at: new Date().toISOString(),
+        };
+        const revision = await claimFor(outcomes, task.taskId, known, claim);
+        if (revision === undefined) {
+          // Another process claimed it between our read and our write.
           nakAll(r, heartbeatMs);
           r.settled = true;
           outcome('running_elsewhere');
-          return;
+          return undefined;
         }
-        await report(r, reporterFor(recorded.attempt, run), d, msg, task);
-        outcome('dead_lettered');
-        mlog.warn('attempts exhausted; message dead-lettered');
-        return;
-      }
-
-      if (cancelled && cancelled.operation === 'PUT') {
-        await reporter.skipped(`Tarea cancelada: ${cancelled.string() || 'por el personal'}`, {
-          cancelada: true,
-        });
-        await ackAll(r);
-        r.settled = true;
-        outcome('cancelled');
-        return;
-      }
-
-      const claim: TaskOutcomeRecord = {
-        attempt,
-        run,
-        worker: options.worker,
-        state: 'running',
-        at: new Date().toISOString(),
+        r.claim = { record: claim, revision };
+        return next;
       };
-      const revision = await claimFor(outcomes, task.taskId, known, claim);
-      if (revision === undefined) {
-        // Another process claimed it between our read and our write.
-        nakAll(r, heartbeatMs);
-        r.settled = true;
-        outcome('running_elsewhere');
-        return;
-      }
-      r.claim = { record: claim, revision };
+      attempt ??= await readAndClaim();
+      if (attempt === undefined) return;
+      const reporter = reporterFor(attempt, run);
       const rlog = mlog.child({ attempt, run });
+      span?.set({ 'lucy.task.attempt': attempt });
 
       try {
         await reporter.started(options.alumnoIdOf?.(message));
@@ -738,6 +806,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         };
       } catch (err) {
         decision = decide(err, attempt, msg.info.streamSequence);
+        span?.fail(err);
         if (decision.kind === 'retry')
           rlog.warn({ err: errorMessage(err), retryInMs: decision.delayMs }, 'task failed, will retry');
         else if (decision.kind === 'failed') rlog.info({ err: errorMessage(err) }, 'task failed permanently');
@@ -790,34 +859,63 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
     }
     const r: Running = { taskId: task.taskId, msgs: [msg], settled: false };
     active.set(task.taskId, r);
-    const p = process(r, task).finally(() => {
+    const p = traced(r, task).finally(() => {
       if (active.get(task.taskId) === r) active.delete(task.taskId);
       running.delete(p);
+      wakeSlotWaiters();
     });
     running.add(p);
     await p;
   }
 
-  /** One slot: pulls one message only when it is free, so no message waits unattended for a slot. */
-  async function slotLoop(): Promise<void> {
+  /** Resolves when a slot frees up (a handler ends) or the worker stops. */
+  const slotFreed = () =>
+    new Promise<void>((resolve) => {
+      slotWaiters.add(resolve);
+    });
+  const wakeSlotWaiters = () => {
+    const waiters = [...slotWaiters];
+    slotWaiters.clear();
+    waiters.forEach((w) => w());
+  };
+
+  /**
+   * The pull loop: asks for as many messages as there are free slots, in one pull request, so no message waits
+   * unattended for a slot while its ack deadline runs out (running + asked for ≤ concurrency). One pull for a
+   * batch instead of one per message (each pull is a subscription, a request and an unsubscription): the
+   * largest saving of the pipeline benchmark (docs/benchmarks.md). It pulls again once a quarter of the slots
+   * are free, or one slot when idle.
+   */
+  async function pullLoop(): Promise<void> {
     let failures = 0;
+    const threshold = Math.max(1, Math.floor(concurrency / 4));
     while (!stopController.signal.aborted) {
+      const free = concurrency - running.size;
+      if (free < (running.size === 0 ? 1 : threshold)) {
+        await slotFreed();
+        continue;
+      }
       try {
         const c = await currentConsumer();
-        const msg = await c.next({ expires: PULL_EXPIRES_MS });
-        failures = 0;
-        if (!msg) continue;
-        if (stopController.signal.aborted) {
-          quietly(() => msg.nak());
-          break;
+        const batch = await c.fetch({ max_messages: free, expires: PULL_EXPIRES_MS });
+        pulling = batch;
+        for await (const msg of batch) {
+          failures = 0;
+          if (stopController.signal.aborted) {
+            quietly(() => msg.nak());
+            continue;
+          }
+          void dispatch(msg);
         }
-        await dispatch(msg);
+        failures = 0;
       } catch (err) {
         if (stopController.signal.aborted) break;
         consumer = undefined;
         failures++;
         log.warn({ err: errorMessage(err), failures }, 'pull failed; retrying');
         await sleep(Math.min(250 * 2 ** failures, 10_000));
+      } finally {
+        pulling = undefined;
       }
     }
   }
@@ -832,12 +930,15 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
   return {
     async start() {
       await currentConsumer();
-      loops = Promise.all(Array.from({ length: concurrency }, () => slotLoop()));
+      loops = pullLoop();
       log.info({ subject: options.subject, concurrency }, 'worker started');
     },
     async stop() {
       stopController.abort();
       sleepers.forEach((wake) => wake());
+      wakeSlotWaiters();
+      // The open pull ends now; a message it still brings is nak'ed at once.
+      pulling?.stop();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((r) => {
         timer = setTimeout(r, options.drainTimeoutMs ?? 30_000);
@@ -846,7 +947,6 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       clearTimeout(timer);
       // Handlers still running past the drain timeout: their tasks go back to JetStream, no attempt used.
       await Promise.all([...active.values()].map((r) => handBack(r)));
-      // Pending pulls end within their expiry; a message they still bring is nak'ed at once.
       void loops;
       if (positionTimer) {
         clearTimeout(positionTimer);
