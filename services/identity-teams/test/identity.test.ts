@@ -7,10 +7,13 @@ import { H } from '@lucy/platform';
 import {
   ActivarServiciosCommandSchema,
   EliminarCuentaExternaCommandSchema,
+  LogEventSchema,
+  TaskProgressSchema,
   TipoEmail,
   type Alumno,
 } from '@lucy/proto';
-import { TEST_TOKEN, waitFor } from '@lucy/testkit';
+import { readStream, TEST_TOKEN, waitFor } from '@lucy/testkit';
+import { fromBinary } from '@bufbuild/protobuf';
 import { createRpcClient } from '@lucy/platform';
 import { IdentityService, TipoIngesta } from '@lucy/proto';
 import type { ConnectError } from '@connectrpc/connect';
@@ -62,6 +65,34 @@ describe('identity-teams against the fakes', () => {
 
   afterAll(async () => {
     await h?.stop();
+  });
+
+  it('logs each step of an activation in its Tarea, in order, with progress', async () => {
+    const a = take();
+    const { taskId, outcome } = await runOne(ACTIVAR, a);
+    expect(outcome.kind).toBe('succeeded');
+    const upn = upnOf(a);
+    const logs = (await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('log', 'info')))
+      .filter((m) => m.header(H.taskId) === taskId)
+      .map((m) => fromBinary(LogEventSchema, m.data))
+      .sort((x, y) => x.id.localeCompare(y.id));
+    expect(logs.map((l) => l.message)).toEqual([
+      `Paso 1/4: Usuario de Microsoft 365 listo (${upn}).`,
+      `Paso 2/4: Licencia asignada (${upn}).`,
+      `Paso 3/4: Usuario de Moodle listo (${upn}).`,
+      `Paso 4/4: E-mail de credenciales pedido al notificador (${upn}).`,
+    ]);
+    expect(logs.every((l) => l.alumnoId === a.id && l.module === 'identity_teams')).toBe(true);
+    const progress = (await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('task', 'progress')))
+      .filter((m) => m.header(H.taskId) === taskId)
+      .map((m) => fromBinary(TaskProgressSchema, m.data))
+      .filter((p) => !p.heartbeat);
+    expect(progress.map((p) => [Number(p.done), Number(p.total)])).toEqual([
+      [1, 4],
+      [2, 4],
+      [3, 4],
+      [4, 4],
+    ]);
   });
 
   it('activates an alumno: Teams account, licence, Moodle user and one credentials e-mail by reference', async () => {

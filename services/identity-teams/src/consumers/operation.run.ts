@@ -123,6 +123,17 @@ export interface OperationRequest {
 
 const MODULE = 'identity_teams';
 
+/** What staff read in the Tarea's Logs when a step is done (`{upn}` is the account). */
+const PASO_HECHO: Record<Paso, string> = {
+  usuario_graph: 'Usuario de Microsoft 365 listo',
+  licencia: 'Licencia asignada',
+  moodle: 'Usuario de Moodle listo',
+  password: 'Contraseña temporal nueva fijada (cambio obligatorio al ingresar)',
+  email: 'E-mail de credenciales pedido al notificador',
+  eliminar_graph: 'Usuario de Microsoft 365 eliminado',
+  eliminar_moodle: 'Usuario de Moodle eliminado',
+};
+
 /** The seed's "Usuario ya existe", with the reason. */
 const userExists = (reason: string) =>
   new PermanentError(`Usuario ya existe: ${reason}`, { code: 'USUARIO_YA_EXISTE' });
@@ -214,6 +225,40 @@ export function createOperationRunner(deps: OperationDeps) {
       });
   };
   const skus = skuCache(graph, deps.studentSku);
+
+  /**
+   * One INFO Log and one progress event per step done, for the Tarea's Logs. Published without holding up the
+   * next step; the task awaits them before it reports its outcome (a lost one fails the attempt, and the retry
+   * only logs the steps it does).
+   */
+  const stepReports = (
+    ctx: CommandContext<unknown>,
+    alumnoId: string,
+    total: number,
+    alreadyDone: number,
+  ) => {
+    const pending: Promise<unknown>[] = [];
+    let done = alreadyDone;
+    return {
+      step(paso: Paso, upn: string, detalles: Record<string, unknown> = {}) {
+        done++;
+        const message = `Paso ${done}/${total}: ${PASO_HECHO[paso]} (${upn}).`;
+        pending.push(
+          ctx.reporter.log({
+            level: 'INFO',
+            module: MODULE,
+            message,
+            alumnoId,
+            detalles: { paso, upn, ...detalles },
+          }),
+          ctx.reporter.progress(done, total, message),
+        );
+      },
+      async flush() {
+        await Promise.all(pending.splice(0));
+      },
+    };
+  };
 
   const publishCuenta = async (
     kind: 'creada' | 'activada' | 'password_reseteada' | 'email_enviado' | 'eliminada',
@@ -578,6 +623,7 @@ export function createOperationRunner(deps: OperationDeps) {
         op = await createOperacion(knex, { taskId, alumnoId: alumno.id, tipo: req.tipo, plan, now: clock() });
       }
       const pending = pendingSteps(op.plan, op.hechos);
+      const reports = stepReports(ctx, alumno.id, op.plan.length, op.plan.length - pending.length);
       for (const paso of pending) {
         ctx.working();
         await renew(alumno.id, runId);
@@ -602,11 +648,26 @@ export function createOperationRunner(deps: OperationDeps) {
               throw new PermanentError(`Paso ${paso} no corresponde a esta tarea.`);
           }
         } catch (err) {
+          await reports.flush().catch(() => undefined);
           throw stepError(paso, cuenta.upn, err);
         }
         await markHecho(knex, taskId, paso, clock());
         identityMetrics.steps.inc({ paso });
+        reports.step(
+          paso,
+          cuenta.upn,
+          paso === 'licencia'
+            ? { sku: deps.studentSku }
+            : paso === 'moodle'
+              ? { moodle_id: cuenta.moodle_id }
+              : paso === 'email'
+                ? { email_task_id: op.email_task_id }
+                : paso === 'usuario_graph'
+                  ? { graph_id: cuenta.graph_id }
+                  : {},
+        );
       }
+      await reports.flush();
       const now = clock();
       const activa = req.tipo !== 'resetear' && cuenta.graph_id !== null;
       cuenta = await updateCuenta(
@@ -735,7 +796,9 @@ export function createOperationRunner(deps: OperationDeps) {
         now: clock(),
       });
       const resultado: Record<string, string> = {};
-      for (const paso of pendingSteps(op.plan, op.hechos)) {
+      const pendientes = pendingSteps(op.plan, op.hechos);
+      const reports = stepReports(ctx, req.alumnoId, op.plan.length, op.plan.length - pendientes.length);
+      for (const paso of pendientes) {
         ctx.working();
         await renew(req.alumnoId, runId);
         try {
@@ -747,12 +810,17 @@ export function createOperationRunner(deps: OperationDeps) {
             resultado.moodle = users.length > 0 ? 'deleted' : 'not_found';
           }
         } catch (err) {
+          await reports.flush().catch(() => undefined);
           if (err instanceof PermanentError && err.code === MOODLE_ERROR.configuration) throw err;
           throw stepError(paso, upn, err);
         }
         await markHecho(knex, taskId, paso, clock());
         identityMetrics.steps.inc({ paso });
+        reports.step(paso, paso === 'eliminar_moodle' ? moodleUsername : upn, {
+          resultado: paso === 'eliminar_graph' ? resultado.teams : resultado.moodle,
+        });
       }
+      await reports.flush();
       const now = clock();
       await setEliminacionEstado(knex, row.id, 'realizada', { realizada_en: now });
       if (!op.completada_en) await updateOperacion(knex, taskId, { completada_en: now }, now);
