@@ -1,0 +1,155 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { fail } from '@sveltejs/kit';
+import { ConfiguracionSchema, TipoIngesta, VentanaIngestaSchema } from '@lucy/proto';
+import { fromLocalInput, toLocalInput } from '$lib/beat';
+import { getApp } from '$lib/server/app';
+import { clientIp, field, requireRole } from '$lib/server/guard';
+import { callWithFields, type FieldProblem } from '$lib/server/rpc-fields';
+import type { Actions, PageServerLoad } from './$types';
+
+const TIPOS = ['preinscriptos', 'aspirantes', 'ingresantes'] as const;
+type Tipo = (typeof TIPOS)[number];
+const PB: Record<Tipo, TipoIngesta> = {
+  preinscriptos: TipoIngesta.PREINSCRIPTOS,
+  aspirantes: TipoIngesta.ASPIRANTES,
+  ingresantes: TipoIngesta.INGRESANTES,
+};
+const tipoOf = (t: TipoIngesta): Tipo | undefined => TIPOS.find((x) => PB[x] === t);
+
+/** The form's values, as typed (Córdoba datetime-local), kept when the service refuses them. */
+type Values = Record<string, string | boolean>;
+
+export const load: PageServerLoad = async (event) => {
+  requireRole(event, 'lector');
+  const { services } = await getApp();
+  const res = await services.call('ingest-sial', () => services.ingest.getConfiguracion({}));
+  const c = res.ok ? res.value.configuracion : undefined;
+  const values: Values = {};
+  const checkpoints: { tipo: Tipo; ultimaIngesta: string | null; ultimaCantidad: number }[] = [];
+  for (const v of c?.ventanas ?? []) {
+    const tipo = tipoOf(v.tipo);
+    if (!tipo) continue;
+    values[`${tipo}_dia_inicio`] = toLocalInput(
+      v.diaInicio ? timestampDate(v.diaInicio).toISOString() : null,
+    );
+    values[`${tipo}_dia_fin`] = toLocalInput(v.diaFin ? timestampDate(v.diaFin).toISOString() : null);
+    values[`${tipo}_enviar_email`] = v.enviarEmail;
+    values[`${tipo}_activar_teams`] = v.activarTeams;
+    values[`${tipo}_activar_moodle`] = v.activarMoodle;
+    checkpoints.push({
+      tipo,
+      ultimaIngesta: v.ultimaIngesta ? timestampDate(v.ultimaIngesta).toISOString() : null,
+      ultimaCantidad: Number(v.ultimaCantidad),
+    });
+  }
+  if (c) {
+    values.sial_requests_por_segundo = String(c.sialRequestsPorSegundo);
+    values.sial_concurrencia = String(c.sialConcurrencia);
+  }
+  return {
+    problems: res.ok ? [] : [{ service: res.service, message: res.message }],
+    loaded: Boolean(c),
+    values,
+    checkpoints,
+    actualizadoEn: c?.actualizadoEn ? timestampDate(c.actualizadoEn).toISOString() : null,
+    actualizadoPor: c?.actualizadoPor ?? '',
+  };
+};
+
+/** `ventanas[1].diaFin` → `aspirantes_dia_fin`: the service's field names as the seed's form names. */
+function seedField(f: string): string {
+  const m = /^ventanas\[(\d)\]\.(diaInicio|diaFin)$/.exec(f);
+  if (m) return `${TIPOS[Number(m[1])] ?? ''}_${m[2] === 'diaInicio' ? 'dia_inicio' : 'dia_fin'}`;
+  if (f === 'sialRequestsPorSegundo') return 'sial_requests_por_segundo';
+  if (f === 'sialConcurrencia') return 'sial_concurrencia';
+  return f;
+}
+
+export const actions: Actions = {
+  guardar: async (event) => {
+    const staff = requireRole(event, 'admin');
+    const form = await event.request.formData();
+    const values: Values = {};
+    const problems: FieldProblem[] = [];
+    const ventanas = TIPOS.map((tipo) => {
+      const inicioText = field(form, `${tipo}_dia_inicio`, 40);
+      const finText = field(form, `${tipo}_dia_fin`, 40);
+      values[`${tipo}_dia_inicio`] = inicioText;
+      values[`${tipo}_dia_fin`] = finText;
+      for (const flag of ['enviar_email', 'activar_teams', 'activar_moodle'])
+        values[`${tipo}_${flag}`] = form.get(`${tipo}_${flag}`) === 'on';
+      const inicio = fromLocalInput(inicioText);
+      const fin = fromLocalInput(finText);
+      if (inicio === null)
+        problems.push({ field: `${tipo}_dia_inicio`, message: 'No es una fecha y hora válida.' });
+      if (fin === null)
+        problems.push({ field: `${tipo}_dia_fin`, message: 'No es una fecha y hora válida.' });
+      return create(VentanaIngestaSchema, {
+        tipo: PB[tipo],
+        ...(inicio ? { diaInicio: timestampFromDate(inicio) } : {}),
+        ...(fin ? { diaFin: timestampFromDate(fin) } : {}),
+        enviarEmail: values[`${tipo}_enviar_email`] === true,
+        activarTeams: values[`${tipo}_activar_teams`] === true,
+        activarMoodle: values[`${tipo}_activar_moodle`] === true,
+      });
+    });
+    const rps = field(form, 'sial_requests_por_segundo', 20);
+    const conc = field(form, 'sial_concurrencia', 20);
+    values.sial_requests_por_segundo = rps;
+    values.sial_concurrencia = conc;
+    const rpsN = Number(rps.replace(',', '.') || '0');
+    const concN = Number(conc || '0');
+    if (!Number.isFinite(rpsN) || rpsN < 0)
+      problems.push({ field: 'sial_requests_por_segundo', message: 'Debe ser un número mayor o igual a 0.' });
+    if (!Number.isInteger(concN) || concN < 1 || concN > 256)
+      problems.push({ field: 'sial_concurrencia', message: 'Debe ser un número entero entre 1 y 256.' });
+    if (problems.length) return fail(400, { values, fields: problems, message: '' });
+    const { services, audit } = await getApp();
+    const res = await callWithFields('ingest-sial', () =>
+      services.ingest.updateConfiguracion({
+        configuracion: create(ConfiguracionSchema, {
+          ventanas,
+          sialRequestsPorSegundo: rpsN,
+          sialConcurrencia: concN,
+        }),
+        requestedBy: staff.username,
+      }),
+    );
+    if (!res.ok)
+      return fail(res.fields.length ? 400 : 502, {
+        values,
+        fields: res.fields.map((f) => ({ ...f, field: seedField(f.field) })),
+        message: res.fields.length ? '' : res.message,
+      });
+    await audit.record({
+      actor: staff.username,
+      ip: clientIp(event),
+      action: 'configuracion.modificar',
+      target: 'ingesta',
+      detalles: values,
+    });
+    return { ok: true, message: 'Configuración guardada.' };
+  },
+  reiniciar: async (event) => {
+    const staff = requireRole(event, 'admin');
+    const form = await event.request.formData();
+    const tipo = TIPOS.find((t) => t === field(form, 'tipo', 20));
+    if (!tipo) return fail(400, { message: 'Tipo de ingesta desconocido.', fields: [], values: {} });
+    const { services, audit } = await getApp();
+    const res = await services.call('ingest-sial', () =>
+      services.ingest.resetCheckpoints({ tipos: [PB[tipo]], requestedBy: staff.username }),
+    );
+    if (!res.ok) return fail(502, { message: res.message, fields: [], values: {} });
+    await audit.record({
+      actor: staff.username,
+      ip: clientIp(event),
+      action: 'configuracion.reiniciar_checkpoint',
+      target: tipo,
+    });
+    return {
+      ok: true,
+      message: `Checkpoint de ${tipo} reiniciado: la próxima ingesta trae la lista completa desde el inicio de la ventana.`,
+    };
+  },
+};
