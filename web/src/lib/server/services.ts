@@ -1,7 +1,15 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { IngestService, LogService, NotifierService, SchedulerService, TaskService } from '@lucy/proto';
+import {
+  AlumnoService,
+  IdentityService,
+  IngestService,
+  LogService,
+  NotifierService,
+  SchedulerService,
+  TaskService,
+} from '@lucy/proto';
 import type { ServiceName, WebConfig } from './config.js';
 
 /** The outcome of a call: the value, or the Spanish reason the service could not answer. */
@@ -32,18 +40,30 @@ export function describeFailure(service: ServiceName, err: unknown): string {
 }
 
 /** Clients of the services, with the service token; only server code imports this module. */
-export function createServices(config: Pick<WebConfig, 'services' | 'rpcToken'>) {
+export function createServices(
+  config: Pick<WebConfig, 'services' | 'rpcToken'> & Partial<Pick<WebConfig, 'identityAdminToken'>>,
+) {
   const auth: Interceptor = (next) => async (req) => {
     req.header.set('authorization', `Bearer ${config.rpcToken}`);
     return next(req);
   };
-  const client = <S extends DescService>(service: S, name: ServiceName): Client<S> =>
+  // identity-teams' admin-only calls (RevealPassword, held deletions) also carry its admin token; the admin
+  // checks the staff member's role before it uses this client.
+  const adminAuth: Interceptor = (next) => async (req) => {
+    if (config.identityAdminToken) req.header.set('lucy-admin-token', config.identityAdminToken);
+    return next(req);
+  };
+  const client = <S extends DescService>(
+    service: S,
+    name: ServiceName,
+    extra: Interceptor[] = [],
+  ): Client<S> =>
     createClient(
       service,
       createConnectTransport({
         baseUrl: config.services[name],
         httpVersion: '2',
-        interceptors: [auth],
+        interceptors: [auth, ...extra],
         defaultTimeoutMs: 8_000,
       }),
     );
@@ -51,6 +71,9 @@ export function createServices(config: Pick<WebConfig, 'services' | 'rpcToken'>)
   const logs = client(LogService, 'task-tracker');
   const scheduler = client(SchedulerService, 'scheduler');
   const ingest = client(IngestService, 'ingest-sial');
+  const alumnos = client(AlumnoService, 'ingest-sial');
+  const identity = client(IdentityService, 'identity-teams');
+  const identityAdmin = client(IdentityService, 'identity-teams', [adminAuth]);
   const notifier = client(NotifierService, 'notifier');
 
   /** Runs a call; a failure becomes an Outcome naming the service instead of an exception. */
@@ -78,7 +101,7 @@ export function createServices(config: Pick<WebConfig, 'services' | 'rpcToken'>)
     );
   }
 
-  return { tasks, logs, scheduler, ingest, notifier, call, health };
+  return { tasks, logs, scheduler, ingest, notifier, alumnos, identity, identityAdmin, call, health };
 }
 
 export type Services = ReturnType<typeof createServices>;
