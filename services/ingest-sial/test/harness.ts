@@ -42,6 +42,8 @@ export interface Harness {
   alumnos: Client<typeof AlumnoService>;
   /** Publishes `lucy.cmd.ingest.ingestar_<tipo>` as the scheduler would; returns the task id. */
   runPeriodic(tipo: string): Promise<string>;
+  /** Publishes the nightly reconciliation (`ingestar_<tipo>` with `reconciliar`) as the scheduler would. */
+  runReconciliation(tipo: string): Promise<string>;
   /** The task's lifecycle events of one kind (`succeeded`, `failed`…). */
   taskEvents(taskId: string, kind: string): Promise<StoredMessage[]>;
   succeeded(taskId: string): Promise<TaskSucceeded>;
@@ -53,8 +55,20 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startHarness}. */
+export interface HarnessOptions {
+  /** Environment on top of the harness's (e.g. `SIAL_RETRIES`, `INGEST_MAX_ATTEMPTS`). */
+  env?: Record<string, string>;
+  /** Delay before a failed attempt is retried; default 120 s (observed once, not redelivered during a test). */
+  backoffMs?: (attempt: number) => number;
+}
+
 /** Starts the fake, a database, a NATS prefix and the service. */
-export async function startHarness(fakeOptions: FakeSialOptions, label: string): Promise<Harness> {
+export async function startHarness(
+  fakeOptions: FakeSialOptions,
+  label: string,
+  harness: HarnessOptions = {},
+): Promise<Harness> {
   const fake = await createFakeSial(fakeOptions);
   const db = await createTestDatabase(label);
   const t = await createTestNats();
@@ -68,12 +82,13 @@ export async function startHarness(fakeOptions: FakeSialOptions, label: string):
       SIAL_PASSWORD: 'contrasena',
       SIAL_RETRIES: '0',
       SIAL_TIMEOUT_MS: '5000',
+      ...harness.env,
     }),
   );
-  // A long backoff: a transient failure is observed once and not redelivered during the test.
+  // A long backoff by default: a transient failure is observed once and not redelivered during the test.
   const service = await startIngestService(config, {
     logger: testLogger('ingest-sial'),
-    backoffMs: () => 120_000,
+    backoffMs: harness.backoffMs ?? (() => 120_000),
   });
   const options = { baseUrl: service.rpc.url, token: TEST_TOKEN };
   const ingest = createRpcClient(IngestService, options);
@@ -107,6 +122,15 @@ export async function startHarness(fakeOptions: FakeSialOptions, label: string):
         `lucy.cmd.ingest.ingestar_${tipo}`,
         IngestarCommandSchema,
         {},
+        { taskType: `alumnos.tasks.ingestar_${tipo}`, requestedBy: 'scheduler', trigger: 'schedule' },
+      );
+      return taskId;
+    },
+    async runReconciliation(tipo) {
+      const { taskId } = await publisher.publish(
+        `lucy.cmd.ingest.ingestar_${tipo}`,
+        IngestarCommandSchema,
+        { reconciliar: true },
         { taskType: `alumnos.tasks.ingestar_${tipo}`, requestedBy: 'scheduler', trigger: 'schedule' },
       );
       return taskId;

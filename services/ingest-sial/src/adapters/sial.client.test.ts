@@ -194,7 +194,9 @@ describe('SIAL client failures', () => {
     expect(err).toBeInstanceOf(SialResponseError);
     expect((err as SialResponseError).transient).toBe(true);
     expect((err as Error).message).toMatch(
-      new RegExp(`^Respuesta inválida de SIAL en GET ${LIST_PATH}: el cuerpo no es JSON válido \\(«<html>`),
+      new RegExp(
+        `^Respuesta inválida de SIAL en GET ${LIST_PATH}: el cuerpo no es JSON sino una página HTML «502 Bad Gateway», probablemente de un proxy`,
+      ),
     );
     expect((err as Error).message).toMatch(/\(2 solicitudes HTTP\)$/);
     server.setFaults({ html200: false, html502: true });
@@ -466,7 +468,9 @@ describe('SIAL client streamed lists', () => {
     expect(await said(['null'])).toContain('se esperaba una lista de aspirantes y llegó null');
     expect(await said([' {"resultados"', ':[]}'])).toContain('llegó un objeto');
     expect(await said(['"texto"'])).toContain('llegó un valor de tipo string');
-    expect(await said(['<html>'])).toContain('el cuerpo no es JSON válido («<html>»)');
+    expect(await said(['<html>'])).toContain(
+      'el cuerpo no es JSON sino una página HTML, probablemente de un proxy',
+    );
     expect(await said([''])).toContain('el cuerpo no es JSON válido («»)');
   });
 

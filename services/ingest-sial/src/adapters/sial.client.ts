@@ -195,12 +195,18 @@ function detailOf(text: string): string | undefined {
   }
   const trimmed = text.trim();
   if (trimmed === '') return undefined;
-  // A reverse proxy's error page: its title says enough, the markup does not belong in a Tarea.
-  if (/^<(!doctype|html)/i.test(trimmed)) {
-    const title = /<title>([^<]{0,120})<\/title>/i.exec(trimmed.slice(0, 2000))?.[1]?.trim();
-    return `una página HTML${title ? ` «${title}»` : ''}, probablemente de un proxy`;
-  }
-  return trimmed.slice(0, 200).replace(/\s+/g, ' ');
+  return htmlPage(trimmed) ?? trimmed.slice(0, 200).replace(/\s+/g, ' ');
+}
+
+/**
+ * A reverse proxy's error page, named by its title («502 Bad Gateway»): the title says enough, the markup does not
+ * belong in a Tarea. Undefined when the text is not an HTML page.
+ */
+function htmlPage(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (!/^<(!doctype|html)/i.test(trimmed)) return undefined;
+  const title = /<title>([^<]{0,120})<\/title>/i.exec(trimmed.slice(0, 2000))?.[1]?.trim();
+  return `una página HTML${title ? ` «${title}»` : ''}, probablemente de un proxy`;
 }
 
 /** Bytes of a list body kept for the message of a malformed one. */
@@ -216,9 +222,10 @@ class RecordSyntaxError extends Error {
 /** The failure of a body that is not valid JSON, quoting its start: «[{"tipodoc": "DNI", "nrodoc": 4012». */
 function invalidJson(text: string, cause: unknown): AttemptError {
   const sample = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  const page = htmlPage(text);
   return new AttemptError({
     kind: 'response',
-    detail: `el cuerpo no es JSON válido («${sample}»)`,
+    detail: page ? `el cuerpo no es JSON sino ${page}` : `el cuerpo no es JSON válido («${sample}»)`,
     cause,
     malformed: true,
   });

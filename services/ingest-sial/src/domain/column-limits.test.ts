@@ -67,7 +67,9 @@ describe('SIAL records against the columns', () => {
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) {
       expect(parsed.error.categoria).toBe('sial');
-      expect(parsed.error.mensaje).toMatch(/SIAL no encontró el documento DNI 40111222/);
+      expect(parsed.error.mensaje).toBe(
+        'DNI 40111222: SIAL no encontró el documento en datos personales; se conservan los datos guardados',
+      );
     }
   });
 

@@ -259,7 +259,7 @@ export function parsePersonalData(raw: unknown, ref: RecordRef): ParseOutcome<Si
       error: recordError(
         'sial',
         registro,
-        `SIAL no encontró el documento ${registro} en datos personales; se conservan los datos guardados`,
+        'SIAL no encontró el documento en datos personales; se conservan los datos guardados',
       ),
     };
   }
