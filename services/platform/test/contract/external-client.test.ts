@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { createFileRegistry, fromBinary, type DescMessage } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../testkit/src/index.js';
-import { guideExamples } from './contract-files.js';
+import { GUIDE, guideExamples, ROOT } from './contract-files.js';
 import { connectRawNats, type RawNats } from './raw-nats.js';
 import { startContractSystem, type ContractSystem } from './system.js';
 
@@ -175,6 +180,92 @@ describe('an outside system following docs/integrating.md', () => {
     const purged = await finished(purge, 'purge');
     expect(purged.estado, purged.mensajeError).toBe('TAREA_ESTADO_COMPLETED');
   }, 300_000);
+
+  it('consumes lucy.evt.alumno.* with a durable consumer of its own and decodes them with the descriptor set', async () => {
+    const stream = `${sys.subjectPrefix}_LUCY_EVT`;
+    const durable = 'guarani_alumnos';
+    const created = await nats.request(
+      `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+      JSON.stringify({
+        stream_name: stream,
+        config: {
+          durable_name: durable,
+          filter_subject: `${sys.subjectPrefix}.lucy.evt.alumno.>`,
+          ack_policy: 'explicit',
+          deliver_policy: 'all',
+        },
+      }),
+    );
+    expect(JSON.parse(created.data.toString())).not.toHaveProperty('error');
+    const m = await nats.request(
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+      JSON.stringify({ batch: 1, expires: 5_000_000_000 }),
+      undefined,
+      10_000,
+    );
+    expect(m.subject).toMatch(/\.lucy\.evt\.alumno\.(created|updated)$/);
+    expect(m.headers['Lucy-Task-Id']).toMatch(/^[0-9a-f-]{36}$/);
+    // Decoded with nothing of ours: the published descriptor set and the protobuf runtime.
+    const registry = createFileRegistry(
+      fromBinary(FileDescriptorSetSchema, readFileSync(`${ROOT}docs/descriptor-set.binpb`)),
+    );
+    const type = m.subject.endsWith('created')
+      ? 'lucy.alumno.v1.AlumnoCreated'
+      : 'lucy.alumno.v1.AlumnoUpdated';
+    const event = fromBinary(registry.getMessage(type) as DescMessage, m.data) as unknown as {
+      alumno?: { id: string };
+    };
+    expect(event.alumno?.id).toMatch(/^[0-9a-f-]{36}$/);
+    nats.publish(m.reply!, '+ACK');
+    await nats.flush();
+  }, 60_000);
+
+  it('calls the RPCs as the guide shows them: its curl lines, and gRPC from the descriptor set', async () => {
+    const ports: Record<string, string> = { '7101': sys.urls.tracker, '7103': sys.urls.ingest };
+    const curls = [
+      ...readFileSync(GUIDE, 'utf8').matchAll(
+        /curl -sS -X POST http:\/\/127\.0\.0\.1:(\d+)\/(\S+) \\\n.*\\\n\s*-d '(.*)'/g,
+      ),
+    ];
+    expect(curls.length).toBeGreaterThanOrEqual(4);
+    for (const [, port, method, body] of curls) {
+      const res = await fetch(`${ports[port!]}/${method}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${sys.rpcToken}`, 'Content-Type': 'application/json' },
+        body: body!,
+      });
+      // GetTarea of the guide's made-up id answers not_found; every other call answers 200.
+      expect([200, 404], `${method} ${body}`).toContain(res.status);
+      if (res.status === 404) expect(((await res.json()) as { code: string }).code).toBe('not_found');
+    }
+    const definition = protoLoader.loadFileDescriptorSetFromBuffer(
+      readFileSync(`${ROOT}docs/descriptor-set.binpb`),
+      { keepCase: false, longs: String, enums: String, defaults: false },
+    );
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+      lucy: { task: { v1: { TaskService: grpc.ServiceClientConstructor } } };
+    };
+    const client = new loaded.lucy.task.v1.TaskService(
+      sys.urls.tracker.replace('http://', ''),
+      grpc.credentials.createInsecure(),
+    );
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${sys.rpcToken}`);
+    type ListTareas = (
+      req: unknown,
+      md: grpc.Metadata,
+      cb: (err: Error | null, res: { tareas: { requestedBy: string }[] }) => void,
+    ) => void;
+    const listTareas = (client as unknown as { ListTareas: ListTareas }).ListTareas.bind(client);
+    const listed = await new Promise<{ tareas: { requestedBy: string }[] }>((resolve, reject) => {
+      listTareas({ filter: { requestedBy: REQUESTED_BY }, page: { pageSize: 5 } }, metadata, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
+    });
+    client.close();
+    expect(listed.tareas.length).toBeGreaterThan(0);
+    expect(listed.tareas.some((t) => t.requestedBy === REQUESTED_BY)).toBe(true);
+  }, 60_000);
 
   it('gets dead letters and failed Tareas naming the field, the value and the accepted values', async () => {
     const bad: [subject: string, body: string, expected: string[]][] = [
