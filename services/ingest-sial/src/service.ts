@@ -16,6 +16,7 @@ import { createIngestWorkers } from './consumers/ingest.consumer.js';
 import { createCuentaProjection } from './consumers/cuenta-events.consumer.js';
 import { ingestOrm } from './db/index.js';
 import { createAlumnoRpc } from './rpc/alumno.rpc.js';
+import { createImportAlumnosRpc } from './rpc/import.rpc.js';
 import { createIngestRpc } from './rpc/ingest.rpc.js';
 
 /** Options of {@link startIngestService} (tests). */
@@ -108,10 +109,10 @@ export async function startIngestService(
             },
           }),
         );
-        router.service(
-          AlumnoService,
-          createAlumnoRpc({ knex, nats, names, clock, maxExportRows: config.EXPORT_MAX_ROWS }),
-        );
+        router.service(AlumnoService, {
+          ...createAlumnoRpc({ knex, nats, names, clock, maxExportRows: config.EXPORT_MAX_ROWS }),
+          ...createImportAlumnosRpc({ knex, nats, names, clock }),
+        });
       },
     });
     for (const w of workers) await w.start();

@@ -1,0 +1,261 @@
+import { create, toJson, type JsonValue } from '@bufbuild/protobuf';
+import { ListValueSchema } from '@bufbuild/protobuf/wkt';
+import type { ServiceImpl } from '@connectrpc/connect';
+import {
+  CONTENT_TYPE,
+  encode,
+  H,
+  newTraceparent,
+  taskHeaders,
+  uuidv7,
+  ValidationError,
+  type FieldError,
+} from '@lucy/platform';
+import {
+  AlumnoCreatedSchema,
+  AlumnoUpdatedSchema,
+  type AlumnoService,
+  type ImportAlumnoResultSchema,
+  type ImportAlumnosResponseSchema,
+  type ImportedAlumno,
+} from '@lucy/proto';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import {
+  documentKey,
+  loadAlumnosByDocument,
+  upsertAlumnos,
+  type AlumnoUpsert,
+  type StoredAlumno,
+} from '../db/alumno.repository.js';
+import {
+  COLUMN_LIMITS,
+  forwardEstado,
+  isPlausibleEmail,
+  jsonEqual,
+  MERGED_FIELDS,
+  type AlumnoIngestFields,
+  type Estado,
+  type FieldChange,
+  type JsonObject,
+} from '../domain/index.js';
+import { ESTADO_FROM_PB, toAlumnoPb, toFieldChangePb } from '../mapping.js';
+import type { AlumnoRpcDeps } from './alumno.rpc.js';
+import { checkText } from './input-bounds.js';
+
+/** Alumnos per ImportAlumnos call. */
+export const IMPORT_ALUMNOS_MAX = 5000;
+
+type Outcome = MessageInitShape<typeof ImportAlumnosResponseSchema>;
+type ResultInit = MessageInitShape<typeof ImportAlumnoResultSchema>;
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const blank = (v: unknown) =>
+  v === null || v === undefined || v === '' || (Array.isArray(v) && v.length === 0);
+
+/** What pylucy says about one alumno, as the ingestion's fields, or why it cannot be imported. */
+function incoming(a: ImportedAlumno): { fields: Partial<AlumnoIngestFields>; estado: Estado } | string {
+  const problems: FieldError[] = [];
+  const tipo = a.tipoDocumento.trim().toUpperCase();
+  const dni = a.dni.trim();
+  if (!tipo || !dni) return 'Falta el tipo o el número de documento.';
+  checkText(problems, 'tipo_documento', tipo, COLUMN_LIMITS.tipo_documento);
+  checkText(problems, 'dni', dni, COLUMN_LIMITS.dni);
+  const text = (field: keyof typeof COLUMN_LIMITS, value: string): string | null => {
+    const v = value.trim();
+    if (!v) return null;
+    return checkText(problems, field, v, COLUMN_LIMITS[field]) ? v : null;
+  };
+  const estado = ESTADO_FROM_PB[a.estado];
+  if (!estado) return 'El estado no es uno de preinscripto, aspirante, ingresante o alumno.';
+  const email = text('email_personal', a.emailPersonal);
+  const carreras: JsonValue[] = a.carreras ? toJson(ListValueSchema, a.carreras) : [];
+  const fields: Partial<AlumnoIngestFields> = {
+    tipo_documento: tipo,
+    dni,
+    nombre: text('nombre', a.nombre),
+    apellido: text('apellido', a.apellido),
+    // An address SIAL would refuse is left out rather than stored (the ingestion's rule).
+    email_personal: email && isPlausibleEmail(email) ? email : null,
+    fecha_nacimiento: DATE.test(a.fechaNacimiento) ? a.fechaNacimiento : null,
+    cohorte: a.cohorte > 0 && a.cohorte < 10_000 ? a.cohorte : null,
+    localidad: text('localidad', a.localidad),
+    telefono: text('telefono', a.telefono),
+    fecha_ingreso: DATE.test(a.fechaIngreso) ? a.fechaIngreso : null,
+    estado_ingreso: text('estado_ingreso', a.estadoIngreso),
+    modalidad: a.modalidad === '1' || a.modalidad === '2' ? a.modalidad : null,
+    carreras: carreras.length ? (carreras as JsonObject[]) : null,
+  };
+  if (problems.length)
+    return `Valor no válido en ${problems.map((p) => p.field).join(', ')}: ${problems[0]!.message}`;
+  return { fields, estado };
+}
+
+/**
+ * The merge of an adopted alumno into the stored one. The ingestion's guarantees hold — never a duplicate (keyed
+ * by tipo_documento and dni), estado only forward, never a blanked field — and one more: a value Lucy already
+ * has is kept (it came from SIAL, fresher than pylucy's copy), so pylucy only fills what is missing. That also
+ * makes a re-run after an ingestion change nothing.
+ */
+export function mergeAdopted(
+  existing: StoredAlumno | undefined,
+  inc: { fields: Partial<AlumnoIngestFields>; estado: Estado },
+): { kind: 'create' | 'update' | 'unchanged'; values: AlumnoIngestFields; changes: FieldChange[] } {
+  const base: AlumnoIngestFields = existing
+    ? {
+        tipo_documento: existing.tipo_documento,
+        dni: existing.dni,
+        nombre: existing.nombre,
+        apellido: existing.apellido,
+        email_personal: existing.email_personal,
+        fecha_nacimiento: existing.fecha_nacimiento,
+        cohorte: existing.cohorte,
+        localidad: existing.localidad,
+        telefono: existing.telefono,
+        estado: existing.estado,
+        fecha_ingreso: existing.fecha_ingreso,
+        estado_ingreso: existing.estado_ingreso,
+        modalidad: existing.modalidad,
+        carreras: existing.carreras,
+      }
+    : {
+        tipo_documento: inc.fields.tipo_documento!,
+        dni: inc.fields.dni!,
+        nombre: null,
+        apellido: null,
+        email_personal: null,
+        fecha_nacimiento: null,
+        cohorte: null,
+        localidad: null,
+        telefono: null,
+        estado: inc.estado,
+        fecha_ingreso: null,
+        estado_ingreso: null,
+        modalidad: null,
+        carreras: null,
+      };
+  const values = { ...base };
+  const changes: FieldChange[] = [];
+  const estado = existing ? forwardEstado(existing.estado, inc.estado) : inc.estado;
+  if (!existing || estado !== existing.estado) {
+    changes.push({ field: 'estado', before: existing?.estado ?? null, after: estado });
+    values.estado = estado;
+  }
+  for (const field of MERGED_FIELDS) {
+    const after = inc.fields[field];
+    if (blank(after) || !blank(base[field])) continue;
+    if (field === 'carreras' && jsonEqual(base[field], after)) continue;
+    changes.push({ field, before: base[field], after });
+    (values as unknown as Record<string, unknown>)[field] = after;
+  }
+  if (!existing) return { kind: 'create', values, changes };
+  return { kind: changes.length ? 'update' : 'unchanged', values, changes };
+}
+
+const RESULT = { create: 'creado', update: 'actualizado', unchanged: 'sin_cambios' } as const;
+
+/**
+ * AlumnoService.ImportAlumnos: alumnos adopted from pylucy, merged by {@link mergeAdopted} and written with the
+ * ingestion's bulk upsert (keyed by document, so a repeated call or a call after a killed run adds nothing). Each
+ * creation or change is announced as the ingestion announces its own (`lucy.evt.alumno.created|updated`), with a
+ * message id per alumno and content, so a retried call publishes nothing twice.
+ */
+export function createImportAlumnosRpc(
+  deps: AlumnoRpcDeps,
+): Pick<ServiceImpl<typeof AlumnoService>, 'importAlumnos'> {
+  return {
+    async importAlumnos(req): Promise<Outcome> {
+      if (req.alumnos.length > IMPORT_ALUMNOS_MAX)
+        throw new ValidationError([
+          { field: 'alumnos', message: `Admite como máximo ${IMPORT_ALUMNOS_MAX} alumnos por llamada.` },
+        ]);
+      const problems: FieldError[] = [];
+      checkText(problems, 'requested_by', req.requestedBy, 150);
+      if (problems.length) throw new ValidationError(problems);
+      const parsed = req.alumnos.map(incoming);
+      const docs = parsed.flatMap((p) =>
+        typeof p === 'string' ? [] : [{ tipo_documento: p.fields.tipo_documento!, dni: p.fields.dni! }],
+      );
+      const stored = await loadAlumnosByDocument(deps.knex, docs);
+      const now = deps.clock();
+      const planned = new Map<string, ReturnType<typeof mergeAdopted> & { id: string }>();
+      const out: ResultInit[] = parsed.map((p, i) => {
+        const originalId = req.alumnos[i]!.originalId;
+        if (typeof p === 'string') return { originalId, resultado: 'omitido', motivo: p };
+        const key = documentKey(p.fields.tipo_documento!, p.fields.dni!);
+        const earlier = planned.get(key);
+        if (earlier) return { originalId, resultado: 'omitido', motivo: 'Documento repetido en pylucy.' };
+        const existing = stored.get(key);
+        const merged = mergeAdopted(existing, p);
+        planned.set(key, { ...merged, id: existing?.id ?? uuidv7() });
+        return {
+          originalId,
+          alumnoId: existing?.id ?? '',
+          resultado: RESULT[merged.kind],
+          campos: merged.changes.map((c) => c.field),
+        };
+      });
+      if (req.dryRun) return { results: out };
+
+      const writes = [...planned.values()].filter((p) => p.kind !== 'unchanged');
+      const rows: AlumnoUpsert[] = writes.map((p) => ({
+        id: p.id,
+        values: p.values,
+        fingerprint: undefined,
+        now,
+      }));
+      const rejected = await upsertAlumnos(deps.knex, rows);
+      const refused = new Map(
+        rejected.map((r) => [documentKey(r.row.values.tipo_documento, r.row.values.dni), r]),
+      );
+      // The ids as stored: a concurrent ingestion may have created the row first.
+      const after = await loadAlumnosByDocument(deps.knex, docs);
+      const headers = () => {
+        const h = taskHeaders(
+          {
+            taskId: '',
+            taskType: '',
+            requestedBy: req.requestedBy || 'adopción de pylucy',
+            trigger: 'external',
+            traceparent: newTraceparent(),
+          },
+          CONTENT_TYPE.protobuf,
+        );
+        h.delete(H.taskId);
+        h.delete(H.taskType);
+        return h;
+      };
+      const publishes: Promise<unknown>[] = [];
+      for (const p of writes) {
+        const key = documentKey(p.values.tipo_documento, p.values.dni);
+        const a = after.get(key);
+        if (!a || refused.has(key)) continue;
+        const alumno = toAlumnoPb(a);
+        const created = p.kind === 'create';
+        const data = created
+          ? encode(AlumnoCreatedSchema, create(AlumnoCreatedSchema, { alumno }), CONTENT_TYPE.protobuf)
+          : encode(
+              AlumnoUpdatedSchema,
+              create(AlumnoUpdatedSchema, { alumno, changes: p.changes.map(toFieldChangePb) }),
+              CONTENT_TYPE.protobuf,
+            );
+        publishes.push(
+          deps.nats.js.publish(deps.names.evt('alumno', created ? 'created' : 'updated'), data, {
+            headers: headers(),
+            msgID: `pylucy-import:${a.id}:${p.kind}:${p.changes.map((c) => c.field).join(',')}`,
+          }),
+        );
+      }
+      await Promise.all(publishes);
+      return {
+        results: out.map((r, i) => {
+          const p = parsed[i]!;
+          if (typeof p === 'string' || r.resultado === 'omitido') return r;
+          const key = documentKey(p.fields.tipo_documento!, p.fields.dni!);
+          const rej = refused.get(key);
+          if (rej) return { ...r, resultado: 'omitido', motivo: `Postgres lo rechazó: ${rej.reason}` };
+          return { ...r, alumnoId: after.get(key)?.id ?? '' };
+        }),
+      };
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { Estado, TipoIngesta, type ImportedAlumnoSchema } from '@lucy/proto';
+import { readStream } from '@lucy/testkit';
+import { alumnoTable } from '../src/db/alumno.repository.js';
+import { startHarness, type Harness } from './harness.js';
+
+type Imported = MessageInitShape<typeof ImportedAlumnoSchema>;
+
+describe('ImportAlumnos (adoption of pylucy)', () => {
+  let h: Harness;
+  let sial: {
+    tipo_documento: string;
+    dni: string;
+    nombre: string;
+    estado: string;
+    email_personal: string | null;
+  };
+
+  beforeAll(async () => {
+    h = await startHarness({ sizes: { preinscriptos: 1, aspirantes: 3, ingresantes: 1 } }, 'ingest_import');
+    await h.openWindow(TipoIngesta.ASPIRANTES);
+    await h.succeeded(await h.runPeriodic('aspirantes'));
+    sial = (await alumnoTable(h.service.knex).first()) as typeof sial;
+    // A field SIAL did not send for this alumno: pylucy may fill it.
+    await alumnoTable(h.service.knex).where({ dni: sial.dni }).update({ localidad: null });
+  }, 90_000);
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  const batch = (): Imported[] => [
+    // Already ingested from SIAL: pylucy still says preinscripto and has other data.
+    {
+      originalId: 1n,
+      tipoDocumento: sial.tipo_documento,
+      dni: sial.dni,
+      nombre: 'Otro Nombre',
+      apellido: '',
+      estado: Estado.PREINSCRIPTO,
+      localidad: 'Río Cuarto',
+    },
+    {
+      originalId: 2n,
+      tipoDocumento: 'DNI',
+      dni: '30111223',
+      nombre: 'Seán',
+      apellido: "O'Connor",
+      emailPersonal: '',
+      estado: Estado.ALUMNO,
+      carreras: { values: [{ kind: { case: 'structValue', value: { fields: {} } } }] },
+    },
+    { originalId: 3n, tipoDocumento: 'DNI', dni: '', nombre: 'Sin documento', estado: Estado.ASPIRANTE },
+  ];
+
+  it('plans without writing', async () => {
+    const before = await alumnoTable(h.service.knex).count({ n: '*' });
+    const res = await h.alumnos.importAlumnos({ alumnos: batch(), dryRun: true });
+    expect(res.results.map((r) => r.resultado)).toEqual(['actualizado', 'creado', 'omitido']);
+    expect(res.results[2]!.motivo).toMatch(/documento/);
+    expect(await alumnoTable(h.service.knex).count({ n: '*' })).toEqual(before);
+  });
+
+  it('merges by document, never downgrading estado nor replacing what SIAL gave, and re-runs to nothing', async () => {
+    const res = await h.alumnos.importAlumnos({ alumnos: batch(), requestedBy: 'adopción' });
+    expect(res.results.map((r) => r.resultado)).toEqual(['actualizado', 'creado', 'omitido']);
+    expect(res.results[0]!.campos).toEqual(['localidad']);
+    const merged = (await alumnoTable(h.service.knex).where({ dni: sial.dni }).first()) as Record<
+      string,
+      unknown
+    >;
+    expect(merged.estado).toBe(sial.estado);
+    expect(merged.nombre).toBe(sial.nombre);
+    expect(merged.localidad).toBe('Río Cuarto');
+    const adopted = (await alumnoTable(h.service.knex).where({ dni: '30111223' }).first()) as Record<
+      string,
+      unknown
+    >;
+    expect(adopted).toMatchObject({ apellido: "O'Connor", estado: 'alumno', email_personal: null });
+    expect(res.results[1]!.alumnoId).toBe(adopted.id);
+
+    const again = await h.alumnos.importAlumnos({ alumnos: batch() });
+    expect(again.results.map((r) => r.resultado)).toEqual(['sin_cambios', 'sin_cambios', 'omitido']);
+    expect(again.results[1]!.alumnoId).toBe(adopted.id);
+    expect(await alumnoTable(h.service.knex).where({ dni: '30111223' }).count({ n: '*' })).toEqual([
+      { n: '1' },
+    ]);
+
+    const created = await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('alumno', 'created'));
+    expect(created.length).toBeGreaterThan(0);
+  });
+});
