@@ -64,34 +64,46 @@ export async function createScheduler(
     tickMaxMs: config.SCHEDULER_TICK_MAX_MS,
     ...(options.reloadIntervalMs ? { reloadIntervalMs: options.reloadIntervalMs } : {}),
   });
-  await engine.start();
-  const rpc = await startRpcServer({
-    ...rpcListenOptions(config),
-    token: config.RPC_TOKEN,
-    services: [SchedulerService],
-    readiness: runtime.readiness,
-    logger,
-    routes: (router) => {
-      router.service(
-        SchedulerService,
-        createSchedulerRpc({
-          repo,
-          engine,
-          publisher: runtime.publisher,
-          registry: runtime.buckets.registry,
-          clock,
-        }),
-      );
-    },
-  });
+  // The port first: a taken port must fail the start before this replica takes the lease and publishes; the
+  // dependencies (NATS, Postgres, migrations) were checked by the runtime above.
+  let rpc: RpcServer | undefined;
+  try {
+    rpc = await startRpcServer({
+      ...rpcListenOptions(config),
+      token: config.RPC_TOKEN,
+      services: [SchedulerService],
+      readiness: runtime.readiness,
+      logger,
+      routes: (router) => {
+        router.service(
+          SchedulerService,
+          createSchedulerRpc({
+            repo,
+            engine,
+            publisher: runtime.publisher,
+            registry: runtime.buckets.registry,
+            clock,
+          }),
+        );
+      },
+    });
+    await engine.start();
+  } catch (err) {
+    await rpc?.close().catch(() => undefined);
+    await engine.stop().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
+    throw err;
+  }
+  logger.info({ port: rpc.port, instance: config.INSTANCE_ID }, 'scheduler started');
+  const server = rpc;
   return {
     runtime,
     logger,
-    rpc,
+    rpc: server,
     repo,
     engine,
     async stop() {
-      await rpc.close();
+      await server.close();
       await engine.stop();
       await runtime.close();
     },

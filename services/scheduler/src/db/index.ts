@@ -1,4 +1,5 @@
 import { Migration20261128120000_init } from './migrations/Migration20261128120000_init.js';
+import { Migration20261207090000_missed_slot } from './migrations/Migration20261207090000_missed_slot.js';
 import { FiredSlotSchema, PeriodicTaskSchema } from './periodic-task.entity.js';
 import {
   ClockedScheduleSchema,
@@ -18,7 +19,10 @@ export const schedulerOrm = {
     PeriodicTaskSchema,
     FiredSlotSchema,
   ] as never[],
-  migrations: [{ name: 'Migration20261128120000_init', class: Migration20261128120000_init }],
+  migrations: [
+    { name: 'Migration20261128120000_init', class: Migration20261128120000_init },
+    { name: 'Migration20261207090000_missed_slot', class: Migration20261207090000_missed_slot },
+  ],
 };
 
 export * from './scheduler.repository.js';

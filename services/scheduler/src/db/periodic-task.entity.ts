@@ -32,6 +32,8 @@ export interface FiredSlotRow {
   fencingToken: string;
   claimedAt: Date;
   firedAt?: Date | null;
+  missedAt?: Date | null;
+  missedDecision?: string | null;
 }
 
 export const PeriodicTaskSchema = new EntitySchema<PeriodicTaskRow>({
@@ -71,5 +73,7 @@ export const FiredSlotSchema = new EntitySchema<FiredSlotRow>({
     fencingToken: { type: 'bigint' },
     claimedAt: { type: 'Date' },
     firedAt: { type: 'Date', nullable: true },
+    missedAt: { type: 'Date', nullable: true },
+    missedDecision: { type: 'string', nullable: true },
   },
 });

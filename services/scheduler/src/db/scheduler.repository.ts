@@ -1,4 +1,5 @@
 import type { Knex } from '@mikro-orm/postgresql';
+import { uuidv7 } from '@lucy/platform';
 import type { MissedRunMode, PeriodicTask, Schedule, ScheduleKind } from '../domain/index.js';
 
 /** A periodic task as stored, in domain shape, plus the columns only the admin shows. */
@@ -253,6 +254,15 @@ export interface SlotConfirmation {
   disable: boolean;
 }
 
+/** A claimed slot neither confirmed nor recorded as missed (its leader died, or it is being fired now). */
+export interface UnresolvedSlot {
+  periodicTaskId: string;
+  dueAt: Date;
+}
+
+/** Why a claimed slot was not republished (see {@link SchedulerRepository.markMissed}). */
+export type MissedSlotDecision = 'skipped' | 'coalesced' | 'capped' | 'disabled' | 'rescheduled';
+
 /** Map key of a slot in {@link SchedulerRepository.claimSlots}' answer: `<periodic task id>@<epoch ms>`. */
 export function slotRef(periodicTaskId: string, dueAt: Date): string {
   return `${periodicTaskId}@${dueAt.getTime()}`;
@@ -307,8 +317,23 @@ export interface SchedulerRepository {
   confirmSlot(periodicTaskId: string, dueAt: Date, firedAt: Date, disable: boolean): Promise<void>;
   /** {@link confirmSlot} for many slots in one transaction of two statements. */
   confirmSlots(slots: readonly SlotConfirmation[], firedAt: Date): Promise<void>;
-  /** Due time of the last confirmed slot of each task (absent when none). */
+  /**
+   * Due time of the last resolved slot of each task — confirmed, or recorded as missed by a policy decision —
+   * (absent when none).
+   */
   lastFiredAt(ids: readonly string[]): Promise<Map<string, Date>>;
+  /** Claimed slots neither confirmed nor recorded as missed, of every task, oldest first. */
+  unresolvedSlots(): Promise<UnresolvedSlot[]>;
+  /**
+   * Records claimed, unconfirmed slots as missed with the decision that left them unpublished; a slot confirmed
+   * meanwhile is left as it is. Returns how many were recorded.
+   */
+  markMissed(slots: readonly UnresolvedSlot[], decision: MissedSlotDecision, at: Date): Promise<number>;
+  /**
+   * Marks the task's slots up to `at` as resolved (a `fired_slot` row at `at`, recorded missed as `disabled`), so
+   * that enabling a disabled task never replays the slots of its disabled period, even after a takeover.
+   */
+  resolveUntil(periodicTaskId: string, at: Date): Promise<void>;
   /** Runs `apply` once per database (guarded by a marker row, safe with concurrent replicas). */
   once(marker: string, apply: (repo: SchedulerRepository) => Promise<void>): Promise<boolean>;
 }
@@ -422,6 +447,7 @@ export function createSchedulerRepository(knex: Knex): SchedulerRepository {
          select u.p, u.d, u.t, ? from unnest(?::uuid[], ?::timestamptz[], ?::uuid[]) as u (p, d, t)
          on conflict (periodic_task_id, due_at) do update set fencing_token = excluded.fencing_token
            where scheduler.fired_slot.fired_at is null
+             and scheduler.fired_slot.missed_at is null
              and scheduler.fired_slot.fencing_token <= excluded.fencing_token
          returning periodic_task_id, due_at, task_id`,
         [
@@ -445,7 +471,7 @@ export function createSchedulerRepository(knex: Knex): SchedulerRepository {
       // One statement (atomic): only slots confirmed now count a run, not one an earlier leader confirmed.
       await knex.raw(
         `with confirmed as (
-             update scheduler.fired_slot f set fired_at = ?
+             update scheduler.fired_slot f set fired_at = ?, missed_at = null, missed_decision = null
                from unnest(?::uuid[], ?::timestamptz[], ?::boolean[]) as u (p, d, dis)
               where f.periodic_task_id = u.p and f.due_at = u.d and f.fired_at is null
               returning f.periodic_task_id as p, u.dis as dis
@@ -464,11 +490,43 @@ export function createSchedulerRepository(knex: Knex): SchedulerRepository {
       if (ids.length === 0) return out;
       const list = await rows<{ periodic_task_id: string; due_at: Date }>(
         `select periodic_task_id, max(due_at) as due_at from scheduler.fired_slot
-          where fired_at is not null and periodic_task_id = any(?::uuid[]) group by periodic_task_id`,
+          where (fired_at is not null or missed_at is not null) and periodic_task_id = any(?::uuid[])
+          group by periodic_task_id`,
         [pgArray(ids)],
       );
       for (const r of list) out.set(r.periodic_task_id, dateOrNull(r.due_at)!);
       return out;
+    },
+    async unresolvedSlots() {
+      const list = await rows<{ periodic_task_id: string; due_at: Date | string }>(
+        `select periodic_task_id, due_at from scheduler.fired_slot
+          where fired_at is null and missed_at is null order by due_at, periodic_task_id`,
+      );
+      return list.map((r) => ({ periodicTaskId: r.periodic_task_id, dueAt: dateOrNull(r.due_at)! }));
+    },
+    async markMissed(slots, decision, at) {
+      if (slots.length === 0) return 0;
+      const result = await knex.raw<{ rowCount: number }>(
+        `update scheduler.fired_slot f set missed_at = ?, missed_decision = ?
+           from unnest(?::uuid[], ?::timestamptz[]) as u (p, d)
+          where f.periodic_task_id = u.p and f.due_at = u.d and f.fired_at is null and f.missed_at is null`,
+        [
+          at,
+          decision,
+          pgArray(slots.map((s) => s.periodicTaskId)),
+          pgArray(slots.map((s) => s.dueAt.toISOString())),
+        ],
+      );
+      return result.rowCount ?? 0;
+    },
+    async resolveUntil(periodicTaskId, at) {
+      await knex.raw(
+        `insert into scheduler.fired_slot
+           (periodic_task_id, due_at, task_id, fencing_token, claimed_at, missed_at, missed_decision)
+         values (?, ?, ?, 0, ?, ?, 'disabled')
+         on conflict (periodic_task_id, due_at) do nothing`,
+        [periodicTaskId, at, uuidv7(at.getTime()), at, at],
+      );
     },
     async once(marker, apply) {
       return knex.transaction(async (trx) => {

@@ -160,6 +160,16 @@ function pendingSlots(task: PeriodicTaskTiming, after: number, now: number, keep
   return { count, lowerBound: true, recent: all.list() };
 }
 
+/**
+ * A slot's due time as staff read it (dd/mm/aaaa hh:mm in `zone`), with seconds when `withSeconds` (sub-minute
+ * schedules, so «01:01:10 hasta 01:01:50» does not read «01:01 hasta 01:01»).
+ */
+export function slotTimeText(zone: string, at: number, withSeconds: boolean): string {
+  return withSeconds
+    ? `${formatInstantEsAr(zone, at)}:${String(new Date(at).getUTCSeconds()).padStart(2, '0')}`
+    : formatInstantEsAr(zone, at);
+}
+
 function runs(count: number, lowerBound: boolean): string {
   const amount = lowerBound ? `más de ${count}` : String(count);
   return count === 1 && !lowerBound ? `${amount} ejecución perdida` : `${amount} ejecuciones perdidas`;
@@ -195,10 +205,7 @@ export function resolveMissedRuns(options: ResolveMissedRunsOptions): MissedRunR
   const label = `«${task.name}»`;
   // Sub-minute schedules are told with seconds («desde 01:01:10 hasta 01:01:50», not «01:01 hasta 01:01»).
   const withSeconds = pending.recent.some((fire) => fire.at % 60_000 !== 0);
-  const at = (fire: ScheduleFire): string =>
-    withSeconds
-      ? `${formatInstantEsAr(zone, fire.at)}:${String(new Date(fire.at).getUTCSeconds()).padStart(2, '0')}`
-      : formatInstantEsAr(zone, fire.at);
+  const at = (fire: ScheduleFire): string => slotTimeText(zone, fire.at, withSeconds);
   const policyText = `(política: ${POLICY_ES[policy.mode]})`;
   const singleNote = single ? '; la tarea se deshabilita por ser de ejecución única' : '';
 
@@ -302,4 +309,75 @@ export function resolveMissedRuns(options: ResolveMissedRunsOptions): MissedRunR
     next: disableTask ? null : nextDue(task, now),
     disableTask,
   };
+}
+
+/** Why a claimed slot is not republished: the policy's decision, or a change of the task since it was claimed. */
+export type ClaimedSlotDecision = 'skipped' | 'coalesced' | 'capped' | 'rescheduled';
+
+/** What becomes of the slots an earlier leader claimed but neither confirmed nor recorded as missed. */
+export interface ClaimedSlotSettlement {
+  /** Claimed slots to republish now (with their claimed task id and `Nats-Msg-Id`), besides `resolution.fire`. */
+  republish: DueSlot[];
+  /** Claimed slots to record as missed, with the decision. */
+  missed: Array<{ dueAt: Date; decision: ClaimedSlotDecision }>;
+}
+
+export interface SettleClaimedSlotsOptions {
+  task: PeriodicTaskTiming;
+  /** Due times of the task's claimed, unresolved slots. */
+  claimed: readonly Date[];
+  /** What {@link resolveMissedRuns} decided for the task, with the same `lastFiredAt` and `now`. */
+  resolution: MissedRunResolution;
+  /** The `lastFiredAt` given to {@link resolveMissedRuns}. */
+  lastFiredAt: Date | null;
+  now: Date;
+  policy?: MissedRunPolicy;
+  graceMs?: number;
+}
+
+/**
+ * Settles the slots a leader claimed and died before confirming (rows of `fired_slot` without `fired_at`), so
+ * none is left half-done:
+ * - a slot the resolution fires anyway (on time within the grace, or chosen by the policy) is republished with
+ *   the task id and `Nats-Msg-Id` of its claim — JetStream drops it if the first publication did arrive;
+ * - a future slot is left to the normal firing when it is still the task's next slot, else it is `rescheduled`;
+ * - a slot older than the last resolved one (a later slot went out first) is republished when it is within the
+ *   grace or the policy is `run_all`, else recorded as `skipped` (skip) or `coalesced` (run_once: a later run
+ *   covered it);
+ * - any other past slot was decided by the policy: `skipped` (skip), `coalesced` (run_once), `capped` (run_all
+ *   beyond its cap); one that is no longer a slot of the task's schedule (edited since) is `rescheduled`.
+ */
+export function settleClaimedSlots(options: SettleClaimedSlotsOptions): ClaimedSlotSettlement {
+  const { task, resolution, now } = options;
+  const policy = options.policy ?? task.missedRunPolicy ?? DEFAULT_MISSED_RUN_POLICY;
+  const graceMs = options.graceMs ?? DEFAULT_MISSED_RUN_GRACE_MS;
+  const nowMs = now.getTime();
+  const after = options.lastFiredAt?.getTime() ?? -Infinity;
+  const firing = new Set(resolution.fire.map((slot) => slot.dueAt.getTime()));
+  const byPolicy: Record<MissedRunMode, ClaimedSlotDecision> = {
+    skip: 'skipped',
+    run_once: 'coalesced',
+    run_all: 'capped',
+  };
+  const out: ClaimedSlotSettlement = { republish: [], missed: [] };
+  for (const dueAt of [...options.claimed].sort((a, b) => a.getTime() - b.getTime())) {
+    const at = dueAt.getTime();
+    if (firing.has(at)) continue;
+    if (at > nowMs) {
+      if (resolution.next?.dueAt.getTime() !== at) out.missed.push({ dueAt, decision: 'rescheduled' });
+      continue;
+    }
+    const fire = taskSlotAtOrAfter(task, at);
+    if (fire === null || fire.at !== at) {
+      out.missed.push({ dueAt, decision: 'rescheduled' });
+      continue;
+    }
+    if (at <= after) {
+      if (nowMs - at <= graceMs || policy.mode === 'run_all') out.republish.push(toDueSlot(task, fire));
+      else out.missed.push({ dueAt, decision: policy.mode === 'skip' ? 'skipped' : 'coalesced' });
+      continue;
+    }
+    out.missed.push({ dueAt, decision: byPolicy[policy.mode] });
+  }
+  return out;
 }

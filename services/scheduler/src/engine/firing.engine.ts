@@ -14,13 +14,23 @@ import {
   type PreparedCommand,
 } from '@lucy/platform';
 import {
+  DEFAULT_MISSED_RUN_POLICY,
   nextDue,
   resolveMissedRuns,
+  scheduleTimeZone,
+  settleClaimedSlots,
+  slotTimeText,
   type DueSlot,
   type MissedRunDecision,
   type MissedRunResolution,
 } from '../domain/index.js';
-import { slotRef, type PeriodicTaskRecord, type SchedulerRepository } from '../db/index.js';
+import {
+  slotRef,
+  type MissedSlotDecision,
+  type PeriodicTaskRecord,
+  type SchedulerRepository,
+  type UnresolvedSlot,
+} from '../db/index.js';
 import { createLeaderLease, type LeaderLease, type LeaseState } from './leader-lease.js';
 import { schedulerMetrics } from './metrics.js';
 import { SlotHeap } from './slot-heap.js';
@@ -90,6 +100,16 @@ interface Current {
   /** Bumped on each reschedule; heap entries of older generations are stale. */
   gen: number;
 }
+
+/** Why a claimed slot is not republished, as the Log says it. */
+const CLAIM_REASON: Record<MissedSlotDecision, (task: PeriodicTaskRecord) => string> = {
+  skipped: () => 'la política de ejecuciones perdidas es omitir',
+  coalesced: () => 'la política es ejecutar una vez y otra ejecución la cubre',
+  capped: (task) =>
+    `supera el tope de ${task.missedRunPolicy?.cap ?? DEFAULT_MISSED_RUN_POLICY.cap} de la política ejecutar todas`,
+  rescheduled: () => 'el horario de la tarea cambió y ya no la incluye',
+  disabled: () => 'la tarea está deshabilitada',
+};
 
 const DECISION_LEVEL: Record<MissedRunDecision['kind'], LogLevelName> = {
   skipped: 'WARNING',
@@ -311,7 +331,15 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
     const now = clock();
     const seen = new Set<string>();
     const lastFired = resolve ? await repo.lastFiredAt(list.map((t) => t.id)) : new Map<string, Date>();
+    // Slots claimed by an earlier leader (or by this one before a failure) and neither confirmed nor recorded as
+    // missed: each is republished or recorded as missed below, so none is left half-done.
+    const claimed = new Map<string, Date[]>();
     if (resolve) {
+      for (const slot of await repo.unresolvedSlots()) {
+        const list = claimed.get(slot.periodicTaskId);
+        if (list) list.push(slot.dueAt);
+        else claimed.set(slot.periodicTaskId, [slot.dueAt]);
+      }
       heap.clear();
       tasks.clear();
     }
@@ -320,11 +348,29 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
       seen.add(task.id);
       try {
         if (resolve) {
-          const resolution = resolveMissedRuns({
-            task,
-            lastFiredAt: lastFired.get(task.id) ?? task.lastRunAt,
-            now,
-          });
+          const lastFiredAt = lastFired.get(task.id) ?? task.lastRunAt;
+          const resolution = resolveMissedRuns({ task, lastFiredAt, now });
+          const mine = claimed.get(task.id);
+          claimed.delete(task.id);
+          if (mine) {
+            const settled = settleClaimedSlots({ task, claimed: mine, resolution, lastFiredAt, now });
+            if (settled.republish.length > 0) {
+              resolution.fire = [...settled.republish, ...resolution.fire].sort(
+                (a, b) => a.dueAt.getTime() - b.dueAt.getTime(),
+              );
+            }
+            await recordMissed(
+              task,
+              settled.missed.map(({ dueAt, decision }) => ({ periodicTaskId: task.id, dueAt, decision })),
+              now,
+            ).catch((err: unknown) =>
+              // Left unresolved: the next takeover settles them again.
+              logger.warn(
+                { err: errorMessage(err), periodicTaskId: task.id },
+                'claimed slots not recorded as missed',
+              ),
+            );
+          }
           for (const d of resolution.decisions) {
             schedulerMetrics.missedRuns.inc({ decision: d.kind });
             await log(DECISION_LEVEL[d.kind], d.message, {
@@ -339,11 +385,30 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
         }
         const known = tasks.get(task.id);
         if (known && known.task.dateChanged.getTime() === task.dateChanged.getTime()) continue;
+        // A slot already due (a claimed slot waiting for its retry) stays in the heap: edited, the task still
+        // owes it, and dropping it would leave its claim half-done.
+        if (known?.slot && known.slot.dueAt.getTime() <= now.getTime()) {
+          schedule(task, known.slot, now.getTime() + retryMs);
+          continue;
+        }
         schedule(task, nextDue(task, now));
       } catch (err) {
         await log('ERROR', `No se pudo programar «${task.name}»: ${errorMessage(err)}`, {
           periodicTaskId: task.id,
         });
+      }
+    }
+    if (resolve) {
+      // Claims of tasks no longer enabled (disabled since): recorded as missed, never fired.
+      for (const [periodicTaskId, dues] of claimed) {
+        try {
+          const task = await repo.getTask(periodicTaskId);
+          if (!task) continue; // Deleted: its rows went with it.
+          const slots = dues.map((dueAt) => ({ periodicTaskId, dueAt, decision: 'disabled' as const }));
+          await recordMissed(task, slots, now);
+        } catch (err) {
+          logger.warn({ err: errorMessage(err), periodicTaskId }, 'claimed slots not recorded as missed');
+        }
       }
     }
     // Slots to fire now, in rounds: each task's older slots (run_all) are published before its newer ones.
@@ -370,6 +435,51 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
     }
     for (const id of [...tasks.keys()]) if (!seen.has(id)) tasks.delete(id);
     arm();
+  }
+
+  async function markMissed(
+    slots: readonly UnresolvedSlot[],
+    decision: MissedSlotDecision,
+    now: Date,
+  ): Promise<number> {
+    const n = await repo.markMissed(slots, decision, now);
+    if (n > 0) schedulerMetrics.slots.inc({ outcome: 'missed' }, n);
+    return n;
+  }
+
+  /**
+   * Records a task's claimed slots that are not republished as missed, one statement and one WARNING Log per
+   * decision. The dead leader may have published a slot before it died without confirming it, so the Log says
+   * the publication was not confirmed rather than that the run never happened.
+   */
+  async function recordMissed(
+    task: PeriodicTaskRecord,
+    slots: ReadonlyArray<UnresolvedSlot & { decision: MissedSlotDecision }>,
+    now: Date,
+  ): Promise<void> {
+    const zone = scheduleTimeZone(task.schedule);
+    const withSeconds = slots.some((s) => s.dueAt.getTime() % 60_000 !== 0);
+    const text = (d: Date) => slotTimeText(zone, d.getTime(), withSeconds);
+    for (const decision of new Set(slots.map((s) => s.decision))) {
+      const group = slots.filter((s) => s.decision === decision);
+      const n = await markMissed(group, decision, now);
+      if (n === 0) continue;
+      const first = group[0]!.dueAt;
+      const last = group.at(-1)!.dueAt;
+      const message =
+        group.length === 1
+          ? `No se republica la ejecución de «${task.name}» prevista para ${text(first)}, reservada por un ` +
+            `líder que se detuvo sin confirmar su publicación: ${CLAIM_REASON[decision](task)}`
+          : `No se republican ${group.length} ejecuciones de «${task.name}» previstas entre ${text(first)} y ` +
+            `${text(last)}, reservadas por un líder que se detuvo sin confirmar su publicación: ` +
+            CLAIM_REASON[decision](task);
+      await log('WARNING', message, {
+        periodicTaskId: task.id,
+        decision,
+        count: group.length,
+        slots: group.map((s) => s.dueAt.toISOString()),
+      });
+    }
   }
 
   function scheduleRetryResync(): void {
@@ -472,7 +582,6 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
       reloadTimer.unref();
       const list = await repo.listTasks({ enabled: true });
       enabledCount = list.length;
-      schedulerMetrics.enabledTasks.set(enabledCount);
       schedulerMetrics.enabledTasks.set(enabledCount);
       lease.start();
     },

@@ -18,7 +18,7 @@ export const schedulerMetrics = {
   }),
   slots: new Counter({
     name: 'lucy_scheduler_slots_total',
-    help: 'Slots handled by the leader, by outcome: fired, already_fired (another leader did), retried, dropped (invalid task or arguments).',
+    help: "Slots handled by the leader, by outcome: fired, already_fired (another leader did), retried, dropped (invalid task or arguments), missed (a dead leader's claim recorded as missed, not republished).",
     labelNames: ['outcome'] as const,
     registers: [metricsRegistry],
   }),

@@ -218,6 +218,8 @@ function createUnboundedSchedulerRpc(
           missedRunCap: v.missedRunPolicy.cap,
         };
         const now = clock();
+        // Enabling does not replay the disabled period's slots, whichever replica leads next.
+        if (existing && !existing.enabled && values.enabled) await repo.resolveUntil(existing.id, now);
         const stored = existing
           ? await repo.updateTask(existing.id, values, now)
           : await repo.insertTask(uuidv7(now.getTime()), values, now);
@@ -234,7 +236,10 @@ function createUnboundedSchedulerRpc(
 
     async setEnabled(req) {
       const task = await mustGetTask(req.id);
-      await repo.setEnabled(task.id, req.enabled, clock());
+      const now = clock();
+      // Enabling does not replay the disabled period's slots, whichever replica leads next.
+      if (req.enabled && !task.enabled) await repo.resolveUntil(task.id, now);
+      await repo.setEnabled(task.id, req.enabled, now);
       await engine.changed();
       return { periodicTask: taskToProto((await repo.getTask(task.id))!, clock()) };
     },
