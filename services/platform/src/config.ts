@@ -229,21 +229,53 @@ export function readConfigFile(variable: string, path: string): string {
   }
 }
 
+/** The service this process runs, for the fatal start-up line; set by `runMain`'s option or the runtime. */
+let processService: string | undefined;
+
+/** Records the service this process runs (called by `createServiceRuntime`), for the fatal start-up line. */
+export function noteProcessService(service: string): void {
+  processService ??= service;
+}
+
+/** Options of {@link runMain}. */
+export interface RunMainOptions {
+  /** Service name on the fatal line; default the one the runtime was created for, else the entry point's folder. */
+  service?: string;
+}
+
+/** The service name for the fatal line: given, noted by the runtime, or `services/<name>/` in the entry path. */
+function serviceName(options: RunMainOptions): string {
+  return (
+    options.service ??
+    processService ??
+    /services[/\\]([^/\\]+)[/\\]/.exec(process.argv[1] ?? '')?.[1] ??
+    'unknown'
+  );
+}
+
 /**
- * Runs a service entry point: parses config and starts it; a {@link ConfigError} prints its one line on
- * stderr and exits with status 78 (EX_CONFIG) instead of a stack trace.
+ * Runs a service entry point: parses config and starts it. A failure ends the process at once with ONE complete
+ * JSON line on stderr — `level` fatal, `time` (ISO 8601), `service`, `msg` (what failed, in one line) and `err`
+ * (the cause with its stack) — instead of a stack trace or a line without context: a {@link ConfigError} exits
+ * with status 78 (EX_CONFIG), anything else (a taken port, an unreachable database) with 1. Start-up binds the
+ * RPC port and checks the dependencies before anything is consumed, so nothing is left half-taken.
  */
-export async function runMain(main: () => Promise<void>): Promise<void> {
+export async function runMain(main: () => Promise<void>, options: RunMainOptions = {}): Promise<void> {
   try {
     await main();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78);
-    }
-    process.stderr.write(
-      `${JSON.stringify({ level: 'fatal', msg: 'start-up failed', err: String((err as Error)?.stack ?? err) })}\n`,
-    );
-    process.exit(1);
+    const config = err instanceof ConfigError;
+    const cause = err instanceof Error ? err.message : String(err);
+    const line = {
+      level: 'fatal',
+      time: new Date().toISOString(),
+      service: serviceName(options),
+      pid: process.pid,
+      msg: `${config ? 'invalid configuration' : 'start-up failed'}: ${cause.split('\n')[0]}`,
+      err: config ? cause : String((err as Error)?.stack ?? err),
+    };
+    process.stderr.write(`${JSON.stringify(line)}\n`, () => process.exit(config ? 78 : 1));
+    // stderr is synchronous for files and TTYs; for a pipe the callback above exits once it is flushed.
+    setTimeout(() => process.exit(config ? 78 : 1), 2000).unref();
   }
 }

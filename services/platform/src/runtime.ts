@@ -1,6 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { createServer } from 'node:net';
 import { createLogger } from './logger.js';
+import { noteProcessService, rpcListenOptions } from './config.js';
 import { createNames, type Names } from './names.js';
 import { connectNats, provisionBuckets, provisionStreams, type Buckets, type NatsHandles } from './nats.js';
 import { createOrm, describeDatabase, migrate, pingDatabase, type OrmOptions } from './db.js';
@@ -53,8 +55,12 @@ export interface RuntimeOptions {
  */
 export async function createServiceRuntime(options: RuntimeOptions): Promise<ServiceRuntime> {
   const { settings, service } = options;
+  noteProcessService(service);
   const logger =
     options.logger ?? createLogger({ service, level: settings.LOG_LEVEL, instance: settings.INSTANCE_ID });
+  // Fail fast on a taken port, before any connection or consumer: a service that consumed a command and then died
+  // binding its port would hold that command until its ack deadline.
+  await probeListenPorts(settings);
   const names = createNames(settings.LUCY_PREFIX);
   const nats = await connectNats(settings, logger, `${service}/${settings.INSTANCE_ID}`);
   const replicas = settings.LUCY_STREAM_REPLICAS ?? 1;
@@ -94,4 +100,24 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
       await orm.close(true);
     },
   };
+}
+
+/**
+ * Checks that the RPC port (and the /metrics port) of a service can be bound, by binding and closing them, so a
+ * taken port fails the start before NATS, the database or any consumer is touched. Port 0 and settings without
+ * `RPC_PORT` (tools) are not probed. The server binds again right after; a port taken in between still fails there.
+ */
+export async function probeListenPorts(settings: Record<string, unknown>): Promise<void> {
+  if (typeof settings.RPC_PORT !== 'number' || typeof settings.RPC_HOST !== 'string') return;
+  const listen = rpcListenOptions(settings as unknown as Parameters<typeof rpcListenOptions>[0]);
+  const targets = [{ port: listen.port, host: listen.host }];
+  if (listen.metrics) targets.push(listen.metrics);
+  for (const { port, host } of targets) {
+    if (port === 0) continue;
+    await new Promise<void>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen({ port, host, exclusive: true }, () => server.close(() => resolve()));
+    });
+  }
 }
