@@ -240,7 +240,7 @@ describe('an outside system following docs/integrating.md', () => {
     }
     const definition = protoLoader.loadFileDescriptorSetFromBuffer(
       readFileSync(`${ROOT}docs/descriptor-set.binpb`),
-      { keepCase: false, longs: String, enums: String, defaults: false },
+      { keepCase: true, longs: String, enums: String, defaults: false },
     );
     const loaded = grpc.loadPackageDefinition(definition) as unknown as {
       lucy: { task: { v1: { TaskService: grpc.ServiceClientConstructor } } };
@@ -254,17 +254,17 @@ describe('an outside system following docs/integrating.md', () => {
     type ListTareas = (
       req: unknown,
       md: grpc.Metadata,
-      cb: (err: Error | null, res: { tareas: { requestedBy: string }[] }) => void,
+      cb: (err: Error | null, res: { tareas: { requested_by: string }[] }) => void,
     ) => void;
     const listTareas = (client as unknown as { ListTareas: ListTareas }).ListTareas.bind(client);
-    const listed = await new Promise<{ tareas: { requestedBy: string }[] }>((resolve, reject) => {
-      listTareas({ filter: { requestedBy: REQUESTED_BY }, page: { pageSize: 5 } }, metadata, (err, res) =>
+    const listed = await new Promise<{ tareas: { requested_by: string }[] }>((resolve, reject) => {
+      listTareas({ filter: { requested_by: REQUESTED_BY }, page: { page_size: 5 } }, metadata, (err, res) =>
         err ? reject(err) : resolve(res),
       );
     });
     client.close();
     expect(listed.tareas.length).toBeGreaterThan(0);
-    expect(listed.tareas.some((t) => t.requestedBy === REQUESTED_BY)).toBe(true);
+    expect(listed.tareas.map((t) => t.requested_by)).toContain(REQUESTED_BY);
   }, 60_000);
 
   it('gets dead letters and failed Tareas naming the field, the value and the accepted values', async () => {
