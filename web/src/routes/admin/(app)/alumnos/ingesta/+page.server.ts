@@ -17,6 +17,13 @@ const PB: Record<Tipo, TipoIngesta> = {
 };
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PLAN_SHOWN = 100;
+/** Spanish names of ingest-sial's rejection categories. */
+const MOTIVO: Record<string, string> = {
+  datos_invalidos: 'Datos inválidos (documento, e-mail o campos obligatorios)',
+  sial: 'SIAL no devolvió los datos personales',
+  guardado: 'No se pudieron guardar',
+  otros: 'Otros errores',
+};
 
 export const load: PageServerLoad = async (event) => {
   requireRole(event, 'lector');
@@ -81,13 +88,20 @@ export const actions: Actions = {
         message: res.fields.length ? '' : res.message,
       });
     const r = res.value.resumen ?? {};
-    const num = (k: string) => (typeof r[k] === 'number' ? r[k] : 0);
+    // ingest-sial's summary uses the seed's keys (created, updated, errors); older builds said creados…
+    const num = (...keys: string[]) => {
+      for (const k of keys) if (typeof r[k] === 'number') return r[k];
+      return 0;
+    };
+    const categorias = r.errores_categorizados ?? r.errores;
     const errores =
-      r.errores && typeof r.errores === 'object' && !Array.isArray(r.errores)
-        ? Object.entries(r.errores).map(([motivo, n]) => ({
-            motivo,
-            cantidad: typeof n === 'number' ? n : 0,
-          }))
+      categorias && typeof categorias === 'object' && !Array.isArray(categorias)
+        ? Object.entries(categorias)
+            .map(([motivo, n]) => ({
+              motivo: MOTIVO[motivo] ?? motivo,
+              cantidad: typeof n === 'number' ? n : 0,
+            }))
+            .filter((e) => e.cantidad > 0)
         : [];
     await audit.record({
       actor: staff.username,
@@ -100,10 +114,10 @@ export const actions: Actions = {
       values,
       plan: {
         recibidos: num('recibidos'),
-        creados: num('creados'),
-        actualizados: num('actualizados'),
+        creados: num('created', 'creados'),
+        actualizados: num('updated', 'actualizados'),
         sinCambios: num('sin_cambios'),
-        rechazados: num('total_errores') + num('descartados'),
+        rechazados: num('errors', 'total_errores') + num('descartados'),
         descartados: num('descartados'),
         errores,
         advertencias: Array.isArray(r.advertencias) ? r.advertencias.map(String) : [],

@@ -1,0 +1,451 @@
+// The admin's configuration pages in headless Chromium against the whole running system (every service, NATS,
+// Postgres, the SIAL / Graph / Moodle fakes and the SMTP sink): the seed's Ejemplos 1–3 typed through the
+// django-celery-beat forms, Configuración, Ingesta manual and Plantillas de email.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { waitFor } from '@lucy/testkit';
+import { CHROMIUM } from './global-setup.js';
+import { startSystem, type System } from './system.js';
+
+const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots/', import.meta.url));
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-sync',
+];
+const ADMIN_PASSWORD = 'clave-de-prueba-1234';
+const INGESTAS = [
+  'alumnos.tasks.ingestar_preinscriptos',
+  'alumnos.tasks.ingestar_aspirantes',
+  'alumnos.tasks.ingestar_ingresantes',
+];
+
+/** Córdoba wall time of an instant: weekday (0 = Sunday), "HH:MM:SS" and the day. */
+function cordoba(iso: string) {
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: 'America/Argentina/Cordoba',
+      weekday: 'short',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(new Date(iso))
+      .map((x) => [x.type, x.value]),
+  );
+  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(p.weekday ?? '');
+  return { weekday, time: `${p.hour}:${p.minute}:${p.second}`, day: `${p.year}-${p.month}-${p.day}` };
+}
+
+/** A datetime-local value with its seconds (Chromium drops ":00"). */
+const withSeconds = (v: string) => (/T\d{2}:\d{2}$/.test(v) ? `${v}:00` : v);
+
+describe(
+  'the configuration pages in headless Chromium against the whole running system',
+  { timeout: 180_000 },
+  () => {
+    let sys: System;
+    let ctx: BrowserContext;
+    let page: Page;
+    let profile: string;
+
+    const url = (path: string) => `${sys.webUrl}${path}`;
+
+    async function login(username: string, password: string) {
+      await ctx.clearCookies();
+      await page.goto(url('/admin/login/'));
+      await page.fill('#username', username);
+      await page.fill('#password', password);
+      await Promise.all([
+        page.waitForURL((u) => u.pathname !== '/admin/login/'),
+        page.click('button[type=submit]'),
+      ]);
+    }
+
+    /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */
+    async function check(name: string) {
+      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+      await page.evaluate(AXE);
+      const violations = await page.evaluate(async () => {
+        const r = await (
+          window as unknown as {
+            axe: {
+              run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+            };
+          }
+        ).axe.run();
+        return r.violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+      });
+      expect(violations, `axe on ${name}`).toEqual([]);
+    }
+
+    /** Submits a form by clicking `button` and waits for the page's answer (a SvelteKit enhanced form). */
+    async function submit(button: string) {
+      await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('?/')),
+        page.click(button),
+      ]);
+    }
+
+    /** The value of the option of `select` whose text contains `text`. */
+    async function optionValue(select: string, text: string): Promise<string> {
+      const option = page.locator(`${select} option`, { hasText: text }).first();
+      await option.waitFor({ state: 'attached', timeout: 15_000 });
+      return (await option.getAttribute('value')) ?? '';
+    }
+
+    /** The previewed runs (ISO instants) once the preview shows `count` of them. */
+    async function previewedRuns(count = 5): Promise<string[]> {
+      await expect
+        .poll(() => page.locator('#vista-previa li[data-at]').count(), { timeout: 15_000 })
+        .toBe(count);
+      return page
+        .locator('#vista-previa li[data-at]')
+        .evaluateAll((items) => items.map((i) => i.getAttribute('data-at') ?? ''));
+    }
+
+    async function createInterval(every: string, period: string) {
+      await page.goto(url('/admin/django_celery_beat/intervalschedule/'));
+      await page.fill('#every', every);
+      await page.selectOption('#period', period);
+      await submit('#guardar');
+      await page.locator('#resultado', { hasText: 'Programación guardada' }).waitFor();
+    }
+
+    async function createCrontab(c: { minute: string; hour: string; dow: string }) {
+      await page.goto(url('/admin/django_celery_beat/crontabschedule/'));
+      await page.fill('#minute', c.minute);
+      await page.fill('#hour', c.hour);
+      await page.fill('#day_of_week', c.dow);
+      await page.fill('#day_of_month', '*');
+      await page.fill('#month_of_year', '*');
+      await page.fill('#timezone', 'America/Argentina/Cordoba');
+      await submit('#guardar');
+      await page.locator('#resultado', { hasText: 'Programación guardada' }).waitFor();
+    }
+
+    /** Fills the periodic-task form (Name, Task, Enabled, one schedule) without saving it. */
+    async function fillTask(name: string, task: string, schedule: { kind: string; text: string }) {
+      await page.goto(url('/admin/django_celery_beat/periodictask/add/'));
+      await page.fill('#name', name);
+      await page.selectOption('#task', await optionValue('#task', task));
+      expect(await page.isChecked('#enabled')).toBe(true);
+      await page.selectOption(
+        `#${schedule.kind}_id`,
+        await optionValue(`#${schedule.kind}_id`, schedule.text),
+      );
+    }
+
+    async function saveTask(name: string) {
+      await Promise.all([page.waitForURL(/\/periodictask\/\?guardada=/), page.click('#guardar')]);
+      await page.locator(`#tareas-periodicas tr[data-name="${name}"]`).waitFor();
+    }
+
+    async function configureWindow(tipo: string, inicio: string, fin: string) {
+      await page.goto(url('/admin/alumnos/configuracion/'));
+      await page.fill(`#${tipo}_dia_inicio`, inicio);
+      await page.fill(`#${tipo}_dia_fin`, fin);
+      await submit('#guardar');
+      await page.locator('#resultado', { hasText: 'Configuración guardada' }).waitFor();
+      await page.reload();
+      expect(withSeconds(await page.inputValue(`#${tipo}_dia_inicio`))).toBe(inicio);
+      expect(withSeconds(await page.inputValue(`#${tipo}_dia_fin`))).toBe(fin);
+    }
+
+    const scheduleText = (name: string) =>
+      page.locator(`#tareas-periodicas tr[data-name="${name}"] td.schedule`).textContent();
+
+    beforeAll(async () => {
+      if (!existsSync(CHROMIUM))
+        throw new Error(
+          `No Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium; the global setup ` +
+            'does it when run as root) or set CHROMIUM_PATH',
+        );
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      sys = await startSystem({ full: true });
+      await sys.addStaff('lectora', 'lector', 'secreto-de-lectura-1');
+      await sys.addStaff('operador', 'operador', 'secreto-de-operacion-1');
+      // The scheduler offers only the tasks the services announced: wait until ingest-sial has.
+      await waitFor(
+        async () => {
+          const res = await fetch(
+            `${sys.full!.schedulerUrl}/lucy.scheduler.v1.SchedulerService/ListRegisteredTasks`,
+            {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${sys.rpcToken}` },
+              body: JSON.stringify({ onlySchedulable: true }),
+            },
+          ).catch(() => null);
+          if (!res?.ok) return false;
+          const names =
+            ((await res.json()) as { tasks?: { name: string }[] }).tasks?.map((t) => t.name) ?? [];
+          return INGESTAS.every((n) => names.includes(n));
+        },
+        { what: 'the ingestions are registered', timeoutMs: 90_000, intervalMs: 500 },
+      );
+      profile = mkdtempSync(join(tmpdir(), 'lucy-chromium-'));
+      ctx = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: FLAGS,
+        viewport: { width: 1366, height: 900 },
+        locale: 'es-AR',
+        timezoneId: 'America/Argentina/Cordoba',
+      });
+      page = ctx.pages()[0] ?? (await ctx.newPage());
+      await login('admin', ADMIN_PASSWORD);
+    });
+
+    afterAll(async () => {
+      await ctx?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
+      await sys?.close();
+    });
+
+    it('configures Ejemplo 1: every 1 hour, previewed one hour apart, shown as "Cada 1 hora", window 1–15 January 2026', async () => {
+      await createInterval('1', 'hours');
+      expect(await page.locator('#programaciones td.descripcion').allTextContents()).toContain('Cada 1 hora');
+      await check('intervalos');
+      await fillTask('Ingesta horaria de preinscriptos', 'alumnos.tasks.ingestar_preinscriptos', {
+        kind: 'interval',
+        text: 'Cada 1 hora',
+      });
+      const runs = await previewedRuns();
+      for (let i = 1; i < runs.length; i++)
+        expect(Date.parse(runs[i]!) - Date.parse(runs[i - 1]!)).toBe(60 * 60_000);
+      expect(Date.parse(runs[0]!)).toBeGreaterThan(Date.now());
+      expect(await page.locator('#aviso-frecuencia').count()).toBe(0);
+      await check('tarea-periodica-form');
+      await saveTask('Ingesta horaria de preinscriptos');
+      expect((await scheduleText('Ingesta horaria de preinscriptos'))?.toLowerCase()).toContain(
+        'cada 1 hora',
+      );
+      await configureWindow('preinscriptos', '2026-01-01T00:00:00', '2026-01-15T23:59:59');
+    });
+
+    it('configures Ejemplo 2: crontab 0 2 * * * in Córdoba, previewed at 02:00 on five consecutive days', async () => {
+      await createCrontab({ minute: '0', hour: '2', dow: '*' });
+      await fillTask('Ingesta diaria de aspirantes (2 AM)', 'alumnos.tasks.ingestar_aspirantes', {
+        kind: 'crontab',
+        text: '0 2 * * * (m/h/dM/MY/d) America/Argentina/Cordoba',
+      });
+      const runs = await previewedRuns();
+      const local = runs.map(cordoba);
+      expect(local.map((l) => l.time)).toEqual(Array(5).fill('02:00:00'));
+      for (let i = 1; i < runs.length; i++)
+        expect(Date.parse(runs[i]!) - Date.parse(runs[i - 1]!)).toBe(24 * 60 * 60_000);
+      await saveTask('Ingesta diaria de aspirantes (2 AM)');
+      expect((await scheduleText('Ingesta diaria de aspirantes (2 AM)'))?.toLowerCase()).toContain(
+        'todos los días a las 02:00',
+      );
+      await configureWindow('aspirantes', '2026-02-01T00:00:00', '2026-02-28T23:59:59');
+    });
+
+    it('configures Ejemplo 3: every 30 minutes Monday to Friday, no frequency warning; every 15 minutes warns', async () => {
+      await createCrontab({ minute: '*/30', hour: '*', dow: '1-5' });
+      await createCrontab({ minute: '*/15', hour: '*', dow: '*' });
+      await check('crontabs');
+      await fillTask('Ingesta de ingresantes (L-V cada 30 min)', 'alumnos.tasks.ingestar_ingresantes', {
+        kind: 'crontab',
+        text: '*/15 * * * * (m/h/dM/MY/d)',
+      });
+      await page.locator('#aviso-frecuencia').waitFor({ timeout: 15_000 });
+      expect(await page.locator('#aviso-frecuencia').textContent()).toContain(
+        'No más de 1 vez cada 30 minutos',
+      );
+      await check('tarea-periodica-aviso');
+      await page.selectOption(
+        '#crontab_id',
+        await optionValue('#crontab_id', '*/30 * * * 1-5 (m/h/dM/MY/d)'),
+      );
+      await expect.poll(() => page.locator('#aviso-frecuencia').count(), { timeout: 15_000 }).toBe(0);
+      const runs = await previewedRuns();
+      for (const [i, r] of runs.entries()) {
+        const l = cordoba(r);
+        expect(l.weekday).toBeGreaterThanOrEqual(1);
+        expect(l.weekday).toBeLessThanOrEqual(5);
+        expect(['00:00', '30:00']).toContain(l.time.slice(3));
+        if (i > 0) expect(Date.parse(r) - Date.parse(runs[i - 1]!)).toBeGreaterThanOrEqual(30 * 60_000);
+      }
+      await saveTask('Ingesta de ingresantes (L-V cada 30 min)');
+      const words = (await scheduleText('Ingesta de ingresantes (L-V cada 30 min)'))?.toLowerCase() ?? '';
+      expect(words).toContain('cada 30 minutos');
+      expect(words).toContain('de lunes a viernes');
+      await configureWindow('ingresantes', '2026-03-01T00:00:00', '2026-03-31T23:59:59');
+      await check('configuracion');
+      await page.goto(url('/admin/django_celery_beat/periodictask/'));
+      await check('tareas-periodicas');
+    });
+
+    it('names invalid fields in Spanish and keeps everything typed', async () => {
+      await page.goto(url('/admin/django_celery_beat/periodictask/add/'));
+      await page.fill('#name', 'Ingesta con errores');
+      await page.selectOption('#task', await optionValue('#task', 'alumnos.tasks.ingestar_aspirantes'));
+      await page.fill('#kwargs', '{"desconocido": 1}');
+      await page.fill('#start_time', '2026-05-01T10:00:00');
+      await submit('#guardar');
+      const errores = page.locator('#errores');
+      await errores.waitFor();
+      const text = (await errores.textContent()) ?? '';
+      expect(text).toContain('Programación');
+      expect(text).toContain('Argumentos con nombre (kwargs): desconocido');
+      expect(await page.inputValue('#name')).toBe('Ingesta con errores');
+      expect(await page.inputValue('#kwargs')).toBe('{"desconocido": 1}');
+      expect(withSeconds(await page.inputValue('#start_time'))).toBe('2026-05-01T10:00:00');
+      expect(await page.inputValue('#task')).toBe('alumnos.tasks.ingestar_aspirantes');
+      await check('tarea-periodica-errores');
+    });
+
+    it('runs a scheduled ingestion now: its Tarea is created and, outside its window, ends Omitida', async () => {
+      await page.goto(url('/admin/django_celery_beat/periodictask/'));
+      const row = page.locator('#tareas-periodicas tr[data-name="Ingesta horaria de preinscriptos"]');
+      await submit(
+        `#tareas-periodicas tr[data-name="Ingesta horaria de preinscriptos"] button:has-text("Ejecutar ahora")`,
+      );
+      const link = page.locator('#resultado a', { hasText: 'Ver la Tarea' });
+      await link.waitFor();
+      const href = (await link.getAttribute('href')) ?? '';
+      expect(href).toMatch(/^\/admin\/alumnos\/tarea\/[0-9a-f-]{36}\/$/);
+      expect(await row.count()).toBe(1);
+      await page.goto(url(href));
+      // Now (the test's real date) is outside 1–15 January 2026: the run is recorded and does nothing.
+      await page.locator('h1 [data-estado="skipped"]').waitFor({ timeout: 60_000 });
+      expect(await page.locator('main').textContent()).toContain('alumnos.tasks.ingestar_preinscriptos');
+    });
+
+    it('disables and enables a periodic task from the list', async () => {
+      await page.goto(url('/admin/django_celery_beat/periodictask/'));
+      const sel = '#tareas-periodicas tr[data-name="Ingesta diaria de aspirantes (2 AM)"]';
+      await submit(`${sel} button:has-text("Deshabilitar")`);
+      await expect.poll(() => page.locator(`${sel} td.enabled`).textContent()).toContain('No');
+      await submit(`${sel} button:has-text("Habilitar")`);
+      await expect.poll(() => page.locator(`${sel} td.enabled`).textContent()).toContain('Sí');
+    });
+
+    it('simulates a manual ingestion with its counts, then runs it and shows its Tarea reaching Completada live', async () => {
+      await page.goto(url('/admin/alumnos/ingesta/'));
+      await page.selectOption('#tipo', 'aspirantes');
+      await submit('#simular');
+      await page.locator('#plan').waitFor({ timeout: 60_000 });
+      const n = async (k: string) =>
+        Number((await page.locator(`#plan [data-k="${k}"] .n`).textContent())?.replace(/\./g, ''));
+      expect(await n('recibidos')).toBeGreaterThan(0);
+      expect(await n('creados')).toBeGreaterThan(0);
+      expect(await n('actualizados')).toBe(0);
+      expect(await n('sin_cambios')).toBe(0);
+      expect(await n('rechazados')).toBeGreaterThanOrEqual(0);
+      const creados = await n('creados');
+      await check('ingesta-simulacion');
+      await Promise.all([page.waitForURL(/\/admin\/alumnos\/ingesta\/\?tarea=/), page.click('#ejecutar')]);
+      await page.evaluate(() => ((window as unknown as { sinRecargar: boolean }).sinRecargar = true));
+      await page.locator('#tarea-ingesta [data-estado="completed"]').waitFor({ timeout: 90_000 });
+      expect(await page.evaluate(() => (window as unknown as { sinRecargar?: boolean }).sinRecargar)).toBe(
+        true,
+      );
+      await check('ingesta-ejecutada');
+      // The same simulation now finds them all in place.
+      await submit('#simular');
+      await expect.poll(() => n('sin_cambios'), { timeout: 60_000 }).toBe(creados);
+      expect(await n('creados')).toBe(0);
+    });
+
+    it('refuses a plantilla with an unknown variable naming it, previews it, and sends a test e-mail to the SMTP sink', async () => {
+      await page.goto(url('/admin/plantillas/'));
+      await check('plantillas');
+      await Promise.all([
+        page.waitForURL(/\/admin\/plantillas\/credenciales\/$/),
+        page.click('a[href="/admin/plantillas/credenciales/"]'),
+      ]);
+      expect(await page.locator('#variables').textContent()).toContain('{upn}');
+      const original = await page.inputValue('#cuerpo');
+      await page.fill('#cuerpo', `${original}\n<p>{variable_inexistente}</p>`);
+      await submit('#guardar');
+      await page.locator('#errores').waitFor();
+      expect(await page.locator('#errores').textContent()).toContain('variable_inexistente');
+      expect(await page.inputValue('#cuerpo')).toContain('{variable_inexistente}');
+      await check('plantilla-error');
+      await page.fill('#cuerpo', original);
+      await submit('#previsualizar');
+      await page.locator('#vista-previa').waitFor();
+      expect((await page.locator('#prev-asunto').textContent())?.trim()).not.toBe('');
+      await check('plantilla');
+      await page.fill('#destinatario', 'prueba-plantilla@example.com');
+      await submit('#probar');
+      await page.locator('#resultado', { hasText: 'Correo de prueba enviado' }).waitFor({ timeout: 60_000 });
+      await waitFor(
+        async () => {
+          const res = await fetch(`${sys.full!.smtpApiUrl}/api/messages?to=prueba-plantilla@example.com`);
+          return ((await res.json()) as { count: number }).count >= 1;
+        },
+        { what: 'the test e-mail in the SMTP sink', timeoutMs: 30_000 },
+      );
+    });
+
+    it('lets a lector read the pages but answers 403 to their actions, also when posted by hand', async () => {
+      await login('lectora', 'secreto-de-lectura-1');
+      await page.goto(url('/admin/django_celery_beat/periodictask/'));
+      await page.locator('#tareas-periodicas tr[data-name="Ingesta horaria de preinscriptos"]').waitFor();
+      expect(await page.getByRole('button', { name: /Ejecutar ahora/ }).count()).toBe(0);
+      const post = async (path: string, body: string) =>
+        fetch(url(path), {
+          method: 'POST',
+          headers: {
+            origin: sys.webUrl,
+            cookie: `lucy_session=${(await ctx.cookies()).find((c) => c.name === 'lucy_session')?.value ?? ''}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body,
+          redirect: 'manual',
+        });
+      expect((await post('/admin/django_celery_beat/periodictask/?/ejecutar', 'id=x')).status).toBe(403);
+      expect((await post('/admin/alumnos/configuracion/?/guardar', '')).status).toBe(403);
+      expect((await post('/admin/alumnos/ingesta/?/ejecutar', 'tipo=aspirantes')).status).toBe(403);
+      expect((await post('/admin/plantillas/credenciales/?/guardar', 'asunto=x')).status).toBe(403);
+      expect((await post('/admin/django_celery_beat/crontabschedule/?/guardar', 'minute=0')).status).toBe(
+        403,
+      );
+      await page.goto(url('/admin/alumnos/configuracion/'));
+      expect(await page.locator('#guardar').count()).toBe(0);
+      await login('operador', 'secreto-de-operacion-1');
+      expect((await post('/admin/alumnos/configuracion/?/guardar', '')).status).toBe(403);
+    });
+
+    it('records every change in the audit trail', async () => {
+      await login('admin', ADMIN_PASSWORD);
+      await page.goto(url('/admin/auditoria/'));
+      const text = (await page.locator('main').textContent()) ?? '';
+      for (const action of [
+        'programacion.crear',
+        'tarea_periodica.crear',
+        'tarea_periodica.ejecutar',
+        'tarea_periodica.deshabilitar',
+        'configuracion.modificar',
+        'ingesta.simular',
+        'ingesta.ejecutar',
+        'plantilla.email_prueba',
+      ])
+        expect(text, action).toContain(action);
+      for (const kind of ['solarschedule', 'clockedschedule']) {
+        await page.goto(url(`/admin/django_celery_beat/${kind}/`));
+        await check(kind);
+      }
+    });
+  },
+);
