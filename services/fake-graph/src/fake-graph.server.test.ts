@@ -28,7 +28,7 @@ async function tokenRequest(f: FakeGraph, form: Record<string, string>, tenant =
 const clientCredentials = (f: FakeGraph, extra: Record<string, string> = {}): Record<string, string> => ({
   grant_type: 'client_credentials',
   client_id: f.app.clientId,
-  client_secret: f.app.clientSecret,
+  client_secret: f.app.clientSecret ?? '',
   scope: 'https://graph.microsoft.com/.default',
   ...extra,
 });

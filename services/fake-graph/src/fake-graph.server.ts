@@ -40,11 +40,17 @@ import { graphIndexPage } from './index-page.js';
 import { parsePage, parseSelect, parseUserFilter, skipToken } from './odata.js';
 import { DEFAULT_TLS_HOSTS, generateCertificate, type FakeGraphTls } from './tls.js';
 import { GRAPH_APP_ID, GRAPH_RESOURCE, issueToken, verifyToken, type FakeGraphApp } from './token.js';
+import {
+  JWT_BEARER_ASSERTION,
+  registerCertificate,
+  verifyClientAssertion,
+  type RegisteredCertificate,
+} from './client-assertion.js';
 
 /** Tenant id used when none is given. */
 export const DEFAULT_TENANT_ID = '7c1a4c8e-3b5d-4f0a-9e2b-6d8f1a2c3e4b';
 /** App registration used when none is given. */
-export const DEFAULT_APP: Readonly<Required<FakeGraphApp>> = Object.freeze({
+export const DEFAULT_APP: Readonly<Required<Omit<FakeGraphApp, 'certificates'>>> = Object.freeze({
   clientId: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
   clientSecret: 'fake-graph-secret',
   roles: ['User.ReadWrite.All', 'Directory.ReadWrite.All', 'LicenseAssignment.ReadWrite.All'],
@@ -257,6 +263,15 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
   let writesTotal = 0;
   let peakWindow = 0;
   let baseUrl = '';
+  const registered = new Map<FakeGraphApp, RegisteredCertificate[]>();
+  const certificatesOf = (app: FakeGraphApp): RegisteredCertificate[] => {
+    let certs = registered.get(app);
+    if (!certs) {
+      certs = (app.certificates ?? []).map(registerCertificate);
+      registered.set(app, certs);
+    }
+    return certs;
+  };
 
   const latency = (): number => faults.latencyMs ?? options.latencyMs ?? 0;
   const lag = (): number => faults.replicationLagMs ?? options.replicationLagMs ?? 0;
@@ -814,8 +829,30 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
           correlationId,
         );
       }
+      const assertion = form.get('client_assertion');
       const secret = form.get('client_secret');
-      if (!secret) {
+      if (assertion) {
+        if (form.get('client_assertion_type') !== JWT_BEARER_ASSERTION) {
+          return aadError(
+            400,
+            'invalid_request',
+            90002,
+            `The request body must contain client_assertion_type '${JWT_BEARER_ASSERTION}' with a client_assertion.`,
+            correlationId,
+          );
+        }
+        const check = verifyClientAssertion(assertion, {
+          clientId,
+          certificates: certificatesOf(app),
+          audiences: [
+            `${baseUrl}/${tenantId}/oauth2/v2.0/token`,
+            `${baseUrl}/${tenant}/oauth2/v2.0/token`,
+            `${baseUrl}/${tenantId}/oauth2/token`,
+          ],
+          nowMs: now(),
+        });
+        if (!check.ok) return aadError(401, 'invalid_client', check.aadsts, check.message, correlationId);
+      } else if (!secret) {
         return aadError(
           401,
           'invalid_client',
@@ -824,7 +861,7 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
           correlationId,
         );
       }
-      if (secret !== app.clientSecret) {
+      if (!assertion && (app.clientSecret === undefined || secret !== app.clientSecret)) {
         return aadError(
           401,
           'invalid_client',

@@ -3,7 +3,7 @@
  * token endpoint and @microsoft/microsoft-graph-client (TokenCredentialAuthenticationProvider, default middleware
  * chain with its RetryHandler) against Graph, over HTTPS trusted through NODE_EXTRA_CA_CERTS.
  */
-import { ClientSecretCredential } from '@azure/identity';
+import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
 import {
   BatchRequestContent,
   BatchResponseContent,
@@ -15,6 +15,7 @@ import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-grap
 import { afterEach, describe, expect, it } from 'vitest';
 import { STUDENT_SKU } from './directory.js';
 import type { FakeGraph } from './fake-graph.server.js';
+import { generateClientCertificate } from './tls.js';
 import { makeClock, newUser, startFake } from './test-helpers.js';
 
 const SCOPE = 'https://graph.microsoft.com/.default';
@@ -25,7 +26,7 @@ afterEach(async () => {
   fake = undefined;
 });
 
-function credential(f: FakeGraph, secret = f.app.clientSecret): ClientSecretCredential {
+function credential(f: FakeGraph, secret = f.app.clientSecret ?? ''): ClientSecretCredential {
   return new ClientSecretCredential(f.tenantId, f.app.clientId, secret, {
     authorityHost: f.authorityHost,
     disableInstanceDiscovery: true,
@@ -67,6 +68,55 @@ describe('@azure/identity ClientSecretCredential', () => {
     await expect(credential(fake, 'wrong').getToken(SCOPE)).rejects.toThrow(
       /AADSTS7000215: Invalid client secret provided/,
     );
+  });
+});
+
+describe('@azure/identity ClientCertificateCredential (client assertion)', () => {
+  const certCredential = (f: FakeGraph, pem: string, clientId = f.app.clientId) =>
+    new ClientCertificateCredential(
+      f.tenantId,
+      clientId,
+      { certificate: pem },
+      {
+        authorityHost: f.authorityHost,
+        disableInstanceDiscovery: true,
+      },
+    );
+
+  it('gets a token with an assertion signed by a registered certificate, and calls Graph with it', async () => {
+    const mine = await generateClientCertificate();
+    fake = await startFake({
+      apps: [{ clientId: 'b7e1c1a0-1111-4222-8333-944455556666', certificates: [mine.cert] }],
+    });
+    const cred = certCredential(fake, `${mine.key}\n${mine.cert}`);
+    const token = await cred.getToken(SCOPE);
+    expect(token.token.split('.')).toHaveLength(3);
+    const client = Client.initWithMiddleware({
+      authProvider: new TokenCredentialAuthenticationProvider(cred, { scopes: [SCOPE] }),
+      baseUrl: `${fake.url}/`,
+      customHosts: new Set(['127.0.0.1']),
+    });
+    const skus = (await client.api('/subscribedSkus').get()) as { value: unknown[] };
+    expect(skus.value.length).toBeGreaterThan(0);
+    expect(fake.state().requests.tokenErrors).toBe(0);
+  });
+
+  it('refuses an assertion signed by a certificate the app does not have (AADSTS700027), and a secret it has not', async () => {
+    const registered = await generateClientCertificate();
+    const stranger = await generateClientCertificate('stranger');
+    fake = await startFake({
+      apps: [{ clientId: 'b7e1c1a0-1111-4222-8333-944455556666', certificates: [registered.cert] }],
+    });
+    await expect(certCredential(fake, `${stranger.key}\n${stranger.cert}`).getToken(SCOPE)).rejects.toThrow(
+      /AADSTS700027: Client assertion failed signature validation/,
+    );
+    // The stranger's key with the registered certificate's thumbprint: the signature does not verify.
+    await expect(certCredential(fake, `${stranger.key}\n${registered.cert}`).getToken(SCOPE)).rejects.toThrow(
+      /AADSTS700027/,
+    );
+    // A certificate-only app has no secret to match.
+    await expect(credential(fake, 'anything').getToken(SCOPE)).rejects.toThrow(/AADSTS7000215/);
+    expect(fake.state().requests.tokenErrors).toBe(3);
   });
 });
 

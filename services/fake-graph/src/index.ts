@@ -31,9 +31,17 @@ export {
 } from './faults.js';
 export { DEFAULT_APP_ROLES, GRAPH_RESOURCE, type FakeGraphApp } from './token.js';
 export {
+  JWT_BEARER_ASSERTION,
+  registerCertificate,
+  verifyClientAssertion,
+  type AssertionCheck,
+  type RegisteredCertificate,
+} from './client-assertion.js';
+export {
   certificateCovers,
   DEFAULT_TLS_HOSTS,
   generateCertificate,
+  generateClientCertificate,
   loadOrCreateCertificate,
   type FakeGraphTls,
 } from './tls.js';

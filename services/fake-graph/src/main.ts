@@ -1,4 +1,5 @@
 /** Runs the Graph fake standalone (dev stack, demos). Configuration from env; see README.md. */
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { intEnv, runFake, stringEnv } from '@lucy/fake-kit';
@@ -20,6 +21,7 @@ const tls = await loadOrCreateCertificate({
   keyFile,
   hosts: [...DEFAULT_TLS_HOSTS, ...extraHosts],
 });
+const clientCertFile = stringEnv('FAKE_GRAPH_CLIENT_CERT_FILE', '');
 const skuPartNumber = stringEnv('FAKE_GRAPH_SKU', STUDENT_SKU.skuPartNumber);
 await runFake({
   name: 'Graph',
@@ -33,6 +35,8 @@ await runFake({
         {
           clientId: stringEnv('FAKE_GRAPH_CLIENT_ID', DEFAULT_APP.clientId),
           clientSecret: stringEnv('FAKE_GRAPH_CLIENT_SECRET', DEFAULT_APP.clientSecret),
+          // Public certificate(s) of the app's certificate credential (PEM file), besides the secret.
+          ...(clientCertFile ? { certificates: [readFileSync(clientCertFile, 'utf8')] } : {}),
         },
       ],
       domains: stringEnv('FAKE_GRAPH_DOMAINS', DEFAULT_DOMAINS.join(','))

@@ -83,3 +83,24 @@ export async function loadOrCreateCertificate(options: {
   await writeFile(options.certFile, fresh.cert, { mode: 0o644 });
   return { ...fresh, created: true };
 }
+
+/**
+ * Generates an app's client certificate for the certificate credential (RSA 2048, SHA-256, self-signed, valid from
+ * one hour ago for `days` days): `cert` is registered on the fake's app (`FakeGraphApp.certificates`), `key` and
+ * `cert` together are the PEM the client signs its assertions with.
+ */
+export async function generateClientCertificate(
+  commonName = 'lucy-identity-teams',
+  days = 365,
+): Promise<FakeGraphTls> {
+  const notBeforeDate = new Date(Date.now() - 3_600_000);
+  const notAfterDate = new Date(notBeforeDate.getTime() + days * 86_400_000);
+  const pems = await generate([{ name: 'commonName', value: commonName }], {
+    keyType: 'rsa',
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+  });
+  return { cert: pems.cert, key: pems.private };
+}

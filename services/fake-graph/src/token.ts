@@ -14,7 +14,13 @@ export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 /** An app registration allowed to use the client-credentials grant. */
 export interface FakeGraphApp {
   clientId: string;
-  clientSecret: string;
+  /** The client secret; unset: the app authenticates with a certificate only. */
+  clientSecret?: string;
+  /**
+   * Public certificates (PEM) registered on the app: a client assertion signed with one of their private keys is
+   * accepted instead of the secret (`client_assertion`, RFC 7523), as Entra's certificate credentials.
+   */
+  certificates?: string[];
   /** Application permissions granted (the `roles` claim); default every role the fake checks. */
   roles?: string[];
   /**
@@ -48,7 +54,11 @@ export interface TokenClaims {
 const b64url = (data: string | Buffer): string => Buffer.from(data).toString('base64url');
 
 const signingKey = (tenantId: string, app: FakeGraphApp): Buffer =>
-  createHash('sha256').update(`fake-graph|${tenantId}|${app.clientId}|${app.clientSecret}`).digest();
+  createHash('sha256')
+    .update(
+      `fake-graph|${tenantId}|${app.clientId}|${app.clientSecret ?? ''}|${(app.certificates ?? []).join('|')}`,
+    )
+    .digest();
 
 /** Issues a token for `app`, valid `lifetimeSeconds` from `nowMs`. */
 export function issueToken(
