@@ -32,6 +32,9 @@ const WEB_OPTIONAL = new Set([
   'SESSION_IDLE_MINUTES',
   'SESSION_ABSOLUTE_HOURS',
   'MIGRATE_ON_START',
+  // As identity-teams reads them: unset means revealing is refused / the default prefix `test-`.
+  'IDENTITY_ADMIN_TOKEN',
+  'GRAPH_SAFE_DELETE_PREFIX',
 ]);
 
 interface Needs {
