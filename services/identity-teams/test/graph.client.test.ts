@@ -118,6 +118,43 @@ describe('Graph client: the account lifecycle', () => {
   });
 });
 
+describe('Graph client: the lookups of an activation in one JSON batch', () => {
+  it('finds the user by UPN and by employeeId in one HTTP request, and reports absence', async () => {
+    const { fake, graph } = await setup();
+    const created = await graph.createUser(alumno('40111230'));
+    const before = fake.state().requests;
+    const found = await graph.lookupAccount(`test-a40111230@${DOMAIN}`, '40111230');
+    expect(found.byUpn).toMatchObject({ id: created.id, employeeId: '40111230', usageLocation: 'AR' });
+    expect(found.byEmployeeId.map((u) => u.id)).toEqual([created.id]);
+    const after = fake.state().requests;
+    expect(after.batch - before.batch).toBe(1);
+    // Two Graph requests inside one batch, and no write counted against the quota.
+    expect(after.graph - before.graph).toBe(2);
+    expect(graph.writesInWindow()).toBe(1);
+
+    const none = await graph.lookupAccount(`test-a40111231@${DOMAIN}`, "4011'1231");
+    expect(none).toEqual({ byUpn: null, byEmployeeId: [] });
+  });
+
+  it('retries the batch when a request inside it is throttled, waiting its Retry-After', async () => {
+    const { fake, graph, clock } = await setup();
+    fake.setFaults({ throttle: { count: 1, retryAfterSeconds: 4, target: 'read' } });
+    const found = await graph.lookupAccount(`test-a40111232@${DOMAIN}`, '40111232');
+    expect(found).toEqual({ byUpn: null, byEmployeeId: [] });
+    expect(clock.slept).toEqual([4000]);
+    expect(fake.state().requests.batch).toBe(2);
+  });
+
+  it('fails without retrying when a request inside the batch is refused (403), naming the cause', async () => {
+    const { fake, graph, clock } = await setup();
+    fake.setFaults({ forbidden: { count: 1, target: 'read' } });
+    const err = await rejectionOf(graph.lookupAccount(`test-a40111233@${DOMAIN}`, '40111233'));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as PermanentError).code).toBe(GRAPH_ERROR.forbidden);
+    expect(clock.slept).toEqual([]);
+  });
+});
+
 describe('Graph client: throttling and transient failures', () => {
   it('waits what Retry-After asks on 429 and then succeeds', async () => {
     const { fake, graph, clock } = await setup();

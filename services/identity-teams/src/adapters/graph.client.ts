@@ -160,6 +160,14 @@ export interface GraphClient {
   findUserByUpn(upn: string): Promise<GraphUser | null>;
   /** Users whose employeeId (DNI) is this one: normally zero or one. */
   findUsersByEmployeeId(employeeId: string): Promise<GraphUser[]>;
+  /**
+   * Both lookups an activation starts with, in one JSON batch (`POST /$batch`, one HTTP round trip instead of
+   * two): the user under the UPN (null when none) and the users with the employeeId.
+   */
+  lookupAccount(
+    upn: string,
+    employeeId: string,
+  ): Promise<{ byUpn: GraphUser | null; byEmployeeId: GraphUser[] }>;
   /** Creates an enabled user that must change its password, with the usage location set (licences need it). */
   createUser(user: NewGraphUser): Promise<GraphUser>;
   /** The tenant's subscribed SKUs. Costs Graph 3 resource units: read it once per run. */
@@ -197,6 +205,16 @@ interface CallSpec {
   context: Omit<GraphErrorContext, 'attempts'>;
   /** Keys (id, UPN) of the user addressed, to recognise replication-lag 404s. */
   userKeys?: string[];
+  /** Whether it takes a write permit; default every method but GET (a batch of reads takes none). */
+  write?: boolean;
+}
+
+/** One response inside a JSON batch. */
+interface BatchResponse {
+  id: string;
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
 }
 
 /** Turns what the SDK threw into a failure, or undefined for errors that are not Graph's (rethrown). */
@@ -387,7 +405,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     let retries = 0;
     let lagRetries = 0;
     for (let attempts = 1; ; attempts++) {
-      if (spec.method !== 'GET') await limiter.acquire();
+      if (spec.write ?? spec.method !== 'GET') await limiter.acquire();
       try {
         return await once(spec);
       } catch (err) {
@@ -417,6 +435,75 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   };
 
   const userPath = (key: string): string => `/users/${encodeURIComponent(key)}`;
+  const selectQuery = `$select=${USER_SELECT.join(',')}`;
+
+  /** A failed response inside a batch, as the failure a direct call would have had. */
+  const batchFailure = (r: BatchResponse): GraphFailure => {
+    const error = (
+      r.body as { error?: { code?: unknown; message?: unknown; details?: { code?: unknown }[] } }
+    )?.error;
+    const headers = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    return {
+      status: r.status,
+      code: textField(error?.code) || 'Unknown',
+      message: textField(error?.message),
+      requestId: headers['request-id'],
+      detailCodes: (error?.details ?? []).map((d) => textField(d.code)),
+      retryAfter: headers['retry-after'],
+    };
+  };
+
+  /**
+   * Reads in one batch, retried as a whole (they are reads) when one of them is throttled or failed on Graph's
+   * side, with the same policy as a single call. Answers by request id; a 404 is given back for the caller.
+   */
+  const readBatch = async (
+    requests: { id: string; url: string; userKeys?: string[] }[],
+    context: Omit<GraphErrorContext, 'attempts'>,
+  ): Promise<Map<string, BatchResponse>> => {
+    let retries = 0;
+    for (let attempts = 1; ; attempts++) {
+      const raw = (await call({
+        method: 'POST',
+        path: '/$batch',
+        body: { requests: requests.map((r) => ({ id: r.id, method: 'GET', url: r.url })) },
+        context,
+        write: false,
+      })) as { responses?: BatchResponse[] };
+      const byId = new Map((raw.responses ?? []).map((r) => [String(r.id), r]));
+      let delayMs: number | undefined;
+      let final: GraphFailure | undefined;
+      for (const req of requests) {
+        const r = byId.get(req.id);
+        if (!r) {
+          final = {
+            status: 502,
+            code: 'BatchResponseMissing',
+            message: `sin respuesta para ${req.id}`,
+            requestId: undefined,
+            detailCodes: [],
+          };
+          break;
+        }
+        if (r.status < 300 || r.status === 404) continue;
+        const f = batchFailure(r);
+        const d = nextDelay(f, { method: 'GET', path: req.url, context }, retries, 0);
+        if (d === undefined) {
+          final = f;
+          break;
+        }
+        delayMs = Math.max(delayMs ?? 0, d);
+      }
+      if (final) throw classifyGraphFailure(final, { ...context, attempts });
+      if (delayMs === undefined) return byId;
+      retries++;
+      options.logger?.warn(
+        { graph: { operation: 'POST /$batch', attempt: attempts, delayMs } },
+        `Microsoft Graph: reintento ${attempts} al ${context.action} en ${delayMs} ms (lote)`,
+      );
+      await clock.sleep(delayMs);
+    }
+  };
 
   return {
     async findUserByUpn(upn) {
@@ -444,6 +531,31 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         context: { action: `buscar cuentas con employeeId ${employeeId}` },
       })) as { value: Record<string, unknown>[] };
       return raw.value.map(mapUser);
+    },
+
+    async lookupAccount(upn, employeeId) {
+      const responses = await readBatch(
+        [
+          { id: 'upn', url: `${userPath(upn)}?${selectQuery}` },
+          {
+            id: 'employeeId',
+            url: `/users?$filter=${encodeURIComponent(`employeeId eq ${odataString(employeeId)}`)}&${selectQuery}`,
+          },
+        ],
+        { action: `buscar la cuenta ${upn} y las de employeeId ${employeeId}`, upn },
+      );
+      const byUpn = responses.get('upn')!;
+      const byEmployeeId = responses.get('employeeId')!;
+      if (byEmployeeId.status === 404) {
+        throw classifyGraphFailure(batchFailure(byEmployeeId), {
+          action: `buscar cuentas con employeeId ${employeeId}`,
+          attempts: 1,
+        });
+      }
+      return {
+        byUpn: byUpn.status === 404 ? null : mapUser(byUpn.body as Record<string, unknown>),
+        byEmployeeId: ((byEmployeeId.body as { value?: Record<string, unknown>[] }).value ?? []).map(mapUser),
+      };
     },
 
     async createUser(user) {

@@ -64,9 +64,8 @@ import {
   getCuenta,
   getEliminacion,
   getOperacion,
-  markHecho,
+  markHechoAndRenew,
   releaseCuenta,
-  renewCuenta,
   setEliminacionEstado,
   updateCuenta,
   updateOperacion,
@@ -218,11 +217,26 @@ export function createOperationRunner(deps: OperationDeps) {
       await sleep(200);
     }
   };
-  const renew = async (alumnoId: string, runId: string) => {
-    if (!(await renewCuenta(knex, alumnoId, runId, new Date(clock().getTime() + leaseMs))))
-      throw new TransientError(`Se perdió la reserva del alumno ${alumnoId}; se reintentará.`, {
-        code: 'ALUMNO_OCUPADO',
-      });
+  const leaseLost = (alumnoId: string) =>
+    new TransientError(`Se perdió la reserva del alumno ${alumnoId}; se reintentará.`, {
+      code: 'ALUMNO_OCUPADO',
+    });
+  /**
+   * Records a step done and renews the lease in one statement; the next step runs only while the lease holds (the
+   * claim just took it for the first step).
+   */
+  const stepDone = async (taskId: string, paso: Paso, alumnoId: string, runId: string) => {
+    const now = clock();
+    const renewed = await markHechoAndRenew(knex, {
+      taskId,
+      paso,
+      alumnoId,
+      runId,
+      until: new Date(now.getTime() + leaseMs),
+      now,
+    });
+    identityMetrics.steps.inc({ paso });
+    return renewed;
   };
   const skus = skuCache(graph, deps.studentSku);
 
@@ -264,8 +278,9 @@ export function createOperationRunner(deps: OperationDeps) {
     kind: 'creada' | 'activada' | 'password_reseteada' | 'email_enviado' | 'eliminada',
     cuenta: CuentaRow,
     ctx: CommandContext<unknown>,
+    tiene?: boolean,
   ) => {
-    const tiene = (await vault.current(cuenta.alumno_id)) !== undefined;
+    tiene ??= (await vault.current(cuenta.alumno_id)) !== undefined;
     const event = create(CuentaActualizadaSchema, {
       cuenta: cuentaToPb(cuenta, tiene),
       taskId: ctx.task.taskId,
@@ -346,10 +361,7 @@ export function createOperationRunner(deps: OperationDeps) {
     if (cuenta.graph_id && cuenta.estado !== 'eliminada') return cuenta;
     const upn = upnOf(alumno);
     const cred = await ensureCredential(op, alumno.id, upn, 'creacion');
-    const [byUpn, byEmployeeId] = await Promise.all([
-      graph.findUserByUpn(upn),
-      graph.findUsersByEmployeeId(alumno.dni),
-    ]);
+    const { byUpn, byEmployeeId } = await graph.lookupAccount(upn, alumno.dni);
     const state = (u: GraphUser) => ({
       id: u.id,
       userPrincipalName: u.userPrincipalName,
@@ -624,9 +636,10 @@ export function createOperationRunner(deps: OperationDeps) {
       }
       const pending = pendingSteps(op.plan, op.hechos);
       const reports = stepReports(ctx, alumno.id, op.plan.length, op.plan.length - pending.length);
+      let leased = true;
       for (const paso of pending) {
         ctx.working();
-        await renew(alumno.id, runId);
+        if (!leased) throw leaseLost(alumno.id);
         try {
           switch (paso) {
             case 'usuario_graph':
@@ -651,8 +664,7 @@ export function createOperationRunner(deps: OperationDeps) {
           await reports.flush().catch(() => undefined);
           throw stepError(paso, cuenta.upn, err);
         }
-        await markHecho(knex, taskId, paso, clock());
-        identityMetrics.steps.inc({ paso });
+        leased = await stepDone(taskId, paso, alumno.id, runId);
         reports.step(
           paso,
           cuenta.upn,
@@ -677,8 +689,13 @@ export function createOperationRunner(deps: OperationDeps) {
         now,
       );
       if (!op.completada_en) await updateOperacion(knex, taskId, { completada_en: now }, now);
-      await publishCuenta(req.tipo === 'resetear' ? 'password_reseteada' : 'activada', cuenta, ctx);
       const current = await vault.current(alumno.id);
+      await publishCuenta(
+        req.tipo === 'resetear' ? 'password_reseteada' : 'activada',
+        cuenta,
+        ctx,
+        current !== undefined,
+      );
       return {
         cantidadEntidades: 1,
         detalles: {
@@ -798,9 +815,10 @@ export function createOperationRunner(deps: OperationDeps) {
       const resultado: Record<string, string> = {};
       const pendientes = pendingSteps(op.plan, op.hechos);
       const reports = stepReports(ctx, req.alumnoId, op.plan.length, op.plan.length - pendientes.length);
+      let leased = true;
       for (const paso of pendientes) {
         ctx.working();
-        await renew(req.alumnoId, runId);
+        if (!leased) throw leaseLost(req.alumnoId);
         try {
           if (paso === 'eliminar_graph') {
             resultado.teams = await graph.deleteUser(upn);
@@ -814,8 +832,7 @@ export function createOperationRunner(deps: OperationDeps) {
           if (err instanceof PermanentError && err.code === MOODLE_ERROR.configuration) throw err;
           throw stepError(paso, upn, err);
         }
-        await markHecho(knex, taskId, paso, clock());
-        identityMetrics.steps.inc({ paso });
+        leased = await stepDone(taskId, paso, req.alumnoId, runId);
         reports.step(paso, paso === 'eliminar_moodle' ? moodleUsername : upn, {
           resultado: paso === 'eliminar_graph' ? resultado.teams : resultado.moodle,
         });

@@ -111,10 +111,11 @@ export function createVault(deps: { knex: Knex; box: SecretBox; clock: () => Dat
     current: (alumnoId) =>
       one(table(knex).where({ alumno_id: alumnoId, en_uso: true }).orderBy('generada_en', 'desc')),
     async markInUse(id, alumnoId) {
-      await knex.transaction(async (trx) => {
-        await table(trx).where('alumno_id', alumnoId).whereNot('id', id).update({ en_uso: false });
-        await table(trx).where('id', id).update({ en_uso: true });
-      });
+      // One statement (was a transaction of two: four round trips on the hot path of every activation).
+      await knex.raw(
+        `update identity.credencial set en_uso = (id = ?) where alumno_id = ? and (en_uso or id = ?)`,
+        [id, alumnoId, id],
+      );
     },
     async bindEmailTask(id, emailTaskId) {
       await table(knex).where('id', id).update({ email_task_id: emailTaskId });

@@ -252,6 +252,28 @@ export async function markHecho(knex: Knex, taskId: string, paso: string, now: D
   );
 }
 
+/**
+ * Records a step done and, in the same statement, renews the run's lease on the alumno (the step is recorded
+ * either way: it happened). False when the run no longer holds the lease: the caller stops before the next step.
+ */
+export async function markHechoAndRenew(
+  knex: Knex,
+  input: { taskId: string; paso: string; alumnoId: string; runId: string; until: Date; now: Date },
+): Promise<boolean> {
+  const { rows } = await knex.raw<{ rows: { renewed: boolean }[] }>(
+    `with op as (
+       update identity.operacion set hechos = array_append(hechos, ?::text), actualizada_en = ?
+        where task_id = ? and not (? = any(hechos))
+        returning 1
+     ), lease as (
+       update identity.cuenta set lease_hasta = ? where alumno_id = ? and lease_run = ? returning 1
+     )
+     select exists (select 1 from lease) as renewed, (select count(*) from op) as marked`,
+    [input.paso, input.now, input.taskId, input.paso, input.until, input.alumnoId, input.runId],
+  );
+  return Boolean(rows[0]?.renewed);
+}
+
 /** Writes some columns of a task's record. */
 export async function updateOperacion(
   knex: Knex,
