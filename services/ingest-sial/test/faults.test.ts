@@ -108,7 +108,13 @@ describe('ingest-sial against a misbehaving SIAL', () => {
       perdidos: 2,
       incremental_previa: { recibidos: 1, created: 0, updated: 1 },
     });
-    expect(d).toMatchObject({ recibidos: SIZES.ingresantes, created: 0, updated: 3, errors: 0 });
+    expect(d).toMatchObject({
+      modo: 'reconciliacion',
+      recibidos: SIZES.ingresantes,
+      created: 0,
+      updated: 3,
+      errors: 0,
+    });
     for (const dni of [...missed, ...recent]) {
       expect(await telefono(dni)).toBe(sialTelefono('ingresantes', dni));
     }

@@ -454,6 +454,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
               'SIAL respondió vacío: el punto de control queda donde estaba hasta que una respuesta con registros lo confirme.';
           }
           if (reconciliar) {
+            extra.modo = 'reconciliacion';
             const perdidos = caught?.count ?? 0;
             ingestMetrics.reconciliationMissed.inc({ tipo }, perdidos);
             extra.reconciliacion = {
