@@ -1,5 +1,6 @@
 import {
   createServiceRuntime,
+  publishLog,
   rpcListenOptions,
   startRpcServer,
   type Logger,
@@ -83,6 +84,7 @@ export async function createScheduler(
             publisher: runtime.publisher,
             registry: runtime.buckets.registry,
             clock,
+            log: (entry) => publishLog(runtime.nats.js, runtime.names, entry, undefined, clock),
           }),
         );
       },

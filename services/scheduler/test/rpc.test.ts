@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { BadRequestSchema, IntervalPeriod, type PeriodicTask, type PeriodicTaskSchema } from '@lucy/proto';
+import { fromBinary } from '@bufbuild/protobuf';
+import {
+  BadRequestSchema,
+  IntervalPeriod,
+  LogEventSchema,
+  type PeriodicTask,
+  type PeriodicTaskSchema,
+} from '@lucy/proto';
+import { readStream, waitFor } from '@lucy/testkit';
 import { createInfra, crontabSchedule, startReplica, type Infra, type Replica } from './helpers.js';
 
 /** The InvalidArgument violations of a failed call, as `field` list. */
@@ -146,7 +154,7 @@ describe('SchedulerService', () => {
     const { schedule } = await r.client.saveSchedule({
       schedule: crontabSchedule({ minute: '*/30', dayOfWeek: '1-5' }),
     });
-    const { periodicTask } = await r.client.savePeriodicTask({
+    const saved = await r.client.savePeriodicTask({
       periodicTask: {
         name: 'Ingesta de ingresantes (L-V cada 30 min)',
         task: 'alumnos.tasks.ingestar_ingresantes',
@@ -154,11 +162,48 @@ describe('SchedulerService', () => {
         crontabId: schedule!.kind.value!.id,
       },
     });
+    const { periodicTask } = saved;
     expect(periodicTask?.enabled).toBe(true);
+    expect(saved.advertencias).toEqual([]);
     // After Friday 2026-03-06 23:00 in Córdoba: 23:30, then Monday 00:00.
     const after = timestampFromDate(new Date('2026-03-07T02:00:00Z'));
     const { runs } = await r.client.preview({ schedule: schedule!, count: 2, after });
     expect(runs.map((x) => x.localTime)).toEqual(['2026-03-06 23:30', '2026-03-09 00:00']);
+  });
+
+  it('saves an ingestion scheduled more often than every 30 minutes with a warning in the answer and a Log', async () => {
+    const { schedule } = await r.client.saveSchedule({ schedule: crontabSchedule({ minute: '*/5' }) });
+    const saved = await r.client.savePeriodicTask({
+      periodicTask: {
+        name: 'Ingesta de aspirantes cada 5 minutos',
+        task: 'alumnos.tasks.ingestar_aspirantes',
+        enabled: false,
+        crontabId: schedule!.kind.value!.id,
+      },
+      requestedBy: 'admin@fce',
+    });
+    expect(saved.periodicTask?.id).toBeTruthy();
+    expect(saved.advertencias).toEqual([
+      '«Ingesta de aspirantes cada 5 minutos» ejecuta una ingesta cada 5 minutos, más de una vez cada 30 ' +
+        'minutos: la buena práctica es no más de 1 vez cada 30 minutos para evitar sobrecarga de SIAL',
+    ]);
+    const log = await waitFor(async () =>
+      (await readStream(infra.nats.handles, infra.nats.names.streams.evt))
+        .filter((m) => m.subject.endsWith('.lucy.evt.log.warning'))
+        .map((m) => fromBinary(LogEventSchema, m.data))
+        .find((l) => l.message === saved.advertencias[0]),
+    );
+    expect(log).toMatchObject({ module: 'scheduler', usuario: 'admin@fce' });
+    // Not an ingestion: no warning.
+    const purge = await r.client.savePeriodicTask({
+      periodicTask: {
+        name: 'Limpieza cada 5 minutos',
+        task: 'mantenimiento.tasks.purgar_tareas_antiguas',
+        enabled: false,
+        crontabId: schedule!.kind.value!.id,
+      },
+    });
+    expect(purge.advertencias).toEqual([]);
   });
 
   it('marks DST transitions in a preview', async () => {

@@ -101,3 +101,4 @@ export {
 } from './schedule.preview.js';
 export { validateTaskArgs, type RegisteredTaskSpec, type TaskKwargType } from './task-args.validator.js';
 export { parseSlotKey, slotKey } from './slot-key.util.js';
+export { INGESTION_MIN_GAP_MS, ingestionFrequencyWarning, shortestGapMs } from './ingestion-frequency.js';

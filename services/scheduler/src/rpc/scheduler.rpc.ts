@@ -18,12 +18,14 @@ import {
   type Buckets,
   type CommandPublisher,
   type FieldError,
+  type LogInput,
 } from '@lucy/platform';
 import {
   DEFAULT_PREVIEW_RUNS,
   MAX_PREVIEW_RUNS,
   ScheduleValidationError,
   describeSchedule,
+  ingestionFrequencyWarning,
   nextDue,
   previewSchedule,
   previewTask,
@@ -53,6 +55,8 @@ export interface SchedulerRpcOptions {
   publisher: CommandPublisher;
   registry: Buckets['registry'];
   clock: () => Date;
+  /** Publishes a Log event (module `scheduler`); absent, nothing is logged. */
+  log?: (entry: LogInput) => Promise<void>;
 }
 
 const KIND_ES: Record<ScheduleKind, string> = {
@@ -224,7 +228,24 @@ function createUnboundedSchedulerRpc(
           ? await repo.updateTask(existing.id, values, now)
           : await repo.insertTask(uuidv7(now.getTime()), values, now);
         await engine.changed();
-        return { periodicTask: taskToProto(stored!, now) };
+        // The spec's best practice for ingestions (at most once every 30 minutes): saved, but warned about.
+        const advertencias: string[] = [];
+        const frequency = spec?.subject.startsWith('lucy.cmd.ingest.')
+          ? ingestionFrequencyWarning(v.name, schedule, now)
+          : null;
+        if (frequency) {
+          advertencias.push(frequency);
+          await options
+            .log?.({
+              level: 'WARNING',
+              module: 'scheduler',
+              message: frequency,
+              detalles: { periodicTaskId: stored!.id, task: v.task },
+              ...(req.requestedBy ? { usuario: req.requestedBy } : {}),
+            })
+            .catch(() => undefined);
+        }
+        return { periodicTask: taskToProto(stored!, now), advertencias };
       }),
 
     async deletePeriodicTask(req) {
