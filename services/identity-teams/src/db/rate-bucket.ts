@@ -108,7 +108,9 @@ export async function createPgWriteLimiter(options: PgWriteLimiterOptions): Prom
             const i = waiters.indexOf(w);
             if (i >= 0) {
               waiters.splice(i, 1);
-              reject(signal.reason);
+              reject(
+                signal.reason instanceof Error ? signal.reason : new Error('Graph write permit aborted'),
+              );
             }
           },
           { once: true },
