@@ -28,6 +28,7 @@ import { createOperationRunner } from './consumers/operation.run.js';
 import { createPgWriteLimiter, createVault, identityOrm } from './db/index.js';
 import { identityMetrics } from './metrics.js';
 import { createIdentityRpc } from './rpc/identity.rpc.js';
+import { createImportCuentasRpc } from './rpc/import.rpc.js';
 import { boundIdentityRpc } from './rpc/input.js';
 
 /** Options of {@link startIdentityService} (tests and benchmarks). */
@@ -154,9 +155,8 @@ export async function startIdentityService(
       logger,
       services: [IdentityService],
       routes: (router) => {
-        router.service(
-          IdentityService,
-          boundIdentityRpc(
+        router.service(IdentityService, {
+          ...boundIdentityRpc(
             createIdentityRpc({
               knex,
               js: nats.js,
@@ -170,7 +170,15 @@ export async function startIdentityService(
               adminToken: config.IDENTITY_ADMIN_TOKEN,
             }),
           ),
-        );
+          ...createImportCuentasRpc({
+            knex,
+            js: nats.js,
+            names,
+            clock,
+            upnPrefix: config.IDENTITY_UPN_PREFIX,
+            upnDomain: config.IDENTITY_UPN_DOMAIN,
+          }),
+        });
       },
     });
     logger.info({ port: rpc.port, moodle: moodle !== undefined }, 'identity-teams started');

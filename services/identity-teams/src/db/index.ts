@@ -1,6 +1,7 @@
 import { CuentaSchema } from './cuenta.entity.js';
 import { Migration20261207000000_init } from './migrations/Migration20261207000000_init.js';
 import { Migration20261207080000_email_enviado } from './migrations/Migration20261207080000_email_enviado.js';
+import { Migration20261207120000_adopcion } from './migrations/Migration20261207120000_adopcion.js';
 
 export * from './cuenta.entity.js';
 export * from './cuenta.repository.js';
@@ -15,5 +16,6 @@ export const identityOrm = {
   migrations: [
     { name: 'Migration20261207000000_init', class: Migration20261207000000_init },
     { name: 'Migration20261207080000_email_enviado', class: Migration20261207080000_email_enviado },
+    { name: 'Migration20261207120000_adopcion', class: Migration20261207120000_adopcion },
   ],
 };

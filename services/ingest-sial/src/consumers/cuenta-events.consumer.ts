@@ -53,8 +53,9 @@ export function createCuentaProjection(deps: {
               }
             : {
                 email_institucional: c.upn || null,
-                teams_procesado: c.graphId !== '',
-                moodle_procesado: c.moodleId > 0n,
+                // An account adopted from pylucy is active before Lucy learns its Graph or Moodle id.
+                teams_procesado: c.graphId !== '' || c.estado === 'activa',
+                moodle_procesado: c.moodleId > 0n || c.moodleUsername !== '',
                 // Sent, not merely requested (identity-teams learns it from the notifier's email_enviado).
                 // Never back to false while the account lives: an older snapshot (the activation's, published
                 // after the e-mail went out) may arrive after it.

@@ -1,0 +1,106 @@
+/**
+ * ImportCuentas (adoption of pylucy): an account pylucy created becomes an adopted record, a re-run changes
+ * nothing, a record Lucy made is never replaced, and activating an adopted alumno creates no Graph user.
+ */
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { waitFor } from '@lucy/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildUpn } from '../src/domain/index.js';
+import { DOMAIN, startHarness, type Harness } from './harness.js';
+
+describe('ImportCuentas (adoption of pylucy)', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ label: 'identity_import', aspirantes: 4 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('adopts accounts once, keeps Lucy’s own, and an activation of an adopted alumno creates no Graph user', async () => {
+    const [a, b] = h.alumnos;
+    const upn = buildUpn({ prefix: 'test-a', dni: a!.dni, domain: DOMAIN });
+    const cuentas = [
+      {
+        alumnoId: a!.id,
+        dni: a!.dni,
+        upn,
+        teamsProcesado: true,
+        emailProcesado: true,
+        procesadoEn: timestampFromDate(new Date('2026-03-01T12:00:00Z')),
+      },
+      { alumnoId: b!.id, dni: b!.dni, upn: 'no es un upn', teamsProcesado: true },
+    ];
+    const dry = await h.identity.importCuentas({ cuentas, dryRun: true });
+    expect(dry.results.map((r) => r.resultado)).toEqual(['creada', 'omitida']);
+    expect((await h.identity.getCuenta({ alumnoId: a!.id }).catch(() => null))?.cuenta?.upn ?? '').toBe('');
+
+    const res = await h.identity.importCuentas({ cuentas, requestedBy: 'adopción' });
+    expect(res.results.map((r) => r.resultado)).toEqual(['creada', 'omitida']);
+    const stored = await h
+      .service!.knex.withSchema('identity')
+      .table('cuenta')
+      .where({ alumno_id: a!.id })
+      .first();
+    expect(stored).toMatchObject({ upn, estado: 'activa', adoptada_de: 'pylucy', graph_id: null });
+    expect(stored.adopcion).toMatchObject({
+      teams: true,
+      email: true,
+      procesado_en: '2026-03-01T12:00:00.000Z',
+    });
+
+    // ingest-sial projects the adopted account onto the alumno.
+    await waitFor(
+      async () => {
+        const got = await h.alumnoRpc.getAlumno({ id: a!.id });
+        return got.alumno?.emailInstitucional === upn && got.alumno.teamsProcesado ? true : undefined;
+      },
+      { what: 'the adopted UPN on the alumno', timeoutMs: 20_000 },
+    );
+
+    const again = await h.identity.importCuentas({ cuentas });
+    expect(again.results.map((r) => r.resultado)).toEqual(['sin_cambios', 'omitida']);
+
+    const usersBefore = h.graph.users().length;
+    const enq = await h.identity.enqueue({
+      alumnoIds: [a!.id],
+      taskName: 'alumnos.tasks.activar_servicios_alumno',
+      requestedBy: 'ana',
+    });
+    const taskId = enq.taskIds[0];
+    if (taskId) {
+      const outcome = await h.waitOutcome(taskId);
+      expect(outcome.kind).toBe('skipped');
+    } else {
+      expect(enq.resultados[0]?.estado).not.toBe('programada');
+    }
+    expect(h.graph.users().length).toBe(usersBefore);
+  });
+
+  it('never replaces an account record Lucy created itself', async () => {
+    const c = h.alumnos[2]!;
+    await h
+      .service!.knex.withSchema('identity')
+      .table('cuenta')
+      .insert({
+        alumno_id: c.id,
+        dni: c.dni,
+        upn: `lucy-${c.dni}@${DOMAIN}`,
+        estado: 'activa',
+        graph_id: '00000000-0000-4000-8000-000000000001',
+      });
+    const res = await h.identity.importCuentas({
+      cuentas: [{ alumnoId: c.id, dni: c.dni, upn: `otra-${c.dni}@${DOMAIN}`, teamsProcesado: true }],
+    });
+    expect(res.results[0]).toMatchObject({ resultado: 'omitida' });
+    expect(res.results[0]!.motivo).toMatch(/cuenta propia/);
+    const stored = await h
+      .service!.knex.withSchema('identity')
+      .table('cuenta')
+      .where({ alumno_id: c.id })
+      .first();
+    expect(stored.upn).toBe(`lucy-${c.dni}@${DOMAIN}`);
+  });
+});
