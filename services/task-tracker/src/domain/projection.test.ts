@@ -102,6 +102,25 @@ describe('tarea projection', () => {
     expect(s.durationMs).toBe(4000);
   });
 
+  it("starts at its first attempt's start and lasts across every attempt and the waits between them", () => {
+    // Attempt 1 from 1 s to 4 s, attempt 2 from 20 s to 25 s, attempt 3 from 40 s to 47 s (the last failure).
+    const history = [
+      published(),
+      started(1, 1),
+      failed(1, true, 4),
+      started(2, 20),
+      failed(2, true, 25),
+      started(3, 40),
+      failed(3, false, 47),
+    ];
+    const s = fold(history);
+    expect(s).toMatchObject({ estado: 'failed', attempts: 3, startedAt: t(1), durationMs: 46_000 });
+    // The same whatever the arrival order.
+    expect(fold([...history].reverse())).toMatchObject({ startedAt: t(1), durationMs: 46_000 });
+    // Running again: the start stays the first attempt's.
+    expect(fold(history.slice(0, 4))).toMatchObject({ estado: 'running', startedAt: t(1), durationMs: 0 });
+  });
+
   it('ends completed when attempt 2 succeeds after attempt 1 failed, in any order', () => {
     for (const willRetry of [true, false]) {
       expect(

@@ -213,20 +213,22 @@ function finish(s: TareaState, at: Date): void {
 
 /**
  * The duration shown to staff, derived from the final fields so it does not depend on arrival order: finish minus
- * the start of the attempt that decided the state; 0 while unfinished or when that attempt's start is unknown.
+ * the Tarea's start (its first attempt's), so it covers every attempt and the waits between them; 0 while
+ * unfinished or when no start is known.
  */
 function withDuration(s: TareaState): TareaState {
   s.durationMs =
-    s.finishedAt && s.startedAt && s.startedAttempt === s.rankAttempt && s.rankPhase >= 2
+    s.finishedAt && s.startedAt && s.rankPhase >= 2
       ? Math.max(0, s.finishedAt.getTime() - s.startedAt.getTime())
       : 0;
   return s;
 }
 
 /**
- * Start and progress of the current attempt (the highest attempt any `started` or `progress` names), as a pure
- * fold: the start time is the earliest `started`/`progress` of that attempt (a `started` always precedes its
- * progress), the progress shown is its latest non-heartbeat report, and facts of an older attempt never show.
+ * Start and progress, as a pure fold: the Tarea's start time is the earliest `started`/`progress` of any attempt
+ * (its first attempt's start; a `started` always precedes its progress), while the progress shown is the latest
+ * non-heartbeat report of the current attempt (the highest any `started` or `progress` names) — facts of an older
+ * attempt never show.
  */
 function trackAttempt(
   s: TareaState,
@@ -234,15 +236,13 @@ function trackAttempt(
   report?: { done: number; total: number },
 ): void {
   if (!s.lastHeartbeatAt || s.lastHeartbeatAt < e.at) s.lastHeartbeatAt = e.at;
+  if (!s.startedAt || e.at < s.startedAt) s.startedAt = e.at;
   if (e.attempt < s.startedAttempt) return;
   if (e.attempt > s.startedAttempt) {
     s.startedAttempt = e.attempt;
-    s.startedAt = e.at;
     s.progressDone = 0;
     s.progressTotal = 0;
     s.progressAt = null;
-  } else if (!s.startedAt || e.at < s.startedAt) {
-    s.startedAt = e.at;
   }
   if (
     report &&
