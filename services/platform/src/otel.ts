@@ -1,6 +1,8 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   context,
@@ -13,7 +15,7 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { errorMessage } from './errors.js';
 import { childTraceparent, newTraceparent } from './headers.js';
 import { currentTraceparent, parseTraceparent, withTraceparent } from './tracing.js';
@@ -29,6 +31,13 @@ import { currentTraceparent, parseTraceparent, withTraceparent } from './tracing
  * Moodle and token requests) and SMTP sends (nodemailer) — each CLIENT, child of the span in progress.
  */
 let tracer: Tracer | undefined;
+/** Exports the spans still buffered; set while telemetry runs. */
+let flush: (() => Promise<void>) | undefined;
+
+/** Exports the spans still buffered (called by `onShutdown` before the process exits); nothing when off. */
+export async function flushTelemetry(): Promise<void> {
+  await flush?.().catch(() => undefined);
+}
 
 /** Whether spans are recorded (telemetry was started). */
 export function telemetryEnabled(): boolean {
@@ -81,17 +90,44 @@ export async function initTelemetry(options: TelemetryOptions): Promise<Telemetr
   });
   provider.register();
   tracer = provider.getTracer('@lucy/platform');
+  flush = () => provider.forceFlush();
   const { isTracingSuppressed } = await import('@opentelemetry/core');
   instrumentHttp(isTracingSuppressed);
   const bases = options.resolveFrom ?? [pathToFileURL(`${process.cwd()}/package.json`).href];
-  instrumentPg(bases);
-  instrumentNodemailer(bases);
+  // The pg that MikroORM loads (services do not depend on pg themselves).
+  const orm = requireResolve(import.meta.url, '@mikro-orm/postgresql');
+  instrumentPg(orm ? [orm, ...bases] : bases);
+  await instrumentNodemailer(bases);
   return {
     async shutdown() {
       tracer = undefined;
+      flush = undefined;
       await provider.shutdown();
     },
   };
+}
+
+/** Spans kept in memory (tests): see {@link recordSpansInMemory}. */
+export interface MemoryTelemetry extends Telemetry {
+  /** Every span ended so far. */
+  spans(): ReadableSpan[];
+}
+
+/**
+ * Starts telemetry that keeps every ended span in memory instead of exporting it (for tests: one trace of a whole
+ * flow, in one process).
+ */
+export async function recordSpansInMemory(
+  options: Omit<TelemetryOptions, 'spanProcessors' | 'env'>,
+): Promise<MemoryTelemetry> {
+  const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const exporter = new InMemorySpanExporter();
+  const started = await initTelemetry({
+    ...options,
+    env: {},
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  return { shutdown: () => started!.shutdown(), spans: () => exporter.getFinishedSpans() };
 }
 
 /** The OTel context of a W3C traceparent (a remote parent), or the root context. */
@@ -275,6 +311,14 @@ function instrumentHttp(isTracingSuppressed: (c: Context) => boolean): void {
   });
 }
 
+function requireResolve(base: string, id: string): string | undefined {
+  try {
+    return createRequire(base).resolve(id);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Loads a CommonJS module as the service would, or undefined where it is not installed. */
 function requireFrom<T>(bases: readonly string[], id: string): T | undefined {
   for (const base of bases) {
@@ -332,14 +376,24 @@ function instrumentPg(bases: readonly string[]): void {
   };
 }
 
-/** SMTP: every `sendMail` of nodemailer as a CLIENT span of the work in progress. */
-function instrumentNodemailer(bases: readonly string[]): void {
-  const Mailer = requireFrom<{ prototype: { sendMail: QueryFn } & Record<symbol, unknown> }>(
-    bases,
-    'nodemailer/lib/mailer/index.js',
-  );
-  const proto = Mailer?.prototype;
-  if (!proto || proto[PATCHED]) return;
+/**
+ * SMTP: every `sendMail` of nodemailer as a CLIENT span of the work in progress. nodemailer 10 ships CommonJS and
+ * ES module builds with a Mailer class each; both are patched (the services import the ES module one).
+ */
+async function instrumentNodemailer(bases: readonly string[]): Promise<void> {
+  let cjs: string | undefined;
+  for (const base of bases) cjs ??= requireResolve(base, 'nodemailer/lib/mailer');
+  if (!cjs) return;
+  type Mailer = { prototype: { sendMail: QueryFn } & Record<symbol, unknown> };
+  patchMailer(createRequire(cjs)(cjs) as Mailer);
+  const esm = cjs.replace(`${sep}dist${sep}cjs${sep}`, `${sep}dist${sep}esm${sep}`);
+  if (esm !== cjs && existsSync(esm))
+    patchMailer(((await import(pathToFileURL(esm).href)) as { default: Mailer }).default);
+}
+
+function patchMailer(Mailer: { prototype: { sendMail: QueryFn } & Record<symbol, unknown> }): void {
+  const proto = Mailer.prototype;
+  if (proto[PATCHED]) return;
   proto[PATCHED] = true;
   const original = proto.sendMail;
   proto.sendMail = function sendMail(this: unknown, ...args: unknown[]) {

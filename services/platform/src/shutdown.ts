@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import { flushTelemetry } from './otel.js';
 
 /**
  * Runs the given steps in order on SIGTERM or SIGINT (graceful drain: stop consumers, close servers, drain
@@ -31,6 +32,7 @@ export function onShutdown(
         }
       }
       logger.info('stopped');
+      await flushTelemetry();
       process.exit(0);
     })();
   };
