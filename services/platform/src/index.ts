@@ -17,6 +17,7 @@ export * from './worker.js';
 export * from './event-consumer.js';
 export * from './metrics.js';
 export * from './db.js';
+export * from './api-keys.js';
 export * from './rpc-server.js';
 export * from './shutdown.js';
 export * from './task-catalog.js';

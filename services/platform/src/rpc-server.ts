@@ -18,6 +18,7 @@ import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
 import {
   Code,
   ConnectError,
+  createContextKey,
   type ConnectRouter,
   type HandlerContext,
   type Interceptor,
@@ -34,6 +35,7 @@ import {
   HealthCheckResponseSchema,
   Health as HealthService,
 } from '@lucy/proto';
+import { createApiKeyStore, isGranted, type ApiKeyCaller, type ApiKeyStore } from './api-keys.js';
 import { errorMessage, PermanentError, ValidationError, type FieldError } from './errors.js';
 import type { Logger } from './logger.js';
 import { metricsRegistry, rpcCalls } from './metrics.js';
@@ -93,8 +95,13 @@ export interface RpcServerOptions {
   routes: (router: ConnectRouter) => void;
   /** Services served (for grpc.health.v1 per-service status). */
   services: DescService[];
-  /** Bearer token every RPC but health must present. */
+  /** Bearer token every RPC but health must present (full access; the development default). */
   token: string;
+  /**
+   * Named API keys (api-keys.ts) accepted beside the token, each limited to its grants; re-read when the file
+   * changes. Default `RPC_API_KEYS_FILE` from the environment, read here so every service gets keys without wiring.
+   */
+  apiKeysFile?: string;
   readiness: ReadinessCheck[];
   logger: Logger;
   /** Extra HTTP routes (path → handler) served before the 404, e.g. an export download; they need the token. */
@@ -236,6 +243,42 @@ function toConnectError(err: unknown, logger: Logger, method: string): ConnectEr
 /** The message of a refused token. */
 const UNAUTHENTICATED_MESSAGE = 'Falta el token de acceso o es incorrecto.';
 
+/** The API key a call was authenticated with; undefined for the shared token. Handlers may read it. */
+export const apiKeyCallerKey = createContextKey<ApiKeyCaller | undefined>(undefined, {
+  description: 'API key caller',
+});
+
+/** Who a bearer credential is: `token` (the shared RPC_TOKEN), a named key's caller, or undefined (refused). */
+function credentialChecker(
+  token: string,
+  keys: ApiKeyStore | undefined,
+): (header: string | null | undefined) => 'token' | ApiKeyCaller | undefined {
+  const isToken = tokenChecker(token);
+  return (header) => {
+    if (isToken(header)) return 'token';
+    if (!keys || !header?.startsWith('Bearer lk_')) return undefined;
+    return keys.authenticate(header.slice('Bearer '.length));
+  };
+}
+
+/**
+ * Fills an empty top-level `requestedBy` of a unary request with the calling key's name, so Tareas and Logs show
+ * which system asked when no staff member is named (the admin and the CLI name one).
+ */
+function apiKeyRequesterInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const caller = req.contextValues.get(apiKeyCallerKey);
+    if (caller && !req.stream) {
+      const field = req.method.input.fields.find(
+        (f) => f.localName === 'requestedBy' && f.fieldKind === 'scalar',
+      );
+      const msg = req.message as unknown as Record<string, unknown>;
+      if (field && msg.requestedBy === '') msg.requestedBy = caller.name;
+    }
+    return next(req);
+  };
+}
+
 /** Constant-time check of an `Authorization` header against `Bearer <token>`. */
 function tokenChecker(token: string): (header: string | null | undefined) => boolean {
   const expected = Buffer.from(`Bearer ${token}`);
@@ -250,8 +293,8 @@ function tokenChecker(token: string): (header: string | null | undefined) => boo
  * token costs nothing. It also makes sure framework errors (decoding, size, compression) reach the client as
  * a short Spanish message, never verbatim: a decoding error can echo megabytes of the request.
  */
-function requestGate(token: string, readMaxBytes: number, logger: Logger) {
-  const authorized = tokenChecker(token);
+function requestGate(token: string, readMaxBytes: number, logger: Logger, keys?: ApiKeyStore) {
+  const credential = credentialChecker(token, keys);
   return (context: HandlerContext) => {
     context.signal.addEventListener(
       'abort',
@@ -272,7 +315,8 @@ function requestGate(token: string, readMaxBytes: number, logger: Logger) {
       { once: true },
     );
     if (context.service.typeName === HealthService.typeName) return;
-    if (!authorized(context.requestHeader.get('authorization'))) {
+    const who = credential(context.requestHeader.get('authorization'));
+    if (!who) {
       rpcCalls.inc({
         service: context.service.typeName,
         method: context.method.name,
@@ -280,6 +324,23 @@ function requestGate(token: string, readMaxBytes: number, logger: Logger) {
       });
       throw sanction(new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated));
     }
+    if (who === 'token') return;
+    const method = `${context.service.typeName}/${context.method.name}`;
+    if (!isGranted(who.grants, context.service.typeName, context.method.name)) {
+      rpcCalls.inc({
+        service: context.service.typeName,
+        method: context.method.name,
+        code: 'PermissionDenied',
+      });
+      logger.warn({ apiKey: who.name, keyId: who.id, method }, 'rpc outside the api key grant');
+      throw sanction(
+        new ConnectError(
+          `La clave de acceso «${who.name}» no tiene permiso para llamar a ${method}.`,
+          Code.PermissionDenied,
+        ),
+      );
+    }
+    context.values.set(apiKeyCallerKey, who);
   };
 }
 
@@ -424,7 +485,19 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const host = options.host ?? '127.0.0.1';
   const limits: RpcServerLimits = { ...DEFAULT_RPC_LIMITS, ...options.limits };
   const readMaxBytes = options.readMaxBytes ?? DEFAULT_RPC_READ_MAX_BYTES;
-  const authorized = tokenChecker(options.token);
+  const apiKeysFile = options.apiKeysFile ?? process.env.RPC_API_KEYS_FILE;
+  const apiKeys = apiKeysFile
+    ? createApiKeyStore(apiKeysFile, {
+        onError: (err) =>
+          logger.error({ reason: errorMessage(err) }, 'api keys file unreadable; keeping the keys last read'),
+      })
+    : undefined;
+  const credential = credentialChecker(options.token, apiKeys);
+  // Extra routes (exports) are not methods: the token or a key granted everything.
+  const authorized = (header: string | undefined) => {
+    const who = credential(header);
+    return who === 'token' || (who !== undefined && who.grants.includes('*'));
+  };
   const serviceNames = options.services.map((s) => s.typeName);
   const status = async (service: string) => {
     if (service !== '' && !serviceNames.includes(service))
@@ -435,8 +508,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   };
   const connectHandler = connectNodeAdapter({
     readMaxBytes,
-    requestGate: requestGate(options.token, readMaxBytes, logger),
-    interceptors: [traceInterceptor(), errorInterceptor(logger)],
+    requestGate: requestGate(options.token, readMaxBytes, logger, apiKeys),
+    interceptors: [traceInterceptor(), apiKeyRequesterInterceptor(), errorInterceptor(logger)],
     routes: (router) => {
       router.service(HealthService, {
         async check(req) {

@@ -1,0 +1,168 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { LogService, TaskService } from '@lucy/proto';
+import { TEST_TOKEN, testLogger, waitFor } from '../../testkit/src/index.js';
+import {
+  createApiKey,
+  createApiKeyStore,
+  createRpcClient,
+  readApiKeysFile,
+  revokeApiKey,
+  startRpcServer,
+  type RpcServer,
+} from '../src/index.js';
+
+let dir: string;
+let file: string;
+let server: RpcServer;
+
+async function codeOf(p: Promise<unknown>): Promise<{ code: Code | undefined; message: string }> {
+  try {
+    await p;
+    return { code: undefined, message: '' };
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return { code: e.code, message: e.rawMessage };
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lucy-apikeys-'));
+  file = join(dir, 'api-keys.json');
+  server = await startRpcServer({
+    port: 0,
+    host: '127.0.0.1',
+    token: TEST_TOKEN,
+    apiKeysFile: file,
+    logger: testLogger(),
+    metrics: false,
+    services: [TaskService, LogService],
+    readiness: [],
+    extraRoutes: {
+      '/exports/demo.csv': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/csv' });
+        res.end('dni\n1\n');
+      },
+    },
+    routes: (router) => {
+      router.service(TaskService, {
+        // Echoes who the Tarea would name, so the test sees what the handler received.
+        async redriveDeadLetters(req) {
+          return { results: [{ sequence: 1n, ok: true, error: req.requestedBy }] };
+        },
+      });
+      router.service(LogService, {
+        async listLogs() {
+          return { logs: [] };
+        },
+      });
+    },
+  });
+});
+
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const clients = (token: string) => ({
+  tasks: createRpcClient(TaskService, { baseUrl: server.url, token }),
+  logs: createRpcClient(LogService, { baseUrl: server.url, token }),
+});
+
+describe('named RPC API keys', () => {
+  it('stores only a hash of each key', () => {
+    const { key, record } = createApiKey(file, 'sis', ['lucy.task.v1.TaskService/*']);
+    expect(key).toMatch(/^lk_[a-z0-9]+_[A-Za-z0-9_-]{43}$/);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain(key.split('_').pop());
+    expect(record.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(readApiKeysFile(file).map((k) => k.name)).toContain('sis');
+  });
+
+  it('lets a key call what it is granted, naming the caller when the request names no one', async () => {
+    const { key } = createApiKey(file, 'guarani', ['lucy.task.v1.TaskService/RedriveDeadLetters']);
+    const { tasks } = clients(key);
+    await waitFor(async () => (await codeOf(tasks.redriveDeadLetters({}))).code === undefined, {
+      what: 'the new key accepted',
+      timeoutMs: 10_000,
+    });
+    expect((await tasks.redriveDeadLetters({ sequences: [1n] })).results[0]?.error).toBe('guarani');
+    // A staff member named by the caller (the admin, the CLI) stays the requester.
+    expect((await tasks.redriveDeadLetters({ requestedBy: 'maria' })).results[0]?.error).toBe('maria');
+  });
+
+  it('refuses a method outside the grant with PERMISSION_DENIED naming the method', async () => {
+    const { key } = createApiKey(file, 'moodle-plugin', ['lucy.task.v1.TaskService/RedriveDeadLetters']);
+    const { logs } = clients(key);
+    const r = await waitFor(
+      async () => {
+        const c = await codeOf(logs.listLogs({}));
+        return c.code === Code.PermissionDenied ? c : undefined;
+      },
+      { what: 'permission denied', timeoutMs: 10_000 },
+    );
+    expect(r.message).toBe(
+      'La clave de acceso «moodle-plugin» no tiene permiso para llamar a lucy.task.v1.LogService/ListLogs.',
+    );
+    // Extra routes (exports) need the token or a key granted everything.
+    const csv = await fetch(`${server.url}/exports/demo.csv`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(csv.status).toBe(401);
+  });
+
+  it('rotates without a restart: a new key works, a revoked one stops working', async () => {
+    const old = createApiKey(file, 'scripts-it', ['*']);
+    const { logs: oldLogs } = clients(old.key);
+    await waitFor(async () => (await codeOf(oldLogs.listLogs({}))).code === undefined, {
+      what: 'the old key accepted',
+      timeoutMs: 10_000,
+    });
+    const fresh = createApiKey(file, 'scripts-it', ['*']);
+    expect(revokeApiKey(file, old.record.id)).toBe(true);
+    await waitFor(async () => (await codeOf(oldLogs.listLogs({}))).code === Code.Unauthenticated, {
+      what: 'the revoked key refused',
+      timeoutMs: 10_000,
+    });
+    expect((await codeOf(clients(fresh.key).logs.listLogs({}))).code).toBeUndefined();
+    const csv = await fetch(`${server.url}/exports/demo.csv`, {
+      headers: { authorization: `Bearer ${fresh.key}` },
+    });
+    expect(csv.status).toBe(200);
+  });
+
+  it('refuses unknown, tampered and malformed keys', async () => {
+    const { key } = createApiKey(file, 'otro', ['*']);
+    const { logs } = clients(key);
+    await waitFor(async () => (await codeOf(logs.listLogs({}))).code === undefined, {
+      what: 'the key accepted',
+      timeoutMs: 10_000,
+    });
+    const tampered = `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`;
+    expect((await codeOf(clients(tampered).logs.listLogs({}))).code).toBe(Code.Unauthenticated);
+    expect((await codeOf(clients('lk_nope').logs.listLogs({}))).code).toBe(Code.Unauthenticated);
+  });
+
+  it('keeps the keys last read when an edit breaks the file, and says so', () => {
+    const own = join(dir, 'store.json');
+    const { key } = createApiKey(own, 'sis', ['*']);
+    const errors: unknown[] = [];
+    const store = createApiKeyStore(own, { recheckMs: 0, onError: (e) => errors.push(e) });
+    expect(store.authenticate(key)?.name).toBe('sis');
+    writeFileSync(own, '{ "keys": [ broken');
+    expect(store.authenticate(key)?.name).toBe('sis');
+    expect(errors).toHaveLength(1);
+    writeFileSync(own, JSON.stringify({ keys: [] }));
+    expect(store.authenticate(key)).toBeUndefined();
+  });
+
+  it('keeps the shared RPC_TOKEN working for everything (the development default)', async () => {
+    const { tasks, logs } = clients(TEST_TOKEN);
+    expect((await codeOf(logs.listLogs({}))).code).toBeUndefined();
+    expect((await tasks.redriveDeadLetters({})).results[0]?.error).toBe('');
+  });
+});
