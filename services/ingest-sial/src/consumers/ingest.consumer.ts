@@ -33,7 +33,12 @@ import {
   type IngestDetalles,
   type Tipo,
 } from '../domain/index.js';
-import { loadConfiguracion, saveCheckpoint, updateConfiguracion } from '../db/configuracion.repository.js';
+import {
+  loadConfiguracion,
+  saveCheckpoint,
+  updateConfiguracion,
+  type Configuracion,
+} from '../db/configuracion.repository.js';
 import { tipoFromPb } from '../mapping.js';
 import { ingestMetrics } from '../metrics.js';
 import {
@@ -222,6 +227,42 @@ function httpRetryLog(ctx: CommandContext<unknown>): NonNullable<SialClientOptio
   };
 }
 
+/** A failed attempt: counted (attempt, and the task when no retry follows) and written to the Tarea's Log. */
+async function recordFailure(
+  ctx: CommandContext<unknown>,
+  tipo: Tipo,
+  label: string,
+  err: unknown,
+  policy: AttemptPolicy,
+): Promise<void> {
+  const fate = fateOf(err, ctx.attempt, ctx.signal, policy);
+  ingestMetrics.attempts.inc({ tipo, result: fate.kind === 'interrupted' ? 'interrupted' : 'failed' });
+  if (fate.kind === 'final') ingestMetrics.runs.inc({ tipo, result: 'failed' });
+  await logFailure(ctx, label, err, fate, policy);
+}
+
+/** Reads the configuration for an attempt; a failure (the database unavailable) is a failed attempt like any. */
+async function configurationFor(
+  ctx: CommandContext<unknown>,
+  tipo: Tipo,
+  label: string,
+  knex: Knex,
+  policy: AttemptPolicy,
+): Promise<Configuracion> {
+  try {
+    return await loadConfiguracion(knex);
+  } catch (err) {
+    const failure = new TransientError(
+      `No se pudo leer la Configuración de ingesta: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+    await recordFailure(ctx, tipo, label, failure, policy);
+    throw failure;
+  }
+}
+
 /**
  * Runs one ingestion attempt (everything after the window check) and records it. Attempts and tasks are counted
  * apart: `lucy_ingest_attempts_total` counts every attempt's result; `lucy_ingest_runs_total` counts a task once,
@@ -243,10 +284,7 @@ async function measuredRun(
     outcome = await run();
   } catch (err) {
     endTimer();
-    const fate = fateOf(err, ctx.attempt, ctx.signal, policy);
-    ingestMetrics.attempts.inc({ tipo, result: fate.kind === 'interrupted' ? 'interrupted' : 'failed' });
-    if (fate.kind === 'final') ingestMetrics.runs.inc({ tipo, result: 'failed' });
-    await logFailure(ctx, label, err, fate, policy);
+    await recordFailure(ctx, tipo, label, err, policy);
     throw err;
   }
   endTimer();
@@ -372,9 +410,10 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
       schema: IngestarCommandSchema,
       handle: async (ctx) => {
         const now = deps.clock();
-        const config = await loadConfiguracion(deps.knex);
-        const ventana = config.ventanas[tipo];
         const reconciliar = ctx.message.reconciliar;
+        const label = reconciliar ? `La reconciliación de ${tipo}` : `La ingesta de ${tipo}`;
+        const config = await configurationFor(ctx, tipo, label, deps.knex, policy);
+        const ventana = config.ventanas[tipo];
         if (!ctx.message.ignorarVentana) {
           const decision = evaluateWindow({ tipo, inicio: ventana.diaInicio, fin: ventana.diaFin }, now);
           if (!decision.run) {
@@ -382,7 +421,6 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
             throw new SkipTask(decision.reason, { codigo: decision.code, tipo });
           }
         }
-        const label = reconciliar ? `La reconciliación de ${tipo}` : `La ingesta de ${tipo}`;
         return measuredRun(ctx, tipo, label, false, policy, deps.clock, async () => {
           const base = {
             tipo,
