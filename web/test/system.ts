@@ -295,7 +295,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       ORIGIN: webUrl,
       LUCY_TRACKER_URL: trackerUrl,
       ...serviceUrls,
-      ...(adminToken ? { IDENTITY_ADMIN_TOKEN: adminToken } : {}),
+      ...(adminToken
+        ? { IDENTITY_ADMIN_TOKEN: adminToken, GRAPH_SAFE_DELETE_PREFIX: full?.safeDeletePrefix ?? 'test-' }
+        : {}),
       MIGRATE_ON_START: 'true',
       LUCY_ADMIN_BOOTSTRAP_USER: 'admin',
       LUCY_ADMIN_BOOTSTRAP_PASSWORD: 'clave-de-prueba-1234',
