@@ -1,5 +1,6 @@
 import {
   boolVar,
+  ConfigError,
   intVar,
   parseEnv,
   platformEnvShape,
@@ -16,7 +17,16 @@ export const identityEnvSchema = z.object({
   RPC_PORT: portVar(7104),
   GRAPH_TENANT_ID: z.string().describe('the Entra tenant id'),
   GRAPH_CLIENT_ID: z.string().describe('the app (client) id'),
-  GRAPH_CLIENT_SECRET: z.string().describe('the client secret'),
+  /** Exactly one of the secret, the certificate file or the certificate PEM authenticates the app. */
+  GRAPH_CLIENT_SECRET: z.string().optional().describe('the client secret'),
+  GRAPH_CLIENT_CERTIFICATE_PATH: z
+    .string()
+    .optional()
+    .describe('a PEM file with the private key and the certificate registered on the app'),
+  GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY: z
+    .string()
+    .optional()
+    .describe('the private key and the certificate, PEM (literal \\n accepted)'),
   GRAPH_AUTHORITY_HOST: urlVar(['https']).optional(),
   GRAPH_BASE_URL: urlVar(['https']).optional(),
   /** Graph writes allowed per window across every replica (Graph's quota is 3,000 per 150 s; stay below it). */
@@ -59,5 +69,29 @@ export type IdentityConfig = Readonly<z.infer<typeof identityEnvSchema>>;
 
 /** Parses and validates the environment; throws a one-line ConfigError naming each wrong variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): IdentityConfig {
-  return parseEnv(identityEnvSchema, env);
+  const config = parseEnv(identityEnvSchema, env);
+  const given = [
+    config.GRAPH_CLIENT_SECRET && 'GRAPH_CLIENT_SECRET',
+    config.GRAPH_CLIENT_CERTIFICATE_PATH && 'GRAPH_CLIENT_CERTIFICATE_PATH',
+    config.GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY && 'GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY',
+  ].filter(Boolean);
+  if (given.length !== 1) {
+    throw new ConfigError(
+      `Invalid configuration: GRAPH_CLIENT_SECRET: set exactly one of GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH, GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY (${given.length === 0 ? 'none is set' : `${given.join(' and ')} are set`})`,
+    );
+  }
+  return config;
+}
+
+/** How the Graph app authenticates, from the configuration (exactly one is set, see {@link loadConfig}). */
+export function graphCredentialOf(
+  config: IdentityConfig,
+): { clientSecret: string } | { clientCertificate: { path: string } | { pem: string } } {
+  if (config.GRAPH_CLIENT_CERTIFICATE_PATH)
+    return { clientCertificate: { path: config.GRAPH_CLIENT_CERTIFICATE_PATH } };
+  if (config.GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY)
+    return {
+      clientCertificate: { pem: config.GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY.replaceAll('\\n', '\n') },
+    };
+  return { clientSecret: config.GRAPH_CLIENT_SECRET ?? '' };
 }

@@ -20,7 +20,7 @@ import {
   type AdapterClock,
   type MoodleClient,
 } from './adapters/index.js';
-import type { IdentityConfig } from './config.js';
+import { graphCredentialOf, type IdentityConfig } from './config.js';
 import { createAlumnoDeletedConsumer } from './consumers/alumno-deleted.consumer.js';
 import { createEmailEnviadoConsumer } from './consumers/email-enviado.consumer.js';
 import { createIdentityWorkers } from './consumers/identity.consumer.js';
@@ -84,7 +84,7 @@ export async function startIdentityService(
     const graph = createGraphClient({
       tenantId: config.GRAPH_TENANT_ID,
       clientId: config.GRAPH_CLIENT_ID,
-      clientSecret: config.GRAPH_CLIENT_SECRET,
+      ...graphCredentialOf(config),
       ...(config.GRAPH_AUTHORITY_HOST ? { authorityHost: config.GRAPH_AUTHORITY_HOST } : {}),
       ...(config.GRAPH_BASE_URL ? { baseUrl: config.GRAPH_BASE_URL } : {}),
       maxRetries: config.GRAPH_MAX_RETRIES,

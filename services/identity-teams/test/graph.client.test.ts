@@ -3,7 +3,10 @@
  * The client and the fake share one test clock: waits (Retry-After, backoff, replication lag, the write window)
  * move it forward instead of sleeping, and are asserted exactly.
  */
-import { STUDENT_SKU, type FakeGraph } from '@lucy/fake-graph';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateClientCertificate, STUDENT_SKU, type FakeGraph } from '@lucy/fake-graph';
 import { ConfigError, PermanentError, TransientError } from '@lucy/platform';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -283,6 +286,58 @@ describe('Graph client: permanent failures', () => {
     expect(err.message).toContain('GRAPH_CLIENT_SECRET');
     expect(JSON.stringify({ m: err.message, d: (err as PermanentError).detalles })).not.toContain('Zx9');
     expect(fake.state().requests.graph).toBe(0);
+  });
+});
+
+describe('Graph client: certificate credentials', () => {
+  const certificateClient = (f: FakeGraph, clientCertificate: GraphClientOptions['clientCertificate']) =>
+    createGraphClient({
+      tenantId: f.tenantId,
+      clientId: f.app.clientId,
+      clientCertificate,
+      authorityHost: f.authorityHost,
+      baseUrl: f.graphUrl,
+      clock: makeTestClock(),
+      maxRetries: 0,
+    });
+
+  it('authenticates with a registered certificate, from a file or from the PEM text (the real ClientCertificateCredential)', async () => {
+    const mine = await generateClientCertificate();
+    const dir = mkdtempSync(join(tmpdir(), 'lucy-graph-cert-'));
+    const file = join(dir, 'app.pem');
+    writeFileSync(file, `${mine.key}\n${mine.cert}`, { mode: 0o600 });
+    fake = await startGraphFake({
+      apps: [{ clientId: '0b1c2d3e-4f50-4617-8899-aabbccddeeff', certificates: [mine.cert] }],
+    });
+    for (const source of [{ path: file }, { pem: `${mine.key}\n${mine.cert}` }]) {
+      const graph = certificateClient(fake, source);
+      expect(await graph.findUsersByEmployeeId('40111240')).toEqual([]);
+    }
+    expect(fake.state().requests).toMatchObject({ tokenErrors: 0 });
+    expect(fake.state().requests.token).toBeGreaterThanOrEqual(2);
+  });
+
+  it('names an unregistered certificate in Spanish, and a file that is missing or no PEM by its variable', async () => {
+    const registered = await generateClientCertificate();
+    const other = await generateClientCertificate('otra');
+    fake = await startGraphFake({
+      apps: [{ clientId: '0b1c2d3e-4f50-4617-8899-aabbccddeeff', certificates: [registered.cert] }],
+    });
+    const err = await rejectionOf(
+      certificateClient(fake, { pem: `${other.key}\n${other.cert}` }).findUsersByEmployeeId('1'),
+    );
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as PermanentError).code).toBe(GRAPH_ERROR.credentials);
+    expect(err.message).toContain('el certificado de cliente no está registrado');
+    expect(err.message).toContain('AADSTS700027');
+    expect(err.message).not.toContain('PRIVATE KEY');
+
+    expect(() => certificateClient(fake!, { path: '/nonexistent/app.pem' })).toThrow(
+      /GRAPH_CLIENT_CERTIFICATE_PATH: no se puede leer \/nonexistent\/app.pem \(ENOENT\)/,
+    );
+    expect(() => certificateClient(fake!, { pem: registered.cert })).toThrow(
+      /GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY: debe ser un PEM con la clave privada y el certificado/,
+    );
   });
 });
 

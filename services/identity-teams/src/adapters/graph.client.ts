@@ -10,7 +10,13 @@
  * A create retried after a lost response fails with {@link GraphUserExistsError}: the caller checks `employeeId`
  * and treats it as done when the account is the same person's.
  */
-import { ClientSecretCredential, type ClientSecretCredentialOptions } from '@azure/identity';
+import { readFileSync } from 'node:fs';
+import {
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  type ClientSecretCredentialOptions,
+  type TokenCredential,
+} from '@azure/identity';
 import {
   Client,
   GraphClientError,
@@ -70,8 +76,14 @@ export interface GraphClientOptions {
   tenantId: string;
   /** App (client) id (GRAPH_CLIENT_ID). */
   clientId: string;
-  /** Client secret (GRAPH_CLIENT_SECRET); never logged nor put in errors. */
-  clientSecret: string;
+  /** Client secret (GRAPH_CLIENT_SECRET); never logged nor put in errors. One of it or `clientCertificate`. */
+  clientSecret?: string;
+  /**
+   * Certificate credential instead of the secret: a PEM with the private key and the certificate registered on the
+   * app, as a file (GRAPH_CLIENT_CERTIFICATE_PATH) or the text (GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY). The token
+   * request carries a client assertion signed with the key (ClientCertificateCredential); the key never leaves.
+   */
+  clientCertificate?: { path: string } | { pem: string };
   /**
    * Token authority, https only (GRAPH_AUTHORITY_HOST); default Entra's public cloud. A host other than Microsoft's
    * turns instance discovery off, which would otherwise ask login.microsoftonline.com.
@@ -275,6 +287,36 @@ const mapUser = (raw: Record<string, unknown>): GraphUser => ({
 
 const odataString = (value: string): string => `'${value.replaceAll("'", "''")}'`;
 
+/**
+ * The PEM of a certificate credential (file or text), checked to hold a private key and a certificate; a ConfigError
+ * names the variable (never the content).
+ */
+function readCertificatePem(source: { path: string } | { pem: string }): string {
+  const variable =
+    'path' in source ? 'GRAPH_CLIENT_CERTIFICATE_PATH' : 'GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY';
+  let pem: string;
+  if ('path' in source) {
+    try {
+      pem = readFileSync(source.path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        `${variable}: no se puede leer ${source.path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  } else {
+    pem = source.pem;
+  }
+  if (
+    !/-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.test(pem) ||
+    !pem.includes('-----BEGIN CERTIFICATE-----')
+  ) {
+    throw new ConfigError(
+      `${variable}: debe ser un PEM con la clave privada y el certificado registrado en la aplicación de Entra ID`,
+    );
+  }
+  return pem;
+}
+
 /** Parses an https URL option or throws a ConfigError naming the variable. */
 function httpsUrl(value: string, variable: string): URL {
   let url: URL;
@@ -297,10 +339,13 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   for (const [name, value] of [
     ['GRAPH_TENANT_ID', options.tenantId],
     ['GRAPH_CLIENT_ID', options.clientId],
-    ['GRAPH_CLIENT_SECRET', options.clientSecret],
+    ...(options.clientCertificate ? [] : [['GRAPH_CLIENT_SECRET', options.clientSecret] as const]),
   ] as const) {
     if (!value?.trim()) throw new ConfigError(`Falta ${name}`);
   }
+  const certificatePem = options.clientCertificate
+    ? readCertificatePem(options.clientCertificate)
+    : undefined;
   const base = httpsUrl(options.baseUrl ?? DEFAULT_GRAPH_BASE_URL, 'GRAPH_BASE_URL');
   const segments = base.pathname.split('/').filter(Boolean);
   const version = segments.pop() ?? 'v1.0';
@@ -310,12 +355,19 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     credentialOptions.authorityHost = authority.origin;
     credentialOptions.disableInstanceDiscovery = !MICROSOFT_AUTHORITIES.has(authority.hostname);
   }
-  const credential = new ClientSecretCredential(
-    options.tenantId,
-    options.clientId,
-    options.clientSecret,
-    credentialOptions,
-  );
+  const credential: TokenCredential = certificatePem
+    ? new ClientCertificateCredential(
+        options.tenantId,
+        options.clientId,
+        { certificate: certificatePem },
+        credentialOptions,
+      )
+    : new ClientSecretCredential(
+        options.tenantId,
+        options.clientId,
+        options.clientSecret ?? '',
+        credentialOptions,
+      );
   const sdk = Client.initWithMiddleware({
     authProvider: new TokenCredentialAuthenticationProvider(credential, { scopes: [GRAPH_SCOPE] }),
     baseUrl: `${base.origin}/${segments.map((s) => `${s}/`).join('')}`,

@@ -69,6 +69,9 @@ const AADSTS_REASONS: Record<string, string> = {
   '700016': 'la aplicación (client id) no existe en el tenant',
   '90002': 'el tenant no existe',
   '900023': 'el identificador del tenant no es válido',
+  '700027': 'el certificado de cliente no está registrado en la aplicación o la firma no es válida',
+  '700024': 'la aserción del certificado está fuera de su vigencia (revise el reloj del servidor)',
+  '700021': 'la aserción del certificado no corresponde al client id',
 };
 
 const RETRY_LATER = 'Se reintentará más tarde.';
@@ -105,7 +108,7 @@ export function classifyGraphFailure(
     return permanent(
       GRAPH_ERROR.credentials,
       `Entra ID rechazó las credenciales de la aplicación de Microsoft Graph ${where}: ${reason} (AADSTS${aadsts}). ` +
-        'Revise GRAPH_TENANT_ID, GRAPH_CLIENT_ID y GRAPH_CLIENT_SECRET.',
+        'Revise GRAPH_TENANT_ID, GRAPH_CLIENT_ID y GRAPH_CLIENT_SECRET (o el certificado de GRAPH_CLIENT_CERTIFICATE_PATH / GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY).',
     );
   }
   if (f.status <= 0) {
