@@ -15,6 +15,13 @@ describe('ImportCuentas (adoption of pylucy)', () => {
     h = await startHarness({ label: 'identity_import', aspirantes: 4 });
   }, 120_000);
 
+  const cuenta = async (alumnoId: string): Promise<Record<string, unknown>> =>
+    (await h
+      .service!.knex.withSchema('identity')
+      .table('cuenta')
+      .where({ alumno_id: alumnoId })
+      .first()) as Record<string, unknown>;
+
   afterAll(async () => {
     await h?.stop();
   });
@@ -39,11 +46,7 @@ describe('ImportCuentas (adoption of pylucy)', () => {
 
     const res = await h.identity.importCuentas({ cuentas, requestedBy: 'adopción' });
     expect(res.results.map((r) => r.resultado)).toEqual(['creada', 'omitida']);
-    const stored = await h
-      .service!.knex.withSchema('identity')
-      .table('cuenta')
-      .where({ alumno_id: a!.id })
-      .first();
+    const stored = await cuenta(a!.id);
     expect(stored).toMatchObject({ upn, estado: 'activa', adoptada_de: 'pylucy', graph_id: null });
     expect(stored.adopcion).toMatchObject({
       teams: true,
@@ -96,11 +99,7 @@ describe('ImportCuentas (adoption of pylucy)', () => {
     });
     expect(res.results[0]).toMatchObject({ resultado: 'omitida' });
     expect(res.results[0]!.motivo).toMatch(/cuenta propia/);
-    const stored = await h
-      .service!.knex.withSchema('identity')
-      .table('cuenta')
-      .where({ alumno_id: c.id })
-      .first();
+    const stored = await cuenta(c.id);
     expect(stored.upn).toBe(`lucy-${c.dni}@${DOMAIN}`);
   });
 });

@@ -168,7 +168,7 @@ export function createImportCuentasRpc(
       });
       if (req.dryRun || writes.length === 0) return { results };
 
-      const written = (await deps.knex
+      const written = await deps.knex
         .withSchema('identity')
         .table('cuenta')
         .insert(writes)
@@ -186,7 +186,7 @@ export function createImportCuentasRpc(
         ])
         // Never over a record Lucy created meanwhile.
         .where('cuenta.adoptada_de', 'pylucy')
-        .returning('alumno_id')) as { alumno_id: string }[];
+        .returning<{ alumno_id: string }[]>('alumno_id');
       // Read back through the repository, which normalises the row (timestamps come back as text).
       const rows = [
         ...(
