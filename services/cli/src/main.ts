@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { reportError } from './errors.js';
 import { endQuietlyOnClosedPipe } from './output.js';
 import { register as registerAlumnos } from './commands/alumnos.js';
+import { register as registerApiKeys } from './commands/apikeys.js';
 import { register as registerCuentas } from './commands/cuentas.js';
 import { register as registerIngest } from './commands/ingest.js';
 import { register as registerNotifier } from './commands/notifier.js';
@@ -21,6 +22,7 @@ registerIngest(program);
 registerAlumnos(program);
 registerCuentas(program);
 registerNotifier(program);
+registerApiKeys(program);
 
 endQuietlyOnClosedPipe();
 
