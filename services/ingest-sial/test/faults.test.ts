@@ -5,9 +5,11 @@
  * row of its Tarea, and the texts and counts say what happened.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBinary } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { TipoIngesta } from '@lucy/proto';
-import { waitFor } from '@lucy/testkit';
+import { H } from '@lucy/platform';
+import { AlumnoUpdatedSchema, TipoIngesta } from '@lucy/proto';
+import { readStream, waitFor } from '@lucy/testkit';
 import { startHarness, type Harness } from './harness.js';
 
 const SIZES = { preinscriptos: 12, aspirantes: 30, ingresantes: 8 };
@@ -119,6 +121,13 @@ describe('ingest-sial against a misbehaving SIAL', () => {
       expect(await telefono(dni)).toBe(sialTelefono('ingresantes', dni));
     }
     expect(await checkpoint(TipoIngesta.INGRESANTES)).toBeGreaterThan(before!);
+    // Each change announced once, from the pass that made it.
+    const announced = (
+      await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('alumno', 'updated'))
+    )
+      .filter((m) => m.header(H.taskId) === taskId)
+      .map((m) => Number(fromBinary(AlumnoUpdatedSchema, m.data).alumno!.dni));
+    expect(announced.sort()).toEqual([...missed, ...recent].sort());
 
     const logs = await logsWhen(taskId, /^Reconciliación de ingresantes: 0 creados/);
     const caught = logs.filter((l) =>

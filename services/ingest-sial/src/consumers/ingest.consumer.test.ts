@@ -3,7 +3,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { IngestaManualCommandSchema, TipoIngesta } from '@lucy/proto';
 import { describe, expect, it } from 'vitest';
 import { csvCell } from '../rpc/alumno.rpc.js';
-import { validateManual } from './ingest.consumer.js';
+import { describeWait, ingestBackoffMs, validateManual } from './ingest.consumer.js';
 
 const at = (iso: string) => timestampFromDate(new Date(iso));
 
@@ -50,5 +50,18 @@ describe('csvCell', () => {
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('=1+1')).toBe("'=1+1");
     expect(csvCell(2026)).toBe('2026');
+  });
+});
+
+describe('the wait a failed attempt states', () => {
+  it('follows the worker curve, 1 s · 4^(n−1) up to 5 minutes', () => {
+    expect([1, 2, 3, 4, 5, 6].map(ingestBackoffMs)).toEqual([1000, 4000, 16_000, 64_000, 256_000, 300_000]);
+  });
+
+  it('reads as staff say it', () => {
+    expect(describeWait(300)).toBe('300 ms');
+    expect(describeWait(16_000)).toBe('16 s');
+    expect(describeWait(64_000)).toBe('1 min 4 s');
+    expect(describeWait(300_000)).toBe('5 min');
   });
 });

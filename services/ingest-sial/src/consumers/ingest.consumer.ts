@@ -463,6 +463,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
             range,
             lastGoodCount: ventana.ultimaCantidad || undefined,
             onChanged: caught ? (c) => caught.record(c) : undefined,
+            pass: previa ? 'completa' : undefined,
           });
           if (range.modo === 'completo' && run.detalles.recibidos === 0 && ventana.ultimaCantidad > 0) {
             // An empty full list after a good one is more likely a SIAL or proxy fault than an emptied table: it

@@ -86,6 +86,11 @@ export interface IngestRunInput {
   working?: (() => void) | undefined;
   /** Planned changes kept in the result; default 200. */
   planCap?: number | undefined;
+  /**
+   * Names this pass in the alumno events' `Nats-Msg-Id` when one Tarea makes several (the reconciliation's
+   * incremental window, then its full list), so an alumno changed by both is announced by both.
+   */
+  pass?: string | undefined;
   /** Called for each alumno created or updated once its write held (not for dry runs): the reconciliation's hook. */
   onChanged?: ((change: WrittenChange) => Promise<void>) | undefined;
 }
@@ -475,6 +480,7 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
           ? events
           : events.filter((e) => !refused.has(documentKey(e.alumno.tipo_documento, e.alumno.dni))),
         input.task,
+        input.pass,
       );
     }
   }
@@ -486,14 +492,16 @@ async function publishAlumnoEvents(
   deps: IngestRunDeps,
   events: readonly AlumnoEvent[],
   task: TaskContext,
+  pass?: string,
 ): Promise<void> {
   const taskId = task.taskId;
+  const idPrefix = pass ? `${taskId}:${pass}` : taskId;
   const created = deps.names.evt('alumno', 'created');
   const updated = deps.names.evt('alumno', 'updated');
   for (let i = 0; i < events.length; i += EVENT_CHUNK) {
     const messages = events.slice(i, i + EVENT_CHUNK).map((e) => {
       const headers = taskHeaders(task, CONTENT_TYPE.protobuf);
-      headers.set(H.msgId, `${taskId}:${e.alumno.id}:${e.kind}`);
+      headers.set(H.msgId, `${idPrefix}:${e.alumno.id}:${e.kind}`);
       const alumno = toAlumnoPb(e.alumno);
       const data =
         e.kind === 'create'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cantidadEntidades, createIngestTally, summarizeIngest } from './ingest-tally.js';
+import { cantidadEntidades, combineDetalles, createIngestTally, summarizeIngest } from './ingest-tally.js';
 import { recordError } from './record-error.js';
 
 describe('ingest tally', () => {
@@ -56,5 +56,30 @@ describe('ingest tally', () => {
     tally.error(recordError('otros', 'DNI 1', 'x'));
     expect(before.errores_categorizados.otros).toBe(0);
     expect(before.errores_detalle).toEqual([]);
+  });
+});
+
+describe("a reconciliation's two passes as one detalles", () => {
+  it('adds what was done and keeps what describes the full list', () => {
+    const first = createIngestTally();
+    first.received(2);
+    first.outcome('update');
+    first.outcome('unchanged');
+    first.error(recordError('sial', 'DNI 1', 'sin datos personales'));
+    first.warn('a');
+    const full = createIngestTally();
+    full.received(10);
+    full.outcome('create');
+    full.outcome('update');
+    for (let i = 0; i < 8; i++) full.outcome('unchanged');
+    full.warn('a');
+    full.warn('b');
+    const d = combineDetalles(first.toDetalles(), full.toDetalles());
+    expect(d).toMatchObject({ recibidos: 10, sin_cambios: 8, created: 1, updated: 2, errors: 1 });
+    expect(d.errores_categorizados.sial).toBe(1);
+    expect(d.advertencias).toEqual(['a', 'b']);
+    expect(summarizeIngest('aspirantes', d, 'Reconciliación de aspirantes')).toBe(
+      'Reconciliación de aspirantes: 1 creados, 2 actualizados, 8 sin cambios, 1 error',
+    );
   });
 });
