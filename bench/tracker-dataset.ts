@@ -98,7 +98,7 @@ select
   case when estado in ('completed', 'failed', 'skipped')
        then ((case when periodic then r_dur * 600000 else r_dur * 8000 end))::bigint else 0 end,
   case when estado = 'completed' then (case when periodic then (r_dur * 500)::int else 1 end) else 0 end,
-  case when estado = 'completed' and periodic then jsonb_build_object('nuevos', (r_dur * 500)::int, 'actualizados', (r_dur * 50)::int) end,
+  case when estado = 'completed' and periodic then jsonb_build_object('created', (r_dur * 450)::int, 'updated', (r_dur * 50)::int, 'errors', 0) end,
   case when estado = 'failed' then error end,
   case when estado = 'failed' then 'UNAVAILABLE' end,
   case when estado in ('pending', 'cancelled') then 0 when estado = 'failed' and err = 0 then 2 else 1 end,
