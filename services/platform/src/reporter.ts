@@ -54,7 +54,13 @@ export interface TaskReporter {
   succeeded(cantidadEntidades: number, detalles?: Record<string, unknown>): Promise<void>;
   failed(
     mensajeError: string,
-    options: { willRetry: boolean; code?: string; detalles?: Record<string, unknown> },
+    options: {
+      willRetry: boolean;
+      code?: string;
+      detalles?: Record<string, unknown>;
+      /** With `willRetry`: the wait before the next attempt, ms. */
+      retryInMs?: number;
+    },
   ): Promise<void>;
   skipped(reason: string, detalles?: Record<string, unknown>): Promise<void>;
   log(entry: LogInput): Promise<void>;
@@ -147,6 +153,7 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
           willRetry: o.willRetry,
           errorCode: o.code ?? '',
           detalles: clean(o.detalles),
+          retryInMs: BigInt(Math.max(0, Math.trunc(o.retryInMs ?? 0))),
         },
         idOf('failed'),
       ),

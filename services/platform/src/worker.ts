@@ -517,7 +517,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
           ackAll(r);
           break;
         case 'retry':
-          await reporter.failed(d.mensaje, { willRetry: true, code: d.code });
+          await reporter.failed(d.mensaje, { willRetry: true, code: d.code, retryInMs: d.delayMs });
           nakAll(r, d.delayMs);
           break;
         case 'dead_lettered': {

@@ -364,7 +364,8 @@ describe('dashboard, dead letters and order independence against the real stack 
     expect(projected[0]).toMatchObject({
       estado: 'completed',
       started_attempt: 2,
-      duration_ms: '10000',
+      // From attempt 1's start (1 s) to attempt 2's success (16 s): the duration covers every attempt.
+      duration_ms: '15000',
       progress_done: '2',
       mensaje_error: null,
     });

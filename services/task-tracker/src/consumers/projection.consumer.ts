@@ -161,6 +161,7 @@ export function taskEventFact(msg: JsMsg, names: Names): TareaFact | undefined {
         willRetry: m.willRetry,
         errorCode: m.errorCode,
         detalles: asObject(m.detalles),
+        retryInMs: Number(m.retryInMs) || undefined,
         ...ctx,
         taskName: m.taskName || ctx.taskName,
       });

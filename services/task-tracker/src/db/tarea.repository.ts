@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from '@mikro-orm/postgresql';
 import {
   applyEvent,
   counterDeltas,
   sameTarea,
+  attemptLogOf,
   timelineOf,
   type Estado,
   type TareaEvent,
@@ -188,6 +190,15 @@ const UPSERT_SELECT = TAREA_COLUMNS.map((c) =>
       ? `coalesce(x.alumno_dni, nullif(r.dni, '')) as alumno_dni`
       : `x.${c}`,
 ).join(', ');
+/** A UUID (version 8, name-based) derived from `name` with SHA-256: the same name always gives the same id. */
+export function stableUuid(name: string): string {
+  const h = createHash('sha256').update(name).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
 const LOG_INSERT = `insert into tracker.log (id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at, trace_id)
   select id, level, module, message, detalles, alumno_id, usuario, task_id, occurred_at, trace_id
   from jsonb_to_recordset(?::jsonb) as x(id uuid, level text, module text, message text, detalles jsonb,
@@ -246,8 +257,23 @@ export async function projectBatch(
 
     const after = new Map<string, TareaState | undefined>(before);
     const timeline: Record<string, unknown>[] = [];
+    const attemptLogs: LogInsert[] = [];
     for (const { event, seq } of facts) {
       after.set(event.taskId, applyEvent(after.get(event.taskId), event));
+      const attemptLog = attemptLogOf(event);
+      if (attemptLog && event.kind === 'failed') {
+        const tarea = after.get(event.taskId);
+        attemptLogs.push({
+          ...attemptLog,
+          // One row per attempt's outcome, however often its event is delivered.
+          id: stableUuid(`${event.taskId}/failed/${event.attempt}/${event.willRetry ? 'retry' : 'final'}`),
+          alumnoId: tarea?.alumnoId ?? null,
+          usuario: tarea?.requestedBy || null,
+          taskId: event.taskId,
+          occurredAt: event.at,
+          traceId: event.traceId ?? tarea?.traceId ?? null,
+        });
+      }
       const entry = timelineOf(event);
       if (entry) {
         timeline.push({
@@ -280,7 +306,7 @@ export async function projectBatch(
         const [hour, estado] = key.split('|');
         return { hour, estado, count };
       });
-    const allLogs = [...logs, ...(options.logsFor?.(changed) ?? [])];
+    const allLogs = [...logs, ...attemptLogs, ...(options.logsFor?.(changed) ?? [])];
 
     // Every write of the batch in one statement (data-modifying CTEs all run to completion), to keep the
     // transaction — and the time its row locks are held — to four round trips.

@@ -123,6 +123,8 @@ export type TareaEvent =
       willRetry: boolean;
       errorCode: string;
       detalles: Record<string, unknown> | null;
+      /** With `willRetry`: the runner's wait before the next attempt, ms (absent when unknown). */
+      retryInMs?: number | undefined;
     } & EventContext)
   | ({
       kind: 'skipped';
@@ -406,7 +408,9 @@ export function timelineOf(e: TareaEvent): { kind: string; attempt: number; mess
       return {
         kind: 'failed',
         attempt: e.attempt,
-        message: e.willRetry ? `Falló; se reintentará: ${e.mensajeError}` : `Falló: ${e.mensajeError}`,
+        message: e.willRetry
+          ? `Falló; se reintentará${e.retryInMs ? ` en ${waitText(e.retryInMs)}` : ''}: ${e.mensajeError}`
+          : `Falló: ${e.mensajeError}`,
       };
     case 'skipped':
       return { kind: 'skipped', attempt: e.attempt, message: `Omitida: ${e.reason}` };
@@ -417,6 +421,53 @@ export function timelineOf(e: TareaEvent): { kind: string; attempt: number; mess
     case 'stuck':
       return { kind: 'stuck', attempt: 0, message: STUCK_MESSAGE };
   }
+}
+
+/** A wait as staff read it: «4 s», «1 min 4 s», «5 min». */
+export function waitText(ms: number): string {
+  const total = Math.max(1, Math.round(ms / 1000));
+  const min = Math.floor(total / 60);
+  const sec = total % 60;
+  if (min === 0) return `${sec} s`;
+  return sec === 0 ? `${min} min` : `${min} min ${sec} s`;
+}
+
+/** A Log row the projection writes for a fact (module `tasks`, as the original Lucy logged task outcomes). */
+export interface AttemptLog {
+  level: 'WARNING' | 'ERROR';
+  module: 'tasks';
+  message: string;
+  detalles: Record<string, unknown>;
+}
+
+/**
+ * The Log row of a failed attempt, so every failure is in the Logs of its Tarea whichever worker ran it: a failed
+ * attempt the runner retries (WARNING, with the wait before the next attempt) and the final failure (ERROR, with
+ * the attempts used). Undefined for any other fact.
+ */
+export function attemptLogOf(e: TareaEvent): AttemptLog | undefined {
+  if (e.kind !== 'failed') return undefined;
+  const detalles: Record<string, unknown> = { intento: e.attempt };
+  if (e.errorCode) detalles.codigo_error = e.errorCode;
+  if (e.willRetry) {
+    if (e.retryInMs) detalles.reintento_en_ms = e.retryInMs;
+    const wait = e.retryInMs ? ` en ${waitText(e.retryInMs)}` : '';
+    return {
+      level: 'WARNING',
+      module: 'tasks',
+      message: `Intento ${e.attempt} falló: ${e.mensajeError}. Se reintentará${wait} (intento ${e.attempt + 1}).`,
+      detalles,
+    };
+  }
+  return {
+    level: 'ERROR',
+    module: 'tasks',
+    message:
+      e.attempt > 1
+        ? `La tarea falló tras ${e.attempt} intentos: ${e.mensajeError}`
+        : `La tarea falló: ${e.mensajeError}`,
+    detalles,
+  };
 }
 
 /** Whether two states differ in anything stored (used to skip no-op writes). */

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { createCommandPublisher, createRpcClient } from '@lucy/platform';
+import { CrearUsuarioTeamsCommandSchema, LogLevel, TaskService } from '@lucy/proto';
+import { TEST_TOKEN, waitFor } from '@lucy/testkit';
+import { reporterFor, rows, startHarness, type TrackerHarness } from './helpers.js';
+
+/** A Tarea that failed three times (two retries, then for good), told truly (issue 18). */
+describe('a Tarea over several attempts', () => {
+  let h: TrackerHarness;
+
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('starts at attempt 1, lasts across every attempt, shows each in the timeline and each failure as a Log row', async () => {
+    const { taskId } = await createCommandPublisher(h.nats.handles.js, h.nats.names).publish(
+      'lucy.cmd.identity.crear_usuario_teams',
+      CrearUsuarioTeamsCommandSchema,
+      { alumnoId: 'DNI-40111222' },
+      { taskType: 'alumnos.tasks.crear_usuario_teams_async', requestedBy: 'ana@fce', trigger: 'admin' },
+    );
+    const base = Date.now();
+    const at = (s: number) => () => new Date(base + s * 1000);
+    // Attempt 1: 0 s → 3 s, retried in 4 s; attempt 2: 7 s → 10 s, retried in 16 s; attempt 3: 26 s → 47 s, final.
+    const a1 = reporterFor(h, taskId, { attempt: 1, clock: at(0) });
+    await a1.started('DNI-40111222');
+    await reporterFor(h, taskId, { attempt: 1, clock: at(3) }).failed('Graph no responde', {
+      willRetry: true,
+      code: 'GRAPH_TIMEOUT',
+      retryInMs: 4000,
+    });
+    await reporterFor(h, taskId, { attempt: 2, clock: at(7) }).started();
+    const f2 = reporterFor(h, taskId, { attempt: 2, clock: at(10) });
+    await f2.failed('Graph no responde', { willRetry: true, code: 'GRAPH_TIMEOUT', retryInMs: 16_000 });
+    // A redelivered event adds no second Log row.
+    await f2.failed('Graph no responde', { willRetry: true, code: 'GRAPH_TIMEOUT', retryInMs: 16_000 });
+    await reporterFor(h, taskId, { attempt: 3, clock: at(26) }).started();
+    await reporterFor(h, taskId, { attempt: 3, clock: at(47) }).failed('Graph rechazó la licencia', {
+      willRetry: false,
+      code: 'GRAPH_LICENSE',
+    });
+
+    await waitFor(
+      async () =>
+        (
+          await rows<{ estado: string; n: string }>(
+            h,
+            `select t.estado, (select count(*) from tracker.log l where l.task_id = t.id) as n
+               from tracker.tarea t where t.id = ?`,
+            [taskId],
+          )
+        ).find((r) => r.estado === 'failed' && Number(r.n) >= 3),
+      { timeoutMs: 30_000, what: 'the failed Tarea and its Logs' },
+    );
+    const client = createRpcClient(TaskService, { baseUrl: h.tracker.rpc.url, token: TEST_TOKEN });
+    const { tarea, timeline, logs } = await client.getTarea({ id: taskId });
+    expect(tarea!.attempts).toBe(3);
+    expect(timestampDate(tarea!.startedAt!).getTime()).toBe(base);
+    expect(Number(tarea!.durationMs)).toBe(47_000);
+
+    const attemptsShown = timeline.filter((e) => e.kind === 'started').map((e) => e.message);
+    expect(attemptsShown).toEqual(['Intento 1 iniciado', 'Intento 2 iniciado', 'Intento 3 iniciado']);
+    expect(timeline.find((e) => e.kind === 'failed' && e.attempt === 1)!.message).toBe(
+      'Falló; se reintentará en 4 s: Graph no responde',
+    );
+
+    const mine = logs.filter((l) => l.module === 'tasks');
+    expect(mine.map((l) => [LogLevel[l.level], l.message])).toEqual([
+      ['WARNING', 'Intento 1 falló: Graph no responde. Se reintentará en 4 s (intento 2).'],
+      ['WARNING', 'Intento 2 falló: Graph no responde. Se reintentará en 16 s (intento 3).'],
+      ['ERROR', 'La tarea falló tras 3 intentos: Graph rechazó la licencia'],
+    ]);
+    expect(mine.every((l) => l.alumnoId === 'DNI-40111222')).toBe(true);
+  }, 60_000);
+});
