@@ -8,6 +8,8 @@ export const H = {
   requestedBy: 'Lucy-Requested-By',
   trigger: 'Lucy-Trigger',
   parentTaskId: 'Lucy-Parent-Task-Id',
+  /** On a command the scheduler fired: the name of the periodic task (UTF-8), shown with its Tarea. */
+  periodicTask: 'Lucy-Periodic-Task',
   traceparent: 'traceparent',
   contentType: 'Content-Type',
   msgId: 'Nats-Msg-Id',

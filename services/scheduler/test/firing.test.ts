@@ -66,6 +66,7 @@ describe('firing', () => {
       ).toBeLessThan(1000);
       expect(first!.header(H.trigger)).toBe('schedule');
       expect(first!.header(H.requestedBy)).toBe('scheduler');
+      expect(first!.header(H.periodicTask)).toBe('Cada segundo');
       expect(first!.header(H.taskType)).toBe(TASK);
 
       // An edit (disable) takes effect without a restart.

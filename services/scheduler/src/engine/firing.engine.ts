@@ -2,6 +2,7 @@ import { fromJson, toBinary, type JsonValue } from '@bufbuild/protobuf';
 import {
   CONTENT_TYPE,
   errorMessage,
+  H,
   publishLog,
   taskByName,
   uuidv7,
@@ -263,6 +264,8 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
           taskId,
           msgId: job.slot.key,
         });
+        // Which periodic task fired it: the Tarea shows it (names are checked free of control characters).
+        command.headers.set(H.periodicTask, job.task.name);
         const at = job.slot.dueAt.getTime();
         const group = groups.get(at);
         if (group) group.push({ index, job, command });
