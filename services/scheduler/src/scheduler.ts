@@ -12,6 +12,7 @@ import type { SchedulerConfig } from './config.js';
 import { createSchedulerRepository, schedulerOrm, type SchedulerRepository } from './db/index.js';
 import { applyDefaults } from './defaults.js';
 import { createFiringEngine, type FiringEngine } from './engine/firing.engine.js';
+import { createImportPeriodicTasksRpc } from './rpc/import.rpc.js';
 import { createSchedulerRpc } from './rpc/scheduler.rpc.js';
 
 /** Options of {@link createScheduler}. */
@@ -76,9 +77,8 @@ export async function createScheduler(
       readiness: runtime.readiness,
       logger,
       routes: (router) => {
-        router.service(
-          SchedulerService,
-          createSchedulerRpc({
+        router.service(SchedulerService, {
+          ...createSchedulerRpc({
             repo,
             engine,
             publisher: runtime.publisher,
@@ -86,7 +86,14 @@ export async function createScheduler(
             clock,
             log: (entry) => publishLog(runtime.nats.js, runtime.names, entry, undefined, clock),
           }),
-        );
+          ...createImportPeriodicTasksRpc({
+            repo,
+            engine,
+            registry: runtime.buckets.registry,
+            knex: runtime.orm.em.getKnex(),
+            clock,
+          }),
+        });
       },
     });
     await engine.start();
