@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { createCommandPublisher, createRpcClient } from '@lucy/platform';
-import { CrearUsuarioTeamsCommandSchema, LogLevel, TaskService } from '@lucy/proto';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { CONTENT_TYPE, createCommandPublisher, createRpcClient, H } from '@lucy/platform';
+import {
+  CrearUsuarioTeamsCommandSchema,
+  LogLevel,
+  PurgarTareasCommandSchema,
+  TaskService,
+  Trigger,
+} from '@lucy/proto';
 import { TEST_TOKEN, waitFor } from '@lucy/testkit';
 import { reporterFor, rows, startHarness, type TrackerHarness } from './helpers.js';
 
@@ -75,5 +82,47 @@ describe('a Tarea over several attempts', () => {
       ['ERROR', 'La tarea falló tras 3 intentos: Graph rechazó la licencia'],
     ]);
     expect(mine.every((l) => l.alumnoId === 'DNI-40111222')).toBe(true);
+  }, 60_000);
+  it('tells a scheduled Tarea (and its periodic task) from a manual one in the list and the detail', async () => {
+    const publisher = createCommandPublisher(h.nats.handles.js, h.nats.names);
+    const data = toBinary(
+      PurgarTareasCommandSchema,
+      create(PurgarTareasCommandSchema, { retentionDays: 90 }),
+    );
+    const scheduled = publisher.prepare('lucy.cmd.tracker.purgar_tareas', data, CONTENT_TYPE.protobuf, {
+      taskType: 'mantenimiento.tasks.purgar_tareas_antiguas',
+      requestedBy: 'scheduler',
+      trigger: 'schedule',
+      msgId: `periodic@${new Date().toISOString()}`,
+    });
+    scheduled.headers.set(H.periodicTask, 'Limpieza diaria de Tareas antiguas');
+    await publisher.publishPrepared([scheduled]);
+    const manual = await publisher.publish(
+      'lucy.cmd.tracker.purgar_tareas',
+      PurgarTareasCommandSchema,
+      { retentionDays: 90 },
+      { taskType: 'mantenimiento.tasks.purgar_tareas_antiguas', requestedBy: 'ana@fce', trigger: 'admin' },
+    );
+    const client = createRpcClient(TaskService, { baseUrl: h.tracker.rpc.url, token: TEST_TOKEN });
+    const list = await waitFor(
+      async () => {
+        const { tareas } = await client.listTareas({ page: { pageSize: 50 } });
+        const ids = tareas.map((t) => t.id);
+        return ids.includes(scheduled.taskId) && ids.includes(manual.taskId) ? tareas : undefined;
+      },
+      { timeoutMs: 30_000, what: 'both Tareas listed' },
+    );
+    expect(list.find((t) => t.id === scheduled.taskId)).toMatchObject({
+      trigger: Trigger.SCHEDULE,
+      requestedBy: 'scheduler',
+      periodicTask: 'Limpieza diaria de Tareas antiguas',
+    });
+    expect(list.find((t) => t.id === manual.taskId)).toMatchObject({
+      trigger: Trigger.ADMIN,
+      requestedBy: 'ana@fce',
+      periodicTask: '',
+    });
+    const { tarea } = await client.getTarea({ id: scheduled.taskId });
+    expect(tarea!.periodicTask).toBe('Limpieza diaria de Tareas antiguas');
   }, 60_000);
 });

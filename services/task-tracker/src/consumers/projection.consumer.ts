@@ -82,6 +82,7 @@ export function commandFact(msg: JsMsg, names: Names): TareaFact {
       requestedBy: task.requestedBy,
       parentId: task.parentTaskId,
       traceId: traceIdOf(header(msg.headers, H.traceparent)),
+      periodicTask: header(msg.headers, H.periodicTask)?.slice(0, 200) || undefined,
     },
   };
 }

@@ -69,6 +69,7 @@ const TAREA_COLUMNS = [
   'rank_phase',
   'command_seen',
   'trace_id',
+  'periodic_task',
   'version',
   'updated_at',
 ] as const;
@@ -125,6 +126,7 @@ export function rowToState(r: Record<string, unknown>): TareaState {
     rankPhase: num(r.rank_phase),
     commandSeen: Boolean(r.command_seen),
     traceId: (r.trace_id as string | null | undefined) ?? null,
+    periodicTask: (r.periodic_task as string | null | undefined) ?? null,
   };
 }
 
@@ -163,6 +165,7 @@ function stateToRecord(s: TareaState, now: string): Record<string, unknown> {
     rank_phase: s.rankPhase,
     command_seen: s.commandSeen,
     trace_id: s.traceId ?? null,
+    periodic_task: s.periodicTask ?? null,
     version: 1,
     updated_at: now,
   };

@@ -62,6 +62,8 @@ export interface TareaState {
   commandSeen: boolean;
   /** W3C trace id of the command (or, until it is seen, of the first event that carried one). */
   traceId?: string | null;
+  /** Name of the periodic task that fired the command (`Lucy-Periodic-Task`); null for other Tareas. */
+  periodicTask?: string | null;
 }
 
 /** Context headers every command and lifecycle event carries. */
@@ -88,6 +90,8 @@ export type TareaEvent =
       parametros: Record<string, unknown> | null;
       payload: Uint8Array;
       contentType: string;
+      /** The command's `Lucy-Periodic-Task` header (the scheduler's commands). */
+      periodicTask?: string | undefined;
     } & EventContext)
   | ({
       kind: 'started';
@@ -294,6 +298,7 @@ function apply(s: TareaState, e: TareaEvent): TareaState {
       if (e.requestedBy) s.requestedBy = e.requestedBy;
       // The command's trace is the Tarea's: the one its RPC or caller started.
       if (e.traceId) s.traceId = e.traceId;
+      if (e.periodicTask) s.periodicTask = e.periodicTask;
     }
     if (e.parentId && !s.parentId) s.parentId = e.parentId;
     if (e.traceId && !s.traceId) s.traceId = e.traceId;

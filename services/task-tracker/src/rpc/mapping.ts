@@ -50,6 +50,7 @@ export function toTarea(s: TareaState): Tarea {
     progressTotal: BigInt(Math.trunc(s.progressTotal)),
     subject: s.subject ?? '',
     traceId: s.traceId ?? '',
+    periodicTask: s.periodicTask ?? '',
   });
 }
 

@@ -60,7 +60,7 @@ const TIME_ZONE = 'America/Argentina/Cordoba';
 const LIST_COLUMNS = `id, tipo, estado, task_name, trigger, requested_by, alumno_id, alumno_nombre, alumno_dni, subject,
   scheduled_at, started_at, started_attempt, finished_at, duration_ms, cantidad_entidades, detalles, mensaje_error,
   error_code, attempts, parent_id, parametros, null::bytea as payload, content_type, last_heartbeat_at, progress_done,
-  progress_total, rank_attempt, rank_phase, command_seen, trace_id`;
+  progress_total, rank_attempt, rank_phase, command_seen, trace_id, periodic_task`;
 
 interface CompiledFilter {
   where: string[];
