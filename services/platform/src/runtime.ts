@@ -73,8 +73,28 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
     { database: describeDatabase(settings.DATABASE_URL), schema: options.orm.schema },
     'opening database',
   );
-  const orm = await createOrm({ ...options.orm, url: settings.DATABASE_URL, logger });
-  if (options.migrateOnStart) await migrate(orm, options.orm.schema, logger);
+  // The dependencies are checked before the service consumes anything, and a failure names the database.
+  const databaseError = (err: unknown) =>
+    new Error(
+      `database ${describeDatabase(settings.DATABASE_URL)}: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err },
+    );
+  const orm = await createOrm({ ...options.orm, url: settings.DATABASE_URL, logger }).catch(
+    async (err: unknown) => {
+      await nats.nc.close().catch(() => undefined);
+      throw databaseError(err);
+    },
+  );
+  try {
+    await pingDatabase(orm).catch((err: unknown) => {
+      throw databaseError(err);
+    });
+    if (options.migrateOnStart) await migrate(orm, options.orm.schema, logger);
+  } catch (err) {
+    await nats.nc.close().catch(() => undefined);
+    await orm.close(true).catch(() => undefined);
+    throw err;
+  }
   const readiness: ReadinessCheck[] = [
     {
       name: 'nats',

@@ -108,4 +108,32 @@ describe('fail-fast start-up', () => {
     },
     120_000,
   );
+
+  it('ingest-sial exits within seconds on an unreachable database, before it consumes anything', async () => {
+    const t: TestNats = await createTestNats();
+    cleanups.push(() => t.cleanup());
+    const closed = await takenPort();
+    const port = closed.port;
+    await new Promise((r) => closed.server.close(r)); // nothing listens there now
+    const r = await run(
+      'services/ingest-sial/src/main.ts',
+      testEnv({
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/lucy`,
+        LUCY_PREFIX: t.prefix,
+        METRICS_PORT: '0',
+        LOG_LEVEL: 'info',
+        SIAL_USER: 'usuario',
+        SIAL_PASSWORD: 'contrasena',
+      }),
+    );
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.ms).toBeLessThan(30_000);
+    const fatal = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes('"fatal"'));
+    expect(fatal).toHaveLength(1);
+    const line = JSON.parse(fatal[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 'fatal', service: 'ingest-sial' });
+    expect(line.msg).toMatch(/^start-up failed: database postgres:\/\/.*: connect ECONNREFUSED/);
+    const consumers = await t.handles.jsm.consumers.list(t.names.streams.cmd).next();
+    expect(consumers.map((c) => c.name)).toEqual([]);
+  }, 120_000);
 });
