@@ -5,7 +5,7 @@
 // N trivial tasks on Celery (Redis broker and backend, `-c 2` prefork) for the ratio.
 //
 //   node node_modules/tsx/dist/cli.mjs bench/pipeline.bench.ts          (from the repository root)
-//   N=20000 CONCURRENCY=64 PHASES=raw,lucy,celery                       (defaults)
+//   N=20000 CONCURRENCY=64 PHASES=raw,lucy,enqueue,celery ENQUEUE_ROUNDS=20   (defaults)
 //   CELERY_BROKER_URL=redis://127.0.0.1:6379/11                         (a Redis database the bench may empty)
 //   PYTHON=/usr/bin/python3                                             (the interpreter with Debian's celery)
 //   WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' TRACKER_NODE_ARGS=…   (profile a process)
@@ -31,6 +31,7 @@ import {
   summarize,
   writeResult,
 } from './lib.js';
+import { enqueuePhase } from './pipeline-enqueue.js';
 import { projectionBacklog, rawConsumeAll, until } from './tracker-harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -38,7 +39,8 @@ const N = Number(process.env.N ?? 20_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
 const POLL_MS = Number(process.env.POLL_MS ?? 100);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 1000);
-const PHASES = new Set((process.env.PHASES ?? 'raw,lucy,celery').split(','));
+const PHASES = new Set((process.env.PHASES ?? 'raw,lucy,enqueue,celery').split(','));
+const ENQUEUE_ROUNDS = Number(process.env.ENQUEUE_ROUNDS ?? 20);
 const SUBJECT = 'lucy.cmd.notify.enviar_email';
 const TASK = 'alumnos.tasks.enviar_email_credenciales';
 const TARGET_RATE = 3000;
@@ -72,9 +74,15 @@ function commands(nats: TestNats): PreparedCommand[] {
   );
 }
 
-/** Publishes with up to IN_FLIGHT unacknowledged publishes; records when each publish was issued (epoch ms). */
-async function publishTimed(nats: TestNats, cmds: readonly PreparedCommand[]): Promise<number[]> {
-  const sentAt = new Array<number>(cmds.length);
+/**
+ * Publishes with up to IN_FLIGHT unacknowledged publishes; records in `sentAt` when each publish was issued
+ * (epoch ms), as it goes (the poller reads it meanwhile).
+ */
+async function publishTimed(
+  nats: TestNats,
+  cmds: readonly PreparedCommand[],
+  sentAt: number[] = new Array<number>(cmds.length),
+): Promise<number[]> {
   let next = 0;
   const lane = async () => {
     while (next < cmds.length) {
@@ -187,13 +195,9 @@ async function lucyPhase(): Promise<Record<string, unknown>> {
     const loadAtStart = load();
     log(`publishing ${N} commands (load ${loadAtStart})`);
     const t0 = nowMs();
-    let publishing = true;
-    let sentAt: number[] = [];
-    const published = publishTimed(nats, cmds).then((s) => {
-      sentAt = s;
-      publishing = false;
-      return nowMs();
-    });
+    const sentAt = new Array<number>(N);
+    const published = publishTimed(nats, cmds, sentAt).then(() => nowMs());
+    let lastReport = { at: t0, completed: 0 };
     // Tareas complete roughly in publish order: each poll reads the completed ones from the oldest incomplete
     // task's scheduled time on (the (estado, scheduled_at, id) index), minus a margin for clock and ordering.
     let oldest = 0;
@@ -215,10 +219,14 @@ async function lucyPhase(): Promise<Record<string, unknown>> {
           completed++;
         }
       }
-      if (!publishing) {
-        let first = completedAt.findIndex((c) => c === undefined);
-        if (first < 0) first = N - 1;
-        oldest = sentAt[first]! - t0;
+      // From the oldest task not seen completed (publishes are issued in index order; one not issued yet: now).
+      let first = completedAt.findIndex((c) => c === undefined);
+      if (first < 0) first = N - 1;
+      oldest = (sentAt[first] ?? nowMs()) - t0;
+      if (seen - lastReport.at >= 5000) {
+        const rate = ((completed - lastReport.completed) * 1000) / (seen - lastReport.at);
+        log(`${completed}/${N} completed, ${Math.round(rate)}/s over the last 5 s (load ${load()})`);
+        lastReport = { at: seen, completed };
       }
     }
     const seconds = (Math.max(...(completedAt as number[])) - t0) / 1000;
@@ -365,6 +373,10 @@ if (PHASES.has('raw')) {
 }
 let lucy: Record<string, unknown> | undefined;
 if (PHASES.has('lucy')) result.lucy = lucy = await lucyPhase();
+if (PHASES.has('enqueue')) {
+  log(`Enqueue of 50 activations, ${ENQUEUE_ROUNDS} times (identity-teams)`);
+  result.enqueue50 = await enqueuePhase(ENQUEUE_ROUNDS);
+}
 let celery: Record<string, unknown> | undefined;
 if (PHASES.has('celery')) result.celery = celery = await celeryPhase();
 const lucyRate = lucy?.tasksPerSecond as number | undefined;
@@ -375,6 +387,11 @@ result.target = {
   ratio: TARGET_RATIO,
   rateMet: lucyRate !== undefined ? lucyRate >= TARGET_RATE : undefined,
   ratioMet: lucyRate && celeryRate ? lucyRate / celeryRate >= TARGET_RATIO : undefined,
+  enqueue50P95Ms: 50,
+  enqueue50Met:
+    result.enqueue50 !== undefined
+      ? ((result.enqueue50 as { latencyMs: { p95: number } }).latencyMs.p95 ?? Infinity) < 50
+      : undefined,
 };
 writeResult(process.env.RESULT ?? 'pipeline', result);
 if (lucy?.correct === false || celery?.correct === false) process.exitCode = 1;
