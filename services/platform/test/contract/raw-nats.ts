@@ -32,7 +32,7 @@ export interface RawNats {
 
 export async function connectRawNats(
   url: string,
-  auth: { user?: string; pass?: string } = {},
+  auth: { user?: string; pass?: string; inboxPrefix?: string } = {},
 ): Promise<RawNats> {
   const { hostname, port } = new URL(url);
   const socket: Socket = connect({ host: hostname, port: Number(port || 4222) });
@@ -95,7 +95,16 @@ export async function connectRawNats(
   });
 
   await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer from ${url} within 5 s`));
+    }, 5_000);
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    };
+    socket.once('error', done);
     onInfo = () => {
       const connectOpts = {
         verbose: false,
@@ -109,8 +118,8 @@ export async function connectRawNats(
         ...(auth.user ? { user: auth.user, pass: auth.pass } : {}),
       };
       write(`CONNECT ${JSON.stringify(connectOpts)}\r\nPING\r\n`);
-      pongs.push(resolve);
-      failed = reject;
+      pongs.push(() => done());
+      failed = done;
       onInfo = undefined;
     };
   });
@@ -151,7 +160,7 @@ export async function connectRawNats(
       };
     },
     async request(subject, data, headers, timeoutMs = 10_000) {
-      const inbox = `_INBOX.${randomBytes(8).toString('hex')}`;
+      const inbox = `${auth.inboxPrefix ?? '_INBOX'}.${randomBytes(8).toString('hex')}`;
       return new Promise<RawMsg>((resolve, reject) => {
         const timer = setTimeout(() => {
           unsub();

@@ -89,22 +89,50 @@ async function ready(url: string, what: string) {
 
 export interface ContractSystem {
   db: TestDatabase;
-  nats: TestNats;
-  /** Subject prefix of this system (`<prefix>.lucy.cmd…`). */
+  /** The shared server's isolation (absent on a server of the test's own). */
+  nats: TestNats | undefined;
+  /** Subject prefix of this system (`<prefix>.lucy.cmd…`); empty on a server of the test's own. */
   subjectPrefix: string;
-  urls: { tracker: string; ingest: string; identity: string; notifier: string; smtpApi: string };
+  urls: {
+    tracker: string;
+    ingest: string;
+    identity: string;
+    notifier: string;
+    scheduler: string;
+    smtpApi: string;
+  };
   rpcToken: string;
   close(): Promise<void>;
 }
 
-export async function startContractSystem(): Promise<ContractSystem> {
+export interface ContractSystemOptions {
+  /** A NATS server of the test's own (e.g. with deploy/nats/lucy-auth.conf); default the shared one, own prefix. */
+  natsUrl?: string;
+  /** NATS user and password per service name, when the server wants them. */
+  natsUsers?: Record<string, { user: string; password: string }>;
+  /** Also run the scheduler. */
+  scheduler?: boolean;
+}
+
+export async function startContractSystem(options: ContractSystemOptions = {}): Promise<ContractSystem> {
   const db = await createTestDatabase('contract_test');
-  const nats = await createTestNats();
+  const nats = options.natsUrl ? undefined : await createTestNats();
+  const prefix = nats?.prefix ?? '';
   const tlsDir = mkdtempSync(join(tmpdir(), 'lucy-contract-graph-'));
   const certFile = join(tlsDir, 'cert.pem');
-  const [sial, graph, moodle, smtp, smtpApi, tracker, ingest, identity, notifier] = (await Promise.all(
-    Array.from({ length: 9 }, () => freePort()),
-  )) as [number, number, number, number, number, number, number, number, number];
+  const [sial, graph, moodle, smtp, smtpApi, tracker, ingest, identity, notifier, scheduler] =
+    (await Promise.all(Array.from({ length: 10 }, () => freePort()))) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
   const fakes: ChildProcess[] = [];
   const services: ChildProcess[] = [];
   const logLevel = process.env.TEST_LOG_LEVEL ?? 'warn';
@@ -125,8 +153,8 @@ export async function startContractSystem(): Promise<ContractSystem> {
     );
     const wiring = {
       DATABASE_URL: db.url,
-      NATS_URL: TEST_NATS_URL,
-      LUCY_PREFIX: nats.prefix,
+      NATS_URL: options.natsUrl ?? TEST_NATS_URL,
+      LUCY_PREFIX: prefix,
       RPC_TOKEN: TEST_TOKEN,
       LOG_LEVEL: logLevel,
       METRICS_PORT: '0',
@@ -157,27 +185,37 @@ export async function startContractSystem(): Promise<ContractSystem> {
       ['ingest-sial', ingest],
       ['identity-teams', identity],
       ['notifier', notifier],
+      ...(options.scheduler ? ([['scheduler', scheduler]] as [string, number][]) : []),
     ];
-    for (const [name, port] of ports)
-      services.push(child(name, `${ROOT}services/${name}`, { ...wiring, RPC_PORT: String(port) }));
+    for (const [name, port] of ports) {
+      const auth = options.natsUsers?.[name];
+      services.push(
+        child(name, `${ROOT}services/${name}`, {
+          ...wiring,
+          RPC_PORT: String(port),
+          ...(auth ? { NATS_USER: auth.user, NATS_PASSWORD: auth.password } : {}),
+        }),
+      );
+    }
     await Promise.all(ports.map(([name, port]) => ready(`http://127.0.0.1:${port}/readyz`, `${name} ready`)));
   } catch (err) {
     await Promise.all(services.map(stop));
     await Promise.all(fakes.map(stop));
     rmSync(tlsDir, { recursive: true, force: true });
-    await nats.cleanup();
+    await nats?.cleanup();
     await db.drop();
     throw err;
   }
   return {
     db,
     nats,
-    subjectPrefix: nats.prefix,
+    subjectPrefix: prefix,
     urls: {
       tracker: `http://127.0.0.1:${tracker}`,
       ingest: `http://127.0.0.1:${ingest}`,
       identity: `http://127.0.0.1:${identity}`,
       notifier: `http://127.0.0.1:${notifier}`,
+      scheduler: `http://127.0.0.1:${scheduler}`,
       smtpApi: `http://127.0.0.1:${smtpApi}`,
     },
     rpcToken: TEST_TOKEN,
@@ -185,7 +223,7 @@ export async function startContractSystem(): Promise<ContractSystem> {
       await Promise.all(services.map(stop));
       await Promise.all(fakes.map(stop));
       rmSync(tlsDir, { recursive: true, force: true });
-      await nats.cleanup();
+      await nats?.cleanup();
       await db.drop();
     },
   };
