@@ -15,7 +15,9 @@ import {
   type PreparedCommand,
 } from '@lucy/platform';
 import {
+  DEFAULT_MISSED_RUN_GRACE_MS,
   DEFAULT_MISSED_RUN_POLICY,
+  isSingleShot,
   nextDue,
   resolveMissedRuns,
   scheduleTimeZone,
@@ -394,7 +396,9 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
           schedule(task, known.slot, now.getTime() + retryMs);
           continue;
         }
-        schedule(task, nextDue(task, now));
+        // A one-off or clocked task saved a moment after its time (a slow save) is still on time within the grace.
+        const from = isSingleShot(task) ? new Date(now.getTime() - DEFAULT_MISSED_RUN_GRACE_MS) : now;
+        schedule(task, nextDue(task, from));
       } catch (err) {
         await log('ERROR', `No se pudo programar «${task.name}»: ${errorMessage(err)}`, {
           periodicTaskId: task.id,
