@@ -14,6 +14,7 @@ describe('lucy schedule / lucy tasks registered (the CLI as a real process)', ()
   let r: Replica;
   let outputs: Promise<[string, string, string]>;
   let failure: Promise<string>;
+  let created: Promise<string>;
 
   beforeAll(async () => {
     infra = await createInfra();
@@ -33,6 +34,16 @@ describe('lucy schedule / lucy tasks registered (the CLI as a real process)', ()
       lucy('tasks', 'registered'),
     ]);
     failure = lucy('schedule', 'preview', 'No existe');
+    created = lucy(
+      'schedule',
+      'create',
+      'Ingesta de aspirantes cada 5 minutos',
+      'alumnos.tasks.ingestar_aspirantes',
+      '--cron',
+      '*/5 * * * *',
+      '--deshabilitada',
+    );
+    created.catch(() => undefined);
     // Handled by the tests; keep an early rejection from being reported as unhandled.
     outputs.catch(() => undefined);
     failure.catch(() => undefined);
@@ -88,5 +99,14 @@ describe('lucy schedule / lucy tasks registered (the CLI as a real process)', ()
       code: 1,
       stderr: expect.stringMatching(/^error: .+No existe/m) as unknown,
     });
+  }, 60_000);
+
+  it('creates an ingestion every 5 minutes and prints the 30-minute warning', async () => {
+    const out = await created;
+    expect(out).toContain('Ingesta de aspirantes cada 5 minutos');
+    expect(out).toContain(
+      'Advertencia: «Ingesta de aspirantes cada 5 minutos» ejecuta una ingesta cada 5 minutos, más de una vez ' +
+        'cada 30 minutos: la buena práctica es no más de 1 vez cada 30 minutos para evitar sobrecarga de SIAL',
+    );
   }, 60_000);
 });

@@ -99,4 +99,38 @@ describe('lucy tareas and lucy dashboard as a real process against the tracker',
     expect(stdout).toContain('Últimas 10:');
     for (const id of ids) expect(stdout).toContain(id);
   });
+  it('tells manual from scheduled Tareas, and which periodic task, in the ORIGEN column', async () => {
+    const at = new Date(Date.now() - 3_600_000);
+    const taskId = uuidv7(at.getTime());
+    await projectBatch(h.tracker.knex, [
+      {
+        seq: 0,
+        event: {
+          kind: 'published',
+          taskId,
+          at,
+          tipo: 'mantenimiento',
+          subject: 'lucy.cmd.tracker.purgar_tareas',
+          parametros: {},
+          payload: new Uint8Array(),
+          contentType: 'application/protobuf',
+          taskName: 'mantenimiento.tasks.purgar_tareas_antiguas',
+          trigger: 'schedule',
+          requestedBy: 'scheduler',
+          periodicTask: 'Limpieza diaria de Tareas antiguas',
+        },
+      },
+    ]);
+    const [json, table] = await Promise.all([
+      lucy(['--json', 'tareas', 'list', '--trigger', 'schedule,admin']),
+      lucy(['tareas', 'list', '--trigger', 'schedule']),
+    ]);
+    const parsed = JSON.parse(json.stdout) as { tareas: Array<Record<string, unknown>> };
+    expect(parsed.tareas.find((t) => t.id === taskId)).toMatchObject({
+      origen: 'programada «Limpieza diaria de Tareas antiguas»',
+    });
+    expect(parsed.tareas.find((t) => t.id === ids[0])).toMatchObject({ origen: 'manual (ana@fce)' });
+    expect(table.stdout).toMatch(/ORIGEN/);
+    expect(table.stdout).toContain('programada «Limpieza diaria de Tareas antiguas»');
+  });
 });

@@ -193,6 +193,8 @@ export function register(program: Command): void {
         const res = await c.savePeriodicTask({ periodicTask, requestedBy: process.env.USER ?? 'cli' });
         if (g(cmd).json) return printObject(res, { json: true });
         printObject(taskRow(res.periodicTask!), {});
+        // Saved anyway; staff should know (e.g. an ingestion more often than every 30 minutes).
+        for (const a of res.advertencias) process.stdout.write(`\nAdvertencia: ${a}\n`);
       },
     );
 

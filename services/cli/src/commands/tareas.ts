@@ -50,11 +50,31 @@ const name = (e: Record<number, string>, v: number) => (e[v] ?? '').toLowerCase(
 /** An instant for a row: tables print it in Córdoba time, --json as ISO 8601 with offset. */
 const time = (t: Timestamp | undefined) => (t ? timestampDate(t) : undefined);
 
+/**
+ * Where a Tarea came from, at a glance: `programada «<tarea periódica>»` (the scheduler fired it), `manual
+ * (<usuario>)` (staff, from the admin or this CLI), `reintento`, `ingesta` or `externa` (another system).
+ */
+export function origenOf(t: Pick<Tarea, 'trigger' | 'requestedBy' | 'periodicTask'>): string {
+  switch (t.trigger) {
+    case Trigger.SCHEDULE:
+      return t.periodicTask ? `programada «${t.periodicTask}»` : 'programada';
+    case Trigger.ADMIN:
+      return t.requestedBy ? `manual (${t.requestedBy})` : 'manual';
+    case Trigger.RETRY:
+      return t.requestedBy ? `reintento (${t.requestedBy})` : 'reintento';
+    case Trigger.INGEST:
+      return 'ingesta';
+    default:
+      return t.requestedBy ? `externa (${t.requestedBy})` : 'externa';
+  }
+}
+
 function tareaRow(t: Tarea): Record<string, unknown> {
   return {
     id: t.id,
     tipo: name(TareaTipo, t.tipo),
     estado: name(TareaEstado, t.estado),
+    origen: origenOf(t),
     programada: time(t.scheduledAt),
     duracion: t.finishedAt
       ? `${(Number(t.durationMs) / 1000).toFixed(2)} seg`
