@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createApiKeyStore } from '@lucy/platform';
+import { createApiKeyStore } from '@lucy/platform/api-keys';
 import { parseGrants, register } from './apikeys.js';
 
 let dir: string;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createApiKey, readApiKeysFile, revokeApiKey } from '@lucy/platform';
+// The subpath, not @lucy/platform: the CLI bundle stays free of the platform's ORM and NATS (see context.ts).
+import { createApiKey, readApiKeysFile, revokeApiKey } from '@lucy/platform/api-keys';
 import type { GlobalOptions } from '../context.js';
 import { localTime, printObject, printRows } from '../output.js';
 
