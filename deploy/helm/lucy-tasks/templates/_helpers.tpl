@@ -75,6 +75,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "lucy.serviceEnv" -}}
 {{- $root := .root -}}
 {{- $v := $root.Values -}}
+{{- $name := .name -}}
 - name: SERVICE
   value: {{ .name | quote }}
 - name: RPC_HOST
@@ -101,11 +102,18 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "lucy.rpcTokenEnv" $root }}
 {{- with $v.nats.auth }}
 {{- if .existingSecret }}
+{{- if .perServiceUsers }}
+{{/* deploy/nats/lucy-auth.conf: each service its own user, named like it, password under <service>-password. */}}
+- name: NATS_USER
+  value: {{ $name | quote }}
+{{ include "lucy.secretEnv" (dict "name" "NATS_PASSWORD" "secret" .existingSecret "key" (printf "%s-password" $name)) }}
+{{- else }}
 {{- if .userKey }}
 {{ include "lucy.secretEnv" (dict "name" "NATS_USER" "secret" .existingSecret "key" .userKey) }}
 {{- end }}
 {{- if .passwordKey }}
 {{ include "lucy.secretEnv" (dict "name" "NATS_PASSWORD" "secret" .existingSecret "key" .passwordKey) }}
+{{- end }}
 {{- end }}
 {{- if .tokenKey }}
 {{ include "lucy.secretEnv" (dict "name" "NATS_TOKEN" "secret" .existingSecret "key" .tokenKey) }}
