@@ -29,6 +29,8 @@ export interface TareaView {
   taskName: string;
   trigger: string;
   requestedBy: string;
+  /** Name of the periodic task that fired it (trigger schedule); empty otherwise. */
+  periodicTask: string;
   alumnoId: string;
   alumnoNombre: string;
   scheduledAt: string | null;
@@ -55,6 +57,7 @@ export function tareaView(t: Tarea): TareaView {
     taskName: t.taskName,
     trigger: enumName(Trigger, t.trigger),
     requestedBy: t.requestedBy,
+    periodicTask: t.periodicTask,
     alumnoId: t.alumnoId,
     alumnoNombre: t.alumnoNombre,
     scheduledAt: iso(t.scheduledAt),
