@@ -15,6 +15,8 @@ const PB: Record<Tipo, TipoIngesta> = {
   aspirantes: TipoIngesta.ASPIRANTES,
   ingresantes: TipoIngesta.INGRESANTES,
 };
+/** The maintenance task whose kwargs carry the retention of Tareas and Logs (task-tracker's purge). */
+const PURGAR = 'mantenimiento.tasks.purgar_tareas_antiguas';
 const tipoOf = (t: TipoIngesta): Tipo | undefined => TIPOS.find((x) => PB[x] === t);
 
 /** The form's values, as typed (Córdoba datetime-local), kept when the service refuses them. */
@@ -23,7 +25,10 @@ type Values = Record<string, string | boolean>;
 export const load: PageServerLoad = async (event) => {
   requireRole(event, 'lector');
   const { services } = await getApp();
-  const res = await services.call('ingest-sial', () => services.ingest.getConfiguracion({}));
+  const [res, purge] = await Promise.all([
+    services.call('ingest-sial', () => services.ingest.getConfiguracion({})),
+    services.call('scheduler', () => services.scheduler.listPeriodicTasks({ task: PURGAR })),
+  ]);
   const c = res.ok ? res.value.configuracion : undefined;
   const values: Values = {};
   const checkpoints: { tipo: Tipo; ultimaIngesta: string | null; ultimaCantidad: number }[] = [];
@@ -47,9 +52,17 @@ export const load: PageServerLoad = async (event) => {
     values.sial_requests_por_segundo = String(c.sialRequestsPorSegundo);
     values.sial_concurrencia = String(c.sialConcurrencia);
   }
+  const retencion = purge.ok
+    ? purge.value.periodicTasks.map((t) => ({
+        id: t.id,
+        name: t.name,
+        dias: typeof t.kwargs?.retentionDays === 'number' ? t.kwargs.retentionDays : 0,
+      }))
+    : [];
   return {
-    problems: res.ok ? [] : [{ service: res.service, message: res.message }],
+    problems: [res, purge].flatMap((o) => (o.ok ? [] : [{ service: o.service, message: o.message }])),
     loaded: Boolean(c),
+    retencion,
     values,
     checkpoints,
     actualizadoEn: c?.actualizadoEn ? timestampDate(c.actualizadoEn).toISOString() : null,
@@ -130,6 +143,52 @@ export const actions: Actions = {
       detalles: values,
     });
     return { ok: true, message: 'Configuración guardada.' };
+  },
+  retencion: async (event) => {
+    const staff = requireRole(event, 'admin');
+    const form = await event.request.formData();
+    const text = field(form, 'retencion_dias', 10).trim();
+    const dias = Number(text);
+    if (!Number.isInteger(dias) || dias < 1 || dias > 3650)
+      return fail(400, {
+        message: '',
+        values: {},
+        retencionDias: text,
+        fields: [{ field: 'retencion_dias', message: 'Debe ser un número entero de días entre 1 y 3650.' }],
+      });
+    const { services, audit } = await getApp();
+    const list = await services.call('scheduler', () =>
+      services.scheduler.listPeriodicTasks({ task: PURGAR }),
+    );
+    if (!list.ok) return fail(502, { message: list.message, fields: [], values: {} });
+    if (list.value.periodicTasks.length === 0)
+      return fail(409, {
+        message: `No hay una tarea periódica de ${PURGAR}: créela en Tareas periódicas para que la retención se aplique.`,
+        fields: [],
+        values: {},
+      });
+    for (const t of list.value.periodicTasks) {
+      const res = await callWithFields('scheduler', () =>
+        services.scheduler.savePeriodicTask({
+          periodicTask: { ...t, kwargs: { ...(t.kwargs ?? {}), retentionDays: dias } },
+          requestedBy: staff.username,
+        }),
+      );
+      if (!res.ok)
+        return fail(400, {
+          message: res.fields.length ? res.fields.map((f) => f.message).join(' ') : res.message,
+          fields: [],
+          values: {},
+        });
+    }
+    await audit.record({
+      actor: staff.username,
+      ip: clientIp(event),
+      action: 'configuracion.retencion',
+      target: PURGAR,
+      detalles: { dias, tareas: list.value.periodicTasks.map((t) => t.name) },
+    });
+    return { ok: true, message: `Retención de Tareas y Logs: ${dias} días.` };
   },
   reiniciar: async (event) => {
     const staff = requireRole(event, 'admin');
