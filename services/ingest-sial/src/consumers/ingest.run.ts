@@ -236,12 +236,17 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
     }
     return page;
   };
+  // An incremental window lists only records SIAL says it modified in that window, and a change of personal data
+  // alone (a new phone) leaves the list entry — and so its fingerprint — as it was: every record of a window gets
+  // its personal data (a window holds few), and the fingerprint rule saves the requests on full lists only.
+  const windowed = range.modo === 'incremental';
   // Which records of a page are unchanged: a query that only reads the page's documents, so the next page's can
   // run in Postgres while this process works on the current page (pages never share a document).
   const unchangedOf = (
     items: readonly ScannedItem[],
     fingerprints: readonly string[],
   ): Promise<Set<number>> => {
+    if (windowed) return Promise.resolve(new Set<number>());
     const pending = findUnchangedPositions(deps.knex, tipo, estado, {
       tipoDocumento: items.map((x) => x.tipodoc),
       dni: items.map((x) => x.nrodoc),
@@ -371,6 +376,7 @@ export async function runIngestion(deps: IngestRunDeps, input: IngestRunInput): 
         existing: stored,
         storedFingerprint: stored?.fingerprints[tipo],
         fingerprint,
+        force: windowed,
       });
       let personal: SialPersonalData | null = null;
       let personalOk = !decision.fetch;

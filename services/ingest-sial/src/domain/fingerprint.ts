@@ -6,12 +6,14 @@
  * - new alumnos,
  * - alumnos with no stored fingerprint for this tipo, or whose list entry's fingerprint changed,
  * - alumnos still missing nombre or apellido (a previous personal-data fetch failed), and
- * - every record of a forced full load.
+ * - every record of an incremental window (`force`): SIAL lists a record there because it modified it, possibly
+ *   only its personal data.
  * The service stores the fingerprint per (tipo, tipo_documento, dni) — one alumno appears in several lists with
  * different entries — and only after the record was saved with its personal data; otherwise a failed fetch
  * would be skipped forever.
- * Limitation: a change only in personal data (a new phone) with an identical list entry is not seen until the
- * entry changes or a forced full load runs.
+ * Limitation: on a full list (first load, reconciliation) a change only in personal data (a new phone) with an
+ * identical list entry is not seen; the incremental window that lists the record (SIAL dates the change) fetches it.
+ * A personal-data change SIAL does not date is seen only when the list entry changes.
  *
  * Definition (v2): `v2:` + the first 32 hex digits (128 bits) of the SHA-256 of the record's JSON text exactly as
  * SIAL sent it (its UTF-8 bytes, cut out of the list by the client's streaming splitter). Everything ingestion
@@ -57,7 +59,7 @@ export interface PersonalDataDecisionInput {
   readonly storedFingerprint?: string | null | undefined;
   /** Fingerprint of the record received now. */
   readonly fingerprint: string;
-  /** A forced full load re-reads everyone's personal data. Default false. */
+  /** Fetch whatever the rest says (every record of an incremental window). Default false. */
   readonly force?: boolean;
 }
 
