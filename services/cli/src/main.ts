@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { reportError } from './errors.js';
 import { endQuietlyOnClosedPipe } from './output.js';
+import { register as registerAdoptar } from './commands/adoptar.js';
 import { register as registerAlumnos } from './commands/alumnos.js';
 import { register as registerApiKeys } from './commands/apikeys.js';
 import { register as registerCuentas } from './commands/cuentas.js';
@@ -22,6 +23,7 @@ registerIngest(program);
 registerAlumnos(program);
 registerCuentas(program);
 registerNotifier(program);
+registerAdoptar(program);
 registerApiKeys(program);
 
 endQuietlyOnClosedPipe();

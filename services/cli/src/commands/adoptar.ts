@@ -1,0 +1,366 @@
+/**
+ * `lucy adoptar pylucy`: adopt a running pylucy in one command. It reads pylucy in one read-only snapshot, maps its
+ * rows and hands each kind to the service that owns it through that service's import RPC (never another service's
+ * tables): alumnos to ingest-sial, accounts to identity-teams, beat tasks to the scheduler, Tareas and Logs to
+ * task-tracker. Dry run by default (each RPC plans without writing); `--aplicar` writes. Every import is keyed by
+ * natural keys or original ids, so a re-run — or a run after one killed midway — adds nothing twice.
+ */
+import type { Command } from 'commander';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import {
+  AlumnoService,
+  IdentityService,
+  SchedulerService,
+  TaskService,
+  type ImportedAlumno,
+  type ImportedLog,
+  type ImportedPeriodicTaskSchema,
+  type ImportedTarea,
+} from '@lucy/proto';
+import { clientFor, type GlobalOptions } from '../context.js';
+import {
+  ALUMNOS_SQL,
+  BEAT_SQL,
+  countRows,
+  DEFINED_TIPOS,
+  LOGS_SQL,
+  openPylucy,
+  streamRows,
+  TAREAS_SQL,
+  toImportedAlumno,
+  toImportedLog,
+  toImportedPeriodicTask,
+  toImportedTarea,
+  type AlumnoLink,
+  type AlumnoRow,
+  type BeatRow,
+  type LogRow,
+  type PylucySnapshot,
+  type TareaRow,
+} from './adoptar-pylucy.js';
+import { configReport, renderReport, type AdoptionReport, type KindCounts } from './adoptar-report.js';
+
+/** Rows per RPC call. */
+const ALUMNO_BATCH = 1000;
+const HISTORY_BATCH = 2000;
+/** Bytes of text per history call, below the services' 4 MiB request limit. */
+const HISTORY_MAX_BYTES = 2_500_000;
+
+interface AdoptarOptions {
+  desde?: string;
+  aplicar?: boolean;
+  habilitar?: boolean;
+  historialDias: string;
+}
+
+const kind = (): KindCounts => ({ creados: 0, actualizados: 0, sin_cambios: 0, omitidos: 0, motivos: {} });
+const bump = (k: KindCounts, resultado: string, motivo = '') => {
+  if (/^cread/.test(resultado)) k.creados++;
+  else if (/^actualizad/.test(resultado)) k.actualizados++;
+  else if (resultado === 'sin_cambios') k.sin_cambios++;
+  else {
+    k.omitidos++;
+    const m = motivo || 'sin motivo';
+    k.motivos[m] = (k.motivos[m] ?? 0) + 1;
+  }
+};
+
+/** Progress of one step: a bar on a terminal, plain lines otherwise (on stderr, so stdout stays the report). */
+function progress(label: string, total: number) {
+  const tty = process.stderr.isTTY;
+  let done = 0;
+  let lastLine = 0;
+  const draw = () => {
+    const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
+    if (tty) {
+      const width = 30;
+      const fill = Math.round((pct / 100) * width);
+      process.stderr.write(
+        `\r${label.padEnd(22)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}% ${done}/${total}`,
+      );
+    } else if (done === total || Date.now() - lastLine > 2000) {
+      lastLine = Date.now();
+      process.stderr.write(`${label}: ${done}/${total}\n`);
+    }
+  };
+  return {
+    add(n: number) {
+      done += n;
+      draw();
+    },
+    end() {
+      done = Math.max(done, total);
+      if (tty) {
+        draw();
+        process.stderr.write('\n');
+      } else process.stderr.write(`${label}: ${done}/${total} listo\n`);
+    },
+  };
+}
+
+/** Runs the adoption and returns its report. */
+export async function adoptPylucy(
+  url: string,
+  options: { aplicar: boolean; habilitar: boolean; historialDias: number; global: GlobalOptions; now?: Date },
+): Promise<AdoptionReport> {
+  const g = options.global;
+  const alumnosRpc = clientFor(AlumnoService, 'ingest', g);
+  const identityRpc = clientFor(IdentityService, 'identity', g);
+  const schedulerRpc = clientFor(SchedulerService, 'scheduler', g);
+  const trackerRpc = clientFor(TaskService, 'tracker', g);
+  const dryRun = !options.aplicar;
+  const requestedBy = `adopción de pylucy (${process.env.LUCY_USER ?? process.env.USER ?? 'cli'})`;
+  const now = options.now ?? new Date();
+  const since = new Date(now.getTime() - options.historialDias * 86_400_000);
+
+  const snap: PylucySnapshot = await openPylucy(url);
+  try {
+    for (const t of ['alumnos_alumno', 'alumnos_tarea', 'alumnos_log', 'django_celery_beat_periodictask']) {
+      if (!snap.tables.has(t)) throw new Error(`--desde: la base no parece de pylucy (falta la tabla ${t}).`);
+    }
+    const report: AdoptionReport = {
+      modo: dryRun ? 'simulacion' : 'aplicado',
+      historialDias: options.historialDias,
+      pylucy: {},
+      alumnos: kind(),
+      cuentas: kind(),
+      tareasPeriodicas: kind(),
+      tareas: kind(),
+      logs: kind(),
+      passwords: { cantidad: 0, alumnos: [] },
+      tareasInterrumpidas: 0,
+      tiposNoDefinidos: {},
+      tareasPeriodicasDetalle: [],
+      configuracion: { importado: [], ignorado: [], secretos: [], otros: [] },
+      noImportado: [],
+    };
+
+    // ---- alumnos and accounts ------------------------------------------------------------------------------
+    const totalAlumnos = await countRows(snap, 'alumnos_alumno');
+    report.pylucy.alumnos_alumno = totalAlumnos;
+    const links = new Map<string, AlumnoLink>();
+    const bar = progress('Alumnos y cuentas', totalAlumnos);
+    for await (const rows of streamRows<AlumnoRow>(snap, ALUMNOS_SQL, [], ALUMNO_BATCH)) {
+      const imported: ImportedAlumno[] = rows.map(toImportedAlumno);
+      const res = await alumnosRpc.importAlumnos({ alumnos: imported, dryRun, requestedBy });
+      const cuentas = [];
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        const r = res.results[i];
+        if (!r) continue;
+        bump(report.alumnos, r.resultado, r.motivo);
+        if (r.alumnoId)
+          links.set(row.id, { id: r.alumnoId, nombre: `${row.apellido}, ${row.nombre}`, dni: row.dni });
+        if (row.tiene_password) {
+          report.passwords.cantidad++;
+          if (report.passwords.alumnos.length < 5000)
+            report.passwords.alumnos.push({
+              tipoDocumento: row.tipo_documento,
+              dni: row.dni,
+              nombre: `${row.apellido}, ${row.nombre}`,
+            });
+        }
+        if (row.email_institucional?.trim()) {
+          if (!r.alumnoId) {
+            // A dry run creates no alumno, so its account is planned with it.
+            if (r.resultado === 'omitido')
+              bump(report.cuentas, 'omitida', `Su alumno no se importa: ${r.motivo}`);
+            else bump(report.cuentas, 'creada');
+            continue;
+          }
+          cuentas.push({
+            alumnoId: r.alumnoId,
+            dni: row.dni,
+            upn: row.email_institucional.trim(),
+            teamsProcesado: row.teams_procesado,
+            moodleProcesado: row.moodle_procesado,
+            emailProcesado: row.email_procesado,
+            ...(row.fecha_ultima_modificacion
+              ? {
+                  procesadoEn: {
+                    seconds: BigInt(Math.floor(new Date(row.fecha_ultima_modificacion).getTime() / 1000)),
+                    nanos: 0,
+                  },
+                }
+              : {}),
+          });
+        }
+      }
+      if (cuentas.length) {
+        const cr = await identityRpc.importCuentas({ cuentas, dryRun, requestedBy });
+        for (const c of cr.results) bump(report.cuentas, c.resultado, c.motivo);
+      }
+      bar.add(rows.length);
+    }
+    bar.end();
+
+    // ---- periodic tasks ------------------------------------------------------------------------------------
+    const beats: BeatRow[] = [];
+    for await (const rows of streamRows<BeatRow>(snap, BEAT_SQL, [], 500)) beats.push(...rows);
+    report.pylucy.django_celery_beat_periodictask = beats.length;
+    const pb = progress('Tareas periódicas', beats.length);
+    const toSend: {
+      row: BeatRow;
+      msg: MessageInitShape<typeof ImportedPeriodicTaskSchema>;
+      notes: string[];
+    }[] = [];
+    for (const b of beats) {
+      const m = toImportedPeriodicTask(b);
+      if ('skip' in m) {
+        bump(report.tareasPeriodicas, 'omitida', m.skip);
+        report.tareasPeriodicasDetalle.push({
+          nombre: b.name,
+          tarea: b.task,
+          resultado: 'omitida',
+          motivo: m.skip,
+          habilitada: false,
+        });
+        continue;
+      }
+      toSend.push({ row: b, msg: m.task, notes: m.notes });
+    }
+    if (toSend.length) {
+      const res = await schedulerRpc.importPeriodicTasks({
+        periodicTasks: toSend.map((t) => t.msg),
+        dryRun,
+        habilitar: options.habilitar,
+        requestedBy,
+      });
+      res.results.forEach((r, i) => {
+        bump(report.tareasPeriodicas, r.resultado, r.motivo);
+        report.tareasPeriodicasDetalle.push({
+          nombre: r.name,
+          tarea: toSend[i]!.row.task,
+          resultado: r.resultado,
+          motivo: [r.motivo, ...toSend[i]!.notes].filter(Boolean).join(' '),
+          habilitada: r.enabled,
+        });
+      });
+    }
+    pb.add(beats.length);
+    pb.end();
+
+    // ---- history -------------------------------------------------------------------------------------------
+    report.pylucy.alumnos_tarea = await countRows(snap, 'alumnos_tarea');
+    report.pylucy.alumnos_log = await countRows(snap, 'alumnos_log');
+    const tareasTotal = await countRows(snap, 'alumnos_tarea where hora_programada >= $1', [since]);
+    const logsTotal = await countRows(snap, 'alumnos_log where fecha >= $1', [since]);
+    report.pylucy.alumnos_tarea_en_ventana = tareasTotal;
+    report.pylucy.alumnos_log_en_ventana = logsTotal;
+    const tb = progress('Historial de Tareas', tareasTotal);
+    let tareas: ImportedTarea[] = [];
+    let bytes = 0;
+    const flushTareas = async () => {
+      if (!tareas.length) return;
+      const res = await trackerRpc.importHistorial({ tareas, dryRun });
+      report.tareas.creados += Number(res.tareasCreadas);
+      report.tareas.sin_cambios += Number(res.tareasSinCambios);
+      tb.add(tareas.length);
+      tareas = [];
+      bytes = 0;
+    };
+    for await (const rows of streamRows<TareaRow>(snap, TAREAS_SQL, [since], HISTORY_BATCH)) {
+      for (const r of rows) {
+        if (r.estado === 'pending' || r.estado === 'running') report.tareasInterrumpidas++;
+        if (!DEFINED_TIPOS.has(r.tipo))
+          report.tiposNoDefinidos[r.tipo] = (report.tiposNoDefinidos[r.tipo] ?? 0) + 1;
+        const t = toImportedTarea(r, r.alumno_id ? links.get(r.alumno_id) : undefined);
+        bytes += (r.mensaje_error?.length ?? 0) + JSON.stringify(r.detalles ?? null).length + 300;
+        tareas.push(t);
+        if (tareas.length >= HISTORY_BATCH || bytes > HISTORY_MAX_BYTES) await flushTareas();
+      }
+    }
+    await flushTareas();
+    tb.end();
+
+    const lb = progress('Historial de Logs', logsTotal);
+    let logs: ImportedLog[] = [];
+    bytes = 0;
+    const flushLogs = async () => {
+      if (!logs.length) return;
+      const res = await trackerRpc.importHistorial({ logs, dryRun });
+      report.logs.creados += Number(res.logsCreados);
+      report.logs.sin_cambios += Number(res.logsSinCambios);
+      lb.add(logs.length);
+      logs = [];
+      bytes = 0;
+    };
+    for await (const rows of streamRows<LogRow>(snap, LOGS_SQL, [since], HISTORY_BATCH)) {
+      for (const r of rows) {
+        logs.push(toImportedLog(r, r.alumno_id ? links.get(r.alumno_id) : undefined));
+        bytes += r.mensaje.length + JSON.stringify(r.detalles ?? null).length + 200;
+        if (logs.length >= HISTORY_BATCH || bytes > HISTORY_MAX_BYTES) await flushLogs();
+      }
+    }
+    await flushLogs();
+    lb.end();
+    const olderT = report.pylucy.alumnos_tarea - tareasTotal;
+    const olderL = report.pylucy.alumnos_log - logsTotal;
+    if (olderT > 0)
+      report.tareas.motivos[`Anteriores a ${options.historialDias} días (--historial-dias)`] = olderT;
+    if (olderL > 0)
+      report.logs.motivos[`Anteriores a ${options.historialDias} días (--historial-dias)`] = olderL;
+    report.tareas.omitidos = olderT;
+    report.logs.omitidos = olderL;
+
+    // ---- configuration and what is not imported ------------------------------------------------------------
+    if (snap.tables.has('alumnos_configuracion')) {
+      const { rows } = await snap.client.query<Record<string, unknown>>(
+        'select * from alumnos_configuracion order by id limit 1',
+      );
+      if (rows[0]) report.configuracion = configReport(rows[0]);
+    }
+    for (const [table, what] of [
+      [
+        'alumnos_tareapersonalizada',
+        'Tareas personalizadas: no se importan; cada una se rehace como tarea periódica de Lucy Tasks (ingesta con ventana) o como acción en lote del admin (correo, Teams, Moodle).',
+      ],
+      [
+        'cursos_cursoingreso',
+        'Cursos de ingreso: no se importan; Lucy Tasks aún no inscribe en cursos de Moodle (necesita el mapeo carrera/modalidad/comisión → curso).',
+      ],
+      ['cursos_carrera', 'Carreras: no se importan; solo se usaban para mostrar nombres.'],
+    ] as const) {
+      if (!snap.tables.has(table)) continue;
+      const n = await countRows(snap, table);
+      report.pylucy[table] = n;
+      if (n > 0) report.noImportado.push({ tabla: table, cantidad: n, que: what });
+    }
+    return report;
+  } finally {
+    await snap.close();
+  }
+}
+
+/** Registers `lucy adoptar pylucy`. */
+export function register(program: Command): void {
+  const adoptar = program.command('adoptar').description('Adopta un sistema anterior en funcionamiento.');
+  adoptar
+    .command('pylucy')
+    .description(
+      'Importa de pylucy alumnos, cuentas, configuración, tareas periódicas e historial. Por defecto solo simula.',
+    )
+    .option('--desde <url>', 'URL de Postgres de pylucy (por defecto PYLUCY_DATABASE_URL)')
+    .option('--aplicar', 'importa de verdad (sin esto, solo informa qué haría)')
+    .option('--habilitar', 'conserva habilitadas las tareas periódicas que pylucy tenía habilitadas')
+    .option('--historial-dias <n>', 'días de historial de Tareas y Logs a importar', '90')
+    .action(async (o: AdoptarOptions, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const url = o.desde ?? process.env.PYLUCY_DATABASE_URL ?? '';
+      if (!url)
+        throw new Error('--desde: indique la URL de Postgres de pylucy (o defina PYLUCY_DATABASE_URL).');
+      if (!/^postgres(ql)?:\/\//.test(url)) throw new Error('--desde: debe ser una URL postgres://…');
+      const dias = Number(o.historialDias);
+      if (!Number.isInteger(dias) || dias < 0 || dias > 36_500)
+        throw new Error(
+          `--historial-dias: debe ser un número entero de días entre 0 y 36500 (recibió «${o.historialDias}»).`,
+        );
+      const report = await adoptPylucy(url, {
+        aplicar: Boolean(o.aplicar),
+        habilitar: Boolean(o.habilitar),
+        historialDias: dias,
+        global: g,
+      });
+      process.stdout.write(g.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+    });
+}

@@ -1,0 +1,246 @@
+/**
+ * `lucy adoptar pylucy` end to end: a pylucy database built from the fixture (schema.sql + generate.ts), the four
+ * services it imports into as child processes on real NATS and Postgres, the Graph fake, and the CLI as a child
+ * process. Checked: a dry run writes nothing; killed midway (kill -9) and run again, the apply ends with exactly
+ * what the dry run planned and no duplicate; a re-run changes nothing; pylucy is byte for byte untouched; no
+ * password or secret appears in any output, log or table; activating an adopted alumno creates no Graph user.
+ */
+import https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { waitFor } from '@lucy/testkit';
+import type { AdoptionReport } from '../src/commands/adoptar-report.js';
+import { connect, runLucy, startAdoptionStack, type AdoptionStack } from './adoptar-stack.js';
+import {
+  CONFIG_SECRETS,
+  createPylucySchema,
+  fillPylucy,
+  fillPylucyBulk,
+  PLAINTEXT_PASSWORDS,
+  type PylucyFixture,
+} from './fixtures/pylucy/generate.js';
+
+const PYLUCY_TABLES = [
+  'alumnos_alumno',
+  'alumnos_tarea',
+  'alumnos_log',
+  'alumnos_configuracion',
+  'alumnos_tareapersonalizada',
+  'django_celery_beat_periodictask',
+  'django_celery_beat_crontabschedule',
+  'django_celery_beat_intervalschedule',
+  'django_celery_beat_solarschedule',
+  'django_celery_beat_clockedschedule',
+  'django_celery_beat_periodictasks',
+];
+
+/** Extra volume, so a run lasts long enough to be killed midway. */
+const BULK = { alumnos: 2000, tareas: 20_000, logs: 20_000 };
+
+describe('lucy adoptar pylucy', () => {
+  let s: AdoptionStack;
+  let py: pg.Client;
+  let lucy: pg.Client;
+  let fixture: PylucyFixture;
+  let before: Record<string, string>;
+  const outputs: string[] = [];
+
+  const checksums = async () => {
+    const out: Record<string, string> = {};
+    for (const t of PYLUCY_TABLES) {
+      const { rows } = await py.query<{ h: string }>(
+        `select md5(coalesce(string_agg(x::text, '|' order by x::text), '')) as h from ${t} x`,
+      );
+      out[t] = rows[0]!.h;
+    }
+    return out;
+  };
+  const count = async (sql: string) => Number((await lucy.query<{ n: string }>(sql)).rows[0]!.n);
+  const lucyCounts = async () => ({
+    alumnos: await count('select count(*) as n from ingest.alumno'),
+    cuentas: await count(`select count(*) as n from identity.cuenta where adoptada_de = 'pylucy'`),
+    periodicas: await count(
+      `select count(*) as n from scheduler.periodic_task where description like '%importada de pylucy%'`,
+    ),
+    tareas: await count(`select count(*) as n from tracker.tarea where parametros->>'origen' = 'pylucy'`),
+    // The modules of pylucy's Logs (the services' own Logs use others).
+    logs: await count(`select count(*) as n from tracker.log where module in ('tasks', 'teams_service')`),
+  });
+  const adoptar = async (extra: string[], onSpawn?: Parameters<typeof runLucy>[2]) => {
+    const r = await runLucy(
+      ['--json', 'adoptar', 'pylucy', ...extra],
+      { ...s.cliEnv, PYLUCY_DATABASE_URL: s.pylucy.url },
+      onSpawn,
+    );
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+  const report = (stdout: string) => JSON.parse(stdout) as AdoptionReport;
+
+  beforeAll(async () => {
+    s = await startAdoptionStack();
+    py = await connect(s.pylucy.url);
+    lucy = await connect(s.db.url);
+    await createPylucySchema(py);
+    fixture = await fillPylucy(py);
+    await fillPylucyBulk(py, BULK);
+    before = await checksums();
+  }, 300_000);
+
+  afterAll(async () => {
+    await py?.end();
+    await lucy?.end();
+    await s?.close();
+  });
+
+  let plan: AdoptionReport;
+
+  it('plans in a dry run and writes nothing', async () => {
+    const baseline = await lucyCounts();
+    const r = await adoptar([]);
+    expect(r.code, r.stderr).toBe(0);
+    plan = report(r.stdout);
+    expect(plan.modo).toBe('simulacion');
+    expect(plan.alumnos.creados).toBe(fixture.alumnos + BULK.alumnos);
+    expect(plan.cuentas.creados).toBe(fixture.withAccount.length + BULK.alumnos / 4);
+    expect(plan.tareas.creados).toBe(fixture.tareasRecent + BULK.tareas);
+    expect(plan.tareas.omitidos).toBe(fixture.tareasOld);
+    expect(plan.logs.creados).toBe(fixture.logsRecent + BULK.logs);
+    expect(plan.tareasInterrumpidas).toBe(fixture.tareasPendingOrRunning + BULK.tareas / 4);
+    expect(Object.keys(plan.tiposNoDefinidos).sort()).toEqual(['ELIMINAR_MOODLE', 'ELIMINAR_TEAMS']);
+    expect(plan.passwords.cantidad).toBe(fixture.withPassword.length + BULK.alumnos / 8);
+    const poller = plan.tareasPeriodicasDetalle.find((t) => t.nombre === 'Procesador de Cola de Tareas');
+    expect(poller).toMatchObject({ resultado: 'omitida' });
+    expect(poller?.motivo).toMatch(/JetStream/);
+    expect(plan.tareasPeriodicasDetalle.find((t) => t.nombre === 'celery.backend_cleanup')?.resultado).toBe(
+      'omitida',
+    );
+    expect(plan.tareasPeriodicas.creados).toBe(6);
+    expect(plan.configuracion.ignorado.map((i) => i.campo)).toContain('aspirantes_frecuencia_segundos');
+    expect(plan.configuracion.otros.join('\n')).toMatch(/curso_favorito/);
+    expect(plan.configuracion.secretos.map((x) => x.campo)).toEqual(
+      expect.arrayContaining(['teams_client_secret', 'sial_basic_pass', 'moodle_wstoken']),
+    );
+    expect(await lucyCounts()).toEqual(baseline);
+
+    // The text report, in Spanish, ends with what staff must do.
+    const text = await runLucy(['adoptar', 'pylucy', '--desde', s.pylucy.url], s.cliEnv);
+    outputs.push(text.stdout, text.stderr);
+    expect(text.stdout).toMatch(/SIMULACIÓN: no se escribió nada/);
+    expect(text.stdout).toMatch(/Generar contraseña y enviar correo/);
+    expect(text.stdout).toMatch(/Qué hacer ahora/);
+  }, 300_000);
+
+  it('killed midway and run again, imports exactly what the dry run planned, with no duplicate', async () => {
+    const killed = await adoptar(['--aplicar'], (c) => {
+      void waitFor(async () => (await count(`select count(*) as n from tracker.tarea`)) > 0 || undefined, {
+        what: 'some Tareas imported',
+        timeoutMs: 240_000,
+        intervalMs: 50,
+      }).then(() => c.kill('SIGKILL'));
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const partial = await lucyCounts();
+    expect(partial.tareas).toBeLessThan(plan.tareas.creados);
+
+    const r = await adoptar(['--aplicar']);
+    expect(r.code, r.stderr).toBe(0);
+    const applied = report(r.stdout);
+    expect(applied.modo).toBe('aplicado');
+    const after = await lucyCounts();
+    expect(after.alumnos).toBe(plan.alumnos.creados);
+    expect(after.cuentas).toBe(plan.cuentas.creados);
+    expect(after.periodicas).toBe(plan.tareasPeriodicas.creados);
+    expect(after.tareas).toBe(plan.tareas.creados);
+    expect(after.logs).toBe(plan.logs.creados);
+    // Imported schedules stay disabled without --habilitar.
+    expect(
+      await count(
+        `select count(*) as n from scheduler.periodic_task where description like '%importada de pylucy%' and enabled`,
+      ),
+    ).toBe(0);
+    expect(
+      await count(
+        `select count(*) as n from tracker.tarea where parametros->>'origen' = 'pylucy' and estado = 'failed' and mensaje_error like 'interrumpida por la migración desde pylucy%'`,
+      ),
+    ).toBeGreaterThanOrEqual(plan.tareasInterrumpidas);
+  }, 600_000);
+
+  it('changes nothing when run again', async () => {
+    const snapshot = await lucyCounts();
+    const r = await adoptar(['--aplicar']);
+    expect(r.code, r.stderr).toBe(0);
+    const again = report(r.stdout);
+    for (const k of [again.alumnos, again.cuentas, again.tareasPeriodicas, again.tareas, again.logs]) {
+      expect(k.creados).toBe(0);
+      expect(k.actualizados).toBe(0);
+    }
+    expect(await lucyCounts()).toEqual(snapshot);
+  }, 300_000);
+
+  it('leaves pylucy exactly as it was', async () => {
+    expect(await checksums()).toEqual(before);
+  });
+
+  it('never lets a plaintext password or a secret into any output, log or table', async () => {
+    const everything = outputs.join('\n') + s.output();
+    for (const secret of [...PLAINTEXT_PASSWORDS, ...CONFIG_SECRETS, 'Tmp#8', 'Tmp#16']) {
+      expect(everything.includes(secret), secret).toBe(false);
+      for (const schema of ['ingest', 'identity', 'scheduler', 'tracker']) {
+        const { rows } = await lucy.query<{ table_name: string }>(
+          `select table_name from information_schema.tables where table_schema = $1 and table_type = 'BASE TABLE'`,
+          [schema],
+        );
+        for (const { table_name } of rows) {
+          const n = await count(
+            `select count(*) as n from ${schema}.${table_name} t where t::text like '%${secret.replace(/'/g, "''")}%'`,
+          );
+          expect(n, `${secret} in ${schema}.${table_name}`).toBe(0);
+        }
+      }
+    }
+  }, 120_000);
+
+  it('activating an adopted alumno creates no Microsoft 365 user', async () => {
+    const n = () =>
+      new Promise<number>((resolve, reject) => {
+        // The Graph fake's certificate is self-signed; this is its control endpoint, not a Graph call.
+        https
+          .get(`${s.graphUrl}/__fake/users`, { rejectUnauthorized: false }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => {
+              const u = JSON.parse(body) as unknown[] | { value?: unknown[]; users?: unknown[] };
+              resolve(Array.isArray(u) ? u.length : (u.value ?? u.users ?? []).length);
+            });
+          })
+          .once('error', reject);
+      });
+    const before = await n();
+    const { rows } = await lucy.query<{ id: string }>(`select id from ingest.alumno where dni = '30111223'`);
+    const enq = await fetch(`${s.cliEnv.LUCY_IDENTITY_URL}/lucy.identity.v1.IdentityService/Enqueue`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${s.cliEnv.LUCY_TOKEN}` },
+      body: JSON.stringify({
+        alumnoIds: [rows[0]!.id],
+        taskName: 'alumnos.tasks.activar_servicios_alumno',
+        requestedBy: 'ana',
+      }),
+    });
+    const body = (await enq.json()) as { taskIds?: string[] };
+    const taskId = body.taskIds?.[0];
+    if (taskId) {
+      await waitFor(
+        async () => {
+          const { rows: t } = await lucy.query<{ estado: string }>(
+            `select estado from tracker.tarea where id = $1`,
+            [taskId],
+          );
+          return t[0] && ['skipped', 'completed', 'failed'].includes(t[0].estado) ? t[0].estado : undefined;
+        },
+        { what: 'the activation Tarea finished', timeoutMs: 60_000 },
+      ).then((estado) => expect(estado).toBe('skipped'));
+    }
+    expect(await n()).toBe(before);
+  }, 120_000);
+});
