@@ -80,7 +80,7 @@ const example = (subject: string): Record<string, unknown> => {
 beforeAll(async () => {
   sys = await startContractSystem();
   nats = await connectRawNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222');
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   nats?.close();

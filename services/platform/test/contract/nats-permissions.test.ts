@@ -97,7 +97,7 @@ beforeAll(async () => {
   );
   sys = await startContractSystem({ natsUrl, natsUsers, scheduler: true });
   sis = await connectRawNats(natsUrl, { user: 'sis', pass: passwords.sis, inboxPrefix: '_INBOX_sis' });
-}, 240_000);
+}, 300_000);
 
 afterAll(async () => {
   sis?.close();
