@@ -33,6 +33,18 @@ export const trackerMetrics = {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 300, 1800],
     registers: [metricsRegistry],
   }),
+  tareasEnded: new Counter({
+    name: 'lucy_tracker_tareas_ended_total',
+    help: 'Tareas (tasks, whatever their attempts) that reached a final estado, by tipo and estado (completed, failed, skipped, cancelled).',
+    labelNames: ['tipo', 'estado'] as const,
+    registers: [metricsRegistry],
+  }),
+  attemptsEnded: new Counter({
+    name: 'lucy_tracker_attempts_ended_total',
+    help: 'Attempts of tasks that ended, by tipo and outcome: succeeded, retried (failed, another attempt follows), failed (the last), skipped, stuck.',
+    labelNames: ['tipo', 'outcome'] as const,
+    registers: [metricsRegistry],
+  }),
   watchers: new Gauge({
     name: 'lucy_tracker_watchers',
     help: 'Open WatchTareas streams on this replica.',

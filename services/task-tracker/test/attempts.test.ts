@@ -10,7 +10,18 @@ import {
   Trigger,
 } from '@lucy/proto';
 import { TEST_TOKEN, waitFor } from '@lucy/testkit';
+import { trackerMetrics } from '../src/metrics.js';
 import { reporterFor, rows, startHarness, type TrackerHarness } from './helpers.js';
+
+/** `lucy_tracker_tareas_ended_total` and `lucy_tracker_attempts_ended_total` of tipo crear_usuario_teams. */
+async function endedCounts(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await trackerMetrics.tareasEnded.get()).values)
+    if (v.labels.tipo === 'crear_usuario_teams') out[`tarea/${v.labels.estado}`] = v.value;
+  for (const v of (await trackerMetrics.attemptsEnded.get()).values)
+    if (v.labels.tipo === 'crear_usuario_teams') out[`attempt/${v.labels.outcome}`] = v.value;
+  return out;
+}
 
 /** A Tarea that failed three times (two retries, then for good), told truly (issue 18). */
 describe('a Tarea over several attempts', () => {
@@ -24,6 +35,7 @@ describe('a Tarea over several attempts', () => {
   });
 
   it('starts at attempt 1, lasts across every attempt, shows each in the timeline and each failure as a Log row', async () => {
+    const before = await endedCounts();
     const { taskId } = await createCommandPublisher(h.nats.handles.js, h.nats.names).publish(
       'lucy.cmd.identity.crear_usuario_teams',
       CrearUsuarioTeamsCommandSchema,
@@ -82,6 +94,14 @@ describe('a Tarea over several attempts', () => {
       ['ERROR', 'La tarea falló tras 3 intentos: Graph rechazó la licencia'],
     ]);
     expect(mine.every((l) => l.alumnoId === 'DNI-40111222')).toBe(true);
+
+    // Task and attempt metrics apart: one Tarea failed, after two retried attempts and a failed last one.
+    const after = await endedCounts();
+    const delta = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+    expect(delta('tarea/failed')).toBe(1);
+    expect(delta('attempt/retried')).toBe(2);
+    expect(delta('attempt/failed')).toBe(1);
+    expect(delta('attempt/succeeded')).toBe(0);
   }, 60_000);
   it('tells a scheduled Tarea (and its periodic task) from a manual one in the list and the detail', async () => {
     const publisher = createCommandPublisher(h.nats.handles.js, h.nats.names);

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from '@mikro-orm/postgresql';
+import { trackerMetrics } from '../metrics.js';
 import {
   applyEvent,
   counterDeltas,
+  endingsOf,
   sameTarea,
   attemptLogOf,
   timelineOf,
+  type AttemptOutcome,
   type Estado,
   type TareaEvent,
   type TareaState,
@@ -238,7 +241,10 @@ export async function projectBatch(
 ): Promise<TareaState[]> {
   const now = (options.now ?? new Date()).toISOString();
   const statementTimeout = Math.max(1, Math.floor(options.statementTimeoutMs ?? 15_000));
-  return knex.transaction(async (trx) => {
+  // What the batch ended (attempts, Tareas), counted once it is committed.
+  let endings: Array<{ tipo: string; attempt?: AttemptOutcome; tarea?: Estado }> = [];
+  const committed = await knex.transaction(async (trx) => {
+    endings = [];
     await trx.raw(`set local statement_timeout = ${statementTimeout}`);
     const taskIds = [...new Set(facts.map((f) => f.event.taskId))].sort();
     const before = new Map<string, TareaState | undefined>();
@@ -262,7 +268,11 @@ export async function projectBatch(
     const timeline: Record<string, unknown>[] = [];
     const attemptLogs: LogInsert[] = [];
     for (const { event, seq } of facts) {
-      after.set(event.taskId, applyEvent(after.get(event.taskId), event));
+      const prev = after.get(event.taskId);
+      const next = applyEvent(prev, event);
+      after.set(event.taskId, next);
+      const ended = endingsOf(prev, next);
+      if (ended.attempt || ended.tarea) endings.push({ tipo: next.tipo ?? '', ...ended });
       const attemptLog = attemptLogOf(event);
       if (attemptLog && event.kind === 'failed') {
         const tarea = after.get(event.taskId);
@@ -361,6 +371,11 @@ export async function projectBatch(
     }
     return changed;
   });
+  for (const e of endings) {
+    if (e.attempt) trackerMetrics.attemptsEnded.inc({ tipo: e.tipo, outcome: e.attempt });
+    if (e.tarea) trackerMetrics.tareasEnded.inc({ tipo: e.tipo, estado: e.tarea });
+  }
+  return committed;
 }
 
 /** Alumno reference from an alumno event. */

@@ -475,6 +475,39 @@ export function attemptLogOf(e: TareaEvent): AttemptLog | undefined {
   };
 }
 
+/** How one attempt ended, for the attempt metric. */
+export type AttemptOutcome = 'succeeded' | 'retried' | 'failed' | 'skipped' | 'stuck';
+
+/**
+ * What one fact ended, told apart for the metrics: an attempt (its outcome) and the Tarea itself (its final
+ * estado). A retried attempt ends an attempt, not the Tarea; a duplicate or an outranked fact ends nothing.
+ */
+export function endingsOf(
+  before: TareaState | undefined,
+  after: TareaState,
+): { attempt?: AttemptOutcome; tarea?: Estado } {
+  const out: { attempt?: AttemptOutcome; tarea?: Estado } = {};
+  const decided =
+    after.rankPhase >= 2 &&
+    after.rankPhase <= 3 &&
+    (!before || before.rankAttempt !== after.rankAttempt || before.rankPhase !== after.rankPhase);
+  if (decided) {
+    out.attempt =
+      after.rankPhase === 2
+        ? 'stuck'
+        : after.estado === 'completed'
+          ? 'succeeded'
+          : after.estado === 'pending'
+            ? 'retried'
+            : after.estado === 'failed'
+              ? 'failed'
+              : 'skipped';
+  }
+  if (FINAL_ESTADOS.includes(after.estado) && (!before || !FINAL_ESTADOS.includes(before.estado)))
+    out.tarea = after.estado;
+  return out;
+}
+
 /** Whether two states differ in anything stored (used to skip no-op writes). */
 export function sameTarea(a: TareaState | undefined, b: TareaState): boolean {
   if (!a) return false;
