@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { loadConfig, startIngestService } from '@lucy/ingest-sial';
@@ -32,6 +32,8 @@ const N = Number(process.env.N ?? 1000);
 const M = Number(process.env.M ?? 150);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
 const TARGET_PER_SECOND = 200;
+// SERVICE_NODE_FLAGS: extra node flags for identity-teams only (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+const SERVICE_NODE_FLAGS = (process.env.SERVICE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const DEFAULT_LIMIT = 2400;
 const WINDOW_MS = 150_000;
 
@@ -150,7 +152,7 @@ try {
 
   const startIdentity = async (limit: number, burst: number) => {
     const port = await freePort();
-    const child = spawn(process.execPath, serviceNodeArgs('main'), {
+    const child = spawn(process.execPath, serviceNodeArgs('main', SERVICE_NODE_FLAGS), {
       cwd: join(ROOT, 'services/identity-teams'),
       env: {
         ...process.env,
@@ -203,7 +205,9 @@ try {
   const fast = await startIdentity(1_000_000, 100_000);
   const meter = processMeter(fast.pid!);
   meter.start();
+  const load0 = loadavg()[0]!;
   const seconds = await activate(alumnos.slice(0, N));
+  const load1 = loadavg()[0]!;
   const usage = meter.stop();
   fast.kill('SIGTERM');
   await new Promise((r) => fast.once('exit', r));
@@ -220,6 +224,9 @@ try {
   const allowedRate = round(DEFAULT_LIMIT / (WINDOW_MS / 1000));
   writeResult(process.env.RESULT ?? 'identity-activation', {
     runtime: serviceRuntime(),
+    serviceNodeFlags: SERVICE_NODE_FLAGS,
+    loadavg1AtStart: round(load0),
+    loadavg1AtEnd: round(load1),
     n: N,
     concurrency: CONCURRENCY,
     activationsPerSecond: perSecond,
