@@ -8,6 +8,7 @@ import { register as registerCuentas } from './commands/cuentas.js';
 import { register as registerIngest } from './commands/ingest.js';
 import { register as registerNotifier } from './commands/notifier.js';
 import { register as registerSchedule } from './commands/schedule.js';
+import { register as registerStaff } from './commands/staff.js';
 import { register as registerTareas } from './commands/tareas.js';
 
 const program = new Command('lucy')
@@ -25,6 +26,7 @@ registerCuentas(program);
 registerNotifier(program);
 registerAdoptar(program);
 registerApiKeys(program);
+registerStaff(program);
 
 endQuietlyOnClosedPipe();
 
