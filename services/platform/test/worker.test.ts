@@ -128,6 +128,8 @@ describe('command worker', () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]!.willRetry).toBe(true);
     expect(failed[0]!.attempt).toBe(1);
+    // The wait before the next attempt travels with the failure (the tracker's Log row tells it).
+    expect(Number(failed[0]!.retryInMs)).toBeGreaterThan(0);
   });
 
   it('fails a permanent error at once without dead-lettering it', async () => {
