@@ -1,7 +1,7 @@
 // The admin's configuration pages in headless Chromium against the whole running system (every service, NATS,
 // Postgres, the SIAL / Graph / Moodle fakes and the SMTP sink): the seed's Ejemplos 1–3 typed through the
 // django-celery-beat forms, Configuración, Ingesta manual and Plantillas de email.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,8 @@ describe(
     let ctx: BrowserContext;
     let page: Page;
     let profile: string;
+    /** Script errors and failed asset loads in the page, reported with a failed step. */
+    const browserErrors: string[] = [];
 
     const url = (path: string) => `${sys.webUrl}${path}`;
 
@@ -210,7 +212,29 @@ describe(
         timezoneId: 'America/Argentina/Cordoba',
       });
       page = ctx.pages()[0] ?? (await ctx.newPage());
+      page.on('pageerror', (err) => browserErrors.push(`${err.message} ${err.stack ?? ''}`));
+      page.on('requestfailed', (r) => {
+        // Navigation aborts the live feed and pending data requests: only other failures are news.
+        if (r.failure()?.errorText !== 'net::ERR_ABORTED')
+          browserErrors.push(`${r.url()}: ${r.failure()?.errorText ?? ''}`);
+      });
+      page.on('response', (r) => {
+        if (r.status() >= 400 && r.url().includes('/_app/'))
+          browserErrors.push(`${r.url()}: HTTP ${r.status()}`);
+      });
       await login('admin', ADMIN_PASSWORD);
+    });
+
+    // A failed step leaves the page it failed on, to see why.
+    afterEach(async (t) => {
+      if (t.task.result?.state === 'fail' && browserErrors.length)
+        console.error(`[browser] ${browserErrors.splice(0).join('\n[browser] ')}`);
+      if (t.task.result?.state === 'fail' && page)
+        await page
+          .screenshot({
+            path: join(SCREENSHOTS, `fallo-${t.task.name.slice(0, 40).replace(/\W+/g, '-')}.png`),
+          })
+          .catch(() => undefined);
     });
 
     afterAll(async () => {
@@ -398,6 +422,27 @@ describe(
       );
     });
 
+    it('sets the retention of Tareas and Logs, carried by the purge task it configures', async () => {
+      await page.goto(url('/admin/alumnos/configuracion/'));
+      await page.fill('#retencion_dias', '120');
+      await submit('#guardar-retencion');
+      await page.locator('#resultado', { hasText: '120 días' }).waitFor();
+      const res = await fetch(
+        `${sys.full!.schedulerUrl}/lucy.scheduler.v1.SchedulerService/ListPeriodicTasks`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${sys.rpcToken}` },
+          body: JSON.stringify({ task: 'mantenimiento.tasks.purgar_tareas_antiguas' }),
+        },
+      );
+      const tasks = ((await res.json()) as { periodicTasks: { kwargs?: { retentionDays?: number } }[] })
+        .periodicTasks;
+      expect(tasks.length).toBeGreaterThan(0);
+      for (const t of tasks) expect(t.kwargs?.retentionDays).toBe(120);
+      // The browser's own check stops a retention below 1 day before it is posted.
+      expect(await page.getAttribute('#retencion_dias', 'min')).toBe('1');
+    });
+
     it('lets a lector read the pages but answers 403 to their actions, also when posted by hand', async () => {
       await login('lectora', 'secreto-de-lectura-1');
       await page.goto(url('/admin/django_celery_beat/periodictask/'));
@@ -437,6 +482,7 @@ describe(
         'tarea_periodica.ejecutar',
         'tarea_periodica.deshabilitar',
         'configuracion.modificar',
+        'configuracion.retencion',
         'ingesta.simular',
         'ingesta.ejecutar',
         'plantilla.email_prueba',

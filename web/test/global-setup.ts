@@ -1,7 +1,9 @@
 // Once per test run: Chromium for the browser tests (installed with apt when absent and running as root) and a
 // build of the admin that is newer than every source file (the browser tests drive the adapter-node output).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +35,38 @@ export default function setup(): void {
       apt(['install', '-y', '--no-install-recommends', 'chromium']);
     }
   }
+  // Two test runs in one checkout must not build at once: their outputs would mix in build/ (pages whose
+  // scripts belong to another build do not hydrate). The second waits, then finds the build fresh.
+  withBuildLock(() => buildIfStale());
+}
+
+const LOCK = join(
+  tmpdir(),
+  `lucy-web-build-${createHash('sha256').update(WEB).digest('hex').slice(0, 12)}.lock`,
+);
+
+function withBuildLock(fn: () => void): void {
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      // A lock left by a killed run is stale after 10 minutes (a build takes about one).
+      if (Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 10 * 60_000)
+        rmSync(LOCK, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`Another test run holds ${LOCK}; remove it if none runs`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+function buildIfStale(): void {
   const built = join(WEB, 'build', 'handler.js');
   const sources = Math.max(
     newest(join(WEB, 'src')),
