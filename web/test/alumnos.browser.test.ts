@@ -88,7 +88,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
           try {
             resolve(JSON.parse(body) as GraphUser[]);
           } catch (err) {
-            reject(err);
+            reject(err instanceof Error ? err : new Error(String(err)));
           }
         });
       }).on('error', reject);
@@ -101,7 +101,24 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await page.fill('#username', username);
     await page.fill('#password', password);
     await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+  } /** Opens an admin page and waits until its scripts run (the live feed is connected). */
+  async function open(path: string) {
+    await page.goto(url(path));
+    try {
+      await page.locator('[data-live="en-vivo"]').waitFor({ timeout: 60_000 });
+    } catch (err) {
+      const status = await page
+        .locator('[data-live]')
+        .getAttribute('data-live')
+        .catch(() => null);
+      throw new Error(
+        `${path}: live feed ${status ?? 'absent'}; browser errors: ${browserErrors.join(' | ') || 'none'}`,
+        { cause: err },
+      );
+    }
   }
+  const browserErrors: string[] = [];
+
   /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */
   async function shot(name: string) {
     await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -140,20 +157,29 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     if (!existsSync(CHROMIUM))
       throw new Error(`No Chromium at ${CHROMIUM}: install Debian's chromium or set CHROMIUM_PATH`);
     mkdirSync(SCREENSHOTS, { recursive: true });
-    sys = await startSystem({ full: true, sialSize: 30 });
+    sys = await startSystem({ full: true, sialSize: 60 });
     await sys.addStaff('lectora', 'lector', 'secreto-de-lectura-1');
     await sys.addStaff('operador', 'operador', 'secreto-de-operacion-1');
     orm = await createWebOrm(sys.db.url, 1);
     // The aspirantes from the SIAL fake, by a manual ingestion, while the tipo's flags are off (nothing activated).
-    await rpc(`${sys.full!.ingestUrl}/lucy.ingest.v1.IngestService`, 'StartIngesta', {
-      tipo: 'TIPO_INGESTA_ASPIRANTES',
-      requestedBy: 'prueba',
-    });
-    await waitFor(async () => (await alumnos({ estados: ['ESTADO_ASPIRANTE'] })).length >= 8, {
-      what: 'the aspirantes ingested',
-      timeoutMs: 120_000,
-      intervalMs: 500,
-    });
+    const { taskId } = await rpc<{ taskId: string }>(
+      `${sys.full!.ingestUrl}/lucy.ingest.v1.IngestService`,
+      'StartIngesta',
+      { tipo: 'TIPO_INGESTA_ASPIRANTES', requestedBy: 'prueba' },
+    );
+    await waitFor(
+      async () =>
+        (
+          await rpc<{ tarea?: { estado?: string } }>(
+            `${sys.trackerUrl}/lucy.task.v1.TaskService`,
+            'GetTarea',
+            {
+              id: taskId,
+            },
+          )
+        ).tarea?.estado === 'TAREA_ESTADO_COMPLETED',
+      { what: 'the ingestion of aspirantes completed', timeoutMs: 120_000, intervalMs: 500 },
+    );
     // Then Teams and the credentials e-mail for aspirantes, as staff configure them.
     await rpc(`${sys.full!.ingestUrl}/lucy.ingest.v1.IngestService`, 'UpdateConfiguracion', {
       configuracion: {
@@ -185,6 +211,10 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
       timezoneId: 'America/Argentina/Cordoba',
     });
     page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.on('pageerror', (e) => browserErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') browserErrors.push(m.text());
+    });
   });
 
   afterAll(async () => {
@@ -196,14 +226,14 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
 
   it('lists, filters and searches alumnos, and exports the selection as CSV', async () => {
     await login('admin', 'clave-de-prueba-1234');
-    await page.goto(url('/admin/alumnos/alumno/?estado=aspirante&n=100'));
+    await open('/admin/alumnos/alumno/?estado=aspirante&n=100');
     expect(await page.locator('h1').textContent()).toBe('Alumnos');
     expect(await page.locator('#alumnos tbody tr[data-id]').count()).toBeGreaterThanOrEqual(8);
     await shot('alumnos-lista');
-    await page.goto(url(`/admin/alumnos/alumno/?q=${conEmail[0]!.dni}`));
+    await open(`/admin/alumnos/alumno/?q=${conEmail[0]!.dni}`);
     expect(await page.locator('#alumnos tbody tr[data-id]').count()).toBe(1);
     expect(await page.locator(`#alumnos tr[data-dni="${conEmail[0]!.dni}"]`).count()).toBe(1);
-    await page.goto(url('/admin/alumnos/alumno/?estado=aspirante&email=sin&n=100'));
+    await open('/admin/alumnos/alumno/?estado=aspirante&email=sin&n=100');
     expect(await page.locator(`#alumnos tr[data-id="${sinEmail.id}"]`).count()).toBe(1);
     expect(await page.locator(`#alumnos tr[data-id="${conEmail[0]!.id}"]`).count()).toBe(0);
 
@@ -221,7 +251,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
 
   it('pre-checks the selection, answers «📋 5 tareas programadas» and the Tareas reach Completada live', async () => {
     await login('admin', 'clave-de-prueba-1234');
-    await page.goto(url('/admin/alumnos/alumno/?estado=aspirante&n=100'));
+    await open('/admin/alumnos/alumno/?estado=aspirante&n=100');
     for (const a of [...conEmail, sinEmail])
       await page.check(`#alumnos tr[data-id="${a.id}"] input[type=checkbox]`);
     expect(await page.locator('#seleccionados').textContent()).toBe('6 seleccionados');
@@ -291,10 +321,44 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     }
   });
 
+  it('warns above 50 alumnos and queues nothing beyond the configured limit', async () => {
+    const total = (await alumnos({ estados: ['ESTADO_ASPIRANTE'] })).length;
+    expect(total, 'aspirantes in the SIAL fake').toBeGreaterThan(55);
+    await login('operador', 'secreto-de-operacion-1');
+    await open('/admin/alumnos/alumno/?estado=aspirante&n=100');
+    await page.check('#alumnos thead input[type=checkbox]');
+    expect(await page.locator('#seleccionados').textContent()).toBe(`${total} seleccionados`);
+    expect(await page.locator('.banner.warn').first().textContent()).toContain('Lotes pequeños');
+    await page.selectOption('#accion', { label: '👤 Crear usuario en Teams (sin email)' });
+    await page.click('#revisar');
+    await page.waitForSelector('#aviso-lote');
+    await shot('alumnos-aviso-lote');
+    // Without the confirmation: refused with the best practice.
+    await page.click('#confirmar-accion');
+    await page.waitForSelector('#accion-error');
+    expect(await page.locator('#accion-error').textContent()).toContain('máximo 50 alumnos');
+    // Confirmed: identity-teams refuses above its IDENTITY_BATCH_LIMIT (50 here), naming it.
+    await page.click('#revisar');
+    await page.waitForSelector('#aviso-lote');
+    await page.check('#aviso-lote input[name=confirmar_lote]');
+    await page.click('#confirmar-accion');
+    await page.waitForFunction(() =>
+      /máximo por solicitud es 50/.test(document.querySelector('#accion-error')?.textContent ?? ''),
+    );
+    const tareas = await rpc<{ tareas?: { taskName: string }[] }>(
+      `${sys.trackerUrl}/lucy.task.v1.TaskService`,
+      'ListTareas',
+      { filter: {}, page: { pageSize: 500 } },
+    );
+    expect((tareas.tareas ?? []).map((t) => t.taskName)).not.toContain(
+      'alumnos.tasks.crear_usuario_teams_async',
+    );
+  });
+
   it('shows an alumno: SIAL data, carreras, its account with licence, Tareas and Logs; an admin reveals the password', async () => {
     await login('admin', 'clave-de-prueba-1234');
     const a = conEmail[0]!;
-    await page.goto(url(`/admin/alumnos/alumno/${a.id}/`));
+    await open(`/admin/alumnos/alumno/${a.id}/`);
     expect(await page.locator('h1').textContent()).toContain(a.dni);
     const user = (await graphUsers()).find((x) => x.employeeId === a.dni)!;
     expect(await page.locator('#upn').textContent()).toBe(user.userPrincipalName);
@@ -315,9 +379,9 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
   it('refuses actions and passwords to a lector and passwords to an operador, also when posted by hand', async () => {
     const a = conEmail[1]!;
     await login('lectora', 'secreto-de-lectura-1');
-    await page.goto(url('/admin/alumnos/alumno/'));
+    await open('/admin/alumnos/alumno/');
     expect(await page.locator('#revisar').count()).toBe(0);
-    await page.goto(url(`/admin/alumnos/alumno/${a.id}/`));
+    await open(`/admin/alumnos/alumno/${a.id}/`);
     expect(await page.locator('#revelar').count()).toBe(0);
     await shot('alumno-detalle-lector');
     const password = (await graphUsers()).find((x) => x.employeeId === a.dni)!.passwordProfile.password;
@@ -350,7 +414,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
       expect(await res.text()).not.toContain(password);
     }
     await login('operador', 'secreto-de-operacion-1');
-    await page.goto(url(`/admin/alumnos/alumno/${a.id}/`));
+    await open(`/admin/alumnos/alumno/${a.id}/`);
     expect(await page.locator('#revelar').count()).toBe(0);
     const res = await postByHand(`/admin/alumnos/alumno/${a.id}/?/revelar`, [
       ['confirmar', 'si'],
@@ -371,7 +435,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
 
   it('refuses to delete an alumno whose UPN lacks the safe prefix, saying why; lists held deletions', async () => {
     await login('admin', 'clave-de-prueba-1234');
-    await page.goto(url(`/admin/alumnos/alumno/${legado.id}/`));
+    await open(`/admin/alumnos/alumno/${legado.id}/`);
     await page.click('#eliminar');
     const aviso = (await page.locator('#aviso-eliminar').textContent()) ?? '';
     expect(aviso).toContain('Teams');
@@ -386,14 +450,14 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await shot('alumno-eliminar-rechazado');
     expect((await alumnos({ ids: [legado.id] })).length).toBe(1);
 
-    await page.goto(url('/admin/alumnos/alumno/retenidas/'));
+    await open('/admin/alumnos/alumno/retenidas/');
     expect(await page.locator('h1').textContent()).toBe('Eliminaciones retenidas');
     await shot('alumnos-eliminaciones-retenidas');
   });
 
   it('records every action in the audit trail', async () => {
     await login('admin', 'clave-de-prueba-1234');
-    await page.goto(url('/admin/auditoria/'));
+    await open('/admin/auditoria/');
     const text = (await page.locator('main').textContent()) ?? '';
     for (const action of [
       'alumno.accion.activar',

@@ -5,7 +5,7 @@
 // `scripts/dev.mjs` wires them, each fake on a free port.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +187,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     LUCY_NOTIFIER_URL: down,
   };
   let adminToken: string | undefined;
+  let buildDir: string | undefined;
   try {
     if (options.full) {
       tlsDir = mkdtempSync(join(tmpdir(), 'lucy-web-graph-'));
@@ -288,7 +289,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       });
     }
     await ready(`${trackerUrl}/readyz`, 'task-tracker ready');
-    web = child('web', ['build/index.js'], WEB, {
+    // A copy of the build of its own (beside web/node_modules, so its imports resolve): another run's rebuild of
+    // build/ (new asset names) cannot pull the pages' scripts away from under this one.
+    mkdirSync(`${WEB}test-results`, { recursive: true });
+    buildDir = mkdtempSync(`${WEB}test-results/build-`);
+    cpSync(`${WEB}build`, buildDir, { recursive: true });
+    web = child('web', [`${buildDir}/index.js`], WEB, {
       ...common,
       HOST: '127.0.0.1',
       PORT: String(webPort),
@@ -309,6 +315,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     await Promise.all(services.map(stop));
     await Promise.all(fakes.map(stop));
     if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
     await nats.cleanup();
     await db.drop();
     throw err;
@@ -340,6 +347,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       await stop(tracker);
       await Promise.all(fakes.map(stop));
       if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
+      if (buildDir) rmSync(buildDir, { recursive: true, force: true });
       await nats.cleanup();
       await db.drop();
     },
