@@ -409,6 +409,10 @@ describe(
       await submit('#previsualizar');
       await page.locator('#vista-previa').waitFor();
       expect((await page.locator('#prev-asunto').textContent())?.trim()).not.toBe('');
+      // The rendered HTML with the sample data, in its sandboxed frame.
+      await expect
+        .poll(() => page.frameLocator('iframe.mail').locator('body').textContent(), { timeout: 15_000 })
+        .toContain('Universidad Nacional de Río Cuarto');
       await check('plantilla');
       await page.fill('#destinatario', 'prueba-plantilla@example.com');
       await submit('#probar');
