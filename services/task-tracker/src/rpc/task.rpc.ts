@@ -31,18 +31,10 @@ import type { Broadcaster } from '../domain/broadcaster.js';
 import { MARK_FAILED_MESSAGE, type Estado, type TareaEvent, type TareaState } from '../domain/projection.js';
 import { findTarea, pgDate, projectBatch, rowToState, TAREA_SEARCH_TEXT } from '../db/tarea.repository.js';
 import { trackerMetrics } from '../metrics.js';
-import {
-  assertValid,
-  dateRange,
-  decodeCursor,
-  encodeCursor,
-  enumName,
-  pageSize,
-  toLogEntry,
-  toTarea,
-} from './mapping.js';
+import { assertValid, dateRange, enumName, pageSize, toLogEntry, toTarea } from './mapping.js';
 import { createImportRpc } from './import.rpc.js';
 import { boundTaskRpc } from './input.js';
+import { compileOrder } from './orden.js';
 
 /** Dependencies of {@link createTaskRpc}. */
 export interface TaskRpcDeps {
@@ -197,18 +189,18 @@ function createUnboundedTaskRpc(deps: TaskRpcDeps): Omit<ServiceImpl<typeof Task
     async listTareas(req) {
       const problems: FieldError[] = [];
       const size = pageSize(req.page?.pageSize ?? 0, problems);
-      const cursor = decodeCursor(req.page?.pageToken ?? '', 'page.pageToken', problems);
+      // Sort column and keyset cursor (rpc/orden.ts): the token carries the sort key.
+      const order = compileOrder(req.orden, req.oldestFirst, req.page?.pageToken ?? '', problems);
       const f = compileFilter(req.filter, problems, true);
       assertValid(problems);
-      const dir = req.oldestFirst ? 'asc' : 'desc';
-      if (cursor) {
-        f.where.push(`(scheduled_at, id) ${req.oldestFirst ? '>' : '<'} (?::timestamptz, ?::uuid)`);
-        f.bindings.push(cursor.at, cursor.id);
+      if (order.after) {
+        f.where.push(order.after.sql);
+        f.bindings.push(...order.after.bindings);
       }
       const rows = await loadStates(
         knex,
         `select ${LIST_COLUMNS} from tracker.tarea where ${f.where.join(' and ')}
-         order by scheduled_at ${dir}, id ${dir} limit ?`,
+         order by ${order.orderBy} limit ?`,
         [...f.bindings, size + 1],
       );
       const page = rows.slice(0, size);
@@ -216,7 +208,7 @@ function createUnboundedTaskRpc(deps: TaskRpcDeps): Omit<ServiceImpl<typeof Task
       return {
         tareas: page.map(toTarea),
         page: {
-          nextPageToken: rows.length > size && last ? encodeCursor(last.scheduledAt, last.id) : '',
+          nextPageToken: rows.length > size && last ? order.tokenAfter(last) : '',
           totalEstimate: -1n,
         },
       };
