@@ -37,7 +37,7 @@ export function decode<D extends DescMessage>(
   const contentType = parseContentType(contentTypeHeader);
   if (!contentType) {
     throw new DecodeError(
-      `unsupported Content-Type "${contentTypeHeader}": use application/protobuf or application/json`,
+      `unsupported Content-Type "${cut(contentTypeHeader ?? '', 80)}": use application/protobuf or application/json`,
     );
   }
   if (contentType === CONTENT_TYPE.json) {
@@ -50,16 +50,23 @@ export function decode<D extends DescMessage>(
     try {
       return fromFriendlyJson(schema, text.trim() === '' ? '{}' : text);
     } catch (err) {
-      throw new DecodeError(`invalid JSON for ${schema.typeName}: ${(err as Error).message}`, { cause: err });
+      // Bounded: the reason goes to the dead letter, the failed Tarea and the log, whatever the sender wrote.
+      throw new DecodeError(`invalid JSON for ${schema.typeName}: ${cut((err as Error).message, 1000)}`, {
+        cause: err,
+      });
     }
   }
   try {
     return fromBinary(schema, data, { readUnknownFields: false });
   } catch (err) {
-    throw new DecodeError(`invalid protobuf for ${schema.typeName}: ${(err as Error).message}`, {
+    throw new DecodeError(`invalid protobuf for ${schema.typeName}: ${cut((err as Error).message, 1000)}`, {
       cause: err,
     });
   }
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 function isMessage<D extends DescMessage>(schema: D, m: unknown): m is MessageShape<D> {

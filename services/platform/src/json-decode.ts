@@ -20,6 +20,8 @@ import {
  * Schemas in docs/schemas (proto/gen-schemas.mjs), and a test keeps the two in step.
  */
 
+const PREVIEW_CHARS = 80;
+
 /** A JSON body that does not fit its message; `field` is the JSON path (`""` = the message itself). */
 export class JsonFieldError extends Error {
   constructor(
@@ -27,16 +29,21 @@ export class JsonFieldError extends Error {
     readonly received: string,
     readonly expected: string,
   ) {
-    super(`${field === '' ? 'the message' : `field "${field}"`}: received ${received}; ${expected}`);
+    // A field path can hold a sender's key of any length (an unknown field, a map key): cut it like a value.
+    const shown = field.length > PREVIEW_CHARS ? `${field.slice(0, PREVIEW_CHARS)}…` : field;
+    super(`${field === '' ? 'the message' : `field "${shown}"`}: received ${received}; ${expected}`);
     this.name = 'JsonFieldError';
   }
 }
 
-const PREVIEW_CHARS = 80;
-
 /** A received value as it appears in an error: JSON, cut at 80 characters. */
 export function previewJson(value: unknown): string {
-  const text = value === undefined ? 'nothing' : ((JSON.stringify(value) as string | undefined) ?? 'nothing');
+  let text: string;
+  try {
+    text = value === undefined ? 'nothing' : (JSON.stringify(value) ?? 'nothing');
+  } catch {
+    return 'a value nested too deeply to show';
+  }
   return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
 }
 
