@@ -43,6 +43,8 @@ import { configReport, renderReport, type AdoptionReport, type KindCounts } from
 /** Rows per RPC call. */
 const ALUMNO_BATCH = 1000;
 const HISTORY_BATCH = 2000;
+/** Calls per step in flight at once. */
+const IN_FLIGHT = 3;
 /** Bytes of text per history call, below the services' 4 MiB request limit. */
 const HISTORY_MAX_BYTES = 2_500_000;
 
@@ -65,9 +67,40 @@ const bump = (k: KindCounts, resultado: string, motivo = '') => {
   }
 };
 
+/**
+ * At most `limit` calls in flight: reading pylucy's next batch overlaps the services' work on the previous ones.
+ * The first failure stops the step (a re-run completes it: every import is idempotent).
+ */
+export function inFlight(limit: number) {
+  const running = new Set<Promise<void>>();
+  const state: { failure?: { err: unknown } } = {};
+  // A function, not the property: TypeScript would narrow it away after the first check across the await.
+  const check = () => {
+    if (state.failure) throw state.failure.err;
+  };
+  return {
+    async add(work: () => Promise<void>): Promise<void> {
+      check();
+      const p: Promise<void> = work()
+        .catch((err: unknown) => {
+          state.failure ??= { err };
+        })
+        .finally(() => running.delete(p));
+      running.add(p);
+      if (running.size >= limit) await Promise.race(running);
+      check();
+    },
+    async drain(): Promise<void> {
+      await Promise.all(running);
+      check();
+    },
+  };
+}
+
 /** Progress of one step: a bar on a terminal, plain lines otherwise (on stderr, so stdout stays the report). */
 function progress(label: string, total: number) {
   const tty = process.stderr.isTTY;
+  const t0 = Date.now();
   let done = 0;
   let lastLine = 0;
   const draw = () => {
@@ -93,7 +126,10 @@ function progress(label: string, total: number) {
       if (tty) {
         draw();
         process.stderr.write('\n');
-      } else process.stderr.write(`${label}: ${done}/${total} listo\n`);
+      } else
+        process.stderr.write(
+          `${label}: ${done}/${total} listo en ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+        );
     },
   };
 }
@@ -140,7 +176,13 @@ export async function adoptPylucy(
     report.pylucy.alumnos_alumno = totalAlumnos;
     const links = new Map<string, AlumnoLink>();
     const bar = progress('Alumnos y cuentas', totalAlumnos);
+    const alumnoCalls = inFlight(IN_FLIGHT);
     for await (const rows of streamRows<AlumnoRow>(snap, ALUMNOS_SQL, [], ALUMNO_BATCH)) {
+      await alumnoCalls.add(() => importAlumnoBatch(rows));
+    }
+    await alumnoCalls.drain();
+    bar.end();
+    async function importAlumnoBatch(rows: AlumnoRow[]): Promise<void> {
       const imported: ImportedAlumno[] = rows.map(toImportedAlumno);
       const res = await alumnosRpc.importAlumnos({ alumnos: imported, dryRun, requestedBy });
       const cuentas = [];
@@ -192,7 +234,6 @@ export async function adoptPylucy(
       }
       bar.add(rows.length);
     }
-    bar.end();
 
     // ---- periodic tasks ------------------------------------------------------------------------------------
     const beats: BeatRow[] = [];
@@ -250,14 +291,24 @@ export async function adoptPylucy(
     const tb = progress('Historial de Tareas', tareasTotal);
     let tareas: ImportedTarea[] = [];
     let bytes = 0;
+    const tareaCalls = inFlight(IN_FLIGHT);
     const flushTareas = async () => {
       if (!tareas.length) return;
-      const res = await trackerRpc.importHistorial({ tareas, dryRun });
-      report.tareas.creados += Number(res.tareasCreadas);
-      report.tareas.sin_cambios += Number(res.tareasSinCambios);
-      tb.add(tareas.length);
+      const batch = tareas;
       tareas = [];
       bytes = 0;
+      await tareaCalls.add(async () => {
+        // A probe with the ids only: a dry run needs nothing more, and a re-run skips what is already there.
+        const probe = await trackerRpc.importHistorial({
+          tareas: batch.map((t) => ({ originalId: t.originalId, estado: t.estado })),
+          dryRun: true,
+        });
+        const res =
+          dryRun || probe.tareasCreadas === 0n ? probe : await trackerRpc.importHistorial({ tareas: batch });
+        report.tareas.creados += Number(res.tareasCreadas);
+        report.tareas.sin_cambios += Number(res.tareasSinCambios);
+        tb.add(batch.length);
+      });
     };
     for await (const rows of streamRows<TareaRow>(snap, TAREAS_SQL, [since], HISTORY_BATCH)) {
       for (const r of rows) {
@@ -271,19 +322,29 @@ export async function adoptPylucy(
       }
     }
     await flushTareas();
+    await tareaCalls.drain();
     tb.end();
 
     const lb = progress('Historial de Logs', logsTotal);
     let logs: ImportedLog[] = [];
     bytes = 0;
+    const logCalls = inFlight(IN_FLIGHT);
     const flushLogs = async () => {
       if (!logs.length) return;
-      const res = await trackerRpc.importHistorial({ logs, dryRun });
-      report.logs.creados += Number(res.logsCreados);
-      report.logs.sin_cambios += Number(res.logsSinCambios);
-      lb.add(logs.length);
+      const batch = logs;
       logs = [];
       bytes = 0;
+      await logCalls.add(async () => {
+        const probe = await trackerRpc.importHistorial({
+          logs: batch.map((l) => ({ originalId: l.originalId })),
+          dryRun: true,
+        });
+        const res =
+          dryRun || probe.logsCreados === 0n ? probe : await trackerRpc.importHistorial({ logs: batch });
+        report.logs.creados += Number(res.logsCreados);
+        report.logs.sin_cambios += Number(res.logsSinCambios);
+        lb.add(batch.length);
+      });
     };
     for await (const rows of streamRows<LogRow>(snap, LOGS_SQL, [since], HISTORY_BATCH)) {
       for (const r of rows) {
@@ -293,6 +354,7 @@ export async function adoptPylucy(
       }
     }
     await flushLogs();
+    await logCalls.drain();
     lb.end();
     const olderT = report.pylucy.alumnos_tarea - tareasTotal;
     const olderL = report.pylucy.alumnos_log - logsTotal;
