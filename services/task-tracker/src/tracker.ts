@@ -155,8 +155,42 @@ export async function startTracker(config: TrackerConfig, options: TrackerOption
     retentionDays: config.TRACKER_RETENTION_DAYS,
     clock,
   });
-  for (const c of Object.values(consumers)) await c.start();
-  await purge.start();
+  // The port first: a taken port must fail the start before any command or event is consumed.
+  let server: Awaited<ReturnType<typeof startRpcServer>> | undefined;
+  try {
+    server = await startRpcServer({
+      ...rpcListenOptions(config),
+      token: config.RPC_TOKEN,
+      services: [TaskService, LogService],
+      readiness: runtime.readiness,
+      logger,
+      routes: (router) => {
+        router.service(
+          TaskService,
+          createTaskRpc({
+            knex,
+            broadcaster,
+            publisher: runtime.publisher,
+            nats,
+            names,
+            cancellations: runtime.buckets.cancellations,
+            clock,
+          }),
+        );
+        router.service(LogService, createLogRpc({ knex }));
+      },
+    });
+    for (const c of Object.values(consumers)) await c.start();
+    await purge.start();
+  } catch (err) {
+    await server?.close().catch(() => undefined);
+    await Promise.all(Object.values(consumers).map((c) => c.stop().catch(() => undefined)));
+    await purge.stop().catch(() => undefined);
+    await broadcaster.stop().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
+    throw err;
+  }
+  const rpc = server;
 
   const sweep = async () => {
     const stuck = await sweepStuck({
@@ -178,29 +212,6 @@ export async function startTracker(config: TrackerConfig, options: TrackerOption
         }, interval)
       : undefined;
   timer?.unref();
-
-  const rpc = await startRpcServer({
-    ...rpcListenOptions(config),
-    token: config.RPC_TOKEN,
-    services: [TaskService, LogService],
-    readiness: runtime.readiness,
-    logger,
-    routes: (router) => {
-      router.service(
-        TaskService,
-        createTaskRpc({
-          knex,
-          broadcaster,
-          publisher: runtime.publisher,
-          nats,
-          names,
-          cancellations: runtime.buckets.cancellations,
-          clock,
-        }),
-      );
-      router.service(LogService, createLogRpc({ knex }));
-    },
-  });
 
   return {
     runtime,
