@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -70,6 +70,38 @@ function writeApiKeysFile(path: string, keys: ApiKeyRecord[]): void {
 }
 
 /**
+ * Runs a read-modify-write of the keys file holding `<file>.lock`, so two `lucy apikeys` at once cannot lose each
+ * other's change (a revocation undone by a concurrent create would leave a leaked key working). A lock older than
+ * 30 s is a crashed editor's and is taken over.
+ */
+function withFileLock<T>(path: string, edit: () => T): T {
+  const lock = `${path}.lock`;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 30_000) unlinkSync(lock);
+      } catch {
+        // Released meanwhile: try again.
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${path}: otro proceso está editando el archivo de claves (${lock}); reintente`);
+      Atomics.wait(sleeper, 0, 0, 5);
+    }
+  }
+  try {
+    return edit();
+  } finally {
+    unlinkSync(lock);
+  }
+}
+
+/**
  * Adds a key for `name` with `grants` and returns it — the only time the key exists in clear. Another key of the
  * same name may exist (rotation: hand out the new one, then revoke the old).
  */
@@ -79,28 +111,32 @@ export function createApiKey(
   grants: readonly string[],
   now: Date = new Date(),
 ): { key: string; record: ApiKeyRecord } {
-  const keys = readApiKeysFile(path);
-  const id = randomBytes(6).toString('hex');
-  const key = `lk_${id}_${randomBytes(32).toString('base64url')}`;
-  const record = ApiKeyRecordSchema.parse({
-    id,
-    name,
-    hash: hashKey(key),
-    grants: [...grants],
-    createdAt: now.toISOString(),
+  return withFileLock(path, () => {
+    const keys = readApiKeysFile(path);
+    const id = randomBytes(6).toString('hex');
+    const key = `lk_${id}_${randomBytes(32).toString('base64url')}`;
+    const record = ApiKeyRecordSchema.parse({
+      id,
+      name,
+      hash: hashKey(key),
+      grants: [...grants],
+      createdAt: now.toISOString(),
+    });
+    writeApiKeysFile(path, [...keys, record]);
+    return { key, record };
   });
-  writeApiKeysFile(path, [...keys, record]);
-  return { key, record };
 }
 
 /** Marks a key revoked (kept for the audit); false when no key has that id. */
 export function revokeApiKey(path: string, id: string, now: Date = new Date()): boolean {
-  const keys = readApiKeysFile(path);
-  const k = keys.find((x) => x.id === id);
-  if (!k) return false;
-  if (!k.revokedAt) k.revokedAt = now.toISOString();
-  writeApiKeysFile(path, keys);
-  return true;
+  return withFileLock(path, () => {
+    const keys = readApiKeysFile(path);
+    const k = keys.find((x) => x.id === id);
+    if (!k) return false;
+    if (!k.revokedAt) k.revokedAt = now.toISOString();
+    writeApiKeysFile(path, keys);
+    return true;
+  });
 }
 
 /** The keys of a file, re-read when the file changes (checked at most every `recheckMs`, default 1 s). */

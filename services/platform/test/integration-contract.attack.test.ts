@@ -1,9 +1,14 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EliminarCuentaExternaCommandSchema, TaskFailedSchema } from '@lucy/proto';
 import { fromBinary } from '@bufbuild/protobuf';
 import { createTestNats, readStream, testLogger, waitFor, type TestNats } from '../../testkit/src/index.js';
 import { createCommandWorker, decode, H, type CommandWorker } from '../src/index.js';
+import { createApiKey, readApiKeysFile } from '../src/api-keys.js';
 
 /** Attacks on the integration contract (issue 20): what another system can send, and the API keys file. */
 
@@ -100,5 +105,41 @@ describe('a huge command sent to a real worker', () => {
       (m) => m.header(H.taskId) === 'huge-1',
     );
     expect(dead).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('the API keys file edited by several `lucy apikeys` at once', () => {
+  const tsx = join(import.meta.dirname, '..', '..', '..', 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  const run = (args: string[]) =>
+    new Promise<number | null>((resolve, reject) => {
+      const p = spawn(
+        process.execPath,
+        [tsx, join(import.meta.dirname, 'fixtures-api-keys-edit.ts'), ...args],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
+      p.once('error', reject);
+      p.once('exit', resolve);
+    });
+
+  it('loses neither a revocation nor a new key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lucy-apikeys-race-'));
+    try {
+      const file = join(dir, 'keys.json');
+      const { record: leaked } = createApiKey(file, 'sis-viejo', ['*']);
+      // Start together once every process is up (tsx's start-up is slow on a loaded machine).
+      const startAt = String(Date.now() + 8000);
+      const codes = await Promise.all([
+        run([file, 'revoke', leaked.id, startAt]),
+        ...[1, 2, 3, 4].map(() => run([file, 'create', '25', startAt])),
+      ]);
+      expect(codes).toEqual([0, 0, 0, 0, 0]);
+      const keys = readApiKeysFile(file);
+      expect(keys.find((k) => k.id === leaked.id)?.revokedAt).toBeDefined();
+      expect(keys).toHaveLength(1 + 4 * 25);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
