@@ -121,10 +121,12 @@ describe('lucy tareas and lucy dashboard as a real process against the tracker',
         },
       },
     ]);
-    const [json, table] = await Promise.all([
+    const [json, table, show] = await Promise.all([
       lucy(['--json', 'tareas', 'list', '--trigger', 'schedule,admin']),
       lucy(['tareas', 'list', '--trigger', 'schedule']),
+      lucy(['tareas', 'show', taskId]),
     ]);
+    expect(show.stdout).toMatch(/origen\s*:?\s*programada «Limpieza diaria de Tareas antiguas»/i);
     const parsed = JSON.parse(json.stdout) as { tareas: Array<Record<string, unknown>> };
     expect(parsed.tareas.find((t) => t.id === taskId)).toMatchObject({
       origen: 'programada «Limpieza diaria de Tareas antiguas»',
