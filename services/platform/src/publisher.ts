@@ -13,7 +13,7 @@ import {
 } from './headers.js';
 import type { Names } from './names.js';
 import { uuidv7 } from './task-id.js';
-import { startPublishSpan } from './otel.js';
+import { startPublishSpan, telemetryEnabled } from './otel.js';
 import { currentTraceparent } from './tracing.js';
 
 /** The publish spans (otel.ts) of prepared commands, ended when their publish is acknowledged or fails. */
@@ -130,7 +130,7 @@ export function createCommandPublisher(
       parentTaskId: options.parentTaskId,
     };
     const headers = taskHeaders(ctx, contentType);
-    publishSpans.set(headers, (err) => span.end(err));
+    if (telemetryEnabled()) publishSpans.set(headers, (err) => span.end(err));
     headers.set(H.msgId, options.msgId ?? taskId);
     return { subject: names.full(subject), data, headers, taskId };
   };
