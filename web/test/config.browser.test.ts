@@ -363,6 +363,22 @@ describe(
       await expect.poll(() => page.locator(`${sel} td.enabled`).textContent()).toContain('Sí');
     });
 
+    it('saves an ingestion every 15 minutes with the scheduler’s warning, then deletes it after a confirmation', async () => {
+      await fillTask('Ingesta frecuente de prueba', 'alumnos.tasks.ingestar_aspirantes', {
+        kind: 'crontab',
+        text: '*/15 * * * * (m/h/dM/MY/d)',
+      });
+      await saveTask('Ingesta frecuente de prueba');
+      expect(await page.locator('#avisos').textContent()).toContain('más de una vez cada 30 minutos');
+      const sel = '#tareas-periodicas tr[data-name="Ingesta frecuente de prueba"]';
+      await page.click(`${sel} button:has-text("Eliminar")`);
+      expect(await page.locator(`${sel} .confirm`).textContent()).toContain(
+        '¿Eliminar «Ingesta frecuente de prueba»?',
+      );
+      await submit(`${sel} button:has-text("Sí, eliminar")`);
+      await expect.poll(() => page.locator(sel).count()).toBe(0);
+    });
+
     it('simulates a manual ingestion with its counts, then runs it and shows its Tarea reaching Completada live', async () => {
       await page.goto(url('/admin/alumnos/ingesta/'));
       await page.selectOption('#tipo', 'aspirantes');
@@ -485,6 +501,7 @@ describe(
         'tarea_periodica.crear',
         'tarea_periodica.ejecutar',
         'tarea_periodica.deshabilitar',
+        'tarea_periodica.eliminar',
         'configuracion.modificar',
         'configuracion.retencion',
         'ingesta.simular',

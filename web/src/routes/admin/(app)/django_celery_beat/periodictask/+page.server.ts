@@ -11,6 +11,11 @@ export const load: PageServerLoad = async (event) => {
   const search = (event.url.searchParams.get('q') ?? '').trim().slice(0, 200);
   const res = await services.call('scheduler', () => services.scheduler.listPeriodicTasks({ search }));
   return {
+    guardada: (event.url.searchParams.get('guardada') ?? '').slice(0, 200),
+    avisos: event.url.searchParams
+      .getAll('aviso')
+      .slice(0, 5)
+      .map((a) => a.slice(0, 500)),
     q: search,
     problems: res.ok ? [] : [{ service: res.service, message: res.message }],
     tareas: res.ok ? res.value.periodicTasks.map(periodicTaskView) : [],

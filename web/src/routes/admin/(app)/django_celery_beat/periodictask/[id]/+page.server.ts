@@ -149,9 +149,9 @@ export const actions: Actions = {
         kwargs: values.kwargs,
       },
     });
-    redirect(
-      303,
-      `/admin/django_celery_beat/periodictask/?guardada=${encodeURIComponent(saved?.name ?? '')}`,
-    );
+    // The scheduler's own warnings on save (an ingestion more often than every 30 minutes) go to the list.
+    const q = new URLSearchParams({ guardada: saved?.name ?? '' });
+    for (const a of res.value.advertencias.slice(0, 5)) q.append('aviso', a.slice(0, 500));
+    redirect(303, `/admin/django_celery_beat/periodictask/?${q.toString()}`);
   },
 };
