@@ -186,6 +186,27 @@ describe(
         .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
       expect(failedRows).toEqual([failedId]);
       await check('tareas');
+      // Several estados at once, then sorted by a column header; the URL keeps both.
+      await page.selectOption('#estado', ['failed', 'completed']);
+      await Promise.all([
+        page.waitForURL((u) => u.searchParams.getAll('estado').length === 2),
+        page.click('form.filters button[type=submit]'),
+      ]);
+      await Promise.all([page.waitForURL(/por=estado/), page.click('#tareas th a[data-sort="estado"]')]);
+      expect(new URL(page.url()).searchParams.getAll('estado').sort()).toEqual(['completed', 'failed']);
+      expect(await page.getAttribute('#tareas th[aria-sort="descending"] a', 'data-sort')).toBe('estado');
+      const sorted = await page
+        .locator('#tareas tbody tr[data-id]')
+        .evaluateAll((rows) =>
+          rows.map((r) => [
+            r.getAttribute('data-id'),
+            r.querySelector('[data-estado]')?.getAttribute('data-estado'),
+          ]),
+        );
+      expect(sorted.map(([id]) => id)).toEqual(expect.arrayContaining([failedId, ok]));
+      const estados = sorted.map(([, e]) => e);
+      expect(estados).toEqual([...estados].sort().reverse());
+      expect(new Set(estados)).toEqual(new Set(['failed', 'completed']));
       await page.goto(url('/admin/alumnos/tarea/'));
       await page.fill('#q', 'beto@fce');
       await Promise.all([page.waitForURL(/q=beto/), page.click('form.filters button[type=submit]')]);

@@ -1,10 +1,21 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { TareaEstado, TareaTipo } from '@lucy/proto';
+import { TareaEstado, TareaOrden, TareaTipo } from '@lucy/proto';
 import { getApp } from '$lib/server/app';
 import { requireRole } from '$lib/server/guard';
 import { enumValue, tareaRow } from '$lib/server/views';
 import { ESTADOS, inicioDelDia, TIPOS } from '$lib/format';
 import type { PageServerLoad } from './$types';
+
+/** Sort columns of the list (`por` in the URL) and the tracker's TareaOrden of each. */
+const POR = {
+  programada: TareaOrden.PROGRAMADA,
+  iniciada: TareaOrden.INICIADA,
+  finalizada: TareaOrden.FINALIZADA,
+  tipo: TareaOrden.TIPO,
+  estado: TareaOrden.ESTADO,
+  duracion: TareaOrden.DURACION,
+} as const;
+type Por = keyof typeof POR;
 
 export const load: PageServerLoad = async (event) => {
   requireRole(event, 'lector');
@@ -22,6 +33,8 @@ export const load: PageServerLoad = async (event) => {
   const alumno = (p.get('alumno') ?? '').trim().slice(0, 64);
   const usuario = (p.get('usuario') ?? '').trim().slice(0, 150);
   const orden = p.get('orden') === 'asc' ? 'asc' : 'desc';
+  const porParam = p.get('por') ?? '';
+  const por: Por = Object.hasOwn(POR, porParam) ? (porParam as Por) : 'programada';
   const cursor = (p.get('cursor') ?? '').slice(0, 500);
   const size = Math.min(Math.max(Number(p.get('n')) || 50, 10), 200);
 
@@ -38,10 +51,23 @@ export const load: PageServerLoad = async (event) => {
       },
       page: { pageSize: size, pageToken: cursor },
       oldestFirst: orden === 'asc',
+      orden: POR[por],
     }),
   );
   return {
-    filtros: { tipos, estados, desde: desdeDia, hasta: hastaDia, q, alumno, usuario, orden, cursor, n: size },
+    filtros: {
+      tipos,
+      estados,
+      desde: desdeDia,
+      hasta: hastaDia,
+      q,
+      alumno,
+      usuario,
+      orden,
+      por,
+      cursor,
+      n: size,
+    },
     problems: res.ok ? [] : [{ service: res.service, message: res.message }],
     tareas: res.ok ? res.value.tareas.map(tareaRow) : [],
     next: res.ok ? res.value.page?.nextPageToken || '' : '',
