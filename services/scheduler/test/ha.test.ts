@@ -194,9 +194,9 @@ describe('several replicas (real processes)', () => {
         },
         { timeoutMs: 60_000, what: 'a leader among the processes' },
       );
-      // Enable the three tasks from a slot two seconds ahead, and tell the replicas (as an edit through any
-      // replica does).
-      const start = new Date(Math.ceil((Date.now() + 2000) / EVERY_MS) * EVERY_MS);
+      // Enable the three tasks from a slot ten seconds ahead (room for a slow reload under load), and tell the
+      // replicas (as an edit through any replica does).
+      const start = new Date(Math.ceil((Date.now() + 10_000) / EVERY_MS) * EVERY_MS);
       await db.raw(
         `update scheduler.periodic_task set enabled = true, start_time = ?, date_changed = now()
           where id = any(?::uuid[])`,
