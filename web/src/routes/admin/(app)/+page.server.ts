@@ -9,11 +9,13 @@ export const load: PageServerLoad = async (event) => {
   requireRole(event, 'lector');
   event.depends('app:dashboard');
   const { services } = await getApp();
-  const [dash, health, status, ingest] = await Promise.all([
+  const [dash, health, status, ingest, periodicas] = await Promise.all([
     services.call('task-tracker', () => services.tasks.getDashboard({ days: 14 })),
     services.health(),
     services.call('scheduler', () => services.scheduler.getStatus({})),
     services.call('ingest-sial', () => services.ingest.getConfiguracion({})),
+    // The next fires of the enabled periodic tasks (a scheduler that is down is already named by getStatus).
+    services.call('scheduler', () => services.scheduler.listPeriodicTasks({ enabled: true })),
   ]);
   const problems = [dash, status, ingest].flatMap((o) =>
     o.ok ? [] : [{ service: o.service, message: o.message }],
@@ -46,6 +48,13 @@ export const load: PageServerLoad = async (event) => {
           enabledTasks: Number(status.value.enabledTasks),
         }
       : null,
+    proximas: periodicas.ok
+      ? periodicas.value.periodicTasks
+          .filter((t) => t.enabled && t.nextRunAt)
+          .map((t) => ({ id: t.id, name: t.name, at: timestampDate(t.nextRunAt!).toISOString() }))
+          .sort((a, b) => a.at.localeCompare(b.at))
+          .slice(0, 5)
+      : [],
     ventanas: ingest.ok
       ? (ingest.value.configuracion?.ventanas ?? []).map((v) => {
           const desde = v.diaInicio ? timestampDate(v.diaInicio) : undefined;
