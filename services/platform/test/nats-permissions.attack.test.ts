@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../testkit/src/index.js';
+
+// deploy/nats/lucy-auth.conf attacked on a nats-server 2.9 of the test's own: a service user (one compromised
+// service, e.g. the notifier) must not be able to destroy the commands, events or dead letters of every other one.
+
+const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+const SERVICES = ['task-tracker', 'scheduler', 'ingest-sial', 'identity-teams', 'notifier'];
+const USERS = [...SERVICES, 'admin', 'sis'];
+const envName = (user: string) => `LUCY_NATS_${user.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
+const passwords = Object.fromEntries(USERS.map((u) => [u, randomBytes(24).toString('base64url')]));
+
+let dir: string;
+let server: ChildProcess;
+let url: string;
+const conns: NatsConnection[] = [];
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+async function as(user: string): Promise<NatsConnection> {
+  const nc = await connect({ servers: url, user, pass: passwords[user]!, timeout: 10_000 });
+  conns.push(nc);
+  return nc;
+}
+
+async function refused(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'allowed';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lucy-nats-attack-'));
+  const port = await freePort();
+  url = `nats://127.0.0.1:${port}`;
+  copyFileSync(join(ROOT, 'deploy', 'nats', 'lucy-auth.conf'), join(dir, 'lucy-auth.conf'));
+  writeFileSync(
+    join(dir, 'server.conf'),
+    `port: ${port}\nhost: 127.0.0.1\njetstream { store_dir: "${join(dir, 'js')}" }\ninclude ./lucy-auth.conf\n`,
+  );
+  server = spawn(NATS_SERVER, ['-c', join(dir, 'server.conf')], {
+    env: { ...process.env, ...Object.fromEntries(USERS.map((u) => [envName(u), passwords[u]!])) },
+    stdio: 'ignore',
+  });
+  const admin = await waitFor(() => as('admin').catch(() => undefined), {
+    what: 'nats-server with lucy-auth.conf',
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
+  const jsm = await jetstreamManager(admin);
+  await jsm.streams.add({ name: 'LUCY_CMD', subjects: ['lucy.cmd.>'] });
+  await jsm.streams.add({ name: 'LUCY_EVT', subjects: ['lucy.evt.>'] });
+  await jsm.streams.add({ name: 'LUCY_DLQ', subjects: ['lucy.dlq.>'] });
+  await jetstream(admin).publish('lucy.cmd.identity.eliminar_cuenta_externa', '{}');
+}, 60_000);
+
+afterAll(async () => {
+  for (const nc of conns) await nc.close().catch(() => undefined);
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('a service user of deploy/nats/lucy-auth.conf', () => {
+  it.each(SERVICES)('%s cannot delete or purge a stream, or delete its messages', async (user) => {
+    const jsm = await jetstreamManager(await as(user), { timeout: 5000 });
+    expect(await refused(jsm.streams.delete('LUCY_CMD'))).toMatch(/Permissions Violation/);
+    expect(await refused(jsm.streams.purge('LUCY_CMD'))).toMatch(/Permissions Violation/);
+    expect(await refused(jsm.streams.deleteMessage('LUCY_CMD', 1))).toMatch(/Permissions Violation/);
+    expect(await refused(jsm.streams.deleteMessage('LUCY_EVT', 1))).toMatch(/Permissions Violation/);
+    const admin = await jetstreamManager(await as('admin'));
+    expect((await admin.streams.info('LUCY_CMD')).state.messages).toBe(1);
+  });
+
+  it('lets the task-tracker delete a dead letter it re-drove', async () => {
+    const nc = await as('task-tracker');
+    const ack = await jetstream(nc).publish('lucy.dlq.identity.x', '{}');
+    expect(await (await jetstreamManager(nc)).streams.deleteMessage('LUCY_DLQ', ack.seq, false)).toBe(true);
+  });
+
+  it('still provisions and uses its streams, buckets and consumers', async () => {
+    const nc = await as('notifier');
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.update('LUCY_EVT', { ...(await jsm.streams.info('LUCY_EVT')).config, max_age: 0 });
+    await jsm.consumers.add('LUCY_CMD', {
+      durable_name: 'notifier_attack',
+      filter_subject: 'lucy.cmd.identity.>',
+      ack_policy: AckPolicy.Explicit,
+    });
+    const m = await (
+      await jetstream(nc).consumers.get('LUCY_CMD', 'notifier_attack')
+    ).next({ expires: 5000 });
+    expect(m?.subject).toBe('lucy.cmd.identity.eliminar_cuenta_externa');
+    m?.ack();
+    const kv = await new Kvm(nc).create('LUCY_TASK_OUTCOMES', { history: 1 });
+    await kv.put('t1', 'running');
+    expect((await kv.get('t1'))?.string()).toBe('running');
+    await kv.delete('t1');
+    await kv.purge('t1');
+    expect((await kv.get('t1'))?.operation).toBe('PURGE');
+  });
+});
