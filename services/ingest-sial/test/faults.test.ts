@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBinary } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { H } from '@lucy/platform';
-import { AlumnoUpdatedSchema, TipoIngesta } from '@lucy/proto';
+import { AlumnoUpdatedSchema, TaskFailedSchema, TipoIngesta } from '@lucy/proto';
 import { readStream, waitFor } from '@lucy/testkit';
 import { startHarness, type Harness } from './harness.js';
 
@@ -168,32 +168,34 @@ describe('ingest-sial against a misbehaving SIAL', () => {
     expect(again.reconciliacion).toMatchObject({ perdidos: 0 });
   });
 
-  it('retries a proxy HTML page (200 and 502) like a 500, with every attempt, retry and the end in the Log', async () => {
+  it('retries a proxy HTML page (200 and 502) like a 500, with every attempt, retry and the end reported', async () => {
     const before = await checkpoint(TipoIngesta.ASPIRANTES);
     h.fake.setFaults({ html502: { count: 1000, endpoints: 'list' } });
     const taskId = await h.runPeriodic('aspirantes');
-    const logs = await logsWhen(taskId, /falló definitivamente/);
-    const failed = await h.failed(taskId);
+    // Each attempt ends in a `failed` event: task-tracker writes it as the Tarea's Log row (WARNING with the wait
+    // before the next attempt, ERROR for the last), as for every task.
+    const failures = await waitFor(
+      async () => {
+        const e = (await h.taskEvents(taskId, 'failed')).map((m) => fromBinary(TaskFailedSchema, m.data));
+        return e.length >= 2 ? e.sort((a, b) => a.attempt - b.attempt) : undefined;
+      },
+      { what: `two failed attempts of ${taskId}`, timeoutMs: 20_000 },
+    );
     h.fake.clearFaults();
-    expect(failed.mensajeError).toMatch(
-      /^SIAL respondió HTTP 502 en GET \/webservice\/sial\/V2\/04\/aspirantes\/listas\/\d{12}\/\d{12}: una página HTML «502 Bad Gateway», probablemente de un proxy \(2 solicitudes HTTP\)$/,
-    );
-    const messages = logs.map((l) => `${l.nivel} ${l.message}`);
-    // Two HTTP requests per attempt: the retry inside each attempt is a row of its own.
-    expect(
-      messages.filter((m) => /^WARNING Solicitud HTTP a SIAL fallida \(SIAL respondió HTTP 502/.test(m)),
-    ).toHaveLength(2);
-    expect(messages).toContainEqual(
-      expect.stringMatching(
-        /^WARNING La ingesta de aspirantes: falló el intento 1 de 2: SIAL respondió HTTP 502 .*\. Se reintenta en 300 ms\.$/,
-      ),
-    );
-    expect(messages).toContainEqual(
-      expect.stringMatching(
-        /^ERROR La ingesta de aspirantes falló definitivamente: se agotaron los 2 intentos\. Último error: SIAL respondió HTTP 502/,
-      ),
-    );
+    expect(failures.map((f) => [f.attempt, f.willRetry])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    expect(Number(failures[0]!.retryInMs)).toBe(300);
+    for (const f of failures)
+      expect(f.mensajeError).toMatch(
+        /^SIAL respondió HTTP 502 en GET \/webservice\/sial\/V2\/04\/aspirantes\/listas\/\d{12}\/\d{12}: una página HTML «502 Bad Gateway», probablemente de un proxy \(2 solicitudes HTTP\)$/,
+      );
+    // Two HTTP requests per attempt: the retry inside each attempt is a row of ingest-sial's own.
+    const logs = await logsWhen(taskId, /^Solicitud HTTP a SIAL fallida \(SIAL respondió HTTP 502/, 2);
     expect(logs.every((l) => l.module === 'ingest_sial')).toBe(true);
+    // The attempt and final rows are task-tracker's: ingest-sial does not write them a second time.
+    expect(logs.filter((l) => /intento \d+ de \d+:|falló definitivamente/.test(l.message))).toEqual([]);
     expect(await checkpoint(TipoIngesta.ASPIRANTES)).toBe(before);
 
     // A 200 with HTML: transient too, retried; once SIAL answers, the second attempt succeeds.
@@ -201,23 +203,21 @@ describe('ingest-sial against a misbehaving SIAL', () => {
     const recovered = await h.runPeriodic('aspirantes');
     const d = await detalles(recovered);
     expect(d.errors).toBe(0);
-    const rows = await logsWhen(recovered, /falló el intento 1 de 2/);
-    expect(rows.find((l) => /falló el intento 1 de 2/.test(l.message))!.message).toMatch(
-      /Respuesta inválida de SIAL en GET .*: el cuerpo no es JSON sino una página HTML «502 Bad Gateway», probablemente de un proxy \(2 solicitudes HTTP\)\. Se reintenta en 300 ms\.$/,
+    const first = await h.failed(recovered);
+    expect(first.willRetry).toBe(true);
+    expect(first.mensajeError).toMatch(
+      /Respuesta inválida de SIAL en GET .*: el cuerpo no es JSON sino una página HTML «502 Bad Gateway», probablemente de un proxy \(2 solicitudes HTTP\)$/,
     );
   });
 
   it('fails at once on a well-formed answer of the wrong shape, saying it will not be retried', async () => {
     h.fake.setFaults({ shape: { variant: 'not_array', endpoints: 'list' } });
     const taskId = await h.runPeriodic('aspirantes');
-    const logs = await logsWhen(taskId, /no se resuelve reintentando/);
+    const failed = await h.failed(taskId);
     h.fake.setFaults({ shape: false });
-    const row = logs.find((l) => /no se resuelve reintentando/.test(l.message))!;
-    expect(row.nivel).toBe('ERROR');
-    expect(row.message).toMatch(
-      /^La ingesta de aspirantes falló en el intento 1 de 2 con un error que no se resuelve reintentando: Respuesta inválida de SIAL/,
-    );
-    expect((await h.failed(taskId)).mensajeError).toMatch(/^Respuesta inválida de SIAL/);
+    expect(failed.attempt).toBe(1);
+    expect(failed.willRetry).toBe(false);
+    expect(failed.mensajeError).toMatch(/^Respuesta inválida de SIAL/);
   });
 
   it('names personal data answered [] as a document SIAL did not find, keeps the stored data, and logs it per record', async () => {

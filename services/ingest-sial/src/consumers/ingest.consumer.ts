@@ -165,44 +165,6 @@ function fateOf(err: unknown, attempt: number, signal: AbortSignal, policy: Atte
   return { kind: 'final', permanent: false };
 }
 
-/** A failed attempt as a Log row of its Tarea: WARNING with the wait when it is retried, ERROR when it is the end. */
-async function logFailure(
-  ctx: CommandContext<unknown>,
-  label: string,
-  err: unknown,
-  fate: Fate,
-  policy: AttemptPolicy,
-): Promise<void> {
-  if (fate.kind === 'interrupted') return; // the worker writes its own row for a hand-back
-  const mensaje = err instanceof Error ? err.message : String(err);
-  const codigo = (err as { code?: unknown }).code;
-  const detalles = {
-    intento: ctx.attempt,
-    max_intentos: policy.maxAttempts,
-    ...(typeof codigo === 'string' ? { codigo } : {}),
-  };
-  const attempt = `intento ${ctx.attempt} de ${policy.maxAttempts}`;
-  await ctx.reporter
-    .log(
-      fate.kind === 'retry'
-        ? {
-            level: 'WARNING',
-            module: LOG_MODULE,
-            message: `${label}: falló el ${attempt}: ${mensaje}. Se reintenta en ${describeWait(fate.delayMs)}.`,
-            detalles: { ...detalles, espera_segundos: Math.round(fate.delayMs / 1000), se_reintenta: true },
-          }
-        : {
-            level: 'ERROR',
-            module: LOG_MODULE,
-            message: fate.permanent
-              ? `${label} falló en el ${attempt} con un error que no se resuelve reintentando: ${mensaje}`
-              : `${label} falló definitivamente: se agotaron los ${policy.maxAttempts} intentos. Último error: ${mensaje}`,
-            detalles: { ...detalles, se_reintenta: false },
-          },
-    )
-    .catch(() => undefined);
-}
-
 /**
  * The SIAL client's HTTP retries inside this attempt as Log rows (a retried request is not a Tarea attempt), up to
  * {@link HTTP_RETRY_LOG_CAP}; the service log has every one.
@@ -227,25 +189,21 @@ function httpRetryLog(ctx: CommandContext<unknown>): NonNullable<SialClientOptio
   };
 }
 
-/** A failed attempt: counted (attempt, and the task when no retry follows) and written to the Tarea's Log. */
-async function recordFailure(
-  ctx: CommandContext<unknown>,
-  tipo: Tipo,
-  label: string,
-  err: unknown,
-  policy: AttemptPolicy,
-): Promise<void> {
+/**
+ * A failed attempt, counted (attempt, and the task when no retry follows). Its Log rows — the attempt with the wait
+ * before the next one, the final failure — are written by task-tracker from the runner's `failed` event, as for
+ * every task; writing them here too showed each failure twice.
+ */
+function recordFailure(ctx: CommandContext<unknown>, tipo: Tipo, err: unknown, policy: AttemptPolicy): void {
   const fate = fateOf(err, ctx.attempt, ctx.signal, policy);
   ingestMetrics.attempts.inc({ tipo, result: fate.kind === 'interrupted' ? 'interrupted' : 'failed' });
   if (fate.kind === 'final') ingestMetrics.runs.inc({ tipo, result: 'failed' });
-  await logFailure(ctx, label, err, fate, policy);
 }
 
 /** Reads the configuration for an attempt; a failure (the database unavailable) is a failed attempt like any. */
 async function configurationFor(
   ctx: CommandContext<unknown>,
   tipo: Tipo,
-  label: string,
   knex: Knex,
   policy: AttemptPolicy,
 ): Promise<Configuracion> {
@@ -258,7 +216,7 @@ async function configurationFor(
         cause: err,
       },
     );
-    await recordFailure(ctx, tipo, label, failure, policy);
+    recordFailure(ctx, tipo, failure, policy);
     throw failure;
   }
 }
@@ -266,8 +224,8 @@ async function configurationFor(
 /**
  * Runs one ingestion attempt (everything after the window check) and records it. Attempts and tasks are counted
  * apart: `lucy_ingest_attempts_total` counts every attempt's result; `lucy_ingest_runs_total` counts a task once,
- * when it ends (`succeeded`, `dry_run`, or `failed` when no retry follows). A failed attempt is also a Log row of its
- * Tarea ({@link logFailure}).
+ * when it ends (`succeeded`, `dry_run`, or `failed` when no retry follows). A failed attempt's Log row is written by
+ * task-tracker ({@link recordFailure}).
  */
 async function measuredRun(
   ctx: CommandContext<unknown>,
@@ -284,7 +242,7 @@ async function measuredRun(
     outcome = await run();
   } catch (err) {
     endTimer();
-    await recordFailure(ctx, tipo, label, err, policy);
+    recordFailure(ctx, tipo, err, policy);
     throw err;
   }
   endTimer();
@@ -412,7 +370,7 @@ export function createIngestWorkers(deps: IngestWorkerDeps): CommandWorker[] {
         const now = deps.clock();
         const reconciliar = ctx.message.reconciliar;
         const label = reconciliar ? `La reconciliación de ${tipo}` : `La ingesta de ${tipo}`;
-        const config = await configurationFor(ctx, tipo, label, deps.knex, policy);
+        const config = await configurationFor(ctx, tipo, deps.knex, policy);
         const ventana = config.ventanas[tipo];
         if (!ctx.message.ignorarVentana) {
           const decision = evaluateWindow({ tipo, inicio: ventana.diaInicio, fin: ventana.diaFin }, now);
