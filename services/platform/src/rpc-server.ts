@@ -279,6 +279,36 @@ function apiKeyRequesterInterceptor(): Interceptor {
   };
 }
 
+/**
+ * A stream opened with a key checks the key again before each message it sends: a key revoked (or whose grant
+ * no longer covers the method) while a stream is open gets nothing more, not only on its next call.
+ */
+function apiKeyStreamInterceptor(keys: ApiKeyStore | undefined): Interceptor {
+  return (next) => async (req) => {
+    const res = await next(req);
+    const header = req.header.get('authorization') ?? '';
+    if (!keys || !res.stream || !req.contextValues.get(apiKeyCallerKey)) return res;
+    const source = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        for await (const m of source) {
+          const now = keys.authenticate(header.slice('Bearer '.length));
+          if (!now) throw sanction(new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated));
+          if (!isGranted(now.grants, req.service.typeName, req.method.name))
+            throw sanction(
+              new ConnectError(
+                `La clave de acceso «${now.name}» no tiene permiso para llamar a ${req.service.typeName}/${req.method.name}.`,
+                Code.PermissionDenied,
+              ),
+            );
+          yield m;
+        }
+      })(),
+    };
+  };
+}
+
 /** Constant-time check of an `Authorization` header against `Bearer <token>`. */
 function tokenChecker(token: string): (header: string | null | undefined) => boolean {
   const expected = Buffer.from(`Bearer ${token}`);
@@ -509,7 +539,12 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const connectHandler = connectNodeAdapter({
     readMaxBytes,
     requestGate: requestGate(options.token, readMaxBytes, logger, apiKeys),
-    interceptors: [traceInterceptor(), apiKeyRequesterInterceptor(), errorInterceptor(logger)],
+    interceptors: [
+      traceInterceptor(),
+      apiKeyRequesterInterceptor(),
+      errorInterceptor(logger),
+      apiKeyStreamInterceptor(apiKeys),
+    ],
     routes: (router) => {
       router.service(HealthService, {
         async check(req) {

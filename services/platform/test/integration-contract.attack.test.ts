@@ -4,10 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EliminarCuentaExternaCommandSchema, TaskFailedSchema } from '@lucy/proto';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { EliminarCuentaExternaCommandSchema, TaskFailedSchema, TaskService } from '@lucy/proto';
 import { fromBinary } from '@bufbuild/protobuf';
-import { createTestNats, readStream, testLogger, waitFor, type TestNats } from '../../testkit/src/index.js';
-import { createCommandWorker, decode, H, type CommandWorker } from '../src/index.js';
+import {
+  createTestNats,
+  readStream,
+  TEST_TOKEN,
+  testLogger,
+  waitFor,
+  type TestNats,
+} from '../../testkit/src/index.js';
+import {
+  createCommandWorker,
+  createRpcClient,
+  decode,
+  H,
+  revokeApiKey,
+  startRpcServer,
+  type CommandWorker,
+} from '../src/index.js';
 import { createApiKey, readApiKeysFile } from '../src/api-keys.js';
 
 /** Attacks on the integration contract (issue 20): what another system can send, and the API keys file. */
@@ -139,6 +155,70 @@ describe('the API keys file edited by several `lucy apikeys` at once', () => {
       expect(keys.find((k) => k.id === leaked.id)?.revokedAt).toBeDefined();
       expect(keys).toHaveLength(1 + 4 * 25);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('a revoked API key on a stream it opened before', () => {
+  it('gets no more messages once the servers see the revocation', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lucy-apikeys-stream-'));
+    const file = join(dir, 'keys.json');
+    const server = await startRpcServer({
+      port: 0,
+      host: '127.0.0.1',
+      token: TEST_TOKEN,
+      apiKeysFile: file,
+      logger: testLogger(),
+      metrics: false,
+      services: [TaskService],
+      readiness: [],
+      routes: (router) => {
+        router.service(TaskService, {
+          async getTarea() {
+            return {};
+          },
+          async *watchTareas(_req, ctx) {
+            while (!ctx.signal.aborted) {
+              yield {};
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          },
+        });
+      },
+    });
+    try {
+      const { key, record } = createApiKey(file, 'panel-externo', ['lucy.task.v1.TaskService/*']);
+      const client = createRpcClient(TaskService, { baseUrl: server.url, token: key });
+      const accepted = async () => {
+        try {
+          await client.getTarea({});
+          return 'ok';
+        } catch (err) {
+          return Code[ConnectError.from(err).code];
+        }
+      };
+      await waitFor(async () => (await accepted()) === 'ok', { what: 'the key accepted', timeoutMs: 10_000 });
+      const ac = new AbortController();
+      const stream = client.watchTareas({}, { signal: ac.signal })[Symbol.asyncIterator]();
+      await stream.next();
+      revokeApiKey(file, record.id);
+      await waitFor(async () => (await accepted()) === 'Unauthenticated', {
+        what: 'the revoked key refused on a new call',
+        timeoutMs: 10_000,
+      });
+      // The open stream ends too, instead of serving the revoked key for as long as it stays open.
+      let ended: string | undefined;
+      try {
+        for (let i = 0; i < 200 && !ended; i++) if ((await stream.next()).done) ended = 'done';
+      } catch (err) {
+        ended = Code[ConnectError.from(err).code];
+      } finally {
+        ac.abort();
+      }
+      expect(ended).toBe('Unauthenticated');
+    } finally {
+      await server.close();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
