@@ -134,16 +134,42 @@ export function createCommandPublisher(
     headers.set(H.msgId, options.msgId ?? taskId);
     return { subject: names.full(subject), data, headers, taskId };
   };
+  /**
+   * JetStream de-duplicates by `Nats-Msg-Id` across the whole stream, not per subject, and our ids are guessable
+   * (`alumno-deleted:<id>`, `<periodic>@<slot>`): a system allowed to publish one command could store a message under
+   * the id of another and have the real one dropped as a duplicate (a deletion never run, a slot never fired). A
+   * duplicate ack is therefore believed only when the message stored under that id is on the same subject; otherwise
+   * the command goes out again under an id bound to its subject, and under a random one if that was taken as well.
+   */
+  const confirmDuplicate = async (
+    command: PreparedCommand,
+    ack: { stream: string; seq: number; duplicate: boolean },
+    depth = 0,
+  ): Promise<Published> => {
+    const published = { taskId: command.taskId, seq: ack.seq, duplicate: ack.duplicate };
+    if (!ack.duplicate || !ack.stream) return published;
+    const jsm = await js.jetstreamManager();
+    const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq }).catch(() => null);
+    // Gone (aged out, purged) or on the same subject: a genuine duplicate.
+    if (!stored || stored.subject === command.subject) return published;
+    const original = command.headers.get(H.msgId);
+    command.headers.set(H.msgId, depth === 0 ? `${original}@${command.subject}` : `${original}@${uuidv7()}`);
+    const again = await js.publish(command.subject, command.data, { headers: command.headers });
+    return depth === 0
+      ? confirmDuplicate(command, again, depth + 1)
+      : { taskId: command.taskId, seq: again.seq, duplicate: again.duplicate };
+  };
   const publishRaw: CommandPublisher['publishRaw'] = async (subject, data, contentType, options) => {
     const command = prepare(subject, data, contentType, options);
     const ack = await js
       .publish(command.subject, command.data, { headers: command.headers })
+      .then((a) => confirmDuplicate(command, a))
       .catch((err: unknown) => {
         endPublish(command.headers, err);
         throw err;
       });
     endPublish(command.headers);
-    return { taskId: command.taskId, seq: ack.seq, duplicate: ack.duplicate };
+    return ack;
   };
   const batch = nc ? createBatchPublisher(nc) : undefined;
   return {
@@ -157,24 +183,31 @@ export function createCommandPublisher(
       if (batch) {
         const acks = await batch.publishAll(commands, options.timeoutMs);
         acks.forEach((ack, i) => endPublish(commands[i]!.headers, ack instanceof Error ? ack : undefined));
-        return acks.map((ack, i) =>
-          ack instanceof Error
-            ? ack
-            : { taskId: commands[i]!.taskId, seq: ack.seq, duplicate: ack.duplicate },
+        return Promise.all(
+          acks.map((ack, i) =>
+            ack instanceof Error
+              ? Promise.resolve(ack)
+              : confirmDuplicate(commands[i]!, ack).catch((err: unknown) =>
+                  err instanceof Error ? err : new Error(String(err)),
+                ),
+          ),
         );
       }
       return Promise.all(
         commands.map((c) =>
-          js.publish(c.subject, c.data, { headers: c.headers }).then(
-            (ack): Published => {
-              endPublish(c.headers);
-              return { taskId: c.taskId, seq: ack.seq, duplicate: ack.duplicate };
-            },
-            (err: unknown) => {
-              endPublish(c.headers, err);
-              return err instanceof Error ? err : new Error(String(err));
-            },
-          ),
+          js
+            .publish(c.subject, c.data, { headers: c.headers })
+            .then((ack) => confirmDuplicate(c, ack))
+            .then(
+              (published): Published => {
+                endPublish(c.headers);
+                return published;
+              },
+              (err: unknown) => {
+                endPublish(c.headers, err);
+                return err instanceof Error ? err : new Error(String(err));
+              },
+            ),
         ),
       );
     },

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headers } from '@nats-io/nats-core';
 import { createTestNats, readStream, type TestNats } from '../../testkit/src/index.js';
 import { CONTENT_TYPE, createCommandPublisher, H, type Published } from '../src/index.js';
 
@@ -80,6 +81,65 @@ describe('command publisher: prepared commands published as a burst', () => {
     );
     const results = await publisher.publishPrepared(commands);
     expect(results.every((r) => !(r instanceof Error) && !r.duplicate)).toBe(true);
+  });
+});
+
+describe('command publisher: an idempotency key taken on another subject', () => {
+  let t: TestNats;
+  beforeAll(async () => {
+    t = await createTestNats();
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+  const DELETE = 'lucy.cmd.identity.eliminar_cuenta_externa';
+  const options = (msgId: string) => ({
+    taskType: 'alumnos.tasks.eliminar_cuenta_externa',
+    requestedBy: 'ingest-sial',
+    trigger: 'event' as const,
+    msgId,
+  });
+  // What a system allowed to publish only ingestions can do: store a message under the id of another command.
+  const poison = async (msgId: string) => {
+    const h = headers();
+    h.set(H.msgId, msgId);
+    await t.handles.js.publish(t.names.full(SUBJECT), new Uint8Array([1]), { headers: h });
+  };
+  const storedOn = async (subject: string) =>
+    (await readStream(t.handles, t.names.streams.cmd)).filter((m) => m.subject === t.names.full(subject));
+
+  it('stores the command anyway (one request each), and a real re-publication is still a duplicate', async () => {
+    await poison('alumno-deleted:a1');
+    const publisher = createCommandPublisher(t.handles.js, t.names);
+    const first = await publisher.publishRaw(
+      DELETE,
+      new Uint8Array([2]),
+      CONTENT_TYPE.protobuf,
+      options('alumno-deleted:a1'),
+    );
+    expect(first.duplicate).toBe(false);
+    expect(await storedOn(DELETE)).toHaveLength(1);
+    const again = await publisher.publishRaw(
+      DELETE,
+      new Uint8Array([2]),
+      CONTENT_TYPE.protobuf,
+      options('alumno-deleted:a1'),
+    );
+    expect(again.duplicate).toBe(true);
+    expect(await storedOn(DELETE)).toHaveLength(1);
+  });
+
+  it('stores the command anyway in a burst, and under a random id when the subject-bound one was taken too', async () => {
+    await poison('alumno-deleted:a2');
+    await poison(`alumno-deleted:a2@${t.names.full(DELETE)}`);
+    const publisher = createCommandPublisher(t.handles.js, t.names, t.handles.nc);
+    const [r] = await publisher.publishPrepared([
+      publisher.prepare(DELETE, new Uint8Array([3]), CONTENT_TYPE.protobuf, options('alumno-deleted:a2')),
+    ]);
+    expect(r).not.toBeInstanceOf(Error);
+    expect((r as Published).duplicate).toBe(false);
+    const mine = (await storedOn(DELETE)).filter((m) => m.data[0] === 3);
+    expect(mine).toHaveLength(1);
   });
 });
 
