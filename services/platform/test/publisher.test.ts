@@ -96,7 +96,7 @@ describe('command publisher: an idempotency key taken on another subject', () =>
   const options = (msgId: string) => ({
     taskType: 'alumnos.tasks.eliminar_cuenta_externa',
     requestedBy: 'ingest-sial',
-    trigger: 'event' as const,
+    trigger: 'ingest' as const,
     msgId,
   });
   // What a system allowed to publish only ingestions can do: store a message under the id of another command.
