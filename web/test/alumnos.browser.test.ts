@@ -157,7 +157,12 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     if (!existsSync(CHROMIUM))
       throw new Error(`No Chromium at ${CHROMIUM}: install Debian's chromium or set CHROMIUM_PATH`);
     mkdirSync(SCREENSHOTS, { recursive: true });
-    sys = await startSystem({ full: true, sialSize: 60 });
+    // Every account deletion is held for an admin (the mass-deletion guard at 0), so the held list has a row.
+    sys = await startSystem({
+      full: true,
+      sialSize: 60,
+      serviceEnv: { 'identity-teams': { IDENTITY_MASS_DELETE_MAX: '0' } },
+    });
     await sys.addStaff('lectora', 'lector', 'secreto-de-lectura-1');
     await sys.addStaff('operador', 'operador', 'secreto-de-operacion-1');
     orm = await createWebOrm(sys.db.url, 1);
@@ -450,9 +455,48 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await shot('alumno-eliminar-rechazado');
     expect((await alumnos({ ids: [legado.id] })).length).toBe(1);
 
-    await open('/admin/alumnos/alumno/retenidas/');
+    // An alumno with a deletable account: deleted, its account removal held, then confirmed by an admin.
+    const b = conEmail[4]!;
+    const upn = (await graphUsers()).find((x) => x.employeeId === b.dni)!.userPrincipalName;
+    await open(`/admin/alumnos/alumno/${b.id}/`);
+    await page.click('#eliminar');
+    await page.click('#confirmar-eliminar');
+    await page
+      .waitForSelector('#eliminado, #detalle-error', { timeout: 60_000 })
+      .catch(async (err: unknown) => {
+        await page.screenshot({ path: join(SCREENSHOTS, 'debug-eliminar.png'), fullPage: true });
+        throw new Error(
+          `${page.url()} ${(await page.locator('body').textContent())?.slice(0, 1500)} ${browserErrors.join(' | ')}`,
+          { cause: err },
+        );
+      });
+    expect(
+      await page.locator('#detalle-error').count(),
+      (await page.locator('main').textContent()) ?? '',
+    ).toBe(0);
+    expect(await page.locator('#eliminado').textContent()).toContain('Teams y Moodle');
+    expect(await alumnos({ ids: [b.id] })).toEqual([]);
+    await waitFor(
+      async () => {
+        await open('/admin/alumnos/alumno/retenidas/');
+        return (await page.locator(`#retenidas tr[data-upn="${upn}"]`).count()) === 1;
+      },
+      { what: 'the held deletion listed', timeoutMs: 90_000, intervalMs: 1_000 },
+    );
     expect(await page.locator('h1').textContent()).toBe('Eliminaciones retenidas');
     await shot('alumnos-eliminaciones-retenidas');
+    await page.check(`#retenidas tr[data-upn="${upn}"] input[name=ids]`);
+    await page.check('input[name=confirmar]');
+    await page.click('#confirmar-retenidas');
+    await page.waitForSelector('.banner.ok');
+    expect(await page.locator('.banner.ok').textContent()).toContain('1 eliminaciones programadas');
+    await waitFor(
+      async () => {
+        const u = (await graphUsers()).find((x) => x.userPrincipalName === upn);
+        return !u || Boolean((u as GraphUser & { deletedDateTime?: string | null }).deletedDateTime);
+      },
+      { what: 'the Teams account removed after the confirmation', timeoutMs: 90_000, intervalMs: 1_000 },
+    );
   });
 
   it('records every action in the audit trail', async () => {
@@ -460,6 +504,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await open('/admin/auditoria/');
     const text = (await page.locator('main').textContent()) ?? '';
     for (const action of [
+      'eliminacion.confirmar',
       'alumno.accion.activar',
       'alumno.revelar_password',
       'alumno.eliminar',
