@@ -733,12 +733,28 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         }
 
         if (cancelledEntry && cancelledEntry.operation === 'PUT') {
-          await reporterFor(next, run).skipped(
-            `Tarea cancelada: ${cancelledEntry.string() || 'por el personal'}`,
-            { cancelada: true },
-          );
-          ackAll(r);
-          r.settled = true;
+          // Recorded like any outcome (as on a first delivery): a later copy or a redelivery after a lost ack
+          // reports this skip again under the same `Nats-Msg-Id`, never a new one.
+          const d: TaskDecision = {
+            kind: 'skipped',
+            reason: `Tarea cancelada: ${cancelledEntry.string() || 'por el personal'}`,
+            detalles: { cancelada: true },
+          };
+          const recorded: TaskOutcomeRecord = {
+            attempt: next,
+            run,
+            worker: options.worker,
+            state: d.kind,
+            at: new Date().toISOString(),
+            decision: d,
+          };
+          if ((await claimFor(outcomes, task.taskId, known, recorded)) === undefined) {
+            nakAll(r, heartbeatMs);
+            r.settled = true;
+            outcome('running_elsewhere');
+            return undefined;
+          }
+          await report(r, reporterFor(next, run), d, msg, task);
           outcome('cancelled');
           return undefined;
         }

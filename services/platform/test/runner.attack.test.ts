@@ -1,0 +1,280 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBinary } from '@bufbuild/protobuf';
+import { EliminarCuentaExternaCommandSchema, TaskSkippedSchema, TaskStartedSchema } from '@lucy/proto';
+import {
+  createTestNats,
+  readStream,
+  testLogger,
+  TEST_NATS_URL,
+  waitFor,
+  type TestNats,
+} from '../../testkit/src/index.js';
+import {
+  connectNats,
+  createCommandPublisher,
+  createCommandWorker,
+  H,
+  readTaskOutcome,
+  TransientError,
+  type CommandWorker,
+  type CommandWorkerOptions,
+  type NatsHandles,
+} from '../src/index.js';
+
+type Schema = typeof EliminarCuentaExternaCommandSchema;
+type Options = CommandWorkerOptions<Schema>;
+
+/**
+ * Attacks on the consumer runner's exactly-once guarantees (session 4 review): short ack waits, replicas on one
+ * durable (each on its own connection, as separate processes are), stop() in the middle of a batch, cancellations.
+ */
+describe('consumer runner under attack: never twice, never lost', () => {
+  let t: TestNats;
+  const workers: CommandWorker[] = [];
+  const connections: NatsHandles[] = [];
+
+  beforeAll(async () => {
+    t = await createTestNats();
+  });
+
+  afterAll(async () => {
+    for (const w of workers) await w.stop().catch(() => undefined);
+    for (const c of connections) await c.nc.close().catch(() => undefined);
+    await t.cleanup();
+  });
+
+  const subjectOf = (name: string) => `lucy.cmd.test.${name}`;
+
+  /** A runner on a connection of its own, like a separate process. */
+  async function startWorker(name: string, handle: Options['handle'], extra: Partial<Options> = {}) {
+    const h = await connectNats({ NATS_URL: TEST_NATS_URL }, testLogger('nats'), `attack-${name}`);
+    connections.push(h);
+    const w = createCommandWorker({
+      js: h.js,
+      jsm: h.jsm,
+      names: t.names,
+      logger: testLogger(),
+      durable: `attack_${name}`,
+      subject: subjectOf(name),
+      taskType: 'alumnos.tasks.eliminar_cuenta_externa',
+      schema: EliminarCuentaExternaCommandSchema,
+      worker: `attack/${name}/${connections.length}`,
+      backoffMs: () => 50,
+      cancellations: t.buckets.cancellations,
+      handle,
+      ...extra,
+    });
+    workers.push(w);
+    await w.start();
+    return w;
+  }
+
+  const publish = (name: string, alumnoId: string, extra: { taskId?: string; msgId?: string } = {}) =>
+    createCommandPublisher(t.handles.js, t.names).publish(
+      subjectOf(name),
+      EliminarCuentaExternaCommandSchema,
+      { alumnoId, upn: `${alumnoId}@x` },
+      { taskType: 'alumnos.tasks.eliminar_cuenta_externa', requestedBy: 'test', trigger: 'admin', ...extra },
+    );
+
+  const events = async (kind: string, taskId?: string) =>
+    (await readStream(t.handles, t.names.streams.evt, t.names.evt('task', kind))).filter(
+      (m) => !taskId || m.header(H.taskId) === taskId,
+    );
+
+  const settled = (name: string) =>
+    waitFor(
+      async () => {
+        const i = await t.handles.jsm.consumers.info(t.names.streams.cmd, `attack_${name}`);
+        return i.num_ack_pending === 0 && i.num_pending === 0;
+      },
+      { timeoutMs: 30_000, what: `consumer attack_${name} settled` },
+    );
+
+  const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+
+  it('two replicas on one durable, handlers three times the ack wait: every task runs once', async () => {
+    const runs = new Map<string, number>();
+    const handle: Options['handle'] = async ({ message }) => {
+      count(runs, message.alumnoId);
+      // Longer than the ack wait: only the runner's heartbeats keep the delivery alive.
+      await new Promise((r) => setTimeout(r, 1500));
+    };
+    await startWorker('replicas', handle, { concurrency: 3, ackWaitMs: 500 });
+    await startWorker('replicas', handle, { concurrency: 3, ackWaitMs: 500 });
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await publish('replicas', `r${i}`)).taskId);
+    // A copy of two tasks too (the publisher sending again under another id).
+    await publish('replicas', 'r0', { taskId: ids[0]! });
+    await publish('replicas', 'r1', { taskId: ids[1]! });
+    await waitFor(
+      async () => (await events('succeeded')).filter((m) => ids.includes(m.header(H.taskId)!)).length >= 8,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    await settled('replicas');
+    expect(runs.size).toBe(8);
+    expect([...runs.values()].every((n) => n === 1)).toBe(true);
+    for (const id of ids) expect(await events('succeeded', id)).toHaveLength(1);
+    const started = (await events('started')).filter((m) => ids.includes(m.header(H.taskId)!));
+    expect(started.map((m) => fromBinary(TaskStartedSchema, m.data).attempt)).toEqual(Array(8).fill(1));
+  }, 45_000);
+
+  it('stop() in the middle of a batch: nothing lost, nothing run twice, no attempt used up', async () => {
+    const runs = new Map<string, number>();
+    const attempts: number[] = [];
+    let stopping = false;
+    const first = await startWorker(
+      'midbatch',
+      async ({ message, signal, attempt }) => {
+        count(runs, message.alumnoId);
+        attempts.push(attempt);
+        if (!stopping) {
+          // Held until stop(): the handler gives up as asked, and the task is handed back.
+          await new Promise<void>((resolve, reject) => {
+            signal.addEventListener('abort', () => reject(new Error('stopping')), { once: true });
+          });
+        }
+      },
+      { concurrency: 4, ackWaitMs: 1000, drainTimeoutMs: 5000 },
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await publish('midbatch', `m${i}`)).taskId);
+    await waitFor(() => first.inFlight() === 4);
+    await first.stop();
+    stopping = true;
+    await startWorker(
+      'midbatch',
+      async ({ message, attempt }) => {
+        count(runs, message.alumnoId);
+        attempts.push(attempt);
+      },
+      { concurrency: 4, ackWaitMs: 1000 },
+    );
+    await waitFor(
+      async () => (await events('succeeded')).filter((m) => ids.includes(m.header(H.taskId)!)).length >= 10,
+      { timeoutMs: 30_000 },
+    );
+    await settled('midbatch');
+    for (const id of ids) expect(await events('succeeded', id)).toHaveLength(1);
+    // The four handed back ran twice by design (interrupted, then resumed); every other task ran once.
+    expect([...runs.values()].filter((n) => n === 2)).toHaveLength(4);
+    expect([...runs.values()].filter((n) => n === 1)).toHaveLength(6);
+    expect(attempts.every((a) => a === 1)).toBe(true);
+    expect(await events('failed')).toHaveLength(0);
+  }, 45_000);
+
+  it('stop() while a batch pull is open and commands stream in: none lost, each completed once', async () => {
+    const later = new Map<string, number>();
+    const attempts: number[] = [];
+    const first = await startWorker(
+      'openpull',
+      async ({ signal, attempt }) => {
+        attempts.push(attempt);
+        await new Promise<void>((_, reject) => {
+          signal.addEventListener('abort', () => reject(new Error('stopping')), { once: true });
+        });
+      },
+      { concurrency: 8, ackWaitMs: 1000, drainTimeoutMs: 5000 },
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await publish('openpull', `o${i}`)).taskId);
+    // Three slots busy: the runner now has a pull for five open.
+    await waitFor(() => first.inFlight() === 3);
+    const burst = Array.from({ length: 12 }, (_, i) => publish('openpull', `p${i}`));
+    const stopped = first.stop();
+    ids.push(...(await Promise.all(burst)).map((p) => p.taskId));
+    await stopped;
+    await startWorker(
+      'openpull',
+      async ({ message, attempt }) => {
+        count(later, message.alumnoId);
+        attempts.push(attempt);
+      },
+      { concurrency: 8, ackWaitMs: 1000 },
+    );
+    await waitFor(
+      async () => (await events('succeeded')).filter((m) => ids.includes(m.header(H.taskId)!)).length >= 15,
+      { timeoutMs: 30_000 },
+    );
+    await settled('openpull');
+    for (const id of ids) expect(await events('succeeded', id)).toHaveLength(1);
+    expect(later.size).toBe(15);
+    expect([...later.values()].every((n) => n === 1)).toBe(true);
+    expect(attempts.every((a) => a === 1)).toBe(true);
+    expect((await events('failed')).filter((m) => ids.includes(m.header(H.taskId)!))).toHaveLength(0);
+  }, 45_000);
+
+  it('a task cancelled before its first delivery is skipped, recorded, and a copy re-reports the same skip', async () => {
+    let runs = 0;
+    await startWorker(
+      'cancel-first',
+      async () => {
+        runs++;
+      },
+      { concurrency: 1 },
+    );
+    const taskId = 'tarea-cancelada-antes-0001';
+    await t.buckets.cancellations.put(taskId, 'por el personal (prueba)');
+    await publish('cancel-first', 'c1', { taskId });
+    await waitFor(async () => (await events('skipped', taskId)).length === 1);
+    await publish('cancel-first', 'c1', { taskId, msgId: `${taskId}-copia` });
+    await settled('cancel-first');
+    expect(runs).toBe(0);
+    const outcomes = await t.handles.kvm.open(t.names.buckets.outcomes);
+    expect((await readTaskOutcome(outcomes, taskId))?.record.state).toBe('skipped');
+    expect(await events('skipped', taskId)).toHaveLength(1);
+    expect(fromBinary(TaskSkippedSchema, (await events('skipped', taskId))[0]!.data).attempt).toBe(1);
+  });
+
+  it('a task cancelled after a failed attempt is recorded as skipped: a later copy re-reports, never a new skip', async () => {
+    let runs = 0;
+    const taskId = 'tarea-cancelada-despues-0001';
+    await startWorker(
+      'cancel-retry',
+      async () => {
+        runs++;
+        // Staff cancel it while the first attempt runs; the attempt then fails and is retried.
+        await t.buckets.cancellations.put(taskId, 'por el personal (prueba)');
+        throw new TransientError('Graph no respondió');
+      },
+      { concurrency: 1 },
+    );
+    await publish('cancel-retry', 'c2', { taskId });
+    await waitFor(async () => (await events('skipped', taskId)).length === 1);
+    await settled('cancel-retry');
+    const outcomes = await t.handles.kvm.open(t.names.buckets.outcomes);
+    await waitFor(async () => (await readTaskOutcome(outcomes, taskId))?.record.state === 'skipped', {
+      what: 'the skip recorded in the outcomes bucket',
+    });
+    // A copy of the task (or a redelivery after a lost ack) must report the recorded skip, not a new one.
+    await publish('cancel-retry', 'c2', { taskId, msgId: `${taskId}-copia` });
+    await settled('cancel-retry');
+    expect(runs).toBe(1);
+    expect(await events('skipped', taskId)).toHaveLength(1);
+  });
+
+  it('max attempts reached: exactly maxAttempts runs, one dead letter, a later copy neither runs nor re-letters', async () => {
+    let runs = 0;
+    await startWorker(
+      'max-attempts',
+      async () => {
+        runs++;
+        throw new TransientError('siempre falla');
+      },
+      { concurrency: 2, maxAttempts: 3, ackWaitMs: 1000 },
+    );
+    const { taskId } = await publish('max-attempts', 'x1');
+    await waitFor(async () => (await t.handles.jsm.streams.info(t.names.streams.dlq)).state.messages >= 1, {
+      timeoutMs: 20_000,
+    });
+    await settled('max-attempts');
+    await publish('max-attempts', 'x1', { taskId, msgId: `${taskId}-copia` });
+    await settled('max-attempts');
+    expect(runs).toBe(3);
+    expect((await t.handles.jsm.streams.info(t.names.streams.dlq)).state.messages).toBe(1);
+    const outcomes = await t.handles.kvm.open(t.names.buckets.outcomes);
+    expect((await readTaskOutcome(outcomes, taskId))?.record.state).toBe('dead_lettered');
+  }, 30_000);
+});
