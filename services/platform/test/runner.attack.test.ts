@@ -1,3 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBinary } from '@bufbuild/protobuf';
 import { EliminarCuentaExternaCommandSchema, TaskSkippedSchema, TaskStartedSchema } from '@lucy/proto';
@@ -13,6 +18,9 @@ import {
   connectNats,
   createCommandPublisher,
   createCommandWorker,
+  createNames,
+  provisionBuckets,
+  provisionStreams,
   H,
   readTaskOutcome,
   TransientError,
@@ -277,4 +285,126 @@ describe('consumer runner under attack: never twice, never lost', () => {
     const outcomes = await t.handles.kvm.open(t.names.buckets.outcomes);
     expect((await readTaskOutcome(outcomes, taskId))?.record.state).toBe('dead_lettered');
   }, 30_000);
+});
+
+/**
+ * Lost acks, for real: a nats-server 2.9 of the test's own where one user may publish anything but an ack
+ * (`$JS.ACK.>`), so every ack (and nak) of a runner connected as it is lost on its way, as if the connection were
+ * cut right after the handler. The redelivery must report the recorded outcome again, never run the task again.
+ */
+describe('consumer runner: a lost ack', () => {
+  const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+  let dir: string;
+  let server: ChildProcess;
+  let url: string;
+  const handles: NatsHandles[] = [];
+  const workers: CommandWorker[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lucy-lost-ack-'));
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address() as { port: number };
+        s.close(() => resolve(p));
+      });
+    });
+    url = `nats://127.0.0.1:${port}`;
+    writeFileSync(
+      join(dir, 'server.conf'),
+      [
+        `port: ${port}`,
+        'host: 127.0.0.1',
+        `jetstream { store_dir: "${join(dir, 'js')}" }`,
+        'authorization { users: [',
+        '  { user: full, password: full }',
+        '  { user: noack, password: noack, permissions: { publish: { allow: ">", deny: "$JS.ACK.>" } } }',
+        '] }',
+      ].join('\n'),
+    );
+    server = spawn(NATS_SERVER, ['-c', join(dir, 'server.conf')], { stdio: 'ignore' });
+    await waitFor(
+      async () => {
+        const h = await connectNats(
+          { NATS_URL: url, NATS_USER: 'full', NATS_PASSWORD: 'full' },
+          testLogger('nats'),
+          'probe',
+        ).catch(() => undefined);
+        if (h) await h.nc.close();
+        return h !== undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'own nats-server' },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const w of workers) await w.stop().catch(() => undefined);
+    for (const h of handles) await h.nc.close().catch(() => undefined);
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  const as = async (user: 'full' | 'noack') => {
+    const h = await connectNats(
+      { NATS_URL: url, NATS_USER: user, NATS_PASSWORD: user },
+      testLogger('nats'),
+      user,
+    );
+    handles.push(h);
+    return h;
+  };
+
+  it('reports the recorded outcome on every redelivery after lost acks, and runs the task once', async () => {
+    const names = createNames('lostack_');
+    const admin = await as('full');
+    await provisionStreams(admin.jsm, names);
+    await provisionBuckets(admin.kvm, names);
+    const runs: number[] = [];
+    const workerOn = async (h: NatsHandles, id: string) => {
+      const w = createCommandWorker({
+        js: h.js,
+        jsm: h.jsm,
+        names,
+        logger: testLogger(),
+        durable: 'lostack',
+        subject: 'lucy.cmd.test.lostack',
+        taskType: 'alumnos.tasks.eliminar_cuenta_externa',
+        schema: EliminarCuentaExternaCommandSchema,
+        worker: id,
+        ackWaitMs: 700,
+        handle: async ({ attempt }) => {
+          runs.push(attempt);
+          return { cantidadEntidades: 2 };
+        },
+      });
+      workers.push(w);
+      await w.start();
+      return w;
+    };
+    const lossy = await workerOn(await as('noack'), 'lostack/a');
+    const { taskId } = await createCommandPublisher(admin.js, names).publish(
+      'lucy.cmd.test.lostack',
+      EliminarCuentaExternaCommandSchema,
+      { alumnoId: 'la1', upn: 'la1@x' },
+      { taskType: 'alumnos.tasks.eliminar_cuenta_externa', requestedBy: 'test', trigger: 'admin' },
+    );
+    const info = () => admin.jsm.consumers.info(names.streams.cmd, 'lostack');
+    // Its acks never arrive: JetStream redelivers, more than once, to the same runner.
+    await waitFor(async () => (await info()).delivered.consumer_seq >= 3, { timeoutMs: 20_000 });
+    expect((await info()).num_ack_pending).toBe(1);
+    await lossy.stop();
+    // Another replica, whose acks do arrive, takes the next redelivery.
+    await workerOn(await as('full'), 'lostack/b');
+    await waitFor(async () => (await info()).num_ack_pending === 0, { timeoutMs: 20_000 });
+    expect(runs).toEqual([1]);
+    const succeeded = (await readStream(admin, names.streams.evt, names.evt('task', 'succeeded'))).filter(
+      (m) => m.header(H.taskId) === taskId,
+    );
+    expect(succeeded).toHaveLength(1);
+    expect(await readStream(admin, names.streams.evt, names.evt('task', 'failed'))).toHaveLength(0);
+    expect(await readStream(admin, names.streams.evt, names.evt('task', 'started'))).toHaveLength(1);
+  }, 60_000);
 });
