@@ -86,6 +86,9 @@ export const platformEnvShape = {
   NATS_TLS_CA: z.string().optional().describe('a path to a CA certificate (PEM)'),
   NATS_TLS_CERT: z.string().optional().describe('a path to a client certificate (PEM)'),
   NATS_TLS_KEY: z.string().optional().describe('a path to a client key (PEM)'),
+  // Start-up fails fast (issue 18): a service that cannot reach NATS at start exits with one fatal line instead of
+  // waiting forever; once connected, reconnection is unlimited. 0 waits forever.
+  NATS_CONNECT_TIMEOUT_MS: intVar(30_000),
   LUCY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]*$/, 'must contain only letters, digits, _ or -')

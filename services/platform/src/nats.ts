@@ -28,6 +28,8 @@ export interface NatsSettings {
   NATS_TLS_CA?: string | undefined;
   NATS_TLS_CERT?: string | undefined;
   NATS_TLS_KEY?: string | undefined;
+  /** How long the first connection may take before start-up fails, ms; 0 or absent waits forever. */
+  NATS_CONNECT_TIMEOUT_MS?: number | undefined;
 }
 
 /** Everything a service needs from NATS. */
@@ -78,7 +80,7 @@ export async function connectNats(
       ...(settings.NATS_TLS_KEY ? { key: readConfigFile('NATS_TLS_KEY', settings.NATS_TLS_KEY) } : {}),
     };
   }
-  const nc = await connect(opts);
+  const nc = await firstConnection(connect(opts), settings);
   logger.info({ server: nc.getServer() }, 'connected to NATS');
   void (async () => {
     for await (const s of nc.status()) {
@@ -89,6 +91,34 @@ export async function connectNats(
   })();
   const jsm = await jetstreamManager(nc);
   return { nc, js: jetstream(nc), jsm, kvm: new Kvm(nc) };
+}
+
+/**
+ * The first connection, bounded by NATS_CONNECT_TIMEOUT_MS: a service must not sit at start-up forever without
+ * saying why. A connection that arrives after the deadline is closed.
+ */
+async function firstConnection(
+  pending: Promise<NatsConnection>,
+  settings: NatsSettings,
+): Promise<NatsConnection> {
+  const ms = settings.NATS_CONNECT_TIMEOUT_MS ?? 0;
+  if (ms <= 0) return pending;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      pending.then((late) => late.close()).catch(() => undefined);
+      reject(
+        new Error(
+          `NATS unreachable at ${settings.NATS_URL} after ${ms} ms (NATS_CONNECT_TIMEOUT_MS); is nats-server running?`,
+        ),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([pending, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const DAY_NS = 24 * 60 * 60 * 1_000_000_000;

@@ -136,4 +136,28 @@ describe('fail-fast start-up', () => {
     const consumers = await t.handles.jsm.consumers.list(t.names.streams.cmd).next();
     expect(consumers.map((c) => c.name)).toEqual([]);
   }, 120_000);
+
+  it('the scheduler exits on an unreachable NATS after NATS_CONNECT_TIMEOUT_MS, with one fatal line naming it', async () => {
+    const closed = await takenPort();
+    const port = closed.port;
+    await new Promise((r) => closed.server.close(r)); // nothing listens there now
+    const r = await run(
+      'services/scheduler/src/main.ts',
+      testEnv({
+        NATS_URL: `nats://127.0.0.1:${port}`,
+        NATS_CONNECT_TIMEOUT_MS: '2000',
+        METRICS_PORT: '0',
+        LOG_LEVEL: 'info',
+      }),
+    );
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.ms).toBeLessThan(60_000);
+    const fatal = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes('"fatal"'));
+    expect(fatal).toHaveLength(1);
+    const line = JSON.parse(fatal[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 'fatal', service: 'scheduler' });
+    expect(line.msg).toMatch(
+      new RegExp(`^start-up failed: NATS unreachable at nats://127.0.0.1:${port} after 2000 ms`),
+    );
+  }, 120_000);
 });
