@@ -144,6 +144,9 @@ describe('fail-fast start-up', () => {
     const r = await run(
       'services/scheduler/src/main.ts',
       testEnv({
+        // A database that exists: the one failure is NATS.
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+        LUCY_PREFIX: 'failfastnats',
         NATS_URL: `nats://127.0.0.1:${port}`,
         NATS_CONNECT_TIMEOUT_MS: '2000',
         METRICS_PORT: '0',
