@@ -779,6 +779,15 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       };
       attempt ??= await readAndClaim();
       if (attempt === undefined) return;
+      if (stopController.signal.aborted) {
+        // Stopping (and perhaps already handed back by stop() while this delivery waited on NATS): the handler does
+        // not start now; the task goes back without using up its attempt.
+        if (!r.settled) nakAll(r);
+        r.settled = true;
+        await writeClaim(r, { state: 'interrupted', decision: { kind: 'interrupted' } }).catch(() => false);
+        mlog.info('worker stopping; a claimed task was handed back before it started');
+        return;
+      }
       const reporter = reporterFor(attempt, run);
       const rlog = mlog.child({ attempt, run });
       span?.set({ 'lucy.task.attempt': attempt });

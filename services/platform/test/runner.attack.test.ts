@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as tcpConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,6 +212,70 @@ describe('consumer runner under attack: never twice, never lost', () => {
     expect([...later.values()].every((n) => n === 1)).toBe(true);
     expect(attempts.every((a) => a === 1)).toBe(true);
     expect((await events('failed')).filter((m) => ids.includes(m.header(H.taskId)!))).toHaveLength(0);
+  }, 45_000);
+
+  it('a delivery stalled before its handler when stop() hands it back does not run after the hand-back', async () => {
+    // The cancellation read of the runner goes through a TCP proxy that can hold traffic: the delivery is claimed,
+    // then waits on NATS past the drain timeout, and stop() hands it back meanwhile.
+    const held: Array<() => void> = [];
+    let holding = false;
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = tcpConnect(4222, '127.0.0.1');
+      for (const so of [client, upstream]) {
+        sockets.add(so);
+        so.on('error', () => undefined);
+      }
+      client.on('data', (d) => (holding ? held.push(() => upstream.write(d)) : upstream.write(d)));
+      upstream.pipe(client);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as { port: number }).port;
+    const slow = await connectNats(
+      { NATS_URL: `nats://127.0.0.1:${port}` },
+      testLogger('nats'),
+      'attack-slow',
+    );
+    connections.push(slow);
+    const slowCancellations = await slow.kvm.open(t.names.buckets.cancellations);
+    const runsA: number[] = [];
+    const runsB: number[] = [];
+    try {
+      const a = await startWorker(
+        'stalled',
+        async ({ attempt }) => {
+          runsA.push(attempt);
+        },
+        { concurrency: 1, ackWaitMs: 1000, drainTimeoutMs: 300, cancellations: slowCancellations },
+      );
+      holding = true;
+      const { taskId } = await publish('stalled', 's1');
+      const outcomes = await t.handles.kvm.open(t.names.buckets.outcomes);
+      // Claimed, its cancellation read held on the way.
+      await waitFor(async () => (await readTaskOutcome(outcomes, taskId))?.record.state === 'running');
+      await a.stop();
+      await startWorker(
+        'stalled',
+        async ({ attempt }) => {
+          runsB.push(attempt);
+        },
+        { concurrency: 1, ackWaitMs: 1000 },
+      );
+      holding = false;
+      held.splice(0).forEach((f) => f());
+      await waitFor(async () => (await events('succeeded', taskId)).length === 1, { timeoutMs: 20_000 });
+      await settled('stalled');
+      expect(runsA).toEqual([]);
+      expect(runsB).toEqual([1]);
+      const started = await events('started', taskId);
+      expect(started.map((m) => fromBinary(TaskStartedSchema, m.data).attempt)).toEqual([1]);
+    } finally {
+      holding = false;
+      held.splice(0).forEach((f) => f());
+      await slow.nc.close().catch(() => undefined);
+      for (const so of sockets) so.destroy();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   }, 45_000);
 
   it('a task cancelled before its first delivery is skipped, recorded, and a copy re-reports the same skip', async () => {
