@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AckPolicy } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBinary } from '@bufbuild/protobuf';
 import { EliminarCuentaExternaCommandSchema, TaskSkippedSchema, TaskStartedSchema } from '@lucy/proto';
@@ -327,6 +328,33 @@ describe('consumer runner under attack: never twice, never lost', () => {
     expect(await events('skipped', taskId)).toHaveLength(1);
   });
 
+  it('a durable left with a small max_deliver by an older config still gets every attempt and a dead letter', async () => {
+    await t.handles.jsm.consumers.add(t.names.streams.cmd, {
+      durable_name: 'attack_old-durable',
+      filter_subject: t.names.full(subjectOf('old-durable')),
+      ack_policy: AckPolicy.Explicit,
+      max_deliver: 2,
+    });
+    let runs = 0;
+    await startWorker(
+      'old-durable',
+      async () => {
+        runs++;
+        throw new TransientError('siempre falla');
+      },
+      { concurrency: 1, maxAttempts: 4, ackWaitMs: 1000 },
+    );
+    expect(
+      (await t.handles.jsm.consumers.info(t.names.streams.cmd, 'attack_old-durable')).config.max_deliver,
+    ).toBe(-1);
+    const { taskId } = await publish('old-durable', 'od1');
+    await waitFor(async () => (await events('failed', taskId)).length >= 4, { timeoutMs: 20_000 });
+    await settled('old-durable');
+    expect(runs).toBe(4);
+    const dlq = await readStream(t.handles, t.names.streams.dlq);
+    expect(dlq.filter((m) => m.header(H.taskId) === taskId)).toHaveLength(1);
+  }, 30_000);
+
   it('max attempts reached: exactly maxAttempts runs, one dead letter, a later copy neither runs nor re-letters', async () => {
     let runs = 0;
     await startWorker(
@@ -338,14 +366,16 @@ describe('consumer runner under attack: never twice, never lost', () => {
       { concurrency: 2, maxAttempts: 3, ackWaitMs: 1000 },
     );
     const { taskId } = await publish('max-attempts', 'x1');
-    await waitFor(async () => (await t.handles.jsm.streams.info(t.names.streams.dlq)).state.messages >= 1, {
+    const letters = async () =>
+      (await readStream(t.handles, t.names.streams.dlq)).filter((m) => m.header(H.taskId) === taskId);
+    await waitFor(async () => (await letters()).length >= 1, {
       timeoutMs: 20_000,
     });
     await settled('max-attempts');
     await publish('max-attempts', 'x1', { taskId, msgId: `${taskId}-copia` });
     await settled('max-attempts');
     expect(runs).toBe(3);
-    expect((await t.handles.jsm.streams.info(t.names.streams.dlq)).state.messages).toBe(1);
+    expect(await letters()).toHaveLength(1);
     const outcomes = await t.handles.kvm.open(t.names.buckets.outcomes);
     expect((await readTaskOutcome(outcomes, taskId))?.record.state).toBe('dead_lettered');
   }, 30_000);
