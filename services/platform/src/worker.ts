@@ -801,6 +801,8 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       }
       let decision: TaskDecision;
       const heartbeat = setInterval(() => {
+        // Handed back by stop(): its deliveries went back (another replica may hold them now) and so did the task.
+        if (r.settled) return;
         workingAll(r);
         reporter.heartbeat().catch((err: unknown) => rlog.debug({ err }, 'heartbeat publish failed'));
         writeClaim(r, {}).then(

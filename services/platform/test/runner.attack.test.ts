@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { AckPolicy } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBinary } from '@bufbuild/protobuf';
-import { EliminarCuentaExternaCommandSchema, TaskSkippedSchema, TaskStartedSchema } from '@lucy/proto';
+import {
+  EliminarCuentaExternaCommandSchema,
+  TaskProgressSchema,
+  TaskSkippedSchema,
+  TaskStartedSchema,
+} from '@lucy/proto';
 import {
   createTestNats,
   readStream,
@@ -277,6 +282,46 @@ describe('consumer runner under attack: never twice, never lost', () => {
       for (const so of sockets) so.destroy();
       await new Promise<void>((r) => proxy.close(() => r()));
     }
+  }, 45_000);
+
+  it('a run handed back by stop() sends no more heartbeats, though its handler ignores the signal', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let runsA = 0;
+    let runsB = 0;
+    const a = await startWorker(
+      'zombie',
+      async () => {
+        runsA++;
+        await gate; // ignores `signal`: still running when the drain timeout ends
+      },
+      { concurrency: 1, ackWaitMs: 600, drainTimeoutMs: 300 },
+    );
+    const { taskId } = await publish('zombie', 'z1');
+    const heartbeats = async () =>
+      (await events('progress', taskId)).filter((m) => fromBinary(TaskProgressSchema, m.data).heartbeat)
+        .length;
+    // Running long enough to have sent heartbeats.
+    await waitFor(async () => runsA === 1 && (await heartbeats()) >= 1);
+    await a.stop();
+    try {
+      await startWorker(
+        'zombie',
+        async () => {
+          runsB++;
+        },
+        { concurrency: 1, ackWaitMs: 600 },
+      );
+      await waitFor(async () => (await events('succeeded', taskId)).length === 1, { timeoutMs: 20_000 });
+      const after = await heartbeats();
+      // Several heartbeat periods of the handed-back run (200 ms): none of them may send anything now.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await heartbeats()).toBe(after);
+      expect(runsB).toBe(1);
+    } finally {
+      release();
+    }
+    await waitFor(() => a.inFlight() === 0);
   }, 45_000);
 
   it('a task cancelled before its first delivery is skipped, recorded, and a copy re-reports the same skip', async () => {
