@@ -13,7 +13,8 @@ import {
 import type { ServiceName, WebConfig } from './config.js';
 
 /** The outcome of a call: the value, or the Spanish reason the service could not answer. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; service: ServiceName; message: string };
+export type Outcome<T> =
+  { ok: true; value: T } | { ok: false; service: ServiceName; message: string; notFound?: boolean };
 
 /** Spanish text for a failed call, naming the service; never the token or a stack. */
 export function describeFailure(service: ServiceName, err: unknown): string {
@@ -81,7 +82,12 @@ export function createServices(
     try {
       return { ok: true, value: await fn() };
     } catch (err) {
-      return { ok: false, service, message: describeFailure(service, err) };
+      return {
+        ok: false,
+        service,
+        message: describeFailure(service, err),
+        notFound: ConnectError.from(err).code === Code.NotFound,
+      };
     }
   }
 

@@ -6,6 +6,17 @@ import type { Actions, PageServerLoad } from './$types';
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * A task id minted in the last ten minutes (task ids are UUIDv7, whose first 48 bits are the creation time in ms):
+ * one the tracker may not have projected yet — the link "Ver la Tarea" right after "Ejecutar ahora", on a busy
+ * system — so the page waits for it live instead of answering 404.
+ */
+function mintedRecently(id: string, now = Date.now()): boolean {
+  if (id[14] !== '7') return false;
+  const ms = parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+  return ms <= now + 60_000 && now - ms < 10 * 60_000;
+}
+
 export const load: PageServerLoad = async (event) => {
   requireRole(event, 'lector');
   event.depends('app:tarea');
@@ -13,13 +24,20 @@ export const load: PageServerLoad = async (event) => {
   const { services } = await getApp();
   const res = await services.call('task-tracker', () => services.tasks.getTarea({ id: event.params.id }));
   if (!res.ok) {
-    if (/no encontr|not found/i.test(res.message)) error(404, 'La tarea no existe.');
-    return { problems: [{ service: res.service, message: res.message }], detalle: null };
+    if (res.notFound) {
+      if (mintedRecently(event.params.id)) return { problems: [], detalle: null, registrando: true };
+      error(404, 'La tarea no existe.');
+    }
+    return { problems: [{ service: res.service, message: res.message }], detalle: null, registrando: false };
   }
   const v = res.value;
-  if (!v.tarea) error(404, 'La tarea no existe.');
+  if (!v.tarea) {
+    if (mintedRecently(event.params.id)) return { problems: [], detalle: null, registrando: true };
+    error(404, 'La tarea no existe.');
+  }
   return {
     problems: [],
+    registrando: false,
     detalle: {
       tarea: tareaView(v.tarea),
       logs: v.logs.map(logView),
