@@ -50,22 +50,35 @@ async function refused(p: Promise<unknown>): Promise<string> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lucy-nats-attack-'));
-  const port = await freePort();
-  url = `nats://127.0.0.1:${port}`;
   copyFileSync(join(ROOT, 'deploy', 'nats', 'lucy-auth.conf'), join(dir, 'lucy-auth.conf'));
-  writeFileSync(
-    join(dir, 'server.conf'),
-    `port: ${port}\nhost: 127.0.0.1\njetstream { store_dir: "${join(dir, 'js')}" }\ninclude ./lucy-auth.conf\n`,
-  );
-  server = spawn(NATS_SERVER, ['-c', join(dir, 'server.conf')], {
-    env: { ...process.env, ...Object.fromEntries(USERS.map((u) => [envName(u), passwords[u]!])) },
-    stdio: 'ignore',
-  });
-  const admin = await waitFor(() => as('admin').catch(() => undefined), {
-    what: 'nats-server with lucy-auth.conf',
-    timeoutMs: 30_000,
-    intervalMs: 200,
-  });
+  // A free port can be taken by a parallel test between its probe and the server's bind: the server then exits at
+  // once, and the start is tried again on a fresh port (its stderr says why when every try fails).
+  let admin: NatsConnection | undefined;
+  let stderr = '';
+  for (let attempt = 1; !admin && attempt <= 3; attempt++) {
+    const port = await freePort();
+    url = `nats://127.0.0.1:${port}`;
+    writeFileSync(
+      join(dir, 'server.conf'),
+      `port: ${port}\nhost: 127.0.0.1\njetstream { store_dir: "${join(dir, 'js')}" }\ninclude ./lucy-auth.conf\n`,
+    );
+    const child = spawn(NATS_SERVER, ['-c', join(dir, 'server.conf')], {
+      env: { ...process.env, ...Object.fromEntries(USERS.map((u) => [envName(u), passwords[u]!])) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    server = child;
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const up = await waitFor(
+      async () => {
+        if (child.exitCode !== null) return { nc: undefined }; // exited: try another port
+        const nc = await as('admin').catch(() => undefined);
+        return nc && { nc };
+      },
+      { what: 'nats-server with lucy-auth.conf', timeoutMs: 60_000, intervalMs: 200 },
+    );
+    admin = up.nc;
+  }
+  if (!admin) throw new Error(`nats-server with lucy-auth.conf did not start: ${stderr}`);
   const jsm = await jetstreamManager(admin);
   await jsm.streams.add({ name: 'LUCY_CMD', subjects: ['lucy.cmd.>'] });
   await jsm.streams.add({ name: 'LUCY_EVT', subjects: ['lucy.evt.>'] });

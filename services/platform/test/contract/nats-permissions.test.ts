@@ -67,28 +67,40 @@ const commandHeaders = (taskId: string) => ({
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lucy-nats-perms-'));
-  const port = await freePort();
-  natsUrl = `nats://127.0.0.1:${port}`;
   // The server resolves includes next to the including file: the shipped file, as is, beside a test config.
   copyFileSync(`${ROOT}deploy/nats/lucy-auth.conf`, join(dir, 'lucy-auth.conf'));
-  writeFileSync(
-    join(dir, 'server.conf'),
-    `port: ${port}\nhost: 127.0.0.1\njetstream { store_dir: "${join(dir, 'js')}" }\ninclude ./lucy-auth.conf\n`,
-  );
-  server = spawn(NATS_SERVER, ['-c', join(dir, 'server.conf')], {
-    env: { ...process.env, ...Object.fromEntries(USERS.map((u) => [envName(u), passwords[u]!])) },
-    stdio: 'ignore',
-  });
-  admin = await waitFor(
-    async () => {
-      try {
-        return await connectRawNats(natsUrl, { user: 'admin', pass: passwords.admin });
-      } catch {
-        return undefined;
-      }
-    },
-    { what: 'nats-server with lucy-auth.conf accepting the admin', timeoutMs: 30_000, intervalMs: 200 },
-  );
+  // A free port can be taken by a parallel test between its probe and the server's bind: the server then exits at
+  // once, and the start is tried again on a fresh port (its stderr says why when every try fails).
+  let stderr = '';
+  let started: RawNats | undefined;
+  for (let attempt = 1; !started && attempt <= 3; attempt++) {
+    const port = await freePort();
+    natsUrl = `nats://127.0.0.1:${port}`;
+    writeFileSync(
+      join(dir, 'server.conf'),
+      `port: ${port}\nhost: 127.0.0.1\njetstream { store_dir: "${join(dir, 'js')}" }\ninclude ./lucy-auth.conf\n`,
+    );
+    const child = spawn(NATS_SERVER, ['-c', join(dir, 'server.conf')], {
+      env: { ...process.env, ...Object.fromEntries(USERS.map((u) => [envName(u), passwords[u]!])) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    server = child;
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const up = await waitFor(
+      async () => {
+        if (child.exitCode !== null) return { nc: undefined }; // exited: try another port
+        try {
+          return { nc: await connectRawNats(natsUrl, { user: 'admin', pass: passwords.admin }) };
+        } catch {
+          return undefined;
+        }
+      },
+      { what: 'nats-server with lucy-auth.conf accepting the admin', timeoutMs: 60_000, intervalMs: 200 },
+    );
+    started = up.nc;
+  }
+  if (!started) throw new Error(`nats-server with lucy-auth.conf did not start: ${stderr}`);
+  admin = started;
   const natsUsers = Object.fromEntries(
     ['task-tracker', 'scheduler', 'ingest-sial', 'identity-teams', 'notifier'].map((u) => [
       u,
