@@ -20,7 +20,9 @@ const envName = (user: string) => `LUCY_NATS_${user.toUpperCase().replace(/-/g, 
 let dir: string;
 let server: ChildProcess;
 let natsUrl: string;
-const passwords = Object.fromEntries(USERS.map((u) => [u, randomBytes(24).toString('base64url')]));
+// nats-server reads an environment variable's value as a config token: a value starting with a digit is parsed as a
+// number and the server refuses to start ("Expected a digit but got …"), so the passwords are a letter then hex.
+const passwords = Object.fromEntries(USERS.map((u) => [u, `p${randomBytes(24).toString('hex')}`]));
 let sys: ContractSystem;
 let admin: RawNats;
 let sis: RawNats;
