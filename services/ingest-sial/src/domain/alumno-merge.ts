@@ -50,6 +50,29 @@ const isBlank = (value: unknown): boolean =>
   value === null || value === undefined || value === '' || (Array.isArray(value) && value.length === 0);
 
 /**
+ * Only the fields ingestion owns, copied: a stored alumno may be a whole entity, and its other fields (account
+ * state, ids) are not ours to write back.
+ */
+export function ingestFieldsOf(existing: Readonly<AlumnoIngestFields>): AlumnoIngestFields {
+  return {
+    tipo_documento: existing.tipo_documento,
+    dni: existing.dni,
+    nombre: existing.nombre,
+    apellido: existing.apellido,
+    email_personal: existing.email_personal,
+    fecha_nacimiento: existing.fecha_nacimiento,
+    cohorte: existing.cohorte,
+    localidad: existing.localidad,
+    telefono: existing.telefono,
+    estado: existing.estado,
+    fecha_ingreso: existing.fecha_ingreso,
+    estado_ingreso: existing.estado_ingreso,
+    modalidad: existing.modalidad,
+    carreras: existing.carreras,
+  };
+}
+
+/**
  * Merges the incoming SIAL values of a record of list `tipo` into the stored alumno (`undefined` when there is
  * none yet). Pure: the caller persists `values` when `kind` is not `unchanged`.
  * @throws Error when `existing` is another person (different tipo_documento or dni): a caller bug.
@@ -93,23 +116,7 @@ export function mergeAlumno(
       `mergeAlumno: stored ${existing.tipo_documento} ${existing.dni} is not incoming ${incoming.tipo_documento} ${incoming.dni}`,
     );
   }
-  // Only the owned fields: `existing` may be a whole entity, and its other fields are not ours to write back.
-  const values: AlumnoIngestFields = {
-    tipo_documento: existing.tipo_documento,
-    dni: existing.dni,
-    nombre: existing.nombre,
-    apellido: existing.apellido,
-    email_personal: existing.email_personal,
-    fecha_nacimiento: existing.fecha_nacimiento,
-    cohorte: existing.cohorte,
-    localidad: existing.localidad,
-    telefono: existing.telefono,
-    estado: existing.estado,
-    fecha_ingreso: existing.fecha_ingreso,
-    estado_ingreso: existing.estado_ingreso,
-    modalidad: existing.modalidad,
-    carreras: existing.carreras,
-  };
+  const values = ingestFieldsOf(existing);
   const changes: FieldChange[] = [];
   const nextEstado = forwardEstado(existing.estado, estado);
   if (nextEstado !== existing.estado) {

@@ -43,6 +43,7 @@ export {
   type IncomingAlumno,
 } from './alumno-mapping.js';
 export {
+  ingestFieldsOf,
   MERGED_FIELDS,
   mergeAlumno,
   type FieldChange,

@@ -30,6 +30,7 @@ import {
 import {
   COLUMN_LIMITS,
   forwardEstado,
+  ingestFieldsOf,
   isPlausibleEmail,
   jsonEqual,
   MERGED_FIELDS,
@@ -101,22 +102,7 @@ export function mergeAdopted(
   inc: { fields: Partial<AlumnoIngestFields>; estado: Estado },
 ): { kind: 'create' | 'update' | 'unchanged'; values: AlumnoIngestFields; changes: FieldChange[] } {
   const base: AlumnoIngestFields = existing
-    ? {
-        tipo_documento: existing.tipo_documento,
-        dni: existing.dni,
-        nombre: existing.nombre,
-        apellido: existing.apellido,
-        email_personal: existing.email_personal,
-        fecha_nacimiento: existing.fecha_nacimiento,
-        cohorte: existing.cohorte,
-        localidad: existing.localidad,
-        telefono: existing.telefono,
-        estado: existing.estado,
-        fecha_ingreso: existing.fecha_ingreso,
-        estado_ingreso: existing.estado_ingreso,
-        modalidad: existing.modalidad,
-        carreras: existing.carreras,
-      }
+    ? ingestFieldsOf(existing)
     : {
         tipo_documento: inc.fields.tipo_documento!,
         dni: inc.fields.dni!,
