@@ -141,6 +141,8 @@ export function createCommandPublisher(
    * duplicate ack is therefore believed only when the message stored under that id is on the same subject; otherwise
    * the command goes out again under an id bound to its subject, and under a random one if that was taken as well.
    */
+  // Made on the first duplicate only (one API request), then kept: a burst of duplicates after a failover reuses it.
+  let jsmOnce: ReturnType<typeof js.jetstreamManager> | undefined;
   const confirmDuplicate = async (
     command: PreparedCommand,
     ack: { stream: string; seq: number; duplicate: boolean },
@@ -148,7 +150,11 @@ export function createCommandPublisher(
   ): Promise<Published> => {
     const published = { taskId: command.taskId, seq: ack.seq, duplicate: ack.duplicate };
     if (!ack.duplicate || !ack.stream) return published;
-    const jsm = await js.jetstreamManager();
+    jsmOnce ??= js.jetstreamManager().catch((err: unknown) => {
+      jsmOnce = undefined; // a failed request is not kept: the next duplicate asks again
+      throw err;
+    });
+    const jsm = await jsmOnce;
     const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq }).catch(() => null);
     // Gone (aged out, purged) or on the same subject: a genuine duplicate.
     if (!stored || stored.subject === command.subject) return published;
