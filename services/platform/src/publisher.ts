@@ -16,6 +16,9 @@ import { uuidv7 } from './task-id.js';
 import { startPublishSpan, telemetryEnabled } from './otel.js';
 import { currentTraceparent } from './tracing.js';
 
+/** How many ids bound to the subject a command tries when its own is taken on another subject (publisher.ts). */
+const MAX_ID_ALTERNATIVES = 4;
+
 /** The publish spans (otel.ts) of prepared commands, ended when their publish is acknowledged or fails. */
 const publishSpans = new WeakMap<object, (err?: unknown) => void>();
 const endPublish = (headers: object, err?: unknown) => {
@@ -139,14 +142,16 @@ export function createCommandPublisher(
    * (`alumno-deleted:<id>`, `<periodic>@<slot>`): a system allowed to publish one command could store a message under
    * the id of another and have the real one dropped as a duplicate (a deletion never run, a slot never fired). A
    * duplicate ack is therefore believed only when the message stored under that id is on the same subject; otherwise
-   * the command goes out again under an id bound to its subject, and under a random one if that was taken as well.
+   * the command goes out again under an id bound to its subject (then `#2`… up to {@link MAX_ID_ALTERNATIVES}), and
+   * is refused with an error when every one is taken.
    */
   // Made on the first duplicate only (one API request), then kept: a burst of duplicates after a failover reuses it.
   let jsmOnce: ReturnType<typeof js.jetstreamManager> | undefined;
   const confirmDuplicate = async (
     command: PreparedCommand,
     ack: { stream: string; seq: number; duplicate: boolean },
-    depth = 0,
+    base = command.headers.get(H.msgId),
+    tried = 0,
   ): Promise<Published> => {
     const published = { taskId: command.taskId, seq: ack.seq, duplicate: ack.duplicate };
     if (!ack.duplicate || !ack.stream) return published;
@@ -156,14 +161,19 @@ export function createCommandPublisher(
     });
     const jsm = await jsmOnce;
     const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq }).catch(() => null);
-    // Gone (aged out, purged) or on the same subject: a genuine duplicate.
-    if (!stored || stored.subject === command.subject) return published;
-    const original = command.headers.get(H.msgId);
-    command.headers.set(H.msgId, depth === 0 ? `${original}@${command.subject}` : `${original}@${uuidv7()}`);
+    // On the same subject: a genuine duplicate. Unverifiable on the original id (deleted, purged, unreadable): the
+    // alternatives below are tried, each de-duplicated in turn, so a repeat of this command still lands once.
+    if (stored?.subject === command.subject || (!stored && tried > 0)) return published;
+    if (tried >= MAX_ID_ALTERNATIVES)
+      throw new Error(
+        `Nats-Msg-Id ${base} and its ${MAX_ID_ALTERNATIVES} alternatives are taken by messages on other subjects: ` +
+          `${command.subject} not published`,
+      );
+    // Deterministic alternatives, so every publisher of the same command (replicas, retries) lands on the same id.
+    const next = tried === 0 ? `${base}@${command.subject}` : `${base}@${command.subject}#${tried + 1}`;
+    command.headers.set(H.msgId, next);
     const again = await js.publish(command.subject, command.data, { headers: command.headers });
-    return depth === 0
-      ? confirmDuplicate(command, again, depth + 1)
-      : { taskId: command.taskId, seq: again.seq, duplicate: again.duplicate };
+    return confirmDuplicate(command, again, base, tried + 1);
   };
   const publishRaw: CommandPublisher['publishRaw'] = async (subject, data, contentType, options) => {
     const command = prepare(subject, data, contentType, options);

@@ -129,7 +129,7 @@ describe('command publisher: an idempotency key taken on another subject', () =>
     expect(await storedOn(DELETE)).toHaveLength(1);
   });
 
-  it('stores the command anyway in a burst, and under a random id when the subject-bound one was taken too', async () => {
+  it('stores the command anyway in a burst, and under the next alternative id when the subject-bound one was taken too', async () => {
     await poison('alumno-deleted:a2');
     await poison(`alumno-deleted:a2@${t.names.full(DELETE)}`);
     const publisher = createCommandPublisher(t.handles.js, t.names, t.handles.nc);
@@ -140,6 +140,23 @@ describe('command publisher: an idempotency key taken on another subject', () =>
     expect((r as Published).duplicate).toBe(false);
     const mine = (await storedOn(DELETE)).filter((m) => m.data[0] === 3);
     expect(mine).toHaveLength(1);
+  });
+
+  it('lands once however often it is published when two ids are taken, and is not dropped when the original is gone', async () => {
+    await poison('dbl:a1');
+    await poison(`dbl:a1@${t.names.full(DELETE)}`);
+    const publisher = createCommandPublisher(t.handles.js, t.names);
+    for (let i = 0; i < 3; i++)
+      await publisher.publishRaw(DELETE, new Uint8Array([4]), CONTENT_TYPE.protobuf, options('dbl:a1'));
+    expect((await storedOn(DELETE)).filter((m) => m.data[0] === 4)).toHaveLength(1);
+
+    const h = headers();
+    h.set(H.msgId, 'del:a1');
+    const taken = await t.handles.js.publish(t.names.full(SUBJECT), new Uint8Array([1]), { headers: h });
+    await t.handles.jsm.streams.deleteMessage(t.names.streams.cmd, taken.seq);
+    await publisher.publishRaw(DELETE, new Uint8Array([5]), CONTENT_TYPE.protobuf, options('del:a1'));
+    await publisher.publishRaw(DELETE, new Uint8Array([5]), CONTENT_TYPE.protobuf, options('del:a1'));
+    expect((await storedOn(DELETE)).filter((m) => m.data[0] === 5)).toHaveLength(1);
   });
 });
 

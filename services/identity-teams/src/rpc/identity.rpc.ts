@@ -155,96 +155,105 @@ export function createIdentityRpc(
       // The commands go out together and their broker acks are awaited once at the end: 50 sequential round trips
       // made "📋 50 tareas programadas" take seconds on a loaded machine. Order of the answer is the selection's.
       const publishes: Promise<void>[] = [];
-      for (const id of req.alumnoIds) {
-        const result = (estado: string, motivo = '', taskId = ''): EnqueueResult => ({
-          $typeName: 'lucy.identity.v1.EnqueueResult',
-          alumnoId: id,
-          estado,
-          taskId,
-          motivo,
-        });
-        if (!isUuid(id)) {
-          resultados.push(result('rechazado', `«${id}» no es un identificador de alumno válido.`));
-          continue;
-        }
-        if (seen.has(id)) {
-          resultados.push(result('omitido', 'Repetido en la selección.'));
-          continue;
-        }
-        seen.add(id);
-        const alumno = alumnos.get(id);
-        if (!alumno) {
-          resultados.push(result('rechazado', `Alumno ${id} no encontrado`));
-          continue;
-        }
-        const cuenta = cuentas.get(id);
-        if (tipo !== 'resetear' && alumno.estado === 'preinscripto') {
-          resultados.push(result('rechazado', 'Los preinscriptos no reciben cuentas de Teams ni de Moodle.'));
-          continue;
-        }
-        let sendsEmail: boolean;
-        try {
-          if (tipo === 'activar') {
-            const tipoIngesta = tipoDeEstado(alumno.estado);
-            const flags = await deps.ingest.flags(tipoIngesta);
-            // The worker would skip it for the same reason: say so now instead of queueing a Tarea that does nothing.
-            if (!flags.activarTeams && !flags.activarMoodle) {
-              resultados.push(
-                result(
-                  'omitido',
-                  `La configuración de ${tipoIngesta} no activa Teams ni Moodle (activar_teams, activar_moodle).`,
-                ),
-              );
-              continue;
-            }
-            sendsEmail = flags.enviarEmail;
-          } else sendsEmail = tipo === 'crear' ? req.enviarEmail : true;
-        } catch (err) {
-          throw unavailable(err);
-        }
-        if (sendsEmail && !alumno.emailPersonal.trim()) {
-          resultados.push(result('rechazado', 'Sin e-mail: el alumno no tiene e-mail personal.'));
-          continue;
-        }
-        if (tipo !== 'resetear' && cuenta?.estado === 'activa' && !req.forzar) {
-          resultados.push(result('omitido', `Ya activado (${cuenta.upn}); use «forzar» para repetir.`));
-          continue;
-        }
-        if (tipo === 'resetear' && cuenta?.estado === 'eliminada') {
-          resultados.push(
-            result('rechazado', `La cuenta ${cuenta.upn} fue eliminada: no hay contraseña que resetear.`),
-          );
-          continue;
-        }
-        const options = { taskType: '', requestedBy, trigger };
-        const published =
-          tipo === 'activar'
-            ? deps.publisher.publish(
-                IDENTITY_TASKS.activar.subject,
-                ActivarServiciosCommandSchema,
-                { alumnoId: id, forzar: req.forzar },
-                { ...options, taskType: IDENTITY_TASKS.activar.task },
-              )
-            : tipo === 'crear'
-              ? deps.publisher.publish(
-                  IDENTITY_TASKS.crear.subject,
-                  CrearUsuarioTeamsCommandSchema,
-                  { alumnoId: id, enviarEmail: req.enviarEmail, forzar: req.forzar },
-                  { ...options, taskType: IDENTITY_TASKS.crear.task },
-                )
-              : deps.publisher.publish(
-                  IDENTITY_TASKS.resetear.subject,
-                  ResetearPasswordCommandSchema,
-                  { alumnoId: id, sinEmail: false },
-                  { ...options, taskType: IDENTITY_TASKS.resetear.task },
+      // Every publish is awaited before an answer, also when a later alumno's check throws: one left behind would
+      // reject unhandled (and end the process) after the RPC had already answered.
+      try {
+        for (const id of req.alumnoIds) {
+          const result = (estado: string, motivo = '', taskId = ''): EnqueueResult => ({
+            $typeName: 'lucy.identity.v1.EnqueueResult',
+            alumnoId: id,
+            estado,
+            taskId,
+            motivo,
+          });
+          if (!isUuid(id)) {
+            resultados.push(result('rechazado', `«${id}» no es un identificador de alumno válido.`));
+            continue;
+          }
+          if (seen.has(id)) {
+            resultados.push(result('omitido', 'Repetido en la selección.'));
+            continue;
+          }
+          seen.add(id);
+          const alumno = alumnos.get(id);
+          if (!alumno) {
+            resultados.push(result('rechazado', `Alumno ${id} no encontrado`));
+            continue;
+          }
+          const cuenta = cuentas.get(id);
+          if (tipo !== 'resetear' && alumno.estado === 'preinscripto') {
+            resultados.push(
+              result('rechazado', 'Los preinscriptos no reciben cuentas de Teams ni de Moodle.'),
+            );
+            continue;
+          }
+          let sendsEmail: boolean;
+          try {
+            if (tipo === 'activar') {
+              const tipoIngesta = tipoDeEstado(alumno.estado);
+              const flags = await deps.ingest.flags(tipoIngesta);
+              // The worker would skip it for the same reason: say so now instead of queueing a Tarea that does nothing.
+              if (!flags.activarTeams && !flags.activarMoodle) {
+                resultados.push(
+                  result(
+                    'omitido',
+                    `La configuración de ${tipoIngesta} no activa Teams ni Moodle (activar_teams, activar_moodle).`,
+                  ),
                 );
-        const slot = result('programada');
-        resultados.push(slot);
-        publishes.push(
-          published.then((p) => {
-            slot.taskId = p.taskId;
-          }),
-        );
+                continue;
+              }
+              sendsEmail = flags.enviarEmail;
+            } else sendsEmail = tipo === 'crear' ? req.enviarEmail : true;
+          } catch (err) {
+            throw unavailable(err);
+          }
+          if (sendsEmail && !alumno.emailPersonal.trim()) {
+            resultados.push(result('rechazado', 'Sin e-mail: el alumno no tiene e-mail personal.'));
+            continue;
+          }
+          if (tipo !== 'resetear' && cuenta?.estado === 'activa' && !req.forzar) {
+            resultados.push(result('omitido', `Ya activado (${cuenta.upn}); use «forzar» para repetir.`));
+            continue;
+          }
+          if (tipo === 'resetear' && cuenta?.estado === 'eliminada') {
+            resultados.push(
+              result('rechazado', `La cuenta ${cuenta.upn} fue eliminada: no hay contraseña que resetear.`),
+            );
+            continue;
+          }
+          const options = { taskType: '', requestedBy, trigger };
+          const published =
+            tipo === 'activar'
+              ? deps.publisher.publish(
+                  IDENTITY_TASKS.activar.subject,
+                  ActivarServiciosCommandSchema,
+                  { alumnoId: id, forzar: req.forzar },
+                  { ...options, taskType: IDENTITY_TASKS.activar.task },
+                )
+              : tipo === 'crear'
+                ? deps.publisher.publish(
+                    IDENTITY_TASKS.crear.subject,
+                    CrearUsuarioTeamsCommandSchema,
+                    { alumnoId: id, enviarEmail: req.enviarEmail, forzar: req.forzar },
+                    { ...options, taskType: IDENTITY_TASKS.crear.task },
+                  )
+                : deps.publisher.publish(
+                    IDENTITY_TASKS.resetear.subject,
+                    ResetearPasswordCommandSchema,
+                    { alumnoId: id, sinEmail: false },
+                    { ...options, taskType: IDENTITY_TASKS.resetear.task },
+                  );
+          const slot = result('programada');
+          resultados.push(slot);
+          publishes.push(
+            published.then((p) => {
+              slot.taskId = p.taskId;
+            }),
+          );
+        }
+      } catch (err) {
+        await Promise.allSettled(publishes);
+        throw err;
       }
       await Promise.all(publishes);
       return { taskIds: resultados.map((r) => r.taskId), resultados };
