@@ -36,7 +36,9 @@ describe('command publisher attack: poisoned idempotency keys', () => {
     const p2 = createCommandPublisher(t.handles.js, t.names, t.handles.nc);
     const [a, [b]] = await Promise.all([
       p1.publishRaw(DELETE, new Uint8Array([10]), CONTENT_TYPE.protobuf, options('conc:a1')),
-      p2.publishPrepared([p2.prepare(DELETE, new Uint8Array([10]), CONTENT_TYPE.protobuf, options('conc:a1'))]),
+      p2.publishPrepared([
+        p2.prepare(DELETE, new Uint8Array([10]), CONTENT_TYPE.protobuf, options('conc:a1')),
+      ]),
     ]);
     expect(b).not.toBeInstanceOf(Error);
     expect([a.duplicate, (b as Published).duplicate].sort()).toEqual([false, true]);
@@ -49,7 +51,12 @@ describe('command publisher attack: poisoned idempotency keys', () => {
     const publisher = createCommandPublisher(t.handles.js, t.names, t.handles.nc);
     const prep = () =>
       Array.from({ length: n }, (_, i) =>
-        publisher.prepare(DELETE, new Uint8Array([11, i % 256]), CONTENT_TYPE.protobuf, options(`burst-p:${i}`)),
+        publisher.prepare(
+          DELETE,
+          new Uint8Array([11, i % 256]),
+          CONTENT_TYPE.protobuf,
+          options(`burst-p:${i}`),
+        ),
       );
     const first = await publisher.publishPrepared(prep());
     expect(first.filter((r) => r instanceof Error)).toEqual([]);
