@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file lucy/ingest/v1/ingest.proto.
  */
 export const file_lucy_ingest_v1_ingest: GenFile = /*@__PURE__*/
-  fileDesc("ChtsdWN5L2luZ2VzdC92MS9pbmdlc3QucHJvdG8SDmx1Y3kuaW5nZXN0LnYxIj8KD0luZ2VzdGFyQ29tbWFuZBIXCg9pZ25vcmFyX3ZlbnRhbmEYASABKAgSEwoLcmVjb25jaWxpYXIYAiABKAgiqAEKFEluZ2VzdGFNYW51YWxDb21tYW5kEikKBHRpcG8YASABKA4yGy5sdWN5LmluZ2VzdC52MS5UaXBvSW5nZXN0YRIpCgVkZXNkZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFaGFzdGEYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RyeV9ydW4YBCABKAgiqgIKDlZlbnRhbmFJbmdlc3RhEikKBHRpcG8YASABKA4yGy5sdWN5LmluZ2VzdC52MS5UaXBvSW5nZXN0YRIuCgpkaWFfaW5pY2lvGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdkaWFfZmluGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxlbnZpYXJfZW1haWwYBCABKAgSFQoNYWN0aXZhcl90ZWFtcxgFIAEoCBIWCg5hY3RpdmFyX21vb2RsZRgGIAEoCBIyCg51bHRpbWFfaW5nZXN0YRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPdWx0aW1hX2NhbnRpZGFkGAggASgDIswBCg1Db25maWd1cmFjaW9uEjAKCHZlbnRhbmFzGAEgAygLMh4ubHVjeS5pbmdlc3QudjEuVmVudGFuYUluZ2VzdGESIQoZc2lhbF9yZXF1ZXN0c19wb3Jfc2VndW5kbxgCIAEoARIZChFzaWFsX2NvbmN1cnJlbmNpYRgDIAEoBRIyCg5hY3R1YWxpemFkb19lbhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYWN0dWFsaXphZG9fcG9yGAUgASgJIhkKF0dldENvbmZpZ3VyYWNpb25SZXF1ZXN0IlAKGEdldENvbmZpZ3VyYWNpb25SZXNwb25zZRI0Cg1jb25maWd1cmFjaW9uGAEgASgLMh0ubHVjeS5pbmdlc3QudjEuQ29uZmlndXJhY2lvbiJoChpVcGRhdGVDb25maWd1cmFjaW9uUmVxdWVzdBI0Cg1jb25maWd1cmFjaW9uGAEgASgLMh0ubHVjeS5pbmdlc3QudjEuQ29uZmlndXJhY2lvbhIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkiUwobVXBkYXRlQ29uZmlndXJhY2lvblJlc3BvbnNlEjQKDWNvbmZpZ3VyYWNpb24YASABKAsyHS5sdWN5LmluZ2VzdC52MS5Db25maWd1cmFjaW9uIlsKF1Jlc2V0Q2hlY2twb2ludHNSZXF1ZXN0EioKBXRpcG9zGAEgAygOMhsubHVjeS5pbmdlc3QudjEuVGlwb0luZ2VzdGESFAoMcmVxdWVzdGVkX2J5GAIgASgJIlAKGFJlc2V0Q2hlY2twb2ludHNSZXNwb25zZRI0Cg1jb25maWd1cmFjaW9uGAEgASgLMh0ubHVjeS5pbmdlc3QudjEuQ29uZmlndXJhY2lvbiK9AQoTU3RhcnRJbmdlc3RhUmVxdWVzdBIpCgR0aXBvGAEgASgOMhsubHVjeS5pbmdlc3QudjEuVGlwb0luZ2VzdGESKQoFZGVzZGUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWhhc3RhGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdkcnlfcnVuGAQgASgIEhQKDHJlcXVlc3RlZF9ieRgFIAEoCSInChRTdGFydEluZ2VzdGFSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJIm0KDVBsYW5uZWRDaGFuZ2USDAoEa2luZBgBIAEoCRIWCg50aXBvX2RvY3VtZW50bxgCIAEoCRILCgNkbmkYAyABKAkSKQoGZmllbGRzGAQgAygLMhkubHVjeS5pbmdlc3QudjEuRmllbGRQbGFuImkKCUZpZWxkUGxhbhINCgVmaWVsZBgBIAEoCRImCgZiZWZvcmUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJQoFYWZ0ZXIYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUipAEKElBsYW5Jbmdlc3RhUmVxdWVzdBIpCgR0aXBvGAEgASgOMhsubHVjeS5pbmdlc3QudjEuVGlwb0luZ2VzdGESKQoFZGVzZGUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWhhc3RhGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsaW1pdBgEIAEoBSJvChNQbGFuSW5nZXN0YVJlc3BvbnNlEigKB3Jlc3VtZW4YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KB2NhbWJpb3MYAiADKAsyHS5sdWN5LmluZ2VzdC52MS5QbGFubmVkQ2hhbmdlKoYBCgtUaXBvSW5nZXN0YRIcChhUSVBPX0lOR0VTVEFfVU5TUEVDSUZJRUQQABIeChpUSVBPX0lOR0VTVEFfUFJFSU5TQ1JJUFRPUxABEhsKF1RJUE9fSU5HRVNUQV9BU1BJUkFOVEVTEAISHAoYVElQT19JTkdFU1RBX0lOR1JFU0FOVEVTEAMygAQKDUluZ2VzdFNlcnZpY2USZQoQR2V0Q29uZmlndXJhY2lvbhInLmx1Y3kuaW5nZXN0LnYxLkdldENvbmZpZ3VyYWNpb25SZXF1ZXN0GigubHVjeS5pbmdlc3QudjEuR2V0Q29uZmlndXJhY2lvblJlc3BvbnNlEm4KE1VwZGF0ZUNvbmZpZ3VyYWNpb24SKi5sdWN5LmluZ2VzdC52MS5VcGRhdGVDb25maWd1cmFjaW9uUmVxdWVzdBorLmx1Y3kuaW5nZXN0LnYxLlVwZGF0ZUNvbmZpZ3VyYWNpb25SZXNwb25zZRJlChBSZXNldENoZWNrcG9pbnRzEicubHVjeS5pbmdlc3QudjEuUmVzZXRDaGVja3BvaW50c1JlcXVlc3QaKC5sdWN5LmluZ2VzdC52MS5SZXNldENoZWNrcG9pbnRzUmVzcG9uc2USWQoMU3RhcnRJbmdlc3RhEiMubHVjeS5pbmdlc3QudjEuU3RhcnRJbmdlc3RhUmVxdWVzdBokLmx1Y3kuaW5nZXN0LnYxLlN0YXJ0SW5nZXN0YVJlc3BvbnNlElYKC1BsYW5Jbmdlc3RhEiIubHVjeS5pbmdlc3QudjEuUGxhbkluZ2VzdGFSZXF1ZXN0GiMubHVjeS5pbmdlc3QudjEuUGxhbkluZ2VzdGFSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChtsdWN5L2luZ2VzdC92MS9pbmdlc3QucHJvdG8SDmx1Y3kuaW5nZXN0LnYxIj8KD0luZ2VzdGFyQ29tbWFuZBIXCg9pZ25vcmFyX3ZlbnRhbmEYASABKAgSEwoLcmVjb25jaWxpYXIYAiABKAgiqAEKFEluZ2VzdGFNYW51YWxDb21tYW5kEikKBHRpcG8YASABKA4yGy5sdWN5LmluZ2VzdC52MS5UaXBvSW5nZXN0YRIpCgVkZXNkZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFaGFzdGEYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2RyeV9ydW4YBCABKAgiqgIKDlZlbnRhbmFJbmdlc3RhEikKBHRpcG8YASABKA4yGy5sdWN5LmluZ2VzdC52MS5UaXBvSW5nZXN0YRIuCgpkaWFfaW5pY2lvGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdkaWFfZmluGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxlbnZpYXJfZW1haWwYBCABKAgSFQoNYWN0aXZhcl90ZWFtcxgFIAEoCBIWCg5hY3RpdmFyX21vb2RsZRgGIAEoCBIyCg51bHRpbWFfaW5nZXN0YRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPdWx0aW1hX2NhbnRpZGFkGAggASgDIswBCg1Db25maWd1cmFjaW9uEjAKCHZlbnRhbmFzGAEgAygLMh4ubHVjeS5pbmdlc3QudjEuVmVudGFuYUluZ2VzdGESIQoZc2lhbF9yZXF1ZXN0c19wb3Jfc2VndW5kbxgCIAEoARIZChFzaWFsX2NvbmN1cnJlbmNpYRgDIAEoBRIyCg5hY3R1YWxpemFkb19lbhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYWN0dWFsaXphZG9fcG9yGAUgASgJIhkKF0dldENvbmZpZ3VyYWNpb25SZXF1ZXN0IlAKGEdldENvbmZpZ3VyYWNpb25SZXNwb25zZRI0Cg1jb25maWd1cmFjaW9uGAEgASgLMh0ubHVjeS5pbmdlc3QudjEuQ29uZmlndXJhY2lvbiJoChpVcGRhdGVDb25maWd1cmFjaW9uUmVxdWVzdBI0Cg1jb25maWd1cmFjaW9uGAEgASgLMh0ubHVjeS5pbmdlc3QudjEuQ29uZmlndXJhY2lvbhIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkiUwobVXBkYXRlQ29uZmlndXJhY2lvblJlc3BvbnNlEjQKDWNvbmZpZ3VyYWNpb24YASABKAsyHS5sdWN5LmluZ2VzdC52MS5Db25maWd1cmFjaW9uIlsKF1Jlc2V0Q2hlY2twb2ludHNSZXF1ZXN0EioKBXRpcG9zGAEgAygOMhsubHVjeS5pbmdlc3QudjEuVGlwb0luZ2VzdGESFAoMcmVxdWVzdGVkX2J5GAIgASgJIlAKGFJlc2V0Q2hlY2twb2ludHNSZXNwb25zZRI0Cg1jb25maWd1cmFjaW9uGAEgASgLMh0ubHVjeS5pbmdlc3QudjEuQ29uZmlndXJhY2lvbiK9AQoTU3RhcnRJbmdlc3RhUmVxdWVzdBIpCgR0aXBvGAEgASgOMhsubHVjeS5pbmdlc3QudjEuVGlwb0luZ2VzdGESKQoFZGVzZGUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWhhc3RhGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdkcnlfcnVuGAQgASgIEhQKDHJlcXVlc3RlZF9ieRgFIAEoCSInChRTdGFydEluZ2VzdGFSZXNwb25zZRIPCgd0YXNrX2lkGAEgASgJIm0KDVBsYW5uZWRDaGFuZ2USDAoEa2luZBgBIAEoCRIWCg50aXBvX2RvY3VtZW50bxgCIAEoCRILCgNkbmkYAyABKAkSKQoGZmllbGRzGAQgAygLMhkubHVjeS5pbmdlc3QudjEuRmllbGRQbGFuImkKCUZpZWxkUGxhbhINCgVmaWVsZBgBIAEoCRImCgZiZWZvcmUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJQoFYWZ0ZXIYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUipAEKElBsYW5Jbmdlc3RhUmVxdWVzdBIpCgR0aXBvGAEgASgOMhsubHVjeS5pbmdlc3QudjEuVGlwb0luZ2VzdGESKQoFZGVzZGUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBWhhc3RhGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsaW1pdBgEIAEoBSJvChNQbGFuSW5nZXN0YVJlc3BvbnNlEigKB3Jlc3VtZW4YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KB2NhbWJpb3MYAiADKAsyHS5sdWN5LmluZ2VzdC52MS5QbGFubmVkQ2hhbmdlInUKGkltcG9ydENvbmZpZ3VyYWNpb25SZXF1ZXN0EjAKCHZlbnRhbmFzGAEgAygLMh4ubHVjeS5pbmdlc3QudjEuVmVudGFuYUluZ2VzdGESDwoHZHJ5X3J1bhgCIAEoCBIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkiYwoPSW1wb3J0ZWRTZXR0aW5nEg0KBWNhbXBvGAEgASgJEg0KBWFudGVzGAIgASgJEg8KB2Rlc3B1ZXMYAyABKAkSEQoJcmVzdWx0YWRvGAQgASgJEg4KBm1vdGl2bxgFIAEoCSKFAQobSW1wb3J0Q29uZmlndXJhY2lvblJlc3BvbnNlEjAKB3Jlc3VsdHMYASADKAsyHy5sdWN5LmluZ2VzdC52MS5JbXBvcnRlZFNldHRpbmcSNAoNY29uZmlndXJhY2lvbhgCIAEoCzIdLmx1Y3kuaW5nZXN0LnYxLkNvbmZpZ3VyYWNpb24qhgEKC1RpcG9Jbmdlc3RhEhwKGFRJUE9fSU5HRVNUQV9VTlNQRUNJRklFRBAAEh4KGlRJUE9fSU5HRVNUQV9QUkVJTlNDUklQVE9TEAESGwoXVElQT19JTkdFU1RBX0FTUElSQU5URVMQAhIcChhUSVBPX0lOR0VTVEFfSU5HUkVTQU5URVMQAzLwBAoNSW5nZXN0U2VydmljZRJlChBHZXRDb25maWd1cmFjaW9uEicubHVjeS5pbmdlc3QudjEuR2V0Q29uZmlndXJhY2lvblJlcXVlc3QaKC5sdWN5LmluZ2VzdC52MS5HZXRDb25maWd1cmFjaW9uUmVzcG9uc2USbgoTVXBkYXRlQ29uZmlndXJhY2lvbhIqLmx1Y3kuaW5nZXN0LnYxLlVwZGF0ZUNvbmZpZ3VyYWNpb25SZXF1ZXN0GisubHVjeS5pbmdlc3QudjEuVXBkYXRlQ29uZmlndXJhY2lvblJlc3BvbnNlEmUKEFJlc2V0Q2hlY2twb2ludHMSJy5sdWN5LmluZ2VzdC52MS5SZXNldENoZWNrcG9pbnRzUmVxdWVzdBooLmx1Y3kuaW5nZXN0LnYxLlJlc2V0Q2hlY2twb2ludHNSZXNwb25zZRJZCgxTdGFydEluZ2VzdGESIy5sdWN5LmluZ2VzdC52MS5TdGFydEluZ2VzdGFSZXF1ZXN0GiQubHVjeS5pbmdlc3QudjEuU3RhcnRJbmdlc3RhUmVzcG9uc2USVgoLUGxhbkluZ2VzdGESIi5sdWN5LmluZ2VzdC52MS5QbGFuSW5nZXN0YVJlcXVlc3QaIy5sdWN5LmluZ2VzdC52MS5QbGFuSW5nZXN0YVJlc3BvbnNlEm4KE0ltcG9ydENvbmZpZ3VyYWNpb24SKi5sdWN5LmluZ2VzdC52MS5JbXBvcnRDb25maWd1cmFjaW9uUmVxdWVzdBorLmx1Y3kuaW5nZXN0LnYxLkltcG9ydENvbmZpZ3VyYWNpb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * IngestarCommand runs the periodic ingestion of one tipo, inside its configured window
@@ -561,6 +561,120 @@ export const PlanIngestaResponseSchema: GenMessage<PlanIngestaResponse> = /*@__P
   messageDesc(file_lucy_ingest_v1_ingest, 15);
 
 /**
+ * ImportConfiguracionRequest carries the ingestion settings of pylucy's Configuración (its windows, per-tipo flags
+ * and checkpoints), adopted by `lucy adoptar pylucy`.
+ *
+ * @generated from message lucy.ingest.v1.ImportConfiguracionRequest
+ */
+export type ImportConfiguracionRequest = Message<"lucy.ingest.v1.ImportConfiguracionRequest"> & {
+  /**
+   * One per tipo: dia_inicio, dia_fin, enviar_email, activar_teams, activar_moodle and ultima_ingesta (pylucy's
+   * checkpoint; unset when pylucy had none or a full load was pending).
+   *
+   * @generated from field: repeated lucy.ingest.v1.VentanaIngesta ventanas = 1;
+   */
+  ventanas: VentanaIngesta[];
+
+  /**
+   * Compute the outcome and write nothing.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+
+  /**
+   * Who runs the import.
+   *
+   * @generated from field: string requested_by = 3;
+   */
+  requestedBy: string;
+};
+
+/**
+ * Describes the message lucy.ingest.v1.ImportConfiguracionRequest.
+ * Use `create(ImportConfiguracionRequestSchema)` to create a new message.
+ */
+export const ImportConfiguracionRequestSchema: GenMessage<ImportConfiguracionRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_ingest_v1_ingest, 16);
+
+/**
+ * ImportedSetting is the outcome for one setting of an imported configuration.
+ *
+ * @generated from message lucy.ingest.v1.ImportedSetting
+ */
+export type ImportedSetting = Message<"lucy.ingest.v1.ImportedSetting"> & {
+  /**
+   * Setting, as pylucy names it (e.g. `aspirantes_dia_inicio`).
+   *
+   * @generated from field: string campo = 1;
+   */
+  campo: string;
+
+  /**
+   * Value in Lucy Tasks before (Spanish rendering; empty when unset).
+   *
+   * @generated from field: string antes = 2;
+   */
+  antes: string;
+
+  /**
+   * Value after the import (Spanish rendering; empty when unset).
+   *
+   * @generated from field: string despues = 3;
+   */
+  despues: string;
+
+  /**
+   * actualizado, sin_cambios or omitido.
+   *
+   * @generated from field: string resultado = 4;
+   */
+  resultado: string;
+
+  /**
+   * Why it was skipped or kept (Spanish).
+   *
+   * @generated from field: string motivo = 5;
+   */
+  motivo: string;
+};
+
+/**
+ * Describes the message lucy.ingest.v1.ImportedSetting.
+ * Use `create(ImportedSettingSchema)` to create a new message.
+ */
+export const ImportedSettingSchema: GenMessage<ImportedSetting> = /*@__PURE__*/
+  messageDesc(file_lucy_ingest_v1_ingest, 17);
+
+/**
+ * ImportConfiguracionResponse has one result per setting.
+ *
+ * @generated from message lucy.ingest.v1.ImportConfiguracionResponse
+ */
+export type ImportConfiguracionResponse = Message<"lucy.ingest.v1.ImportConfiguracionResponse"> & {
+  /**
+   * Results.
+   *
+   * @generated from field: repeated lucy.ingest.v1.ImportedSetting results = 1;
+   */
+  results: ImportedSetting[];
+
+  /**
+   * The configuration after the import (as it would be, on a dry run).
+   *
+   * @generated from field: lucy.ingest.v1.Configuracion configuracion = 2;
+   */
+  configuracion?: Configuracion | undefined;
+};
+
+/**
+ * Describes the message lucy.ingest.v1.ImportConfiguracionResponse.
+ * Use `create(ImportConfiguracionResponseSchema)` to create a new message.
+ */
+export const ImportConfiguracionResponseSchema: GenMessage<ImportConfiguracionResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_ingest_v1_ingest, 18);
+
+/**
  * TipoIngesta is the SIAL list to ingest.
  *
  * @generated from enum lucy.ingest.v1.TipoIngesta
@@ -656,6 +770,16 @@ export const IngestService: GenService<{
     methodKind: "unary";
     input: typeof PlanIngestaRequestSchema;
     output: typeof PlanIngestaResponseSchema;
+  },
+  /**
+   * ImportConfiguracion adopts pylucy's windows, per-tipo flags and checkpoints, idempotently.
+   *
+   * @generated from rpc lucy.ingest.v1.IngestService.ImportConfiguracion
+   */
+  importConfiguracion: {
+    methodKind: "unary";
+    input: typeof ImportConfiguracionRequestSchema;
+    output: typeof ImportConfiguracionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_ingest_v1_ingest, 0);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/notify/v1/notify.proto.
  */
 export const file_lucy_notify_v1_notify: GenFile = /*@__PURE__*/
-  fileDesc("ChtsdWN5L25vdGlmeS92MS9ub3RpZnkucHJvdG8SDmx1Y3kubm90aWZ5LnYxIpkBChJFbnZpYXJFbWFpbENvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSCwoDdXBuGAMgASgJEhYKDmNyZWRlbnRpYWxfcmVmGAQgASgJEg4KBmN1cnNvcxgFIAMoCUoECAYQB1IMZGVzdGluYXRhcmlvIrcBCgxFbWFpbEVudmlhZG8SEQoJYWx1bW5vX2lkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSDwoHdGFza19pZBgDIAEoCRISCgptZXNzYWdlX2lkGAQgASgJEhYKDmNyZWRlbnRpYWxfcmVmGAUgASgJEi4KCmVudmlhZG9fZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsgBCglQbGFudGlsbGESJwoEdGlwbxgBIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIOCgZhc3VudG8YAiABKAkSDgoGY3VlcnBvGAMgASgJEjIKDmFjdHVhbGl6YWRhX2VuGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9hY3R1YWxpemFkYV9wb3IYBSABKAkSFAoMY3VlcnBvX3RleHRvGAYgASgJEg8KB3ZlcnNpb24YByABKAUiYAoRVmFyaWFibGVQbGFudGlsbGESDgoGbm9tYnJlGAEgASgJEhMKC2Rlc2NyaXBjaW9uGAIgASgJEhEKCWVuX2FzdW50bxgDIAEoCBITCgtvYmxpZ2F0b3JpYRgEIAEoCCLVAQoQUGxhbnRpbGxhVmVyc2lvbhInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEg8KB3ZlcnNpb24YAiABKAUSDgoGYXN1bnRvGAMgASgJEg4KBmN1ZXJwbxgEIAEoCRIUCgxjdWVycG9fdGV4dG8YBSABKAkSLQoJY3JlYWRhX2VuGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhZGFfcG9yGAcgASgJEg4KBm9yaWdlbhgIIAEoCSKTAwoHRW50cmVnYRIKCgJpZBgBIAEoCRInCgR0aXBvGAIgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEhEKCWFsdW1ub19pZBgDIAEoCRIUCgxkZXN0aW5hdGFyaW8YBCABKAkSDgoGZXN0YWRvGAUgASgJEhIKCm1lc3NhZ2VfaWQYBiABKAkSDQoFZXJyb3IYByABKAkSLgoKZW52aWFkYV9lbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdGFza19pZBgJIAEoCRIZChFwbGFudGlsbGFfdmVyc2lvbhgKIAEoBRIWCg5yZXNwdWVzdGFfc210cBgLIAEoCRIQCghpbnRlbnRvcxgMIAEoBRItCgljcmVhZGFfZW4YDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmFjdHVhbGl6YWRhX2VuGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwcnVlYmEYDyABKAgiFwoVTGlzdFBsYW50aWxsYXNSZXF1ZXN0IkcKFkxpc3RQbGFudGlsbGFzUmVzcG9uc2USLQoKcGxhbnRpbGxhcxgBIAMoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJyChZVcGRhdGVQbGFudGlsbGFSZXF1ZXN0EiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSFAoMdmVyc2lvbl9iYXNlGAMgASgFIlcKF1VwZGF0ZVBsYW50aWxsYVJlc3BvbnNlEiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYRIOCgZhdmlzb3MYAiADKAkiPgoTR2V0UGxhbnRpbGxhUmVxdWVzdBInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsIq8BChRHZXRQbGFudGlsbGFSZXNwb25zZRIsCglwbGFudGlsbGEYASABKAsyGS5sdWN5Lm5vdGlmeS52MS5QbGFudGlsbGESNAoJdmFyaWFibGVzGAIgAygLMiEubHVjeS5ub3RpZnkudjEuVmFyaWFibGVQbGFudGlsbGESMwoJdmVyc2lvbmVzGAMgAygLMiAubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhVmVyc2lvbiJwCh5SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlcXVlc3QSJwoEdGlwbxgBIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIPCgd2ZXJzaW9uGAIgASgFEhQKDHJlcXVlc3RlZF9ieRgDIAEoCSJPCh9SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlc3BvbnNlEiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJwChdQcmV2aWV3UGxhbnRpbGxhUmVxdWVzdBInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEiwKCXBsYW50aWxsYRgCIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJXChhQcmV2aWV3UGxhbnRpbGxhUmVzcG9uc2USDgoGYXN1bnRvGAEgASgJEgwKBGh0bWwYAiABKAkSDQoFdGV4dG8YAyABKAkSDgoGYXZpc29zGAQgAygJItcBChNMaXN0RW50cmVnYXNSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRINCgVsaW1pdBgCIAEoBRIOCgZlc3RhZG8YAyABKAkSJwoEdGlwbxgEIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIpCgVkZXNkZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFaGFzdGEYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Rhc2tfaWQYByABKAkiQQoUTGlzdEVudHJlZ2FzUmVzcG9uc2USKQoIZW50cmVnYXMYASADKAsyFy5sdWN5Lm5vdGlmeS52MS5FbnRyZWdhImsKFFNlbmRUZXN0RW1haWxSZXF1ZXN0EhQKDGRlc3RpbmF0YXJpbxgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSJwoEdGlwbxgDIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbCJXChVTZW5kVGVzdEVtYWlsUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIWCg5yZXNwdWVzdGFfc210cBgCIAEoCRISCgplbnRyZWdhX2lkGAMgASgJKpsBCglUaXBvRW1haWwSGgoWVElQT19FTUFJTF9VTlNQRUNJRklFRBAAEhkKFVRJUE9fRU1BSUxfQklFTlZFTklEQRABEhsKF1RJUE9fRU1BSUxfQ1JFREVOQ0lBTEVTEAISHQoZVElQT19FTUFJTF9QQVNTV09SRF9SRVNFVBADEhsKF1RJUE9fRU1BSUxfRU5ST0xBTUlFTlRPEAQyzQUKD05vdGlmaWVyU2VydmljZRJfCg5MaXN0UGxhbnRpbGxhcxIlLmx1Y3kubm90aWZ5LnYxLkxpc3RQbGFudGlsbGFzUmVxdWVzdBomLmx1Y3kubm90aWZ5LnYxLkxpc3RQbGFudGlsbGFzUmVzcG9uc2USWQoMR2V0UGxhbnRpbGxhEiMubHVjeS5ub3RpZnkudjEuR2V0UGxhbnRpbGxhUmVxdWVzdBokLmx1Y3kubm90aWZ5LnYxLkdldFBsYW50aWxsYVJlc3BvbnNlEnoKF1Jlc3RvcmVQbGFudGlsbGFWZXJzaW9uEi4ubHVjeS5ub3RpZnkudjEuUmVzdG9yZVBsYW50aWxsYVZlcnNpb25SZXF1ZXN0Gi8ubHVjeS5ub3RpZnkudjEuUmVzdG9yZVBsYW50aWxsYVZlcnNpb25SZXNwb25zZRJlChBQcmV2aWV3UGxhbnRpbGxhEicubHVjeS5ub3RpZnkudjEuUHJldmlld1BsYW50aWxsYVJlcXVlc3QaKC5sdWN5Lm5vdGlmeS52MS5QcmV2aWV3UGxhbnRpbGxhUmVzcG9uc2USYgoPVXBkYXRlUGxhbnRpbGxhEiYubHVjeS5ub3RpZnkudjEuVXBkYXRlUGxhbnRpbGxhUmVxdWVzdBonLmx1Y3kubm90aWZ5LnYxLlVwZGF0ZVBsYW50aWxsYVJlc3BvbnNlElkKDExpc3RFbnRyZWdhcxIjLmx1Y3kubm90aWZ5LnYxLkxpc3RFbnRyZWdhc1JlcXVlc3QaJC5sdWN5Lm5vdGlmeS52MS5MaXN0RW50cmVnYXNSZXNwb25zZRJcCg1TZW5kVGVzdEVtYWlsEiQubHVjeS5ub3RpZnkudjEuU2VuZFRlc3RFbWFpbFJlcXVlc3QaJS5sdWN5Lm5vdGlmeS52MS5TZW5kVGVzdEVtYWlsUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChtsdWN5L25vdGlmeS92MS9ub3RpZnkucHJvdG8SDmx1Y3kubm90aWZ5LnYxIpkBChJFbnZpYXJFbWFpbENvbW1hbmQSEQoJYWx1bW5vX2lkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSCwoDdXBuGAMgASgJEhYKDmNyZWRlbnRpYWxfcmVmGAQgASgJEg4KBmN1cnNvcxgFIAMoCUoECAYQB1IMZGVzdGluYXRhcmlvIrcBCgxFbWFpbEVudmlhZG8SEQoJYWx1bW5vX2lkGAEgASgJEicKBHRpcG8YAiABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSDwoHdGFza19pZBgDIAEoCRISCgptZXNzYWdlX2lkGAQgASgJEhYKDmNyZWRlbnRpYWxfcmVmGAUgASgJEi4KCmVudmlhZG9fZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsgBCglQbGFudGlsbGESJwoEdGlwbxgBIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIOCgZhc3VudG8YAiABKAkSDgoGY3VlcnBvGAMgASgJEjIKDmFjdHVhbGl6YWRhX2VuGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9hY3R1YWxpemFkYV9wb3IYBSABKAkSFAoMY3VlcnBvX3RleHRvGAYgASgJEg8KB3ZlcnNpb24YByABKAUiYAoRVmFyaWFibGVQbGFudGlsbGESDgoGbm9tYnJlGAEgASgJEhMKC2Rlc2NyaXBjaW9uGAIgASgJEhEKCWVuX2FzdW50bxgDIAEoCBITCgtvYmxpZ2F0b3JpYRgEIAEoCCLVAQoQUGxhbnRpbGxhVmVyc2lvbhInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEg8KB3ZlcnNpb24YAiABKAUSDgoGYXN1bnRvGAMgASgJEg4KBmN1ZXJwbxgEIAEoCRIUCgxjdWVycG9fdGV4dG8YBSABKAkSLQoJY3JlYWRhX2VuGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhZGFfcG9yGAcgASgJEg4KBm9yaWdlbhgIIAEoCSKTAwoHRW50cmVnYRIKCgJpZBgBIAEoCRInCgR0aXBvGAIgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEhEKCWFsdW1ub19pZBgDIAEoCRIUCgxkZXN0aW5hdGFyaW8YBCABKAkSDgoGZXN0YWRvGAUgASgJEhIKCm1lc3NhZ2VfaWQYBiABKAkSDQoFZXJyb3IYByABKAkSLgoKZW52aWFkYV9lbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdGFza19pZBgJIAEoCRIZChFwbGFudGlsbGFfdmVyc2lvbhgKIAEoBRIWCg5yZXNwdWVzdGFfc210cBgLIAEoCRIQCghpbnRlbnRvcxgMIAEoBRItCgljcmVhZGFfZW4YDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmFjdHVhbGl6YWRhX2VuGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZwcnVlYmEYDyABKAgiFwoVTGlzdFBsYW50aWxsYXNSZXF1ZXN0IkcKFkxpc3RQbGFudGlsbGFzUmVzcG9uc2USLQoKcGxhbnRpbGxhcxgBIAMoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJyChZVcGRhdGVQbGFudGlsbGFSZXF1ZXN0EiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSFAoMdmVyc2lvbl9iYXNlGAMgASgFIlcKF1VwZGF0ZVBsYW50aWxsYVJlc3BvbnNlEiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYRIOCgZhdmlzb3MYAiADKAkiPgoTR2V0UGxhbnRpbGxhUmVxdWVzdBInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsIq8BChRHZXRQbGFudGlsbGFSZXNwb25zZRIsCglwbGFudGlsbGEYASABKAsyGS5sdWN5Lm5vdGlmeS52MS5QbGFudGlsbGESNAoJdmFyaWFibGVzGAIgAygLMiEubHVjeS5ub3RpZnkudjEuVmFyaWFibGVQbGFudGlsbGESMwoJdmVyc2lvbmVzGAMgAygLMiAubHVjeS5ub3RpZnkudjEuUGxhbnRpbGxhVmVyc2lvbiJwCh5SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlcXVlc3QSJwoEdGlwbxgBIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIPCgd2ZXJzaW9uGAIgASgFEhQKDHJlcXVlc3RlZF9ieRgDIAEoCSJPCh9SZXN0b3JlUGxhbnRpbGxhVmVyc2lvblJlc3BvbnNlEiwKCXBsYW50aWxsYRgBIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJwChdQcmV2aWV3UGxhbnRpbGxhUmVxdWVzdBInCgR0aXBvGAEgASgOMhkubHVjeS5ub3RpZnkudjEuVGlwb0VtYWlsEiwKCXBsYW50aWxsYRgCIAEoCzIZLmx1Y3kubm90aWZ5LnYxLlBsYW50aWxsYSJXChhQcmV2aWV3UGxhbnRpbGxhUmVzcG9uc2USDgoGYXN1bnRvGAEgASgJEgwKBGh0bWwYAiABKAkSDQoFdGV4dG8YAyABKAkSDgoGYXZpc29zGAQgAygJItcBChNMaXN0RW50cmVnYXNSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRINCgVsaW1pdBgCIAEoBRIOCgZlc3RhZG8YAyABKAkSJwoEdGlwbxgEIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIpCgVkZXNkZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFaGFzdGEYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Rhc2tfaWQYByABKAkiQQoUTGlzdEVudHJlZ2FzUmVzcG9uc2USKQoIZW50cmVnYXMYASADKAsyFy5sdWN5Lm5vdGlmeS52MS5FbnRyZWdhImsKFFNlbmRUZXN0RW1haWxSZXF1ZXN0EhQKDGRlc3RpbmF0YXJpbxgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSJwoEdGlwbxgDIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbCJXChVTZW5kVGVzdEVtYWlsUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRIWCg5yZXNwdWVzdGFfc210cBgCIAEoCRISCgplbnRyZWdhX2lkGAMgASgJImwKEUltcG9ydGVkUGxhbnRpbGxhEicKBHRpcG8YASABKA4yGS5sdWN5Lm5vdGlmeS52MS5UaXBvRW1haWwSDgoGYXN1bnRvGAIgASgJEg4KBmN1ZXJwbxgDIAEoCRIOCgZvcmlnZW4YBCABKAkidwoXSW1wb3J0UGxhbnRpbGxhc1JlcXVlc3QSNQoKcGxhbnRpbGxhcxgBIAMoCzIhLmx1Y3kubm90aWZ5LnYxLkltcG9ydGVkUGxhbnRpbGxhEg8KB2RyeV9ydW4YAiABKAgSFAoMcmVxdWVzdGVkX2J5GAMgASgJIpQBChVJbXBvcnRQbGFudGlsbGFSZXN1bHQSJwoEdGlwbxgBIAEoDjIZLmx1Y3kubm90aWZ5LnYxLlRpcG9FbWFpbBIRCglyZXN1bHRhZG8YAiABKAkSDgoGbW90aXZvGAMgASgJEg8KB3ZlcnNpb24YBCABKAUSHgoWdmFyaWFibGVzX2Rlc2Nvbm9jaWRhcxgFIAMoCSJSChhJbXBvcnRQbGFudGlsbGFzUmVzcG9uc2USNgoHcmVzdWx0cxgBIAMoCzIlLmx1Y3kubm90aWZ5LnYxLkltcG9ydFBsYW50aWxsYVJlc3VsdCqbAQoJVGlwb0VtYWlsEhoKFlRJUE9fRU1BSUxfVU5TUEVDSUZJRUQQABIZChVUSVBPX0VNQUlMX0JJRU5WRU5JREEQARIbChdUSVBPX0VNQUlMX0NSRURFTkNJQUxFUxACEh0KGVRJUE9fRU1BSUxfUEFTU1dPUkRfUkVTRVQQAxIbChdUSVBPX0VNQUlMX0VOUk9MQU1JRU5UTxAEMrQGCg9Ob3RpZmllclNlcnZpY2USXwoOTGlzdFBsYW50aWxsYXMSJS5sdWN5Lm5vdGlmeS52MS5MaXN0UGxhbnRpbGxhc1JlcXVlc3QaJi5sdWN5Lm5vdGlmeS52MS5MaXN0UGxhbnRpbGxhc1Jlc3BvbnNlElkKDEdldFBsYW50aWxsYRIjLmx1Y3kubm90aWZ5LnYxLkdldFBsYW50aWxsYVJlcXVlc3QaJC5sdWN5Lm5vdGlmeS52MS5HZXRQbGFudGlsbGFSZXNwb25zZRJ6ChdSZXN0b3JlUGxhbnRpbGxhVmVyc2lvbhIuLmx1Y3kubm90aWZ5LnYxLlJlc3RvcmVQbGFudGlsbGFWZXJzaW9uUmVxdWVzdBovLmx1Y3kubm90aWZ5LnYxLlJlc3RvcmVQbGFudGlsbGFWZXJzaW9uUmVzcG9uc2USZQoQUHJldmlld1BsYW50aWxsYRInLmx1Y3kubm90aWZ5LnYxLlByZXZpZXdQbGFudGlsbGFSZXF1ZXN0GigubHVjeS5ub3RpZnkudjEuUHJldmlld1BsYW50aWxsYVJlc3BvbnNlEmIKD1VwZGF0ZVBsYW50aWxsYRImLmx1Y3kubm90aWZ5LnYxLlVwZGF0ZVBsYW50aWxsYVJlcXVlc3QaJy5sdWN5Lm5vdGlmeS52MS5VcGRhdGVQbGFudGlsbGFSZXNwb25zZRJZCgxMaXN0RW50cmVnYXMSIy5sdWN5Lm5vdGlmeS52MS5MaXN0RW50cmVnYXNSZXF1ZXN0GiQubHVjeS5ub3RpZnkudjEuTGlzdEVudHJlZ2FzUmVzcG9uc2USXAoNU2VuZFRlc3RFbWFpbBIkLmx1Y3kubm90aWZ5LnYxLlNlbmRUZXN0RW1haWxSZXF1ZXN0GiUubHVjeS5ub3RpZnkudjEuU2VuZFRlc3RFbWFpbFJlc3BvbnNlEmUKEEltcG9ydFBsYW50aWxsYXMSJy5sdWN5Lm5vdGlmeS52MS5JbXBvcnRQbGFudGlsbGFzUmVxdWVzdBooLmx1Y3kubm90aWZ5LnYxLkltcG9ydFBsYW50aWxsYXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * EnviarEmailCommand sends one e-mail to an alumno (`lucy.cmd.notify.enviar_email`,
@@ -856,6 +856,153 @@ export const SendTestEmailResponseSchema: GenMessage<SendTestEmailResponse> = /*
   messageDesc(file_lucy_notify_v1_notify, 19);
 
 /**
+ * ImportedPlantilla is one e-mail template of pylucy's Configuración, in the same `{variable}` syntax.
+ *
+ * @generated from message lucy.notify.v1.ImportedPlantilla
+ */
+export type ImportedPlantilla = Message<"lucy.notify.v1.ImportedPlantilla"> & {
+  /**
+   * Kind.
+   *
+   * @generated from field: lucy.notify.v1.TipoEmail tipo = 1;
+   */
+  tipo: TipoEmail;
+
+  /**
+   * Subject template; empty keeps the current subject.
+   *
+   * @generated from field: string asunto = 2;
+   */
+  asunto: string;
+
+  /**
+   * Body template; empty keeps the current body (pylucy sent its built-in one).
+   *
+   * @generated from field: string cuerpo = 3;
+   */
+  cuerpo: string;
+
+  /**
+   * The pylucy fields it comes from, for the report (e.g. `email_plantilla_bienvenida`).
+   *
+   * @generated from field: string origen = 4;
+   */
+  origen: string;
+};
+
+/**
+ * Describes the message lucy.notify.v1.ImportedPlantilla.
+ * Use `create(ImportedPlantillaSchema)` to create a new message.
+ */
+export const ImportedPlantillaSchema: GenMessage<ImportedPlantilla> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 20);
+
+/**
+ * ImportPlantillasRequest stores pylucy's templates as new versions attributed to the adoption.
+ *
+ * @generated from message lucy.notify.v1.ImportPlantillasRequest
+ */
+export type ImportPlantillasRequest = Message<"lucy.notify.v1.ImportPlantillasRequest"> & {
+  /**
+   * Templates, at most one per kind.
+   *
+   * @generated from field: repeated lucy.notify.v1.ImportedPlantilla plantillas = 1;
+   */
+  plantillas: ImportedPlantilla[];
+
+  /**
+   * Compute the outcome and write nothing.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+
+  /**
+   * Who runs the import.
+   *
+   * @generated from field: string requested_by = 3;
+   */
+  requestedBy: string;
+};
+
+/**
+ * Describes the message lucy.notify.v1.ImportPlantillasRequest.
+ * Use `create(ImportPlantillasRequestSchema)` to create a new message.
+ */
+export const ImportPlantillasRequestSchema: GenMessage<ImportPlantillasRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 21);
+
+/**
+ * ImportPlantillaResult is the outcome for one template.
+ *
+ * @generated from message lucy.notify.v1.ImportPlantillaResult
+ */
+export type ImportPlantillaResult = Message<"lucy.notify.v1.ImportPlantillaResult"> & {
+  /**
+   * Kind.
+   *
+   * @generated from field: lucy.notify.v1.TipoEmail tipo = 1;
+   */
+  tipo: TipoEmail;
+
+  /**
+   * creada (a new version), sin_cambios or omitida.
+   *
+   * @generated from field: string resultado = 2;
+   */
+  resultado: string;
+
+  /**
+   * Why it was skipped or left unchanged, and what sanitising changed (Spanish).
+   *
+   * @generated from field: string motivo = 3;
+   */
+  motivo: string;
+
+  /**
+   * The version created (0 on a dry run or when none was created).
+   *
+   * @generated from field: int32 version = 4;
+   */
+  version: number;
+
+  /**
+   * Variables the template uses that this kind of e-mail does not offer.
+   *
+   * @generated from field: repeated string variables_desconocidas = 5;
+   */
+  variablesDesconocidas: string[];
+};
+
+/**
+ * Describes the message lucy.notify.v1.ImportPlantillaResult.
+ * Use `create(ImportPlantillaResultSchema)` to create a new message.
+ */
+export const ImportPlantillaResultSchema: GenMessage<ImportPlantillaResult> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 22);
+
+/**
+ * ImportPlantillasResponse has one result per template, in request order.
+ *
+ * @generated from message lucy.notify.v1.ImportPlantillasResponse
+ */
+export type ImportPlantillasResponse = Message<"lucy.notify.v1.ImportPlantillasResponse"> & {
+  /**
+   * Results.
+   *
+   * @generated from field: repeated lucy.notify.v1.ImportPlantillaResult results = 1;
+   */
+  results: ImportPlantillaResult[];
+};
+
+/**
+ * Describes the message lucy.notify.v1.ImportPlantillasResponse.
+ * Use `create(ImportPlantillasResponseSchema)` to create a new message.
+ */
+export const ImportPlantillasResponseSchema: GenMessage<ImportPlantillasResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_notify_v1_notify, 23);
+
+/**
  * TipoEmail is the kind of e-mail.
  *
  * @generated from enum lucy.notify.v1.TipoEmail
@@ -978,6 +1125,16 @@ export const NotifierService: GenService<{
     methodKind: "unary";
     input: typeof SendTestEmailRequestSchema;
     output: typeof SendTestEmailResponseSchema;
+  },
+  /**
+   * ImportPlantillas stores pylucy's templates as new versions attributed to the adoption, idempotently.
+   *
+   * @generated from rpc lucy.notify.v1.NotifierService.ImportPlantillas
+   */
+  importPlantillas: {
+    methodKind: "unary";
+    input: typeof ImportPlantillasRequestSchema;
+    output: typeof ImportPlantillasResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_notify_v1_notify, 0);
