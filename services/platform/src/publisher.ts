@@ -49,7 +49,10 @@ export interface PublishCommandOptions {
 export interface Published {
   readonly taskId: string;
   readonly seq: number;
-  /** True when JetStream dropped it as a duplicate of the same idempotency key. */
+  /**
+   * True when JetStream dropped it as a duplicate of the same idempotency key; `taskId` is then the task id of the
+   * command stored first (when it can be read back), not the one this publication minted.
+   */
   readonly duplicate: boolean;
 }
 
@@ -163,7 +166,11 @@ export function createCommandPublisher(
     const stored = await jsm.streams.getMessage(ack.stream, { seq: ack.seq }).catch(() => null);
     // On the same subject: a genuine duplicate. Unverifiable on the original id (deleted, purged, unreadable): the
     // alternatives below are tried, each de-duplicated in turn, so a repeat of this command still lands once.
-    if (stored?.subject === command.subject || (!stored && tried > 0)) return published;
+    // A genuine duplicate answers with the task id of the command JetStream kept (a retry that minted a new id
+    // for the same Nats-Msg-Id learns which Tarea it is).
+    if (stored?.subject === command.subject)
+      return { ...published, taskId: stored.header.get(H.taskId) || command.taskId };
+    if (!stored && tried > 0) return published;
     if (tried >= MAX_ID_ALTERNATIVES)
       throw new Error(
         `Nats-Msg-Id ${base} and its ${MAX_ID_ALTERNATIVES} alternatives are taken by messages on other subjects: ` +

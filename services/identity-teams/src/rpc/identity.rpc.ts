@@ -3,11 +3,13 @@
  * read account records, reveal a temporary password (admin, audited, can be turned off), remove external
  * accounts and decide held deletions; the notifier resolves a credential reference at send time.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import type { Knex } from '@mikro-orm/postgresql';
 import {
+  CONTENT_TYPE,
+  encode,
   isUuid,
   NotFoundError,
   publishLog,
@@ -15,6 +17,7 @@ import {
   ValidationError,
   type CommandPublisher,
   type Names,
+  type PreparedCommand,
   type TriggerName,
 } from '@lucy/platform';
 import {
@@ -23,6 +26,7 @@ import {
   EliminarCuentaExternaCommandSchema,
   ResetearPasswordCommandSchema,
   Trigger,
+  type EnqueueRequest,
   type EnqueueResult,
   type IdentityService,
 } from '@lucy/proto';
@@ -43,6 +47,37 @@ import { identityMetrics } from '../metrics.js';
 
 /** Header an admin presents (the value of IDENTITY_ADMIN_TOKEN). */
 export const ADMIN_TOKEN_HEADER = 'lucy-admin-token';
+/**
+ * Request header with a client's idempotency key for Enqueue: a retry of the same request sends the same key, and
+ * no command the first attempt stored is queued again. Without it the key is derived from the request itself.
+ */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+/**
+ * The idempotency key of an Enqueue: the client's (bound to the task and the user, so two users' keys never meet),
+ * or, when absent, a digest of everything the request asks (task, user, trigger, flags, the set of alumnos). A
+ * request repeated within LUCY_CMD's duplicate window (10 minutes) is then a retry: its commands are not stored
+ * again; past the window, or with another selection or flag, it is a new request.
+ */
+export function enqueueKey(req: EnqueueRequest, clientKey = ''): string {
+  const requestedBy = req.requestedBy.trim() || 'desconocido';
+  const what = clientKey
+    ? ['client', clientKey, req.taskName, requestedBy]
+    : [
+        'request',
+        req.taskName,
+        requestedBy,
+        req.trigger,
+        req.forzar,
+        req.enviarEmail,
+        [...new Set(req.alumnoIds)].sort(),
+      ];
+  return createHash('sha256').update(JSON.stringify(what)).digest('base64url').slice(0, 32);
+}
+
+/** The `Nats-Msg-Id` of an alumno's command in an Enqueue with idempotency key `key`. */
+export const enqueueMsgId = (key: string, alumnoId: string): string => `enqueue:${key}:${alumnoId}`;
+
 /** A credential reference resolves for this long after the password was generated. */
 const CREDENTIAL_REF_TTL_MS = 30 * 24 * 3_600_000;
 const MODULE = 'identity_teams';
@@ -119,7 +154,7 @@ export function createIdentityRpc(
     );
 
   return {
-    async enqueue(req) {
+    async enqueue(req, ctx) {
       const tipo = TASK_BY_NAME[req.taskName as keyof typeof TASK_BY_NAME];
       if (!tipo) {
         throw new ValidationError([
@@ -140,122 +175,149 @@ export function createIdentityRpc(
           },
         ]);
       }
+      const clientKey = ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER)?.trim() ?? '';
+      if (clientKey.length > 200)
+        throw new ValidationError([
+          { field: IDEMPOTENCY_KEY_HEADER, message: 'La clave de idempotencia admite hasta 200 caracteres.' },
+        ]);
       const requestedBy = req.requestedBy.trim() || 'desconocido';
       const trigger = TRIGGERS[req.trigger] ?? 'admin';
+      const key = enqueueKey(req, clientKey);
       const valid = [...new Set(req.alumnoIds.filter(isUuid))];
-      let alumnos;
-      try {
-        alumnos = await deps.ingest.getAlumnos(valid);
-      } catch (err) {
-        throw unavailable(err);
-      }
-      const cuentas = await getCuentas(knex, valid);
+      // The alumnos (one ingest-sial call for the whole selection) and their accounts, at once.
+      const [alumnos, cuentas] = await Promise.all([
+        deps.ingest.getAlumnos(valid).catch((err: unknown) => {
+          throw unavailable(err);
+        }),
+        getCuentas(knex, valid),
+      ]);
+      // The tipo's flags once per request (every alumno of a tipo shares them), whatever the cache says.
+      const flagsOf = new Map<string, ReturnType<IngestClient['flags']>>();
+      const flags = (t: ReturnType<typeof tipoDeEstado>) => {
+        let got = flagsOf.get(t);
+        if (!got) flagsOf.set(t, (got = deps.ingest.flags(t)));
+        return got;
+      };
       const seen = new Set<string>();
       const resultados: EnqueueResult[] = [];
-      // The commands go out together and their broker acks are awaited once at the end: 50 sequential round trips
-      // made "📋 50 tareas programadas" take seconds on a loaded machine. Order of the answer is the selection's.
-      const publishes: Promise<void>[] = [];
-      // Every publish is awaited before an answer, also when a later alumno's check throws: one left behind would
-      // reject unhandled (and end the process) after the RPC had already answered.
-      try {
-        for (const id of req.alumnoIds) {
-          const result = (estado: string, motivo = '', taskId = ''): EnqueueResult => ({
-            $typeName: 'lucy.identity.v1.EnqueueResult',
-            alumnoId: id,
-            estado,
-            taskId,
-            motivo,
-          });
-          if (!isUuid(id)) {
-            resultados.push(result('rechazado', `«${id}» no es un identificador de alumno válido.`));
-            continue;
-          }
-          if (seen.has(id)) {
-            resultados.push(result('omitido', 'Repetido en la selección.'));
-            continue;
-          }
-          seen.add(id);
-          const alumno = alumnos.get(id);
-          if (!alumno) {
-            resultados.push(result('rechazado', `Alumno ${id} no encontrado`));
-            continue;
-          }
-          const cuenta = cuentas.get(id);
-          if (tipo !== 'resetear' && alumno.estado === 'preinscripto') {
-            resultados.push(
-              result('rechazado', 'Los preinscriptos no reciben cuentas de Teams ni de Moodle.'),
-            );
-            continue;
-          }
-          let sendsEmail: boolean;
-          try {
-            if (tipo === 'activar') {
-              const tipoIngesta = tipoDeEstado(alumno.estado);
-              const flags = await deps.ingest.flags(tipoIngesta);
-              // The worker would skip it for the same reason: say so now instead of queueing a Tarea that does nothing.
-              if (!flags.activarTeams && !flags.activarMoodle) {
-                resultados.push(
-                  result(
-                    'omitido',
-                    `La configuración de ${tipoIngesta} no activa Teams ni Moodle (activar_teams, activar_moodle).`,
-                  ),
-                );
-                continue;
-              }
-              sendsEmail = flags.enviarEmail;
-            } else sendsEmail = tipo === 'crear' ? req.enviarEmail : true;
-          } catch (err) {
-            throw unavailable(err);
-          }
-          if (sendsEmail && !alumno.emailPersonal.trim()) {
-            resultados.push(result('rechazado', 'Sin e-mail: el alumno no tiene e-mail personal.'));
-            continue;
-          }
-          if (tipo !== 'resetear' && cuenta?.estado === 'activa' && !req.forzar) {
-            resultados.push(result('omitido', `Ya activado (${cuenta.upn}); use «forzar» para repetir.`));
-            continue;
-          }
-          if (tipo === 'resetear' && cuenta?.estado === 'eliminada') {
-            resultados.push(
-              result('rechazado', `La cuenta ${cuenta.upn} fue eliminada: no hay contraseña que resetear.`),
-            );
-            continue;
-          }
-          const options = { taskType: '', requestedBy, trigger };
-          const published =
-            tipo === 'activar'
-              ? deps.publisher.publish(
-                  IDENTITY_TASKS.activar.subject,
-                  ActivarServiciosCommandSchema,
-                  { alumnoId: id, forzar: req.forzar },
-                  { ...options, taskType: IDENTITY_TASKS.activar.task },
-                )
-              : tipo === 'crear'
-                ? deps.publisher.publish(
-                    IDENTITY_TASKS.crear.subject,
+      const queued: { slot: EnqueueResult; command: PreparedCommand }[] = [];
+      for (const id of req.alumnoIds) {
+        const result = (estado: string, motivo = '', taskId = ''): EnqueueResult => ({
+          $typeName: 'lucy.identity.v1.EnqueueResult',
+          alumnoId: id,
+          estado,
+          taskId,
+          motivo,
+        });
+        if (!isUuid(id)) {
+          resultados.push(result('rechazado', `«${id}» no es un identificador de alumno válido.`));
+          continue;
+        }
+        if (seen.has(id)) {
+          resultados.push(result('omitido', 'Repetido en la selección.'));
+          continue;
+        }
+        seen.add(id);
+        const alumno = alumnos.get(id);
+        if (!alumno) {
+          resultados.push(result('rechazado', `Alumno ${id} no encontrado`));
+          continue;
+        }
+        const cuenta = cuentas.get(id);
+        if (tipo !== 'resetear' && alumno.estado === 'preinscripto') {
+          resultados.push(result('rechazado', 'Los preinscriptos no reciben cuentas de Teams ni de Moodle.'));
+          continue;
+        }
+        let sendsEmail: boolean;
+        try {
+          if (tipo === 'activar') {
+            const tipoIngesta = tipoDeEstado(alumno.estado);
+            const f = await flags(tipoIngesta);
+            // The worker would skip it for the same reason: say so now instead of queueing a Tarea that does nothing.
+            if (!f.activarTeams && !f.activarMoodle) {
+              resultados.push(
+                result(
+                  'omitido',
+                  `La configuración de ${tipoIngesta} no activa Teams ni Moodle (activar_teams, activar_moodle).`,
+                ),
+              );
+              continue;
+            }
+            sendsEmail = f.enviarEmail;
+          } else sendsEmail = tipo === 'crear' ? req.enviarEmail : true;
+        } catch (err) {
+          throw unavailable(err);
+        }
+        if (sendsEmail && !alumno.emailPersonal.trim()) {
+          resultados.push(result('rechazado', 'Sin e-mail: el alumno no tiene e-mail personal.'));
+          continue;
+        }
+        if (tipo !== 'resetear' && cuenta?.estado === 'activa' && !req.forzar) {
+          resultados.push(result('omitido', `Ya activado (${cuenta.upn}); use «forzar» para repetir.`));
+          continue;
+        }
+        if (tipo === 'resetear' && cuenta?.estado === 'eliminada') {
+          resultados.push(
+            result('rechazado', `La cuenta ${cuenta.upn} fue eliminada: no hay contraseña que resetear.`),
+          );
+          continue;
+        }
+        const options = { requestedBy, trigger, msgId: enqueueMsgId(key, id) };
+        const pb = CONTENT_TYPE.protobuf;
+        const command =
+          tipo === 'activar'
+            ? deps.publisher.prepare(
+                IDENTITY_TASKS.activar.subject,
+                encode(ActivarServiciosCommandSchema, { alumnoId: id, forzar: req.forzar }, pb),
+                pb,
+                { ...options, taskType: IDENTITY_TASKS.activar.task },
+              )
+            : tipo === 'crear'
+              ? deps.publisher.prepare(
+                  IDENTITY_TASKS.crear.subject,
+                  encode(
                     CrearUsuarioTeamsCommandSchema,
                     { alumnoId: id, enviarEmail: req.enviarEmail, forzar: req.forzar },
-                    { ...options, taskType: IDENTITY_TASKS.crear.task },
-                  )
-                : deps.publisher.publish(
-                    IDENTITY_TASKS.resetear.subject,
-                    ResetearPasswordCommandSchema,
-                    { alumnoId: id, sinEmail: false },
-                    { ...options, taskType: IDENTITY_TASKS.resetear.task },
-                  );
-          const slot = result('programada');
-          resultados.push(slot);
-          publishes.push(
-            published.then((p) => {
-              slot.taskId = p.taskId;
-            }),
-          );
-        }
-      } catch (err) {
-        await Promise.allSettled(publishes);
-        throw err;
+                    pb,
+                  ),
+                  pb,
+                  { ...options, taskType: IDENTITY_TASKS.crear.task },
+                )
+              : deps.publisher.prepare(
+                  IDENTITY_TASKS.resetear.subject,
+                  encode(ResetearPasswordCommandSchema, { alumnoId: id, sinEmail: false }, pb),
+                  pb,
+                  { ...options, taskType: IDENTITY_TASKS.resetear.task },
+                );
+        const slot = result('programada');
+        resultados.push(slot);
+        queued.push({ slot, command });
       }
-      await Promise.all(publishes);
+      // The commands go out in one write and their acks are awaited together: 50 sequential broker round trips made
+      // "📋 50 tareas programadas" take seconds on a loaded machine. Each command's Nats-Msg-Id comes from the request
+      // (enqueueKey), so a retry of a request that failed in part stores only the commands that were not stored —
+      // JetStream drops the others as duplicates and the answer gives the Tareas queued the first time.
+      const acks = await deps.publisher.publishPrepared(queued.map((q) => q.command));
+      let failed = 0;
+      acks.forEach((ack, i) => {
+        const { slot } = queued[i]!;
+        if (ack instanceof Error) {
+          failed++;
+          slot.estado = 'rechazado';
+          slot.motivo = `No se pudo encolar (NATS: ${ack.message}). Reintente la misma solicitud: las ya programadas no se repiten.`;
+          return;
+        }
+        slot.taskId = ack.taskId;
+        if (ack.duplicate)
+          slot.motivo =
+            'Ya programada por un intento anterior de esta misma solicitud: no se encoló de nuevo.';
+      });
+      // Nothing stored: an error the caller retries (with the same key) rather than a list of failures.
+      if (failed > 0 && failed === acks.length)
+        throw new ConnectError(
+          `No se pudo encolar ninguna de las ${failed} tareas (NATS no las confirmó): reintente.`,
+          Code.Unavailable,
+        );
       return { taskIds: resultados.map((r) => r.taskId), resultados };
     },
 
