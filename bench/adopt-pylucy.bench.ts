@@ -25,9 +25,16 @@ const LOGS = Number(process.env.LOGS ?? 500_000);
 
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
+let cliRuns = 0;
+
 async function runCli(args: string[], env: Record<string, string>) {
   const t0 = performance.now();
-  const c = spawn(process.execPath, [join(ROOT, 'services/cli/bin/lucy.js'), ...args], {
+  // ADOPTAR_CPU_PROF=<dir>: CPU profiles of the CLI and of each service (see adoptar-stack.ts).
+  const dir = process.env.ADOPTAR_CPU_PROF;
+  const prof = dir
+    ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=cli-${++cliRuns}.cpuprofile`]
+    : [];
+  const c = spawn(process.execPath, [...prof, join(ROOT, 'services/cli/bin/lucy.js'), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

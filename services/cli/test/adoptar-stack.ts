@@ -87,7 +87,11 @@ export async function startAdoptionStack(): Promise<AdoptionStack> {
   const logs: string[] = [];
   const stopping = new Set<ChildProcess>();
   const child = (name: string, env: Record<string, string>) => {
-    const c = spawn(process.execPath, [TSX, 'src/main.ts'], {
+    // ADOPTAR_CPU_PROF=<dir>: a CPU profile of each service (bench/adopt-pylucy.bench.ts, to see where time goes).
+    const prof = process.env.ADOPTAR_CPU_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ADOPTAR_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
+      : [];
+    const c = spawn(process.execPath, [...prof, TSX, 'src/main.ts'], {
       cwd: `${ROOT}services/${name}`,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -117,9 +121,9 @@ export async function startAdoptionStack(): Promise<AdoptionStack> {
     );
   };
   try {
-    const [sial, graph, tracker, scheduler, ingest, identity] = (await Promise.all(
-      Array.from({ length: 6 }, () => freePort()),
-    )) as [number, number, number, number, number, number];
+    const [sial, graph, tracker, scheduler, ingest, identity, notifier, smtp] = (await Promise.all(
+      Array.from({ length: 8 }, () => freePort()),
+    )) as [number, number, number, number, number, number, number, number];
     child('fake-sial', { SIAL_FAKE_PORT: String(sial), SIAL_FAKE_SIZE: '5' });
     child('fake-graph', {
       FAKE_GRAPH_PORT: String(graph),
@@ -153,12 +157,18 @@ export async function startAdoptionStack(): Promise<AdoptionStack> {
       GRAPH_SAFE_DELETE_PREFIX: 'test-',
       IDENTITY_UPN_PREFIX: 'test-a',
       IDENTITY_UPN_DOMAIN: 'eco.unrc.edu.ar',
+      IDENTITY_RPC_URL: `http://127.0.0.1:${identity}`,
+      // The adoption only stores templates: nothing is sent, so no SMTP server listens there.
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(smtp),
+      SMTP_FROM: 'no-reply@eco.unrc.edu.ar',
     };
     const ports: [string, number][] = [
       ['task-tracker', tracker],
       ['scheduler', scheduler],
       ['ingest-sial', ingest],
       ['identity-teams', identity],
+      ['notifier', notifier],
     ];
     // One at a time: each runs its migrations, and four at once on a loaded machine only slow each other.
     for (const [name, port] of ports) {
@@ -176,6 +186,7 @@ export async function startAdoptionStack(): Promise<AdoptionStack> {
         LUCY_SCHEDULER_URL: `http://127.0.0.1:${scheduler}`,
         LUCY_INGEST_URL: `http://127.0.0.1:${ingest}`,
         LUCY_IDENTITY_URL: `http://127.0.0.1:${identity}`,
+        LUCY_NOTIFIER_URL: `http://127.0.0.1:${notifier}`,
       },
       output: () => logs.join(''),
       async close() {

@@ -1,8 +1,10 @@
 /**
  * `lucy adoptar pylucy` end to end: a pylucy database built from the fixture (schema.sql + generate.ts), the four
- * services it imports into as child processes on real NATS and Postgres, the Graph fake, and the CLI as a child
+ * services it imports into (and the notifier) as child processes on real NATS and Postgres, the Graph fake, and the CLI as a child
  * process. Checked: a dry run writes nothing; killed midway (kill -9) and run again, the apply ends with exactly
- * what the dry run planned and no duplicate; a re-run changes nothing; pylucy is byte for byte untouched; no
+ * what the dry run planned and no duplicate (the Configuración's windows, flags and checkpoints in ingest-sial, its
+ * templates as notifier versions, a template with an unknown variable reported and left alone); a re-run changes
+ * nothing, and keeps what staff changed in Lucy Tasks since; pylucy is byte for byte untouched; no
  * password or secret appears in any output, log or table; activating an adopted alumno creates no Graph user.
  */
 import https from 'node:https';
@@ -66,6 +68,24 @@ describe('lucy adoptar pylucy', () => {
     // The modules of pylucy's Logs (the services' own Logs use others).
     logs: await count(`select count(*) as n from tracker.log where module in ('tasks', 'teams_service')`),
   });
+  /** The ingestion configuration row and the template versions: what the Configuración import writes. */
+  const configState = async () => ({
+    config: (await lucy.query('select * from ingest.configuracion')).rows[0] as Record<string, unknown>,
+    versiones: (
+      await lucy.query<{ tipo: string; version: number; origen: string; creada_por: string }>(
+        'select tipo, version, origen, creada_por from notify.plantilla_version order by tipo, version',
+      )
+    ).rows,
+  });
+  const rpc = async (path: string, body: unknown) => {
+    const res = await fetch(`${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${s.cliEnv.LUCY_TOKEN}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    return (await res.json()) as Record<string, unknown>;
+  };
   const adoptar = async (extra: string[], onSpawn?: Parameters<typeof runLucy>[2]) => {
     const r = await runLucy(
       ['--json', 'adoptar', 'pylucy', ...extra],
@@ -95,8 +115,11 @@ describe('lucy adoptar pylucy', () => {
 
   let plan: AdoptionReport;
 
+  let configBefore: Awaited<ReturnType<typeof configState>>;
+
   it('plans in a dry run and writes nothing', async () => {
     const baseline = await lucyCounts();
+    configBefore = await configState();
     const r = await adoptar([]);
     expect(r.code, r.stderr).toBe(0);
     plan = report(r.stdout);
@@ -117,11 +140,35 @@ describe('lucy adoptar pylucy', () => {
     );
     expect(plan.tareasPeriodicas.creados).toBe(6);
     expect(plan.configuracion.ignorado.map((i) => i.campo)).toContain('aspirantes_frecuencia_segundos');
-    expect(plan.configuracion.otros.join('\n')).toMatch(/curso_favorito/);
+    // Configuración: windows, flags and checkpoints planned for ingest-sial; templates for the notifier.
+    const campo = (c: string) => plan.configuracion.ingesta.find((x) => x.campo === c);
+    expect(campo('aspirantes_dia_inicio')?.resultado).toBe('actualizado');
+    expect(campo('aspirantes_activar_teams')).toMatchObject({ resultado: 'actualizado', despues: 'sí' });
+    expect(campo('ultima_ingesta_preinscriptos')?.resultado).toBe('actualizado');
+    // «Forzar carga completa» pending in pylucy: no checkpoint, the first run starts from the window.
+    expect(campo('ultima_ingesta_aspirantes')?.despues).toBe('');
+    expect(plan.configuracionIngesta.actualizados).toBeGreaterThan(0);
+    const plantilla = (t: string) => plan.configuracion.plantillas.find((p) => p.tipo === t);
+    expect(plantilla('Bienvenida')?.resultado).toBe('creada');
+    // A variable the notifier does not know: reported, not imported, not rewritten.
+    expect(plantilla('Credenciales de acceso')).toMatchObject({
+      resultado: 'omitida',
+      variablesDesconocidas: ['curso_favorito'],
+    });
+    expect(plantilla('Credenciales de acceso')?.motivo).toMatch(/curso_favorito/);
+    expect(plan.configuracion.ignorado.map((i) => i.campo)).toContain('rate_limit_uti');
+    expect(plan.configuracion.despliegue.map((d) => d.campo)).toEqual(
+      expect.arrayContaining(['batch_size', 'rate_limit_teams', 'account_prefix', 'moodle_base_url']),
+    );
+    expect(plan.configuracion.secretos.find((x) => x.campo === 'teams_client_secret')?.estado).toBe(
+      'configurado en pylucy',
+    );
+    expect(plan.configuracion.secretos.find((x) => x.campo === 'moodle_wstoken')?.estado).toMatch(/marcador/);
     expect(plan.configuracion.secretos.map((x) => x.campo)).toEqual(
       expect.arrayContaining(['teams_client_secret', 'sial_basic_pass', 'moodle_wstoken']),
     );
     expect(await lucyCounts()).toEqual(baseline);
+    expect(await configState()).toEqual(configBefore);
 
     // The text report, in Spanish, ends with what staff must do.
     const text = await runLucy(['adoptar', 'pylucy', '--desde', s.pylucy.url], s.cliEnv);
@@ -129,6 +176,8 @@ describe('lucy adoptar pylucy', () => {
     expect(text.stdout).toMatch(/SIMULACIÓN: no se escribió nada/);
     expect(text.stdout).toMatch(/Generar contraseña y enviar correo/);
     expect(text.stdout).toMatch(/Qué hacer ahora/);
+    expect(text.stdout).toMatch(/Plantillas de correo → notifier/);
+    expect(text.stdout).toMatch(/SIAL_PASSWORD de ingest-sial/);
   }, 300_000);
 
   it('killed midway and run again, imports exactly what the dry run planned, with no duplicate', async () => {
@@ -164,6 +213,30 @@ describe('lucy adoptar pylucy', () => {
         `select count(*) as n from tracker.tarea where parametros->>'origen' = 'pylucy' and estado = 'failed' and mensaje_error like 'interrumpida por la migración desde pylucy%'`,
       ),
     ).toBeGreaterThanOrEqual(plan.tareasInterrumpidas);
+
+    // The Configuración as the dry run said: pylucy's windows, flags and checkpoints in ingest-sial.
+    const { rows: pc } = await py.query<Record<string, Date | boolean | null>>(
+      'select * from alumnos_configuracion',
+    );
+    const { config, versiones } = await configState();
+    const time = (v: unknown) => (v instanceof Date ? v.getTime() : null);
+    for (const tipo of ['preinscriptos', 'aspirantes', 'ingresantes']) {
+      expect(time(config[`${tipo}_dia_inicio`]), tipo).toBe(time(pc[0]![`${tipo}_dia_inicio`]));
+      expect(time(config[`${tipo}_dia_fin`]), tipo).toBe(time(pc[0]![`${tipo}_dia_fin`]));
+      expect(config[`${tipo}_enviar_email`], tipo).toBe(pc[0]![`${tipo}_enviar_email`]);
+    }
+    expect(config.aspirantes_activar_teams).toBe(true);
+    expect(time(config.ultima_ingesta_preinscriptos)).toBe(time(pc[0]!.ultima_ingesta_preinscriptos));
+    expect(config.ultima_ingesta_aspirantes).toBeNull();
+    expect(config.actualizado_por).toMatch(/^adopción de pylucy/);
+    // The templates: one new version per planned one, attributed to the adoption; the credentials one untouched.
+    const adopted = versiones.filter((v) => v.origen === 'adopción de pylucy');
+    expect(adopted.length).toBe(plan.plantillas.creados);
+    expect(adopted.every((v) => v.creada_por.startsWith('adopción de pylucy'))).toBe(true);
+    expect(adopted.map((v) => v.tipo)).not.toContain('credenciales');
+    expect(versiones.filter((v) => v.tipo === 'credenciales').map((v) => v.version)).toEqual(
+      configBefore.versiones.filter((v) => v.tipo === 'credenciales').map((v) => v.version),
+    );
   }, 600_000);
 
   it('changes nothing when run again', async () => {
@@ -178,6 +251,51 @@ describe('lucy adoptar pylucy', () => {
     expect(await lucyCounts()).toEqual(snapshot);
   }, 300_000);
 
+  it('changes no configuration and no template when run again, and keeps what staff changed since', async () => {
+    const state = await configState();
+    const r = await adoptar(['--aplicar']);
+    expect(r.code, r.stderr).toBe(0);
+    const again = report(r.stdout);
+    expect(again.configuracionIngesta.actualizados).toBe(0);
+    expect(again.plantillas.creados).toBe(0);
+    expect(await configState()).toEqual(state);
+
+    // Staff edit the welcome e-mail and an ingestion option in Lucy Tasks; a later adoption keeps both.
+    await rpc(`${s.cliEnv.LUCY_NOTIFIER_URL}/lucy.notify.v1.NotifierService/UpdatePlantilla`, {
+      plantilla: {
+        tipo: 'TIPO_EMAIL_BIENVENIDA',
+        asunto: 'Hola {nombre}',
+        cuerpo: '<html><body>Hola {nombre} {apellido}, bienvenida.</body></html>',
+      },
+      requestedBy: 'ana',
+    });
+    await rpc(`${s.cliEnv.LUCY_INGEST_URL}/lucy.ingest.v1.IngestService/UpdateConfiguracion`, {
+      configuracion: {
+        ventanas: [
+          {
+            tipo: 'TIPO_INGESTA_INGRESANTES',
+            diaInicio: new Date(Date.now() + 86_400_000).toISOString(),
+            enviarEmail: true,
+          },
+        ],
+      },
+      requestedBy: 'ana',
+    });
+    const edited = await configState();
+    const later = await adoptar(['--aplicar']);
+    expect(later.code, later.stderr).toBe(0);
+    const kept = report(later.stdout);
+    expect(kept.plantillas.creados).toBe(0);
+    expect(kept.configuracion.plantillas.find((p) => p.tipo === 'Bienvenida')?.motivo).toMatch(
+      /ya importada/,
+    );
+    expect(kept.configuracionIngesta.actualizados).toBe(0);
+    expect(kept.configuracion.ingesta.find((c) => c.campo === 'ingresantes_dia_inicio')).toMatchObject({
+      resultado: 'omitido',
+    });
+    expect(await configState()).toEqual(edited);
+  }, 300_000);
+
   it('leaves pylucy exactly as it was', async () => {
     expect(await checksums()).toEqual(before);
   });
@@ -186,7 +304,7 @@ describe('lucy adoptar pylucy', () => {
     const everything = outputs.join('\n') + s.output();
     for (const secret of [...PLAINTEXT_PASSWORDS, ...CONFIG_SECRETS, 'Tmp#8', 'Tmp#16']) {
       expect(everything.includes(secret), secret).toBe(false);
-      for (const schema of ['ingest', 'identity', 'scheduler', 'tracker']) {
+      for (const schema of ['ingest', 'identity', 'scheduler', 'tracker', 'notify']) {
         const { rows } = await lucy.query<{ table_name: string }>(
           `select table_name from information_schema.tables where table_schema = $1 and table_type = 'BASE TABLE'`,
           [schema],

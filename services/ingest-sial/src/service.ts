@@ -17,6 +17,7 @@ import { createCuentaProjection } from './consumers/cuenta-events.consumer.js';
 import { ingestOrm } from './db/index.js';
 import { createAlumnoRpc } from './rpc/alumno.rpc.js';
 import { createImportAlumnosRpc } from './rpc/import.rpc.js';
+import { createImportConfiguracionRpc } from './rpc/import-configuracion.rpc.js';
 import { createIngestRpc } from './rpc/ingest.rpc.js';
 
 /** Options of {@link startIngestService} (tests). */
@@ -94,9 +95,8 @@ export async function startIngestService(
       logger,
       services: [IngestService, AlumnoService],
       routes: (router) => {
-        router.service(
-          IngestService,
-          createIngestRpc({
+        router.service(IngestService, {
+          ...createIngestRpc({
             knex,
             publisher: runtime.publisher,
             clock,
@@ -108,7 +108,8 @@ export async function startIngestService(
               concurrency: config.SIAL_CONCURRENCY,
             },
           }),
-        );
+          ...createImportConfiguracionRpc({ knex, clock }),
+        });
         router.service(AlumnoService, {
           ...createAlumnoRpc({ knex, nats, names, clock, maxExportRows: config.EXPORT_MAX_ROWS }),
           ...createImportAlumnosRpc({ knex, nats, names, clock }),

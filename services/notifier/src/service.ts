@@ -16,6 +16,7 @@ import { createPlantillaCache, notifierOrm } from './db/index.js';
 import { dominioDe } from './domain/index.js';
 import { boundNotifierRpc } from './rpc/input.js';
 import { createNotifierRpc } from './rpc/notifier.rpc.js';
+import { createImportPlantillasRpc } from './rpc/import.rpc.js';
 
 /** Options of {@link startNotifierService} (tests). */
 export interface NotifierServiceOptions {
@@ -92,7 +93,10 @@ export async function startNotifierService(
       routes: (router) => {
         router.service(
           NotifierService,
-          boundNotifierRpc(createNotifierRpc({ knex, mailer, clock, plantillas })),
+          boundNotifierRpc({
+            ...createNotifierRpc({ knex, mailer, clock, plantillas }),
+            ...createImportPlantillasRpc({ knex, clock, plantillas }),
+          }),
         );
       },
     });

@@ -14,6 +14,10 @@ import {
   ImportedTareaSchema,
   IntervalPeriod,
   SolarEvent,
+  TipoEmail,
+  TipoIngesta,
+  type ImportedPlantillaSchema,
+  type VentanaIngestaSchema,
   type ImportedAlumno,
   type ImportedLog,
   type ImportedPeriodicTaskSchema,
@@ -420,4 +424,103 @@ export function toImportedPeriodicTask(
     base.clocked = { clockedTime: ts(r.k_time) };
   }
   return { task: base, notes };
+}
+
+/** Columns of `alumnos_configuracion` that hold secrets: never selected, only whether each is set. */
+export const CONFIG_SECRET_COLUMNS = ['teams_client_secret', 'sial_basic_pass', 'moodle_wstoken'] as const;
+
+/** A value pylucy's fresh install ships as a placeholder (facts §2.7): it means "not configured". */
+export const PLACEHOLDER_SQL = `'^(YOUR-|your-)|^(usuario|contrasena)$|mock-api-uti|mailhog'`;
+
+/**
+ * Reads the Configuración singleton without its secrets: every column the deployment has (pylucy's schema varies:
+ * read information_schema), except the secret ones, which come back only as `vacio`, `marcador` or
+ * `configurado` under `<column>__estado`.
+ */
+export async function readConfiguracion(snap: PylucySnapshot): Promise<Record<string, unknown> | undefined> {
+  const cols = snap.columns.get('alumnos_configuracion');
+  if (!cols) return undefined;
+  const secret = new Set<string>(CONFIG_SECRET_COLUMNS);
+  const select = [...cols].filter((c) => !secret.has(c) && /^[a-z_][a-z0-9_]*$/.test(c)).map((c) => `"${c}"`);
+  for (const c of CONFIG_SECRET_COLUMNS)
+    if (cols.has(c))
+      select.push(
+        `case when coalesce("${c}", '') = '' then 'vacio' when "${c}" ~ ${PLACEHOLDER_SQL} then 'marcador' else 'configurado' end as "${c}__estado"`,
+      );
+  const { rows } = await snap.client.query<Record<string, unknown>>(
+    `select ${select.join(', ')} from alumnos_configuracion order by id limit 1`,
+  );
+  return rows[0];
+}
+
+const TIPOS_INGESTA = [
+  ['preinscriptos', TipoIngesta.PREINSCRIPTOS],
+  ['aspirantes', TipoIngesta.ASPIRANTES],
+  ['ingresantes', TipoIngesta.INGRESANTES],
+] as const;
+
+const asDate = (v: unknown): Date | null =>
+  v instanceof Date ? v : typeof v === 'string' && v ? new Date(v) : null;
+
+/**
+ * pylucy's windows, flags and checkpoints as ImportConfiguracion takes them. A pending «forzar carga completa»
+ * leaves the checkpoint out (the next run starts from the window, as pylucy's would); the preinscriptos' Teams and
+ * Moodle flags, which pylucy never read, go as «no» (what pylucy did).
+ */
+export function ventanasDe(row: Record<string, unknown>): MessageInitShape<typeof VentanaIngestaSchema>[] {
+  return TIPOS_INGESTA.map(([tipo, pb]) => {
+    const inicio = asDate(row[`${tipo}_dia_inicio`]);
+    const fin = asDate(row[`${tipo}_dia_fin`]);
+    const ultima =
+      row[`${tipo}_forzar_carga_completa`] === true ? null : asDate(row[`ultima_ingesta_${tipo}`]);
+    return {
+      tipo: pb,
+      ...(inicio ? { diaInicio: timestampFromDate(inicio) } : {}),
+      ...(fin ? { diaFin: timestampFromDate(fin) } : {}),
+      enviarEmail: row[`${tipo}_enviar_email`] === true,
+      activarTeams: tipo !== 'preinscriptos' && row[`${tipo}_activar_teams`] === true,
+      activarMoodle: tipo !== 'preinscriptos' && row[`${tipo}_activar_moodle`] === true,
+      ...(ultima ? { ultimaIngesta: timestampFromDate(ultima) } : {}),
+    };
+  });
+}
+
+/** pylucy's stored subjects and templates per kind of e-mail (the password ones were never used: not here). */
+export const PLANTILLAS_PYLUCY = [
+  [TipoEmail.BIENVENIDA, 'Bienvenida', 'email_asunto_bienvenida', 'email_plantilla_bienvenida'],
+  [
+    TipoEmail.CREDENCIALES,
+    'Credenciales de acceso',
+    'email_asunto_credenciales',
+    'email_plantilla_credenciales',
+  ],
+  [
+    TipoEmail.ENROLAMIENTO,
+    'Acceso al Ecosistema Virtual',
+    'email_asunto_enrollamiento',
+    'email_plantilla_enrollamiento',
+  ],
+] as const;
+
+/**
+ * The subjects and templates to import, per kind: empty ones are left out (pylucy sent its built-in e-mail), an
+ * empty body with a subject imports the subject only.
+ */
+export function plantillasDe(
+  row: Record<string, unknown>,
+): (MessageInitShape<typeof ImportedPlantillaSchema> & { nombre: string })[] {
+  const out: (MessageInitShape<typeof ImportedPlantillaSchema> & { nombre: string })[] = [];
+  for (const [tipo, nombre, asuntoCol, cuerpoCol] of PLANTILLAS_PYLUCY) {
+    const asunto = typeof row[asuntoCol] === 'string' ? clean(row[asuntoCol]).trim() : '';
+    const cuerpo = typeof row[cuerpoCol] === 'string' ? clean(row[cuerpoCol]) : '';
+    if (!asunto && !cuerpo.trim()) continue;
+    out.push({
+      tipo,
+      nombre,
+      asunto,
+      cuerpo: cuerpo.trim() ? cuerpo : '',
+      origen: [asunto && asuntoCol, cuerpo.trim() && cuerpoCol].filter(Boolean).join(' + '),
+    });
+  }
+  return out;
 }

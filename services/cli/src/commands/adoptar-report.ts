@@ -22,6 +22,10 @@ export interface AdoptionReport {
   tareasPeriodicas: KindCounts;
   tareas: KindCounts;
   logs: KindCounts;
+  /** Ingestion settings of the Configuración (windows, flags, checkpoints). */
+  configuracionIngesta: KindCounts;
+  /** E-mail templates. */
+  plantillas: KindCounts;
   /** Alumnos with a temporary password stored in clear in pylucy (the value is never read). */
   passwords: { cantidad: number; alumnos: { tipoDocumento: string; dni: string; nombre: string }[] };
   /** Tareas pending or running in pylucy: imported as failed. */
@@ -41,115 +45,118 @@ export interface AdoptionReport {
 
 /** What of pylucy's Configuración goes where. */
 export interface ConfigReport {
-  /** Settings to carry over, with their value and where they go in Lucy Tasks. */
-  importado: { campo: string; valor: string; destino: string }[];
-  /** Fields pylucy stores but never used. */
+  /** Ingestion settings handed to ingest-sial (IngestService.ImportConfiguracion), one line per setting. */
+  ingesta: { campo: string; antes: string; despues: string; resultado: string; motivo: string }[];
+  /** E-mail subjects and templates handed to the notifier (NotifierService.ImportPlantillas). */
+  plantillas: {
+    tipo: string;
+    campos: string;
+    resultado: string;
+    motivo: string;
+    version: number;
+    variablesDesconocidas: string[];
+  }[];
+  /** Settings a service reads from its environment at start (none stores them): the value and the variable. */
+  despliegue: { campo: string; valor: string; destino: string }[];
+  /** Fields pylucy stores but never used, and settings with no equivalent yet. */
   ignorado: { campo: string; motivo: string }[];
-  /** Secrets never copied: whether pylucy had one, and where to enter it. */
+  /** Secrets never copied (never even read): whether pylucy had one, and where to enter it. */
   secretos: { campo: string; estado: string; destino: string }[];
-  /** Other findings (templates with unknown variables...). */
+  /** Other findings. */
   otros: string[];
 }
 
-const PLACEHOLDER = /^(YOUR-|your-)|^(usuario|contrasena)$|mock-api-uti|mailhog/;
+/** An empty {@link ConfigReport}. */
+export const emptyConfigReport = (): ConfigReport => ({
+  ingesta: [],
+  plantillas: [],
+  despliegue: [],
+  ignorado: [],
+  secretos: [],
+  otros: [],
+});
+
 const str = (v: unknown): string =>
   v === null || v === undefined
     ? ''
     : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
       ? String(v)
       : JSON.stringify(v);
-const whenOf = (v: unknown): string =>
-  v instanceof Date ? localTime(v) : typeof v === 'string' && v ? localTime(new Date(v)) : '—';
+/** An ISO time as staff read it (Córdoba), other values as they are. */
+export const shownValue = (v: string): string => (/^\d{4}-\d{2}-\d{2}T/.test(v) ? localTime(new Date(v)) : v);
 
-/** The variables each e-mail of pylucy could use (facts §6): others are reported, never silently changed. */
-const TEMPLATE_VARS: Record<string, string[]> = {
-  email_plantilla_bienvenida: ['nombre', 'apellido', 'dni', 'email'],
-  email_plantilla_credenciales: ['nombre', 'apellido', 'dni', 'email', 'upn', 'password'],
-  email_plantilla_enrollamiento: [
-    'nombre',
-    'apellido',
-    'upn',
-    'password',
-    'moodle_url',
-    'cursos_html',
-    'cursos_texto',
-  ],
-  email_asunto_bienvenida: ['nombre', 'apellido', 'dni'],
-  email_asunto_credenciales: ['nombre', 'apellido', 'upn'],
-  email_asunto_enrollamiento: ['nombre', 'apellido'],
+const SECRET_STATE: Record<string, string> = {
+  vacio: 'vacío en pylucy',
+  marcador: 'marcador de ejemplo en pylucy (no configurado)',
+  configurado: 'configurado en pylucy',
 };
 
-/** Reads the Configuración singleton: where each setting goes, which are ignored, which secrets to re-enter. */
+/**
+ * The parts of the Configuración that are not imported by a service: settings of the services' environments,
+ * ignored fields with why, and the secrets to re-enter (read as `<column>__estado`, never their value).
+ */
 export function configReport(row: Record<string, unknown>): ConfigReport {
-  const out: ConfigReport = { importado: [], ignorado: [], secretos: [], otros: [] };
+  const out = emptyConfigReport();
   const has = (k: string) => Object.hasOwn(row, k);
   for (const tipo of ['preinscriptos', 'aspirantes', 'ingresantes']) {
-    out.importado.push({
-      campo: `${tipo}: ventana`,
-      valor: `${whenOf(row[`${tipo}_dia_inicio`])} → ${whenOf(row[`${tipo}_dia_fin`])}`,
-      destino: `lucy ingest config set ${tipo} --inicio … --fin … (o el admin, Ingesta)`,
-    });
-    out.importado.push({
-      campo: `${tipo}: correo / Teams / Moodle`,
-      valor: `${row[`${tipo}_enviar_email`] ? 'sí' : 'no'} / ${row[`${tipo}_activar_teams`] ? 'sí' : 'no'} / ${row[`${tipo}_activar_moodle`] ? 'sí' : 'no'}`,
-      destino: 'configuración de ingesta del tipo',
-    });
-    out.importado.push({
-      campo: `ultima_ingesta_${tipo}`,
-      valor: whenOf(row[`ultima_ingesta_${tipo}`]),
-      destino: 'punto de control: la primera ingesta de Lucy pide desde el inicio de la ventana',
-    });
     out.ignorado.push({
       campo: `${tipo}_frecuencia_segundos`,
       motivo:
-        'pylucy nunca lo usó (su beat corría cada 5 minutos fijo); en Lucy la frecuencia es la de la tarea periódica.',
+        'pylucy nunca lo usó (su beat corría cada 5 minutos fijo); en Lucy la frecuencia es la de la tarea periódica importada.',
     });
-    if (has(`${tipo}_forzar_carga_completa`))
-      out.ignorado.push({
-        campo: `${tipo}_forzar_carga_completa`,
-        motivo: 'marca de un solo uso; en Lucy se reemplaza con «lucy ingest reset-checkpoints».',
-      });
+    if (has(`${tipo}_forzar_carga_completa`) && row[`${tipo}_forzar_carga_completa`] === true)
+      out.otros.push(
+        `${tipo}_forzar_carga_completa estaba marcado: no se importa el punto de control de ${tipo}, así la primera ingesta de Lucy pide desde el inicio de la ventana (lo que pylucy iba a hacer).`,
+      );
   }
   out.ignorado.push({
     campo: 'preinscriptos_activar_teams / preinscriptos_activar_moodle',
-    motivo: 'pylucy nunca los leyó: los preinscriptos no reciben cuentas.',
+    motivo: 'pylucy nunca los leyó (los preinscriptos no reciben cuentas): se importan como «no».',
   });
-  out.importado.push(
-    { campo: 'batch_size', valor: str(row.batch_size), destino: 'IDENTITY_BATCH_LIMIT (identity-teams)' },
+  out.despliegue.push(
+    {
+      campo: 'batch_size',
+      valor: str(row.batch_size),
+      destino: 'IDENTITY_BATCH_LIMIT de identity-teams (en pylucy, Tareas por pasada de la cola)',
+    },
     {
       campo: 'rate_limit_teams',
       valor: `${str(row.rate_limit_teams)}/min`,
-      destino: 'GRAPH_WRITES_PER_WINDOW y GRAPH_WRITE_WINDOW_MS (identity-teams)',
+      destino: 'GRAPH_WRITES_PER_WINDOW y GRAPH_WRITE_WINDOW_MS de identity-teams',
     },
     {
       campo: 'rate_limit_moodle',
       valor: `${str(row.rate_limit_moodle)}/min`,
-      destino: 'IDENTITY_CONCURRENCY (identity-teams)',
+      destino: 'IDENTITY_CONCURRENCY de identity-teams',
     },
     {
       campo: 'account_prefix',
       valor: str(row.account_prefix),
-      destino: 'IDENTITY_UPN_PREFIX (identity-teams)',
+      destino: 'IDENTITY_UPN_PREFIX de identity-teams',
     },
     {
       campo: 'teams_tenant_id',
       valor: str(row.teams_tenant_id),
-      destino: 'GRAPH_TENANT_ID (identity-teams)',
+      destino: 'GRAPH_TENANT_ID de identity-teams',
     },
     {
       campo: 'teams_client_id',
       valor: str(row.teams_client_id),
-      destino: 'GRAPH_CLIENT_ID (identity-teams)',
+      destino: 'GRAPH_CLIENT_ID de identity-teams',
     },
-    { campo: 'sial_base_url', valor: str(row.sial_base_url), destino: 'SIAL_BASE_URL (ingest-sial)' },
-    { campo: 'sial_basic_user', valor: str(row.sial_basic_user), destino: 'SIAL_USER (ingest-sial)' },
-    { campo: 'moodle_base_url', valor: str(row.moodle_base_url), destino: 'MOODLE_URL (identity-teams)' },
+    { campo: 'sial_base_url', valor: str(row.sial_base_url), destino: 'SIAL_BASE_URL de ingest-sial' },
+    { campo: 'sial_basic_user', valor: str(row.sial_basic_user), destino: 'SIAL_USER de ingest-sial' },
+    {
+      campo: 'moodle_base_url',
+      valor: str(row.moodle_base_url),
+      destino: 'MOODLE_URL de identity-teams y MOODLE_PUBLIC_URL del notifier',
+    },
     {
       campo: 'moodle_auth_method',
       valor: str(row.moodle_auth_method),
-      destino: 'MOODLE_AUTH (identity-teams)',
+      destino: 'MOODLE_AUTH de identity-teams',
     },
-    { campo: 'email_from', valor: str(row.email_from), destino: 'SMTP_FROM (notifier)' },
+    { campo: 'email_from', valor: str(row.email_from), destino: 'SMTP_FROM del notifier' },
   );
   out.ignorado.push(
     { campo: 'rate_limit_uti', motivo: 'solo lo usaba la cola de pylucy, que Lucy no tiene.' },
@@ -157,7 +164,7 @@ export function configReport(row: Record<string, unknown>): ConfigReport {
     {
       campo: 'email_host / email_port / email_use_tls',
       motivo:
-        'pylucy no los usaba (enviaba por Microsoft Graph); el SMTP de Lucy se configura en el notifier.',
+        'pylucy no los usaba (enviaba por Microsoft Graph); el SMTP de Lucy se configura en el notifier (SMTP_HOST, SMTP_PORT, SMTP_SECURE).',
     },
     {
       campo: 'email_plantilla_password / email_asunto_password',
@@ -167,16 +174,16 @@ export function configReport(row: Record<string, unknown>): ConfigReport {
       campo: 'moodle_courses_config',
       motivo: 'solo lo escribían scripts; la inscripción de pylucy no lo leía.',
     },
+    {
+      campo: 'moodle_email_type / moodle_student_roleid / deshabilitar_fallback_email_personal',
+      motivo: `sin equivalente todavía: Lucy Tasks aún no inscribe en cursos de Moodle (valores en pylucy: ${str(row.moodle_email_type) || '—'} / ${str(row.moodle_student_roleid) || '—'} / ${row.deshabilitar_fallback_email_personal ? 'sí' : 'no'}).`,
+    },
   );
   const secret = (campo: string, destino: string) => {
-    const v = str(row[campo]);
+    const estado = str(row[`${campo}__estado`]);
     out.secretos.push({
       campo,
-      estado: !v
-        ? 'vacío en pylucy'
-        : PLACEHOLDER.test(v)
-          ? 'marcador de ejemplo en pylucy (no configurado)'
-          : 'configurado en pylucy',
+      estado: SECRET_STATE[estado] ?? 'no existe en esta base de pylucy',
       destino,
     });
   };
@@ -188,20 +195,6 @@ export function configReport(row: Record<string, unknown>): ConfigReport {
     estado: 'no está en la base: revíselo en el .env de pylucy',
     destino: 'SMTP_PASSWORD del notifier',
   });
-  for (const [campo, vars] of Object.entries(TEMPLATE_VARS)) {
-    const text = str(row[campo]);
-    if (!text) continue;
-    // str.format: {name}; doubled braces are literal.
-    const used = [...text.replace(/\{\{|\}\}/g, '').matchAll(/\{([a-zA-Z_][a-zA-Z0-9_]*)\}/g)].map(
-      (m) => m[1]!,
-    );
-    const unknown = [...new Set(used.filter((u) => !vars.includes(u)))];
-    out.otros.push(
-      unknown.length
-        ? `${campo}: usa variables que no existen (${unknown.map((u) => `{${u}}`).join(', ')}); revísela antes de cargarla en el notifier (no se cambia sola).`
-        : `${campo}: ${text.length} caracteres, variables ${[...new Set(used)].map((u) => `{${u}}`).join(', ') || 'ninguna'}; cárguela en el notifier (admin, Plantillas).`,
-    );
-  }
   return out;
 }
 
@@ -225,6 +218,8 @@ export function renderReport(r: AdoptionReport): string {
   s += line('Tareas periódicas', r.tareasPeriodicas, plan);
   s += line(`Tareas (${r.historialDias} días)`, r.tareas, plan);
   s += line(`Logs (${r.historialDias} días)`, r.logs, plan);
+  s += line('Configuración', r.configuracionIngesta, plan);
+  s += line('Plantillas de correo', r.plantillas, plan);
   s += '\nLado a lado (pylucy → Lucy Tasks):\n';
   const side = (label: string, n: number | undefined, k: KindCounts) =>
     `  ${label.padEnd(22)} ${String(n ?? 0).padStart(8)} → ${String(k.creados + k.actualizados + k.sin_cambios).padStart(8)} ${plan ? '(tras aplicar)' : 'presentes'}\n`;
@@ -244,11 +239,32 @@ export function renderReport(r: AdoptionReport): string {
   if (undefinedTipos.length)
     s += `Tipos de Tarea que pylucy escribió sin definirlos (se conservan tal cual): ${undefinedTipos.map(([t, n]) => `${t} (${n})`).join(', ')}.\n`;
 
-  s += '\nConfiguración de pylucy (no se copia sola: cada valor va donde se indica):\n';
-  for (const c of r.configuracion.importado) s += `  ${c.campo}: ${c.valor || '—'} → ${c.destino}\n`;
-  s += 'Campos que pylucy guarda pero nunca usó (se ignoran):\n';
-  for (const c of r.configuracion.ignorado) s += `  ${c.campo}: ${c.motivo}\n`;
-  for (const o of r.configuracion.otros) s += `  ${o}\n`;
+  const cfg = r.configuracion;
+  if (cfg.ingesta.length) {
+    s += '\nConfiguración de ingesta → ingest-sial (ventanas, opciones por tipo, puntos de control):\n';
+    for (const c of cfg.ingesta) {
+      const change =
+        c.resultado === 'actualizado'
+          ? `${shownValue(c.antes) || '—'} → ${shownValue(c.despues) || '—'}`
+          : shownValue(c.antes) || '—';
+      s += `  ${c.resultado.padEnd(12)} ${c.campo}: ${change}${c.motivo ? ` (${c.motivo})` : ''}\n`;
+    }
+  }
+  if (cfg.plantillas.length) {
+    s += '\nPlantillas de correo → notifier (una versión nueva, atribuida a la adopción):\n';
+    for (const p of cfg.plantillas)
+      s += `  ${p.resultado.padEnd(12)} ${p.tipo} (${p.campos})${p.motivo ? `: ${p.motivo}` : ''}\n`;
+  }
+  if (cfg.despliegue.length) {
+    s +=
+      '\nConfiguración de despliegue (cada servicio la lee de su entorno al arrancar; no hay dónde importarla: cárguela en la variable indicada):\n';
+    for (const c of cfg.despliegue) s += `  ${c.campo}: ${c.valor || '—'} → ${c.destino}\n`;
+  }
+  if (cfg.ignorado.length) {
+    s += 'Campos que no se importan:\n';
+    for (const c of cfg.ignorado) s += `  ${c.campo}: ${c.motivo}\n`;
+  }
+  for (const o of cfg.otros) s += `  ${o}\n`;
   if (r.noImportado.length) {
     s += '\nNo se importa:\n';
     for (const n of r.noImportado) s += `  ${n.tabla} (${n.cantidad}): ${n.que}\n`;
@@ -269,9 +285,13 @@ export function renderReport(r: AdoptionReport): string {
     todo('Lea este informe; detenga el beat y los workers de Celery de pylucy; repita con --aplicar.');
   for (const sec of r.configuracion.secretos)
     todo(`Cargue el secreto ${sec.campo} (${sec.estado}) en ${sec.destino}; nunca se copia.`);
-  todo(
-    'Cargue la configuración de ingesta (ventanas y opciones de arriba) con «lucy ingest config set» o el admin.',
-  );
+  if (cfg.despliegue.length)
+    todo('Revise la configuración de despliegue de arriba en las variables de cada servicio.');
+  const plantillasOmitidas = cfg.plantillas.filter((p) => p.resultado === 'omitida').length;
+  if (plantillasOmitidas)
+    todo(
+      `Adapte a mano las ${plantillasOmitidas} plantilla(s) de correo que no se importaron (admin, Plantillas): ver el motivo de cada una.`,
+    );
   const disabled = r.tareasPeriodicasDetalle.filter((t) => t.resultado !== 'omitida' && !t.habilitada).length;
   if (disabled)
     todo(

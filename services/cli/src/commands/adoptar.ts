@@ -10,6 +10,8 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import {
   AlumnoService,
   IdentityService,
+  IngestService,
+  NotifierService,
   SchedulerService,
   TaskService,
   type ImportedAlumno,
@@ -25,7 +27,10 @@ import {
   DEFINED_TIPOS,
   LOGS_SQL,
   openPylucy,
+  plantillasDe,
+  readConfiguracion,
   streamRows,
+  ventanasDe,
   TAREAS_SQL,
   toImportedAlumno,
   toImportedLog,
@@ -38,7 +43,13 @@ import {
   type PylucySnapshot,
   type TareaRow,
 } from './adoptar-pylucy.js';
-import { configReport, renderReport, type AdoptionReport, type KindCounts } from './adoptar-report.js';
+import {
+  configReport,
+  emptyConfigReport,
+  renderReport,
+  type AdoptionReport,
+  type KindCounts,
+} from './adoptar-report.js';
 
 /** Rows per RPC call. */
 const ALUMNO_BATCH = 1000;
@@ -144,6 +155,8 @@ export async function adoptPylucy(
   const identityRpc = clientFor(IdentityService, 'identity', g);
   const schedulerRpc = clientFor(SchedulerService, 'scheduler', g);
   const trackerRpc = clientFor(TaskService, 'tracker', g);
+  const ingestRpc = clientFor(IngestService, 'ingest', g);
+  const notifierRpc = clientFor(NotifierService, 'notifier', g);
   const dryRun = !options.aplicar;
   const requestedBy = `adopción de pylucy (${process.env.LUCY_USER ?? process.env.USER ?? 'cli'})`;
   const now = options.now ?? new Date();
@@ -163,11 +176,13 @@ export async function adoptPylucy(
       tareasPeriodicas: kind(),
       tareas: kind(),
       logs: kind(),
+      configuracionIngesta: kind(),
+      plantillas: kind(),
       passwords: { cantidad: 0, alumnos: [] },
       tareasInterrumpidas: 0,
       tiposNoDefinidos: {},
       tareasPeriodicasDetalle: [],
-      configuracion: { importado: [], ignorado: [], secretos: [], otros: [] },
+      configuracion: emptyConfigReport(),
       noImportado: [],
     };
 
@@ -366,11 +381,49 @@ export async function adoptPylucy(
     report.logs.omitidos = olderL;
 
     // ---- configuration and what is not imported ------------------------------------------------------------
-    if (snap.tables.has('alumnos_configuracion')) {
-      const { rows } = await snap.client.query<Record<string, unknown>>(
-        'select * from alumnos_configuracion order by id limit 1',
-      );
-      if (rows[0]) report.configuracion = configReport(rows[0]);
+    const config = await readConfiguracion(snap);
+    if (config) {
+      report.pylucy.alumnos_configuracion = 1;
+      const cb = progress('Configuración', 2);
+      report.configuracion = configReport(config);
+      const ingest = await ingestRpc.importConfiguracion({
+        ventanas: ventanasDe(config),
+        dryRun,
+        requestedBy,
+      });
+      for (const r of ingest.results) {
+        bump(report.configuracionIngesta, r.resultado, r.motivo);
+        report.configuracion.ingesta.push({
+          campo: r.campo,
+          antes: r.antes,
+          despues: r.despues,
+          resultado: r.resultado,
+          motivo: r.motivo,
+        });
+      }
+      cb.add(1);
+      const plantillas = plantillasDe(config);
+      if (plantillas.length) {
+        const res = await notifierRpc.importPlantillas({
+          plantillas: plantillas.map(({ nombre: _n, ...p }) => p),
+          dryRun,
+          requestedBy,
+        });
+        res.results.forEach((r, i) => {
+          const p = plantillas[i]!;
+          bump(report.plantillas, r.resultado, r.motivo);
+          report.configuracion.plantillas.push({
+            tipo: p.nombre,
+            campos: p.origen ?? '',
+            resultado: r.resultado,
+            motivo: r.motivo,
+            version: r.version,
+            variablesDesconocidas: [...r.variablesDesconocidas],
+          });
+        });
+      }
+      cb.add(1);
+      cb.end();
     }
     for (const [table, what] of [
       [

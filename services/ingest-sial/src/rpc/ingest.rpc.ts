@@ -90,7 +90,9 @@ export function toConfiguracionPb(c: Configuracion): ConfiguracionPb {
 const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
 /** IngestService: configuration, checkpoints and manual runs. */
-export function createIngestRpc(deps: IngestRpcDeps): ServiceImpl<typeof IngestService> {
+export function createIngestRpc(
+  deps: IngestRpcDeps,
+): Omit<ServiceImpl<typeof IngestService>, 'importConfiguracion'> {
   const { knex } = deps;
   return {
     async getConfiguracion() {

@@ -129,7 +129,9 @@ async function currentOf(knex: Knex, tipo: TipoEmailConocido): Promise<Plantilla
 }
 
 /** The NotifierService implementation. */
-export function createNotifierRpc(deps: NotifierRpcDeps): ServiceImpl<typeof NotifierService> {
+export function createNotifierRpc(
+  deps: NotifierRpcDeps,
+): Omit<ServiceImpl<typeof NotifierService>, 'importPlantillas'> {
   const { knex, clock } = deps;
   return {
     async listPlantillas() {
