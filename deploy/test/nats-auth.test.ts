@@ -36,6 +36,8 @@ describe('NATS users (deploy/nats/lucy-auth.conf)', () => {
     for (const s of services) {
       const env = compose.services[s]?.environment ?? {};
       expect(env.NATS_USER, s).toBe(s);
+      // Its user may subscribe to its own reply prefix only.
+      expect(env.NATS_INBOX_PREFIX, s).toBe(`_INBOX_${s}`);
       expect(env.NATS_PASSWORD, s).toContain(`\${${users.get(s)}:?`);
     }
   });
@@ -68,11 +70,45 @@ describe('NATS users (deploy/nats/lucy-auth.conf)', () => {
       if (!service || !services.includes(service)) continue;
       seen++;
       expect(env.get('NATS_USER')?.value, service).toBe(service);
+      expect(env.get('NATS_INBOX_PREFIX')?.value, service).toBe(`_INBOX_${service}`);
       expect(env.get('NATS_PASSWORD')?.valueFrom?.secretKeyRef, service).toEqual({
         name: 'lucy-nats',
         key: `${service}-password`,
       });
     }
     expect(seen).toBe(services.length);
+  });
+  it('grants each service its own consumers and inbox only, and every consumer the services create', () => {
+    const blocks = conf.split(/\n\s*\{\s*\n\s*user: /).slice(1);
+    const block = (user: string) => blocks.find((b) => b.startsWith(`${user}\n`)) ?? '';
+    const granted = new Map<string, string>();
+    for (const s of services) {
+      const b = block(s);
+      // Nothing shared: no whole JetStream API, no other inbox, no acks of every consumer.
+      for (const wide of ['"$JS.API.>"', '"_INBOX.>"', '"$JS.ACK.>"', '"$JS.FC.>"', '"$JS.API.CONSUMER.>"'])
+        expect(b, `${s} ${wide}`).not.toContain(wide);
+      expect(b, s).toContain(`"_INBOX_${s}.>"`);
+      for (const m of b.matchAll(/"\$JS\.API\.CONSUMER\.MSG\.NEXT\.(\w+)\.([\w-]+)"/g)) {
+        expect(b, m[2]).toContain(`"$JS.ACK.${m[1]}.${m[2]}.>"`);
+        expect(b, m[2]).toMatch(new RegExp(`"\\$JS\\.API\\.CONSUMER\\.CREATE\\.${m[1]}\\.${m[2]}\\.lucy\\.`));
+        granted.set(m[2]!, s);
+      }
+    }
+    // Every durable a service's source names (literal, or a template such as `ingest-sial_ingestar_${tipo}`).
+    const sources = services.flatMap((s) =>
+      readdirSync(join(root, 'services', s, 'src'), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+        .map((f) => [s, readFileSync(join(root, 'services', s, 'src', f), 'utf8')] as const),
+    );
+    let found = 0;
+    for (const [service, text] of sources) {
+      for (const m of text.matchAll(/durable: ['`]([\w-]+)(\$\{[^}]+\})?['`]/g)) {
+        found++;
+        const names = [...granted.keys()].filter((d) => (m[2] ? d.startsWith(m[1]!) : d === m[1]));
+        expect(names.length, `${m[0]} granted in lucy-auth.conf`).toBeGreaterThan(0);
+        for (const d of names) expect(granted.get(d), d).toBe(service);
+      }
+    }
+    expect(found).toBeGreaterThanOrEqual(15);
   });
 });

@@ -54,7 +54,8 @@ export function createBatchPublisher(nc: NatsConnection): BatchPublisher {
 
   const subscribe = () => {
     if (subscription && !subscription.isClosed()) return;
-    inbox = createInbox();
+    // The connection's inbox prefix (NATS_INBOX_PREFIX): a service user may subscribe to its own replies only.
+    inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     subscription = nc.subscribe(`${inbox}.*`, {
       callback: (err, msg) => {
         if (err) {
@@ -120,7 +121,8 @@ export function createBatchPublisher(nc: NatsConnection): BatchPublisher {
   };
 }
 
-function readAck(message: OutboundMessage, msg: Msg): StoredAck | Error {
+/** Reads JetStream's answer to a publication of `message` (the runner's I/O reads its acks the same way). */
+export function readAck(message: { readonly subject: string }, msg: Msg): StoredAck | Error {
   if (msg.headers?.code === 503)
     return new Error(`no JetStream stream stores ${message.subject} (no responders)`);
   let body: PubAckBody;

@@ -86,6 +86,16 @@ export const platformEnvShape = {
   NATS_TLS_CA: z.string().optional().describe('a path to a CA certificate (PEM)'),
   NATS_TLS_CERT: z.string().optional().describe('a path to a client certificate (PEM)'),
   NATS_TLS_KEY: z.string().optional().describe('a path to a client key (PEM)'),
+  // Replies (publish acks, pulls, KV watches) arrive on this prefix instead of _INBOX: with deploy/nats/lucy-auth.conf
+  // each service may subscribe only to its own (_INBOX_<user>), never to another's replies.
+  NATS_INBOX_PREFIX: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/,
+      'must be subject tokens without wildcards, e.g. _INBOX_notifier',
+    )
+    .optional()
+    .describe('a reply subject prefix such as _INBOX_notifier'),
   // Start-up fails fast (issue 18): a service that cannot reach NATS at start exits with one fatal line instead of
   // waiting forever; once connected, reconnection is unlimited. 0 waits forever.
   NATS_CONNECT_TIMEOUT_MS: intVar(30_000),

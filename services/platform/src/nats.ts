@@ -28,6 +28,8 @@ export interface NatsSettings {
   NATS_TLS_CA?: string | undefined;
   NATS_TLS_CERT?: string | undefined;
   NATS_TLS_KEY?: string | undefined;
+  /** Reply subject prefix (default `_INBOX`); a service user of lucy-auth.conf may subscribe to its own only. */
+  NATS_INBOX_PREFIX?: string | undefined;
   /** How long the first connection may take before start-up fails, ms; 0 or absent waits forever. */
   NATS_CONNECT_TIMEOUT_MS?: number | undefined;
 }
@@ -60,6 +62,7 @@ export async function connectNats(
     // With async traces every request (each acked publish, KV write, ack) builds two Error objects up front for
     // their stack: 17 % of a worker's CPU in the pipeline profile (docs/benchmarks.md, pipeline).
     noAsyncTraces: true,
+    ...(settings.NATS_INBOX_PREFIX ? { inboxPrefix: settings.NATS_INBOX_PREFIX } : {}),
   };
   if (settings.NATS_USER) {
     opts.user = settings.NATS_USER;

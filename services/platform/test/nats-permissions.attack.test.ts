@@ -36,7 +36,14 @@ const freePort = () =>
   });
 
 async function as(user: string): Promise<NatsConnection> {
-  const nc = await connect({ servers: url, user, pass: passwords[user]!, timeout: 10_000 });
+  // Each user on its own reply prefix (NATS_INBOX_PREFIX): services may subscribe to nothing else.
+  const nc = await connect({
+    servers: url,
+    user,
+    pass: passwords[user]!,
+    timeout: 10_000,
+    ...(user === 'admin' ? {} : { inboxPrefix: `_INBOX_${user}` }),
+  });
   conns.push(nc);
   return nc;
 }
@@ -86,6 +93,7 @@ beforeAll(async () => {
   await jsm.streams.add({ name: 'LUCY_EVT', subjects: ['lucy.evt.>'] });
   await jsm.streams.add({ name: 'LUCY_DLQ', subjects: ['lucy.dlq.>'] });
   await jetstream(admin).publish('lucy.cmd.identity.eliminar_cuenta_externa', '{}');
+  await jetstream(admin).publish('lucy.cmd.notify.enviar_email', '{}');
 }, 60_000);
 
 afterAll(async () => {
@@ -106,7 +114,7 @@ describe('a service user of deploy/nats/lucy-auth.conf', () => {
     expect(await refused(jsm.streams.deleteMessage('LUCY_CMD', 1))).toMatch(/Permissions Violation/);
     expect(await refused(jsm.streams.deleteMessage('LUCY_EVT', 1))).toMatch(/Permissions Violation/);
     const admin = await jetstreamManager(await as('admin'));
-    expect((await admin.streams.info('LUCY_CMD')).state.messages).toBe(1);
+    expect((await admin.streams.info('LUCY_CMD')).state.messages).toBe(2);
   });
 
   it('lets the task-tracker delete a dead letter it re-drove', async () => {
@@ -119,15 +127,25 @@ describe('a service user of deploy/nats/lucy-auth.conf', () => {
     const nc = await as('notifier');
     const jsm = await jetstreamManager(nc);
     await jsm.streams.update('LUCY_EVT', { ...(await jsm.streams.info('LUCY_EVT')).config, max_age: 0 });
+    // Its own durable with its own filter only (lucy-auth.conf names both in the allowed subject).
+    expect(
+      await refused(
+        jsm.consumers.add('LUCY_CMD', {
+          durable_name: 'notifier_enviar_email',
+          filter_subject: 'lucy.cmd.identity.>',
+          ack_policy: AckPolicy.Explicit,
+        }),
+      ),
+    ).toMatch(/Permissions Violation/);
     await jsm.consumers.add('LUCY_CMD', {
-      durable_name: 'notifier_attack',
-      filter_subject: 'lucy.cmd.identity.>',
+      durable_name: 'notifier_enviar_email',
+      filter_subject: 'lucy.cmd.notify.enviar_email',
       ack_policy: AckPolicy.Explicit,
     });
     const m = await (
-      await jetstream(nc).consumers.get('LUCY_CMD', 'notifier_attack')
+      await jetstream(nc).consumers.get('LUCY_CMD', 'notifier_enviar_email')
     ).next({ expires: 5000 });
-    expect(m?.subject).toBe('lucy.cmd.identity.eliminar_cuenta_externa');
+    expect(m?.subject).toBe('lucy.cmd.notify.enviar_email');
     m?.ack();
     const kv = await new Kvm(nc).create('LUCY_TASK_OUTCOMES', { history: 1 });
     await kv.put('t1', 'running');

@@ -106,6 +106,8 @@ app.kubernetes.io/component: {{ .component }}
 {{/* deploy/nats/lucy-auth.conf: each service its own user, named like it, password under <service>-password. */}}
 - name: NATS_USER
   value: {{ $name | quote }}
+- name: NATS_INBOX_PREFIX
+  value: {{ printf "_INBOX_%s" $name | quote }}
 {{ include "lucy.secretEnv" (dict "name" "NATS_PASSWORD" "secret" .existingSecret "key" (printf "%s-password" $name)) }}
 {{- else }}
 {{- if .userKey }}

@@ -24,6 +24,8 @@ let natsUrl: string;
 // number and the server refuses to start ("Expected a digit but got …"), so the passwords are a letter then hex.
 const passwords = Object.fromEntries(USERS.map((u) => [u, `p${randomBytes(24).toString('hex')}`]));
 let sys: ContractSystem;
+// Everything nats-server wrote: its permission violations name the user.
+let serverLog = '';
 let admin: RawNats;
 let sis: RawNats;
 
@@ -60,6 +62,10 @@ async function estado(taskId: string): Promise<{ estado: string; mensajeError?: 
   );
 }
 
+/** The permission violations the server logged for a user. */
+const violations = (user: string) =>
+  serverLog.split('\n').filter((l) => /Violation/.test(l) && l.includes(`User "${user}"`));
+
 const commandHeaders = (taskId: string) => ({
   'Content-Type': 'application/json',
   'Nats-Msg-Id': taskId,
@@ -87,7 +93,10 @@ beforeAll(async () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     server = child;
-    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+      serverLog += d.toString();
+    });
     const up = await waitFor(
       async () => {
         if (child.exitCode !== null) return { nc: undefined }; // exited: try another port
@@ -260,4 +269,111 @@ describe('NATS users and permissions (deploy/nats/lucy-auth.conf)', () => {
     );
     expect(status.leader).toBeTruthy();
   }, 180_000);
+  it('dead-letters a bad command and re-drives it, the task-tracker under its own user', async () => {
+    const taskId = randomUUID();
+    await sis.request('lucy.cmd.ingest.ingesta_manual', '{"tipo":"preinscripto"}', commandHeaders(taskId));
+    const t = await estado(taskId);
+    expect(t.estado).toBe('TAREA_ESTADO_FAILED');
+    const { deadLetters } = await waitFor(
+      async () => {
+        const r = await rpc<{ deadLetters?: { sequence: string; headers: Record<string, string> }[] }>(
+          sys.urls.tracker,
+          'lucy.task.v1.TaskService/ListDeadLetters',
+          { subjectPrefix: 'lucy.cmd.ingest' },
+        );
+        return r.deadLetters?.some((d) => d.headers['Lucy-Task-Id'] === taskId) ? r : undefined;
+      },
+      { what: 'the dead letter listed', timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const dl = deadLetters!.find((d) => d.headers['Lucy-Task-Id'] === taskId)!;
+    const { results } = await rpc<{ results: { ok?: boolean; error?: string }[] }>(
+      sys.urls.tracker,
+      'lucy.task.v1.TaskService/RedriveDeadLetters',
+      { sequences: [dl.sequence], requestedBy: 'admin' },
+    );
+    expect(results[0], results[0]?.error).toMatchObject({ ok: true });
+  }, 120_000);
+
+  it('ran every service without a single permission violation of its own', () => {
+    // Before the probes below, which are refused on purpose under the same users.
+    for (const user of ['task-tracker', 'scheduler', 'ingest-sial', 'identity-teams', 'notifier'])
+      expect(violations(user)).toEqual([]);
+  });
+  it('lets each service read only its own consumers, inbox and subjects', async () => {
+    const others = ['task-tracker', 'scheduler', 'ingest-sial', 'notifier'];
+    for (const user of others) {
+      const nc = await connectRawNats(natsUrl, {
+        user,
+        pass: passwords[user]!,
+        inboxPrefix: `_INBOX_${user}`,
+      });
+      try {
+        // Its own inbox works (an API answer arrives there)...
+        const info = await nc.request('$JS.API.STREAM.INFO.LUCY_CMD', '');
+        expect(JSON.parse(info.data.toString())).toMatchObject({ config: { name: 'LUCY_CMD' } });
+        // ...but identity commands, another's inbox, the shared inbox and another's consumer are refused.
+        nc.subscribe('lucy.cmd.identity.>', () => undefined);
+        nc.subscribe('lucy.cmd.>', () => undefined);
+        nc.subscribe('_INBOX_identity-teams.>', () => undefined);
+        nc.subscribe('_INBOX.>', () => undefined);
+        for (const subject of [
+          '$JS.API.CONSUMER.MSG.NEXT.LUCY_CMD.identity-teams_eliminar_cuenta_externa',
+          '$JS.API.CONSUMER.INFO.LUCY_CMD.identity-teams_activar_servicios',
+          '$JS.ACK.LUCY_CMD.identity-teams_activar_servicios.1.1.1.1.0',
+          '$JS.API.CONSUMER.CREATE.LUCY_CMD.espia',
+          '$JS.API.CONSUMER.CREATE.LUCY_CMD.espia.lucy.cmd.identity.>',
+          '$JS.API.CONSUMER.DURABLE.CREATE.LUCY_CMD.espia',
+          '$JS.API.CONSUMER.CREATE.LUCY_CMD',
+          '$JS.API.CONSUMER.DELETE.LUCY_CMD.identity-teams_activar_servicios',
+        ])
+          nc.publish(subject, '{"batch":1}', undefined, `_INBOX_${user}.x`);
+        await nc.flush();
+        const refused = nc.errors.join('\n');
+        expect(refused).toMatch(/Permissions Violation for Subscription to "lucy\.cmd\.identity\.>"/);
+        expect(refused).toMatch(/Permissions Violation for Subscription to "lucy\.cmd\.>"/);
+        expect(refused).toMatch(/Permissions Violation for Subscription to "_INBOX_identity-teams\.>"/);
+        expect(refused).toMatch(/Permissions Violation for Subscription to "_INBOX\.>"/);
+        expect(nc.errors.filter((e) => /Permissions Violation for Publish/.test(e))).toHaveLength(8);
+      } finally {
+        nc.close();
+      }
+    }
+    // A service cannot widen its own durable's filter to another's commands: the filter is part of the subject.
+    const notifier = await connectRawNats(natsUrl, {
+      user: 'notifier',
+      pass: passwords.notifier,
+      inboxPrefix: '_INBOX_notifier',
+    });
+    try {
+      notifier.publish(
+        '$JS.API.CONSUMER.CREATE.LUCY_CMD.notifier_enviar_email.lucy.cmd.identity.>',
+        JSON.stringify({
+          stream_name: 'LUCY_CMD',
+          config: {
+            durable_name: 'notifier_enviar_email',
+            filter_subject: 'lucy.cmd.identity.>',
+            ack_policy: 'explicit',
+          },
+        }),
+        undefined,
+        '_INBOX_notifier.x',
+      );
+      notifier.publish(
+        '$JS.API.CONSUMER.CREATE.LUCY_CMD.notifier_enviar_email',
+        '{}',
+        undefined,
+        '_INBOX_notifier.x',
+      );
+      notifier.publish('$JS.API.STREAM.MSG.GET.LUCY_CMD', '{"seq":1}', undefined, '_INBOX_notifier.x');
+      await notifier.flush();
+      expect(notifier.errors).toHaveLength(3);
+      // Its own durable, with its own filter, it may read.
+      const own = await notifier.request('$JS.API.CONSUMER.INFO.LUCY_CMD.notifier_enviar_email', '');
+      expect(JSON.parse(own.data.toString())).toMatchObject({
+        config: { filter_subject: 'lucy.cmd.notify.enviar_email' },
+      });
+    } finally {
+      notifier.close();
+    }
+  });
 });

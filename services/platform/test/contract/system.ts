@@ -193,7 +193,9 @@ export async function startContractSystem(options: ContractSystemOptions = {}): 
         child(name, `${ROOT}services/${name}`, {
           ...wiring,
           RPC_PORT: String(port),
-          ...(auth ? { NATS_USER: auth.user, NATS_PASSWORD: auth.password } : {}),
+          ...(auth
+            ? { NATS_USER: auth.user, NATS_PASSWORD: auth.password, NATS_INBOX_PREFIX: `_INBOX_${auth.user}` }
+            : {}),
         }),
       );
     }
