@@ -1,6 +1,7 @@
 import { create, type DescMessage, type JsonObject, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import type { MsgHdrs } from '@nats-io/nats-core';
 import {
   LogEventSchema,
   LogLevel,
@@ -11,7 +12,7 @@ import {
   TaskSucceededSchema,
 } from '@lucy/proto';
 import { encode } from './codec.js';
-import { CONTENT_TYPE, taskHeaders, type TaskContext } from './headers.js';
+import { CONTENT_TYPE, H, taskHeaders, type TaskContext } from './headers.js';
 import { startPublishSpan } from './otel.js';
 import type { Names } from './names.js';
 import { redactSecrets } from './secrets.js';
@@ -82,6 +83,11 @@ export interface TaskReporterOptions {
    * tracker) while a repeated publish of the same run is de-duplicated by JetStream.
    */
   run?: string;
+  /**
+   * Publishes an event and resolves once the stream stored it; default `js.publish`. The consumer runner passes
+   * its batched I/O (runner-io.ts): the same acked publish at a fraction of the CPU.
+   */
+  publish?: (subject: string, data: Uint8Array, headers: MsgHdrs) => Promise<unknown>;
 }
 
 /** Creates a {@link TaskReporter}. */
@@ -107,18 +113,18 @@ export function createTaskReporter(options: TaskReporterOptions): TaskReporter {
     const subject = names.evt('task', event);
     const span = startPublishSpan(subject, context.traceparent);
     const ctx = { ...context, traceparent: span.traceparent };
-    await js
-      .publish(subject, encode(schema, create(schema, init)), {
-        headers: taskHeaders(ctx, CONTENT_TYPE.protobuf),
-        ...(msgId ? { msgID: msgId } : {}),
-      })
-      .then(
-        () => span.end(),
-        (err: unknown) => {
-          span.end(err);
-          throw err;
-        },
-      );
+    const data = encode(schema, create(schema, init));
+    const headers = taskHeaders(ctx, CONTENT_TYPE.protobuf);
+    if (msgId) headers.set(H.msgId, msgId);
+    await (
+      options.publish ? options.publish(subject, data, headers) : js.publish(subject, data, { headers })
+    ).then(
+      () => span.end(),
+      (err: unknown) => {
+        span.end(err);
+        throw err;
+      },
+    );
   };
   const clean = (d?: Record<string, unknown>) =>
     d ? redactSecrets<JsonObject>(JSON.parse(JSON.stringify(d)) as JsonObject) : undefined;

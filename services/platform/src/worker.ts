@@ -8,9 +8,10 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import { decode } from './codec.js';
+import { commandProblems } from './field-rules.js';
 import { deadLetter } from './dlq.js';
 import {
   DecodeError,
@@ -26,6 +27,7 @@ import { consumerDuration, consumerMessages, consumerRecreated } from './metrics
 import type { Names } from './names.js';
 import { randomHex } from './random.js';
 import { createTaskReporter, publishLog, type TaskReporter } from './reporter.js';
+import { createRunnerIO, type RunnerIO, type RunnerKvEntry } from './runner-io.js';
 import { taskIdFromDelivery } from './task-id.js';
 import { inSpan, SpanKind, telemetryEnabled, type SpanScope } from './otel.js';
 import { withTraceparent } from './tracing.js';
@@ -95,6 +97,11 @@ export interface CommandWorkerOptions<D extends DescMessage> {
   outcomes?: KV;
   /** Last acknowledged stream sequence per durable. Default: `names.buckets.positions`, created on start. */
   positions?: KV;
+  /**
+   * The connection `js` was made from; default the client's own. The runner's hot-path I/O (runner-io.ts) goes
+   * through it; without one, every call is the library's `js.publish` / `kv` request.
+   */
+  nc?: NatsConnection;
 }
 
 /** A running consumer. */
@@ -337,6 +344,9 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
   /** The open pull request, stopped by `stop()`. */
   let pulling: { stop(err?: Error): void } | undefined;
   const outcome = (o: string) => consumerMessages.inc({ consumer: options.durable, outcome: o });
+  const nc = options.nc ?? (options.js as unknown as { nc?: NatsConnection }).nc;
+  const io: RunnerIO | undefined = nc ? createRunnerIO(nc) : undefined;
+  const ioPublish = io ? (s: string, d: Uint8Array, h: MsgHdrs) => io.publish(s, d, h) : undefined;
 
   const sleep = (ms: number) =>
     new Promise<void>((r) => {
@@ -458,6 +468,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
     record: TaskOutcomeRecord,
   ): Promise<number | undefined> {
     try {
+      if (io) return await io.kvWrite(outcomes, taskId, JSON.stringify(record), known?.revision ?? 0);
       return known
         ? await outcomes.update(taskId, JSON.stringify(record), known.revision)
         : await outcomes.create(taskId, JSON.stringify(record));
@@ -602,6 +613,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         worker: options.worker,
         run,
         ...(at ? { clock: () => new Date(at) } : {}),
+        ...(ioPublish ? { publish: ioPublish } : {}),
       });
     try {
       const giveUp = async (kind: 'undecodable' | 'invalid', reason: string, mensaje: string) => {
@@ -621,7 +633,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         await giveUp('undecodable', err.message, `Comando indescifrable: ${err.message}`);
         return;
       }
-      const problems = options.validate?.(message) ?? [];
+      const problems = commandProblems(options.schema, message, options.validate);
       if (problems.length > 0) {
         const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
         await giveUp('invalid', text, `Comando inválido: ${text}`);
@@ -634,7 +646,12 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       // (compare-and-set on "no record") beside the cancellation read: one round trip instead of a read and then a
       // write. A record that exists (a copy of the task, a durable re-created from its position) fails the create,
       // and the read path below decides as before.
-      let cancelled: Awaited<ReturnType<KV['get']>> | undefined;
+      const readCancellation = async (): Promise<RunnerKvEntry | undefined> => {
+        if (!options.cancellations) return undefined;
+        if (io) return io.kvGet(options.cancellations, task.taskId);
+        return (await options.cancellations.get(task.taskId)) ?? undefined;
+      };
+      let cancelled: Promise<RunnerKvEntry | undefined> | undefined;
       let attempt: number | undefined;
       if (!msg.info.redelivered) {
         const claim: TaskOutcomeRecord = {
@@ -644,19 +661,19 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
           state: 'running',
           at: new Date().toISOString(),
         };
+        cancelled = readCancellation();
         const [revision, c] = await Promise.all([
           claimFor(outcomes, task.taskId, undefined, claim),
-          options.cancellations?.get(task.taskId),
+          cancelled,
         ]);
-        cancelled = c;
         if (revision !== undefined) {
           r.claim = { record: claim, revision };
           attempt = 1;
-          if (cancelled && cancelled.operation === 'PUT') {
+          if (c && c.operation === 'PUT') {
             // Claimed, so the skip is recorded like any outcome and a redelivery reports it again.
             const d: TaskDecision = {
               kind: 'skipped',
-              reason: `Tarea cancelada: ${cancelled.string() || 'por el personal'}`,
+              reason: `Tarea cancelada: ${c.string() || 'por el personal'}`,
               detalles: { cancelada: true },
             };
             if (await writeClaim(r, { state: d.kind, decision: d }))
@@ -670,7 +687,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
       const readAndClaim = async (): Promise<number | undefined> => {
         const [known, cancelledEntry] = await Promise.all([
           readTaskOutcome(outcomes, task.taskId),
-          cancelled !== undefined ? cancelled : options.cancellations?.get(task.taskId),
+          cancelled ?? readCancellation(),
         ]);
         const prev = known?.record;
         if (prev?.decision && FINAL_DECISIONS.includes(prev.decision.kind)) {

@@ -1,0 +1,169 @@
+/**
+ * The consumer runner's JetStream I/O on its hot path: acked publishes (lifecycle events), compare-and-set writes
+ * of the outcome record and reads of the cancellation bucket, all as requests whose replies come back to one
+ * wildcard inbox subscription of the connection. `js.publish` and `kv.get` make a request each — a mux entry, a
+ * timer, several promises and option objects per call — which was most of the worker's own CPU per task
+ * (docs/benchmarks.md, "pipeline"); here a call is one map entry and one promise, timeouts are swept by one timer,
+ * and the NATS client still writes every call of a tick to the socket in one go. Same messages on the wire, same
+ * server-side semantics (acks, `Nats-Expected-Last-Subject-Sequence`, direct get): the runner's guarantees do not
+ * change, only what a call costs in the process.
+ */
+import type { KV } from '@nats-io/kv';
+import {
+  createInbox,
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+} from '@nats-io/nats-core';
+import { readAck, type StoredAck } from './batch-publisher.js';
+
+/** A JetStream API error answered to a publish (wrong last sequence, no stream…), with its code. */
+export class JetStreamPublishError extends Error {
+  override readonly name = 'JetStreamPublishError';
+}
+
+/** The part of a KV entry the runner reads. */
+export interface RunnerKvEntry {
+  readonly operation: 'PUT' | 'DEL' | 'PURGE';
+  readonly revision: number;
+  string(): string;
+}
+
+/** See the module comment. */
+export interface RunnerIO {
+  /** An acked JetStream publish; rejects with the reason it was not stored. */
+  publish(subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<StoredAck>;
+  /**
+   * Writes `value` under `key` only when the key's last revision is `previous` (0: no record yet); resolves with
+   * the new revision, rejects with "wrong last sequence … (10071)" when another write came first.
+   */
+  kvWrite(kv: KV, key: string, value: string, previous: number): Promise<number>;
+  /** The last entry of `key`, or undefined. */
+  kvGet(kv: KV, key: string): Promise<RunnerKvEntry | undefined>;
+}
+
+/** What the runner needs of the KV implementation (@nats-io/kv's Bucket); absent members → the library's calls. */
+interface BucketInternals {
+  direct?: boolean;
+  subjectForKey?: (key: string, edit?: boolean) => string;
+  bucketName?: () => string;
+  js?: { apiPrefix?: string };
+}
+
+const SWEEP_MS = 250;
+const EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
+
+/** Creates the runner's I/O on a connection; `timeoutMs` bounds every call (default 5 000, as `js.publish`). */
+export function createRunnerIO(nc: NatsConnection, timeoutMs = 5_000): RunnerIO {
+  let inbox = '';
+  let subscribed: { isClosed(): boolean } | undefined;
+  let next = 0;
+  const pending = new Map<number, { settle: (m: Msg | Error) => void; deadline: number }>();
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const failAll = (err: Error) => {
+    for (const [id, p] of pending) {
+      pending.delete(id);
+      p.settle(err);
+    }
+  };
+  const sweep = () => {
+    const now = Date.now();
+    for (const [id, p] of pending) {
+      if (p.deadline > now) continue;
+      pending.delete(id);
+      p.settle(new Error(`no answer from JetStream within ${timeoutMs} ms`));
+    }
+    if (pending.size === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+  const subscribe = () => {
+    if (subscribed && !subscribed.isClosed()) return;
+    inbox = createInbox();
+    subscribed = nc.subscribe(`${inbox}.*`, {
+      callback: (err, msg) => {
+        if (err) {
+          failAll(err);
+          return;
+        }
+        const id = Number(msg.subject.slice(inbox.length + 1));
+        const p = pending.get(id);
+        if (!p) return; // timed out already
+        pending.delete(id);
+        p.settle(msg);
+      },
+    });
+  };
+  const request = (subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<Msg> =>
+    new Promise<Msg>((resolve, reject) => {
+      subscribe();
+      const id = next++;
+      pending.set(id, {
+        settle: (m) => (m instanceof Error ? reject(m) : resolve(m)),
+        deadline: Date.now() + timeoutMs,
+      });
+      if (!sweeper) {
+        sweeper = setInterval(sweep, SWEEP_MS);
+        sweeper.unref();
+      }
+      try {
+        nc.publish(subject, data, { reply: `${inbox}.${id}`, ...(headers ? { headers } : {}) });
+      } catch (err) {
+        pending.delete(id);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+
+  const publish: RunnerIO['publish'] = async (subject, data, headers) => {
+    const ack = readAck({ subject }, await request(subject, data, headers));
+    if (ack instanceof Error) throw new JetStreamPublishError(ack.message);
+    return ack;
+  };
+  const internals = (kv: KV) => kv as unknown as BucketInternals;
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  return {
+    publish,
+    async kvWrite(kv, key, value, previous) {
+      const b = internals(kv);
+      if (typeof b.subjectForKey !== 'function')
+        return previous === 0 ? kv.create(key, value) : kv.update(key, value, previous);
+      const h = natsHeaders();
+      h.set(EXPECTED_LAST_SUBJECT_SEQ, String(previous));
+      try {
+        return (await publish(b.subjectForKey(key, true), encoder.encode(value), h)).seq;
+      } catch (err) {
+        // A create over a deleted or purged key (its marker is the last revision): the library's create handles it.
+        if (previous === 0 && err instanceof JetStreamPublishError) return kv.create(key, value);
+        throw err;
+      }
+    },
+    async kvGet(kv, key) {
+      const b = internals(kv);
+      if (!b.direct || typeof b.subjectForKey !== 'function' || typeof b.bucketName !== 'function') {
+        const e = await kv.get(key);
+        return e ?? undefined;
+      }
+      const subject = b.subjectForKey(key);
+      const api = b.js?.apiPrefix ?? '$JS.API';
+      const msg = await request(
+        `${api}.DIRECT.GET.${b.bucketName()}`,
+        encoder.encode(JSON.stringify({ last_by_subj: subject })),
+      );
+      const h = msg.headers;
+      if (h?.code === 404) return undefined;
+      if (h && h.code >= 300) throw new Error(`direct get of ${subject}: ${h.code} ${h.description}`);
+      if (h?.get('Nats-Subject') !== subject) return undefined;
+      const op = h.get('KV-Operation');
+      const data = msg.data;
+      return {
+        operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT',
+        revision: Number(h.get('Nats-Sequence')),
+        string: () => decoder.decode(data),
+      };
+    },
+  };
+}
