@@ -82,7 +82,8 @@ export function createRunnerIO(nc: NatsConnection, timeoutMs = 5_000): RunnerIO 
   };
   const subscribe = () => {
     if (subscribed && !subscribed.isClosed()) return;
-    inbox = createInbox();
+    // The connection's inbox prefix (NATS_INBOX_PREFIX): a service user may subscribe to its own replies only.
+    inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     subscribed = nc.subscribe(`${inbox}.*`, {
       callback: (err, msg) => {
         if (err) {
@@ -149,10 +150,8 @@ export function createRunnerIO(nc: NatsConnection, timeoutMs = 5_000): RunnerIO 
       }
       const subject = b.subjectForKey(key);
       const api = b.js?.apiPrefix ?? '$JS.API';
-      const msg = await request(
-        `${api}.DIRECT.GET.${b.bucketName()}`,
-        encoder.encode(JSON.stringify({ last_by_subj: subject })),
-      );
+      // The subject form the library uses (last by subject appended), which the service users' permissions name.
+      const msg = await request(`${api}.DIRECT.GET.${b.bucketName()}.${subject}`, new Uint8Array(0));
       const h = msg.headers;
       if (h?.code === 404) return undefined;
       if (h && h.code >= 300) throw new Error(`direct get of ${subject}: ${h.code} ${h.description}`);

@@ -11,7 +11,6 @@ import {
 import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import { decode } from './codec.js';
-import { commandProblems } from './field-rules.js';
 import { deadLetter } from './dlq.js';
 import {
   DecodeError,
@@ -633,7 +632,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         await giveUp('undecodable', err.message, `Comando indescifrable: ${err.message}`);
         return;
       }
-      const problems = commandProblems(options.schema, message, options.validate);
+      const problems = options.validate?.(message) ?? [];
       if (problems.length > 0) {
         const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
         await giveUp('invalid', text, `Comando inválido: ${text}`);
