@@ -88,10 +88,18 @@ export async function startAdoptionStack(): Promise<AdoptionStack> {
   const stopping = new Set<ChildProcess>();
   const child = (name: string, env: Record<string, string>) => {
     // ADOPTAR_CPU_PROF=<dir>: a CPU profile of each service (bench/adopt-pylucy.bench.ts, to see where time goes).
-    const prof = process.env.ADOPTAR_CPU_PROF
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ADOPTAR_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
-      : [];
-    const c = spawn(process.execPath, [...prof, TSX, 'src/main.ts'], {
+    // tsx's CLI runs the service in a child process of its own: profiled, the loader runs in this one instead.
+    const args = process.env.ADOPTAR_CPU_PROF
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${process.env.ADOPTAR_CPU_PROF}`,
+          `--cpu-prof-name=${name}.cpuprofile`,
+          '--import',
+          `${ROOT}node_modules/tsx/dist/loader.mjs`,
+          'src/main.ts',
+        ]
+      : [TSX, 'src/main.ts'];
+    const c = spawn(process.execPath, args, {
       cwd: `${ROOT}services/${name}`,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

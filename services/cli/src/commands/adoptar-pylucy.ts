@@ -4,6 +4,7 @@
  * pylucy's rows to the import messages of each service. The plaintext password column is never selected: only
  * whether it is set.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
@@ -168,6 +169,15 @@ export const ALUMNOS_SQL = `select id::text, tipo_documento, dni, nombre, apelli
   moodle_procesado, email_procesado, fecha_ultima_modificacion
   from alumnos_alumno order by id`;
 
+/**
+ * The fingerprint of an alumno row as read (every selected column, the password only as set or not): stored with
+ * the alumno by ImportAlumnos, so a re-run probes it and skips the row while it is unchanged in pylucy. The
+ * prefix names the mapping's version: changing the mapping changes every fingerprint.
+ */
+export function alumnoFingerprint(r: AlumnoRow): string {
+  return createHash('sha256').update('v1\u0000').update(JSON.stringify(r)).digest('base64url').slice(0, 32);
+}
+
 /** An alumno of pylucy as ImportAlumnos takes it. */
 export function toImportedAlumno(r: AlumnoRow): ImportedAlumno {
   const carreras = Array.isArray(r.carreras_data) ? (scrub(r.carreras_data) as unknown[]) : [];
@@ -228,9 +238,13 @@ export interface TareaRow {
   alumno_id: string | null;
 }
 
-export const TAREAS_SQL = `select id::text, tipo, estado, celery_task_id, hora_programada, hora_inicio, hora_fin,
+/** The Tareas of the window, light: what the report counts and the tracker's probe needs. */
+export const TAREA_IDS_SQL = `select id::text, tipo, estado from alumnos_tarea where hora_programada >= $1 order by id`;
+
+/** Whole Tareas by id (a batch the tracker lacks). */
+export const TAREAS_BY_ID_SQL = `select id::text, tipo, estado, celery_task_id, hora_programada, hora_inicio, hora_fin,
   cantidad_entidades, detalles, usuario, mensaje_error, alumno_id::text from alumnos_tarea
-  where hora_programada >= $1 order by id`;
+  where id = any($1::bigint[]) order by id`;
 
 /** What the command knows of an imported alumno, for the history's links and search. */
 export interface AlumnoLink {
@@ -270,8 +284,12 @@ export interface LogRow {
   alumno_id: string | null;
 }
 
-export const LOGS_SQL = `select id::text, tipo, modulo, mensaje, detalles, usuario, fecha, alumno_id::text
-  from alumnos_log where fecha >= $1 order by id`;
+/** The Logs of the window, ids only. */
+export const LOG_IDS_SQL = `select id::text from alumnos_log where fecha >= $1 order by id`;
+
+/** Whole Logs by id (a batch the tracker lacks). */
+export const LOGS_BY_ID_SQL = `select id::text, tipo, modulo, mensaje, detalles, usuario, fecha, alumno_id::text
+  from alumnos_log where id = any($1::bigint[]) order by id`;
 
 export function toImportedLog(r: LogRow, alumno: AlumnoLink | undefined): ImportedLog {
   return create(ImportedLogSchema, {

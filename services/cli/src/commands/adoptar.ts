@@ -15,23 +15,25 @@ import {
   SchedulerService,
   TaskService,
   type ImportedAlumno,
-  type ImportedLog,
   type ImportedPeriodicTaskSchema,
-  type ImportedTarea,
 } from '@lucy/proto';
 import { clientFor, type GlobalOptions } from '../context.js';
 import {
   ALUMNOS_SQL,
+  alumnoFingerprint,
+  clean,
   BEAT_SQL,
   countRows,
   DEFINED_TIPOS,
-  LOGS_SQL,
+  LOG_IDS_SQL,
+  LOGS_BY_ID_SQL,
   openPylucy,
   plantillasDe,
   readConfiguracion,
   streamRows,
   ventanasDe,
-  TAREAS_SQL,
+  TAREA_IDS_SQL,
+  TAREAS_BY_ID_SQL,
   toImportedAlumno,
   toImportedLog,
   toImportedPeriodicTask,
@@ -53,7 +55,29 @@ import {
 
 /** Rows per RPC call. */
 const ALUMNO_BATCH = 1000;
-const HISTORY_BATCH = 2000;
+const HISTORY_BATCH = 5000;
+/** Rows split into parts of at most {@link HISTORY_MAX_BYTES} (by `size`), so no call passes the request limit. */
+function bySize<T>(rows: T[], size: (r: T) => number): T[][] {
+  const parts: T[][] = [];
+  let part: T[] = [];
+  let bytes = 0;
+  for (const r of rows) {
+    const n = size(r);
+    if (part.length > 0 && bytes + n > HISTORY_MAX_BYTES) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(r);
+    bytes += n;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+const jsonLength = (v: unknown): number =>
+  v === null || v === undefined ? 4 : typeof v === 'string' ? v.length : JSON.stringify(v).length;
+
 /** Calls per step in flight at once. */
 const IN_FLIGHT = 3;
 /** Bytes of text per history call, below the services' 4 MiB request limit. */
@@ -191,14 +215,59 @@ export async function adoptPylucy(
     report.pylucy.alumnos_alumno = totalAlumnos;
     const links = new Map<string, AlumnoLink>();
     const bar = progress('Alumnos y cuentas', totalAlumnos);
+    const notePassword = (row: AlumnoRow) => {
+      if (!row.tiene_password) return;
+      report.passwords.cantidad++;
+      if (report.passwords.alumnos.length < 5000)
+        report.passwords.alumnos.push({
+          tipoDocumento: row.tipo_documento,
+          dni: row.dni,
+          nombre: `${row.apellido}, ${row.nombre}`,
+        });
+    };
     const alumnoCalls = inFlight(IN_FLIGHT);
     for await (const rows of streamRows<AlumnoRow>(snap, ALUMNOS_SQL, [], ALUMNO_BATCH)) {
       await alumnoCalls.add(() => importAlumnoBatch(rows));
     }
     await alumnoCalls.drain();
     bar.end();
-    async function importAlumnoBatch(rows: AlumnoRow[]): Promise<void> {
-      const imported: ImportedAlumno[] = rows.map(toImportedAlumno);
+    async function importAlumnoBatch(all: AlumnoRow[]): Promise<void> {
+      // First the fingerprints alone: a row imported before and unchanged in pylucy since is neither sent nor
+      // merged again (its account neither), which is what makes a re-run cheap.
+      const prints = all.map(alumnoFingerprint);
+      const probe = await alumnosRpc.importAlumnos({
+        probe: true,
+        requestedBy,
+        alumnos: all.map((r, i) => ({
+          originalId: BigInt(r.id),
+          tipoDocumento: clean(r.tipo_documento),
+          dni: clean(r.dni),
+          fingerprint: prints[i]!,
+        })),
+      });
+      const rows: AlumnoRow[] = [];
+      const rowPrints: string[] = [];
+      all.forEach((row, i) => {
+        const p = probe.results[i];
+        if (p?.resultado === 'sin_cambios' && p.alumnoId) {
+          bump(report.alumnos, 'sin_cambios');
+          links.set(row.id, { id: p.alumnoId, nombre: `${row.apellido}, ${row.nombre}`, dni: row.dni });
+          notePassword(row);
+          if (row.email_institucional?.trim()) bump(report.cuentas, 'sin_cambios');
+        } else {
+          rows.push(row);
+          rowPrints.push(prints[i]!);
+        }
+      });
+      if (rows.length === 0) {
+        bar.add(all.length);
+        return;
+      }
+      const imported: ImportedAlumno[] = rows.map((r, i) => {
+        const a = toImportedAlumno(r);
+        a.fingerprint = rowPrints[i]!;
+        return a;
+      });
       const res = await alumnosRpc.importAlumnos({ alumnos: imported, dryRun, requestedBy });
       const cuentas = [];
       for (let i = 0; i < rows.length; i++) {
@@ -208,15 +277,7 @@ export async function adoptPylucy(
         bump(report.alumnos, r.resultado, r.motivo);
         if (r.alumnoId)
           links.set(row.id, { id: r.alumnoId, nombre: `${row.apellido}, ${row.nombre}`, dni: row.dni });
-        if (row.tiene_password) {
-          report.passwords.cantidad++;
-          if (report.passwords.alumnos.length < 5000)
-            report.passwords.alumnos.push({
-              tipoDocumento: row.tipo_documento,
-              dni: row.dni,
-              nombre: `${row.apellido}, ${row.nombre}`,
-            });
-        }
+        notePassword(row);
         if (row.email_institucional?.trim()) {
           if (!r.alumnoId) {
             // A dry run creates no alumno, so its account is planned with it.
@@ -247,7 +308,7 @@ export async function adoptPylucy(
         const cr = await identityRpc.importCuentas({ cuentas, dryRun, requestedBy });
         for (const c of cr.results) bump(report.cuentas, c.resultado, c.motivo);
       }
-      bar.add(rows.length);
+      bar.add(all.length);
     }
 
     // ---- periodic tasks ------------------------------------------------------------------------------------
@@ -303,72 +364,72 @@ export async function adoptPylucy(
     const logsTotal = await countRows(snap, 'alumnos_log where fecha >= $1', [since]);
     report.pylucy.alumnos_tarea_en_ventana = tareasTotal;
     report.pylucy.alumnos_log_en_ventana = logsTotal;
+    // Two passes per batch: the ids alone (light to read, and a probe of the tracker says which it lacks), then
+    // the whole rows only of a batch with something missing. A re-run reads and sends ids only.
     const tb = progress('Historial de Tareas', tareasTotal);
-    let tareas: ImportedTarea[] = [];
-    let bytes = 0;
     const tareaCalls = inFlight(IN_FLIGHT);
-    const flushTareas = async () => {
-      if (!tareas.length) return;
-      const batch = tareas;
-      tareas = [];
-      bytes = 0;
-      await tareaCalls.add(async () => {
-        // A probe with the ids only: a dry run needs nothing more, and a re-run skips what is already there.
-        const probe = await trackerRpc.importHistorial({
-          tareas: batch.map((t) => ({ originalId: t.originalId, estado: t.estado })),
-          dryRun: true,
-        });
-        const res =
-          dryRun || probe.tareasCreadas === 0n ? probe : await trackerRpc.importHistorial({ tareas: batch });
-        report.tareas.creados += Number(res.tareasCreadas);
-        report.tareas.sin_cambios += Number(res.tareasSinCambios);
-        tb.add(batch.length);
-      });
-    };
-    for await (const rows of streamRows<TareaRow>(snap, TAREAS_SQL, [since], HISTORY_BATCH)) {
-      for (const r of rows) {
+    for await (const ids of streamRows<{ id: string; tipo: string; estado: string }>(
+      snap,
+      TAREA_IDS_SQL,
+      [since],
+      HISTORY_BATCH,
+    )) {
+      for (const r of ids) {
         if (r.estado === 'pending' || r.estado === 'running') report.tareasInterrumpidas++;
         if (!DEFINED_TIPOS.has(r.tipo))
           report.tiposNoDefinidos[r.tipo] = (report.tiposNoDefinidos[r.tipo] ?? 0) + 1;
-        const t = toImportedTarea(r, r.alumno_id ? links.get(r.alumno_id) : undefined);
-        bytes += (r.mensaje_error?.length ?? 0) + JSON.stringify(r.detalles ?? null).length + 300;
-        tareas.push(t);
-        if (tareas.length >= HISTORY_BATCH || bytes > HISTORY_MAX_BYTES) await flushTareas();
       }
+      await tareaCalls.add(async () => {
+        const probe = await trackerRpc.importHistorial({
+          tareas: ids.map((t) => ({ originalId: BigInt(t.id) })),
+          dryRun: true,
+        });
+        if (dryRun || probe.tareasCreadas === 0n) {
+          report.tareas.creados += Number(probe.tareasCreadas);
+          report.tareas.sin_cambios += Number(probe.tareasSinCambios);
+        } else {
+          const { rows } = await snap.client.query<TareaRow>(TAREAS_BY_ID_SQL, [ids.map((t) => t.id)]);
+          for (const part of bySize(
+            rows,
+            (r) => (r.mensaje_error?.length ?? 0) + jsonLength(r.detalles) + 300,
+          )) {
+            const res = await trackerRpc.importHistorial({
+              tareas: part.map((r) => toImportedTarea(r, r.alumno_id ? links.get(r.alumno_id) : undefined)),
+            });
+            report.tareas.creados += Number(res.tareasCreadas);
+            report.tareas.sin_cambios += Number(res.tareasSinCambios);
+          }
+        }
+        tb.add(ids.length);
+      });
     }
-    await flushTareas();
     await tareaCalls.drain();
     tb.end();
 
     const lb = progress('Historial de Logs', logsTotal);
-    let logs: ImportedLog[] = [];
-    bytes = 0;
     const logCalls = inFlight(IN_FLIGHT);
-    const flushLogs = async () => {
-      if (!logs.length) return;
-      const batch = logs;
-      logs = [];
-      bytes = 0;
+    for await (const ids of streamRows<{ id: string }>(snap, LOG_IDS_SQL, [since], HISTORY_BATCH)) {
       await logCalls.add(async () => {
         const probe = await trackerRpc.importHistorial({
-          logs: batch.map((l) => ({ originalId: l.originalId })),
+          logs: ids.map((l) => ({ originalId: BigInt(l.id) })),
           dryRun: true,
         });
-        const res =
-          dryRun || probe.logsCreados === 0n ? probe : await trackerRpc.importHistorial({ logs: batch });
-        report.logs.creados += Number(res.logsCreados);
-        report.logs.sin_cambios += Number(res.logsSinCambios);
-        lb.add(batch.length);
+        if (dryRun || probe.logsCreados === 0n) {
+          report.logs.creados += Number(probe.logsCreados);
+          report.logs.sin_cambios += Number(probe.logsSinCambios);
+        } else {
+          const { rows } = await snap.client.query<LogRow>(LOGS_BY_ID_SQL, [ids.map((l) => l.id)]);
+          for (const part of bySize(rows, (r) => r.mensaje.length + jsonLength(r.detalles) + 200)) {
+            const res = await trackerRpc.importHistorial({
+              logs: part.map((r) => toImportedLog(r, r.alumno_id ? links.get(r.alumno_id) : undefined)),
+            });
+            report.logs.creados += Number(res.logsCreados);
+            report.logs.sin_cambios += Number(res.logsSinCambios);
+          }
+        }
+        lb.add(ids.length);
       });
-    };
-    for await (const rows of streamRows<LogRow>(snap, LOGS_SQL, [since], HISTORY_BATCH)) {
-      for (const r of rows) {
-        logs.push(toImportedLog(r, r.alumno_id ? links.get(r.alumno_id) : undefined));
-        bytes += r.mensaje.length + JSON.stringify(r.detalles ?? null).length + 200;
-        if (logs.length >= HISTORY_BATCH || bytes > HISTORY_MAX_BYTES) await flushLogs();
-      }
     }
-    await flushLogs();
     await logCalls.drain();
     lb.end();
     const olderT = report.pylucy.alumnos_tarea - tareasTotal;

@@ -43,6 +43,9 @@ import { ESTADO_FROM_PB, toAlumnoPb, toFieldChangePb } from '../mapping.js';
 import type { AlumnoRpcDeps } from './alumno.rpc.js';
 import { checkText } from './input-bounds.js';
 
+/** The key of `alumno.fingerprints` holding the fingerprint of the pylucy row an alumno was imported from. */
+export const PYLUCY_FINGERPRINT = 'pylucy';
+
 /** Alumnos per ImportAlumnos call. */
 export const IMPORT_ALUMNOS_MAX = 5000;
 
@@ -157,6 +160,26 @@ export function createImportAlumnosRpc(
       const problems: FieldError[] = [];
       checkText(problems, 'requested_by', req.requestedBy, 150);
       if (problems.length) throw new ValidationError(problems);
+      if (req.probe) {
+        // Fingerprints only: one indexed read, nothing merged or written.
+        const keys = req.alumnos.map((a) => ({
+          tipo_documento: a.tipoDocumento.trim().toUpperCase(),
+          dni: a.dni.trim(),
+        }));
+        const found = await loadAlumnosByDocument(
+          deps.knex,
+          keys.filter((k) => k.tipo_documento && k.dni),
+        );
+        return {
+          results: req.alumnos.map((a, i) => {
+            const s = found.get(documentKey(keys[i]!.tipo_documento, keys[i]!.dni));
+            const stored = (s?.fingerprints as Record<string, string> | undefined)?.[PYLUCY_FINGERPRINT];
+            return s && a.fingerprint && stored === a.fingerprint
+              ? { originalId: a.originalId, alumnoId: s.id, resultado: 'sin_cambios' }
+              : { originalId: a.originalId, resultado: 'pendiente' };
+          }),
+        };
+      }
       const parsed = req.alumnos.map(incoming);
       const docs = parsed.flatMap((p) =>
         typeof p === 'string' ? [] : [{ tipo_documento: p.fields.tipo_documento!, dni: p.fields.dni! }],
@@ -232,6 +255,21 @@ export function createImportAlumnosRpc(
         );
       }
       await Promise.all(publishes);
+      // Each imported row remembers the pylucy row it came from, so a later probe skips it while unchanged.
+      const marks = new Map<string, string>();
+      parsed.forEach((p, i) => {
+        const f = req.alumnos[i]!.fingerprint;
+        if (typeof p === 'string' || !f || out[i]!.resultado === 'omitido') return;
+        const key = documentKey(p.fields.tipo_documento!, p.fields.dni!);
+        const a = after.get(key);
+        if (a && !refused.has(key) && a.fingerprints[PYLUCY_FINGERPRINT as never] !== f) marks.set(a.id, f);
+      });
+      if (marks.size > 0)
+        await deps.knex.raw(
+          `update ingest.alumno a set fingerprints = a.fingerprints || jsonb_build_object(?::text, x.f)
+           from unnest(?::uuid[], ?::text[]) as x(id, f) where a.id = x.id`,
+          [PYLUCY_FINGERPRINT, [...marks.keys()], [...marks.values()]],
+        );
       return {
         results: out.map((r, i) => {
           const p = parsed[i]!;
