@@ -5,7 +5,7 @@
 // N trivial tasks on Celery (Redis broker and backend, `-c 2` prefork) for the ratio.
 //
 //   node node_modules/tsx/dist/cli.mjs bench/pipeline.bench.ts          (from the repository root)
-//   N=20000 CONCURRENCY=64 PHASES=raw,lucy,enqueue,celery ENQUEUE_ROUNDS=20   (defaults)
+//   N=20000 CONCURRENCY=64 PHASES=raw,lucy,enqueue,celery ENQUEUE_ROUNDS=20 IN_FLIGHT=1000 CHUNK=100 (defaults)
 //   CELERY_BROKER_URL=redis://127.0.0.1:6379/11                         (a Redis database the bench may empty)
 //   PYTHON=/usr/bin/python3                                             (the interpreter with Debian's celery)
 //   WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' TRACKER_NODE_ARGS=…   (profile a process)
@@ -19,12 +19,19 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { create, toJsonString } from '@bufbuild/protobuf';
-import { CONTENT_TYPE, createCommandPublisher, createOrm, type PreparedCommand } from '@lucy/platform';
+import {
+  CONTENT_TYPE,
+  createBatchPublisher,
+  createCommandPublisher,
+  createOrm,
+  type PreparedCommand,
+} from '@lucy/platform';
 import { EnviarEmailCommandSchema, TipoEmail } from '@lucy/proto';
 import { createTestDatabase, createTestNats, testEnv, type TestNats } from '@lucy/testkit';
 import {
   benchScriptNodeArgs,
   processMeter,
+  procSample,
   round,
   serviceNodeArgs,
   serviceRuntime,
@@ -39,6 +46,8 @@ const N = Number(process.env.N ?? 20_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
 const POLL_MS = Number(process.env.POLL_MS ?? 100);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 1000);
+const CHUNK = Number(process.env.CHUNK ?? 100);
+const LATENCY_SAMPLE = Number(process.env.LATENCY_SAMPLE ?? 2000);
 const PHASES = new Set((process.env.PHASES ?? 'raw,lucy,enqueue,celery').split(','));
 const ENQUEUE_ROUNDS = Number(process.env.ENQUEUE_ROUNDS ?? 20);
 const SUBJECT = 'lucy.cmd.notify.enviar_email';
@@ -75,26 +84,64 @@ function commands(nats: TestNats): PreparedCommand[] {
 }
 
 /**
- * Publishes with up to IN_FLIGHT unacknowledged publishes; records in `sentAt` when each publish was issued
- * (epoch ms), as it goes (the poller reads it meanwhile).
+ * Publishes with up to IN_FLIGHT unacknowledged publishes, in chunks of CHUNK written at once with the platform's
+ * batch publisher (acks collected on one inbox, as the scheduler's bursts go out; `js.publish` per message cost the
+ * bench process more CPU than the worker and task-tracker together, on the same 2 cores); every publish's ack is
+ * awaited and checked. Records in `sentAt` when each publish was issued (epoch ms), as it goes (the poller reads
+ * it meanwhile).
  */
 async function publishTimed(
   nats: TestNats,
   cmds: readonly PreparedCommand[],
   sentAt: number[] = new Array<number>(cmds.length),
 ): Promise<number[]> {
+  const batch = createBatchPublisher(nats.handles.nc);
   let next = 0;
   const lane = async () => {
     while (next < cmds.length) {
-      const i = next++;
-      const c = cmds[i]!;
-      sentAt[i] = nowMs();
-      const ack = await nats.handles.js.publish(c.subject, c.data, { headers: c.headers });
-      if (ack.duplicate) throw new Error(`publish ${i} was a duplicate`);
+      const from = next;
+      next = Math.min(cmds.length, next + CHUNK);
+      const chunk = cmds.slice(from, next);
+      const at = nowMs();
+      for (let i = from; i < next; i++) sentAt[i] = at;
+      const acks = await batch.publishAll(chunk, 60_000);
+      acks.forEach((ack, j) => {
+        if (ack instanceof Error) throw new Error(`publish ${from + j} failed: ${ack.message}`);
+        if (ack.duplicate) throw new Error(`publish ${from + j} was a duplicate`);
+      });
     }
   };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, Math.floor(IN_FLIGHT / CHUNK)) }, lane));
   return sentAt;
+}
+
+/** CPU and RSS of this process only (not its children), over start() … stop(). */
+function selfMeter() {
+  let t0 = 0;
+  let ticks0 = 0;
+  let peakKb = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const sample = () => {
+    const s = procSample(process.pid);
+    if (s) peakKb = Math.max(peakKb, s.rssKb);
+    return s?.cpuTicks ?? 0;
+  };
+  return {
+    start() {
+      t0 = performance.now();
+      ticks0 = sample();
+      timer = setInterval(sample, 100);
+    },
+    stop() {
+      clearInterval(timer);
+      const seconds = (performance.now() - t0) / 1000;
+      return {
+        cpuPercent: round(((sample() - ticks0) / 100 / seconds) * 100),
+        peakRssMb: round(peakKb / 1024),
+        seconds: round(seconds),
+      };
+    },
+  };
 }
 
 function run(
@@ -189,7 +236,9 @@ async function lucyPhase(): Promise<Record<string, unknown>> {
     const completedAt = new Array<number | undefined>(N);
     let completed = 0;
     const meters = { taskTracker: processMeter(tracker.pid!), worker: processMeter(worker.pid!) };
-    const self = processMeter(process.pid);
+    // This process alone: processMeter counts a process tree, and the worker and task-tracker are this process's
+    // children (the figures of earlier sessions for the bench process included both of them).
+    const self = selfMeter();
     Object.values(meters).forEach((m) => m.start());
     self.start();
     const loadAtStart = load();
@@ -198,38 +247,41 @@ async function lucyPhase(): Promise<Record<string, unknown>> {
     const sentAt = new Array<number>(N);
     const published = publishTimed(nats, cmds, sentAt).then(() => nowMs());
     let lastReport = { at: t0, completed: 0 };
-    // Tareas complete roughly in publish order: each poll reads the completed ones from the oldest incomplete
-    // task's scheduled time on (the (estado, scheduled_at, id) index), minus a margin for clock and ordering.
-    let oldest = 0;
+    // Completion by count (one cheap query per poll); latency on a sample of up to LATENCY_SAMPLE tasks spread
+    // evenly over the run, looked up by primary key while not yet seen completed. (Reading every completed id each
+    // poll cost the bench process more CPU per task than the worker, competing with the pipeline for the cores.)
+    const step = Math.max(1, Math.floor(N / LATENCY_SAMPLE));
+    let waiting = ids.filter((_, i) => i % step === 0);
+    let doneAt = 0;
     while (completed < N) {
       if (nowMs() - t0 > 30 * 60_000) throw new Error(`only ${completed} of ${N} completed after 30 min`);
       await new Promise((r) => setTimeout(r, POLL_MS));
-      const since = new Date(t0 + Math.max(0, oldest) - 5_000);
-      const rows = (
-        await knex.raw<{ rows: Array<{ id: string }> }>(
-          `select id from tracker.tarea where estado = 'completed' and scheduled_at >= ?`,
-          [since],
-        )
-      ).rows;
+      const [{ rows: counted }, { rows }] = await Promise.all([
+        knex.raw<{ rows: Array<{ n: string }> }>(
+          `select count(*) as n from tracker.tarea where estado = 'completed'`,
+        ),
+        waiting.length
+          ? knex.raw<{ rows: Array<{ id: string }> }>(
+              `select id from tracker.tarea where id = any(?::uuid[]) and estado = 'completed'`,
+              [waiting],
+            )
+          : Promise.resolve({ rows: [] as Array<{ id: string }> }),
+      ]);
       const seen = nowMs();
-      for (const { id } of rows) {
-        const i = index.get(id);
-        if (i !== undefined && completedAt[i] === undefined) {
-          completedAt[i] = seen;
-          completed++;
-        }
+      for (const { id } of rows) completedAt[index.get(id)!] = seen;
+      if (rows.length) {
+        const got = new Set(rows.map((r) => r.id));
+        waiting = waiting.filter((id) => !got.has(id));
       }
-      // From the oldest task not seen completed (publishes are issued in index order; one not issued yet: now).
-      let first = completedAt.findIndex((c) => c === undefined);
-      if (first < 0) first = N - 1;
-      oldest = (sentAt[first] ?? nowMs()) - t0;
+      completed = Number(counted[0]!.n);
+      if (completed >= N) doneAt = seen;
       if (seen - lastReport.at >= 5000) {
         const rate = ((completed - lastReport.completed) * 1000) / (seen - lastReport.at);
         log(`${completed}/${N} completed, ${Math.round(rate)}/s over the last 5 s (load ${load()})`);
         lastReport = { at: seen, completed };
       }
     }
-    const seconds = (Math.max(...(completedAt as number[])) - t0) / 1000;
+    const seconds = (doneAt - t0) / 1000;
     const publishEnd = await published;
     const resources = {
       taskTracker: meters.taskTracker.stop(),
@@ -275,7 +327,7 @@ async function lucyPhase(): Promise<Record<string, unknown>> {
       got.succeededEvents === N &&
       got.failedEvents === 0 &&
       got.deadLettered === 0;
-    const latencies = completedAt.map((c, i) => c! - sentAt[i]!);
+    const latencies = completedAt.flatMap((c, i) => (c === undefined ? [] : [c - sentAt[i]!]));
     return {
       tasks: N,
       seconds: round(seconds),
@@ -285,6 +337,10 @@ async function lucyPhase(): Promise<Record<string, unknown>> {
       pollMs: POLL_MS,
       messagesPerTask: round((N + got.startedEvents + got.succeededEvents + got.otherEvents) / N),
       resources,
+      // CPU per task of each process (load-independent, unlike the rate): cpu% × seconds ÷ N, in ms.
+      cpuMsPerTask: Object.fromEntries(
+        Object.entries(resources).map(([k, r]) => [k, round((r.cpuPercent * r.seconds * 10) / N)]),
+      ),
       loadavg1AtStart: loadAtStart,
       loadavg1AtEnd: loadAtEnd,
       got,
