@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createFileRegistry, fromBinary, ScalarType } from '@bufbuild/protobuf';
+import { createFileRegistry, fromBinary, getOption, hasOption, ScalarType } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -24,6 +24,12 @@ execFileSync('buf', ['build', '-o', descriptorSet], { cwd: here, stdio: 'inherit
 const image = execFileSync('buf', ['build', '-o', '-#format=binpb'], { cwd: here, maxBuffer: 64 << 20 });
 const fds = fromBinary(FileDescriptorSetSchema, new Uint8Array(image));
 const registry = createFileRegistry(fds);
+
+// The field rules declared with protovalidate (`(buf.validate.field)`, proto/buf/validate/validate.proto): the
+// workers refuse what breaks them (services/platform/src/field-rules.ts), and the schemas carry the ones JSON Schema
+// can say (lengths, patterns, e-mail, UUID, ranges, list sizes; an enum's unspecified value is never listed).
+const FIELD_RULES = registry.getExtension('buf.validate.field');
+const IGNORE_IF_ZERO_VALUE = 1;
 
 // ---------------------------------------------------------------------------------------------- comments
 function sourcePath(desc) {
@@ -185,14 +191,57 @@ function singular(field, kind, defs) {
 }
 
 function fieldSchema(field, defs) {
+  const rules = FIELD_RULES && hasOption(field, FIELD_RULES) ? getOption(field, FIELD_RULES) : undefined;
   switch (field.fieldKind) {
-    case 'list':
-      return { type: 'array', items: singular(field, field.listKind, defs) };
+    case 'list': {
+      const list = { type: 'array', items: singular(field, field.listKind, defs) };
+      if (rules?.type.case === 'repeated') {
+        const r = rules.type.value;
+        if (r.maxItems) list.maxItems = Number(r.maxItems);
+        if (r.items) list.items = constrained(list.items, r.items);
+      }
+      return list;
+    }
     case 'map':
       return { type: 'object', additionalProperties: singular(field, field.mapKind, defs) };
     default:
-      return singular(field, field.fieldKind, defs);
+      return rules
+        ? constrained(singular(field, field.fieldKind, defs), rules)
+        : singular(field, field.fieldKind, defs);
   }
+}
+
+/** A value's schema with its protovalidate rules added where JSON Schema can say them. */
+function constrained(schema, rules) {
+  let out = schema;
+  const t = rules.type;
+  if (t.case === 'string') {
+    const r = t.value;
+    out = { ...schema };
+    if (rules.required && !r.minLen) out.minLength = 1;
+    if (r.minLen) out.minLength = Number(r.minLen);
+    if (r.maxLen) out.maxLength = Number(r.maxLen);
+    if (r.pattern) out.pattern = r.pattern;
+    if (r.in.length > 0) out.enum = [...r.in];
+    if (r.wellKnown.case === 'email' && r.wellKnown.value) out.format = 'email';
+    if (r.wellKnown.case === 'uuid' && r.wellKnown.value) {
+      out.format = 'uuid';
+      out.pattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+    }
+    if (rules.ignore === IGNORE_IF_ZERO_VALUE) out = { anyOf: [{ const: '' }, out] };
+  } else if (t.case === 'int32') {
+    const r = t.value;
+    const bound = (s) => ({
+      ...s,
+      ...(r.greaterThan.case === 'gte' ? { minimum: r.greaterThan.value } : {}),
+      ...(r.lessThan.case === 'lte' ? { maximum: r.lessThan.value } : {}),
+    });
+    // The string-of-digits form cannot carry a range: the schema asks for a JSON number.
+    out = bound(schema.anyOf?.find((s) => s.type === 'integer') ?? schema);
+  } else if (t.case === 'enum') {
+    // Enum values are listed without the unspecified one (number 0) already; defined_only and not_in [0] say so.
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------- which messages are the surface

@@ -8,6 +8,7 @@ export * from './headers.js';
 export * from './task-id.js';
 export * from './codec.js';
 export * from './json-decode.js';
+export * from './field-rules.js';
 export * from './nats.js';
 export * from './dlq.js';
 export * from './batch-publisher.js';

@@ -11,6 +11,7 @@ import {
 import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import { decode } from './codec.js';
+import { commandProblems } from './field-rules.js';
 import { deadLetter } from './dlq.js';
 import {
   DecodeError,
@@ -632,7 +633,7 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
         await giveUp('undecodable', err.message, `Comando indescifrable: ${err.message}`);
         return;
       }
-      const problems = options.validate?.(message) ?? [];
+      const problems = commandProblems(options.schema, message, options.validate);
       if (problems.length > 0) {
         const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
         await giveUp('invalid', text, `Comando inválido: ${text}`);

@@ -19,6 +19,7 @@ function copyProto(name: string): string {
   cpSync(`${ROOT}proto/buf.yaml`, join(to, 'buf.yaml'));
   cpSync(`${ROOT}proto/lucy`, join(to, 'lucy'), { recursive: true });
   cpSync(`${ROOT}proto/grpc`, join(to, 'grpc'), { recursive: true });
+  cpSync(`${ROOT}proto/buf`, join(to, 'buf'), { recursive: true });
   return to;
 }
 
@@ -67,7 +68,13 @@ describe('buf breaking (the versioning policy)', () => {
 
   it('fails a renumbered or retyped field', async () => {
     const changed = copyProto('retyped');
-    edit(changed, INGEST, 'TipoIngesta tipo = 1;\n  // From', 'string tipo = 1;\n  // From');
+    edit(
+      changed,
+      INGEST,
+      'TipoIngesta tipo = 1 [(buf.validate.field).enum = {',
+      'string tipo = 1 [(buf.validate.field).string = {',
+    );
+    edit(changed, INGEST, '    defined_only: true\n    not_in: [0]\n  }];', '    min_len: 1\n  }];');
     const r = await breaking('retyped', 'base');
     expect(r.code).not.toBe(0);
     expect(r.output).toContain('tipo');

@@ -50,3 +50,38 @@ export const messagesByTypeName: ReadonlyMap<string, DescMessage> = new Map(
     )
     .map((m) => [m.typeName, m]),
 );
+
+/**
+ * Commands that decode but break a field rule declared in the proto (protovalidate): each ends in the dead letters
+ * as `invalid: <field>: se recibió …`, its Tarea failed with the same text, and its schema refuses it too.
+ */
+export const RULE_VIOLATIONS: readonly {
+  subject: string;
+  body: string;
+  /** Pieces of the reason, in order. */
+  reason: readonly string[];
+}[] = [
+  {
+    subject: 'lucy.cmd.ingest.ingesta_manual',
+    body: '{"tipo":"TIPO_INGESTA_UNSPECIFIED"}',
+    reason: [
+      'tipo: se recibió "TIPO_INGESTA_UNSPECIFIED"',
+      'valores aceptados: "TIPO_INGESTA_PREINSCRIPTOS" (o "preinscriptos")',
+    ],
+  },
+  {
+    subject: 'lucy.cmd.notify.enviar_email',
+    body: '{"alumnoId":"0194f3a2-6b1c-7d2e-8f3a-4b5c6d7e8f90","tipo":"bienvenida","cursos":["MAT1",""]}',
+    reason: ['cursos[1]: se recibió un valor vacío', 'se espera un texto, de 1 a 255 caracteres'],
+  },
+  {
+    subject: 'lucy.cmd.identity.eliminar_cuenta_externa',
+    body: '{"alumnoId":"0194f3a2-6b1c-7d2e-8f3a-4b5c6d7e8f90","upn":"test-a30111222"}',
+    reason: ['upn: se recibió "test-a30111222"', 'se espera una dirección de e-mail'],
+  },
+  {
+    subject: 'lucy.cmd.tracker.purgar_tareas',
+    body: '{"batchSize":100000}',
+    reason: ['batchSize: se recibió 100000', 'se espera un entero de 0 a 50000'],
+  },
+];

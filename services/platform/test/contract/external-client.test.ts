@@ -6,7 +6,7 @@ import { createFileRegistry, fromBinary, type DescMessage } from '@bufbuild/prot
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../testkit/src/index.js';
-import { GUIDE, guideExamples, ROOT } from './contract-files.js';
+import { GUIDE, guideExamples, ROOT, RULE_VIOLATIONS } from './contract-files.js';
 import { connectRawNats, type RawNats } from './raw-nats.js';
 import { startContractSystem, type ContractSystem } from './system.js';
 
@@ -327,6 +327,41 @@ describe('an outside system following docs/integrating.md', () => {
       expect(letter?.originalSubject).toBe(subject);
       expect(letter?.reason).toMatch(/^undecodable: invalid JSON for /);
       for (const piece of expected) expect(letter?.reason).toContain(piece);
+    }
+  }, 180_000);
+  it('gets commands that break a field rule of the proto dead-lettered as invalid, naming field, value and rule', async () => {
+    const published = await Promise.all(
+      RULE_VIOLATIONS.map(async ({ subject, body }) => publish(subject, body)),
+    );
+    const inOrder = (text: string | undefined, pieces: readonly string[]) => {
+      let from = 0;
+      for (const piece of pieces) {
+        const at = (text ?? '').indexOf(piece, from);
+        expect(at, `"${piece}" in "${text}"`).toBeGreaterThanOrEqual(0);
+        from = at + piece.length;
+      }
+    };
+    for (const [i, { subject, reason }] of RULE_VIOLATIONS.entries()) {
+      const t = await finished(published[i]!, `the rule-breaking ${subject}`);
+      expect(t.estado).toBe('TAREA_ESTADO_FAILED');
+      expect(t.mensajeError).toMatch(/^Comando inválido: /);
+      inOrder(t.mensajeError, reason);
+    }
+    const letters = await waitFor(
+      async () => {
+        const { deadLetters } = await rpc<{
+          deadLetters?: { originalSubject: string; reason: string; taskId: string }[];
+        }>(sys.urls.tracker, 'lucy.task.v1.TaskService/ListDeadLetters', { page: { pageSize: 100 } });
+        const mine = (deadLetters ?? []).filter((d) => published.includes(d.taskId));
+        return mine.length === RULE_VIOLATIONS.length ? mine : undefined;
+      },
+      { what: 'a dead letter per rule-breaking command', timeoutMs: 60_000, intervalMs: 250 },
+    );
+    for (const [i, { subject, reason }] of RULE_VIOLATIONS.entries()) {
+      const letter = letters.find((d) => d.taskId === published[i]);
+      expect(letter?.originalSubject).toBe(subject);
+      expect(letter?.reason).toMatch(/^invalid: /);
+      inOrder(letter?.reason, reason);
     }
   }, 180_000);
 });

@@ -5,9 +5,11 @@ import addFormatsModule from 'ajv-formats';
 import { decode } from '../../src/codec.js';
 import { DecodeError } from '../../src/errors.js';
 import { enumAliases } from '../../src/json-decode.js';
+import { fieldRuleProblems } from '../../src/field-rules.js';
 import {
   GUIDE,
   guideExamples,
+  RULE_VIOLATIONS,
   messagesByTypeName,
   readSchema,
   schemaIndex,
@@ -92,6 +94,33 @@ describe('the published JSON Schemas', () => {
       expect(() =>
         decode(messagesByTypeName.get('lucy.ingest.v1.IngestaManualCommand')!, json(bad), 'application/json'),
       ).toThrow(DecodeError);
+    }
+  });
+});
+
+describe('the field rules declared in the proto', () => {
+  it.each(RULE_VIOLATIONS.map((v) => [v.subject, v] as const))(
+    'a command breaking one on %s decodes, is refused by the rules, and its schema refuses it too',
+    (subject, { body, reason }) => {
+      expect(validatorOf(subject)(JSON.parse(body)), body).toBe(false);
+      const desc = messagesByTypeName.get(entryOf(subject)!.message)!;
+      const problems = fieldRuleProblems(desc, decode(desc, json(body), 'application/json'));
+      const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+      let from = 0;
+      for (const piece of reason) {
+        const at = text.indexOf(piece, from);
+        expect(at, `"${piece}" in "${text}"`).toBeGreaterThanOrEqual(0);
+        from = at + piece.length;
+      }
+    },
+  );
+
+  it('hold for every example of the guide', () => {
+    for (const e of guideExamples()) {
+      const entry = index.commands[e.subject];
+      if (!entry) continue;
+      const desc = messagesByTypeName.get(entry.message)!;
+      expect(fieldRuleProblems(desc, decode(desc, json(e.json), 'application/json')), e.subject).toEqual([]);
     }
   });
 });
