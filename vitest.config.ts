@@ -9,6 +9,7 @@ export default defineConfig({
       'deploy/vitest.config.ts',
       '{web,bench}/vitest.config.ts',
       'scripts/vitest.config.mjs',
+      'faults/vitest.config.ts',
     ],
   },
 });
