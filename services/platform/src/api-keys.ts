@@ -20,6 +20,12 @@ const ApiKeyRecordSchema = z.object({
   /** `sha256:<hex>` of the whole key. */
   hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   grants: z.array(z.string().regex(GRANT)).min(1),
+  /**
+   * May name a staff member as the requester (`requestedBy`): the admin's and the CLI's keys, which act for the
+   * person signed in. Any other key is recorded as itself whatever `requestedBy` it sends, so a system cannot
+   * claim a staff member's name (`lucy apikeys create --impersonar`).
+   */
+  onBehalfOf: z.boolean().optional(),
   createdAt: z.string(),
   revokedAt: z.string().optional(),
 });
@@ -32,6 +38,8 @@ export interface ApiKeyCaller {
   readonly id: string;
   readonly name: string;
   readonly grants: readonly string[];
+  /** Whether a request may name another requester (a staff member) than the key's name. */
+  readonly onBehalfOf: boolean;
 }
 
 const KEY = /^lk_([a-z0-9]{8,32})_([A-Za-z0-9_-]{43})$/;
@@ -110,6 +118,7 @@ export function createApiKey(
   name: string,
   grants: readonly string[],
   now: Date = new Date(),
+  options: { onBehalfOf?: boolean } = {},
 ): { key: string; record: ApiKeyRecord } {
   return withFileLock(path, () => {
     const keys = readApiKeysFile(path);
@@ -120,6 +129,7 @@ export function createApiKey(
       name,
       hash: hashKey(key),
       grants: [...grants],
+      ...(options.onBehalfOf ? { onBehalfOf: true } : {}),
       createdAt: now.toISOString(),
     });
     writeApiKeysFile(path, [...keys, record]);
@@ -185,7 +195,12 @@ export function createApiKeyStore(
       const got = Buffer.from(hashKey(key));
       const expected = Buffer.from(record.hash);
       if (got.length !== expected.length || !timingSafeEqual(got, expected)) return undefined;
-      return { id: record.id, name: record.name, grants: record.grants };
+      return {
+        id: record.id,
+        name: record.name,
+        grants: record.grants,
+        onBehalfOf: record.onBehalfOf === true,
+      };
     },
   };
 }

@@ -262,10 +262,11 @@ function credentialChecker(
 }
 
 /**
- * Fills an empty top-level `requestedBy` of a unary request with the calling key's name, so Tareas and Logs show
- * which system asked when no staff member is named (the admin and the CLI name one).
+ * The top-level `requestedBy` of a unary request called with a key: a key allowed to act for staff (`onBehalfOf`:
+ * the admin's, the CLI's) keeps the staff member it names and fills an empty one with its name; any other key is
+ * recorded as itself, whatever it claims, so Tareas and Logs never show a staff member a system made up.
  */
-function apiKeyRequesterInterceptor(): Interceptor {
+function apiKeyRequesterInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const caller = req.contextValues.get(apiKeyCallerKey);
     if (caller && !req.stream) {
@@ -273,7 +274,14 @@ function apiKeyRequesterInterceptor(): Interceptor {
         (f) => f.localName === 'requestedBy' && f.fieldKind === 'scalar',
       );
       const msg = req.message as unknown as Record<string, unknown>;
-      if (field && msg.requestedBy === '') msg.requestedBy = caller.name;
+      if (field && (msg.requestedBy === '' || !caller.onBehalfOf)) {
+        if (msg.requestedBy !== '' && msg.requestedBy !== caller.name)
+          logger.warn(
+            { apiKey: caller.name, keyId: caller.id, method: `${req.service.typeName}/${req.method.name}` },
+            'requestedBy named by a key that may not act for staff; recorded as the key',
+          );
+        msg.requestedBy = caller.name;
+      }
     }
     return next(req);
   };
@@ -541,7 +549,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     requestGate: requestGate(options.token, readMaxBytes, logger, apiKeys),
     interceptors: [
       traceInterceptor(),
-      apiKeyRequesterInterceptor(),
+      apiKeyRequesterInterceptor(logger),
       errorInterceptor(logger),
       apiKeyStreamInterceptor(apiKeys),
     ],

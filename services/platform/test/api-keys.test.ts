@@ -91,8 +91,31 @@ describe('named RPC API keys', () => {
       timeoutMs: 10_000,
     });
     expect((await tasks.redriveDeadLetters({ sequences: [1n] })).results[0]?.error).toBe('guarani');
-    // A staff member named by the caller (the admin, the CLI) stays the requester.
+    // A key not allowed to act for staff cannot claim a staff member's name: it is recorded as itself.
+    expect((await tasks.redriveDeadLetters({ requestedBy: 'maria' })).results[0]?.error).toBe('guarani');
+  });
+
+  it('lets only a key allowed to act for staff (the admin, the CLI) name a staff member as the requester', async () => {
+    const { key, record } = createApiKey(
+      file,
+      'admin-web',
+      ['lucy.task.v1.TaskService/RedriveDeadLetters'],
+      new Date(),
+      { onBehalfOf: true },
+    );
+    expect(record.onBehalfOf).toBe(true);
+    expect(readApiKeysFile(file).find((k) => k.id === record.id)?.onBehalfOf).toBe(true);
+    const { tasks } = clients(key);
+    await waitFor(async () => (await codeOf(tasks.redriveDeadLetters({}))).code === undefined, {
+      what: 'the new key accepted',
+      timeoutMs: 10_000,
+    });
     expect((await tasks.redriveDeadLetters({ requestedBy: 'maria' })).results[0]?.error).toBe('maria');
+    expect((await tasks.redriveDeadLetters({})).results[0]?.error).toBe('admin-web');
+    // The shared token (development) names whoever it says, as before.
+    expect(
+      (await clients(TEST_TOKEN).tasks.redriveDeadLetters({ requestedBy: 'maria' })).results[0]?.error,
+    ).toBe('maria');
   });
 
   it('refuses a method outside the grant with PERMISSION_DENIED naming the method', async () => {

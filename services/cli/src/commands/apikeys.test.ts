@@ -61,6 +61,19 @@ describe('lucy apikeys', () => {
     expect(store.authenticate(created.clave)).toBeUndefined();
   });
 
+  it('creates the admin key allowed to name staff members with --impersonar; others are not', async () => {
+    const admin = JSON.parse(
+      await lucy('--json', 'apikeys', '--archivo', file, 'create', 'admin', '--permiso', '*', '--impersonar'),
+    ) as { clave: string; impersonar: boolean };
+    const sis = JSON.parse(
+      await lucy('--json', 'apikeys', '--archivo', file, 'create', 'sis', '--permiso', '*'),
+    ) as { clave: string; impersonar: boolean };
+    expect([admin.impersonar, sis.impersonar]).toEqual([true, false]);
+    const store = createApiKeyStore(file, { recheckMs: 0 });
+    expect(store.authenticate(admin.clave)?.onBehalfOf).toBe(true);
+    expect(store.authenticate(sis.clave)?.onBehalfOf).toBe(false);
+  });
+
   it('names the option and the accepted forms of a bad grant', () => {
     expect(() => parseGrants([])).toThrow(/--permiso: indique al menos uno/);
     expect(() => parseGrants(['TaskService'])).toThrow(/--permiso: "TaskService" no es válido/);

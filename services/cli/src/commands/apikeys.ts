@@ -47,14 +47,27 @@ export function register(program: Command): void {
       '--permiso <permiso...>',
       'métodos permitidos: <paquete>.<Servicio>/<Método>, <paquete>.<Servicio>/* o *',
     )
-    .action((nombre: string, o: { permiso?: string[] }, cmd: Command) => {
+    .option(
+      '--impersonar',
+      'permite que la clave nombre a un usuario del staff como solicitante (solo la del admin y la del CLI); ' +
+        'sin ella, las Tareas muestran el nombre de la clave',
+    )
+    .action((nombre: string, o: { permiso?: string[]; impersonar?: boolean }, cmd: Command) => {
       if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(nombre))
         throw new Error(
           `<nombre>: "${nombre}" no es válido; use minúsculas, dígitos, punto, guion o guion bajo (hasta 63)`,
         );
-      const { key, record } = createApiKey(fileOf(cmd), nombre, parseGrants(o.permiso ?? []));
+      const { key, record } = createApiKey(fileOf(cmd), nombre, parseGrants(o.permiso ?? []), new Date(), {
+        onBehalfOf: o.impersonar === true,
+      });
       printObject(
-        { id: record.id, nombre: record.name, permisos: record.grants, clave: key },
+        {
+          id: record.id,
+          nombre: record.name,
+          permisos: record.grants,
+          impersonar: record.onBehalfOf === true,
+          clave: key,
+        },
         { json: Boolean(g(cmd).json) },
       );
       if (!g(cmd).json)
@@ -71,6 +84,7 @@ export function register(program: Command): void {
           id: k.id,
           nombre: k.name,
           permisos: k.grants.join(' '),
+          impersonar: k.onBehalfOf ? 'sí' : 'no',
           creada: localTime(new Date(k.createdAt)),
           revocada: k.revokedAt ? localTime(new Date(k.revokedAt)) : '',
         })),
