@@ -118,6 +118,7 @@ export interface SuiteReport {
   workload: Record<string, number>;
   invariants: Invariant[];
   rss: { name: string; startMb?: number; endMb?: number; restarts: number }[];
+  rssSamples: { at: string; mb: Record<string, number | undefined> }[];
   unexpectedExits: Record<string, string[]>;
   startFailures: Record<string, string[]>;
 }
@@ -178,6 +179,15 @@ async function exercise(
   const scheduler = createRpcClient(SchedulerService, { baseUrl: schedulerUrl, token: stack.rpcToken });
   const publisher = createCommandPublisher(stack.handles.js, stack.names, stack.handles.nc);
   const rssStart = Object.fromEntries(stack.services.map((s) => [s.name, s.rssMb()]));
+  // RSS of each service once a minute (a leak shows as a slope between restarts).
+  const rssSamples: { at: string; mb: Record<string, number | undefined> }[] = [];
+  const sampleRss = () =>
+    rssSamples.push({
+      at: new Date().toISOString(),
+      mb: Object.fromEntries(stack.services.map((s) => [s.name, s.rssMb()])),
+    });
+  sampleRss();
+  const rssTimer = setInterval(sampleRss, 60_000);
   const workload: Record<string, number> = {};
   const count = (k: string, n = 1) => void (workload[k] = (workload[k] ?? 0) + n);
   const retrying = async <T>(what: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> =>
@@ -578,6 +588,8 @@ async function exercise(
   if (untilWindowEnd > 0) await sleep(untilWindowEnd);
   stop = true;
   await workloadLoop;
+  clearInterval(rssTimer);
+  sampleRss();
   log('faults and workload stopped; draining');
   const drainStart = Date.now();
 
@@ -850,6 +862,7 @@ async function exercise(
     tasks: { total: ct.tareas, byTipo },
     workload,
     invariants,
+    rssSamples,
     rss: stack.services.map((s) => ({
       name: s.name,
       startMb: rssStart[s.name],
