@@ -40,8 +40,14 @@ function project(extra = {}) {
   return dir;
 }
 
-const run = (dir, script) =>
-  spawnSync('bash', [`scripts/${script}`], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 });
+// pnpm is started for real (twice per case): on a loaded machine one start can take tens of seconds, so each run
+// gets 100 s and each case 240 s (spawnSync blocks, so only the spawn's own timeout can end a hung child).
+const run = (dir, script) => {
+  const r = spawnSync('bash', [`scripts/${script}`], { cwd: dir, env, encoding: 'utf8', timeout: 100_000 });
+  if (r.status === null)
+    throw new Error(`scripts/${script} was stopped by ${r.signal} after 100 s:\n${r.stderr}${r.stdout}`);
+  return r;
+};
 
 describe('set-up scripts', () => {
   let dir;
@@ -54,14 +60,14 @@ describe('set-up scripts', () => {
       encoding: 'utf8',
     });
     expect(r.status, r.stderr + r.stdout).toBe(0);
-  });
+  }, 240_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('goes on after a good install', () => {
     const r = run(dir, 'up.sh');
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(join(dir, 'started-up'))).toBe(true);
-  });
+  }, 240_000);
 
   it('stops npm run up and npm test when pnpm install fails (lockfile out of date), starting nothing', () => {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
@@ -77,7 +83,7 @@ describe('set-up scripts', () => {
     }
     for (const f of ['started-up', 'started-infra', 'started-check'])
       expect(existsSync(join(dir, f)), f).toBe(false);
-  });
+  }, 240_000);
 
   it('installs pnpm under .tools only when its tarball matches the sha512 in package.json', () => {
     const wrong = project({

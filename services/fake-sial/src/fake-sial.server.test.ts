@@ -136,9 +136,12 @@ describe('fake SIAL http surface', () => {
   });
 
   it('is deterministic for a seed and differs across seeds', async () => {
-    const a = await createFakeSial({ seed: 7, sizes: { preinscriptos: 20 } });
-    const b = await createFakeSial({ seed: 7, sizes: { preinscriptos: 20 } });
-    const c = await createFakeSial({ seed: 8, sizes: { preinscriptos: 20 } });
+    // The dataset's dates are relative to the fake's clock, so the three share one instant (two servers made a
+    // second apart would rightly differ by that second).
+    const now = (): Date => new Date('2026-09-20T12:00:00.000Z');
+    const a = await createFakeSial({ seed: 7, now, sizes: { preinscriptos: 20 } });
+    const b = await createFakeSial({ seed: 7, now, sizes: { preinscriptos: 20 } });
+    const c = await createFakeSial({ seed: 8, now, sizes: { preinscriptos: 20 } });
     try {
       const [la, lb, lc] = await Promise.all([a, b, c].map((s) => list(s, 'preinscriptos/listas/')));
       expect(la).toEqual(lb);
