@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/identity/v1/identity.proto.
  */
 export const file_lucy_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIkUKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIOCgZmb3J6YXIYAiABKAgiXAoYQ3JlYXJVc3VhcmlvVGVhbXNDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIUCgxlbnZpYXJfZW1haWwYAiABKAgSDgoGZm9yemFyGAMgASgIIkgKF1Jlc2V0ZWFyUGFzc3dvcmRDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIRCglzaW5fZW1haWwYAiABKAgisgEKHEVsaW1pbmFyQ3VlbnRhRXh0ZXJuYUNvbW1hbmQSGgoJYWx1bW5vX2lkGAEgASgJQge6SARyAhhAEhoKA3VwbhgCIAEoCUINukgK2AEBcgUYgAJgARIhCg9tb29kbGVfdXNlcm5hbWUYAyABKAlCCLpIBXIDGIACEhgKBm1vdGl2bxgEIAEoCUIIukgFcgMY6AcSHQoMcmV0ZW5jaW9uX2lkGAUgASgJQge6SARyAhhAIp8ECg1DdWVudGFFeHRlcm5hEhEKCWFsdW1ub19pZBgBIAEoCRILCgN1cG4YAiABKAkSEAoIZ3JhcGhfaWQYAyABKAkSGQoRbGljZW5jaWFfYXNpZ25hZGEYBCABKAgSEQoJbW9vZGxlX2lkGAUgASgDEh8KF3RpZW5lX3Bhc3N3b3JkX3RlbXBvcmFsGAYgASgIEi0KCWNyZWFkYV9lbhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZWxpbWluYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNkbmkYCSABKAkSDgoGZXN0YWRvGAogASgJEhQKDGxpY2VuY2lhX3NrdRgLIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYDCABKAkSGAoQZW1haWxfc29saWNpdGFkbxgNIAEoCBIvCgthY3RpdmFkYV9lbhgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVsdGltb19lcnJvchgQIAEoCRIVCg1lbWFpbF9lbnZpYWRvGBEgASgIEjQKEGVtYWlsX2VudmlhZG9fZW4YEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoYBChFDdWVudGFBY3R1YWxpemFkYRIvCgZjdWVudGEYASABKAsyHy5sdWN5LmlkZW50aXR5LnYxLkN1ZW50YUV4dGVybmESDwoHdGFza19pZBgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicwoSTGlzdEN1ZW50YXNSZXF1ZXN0Eg4KBmVzdGFkbxgBIAEoCRIOCgZzZWFyY2gYAiABKAkSKQoEcGFnZRgDIAEoCzIbLmx1Y3kuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EhIKCmFsdW1ub19pZHMYBCADKAkibwoTTGlzdEN1ZW50YXNSZXNwb25zZRIwCgdjdWVudGFzGAEgAygLMh8ubHVjeS5pZGVudGl0eS52MS5DdWVudGFFeHRlcm5hEiYKBHBhZ2UYAiABKAsyGC5sdWN5LmNvbW1vbi52MS5QYWdlSW5mbyJXChxEZWxldGVFeHRlcm5hbEFjY291bnRSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSDgoGbW90aXZvGAMgASgJIj0KHURlbGV0ZUV4dGVybmFsQWNjb3VudFJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSCwoDdXBuGAIgASgJIqIBCgxIZWxkRGVsZXRpb24SCgoCaWQYASABKAkSEQoJYWx1bW5vX2lkGAIgASgJEgsKA3VwbhgDIAEoCRIPCgd0YXNrX2lkGAQgASgJEhQKDHJlcXVlc3RlZF9ieRgFIAEoCRIvCgtyZXRlbmlkYV9lbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGbW90aXZvGAcgASgJIhoKGExpc3RIZWxkRGVsZXRpb25zUmVxdWVzdCJOChlMaXN0SGVsZERlbGV0aW9uc1Jlc3BvbnNlEjEKCXJldGVuaWRhcxgBIAMoCzIeLmx1Y3kuaWRlbnRpdHkudjEuSGVsZERlbGV0aW9uIlMKG0NvbmZpcm1IZWxkRGVsZXRpb25zUmVxdWVzdBILCgNpZHMYASADKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJEhEKCWRlc2NhcnRhchgDIAEoCCJFChxDb25maXJtSGVsZERlbGV0aW9uc1Jlc3BvbnNlEhAKCHRhc2tfaWRzGAEgAygJEhMKC2Rlc2NhcnRhZGFzGAIgASgFIiUKEEdldEN1ZW50YVJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJIkQKEUdldEN1ZW50YVJlc3BvbnNlEi8KBmN1ZW50YRgBIAEoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYSJQChVSZXZlYWxQYXNzd29yZFJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiaAoWUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLwoLZ2VuZXJhZGFfZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BCg5FbnF1ZXVlUmVxdWVzdBISCgphbHVtbm9faWRzGAEgAygJEhEKCXRhc2tfbmFtZRgCIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkSFAoMZW52aWFyX2VtYWlsGAQgASgIEigKB3RyaWdnZXIYBSABKA4yFy5sdWN5LmNvbW1vbi52MS5UcmlnZ2VyEg4KBmZvcnphchgGIAEoCCJTCg1FbnF1ZXVlUmVzdWx0EhEKCWFsdW1ub19pZBgBIAEoCRIOCgZlc3RhZG8YAiABKAkSDwoHdGFza19pZBgDIAEoCRIOCgZtb3Rpdm8YBCABKAkiWAoPRW5xdWV1ZVJlc3BvbnNlEhAKCHRhc2tfaWRzGAEgAygJEjMKCnJlc3VsdGFkb3MYAiADKAsyHy5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXN1bHQiVgoYUmVzb2x2ZUNyZWRlbnRpYWxSZXF1ZXN0EhYKDmNyZWRlbnRpYWxfcmVmGAEgASgJEhEKCWFsdW1ub19pZBgCIAEoCRIPCgd0YXNrX2lkGAMgASgJIjoKGVJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USCwoDdXBuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIrsBCg5JbXBvcnRlZEN1ZW50YRIRCglhbHVtbm9faWQYASABKAkSCwoDZG5pGAIgASgJEgsKA3VwbhgDIAEoCRIXCg90ZWFtc19wcm9jZXNhZG8YBCABKAgSGAoQbW9vZGxlX3Byb2Nlc2FkbxgFIAEoCBIXCg9lbWFpbF9wcm9jZXNhZG8YBiABKAgSMAoMcHJvY2VzYWRvX2VuGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJwChRJbXBvcnRDdWVudGFzUmVxdWVzdBIxCgdjdWVudGFzGAEgAygLMiAubHVjeS5pZGVudGl0eS52MS5JbXBvcnRlZEN1ZW50YRIPCgdkcnlfcnVuGAIgASgIEhQKDHJlcXVlc3RlZF9ieRgDIAEoCSJKChJJbXBvcnRDdWVudGFSZXN1bHQSEQoJYWx1bW5vX2lkGAEgASgJEhEKCXJlc3VsdGFkbxgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiTgoVSW1wb3J0Q3VlbnRhc1Jlc3BvbnNlEjUKB3Jlc3VsdHMYASADKAsyJC5sdWN5LmlkZW50aXR5LnYxLkltcG9ydEN1ZW50YVJlc3VsdDKnBwoPSWRlbnRpdHlTZXJ2aWNlElQKCUdldEN1ZW50YRIiLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVxdWVzdBojLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVzcG9uc2USYwoOUmV2ZWFsUGFzc3dvcmQSJy5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVxdWVzdBooLmx1Y3kuaWRlbnRpdHkudjEuUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRJOCgdFbnF1ZXVlEiAubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVxdWVzdBohLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlc3BvbnNlEmwKEVJlc29sdmVDcmVkZW50aWFsEioubHVjeS5pZGVudGl0eS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLlJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USWgoLTGlzdEN1ZW50YXMSJC5sdWN5LmlkZW50aXR5LnYxLkxpc3RDdWVudGFzUmVxdWVzdBolLmx1Y3kuaWRlbnRpdHkudjEuTGlzdEN1ZW50YXNSZXNwb25zZRJ4ChVEZWxldGVFeHRlcm5hbEFjY291bnQSLi5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlcXVlc3QaLy5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlc3BvbnNlEmwKEUxpc3RIZWxkRGVsZXRpb25zEioubHVjeS5pZGVudGl0eS52MS5MaXN0SGVsZERlbGV0aW9uc1JlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLkxpc3RIZWxkRGVsZXRpb25zUmVzcG9uc2USdQoUQ29uZmlybUhlbGREZWxldGlvbnMSLS5sdWN5LmlkZW50aXR5LnYxLkNvbmZpcm1IZWxkRGVsZXRpb25zUmVxdWVzdBouLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlybUhlbGREZWxldGlvbnNSZXNwb25zZRJgCg1JbXBvcnRDdWVudGFzEiYubHVjeS5pZGVudGl0eS52MS5JbXBvcnRDdWVudGFzUmVxdWVzdBonLmx1Y3kuaWRlbnRpdHkudjEuSW1wb3J0Q3VlbnRhc1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lucy_common_v1_common]);
+  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIkUKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIOCgZmb3J6YXIYAiABKAgiXAoYQ3JlYXJVc3VhcmlvVGVhbXNDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIUCgxlbnZpYXJfZW1haWwYAiABKAgSDgoGZm9yemFyGAMgASgIIkgKF1Jlc2V0ZWFyUGFzc3dvcmRDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIRCglzaW5fZW1haWwYAiABKAgisgEKHEVsaW1pbmFyQ3VlbnRhRXh0ZXJuYUNvbW1hbmQSGgoJYWx1bW5vX2lkGAEgASgJQge6SARyAhhAEhoKA3VwbhgCIAEoCUINukgK2AEBcgUYgAJgARIhCg9tb29kbGVfdXNlcm5hbWUYAyABKAlCCLpIBXIDGIACEhgKBm1vdGl2bxgEIAEoCUIIukgFcgMY6AcSHQoMcmV0ZW5jaW9uX2lkGAUgASgJQge6SARyAhhAIp8ECg1DdWVudGFFeHRlcm5hEhEKCWFsdW1ub19pZBgBIAEoCRILCgN1cG4YAiABKAkSEAoIZ3JhcGhfaWQYAyABKAkSGQoRbGljZW5jaWFfYXNpZ25hZGEYBCABKAgSEQoJbW9vZGxlX2lkGAUgASgDEh8KF3RpZW5lX3Bhc3N3b3JkX3RlbXBvcmFsGAYgASgIEi0KCWNyZWFkYV9lbhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZWxpbWluYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNkbmkYCSABKAkSDgoGZXN0YWRvGAogASgJEhQKDGxpY2VuY2lhX3NrdRgLIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYDCABKAkSGAoQZW1haWxfc29saWNpdGFkbxgNIAEoCBIvCgthY3RpdmFkYV9lbhgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVsdGltb19lcnJvchgQIAEoCRIVCg1lbWFpbF9lbnZpYWRvGBEgASgIEjQKEGVtYWlsX2VudmlhZG9fZW4YEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoYBChFDdWVudGFBY3R1YWxpemFkYRIvCgZjdWVudGEYASABKAsyHy5sdWN5LmlkZW50aXR5LnYxLkN1ZW50YUV4dGVybmESDwoHdGFza19pZBgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicwoSTGlzdEN1ZW50YXNSZXF1ZXN0Eg4KBmVzdGFkbxgBIAEoCRIOCgZzZWFyY2gYAiABKAkSKQoEcGFnZRgDIAEoCzIbLmx1Y3kuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EhIKCmFsdW1ub19pZHMYBCADKAkibwoTTGlzdEN1ZW50YXNSZXNwb25zZRIwCgdjdWVudGFzGAEgAygLMh8ubHVjeS5pZGVudGl0eS52MS5DdWVudGFFeHRlcm5hEiYKBHBhZ2UYAiABKAsyGC5sdWN5LmNvbW1vbi52MS5QYWdlSW5mbyJXChxEZWxldGVFeHRlcm5hbEFjY291bnRSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSDgoGbW90aXZvGAMgASgJIj0KHURlbGV0ZUV4dGVybmFsQWNjb3VudFJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSCwoDdXBuGAIgASgJIqIBCgxIZWxkRGVsZXRpb24SCgoCaWQYASABKAkSEQoJYWx1bW5vX2lkGAIgASgJEgsKA3VwbhgDIAEoCRIPCgd0YXNrX2lkGAQgASgJEhQKDHJlcXVlc3RlZF9ieRgFIAEoCRIvCgtyZXRlbmlkYV9lbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGbW90aXZvGAcgASgJIhoKGExpc3RIZWxkRGVsZXRpb25zUmVxdWVzdCJOChlMaXN0SGVsZERlbGV0aW9uc1Jlc3BvbnNlEjEKCXJldGVuaWRhcxgBIAMoCzIeLmx1Y3kuaWRlbnRpdHkudjEuSGVsZERlbGV0aW9uIlMKG0NvbmZpcm1IZWxkRGVsZXRpb25zUmVxdWVzdBILCgNpZHMYASADKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJEhEKCWRlc2NhcnRhchgDIAEoCCJFChxDb25maXJtSGVsZERlbGV0aW9uc1Jlc3BvbnNlEhAKCHRhc2tfaWRzGAEgAygJEhMKC2Rlc2NhcnRhZGFzGAIgASgFIiUKEEdldEN1ZW50YVJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJIkQKEUdldEN1ZW50YVJlc3BvbnNlEi8KBmN1ZW50YRgBIAEoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYSJQChVSZXZlYWxQYXNzd29yZFJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiaAoWUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLwoLZ2VuZXJhZGFfZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BCg5FbnF1ZXVlUmVxdWVzdBISCgphbHVtbm9faWRzGAEgAygJEhEKCXRhc2tfbmFtZRgCIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkSFAoMZW52aWFyX2VtYWlsGAQgASgIEigKB3RyaWdnZXIYBSABKA4yFy5sdWN5LmNvbW1vbi52MS5UcmlnZ2VyEg4KBmZvcnphchgGIAEoCCJTCg1FbnF1ZXVlUmVzdWx0EhEKCWFsdW1ub19pZBgBIAEoCRIOCgZlc3RhZG8YAiABKAkSDwoHdGFza19pZBgDIAEoCRIOCgZtb3Rpdm8YBCABKAkiWAoPRW5xdWV1ZVJlc3BvbnNlEhAKCHRhc2tfaWRzGAEgAygJEjMKCnJlc3VsdGFkb3MYAiADKAsyHy5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXN1bHQiVgoYUmVzb2x2ZUNyZWRlbnRpYWxSZXF1ZXN0EhYKDmNyZWRlbnRpYWxfcmVmGAEgASgJEhEKCWFsdW1ub19pZBgCIAEoCRIPCgd0YXNrX2lkGAMgASgJIjoKGVJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USCwoDdXBuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIrsBCg5JbXBvcnRlZEN1ZW50YRIRCglhbHVtbm9faWQYASABKAkSCwoDZG5pGAIgASgJEgsKA3VwbhgDIAEoCRIXCg90ZWFtc19wcm9jZXNhZG8YBCABKAgSGAoQbW9vZGxlX3Byb2Nlc2FkbxgFIAEoCBIXCg9lbWFpbF9wcm9jZXNhZG8YBiABKAgSMAoMcHJvY2VzYWRvX2VuGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJwChRJbXBvcnRDdWVudGFzUmVxdWVzdBIxCgdjdWVudGFzGAEgAygLMiAubHVjeS5pZGVudGl0eS52MS5JbXBvcnRlZEN1ZW50YRIPCgdkcnlfcnVuGAIgASgIEhQKDHJlcXVlc3RlZF9ieRgDIAEoCSJKChJJbXBvcnRDdWVudGFSZXN1bHQSEQoJYWx1bW5vX2lkGAEgASgJEhEKCXJlc3VsdGFkbxgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiTgoVSW1wb3J0Q3VlbnRhc1Jlc3BvbnNlEjUKB3Jlc3VsdHMYASADKAsyJC5sdWN5LmlkZW50aXR5LnYxLkltcG9ydEN1ZW50YVJlc3VsdCJeCg9QcmVDaGVja1JlcXVlc3QSEgoKYWx1bW5vX2lkcxgBIAMoCRIRCgl0YXNrX25hbWUYAiABKAkSFAoMZW52aWFyX2VtYWlsGAMgASgIEg4KBmZvcnphchgEIAEoCCJcChBQcmVDaGVja1Jlc3BvbnNlEjMKCnJlc3VsdGFkb3MYASADKAsyHy5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXN1bHQSEwoLbG90ZV9tYXhpbW8YAiABKAUi4gEKFkNvbmZpZ3VyYWNpb25JZGVudGlkYWQSEwoLbG90ZV9tYXhpbW8YASABKAUSEwoLcHJlZmlqb191cG4YAiABKAkSEwoLZG9taW5pb191cG4YAyABKAkSGgoScHJlZmlqb19lbGltaW5hYmxlGAQgASgJEiAKGG1vb2RsZV90b2tlbl9jb25maWd1cmFkbxgFIAEoCBIyCg5hY3R1YWxpemFkb19lbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYWN0dWFsaXphZG9fcG9yGAcgASgJIiIKIEdldENvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXF1ZXN0ImQKIUdldENvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXNwb25zZRI/Cg1jb25maWd1cmFjaW9uGAEgASgLMigubHVjeS5pZGVudGl0eS52MS5Db25maWd1cmFjaW9uSWRlbnRpZGFkIrsBCiNVcGRhdGVDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVxdWVzdBIYCgtsb3RlX21heGltbxgBIAEoBUgAiAEBEhgKC3ByZWZpam9fdXBuGAIgASgJSAGIAQESGQoMbW9vZGxlX3Rva2VuGAMgASgJSAKIAQESFAoMcmVxdWVzdGVkX2J5GAQgASgJQg4KDF9sb3RlX21heGltb0IOCgxfcHJlZmlqb191cG5CDwoNX21vb2RsZV90b2tlbiJnCiRVcGRhdGVDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVzcG9uc2USPwoNY29uZmlndXJhY2lvbhgBIAEoCzIoLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlndXJhY2lvbklkZW50aWRhZDKRCgoPSWRlbnRpdHlTZXJ2aWNlElQKCUdldEN1ZW50YRIiLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVxdWVzdBojLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVzcG9uc2USYwoOUmV2ZWFsUGFzc3dvcmQSJy5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVxdWVzdBooLmx1Y3kuaWRlbnRpdHkudjEuUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRJOCgdFbnF1ZXVlEiAubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVxdWVzdBohLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlc3BvbnNlEmwKEVJlc29sdmVDcmVkZW50aWFsEioubHVjeS5pZGVudGl0eS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLlJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USWgoLTGlzdEN1ZW50YXMSJC5sdWN5LmlkZW50aXR5LnYxLkxpc3RDdWVudGFzUmVxdWVzdBolLmx1Y3kuaWRlbnRpdHkudjEuTGlzdEN1ZW50YXNSZXNwb25zZRJ4ChVEZWxldGVFeHRlcm5hbEFjY291bnQSLi5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlcXVlc3QaLy5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlc3BvbnNlEmwKEUxpc3RIZWxkRGVsZXRpb25zEioubHVjeS5pZGVudGl0eS52MS5MaXN0SGVsZERlbGV0aW9uc1JlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLkxpc3RIZWxkRGVsZXRpb25zUmVzcG9uc2USdQoUQ29uZmlybUhlbGREZWxldGlvbnMSLS5sdWN5LmlkZW50aXR5LnYxLkNvbmZpcm1IZWxkRGVsZXRpb25zUmVxdWVzdBouLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlybUhlbGREZWxldGlvbnNSZXNwb25zZRJgCg1JbXBvcnRDdWVudGFzEiYubHVjeS5pZGVudGl0eS52MS5JbXBvcnRDdWVudGFzUmVxdWVzdBonLmx1Y3kuaWRlbnRpdHkudjEuSW1wb3J0Q3VlbnRhc1Jlc3BvbnNlElEKCFByZUNoZWNrEiEubHVjeS5pZGVudGl0eS52MS5QcmVDaGVja1JlcXVlc3QaIi5sdWN5LmlkZW50aXR5LnYxLlByZUNoZWNrUmVzcG9uc2UShAEKGUdldENvbmZpZ3VyYWNpb25JZGVudGlkYWQSMi5sdWN5LmlkZW50aXR5LnYxLkdldENvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXF1ZXN0GjMubHVjeS5pZGVudGl0eS52MS5HZXRDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVzcG9uc2USjQEKHFVwZGF0ZUNvbmZpZ3VyYWNpb25JZGVudGlkYWQSNS5sdWN5LmlkZW50aXR5LnYxLlVwZGF0ZUNvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXF1ZXN0GjYubHVjeS5pZGVudGl0eS52MS5VcGRhdGVDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lucy_common_v1_common]);
 
 /**
  * ActivarServiciosCommand creates the Teams account, assigns the licence and e-mails the credentials
@@ -1093,6 +1093,238 @@ export const ImportCuentasResponseSchema: GenMessage<ImportCuentasResponse> = /*
   messageDesc(file_lucy_identity_v1_identity, 27);
 
 /**
+ * PreCheckRequest asks what an Enqueue of the same selection would do, without queueing anything.
+ *
+ * @generated from message lucy.identity.v1.PreCheckRequest
+ */
+export type PreCheckRequest = Message<"lucy.identity.v1.PreCheckRequest"> & {
+  /**
+   * Alumno ids.
+   *
+   * @generated from field: repeated string alumno_ids = 1;
+   */
+  alumnoIds: string[];
+
+  /**
+   * Registered task name, as in Enqueue.
+   *
+   * @generated from field: string task_name = 2;
+   */
+  taskName: string;
+
+  /**
+   * Send e-mail where the task allows choosing, as in Enqueue.
+   *
+   * @generated from field: bool enviar_email = 3;
+   */
+  enviarEmail: boolean;
+
+  /**
+   * Also alumnos whose account is already active, as in Enqueue.
+   *
+   * @generated from field: bool forzar = 4;
+   */
+  forzar: boolean;
+};
+
+/**
+ * Describes the message lucy.identity.v1.PreCheckRequest.
+ * Use `create(PreCheckRequestSchema)` to create a new message.
+ */
+export const PreCheckRequestSchema: GenMessage<PreCheckRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 28);
+
+/**
+ * PreCheckResponse has the pre-check of each alumno, same order; task_id is always empty.
+ *
+ * @generated from message lucy.identity.v1.PreCheckResponse
+ */
+export type PreCheckResponse = Message<"lucy.identity.v1.PreCheckResponse"> & {
+  /**
+   * programada | rechazado | omitido, with the reason (Spanish).
+   *
+   * @generated from field: repeated lucy.identity.v1.EnqueueResult resultados = 1;
+   */
+  resultados: EnqueueResult[];
+
+  /**
+   * The most alumnos one Enqueue accepts (the configured batch limit).
+   *
+   * @generated from field: int32 lote_maximo = 2;
+   */
+  loteMaximo: number;
+};
+
+/**
+ * Describes the message lucy.identity.v1.PreCheckResponse.
+ * Use `create(PreCheckResponseSchema)` to create a new message.
+ */
+export const PreCheckResponseSchema: GenMessage<PreCheckResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 29);
+
+/**
+ * ConfiguracionIdentidad is the identity settings staff own. Secrets are write-only: only whether one is set.
+ *
+ * @generated from message lucy.identity.v1.ConfiguracionIdentidad
+ */
+export type ConfiguracionIdentidad = Message<"lucy.identity.v1.ConfiguracionIdentidad"> & {
+  /**
+   * Most alumnos one Enqueue accepts (IDENTITY_BATCH_LIMIT until staff change it).
+   *
+   * @generated from field: int32 lote_maximo = 1;
+   */
+  loteMaximo: number;
+
+  /**
+   * Prefix of new UPNs, `{prefix}{dni}@{domain}` (IDENTITY_UPN_PREFIX until staff change it).
+   *
+   * @generated from field: string prefijo_upn = 2;
+   */
+  prefijoUpn: string;
+
+  /**
+   * Domain of new UPNs (deployment setting; read-only).
+   *
+   * @generated from field: string dominio_upn = 3;
+   */
+  dominioUpn: string;
+
+  /**
+   * Prefix a UPN must have to be deleted (deployment setting; read-only).
+   *
+   * @generated from field: string prefijo_eliminable = 4;
+   */
+  prefijoEliminable: string;
+
+  /**
+   * Whether a Moodle web-service token is set (stored or from the deployment).
+   *
+   * @generated from field: bool moodle_token_configurado = 5;
+   */
+  moodleTokenConfigurado: boolean;
+
+  /**
+   * Last change by staff; unset when never changed.
+   *
+   * @generated from field: google.protobuf.Timestamp actualizado_en = 6;
+   */
+  actualizadoEn?: Timestamp | undefined;
+
+  /**
+   * Who changed it.
+   *
+   * @generated from field: string actualizado_por = 7;
+   */
+  actualizadoPor: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.ConfiguracionIdentidad.
+ * Use `create(ConfiguracionIdentidadSchema)` to create a new message.
+ */
+export const ConfiguracionIdentidadSchema: GenMessage<ConfiguracionIdentidad> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 30);
+
+/**
+ * GetConfiguracionIdentidadRequest reads the identity settings.
+ *
+ * @generated from message lucy.identity.v1.GetConfiguracionIdentidadRequest
+ */
+export type GetConfiguracionIdentidadRequest = Message<"lucy.identity.v1.GetConfiguracionIdentidadRequest"> & {
+};
+
+/**
+ * Describes the message lucy.identity.v1.GetConfiguracionIdentidadRequest.
+ * Use `create(GetConfiguracionIdentidadRequestSchema)` to create a new message.
+ */
+export const GetConfiguracionIdentidadRequestSchema: GenMessage<GetConfiguracionIdentidadRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 31);
+
+/**
+ * GetConfiguracionIdentidadResponse returns them.
+ *
+ * @generated from message lucy.identity.v1.GetConfiguracionIdentidadResponse
+ */
+export type GetConfiguracionIdentidadResponse = Message<"lucy.identity.v1.GetConfiguracionIdentidadResponse"> & {
+  /**
+   * The settings.
+   *
+   * @generated from field: lucy.identity.v1.ConfiguracionIdentidad configuracion = 1;
+   */
+  configuracion?: ConfiguracionIdentidad | undefined;
+};
+
+/**
+ * Describes the message lucy.identity.v1.GetConfiguracionIdentidadResponse.
+ * Use `create(GetConfiguracionIdentidadResponseSchema)` to create a new message.
+ */
+export const GetConfiguracionIdentidadResponseSchema: GenMessage<GetConfiguracionIdentidadResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 32);
+
+/**
+ * UpdateConfiguracionIdentidadRequest changes the fields that are set; unset fields keep their value.
+ *
+ * @generated from message lucy.identity.v1.UpdateConfiguracionIdentidadRequest
+ */
+export type UpdateConfiguracionIdentidadRequest = Message<"lucy.identity.v1.UpdateConfiguracionIdentidadRequest"> & {
+  /**
+   * New batch limit (1 to 500).
+   *
+   * @generated from field: optional int32 lote_maximo = 1;
+   */
+  loteMaximo?: number | undefined;
+
+  /**
+   * New UPN prefix (letters, digits, - _ .; up to 20).
+   *
+   * @generated from field: optional string prefijo_upn = 2;
+   */
+  prefijoUpn?: string | undefined;
+
+  /**
+   * New Moodle web-service token (write-only; sealed at rest).
+   *
+   * @generated from field: optional string moodle_token = 3;
+   */
+  moodleToken?: string | undefined;
+
+  /**
+   * Staff user.
+   *
+   * @generated from field: string requested_by = 4;
+   */
+  requestedBy: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.UpdateConfiguracionIdentidadRequest.
+ * Use `create(UpdateConfiguracionIdentidadRequestSchema)` to create a new message.
+ */
+export const UpdateConfiguracionIdentidadRequestSchema: GenMessage<UpdateConfiguracionIdentidadRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 33);
+
+/**
+ * UpdateConfiguracionIdentidadResponse returns the settings after the change.
+ *
+ * @generated from message lucy.identity.v1.UpdateConfiguracionIdentidadResponse
+ */
+export type UpdateConfiguracionIdentidadResponse = Message<"lucy.identity.v1.UpdateConfiguracionIdentidadResponse"> & {
+  /**
+   * The settings.
+   *
+   * @generated from field: lucy.identity.v1.ConfiguracionIdentidad configuracion = 1;
+   */
+  configuracion?: ConfiguracionIdentidad | undefined;
+};
+
+/**
+ * Describes the message lucy.identity.v1.UpdateConfiguracionIdentidadResponse.
+ * Use `create(UpdateConfiguracionIdentidadResponseSchema)` to create a new message.
+ */
+export const UpdateConfiguracionIdentidadResponseSchema: GenMessage<UpdateConfiguracionIdentidadResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 34);
+
+/**
  * IdentityService manages external accounts.
  *
  * @generated from service lucy.identity.v1.IdentityService
@@ -1187,6 +1419,36 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof ImportCuentasRequestSchema;
     output: typeof ImportCuentasResponseSchema;
+  },
+  /**
+   * PreCheck answers what Enqueue would do for each alumno (the same rules), queueing nothing.
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.PreCheck
+   */
+  preCheck: {
+    methodKind: "unary";
+    input: typeof PreCheckRequestSchema;
+    output: typeof PreCheckResponseSchema;
+  },
+  /**
+   * GetConfiguracionIdentidad returns the identity settings staff own (secrets only as set or not).
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.GetConfiguracionIdentidad
+   */
+  getConfiguracionIdentidad: {
+    methodKind: "unary";
+    input: typeof GetConfiguracionIdentidadRequestSchema;
+    output: typeof GetConfiguracionIdentidadResponseSchema;
+  },
+  /**
+   * UpdateConfiguracionIdentidad changes them (audited in the Logs).
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.UpdateConfiguracionIdentidad
+   */
+  updateConfiguracionIdentidad: {
+    methodKind: "unary";
+    input: typeof UpdateConfiguracionIdentidadRequestSchema;
+    output: typeof UpdateConfiguracionIdentidadResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_identity_v1_identity, 0);
