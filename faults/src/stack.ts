@@ -4,7 +4,7 @@
 // proxies the harness controls between identity-teams and Postgres, notifier and NATS, and notifier and the SMTP
 // sink. A supervisor restarts a service that exited, as Kubernetes does, and records whether the exit was expected.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -121,20 +121,40 @@ function rssMb(pid: number | undefined): number | undefined {
   }
 }
 
-/** The `start-up failed` line a process wrote before exiting (fail-fast start-up), if it did. */
-function startFailure(logFile: string, pid: number | undefined): string | undefined {
+/**
+ * Why a process failed to start, from what it wrote to its log since `offset` (where its start found the file):
+ * its fail-fast `start-up failed` line (a dependency down, the designed behaviour), or a module missing because
+ * another test rebuilt `dist/` under it (`scripts/build.mjs` replaces it; test infrastructure, not the service).
+ * Undefined for anything else, which is a crash.
+ */
+function startFailure(logFile: string, offset: number): string | undefined {
+  let text: string;
   try {
-    const text = readFileSync(logFile, 'utf8').slice(-20_000);
-    for (const line of text.split('\n').reverse()) {
-      if (!line.includes('start-up failed')) continue;
-      const rec = JSON.parse(line) as { pid?: number; msg?: string };
-      if (rec.pid === pid) return rec.msg?.slice(0, 200);
-    }
+    text = readFileSync(logFile).subarray(offset).toString('utf8');
   } catch {
-    // No log or not JSON: not a fail-fast start.
+    return undefined;
   }
+  for (const line of text.split('\n')) {
+    if (line.includes('"start-up failed')) {
+      try {
+        return String((JSON.parse(line) as { msg?: string }).msg).slice(0, 200);
+      } catch {
+        return line.slice(0, 200);
+      }
+    }
+  }
+  if (/ERR_MODULE_NOT_FOUND/.test(text) && !/"level":"(info|warn)"/.test(text))
+    return 'a module of dist/ missing at start (rebuilt meanwhile by another test)';
   return undefined;
 }
+
+const fileSize = (file: string): number => {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
 
 async function httpsJson<T>(url: string, ca: string, method: string, body?: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -350,6 +370,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const launch = () => {
         expected = false;
         svc.starts++;
+        const logOffset = fileSize(join(logDir, `${name}.log`));
         current = startProc(name, process.execPath, [...(nodeFlags[name] ?? []), ...mainArgs], {
           cwd: join(ROOT, 'services', kind),
           env: { ...wiring, RPC_PORT: String(port), ...specific[name] },
@@ -360,7 +381,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           if (closing) return;
           if (!expected) {
             const line = `${new Date().toISOString()} ${signal ?? `exit ${code}`}`;
-            const failedStart = startFailure(join(logDir, `${name}.log`), mine.child.pid);
+            const failedStart = startFailure(join(logDir, `${name}.log`), logOffset);
             if (failedStart) svc.startFailures.push(`${line}: ${failedStart}`);
             else svc.unexpectedExits.push(line);
           }
