@@ -119,6 +119,32 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
   }
   const browserErrors: string[] = [];
 
+  /**
+   * Waits for an element an action should show; when it does not come, the error says what the page shows
+   * instead (its alerts and the start of its text), so a failure in CI can be read without a rerun.
+   */
+  async function shows(selector: string, timeout = 30_000) {
+    try {
+      await page.waitForSelector(selector, { timeout });
+    } catch (err) {
+      const alerts = await page
+        .locator('[role="alert"]')
+        .allTextContents()
+        .catch(() => []);
+      const text = (
+        (await page
+          .locator('main')
+          .textContent()
+          .catch(() => '')) ?? ''
+      ).replace(/\s+/g, ' ');
+      throw new Error(
+        `${selector} not shown at ${page.url()}; alerts: ${alerts.join(' | ') || 'none'}; page: ${text.slice(0, 600)}; ` +
+          `browser errors: ${browserErrors.join(' | ') || 'none'}`,
+        { cause: err },
+      );
+    }
+  }
+
   /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */
   async function shot(name: string) {
     await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -268,7 +294,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     ]);
     await page.selectOption('#accion', { label: '🚀 Activar Teams + Enviar Email' });
     await page.click('#revisar');
-    await page.waitForSelector('#revision');
+    await shows('#revision');
     const rechazado = page.locator(`#revision tr[data-alumno="${sinEmail.id}"]`);
     expect(await rechazado.getAttribute('data-precheck')).toBe('rechazado');
     expect(await rechazado.textContent()).toContain('Sin e-mail');
@@ -278,7 +304,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     expect(await graphUsers()).toEqual([]);
 
     await page.click('#confirmar-accion');
-    await page.waitForSelector('#resultado');
+    await shows('#resultado');
     expect((await page.locator('#resultado-h').textContent())?.trim()).toBe('📋 5 tareas programadas');
     expect(
       await page.locator(`#resultado tr[data-alumno="${sinEmail.id}"]`).getAttribute('data-precheck'),
@@ -336,15 +362,15 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     expect(await page.locator('.banner.warn').first().textContent()).toContain('Lotes pequeños');
     await page.selectOption('#accion', { label: '👤 Crear usuario en Teams (sin email)' });
     await page.click('#revisar');
-    await page.waitForSelector('#aviso-lote');
+    await shows('#aviso-lote');
     await shot('alumnos-aviso-lote');
     // Without the confirmation: refused with the best practice.
     await page.click('#confirmar-accion');
-    await page.waitForSelector('#accion-error');
+    await shows('#accion-error');
     expect(await page.locator('#accion-error').textContent()).toContain('máximo 50 alumnos');
     // Confirmed: identity-teams refuses above its IDENTITY_BATCH_LIMIT (50 here), naming it.
     await page.click('#revisar');
-    await page.waitForSelector('#aviso-lote');
+    await shows('#aviso-lote');
     await page.check('#aviso-lote input[name=confirmar_lote]');
     await page.click('#confirmar-accion');
     await page.waitForFunction(() =>
@@ -376,7 +402,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await page.click('#revelar');
     await page.fill('#motivo', 'El alumno no recibió el correo');
     await page.click('#confirmar-revelar');
-    await page.waitForSelector('#password-revelada');
+    await shows('#password-revelada');
     expect(await page.locator('#password-revelada').textContent()).toContain(user.passwordProfile.password);
     await shot('alumno-password-revelada');
   });
@@ -448,7 +474,7 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     expect(aviso).toContain('irreversible');
     await shot('alumno-eliminar-confirmacion');
     await page.click('#confirmar-eliminar');
-    await page.waitForSelector('#detalle-error');
+    await shows('#detalle-error');
     const error = (await page.locator('#detalle-error').textContent()) ?? '';
     expect(error).toContain(`a${legado.dni}@alumnos.example.edu.ar`);
     expect(error).toContain(`«${sys.full!.safeDeletePrefix}»`);

@@ -51,9 +51,10 @@ function child(name: string, args: string[], cwd: string, env: Record<string, st
   };
   c.stdout?.on('data', collect);
   c.stderr?.on('data', collect);
-  c.on('exit', (code) => {
-    if (code && code !== 0 && !stopped.has(c))
-      process.stderr.write(`[${name}] exited ${code}\n${keep.join('')}`);
+  // A process that dies under a test (an error exit or a signal) says so with its last output.
+  c.on('exit', (code, signal) => {
+    if ((code || signal) && !stopped.has(c))
+      process.stderr.write(`[${name}] exited ${code ?? signal}\n${keep.join('')}`);
   });
   return c;
 }

@@ -10,6 +10,7 @@ export const live: { status: 'conectando' | 'en-vivo' | 'reconectando'; drops: n
 
 const listeners = new Set<Listener>();
 const reconnectListeners = new Set<() => void>();
+const liveListeners = new Set<() => void>();
 let source: EventSource | undefined;
 
 /** Opens the feed once per page load; EventSource reconnects by itself after a drop. */
@@ -20,6 +21,7 @@ export function startLive(): () => void {
   let wasDown = false;
   es.addEventListener('listo', () => {
     live.status = 'en-vivo';
+    for (const l of liveListeners) l();
     // Changes made while the feed was down were missed: the page reloads its data once.
     if (wasDown) for (const l of reconnectListeners) l();
     wasDown = false;
@@ -75,4 +77,13 @@ export function onTarea(fn: Listener): () => void {
 export function onReconnect(fn: () => void): () => void {
   reconnectListeners.add(fn);
   return () => reconnectListeners.delete(fn);
+}
+
+/**
+ * Calls `fn` each time the feed becomes live (its first connection included). A page whose data was read before
+ * the feed listened (server-rendered) missed any change made in between: it reads the data it follows again here.
+ */
+export function onLive(fn: () => void): () => void {
+  liveListeners.add(fn);
+  return () => liveListeners.delete(fn);
 }
