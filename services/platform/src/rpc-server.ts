@@ -102,6 +102,12 @@ export interface RpcServerOptions {
    * changes. Default `RPC_API_KEYS_FILE` from the environment, read here so every service gets keys without wiring.
    */
   apiKeysFile?: string;
+  /**
+   * Refuse the shared `token` (it grants everything): only named keys are accepted. Needs `apiKeysFile`; the token
+   * then is only what this process presents when it calls another service (set RPC_TOKEN to the service's own key).
+   * Default `RPC_TOKEN_DISABLED` (`1` or `true`) from the environment.
+   */
+  tokenDisabled?: boolean;
   readiness: ReadinessCheck[];
   logger: Logger;
   /** Extra HTTP routes (path → handler) served before the 404, e.g. an export download; they need the token. */
@@ -252,10 +258,11 @@ export const apiKeyCallerKey = createContextKey<ApiKeyCaller | undefined>(undefi
 function credentialChecker(
   token: string,
   keys: ApiKeyStore | undefined,
+  tokenDisabled = false,
 ): (header: string | null | undefined) => 'token' | ApiKeyCaller | undefined {
   const isToken = tokenChecker(token);
   return (header) => {
-    if (isToken(header)) return 'token';
+    if (!tokenDisabled && isToken(header)) return 'token';
     if (!keys || !header?.startsWith('Bearer lk_')) return undefined;
     return keys.authenticate(header.slice('Bearer '.length));
   };
@@ -331,8 +338,14 @@ function tokenChecker(token: string): (header: string | null | undefined) => boo
  * token costs nothing. It also makes sure framework errors (decoding, size, compression) reach the client as
  * a short Spanish message, never verbatim: a decoding error can echo megabytes of the request.
  */
-function requestGate(token: string, readMaxBytes: number, logger: Logger, keys?: ApiKeyStore) {
-  const credential = credentialChecker(token, keys);
+function requestGate(
+  token: string,
+  readMaxBytes: number,
+  logger: Logger,
+  keys?: ApiKeyStore,
+  tokenDisabled = false,
+) {
+  const credential = credentialChecker(token, keys, tokenDisabled);
   return (context: HandlerContext) => {
     context.signal.addEventListener(
       'abort',
@@ -530,7 +543,18 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
           logger.error({ reason: errorMessage(err) }, 'api keys file unreadable; keeping the keys last read'),
       })
     : undefined;
-  const credential = credentialChecker(options.token, apiKeys);
+  const tokenDisabled =
+    options.tokenDisabled ?? ['1', 'true'].includes((process.env.RPC_TOKEN_DISABLED ?? '').toLowerCase());
+  if (tokenDisabled && !apiKeys)
+    throw new Error(
+      'RPC_TOKEN_DISABLED needs RPC_API_KEYS_FILE: with the shared token refused and no keys nobody could call',
+    );
+  if (apiKeys && !tokenDisabled)
+    logger.warn(
+      'RPC API keys are on but the shared RPC_TOKEN still grants everything; set RPC_TOKEN_DISABLED=1 once every ' +
+        'caller (the admin, the CLI, each service, each system) has a key of its own',
+    );
+  const credential = credentialChecker(options.token, apiKeys, tokenDisabled);
   // Extra routes (exports) are not methods: the token or a key granted everything.
   const authorized = (header: string | undefined) => {
     const who = credential(header);
@@ -546,7 +570,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   };
   const connectHandler = connectNodeAdapter({
     readMaxBytes,
-    requestGate: requestGate(options.token, readMaxBytes, logger, apiKeys),
+    requestGate: requestGate(options.token, readMaxBytes, logger, apiKeys, tokenDisabled),
     interceptors: [
       traceInterceptor(),
       apiKeyRequesterInterceptor(logger),

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { LogService, TaskService } from '@lucy/proto';
 import { TEST_TOKEN, testLogger, waitFor } from '../../testkit/src/index.js';
 import {
@@ -13,6 +13,7 @@ import {
   revokeApiKey,
   startRpcServer,
   type RpcServer,
+  type RpcServerOptions,
 } from '../src/index.js';
 
 let dir: string;
@@ -168,6 +169,48 @@ describe('named RPC API keys', () => {
     const tampered = `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`;
     expect((await codeOf(clients(tampered).logs.listLogs({}))).code).toBe(Code.Unauthenticated);
     expect((await codeOf(clients('lk_nope').logs.listLogs({}))).code).toBe(Code.Unauthenticated);
+  });
+
+  it('refuses the shared token when RPC_TOKEN_DISABLED is set, and needs a keys file for it', async () => {
+    const own = join(dir, 'disabled.json');
+    const { key } = createApiKey(own, 'sis', ['*']);
+    const common = {
+      port: 0,
+      host: '127.0.0.1',
+      token: TEST_TOKEN,
+      logger: testLogger(),
+      metrics: false as const,
+      services: [LogService],
+      readiness: [],
+      routes: (router: ConnectRouter) => router.service(LogService, { listLogs: () => ({ logs: [] }) }),
+    } satisfies Partial<RpcServerOptions>;
+    const extraRoutes: RpcServerOptions['extraRoutes'] = {
+      '/exports/demo.csv': (_req, res) => {
+        res.end('dni\n');
+      },
+    };
+    await expect(startRpcServer({ ...common, extraRoutes, tokenDisabled: true })).rejects.toThrow(
+      /RPC_TOKEN_DISABLED needs RPC_API_KEYS_FILE/,
+    );
+    const saved = process.env.RPC_TOKEN_DISABLED;
+    process.env.RPC_TOKEN_DISABLED = '1';
+    const strict = await startRpcServer({ ...common, extraRoutes, apiKeysFile: own }).finally(() => {
+      if (saved === undefined) delete process.env.RPC_TOKEN_DISABLED;
+      else process.env.RPC_TOKEN_DISABLED = saved;
+    });
+    try {
+      const logs = (token: string) => createRpcClient(LogService, { baseUrl: strict.url, token });
+      expect((await codeOf(logs(TEST_TOKEN).listLogs({}))).code).toBe(Code.Unauthenticated);
+      expect((await codeOf(logs(key).listLogs({}))).code).toBeUndefined();
+      const csv = (token: string) =>
+        fetch(`${strict.url}/exports/demo.csv`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await csv(TEST_TOKEN)).status).toBe(401);
+      expect((await csv(key)).status).toBe(200);
+    } finally {
+      await strict.close();
+    }
+    // Without the flag (the development default) the shared token still works.
+    expect((await codeOf(clients(TEST_TOKEN).logs.listLogs({}))).code).toBeUndefined();
   });
 
   it('keeps the keys last read when an edit breaks the file, and says so', () => {

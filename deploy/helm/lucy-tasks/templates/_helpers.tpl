@@ -66,9 +66,26 @@ app.kubernetes.io/component: {{ .component }}
 {{- include "lucy.secretEnv" (dict "name" "DATABASE_URL" "secret" (required "database.existingSecret is required" .Values.database.existingSecret) "key" .Values.database.urlKey) }}
 {{- end -}}
 
-{{/* The RPC token (services, the admin and the test pod). */}}
+{{/* The RPC credential of a component: (dict "root" $ "name" <service or "admin">). The shared token, or with
+rpc.callerKeys the component's own API key (Secret key <name>-key); services also get the keys file they accept
+(rpc.apiKeys) and, with rpc.sharedTokenDisabled, refuse the shared token (RPC_TOKEN_DISABLED). */}}
 {{- define "lucy.rpcTokenEnv" -}}
-{{- include "lucy.secretEnv" (dict "name" "RPC_TOKEN" "secret" (required "rpc.existingSecret is required" .Values.rpc.existingSecret) "key" .Values.rpc.tokenKey) }}
+{{- $v := .root.Values -}}
+{{- $key := $v.rpc.tokenKey -}}
+{{- if $v.rpc.callerKeys }}{{ $key = printf "%s-key" .name }}{{ end -}}
+{{- include "lucy.secretEnv" (dict "name" "RPC_TOKEN" "secret" (required "rpc.existingSecret is required" $v.rpc.existingSecret) "key" $key) }}
+{{- if ne .name "admin" }}
+{{- if $v.rpc.apiKeys.existingSecret }}
+- name: RPC_API_KEYS_FILE
+  value: /etc/lucy/api-keys/{{ $v.rpc.apiKeys.fileKey }}
+{{- end }}
+{{- if $v.rpc.sharedTokenDisabled }}
+{{- if not $v.rpc.apiKeys.existingSecret }}{{ fail "rpc.sharedTokenDisabled needs rpc.apiKeys.existingSecret (the keys the services accept)" }}{{ end }}
+{{- if not $v.rpc.callerKeys }}{{ fail "rpc.sharedTokenDisabled needs rpc.callerKeys (each service and the admin call with a key of their own)" }}{{ end }}
+- name: RPC_TOKEN_DISABLED
+  value: "1"
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Environment every service shares: (dict "root" $ "name" $name "svc" $svc). */}}
@@ -99,7 +116,7 @@ app.kubernetes.io/component: {{ .component }}
     fieldRef:
       fieldPath: metadata.name
 {{ include "lucy.databaseEnv" $root }}
-{{ include "lucy.rpcTokenEnv" $root }}
+{{ include "lucy.rpcTokenEnv" (dict "root" $root "name" $name) }}
 {{- with $v.nats.auth }}
 {{- if .existingSecret }}
 {{- if .perServiceUsers }}
@@ -264,6 +281,14 @@ app.kubernetes.io/component: {{ .component }}
   secret:
     secretName: {{ .Values.rpc.tls.existingSecret | quote }}
 {{- end }}
+{{- if .Values.rpc.apiKeys.existingSecret }}
+- name: api-keys
+  secret:
+    secretName: {{ .Values.rpc.apiKeys.existingSecret | quote }}
+    items:
+      - key: {{ .Values.rpc.apiKeys.fileKey | quote }}
+        path: {{ .Values.rpc.apiKeys.fileKey | quote }}
+{{- end }}
 {{- if $dkim }}
 - name: dkim
   secret:
@@ -293,6 +318,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.rpc.tls.existingSecret }}
 - name: rpc-tls
   mountPath: /etc/lucy/rpc-tls
+  readOnly: true
+{{- end }}
+{{- if .Values.rpc.apiKeys.existingSecret }}
+- name: api-keys
+  mountPath: /etc/lucy/api-keys
   readOnly: true
 {{- end }}
 {{- if $dkim }}
