@@ -155,6 +155,27 @@ describe('the guide (docs/integrating.md)', () => {
     },
   );
 
+  it('quotes the dead-letter reasons the field rules give', () => {
+    const text = readFileSync(GUIDE, 'utf8');
+    const rows = [...text.matchAll(/^\| `(\{.*?\})`\s*\| `invalid: ([^`]*se recibió[^`]*)`.*\|$/gm)];
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    const desc = messagesByTypeName.get('lucy.ingest.v1.IngestaManualCommand')!;
+    for (const [, body, quoted] of rows) {
+      const actual = fieldRuleProblems(desc, decode(desc, json(body!), 'application/json'))
+        .map((p) => `${p.field}: ${p.message}`)
+        .join('; ');
+      let from = 0;
+      for (const piece of quoted!
+        .split('…')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const at = actual.indexOf(piece, from);
+        expect(at, `"${piece}" in "${actual}"`).toBeGreaterThanOrEqual(0);
+        from = at + piece.length;
+      }
+    }
+  });
+
   it('quotes the dead-letter reasons the decoder gives', () => {
     const text = readFileSync(GUIDE, 'utf8');
     const rows = [...text.matchAll(/^\| `(\{.*?\})`\s*\| `undecodable: (.*?)`\s*\|$/gm)];
