@@ -266,7 +266,8 @@ export function toImportedTarea(r: TareaRow, alumno: AlumnoLink | undefined): Im
     horaInicio: ts(r.hora_inicio),
     horaFin: ts(r.hora_fin),
     cantidadEntidades: BigInt(r.cantidad_entidades ?? 0),
-    detalles: r.detalles === null || r.detalles === undefined ? undefined : toValue(scrub(r.detalles)),
+    // As JSON text: a google.protobuf.Value per row was most of the encoding (and the tracker's decoding) cost.
+    detallesJson: r.detalles === null || r.detalles === undefined ? '' : JSON.stringify(scrub(r.detalles)),
     mensajeError: clean(r.mensaje_error),
     celeryTaskId: clean(r.celery_task_id),
   });
@@ -297,7 +298,7 @@ export function toImportedLog(r: LogRow, alumno: AlumnoLink | undefined): Import
     tipo: clean(r.tipo),
     modulo: clean(r.modulo),
     mensaje: clean(r.mensaje),
-    detalles: r.detalles === null || r.detalles === undefined ? undefined : toValue(scrub(r.detalles)),
+    detallesJson: r.detalles === null || r.detalles === undefined ? '' : JSON.stringify(scrub(r.detalles)),
     alumnoId: alumno?.id ?? '',
     usuario: clean(r.usuario),
     fecha: ts(r.fecha),

@@ -54,8 +54,14 @@ import {
 } from './adoptar-report.js';
 
 /** Rows per RPC call. */
-const ALUMNO_BATCH = 1000;
-const HISTORY_BATCH = 5000;
+/** Alumnos read and probed by fingerprint at once (ImportAlumnos takes up to 5,000). */
+const ALUMNO_BATCH = 5000;
+/** Changed alumnos per merging ImportAlumnos call. */
+const ALUMNO_IMPORT_BATCH = 1000;
+/** History ids read and probed at once (ImportHistorial takes up to 20,000). */
+const HISTORY_BATCH = 20_000;
+/** Whole history rows read from pylucy at once, for a batch the tracker lacks. */
+const HISTORY_ROWS = 5000;
 /** Rows split into parts of at most {@link HISTORY_MAX_BYTES} (by `size`), so no call passes the request limit. */
 function bySize<T>(rows: T[], size: (r: T) => number): T[][] {
   const parts: T[][] = [];
@@ -263,6 +269,14 @@ export async function adoptPylucy(
         bar.add(all.length);
         return;
       }
+      for (let i = 0; i < rows.length; i += ALUMNO_IMPORT_BATCH)
+        await importChanged(
+          rows.slice(i, i + ALUMNO_IMPORT_BATCH),
+          rowPrints.slice(i, i + ALUMNO_IMPORT_BATCH),
+        );
+      bar.add(all.length);
+    }
+    async function importChanged(rows: AlumnoRow[], rowPrints: string[]): Promise<void> {
       const imported: ImportedAlumno[] = rows.map((r, i) => {
         const a = toImportedAlumno(r);
         a.fingerprint = rowPrints[i]!;
@@ -308,7 +322,6 @@ export async function adoptPylucy(
         const cr = await identityRpc.importCuentas({ cuentas, dryRun, requestedBy });
         for (const c of cr.results) bump(report.cuentas, c.resultado, c.motivo);
       }
-      bar.add(all.length);
     }
 
     // ---- periodic tasks ------------------------------------------------------------------------------------
@@ -388,16 +401,18 @@ export async function adoptPylucy(
           report.tareas.creados += Number(probe.tareasCreadas);
           report.tareas.sin_cambios += Number(probe.tareasSinCambios);
         } else {
-          const { rows } = await snap.client.query<TareaRow>(TAREAS_BY_ID_SQL, [ids.map((t) => t.id)]);
-          for (const part of bySize(
-            rows,
-            (r) => (r.mensaje_error?.length ?? 0) + jsonLength(r.detalles) + 300,
-          )) {
-            const res = await trackerRpc.importHistorial({
-              tareas: part.map((r) => toImportedTarea(r, r.alumno_id ? links.get(r.alumno_id) : undefined)),
-            });
-            report.tareas.creados += Number(res.tareasCreadas);
-            report.tareas.sin_cambios += Number(res.tareasSinCambios);
+          for (let i = 0; i < ids.length; i += HISTORY_ROWS) {
+            const { rows } = await snap.client.query<TareaRow>(TAREAS_BY_ID_SQL, [
+              ids.slice(i, i + HISTORY_ROWS).map((t) => t.id),
+            ]);
+            const size = (r: TareaRow) => (r.mensaje_error?.length ?? 0) + jsonLength(r.detalles) + 300;
+            for (const part of bySize(rows, size)) {
+              const res = await trackerRpc.importHistorial({
+                tareas: part.map((r) => toImportedTarea(r, r.alumno_id ? links.get(r.alumno_id) : undefined)),
+              });
+              report.tareas.creados += Number(res.tareasCreadas);
+              report.tareas.sin_cambios += Number(res.tareasSinCambios);
+            }
           }
         }
         tb.add(ids.length);
@@ -418,13 +433,17 @@ export async function adoptPylucy(
           report.logs.creados += Number(probe.logsCreados);
           report.logs.sin_cambios += Number(probe.logsSinCambios);
         } else {
-          const { rows } = await snap.client.query<LogRow>(LOGS_BY_ID_SQL, [ids.map((l) => l.id)]);
-          for (const part of bySize(rows, (r) => r.mensaje.length + jsonLength(r.detalles) + 200)) {
-            const res = await trackerRpc.importHistorial({
-              logs: part.map((r) => toImportedLog(r, r.alumno_id ? links.get(r.alumno_id) : undefined)),
-            });
-            report.logs.creados += Number(res.logsCreados);
-            report.logs.sin_cambios += Number(res.logsSinCambios);
+          for (let i = 0; i < ids.length; i += HISTORY_ROWS) {
+            const { rows } = await snap.client.query<LogRow>(LOGS_BY_ID_SQL, [
+              ids.slice(i, i + HISTORY_ROWS).map((l) => l.id),
+            ]);
+            for (const part of bySize(rows, (r) => r.mensaje.length + jsonLength(r.detalles) + 200)) {
+              const res = await trackerRpc.importHistorial({
+                logs: part.map((r) => toImportedLog(r, r.alumno_id ? links.get(r.alumno_id) : undefined)),
+              });
+              report.logs.creados += Number(res.logsCreados);
+              report.logs.sin_cambios += Number(res.logsSinCambios);
+            }
           }
         }
         lb.add(ids.length);

@@ -166,15 +166,23 @@ export function createImportAlumnosRpc(
           tipo_documento: a.tipoDocumento.trim().toUpperCase(),
           dni: a.dni.trim(),
         }));
-        const found = await loadAlumnosByDocument(
-          deps.knex,
-          keys.filter((k) => k.tipo_documento && k.dni),
+        const { rows } = await deps.knex.raw<{
+          rows: { id: string; tipo_documento: string; dni: string; f: string | null }[];
+        }>(
+          `select a.id, a.tipo_documento, a.dni, a.fingerprints ->> ? as f from ingest.alumno a
+           join jsonb_to_recordset(?::jsonb) as doc(t text, d text) on doc.t = a.tipo_documento and doc.d = a.dni`,
+          [
+            PYLUCY_FINGERPRINT,
+            JSON.stringify(
+              keys.filter((k) => k.tipo_documento && k.dni).map((k) => ({ t: k.tipo_documento, d: k.dni })),
+            ),
+          ],
         );
+        const found = new Map(rows.map((r) => [documentKey(r.tipo_documento, r.dni), r]));
         return {
           results: req.alumnos.map((a, i) => {
             const s = found.get(documentKey(keys[i]!.tipo_documento, keys[i]!.dni));
-            const stored = (s?.fingerprints as Record<string, string> | undefined)?.[PYLUCY_FINGERPRINT];
-            return s && a.fingerprint && stored === a.fingerprint
+            return s && a.fingerprint && s.f === a.fingerprint
               ? { originalId: a.originalId, alumnoId: s.id, resultado: 'sin_cambios' }
               : { originalId: a.originalId, resultado: 'pendiente' };
           }),

@@ -13,8 +13,11 @@ type MessageInitOf = MessageInitShape<typeof ImportHistorialResponseSchema>;
 /** Why a Tarea pending or running in pylucy is imported as failed: no worker of Lucy Tasks will ever finish it. */
 export const INTERRUPTED_BY_ADOPTION = 'interrumpida por la migración desde pylucy';
 
-/** Rows of each kind per ImportHistorial call. */
-export const IMPORT_BATCH_MAX = 5000;
+/**
+ * Rows of each kind per ImportHistorial call: a probe (ids only) takes up to this many; whole rows are bounded
+ * by the request size long before.
+ */
+export const IMPORT_BATCH_MAX = 20_000;
 
 /**
  * The id of an imported row: a name-based UUID (version 5 layout over SHA-1) of its pylucy table and original id,
@@ -49,10 +52,23 @@ const LEVELS = new Set(['INFO', 'WARNING', 'ERROR', 'SUCCESS', 'DEBUG']);
 const date = (t: Timestamp | undefined): Date | null => (t ? timestampDate(t) : null);
 const cut = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);
 
-/** A detalles value as a JSON object, secrets removed (pylucy kept plaintext passwords in some). */
-function detallesObject(v: ImportedTarea['detalles']): Record<string, unknown> | null {
-  if (!v || v.kind.case === undefined || v.kind.case === 'nullValue') return null;
-  const json: JsonValue = toJson(ValueSchema, v);
+/**
+ * A detalles value as a JSON object, secrets removed (pylucy kept plaintext passwords in some): from
+ * `detalles_json` when set (what the adoption sends), else from `detalles`.
+ */
+function detallesObject(v: ImportedTarea['detalles'], text = ''): Record<string, unknown> | null {
+  let json: JsonValue;
+  if (text) {
+    try {
+      json = JSON.parse(text) as JsonValue;
+    } catch {
+      json = text;
+    }
+    if (json === null) return null;
+  } else {
+    if (!v || v.kind.case === undefined || v.kind.case === 'nullValue') return null;
+    json = toJson(ValueSchema, v);
+  }
   const obj = json !== null && typeof json === 'object' && !Array.isArray(json) ? json : { valor: json };
   return redact(obj as Record<string, unknown>);
 }
@@ -84,7 +100,7 @@ export function tareaRecord(t: ImportedTarea, now: Date): Record<string, unknown
     finished_at: finished?.toISOString() ?? null,
     duration_ms: durationMs,
     cantidad_entidades: Number(t.cantidadEntidades),
-    detalles: detallesObject(t.detalles),
+    detalles: detallesObject(t.detalles, t.detallesJson),
     mensaje_error: interrupted
       ? [INTERRUPTED_BY_ADOPTION, t.mensajeError].filter(Boolean).join(': ')
       : t.mensajeError || null,
@@ -102,7 +118,7 @@ export function logRecord(l: ImportedLog, now: Date): Record<string, unknown> {
     level: LEVELS.has(level) ? level : cut(level || 'INFO', 10),
     module: cut(l.modulo, 100),
     message: l.mensaje,
-    detalles: detallesObject(l.detalles),
+    detalles: detallesObject(l.detalles, l.detallesJson),
     alumno_id: l.alumnoId || null,
     usuario: l.usuario ? cut(l.usuario, 150) : null,
     occurred_at: (date(l.fecha) ?? now).toISOString(),
@@ -159,7 +175,12 @@ export interface ImportRpcDeps {
 }
 
 const IMPORT_BOUNDS: InputBounds = {
-  maxChars: { mensaje: 1_000_000, mensaje_error: 1_000_000, alumno_id: 64 },
+  maxChars: {
+    mensaje: 1_000_000,
+    mensaje_error: 1_000_000,
+    detalles_json: 2_000_000,
+    alumno_id: 64,
+  },
   // detalles strings of pylucy are free text (SIAL error dumps); bounded, but generously.
   defaultMaxChars: 100_000,
   maxItems: IMPORT_BATCH_MAX,
@@ -169,6 +190,7 @@ const IMPORT_BOUNDS: InputBounds = {
     alumno_id: 'el id del alumno',
     mensaje: 'el mensaje',
     mensaje_error: 'el mensaje de error',
+    detalles_json: 'los detalles',
   },
   check(_method, req: Message) {
     const r = req as ImportHistorialRequest;
@@ -200,12 +222,11 @@ export function createImportRpc(
   const impl: Partial<ServiceImpl<typeof TaskService>> = {
     async importHistorial(req): Promise<MessageInitOf> {
       const now = clock();
-      const tareas = req.tareas.map((t) => tareaRecord(t, now));
-      const logs = req.logs.map((l) => logRecord(l, now));
       const interrupted = req.tareas.filter((t) => !FINISHED.has(t.estado)).length;
-      const tareaIds = distinct(tareas.map((t) => t.id as string));
-      const logIds = distinct(logs.map((l) => l.id as string));
       if (req.dryRun) {
+        // A probe (the adoption sends ids only): the ids, not the rows.
+        const tareaIds = distinct(req.tareas.map((t) => pylucyRowId('tarea', t.originalId)));
+        const logIds = distinct(req.logs.map((l) => pylucyRowId('log', l.originalId)));
         const [te, le] = [
           await countExisting(deps.knex, 'tarea', tareaIds),
           await countExisting(deps.knex, 'log', logIds),
@@ -218,6 +239,8 @@ export function createImportRpc(
           tareasInterrumpidas: BigInt(interrupted),
         };
       }
+      const tareas = req.tareas.map((t) => tareaRecord(t, now));
+      const logs = req.logs.map((l) => logRecord(l, now));
       let tc = 0;
       let lc = 0;
       try {
