@@ -6,13 +6,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect, createServer } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createTestDatabase,
   createTestNats,
+  freePort,
   TEST_NATS_URL,
   TEST_TOKEN,
   waitFor,
@@ -26,16 +27,8 @@ import type { Role } from '../src/lib/server/roles.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WEB = fileURLToPath(new URL('..', import.meta.url));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A port no other test process is handed meanwhile (see `freePort` in @lucy/testkit). */
+export { freePort };
 
 function child(name: string, args: string[], cwd: string, env: Record<string, string>): ChildProcess {
   const c = spawn(process.execPath, args, {

@@ -4,25 +4,14 @@
  * is the one the account has.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { ActivarServiciosCommandSchema } from '@lucy/proto';
-import { waitFor } from '@lucy/testkit';
+import { waitFor, freePort } from '@lucy/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
 
 const PACKAGE = resolve(import.meta.dirname, '..');
 const ACTIVACIONES = 200;
-
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => ok(port));
-    });
-  });
 
 describe('identity-teams killed with SIGKILL mid-run', () => {
   let h: Harness;

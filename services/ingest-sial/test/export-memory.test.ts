@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,20 +14,11 @@ import {
   waitFor,
   type TestDatabase,
   type TestNats,
+  freePort,
 } from '@lucy/testkit';
 
 const ROWS = 100_000;
 const ROOT = resolve(import.meta.dirname, '..');
-
-const freePort = () =>
-  new Promise<number>((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-  });
 
 /** One entry of a zip archive (an XLSX), found through the central directory and inflated. */
 function zipEntry(zip: Buffer, name: string): Buffer {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EliminarCuentaExternaCommandSchema } from '@lucy/proto';
-import { testLogger, testPrefix, waitFor } from '../../testkit/src/index.js';
+import { testLogger, testPrefix, waitFor, freePort } from '../../testkit/src/index.js';
 import {
   connectNats,
   createCommandPublisher,
@@ -21,15 +21,6 @@ import {
 
 const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const SUBJECT = 'lucy.cmd.identity.eliminar_cuenta_externa';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('consumer runner against a restarting, authenticated NATS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lucy-nats-'));

@@ -2,11 +2,10 @@
 // routes on loopback) gets the streams and buckets with three replicas, and keeps them when a server stops.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testLogger, testPrefix, waitFor } from '../../testkit/src/index.js';
+import { testLogger, testPrefix, waitFor, freePort } from '../../testkit/src/index.js';
 import {
   connectNats,
   createNames,
@@ -20,15 +19,6 @@ import {
 } from '../src/index.js';
 
 const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('LUCY_STREAM_REPLICAS', () => {
   const schema = z.object({ LUCY_STREAM_REPLICAS: platformEnvShape.LUCY_STREAM_REPLICAS });

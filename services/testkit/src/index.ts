@@ -1,7 +1,8 @@
 // @lucy/testkit: isolated real infrastructure for integration tests — a database and a stream prefix per run.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
@@ -264,4 +265,42 @@ export async function createCuttableProxy(targetHost: string, targetPort: number
         server.close(() => r());
       }),
   };
+}
+
+/** Where {@link freePort} records the ports it handed out, shared by every test process on the machine. */
+const PORT_RESERVATIONS = join(tmpdir(), 'lucy-test-ports');
+/** A reservation is taken again after this long (a run that hands a port to a child binds it within seconds). */
+const PORT_RESERVATION_MS = 30 * 60_000;
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port for a child process to listen on. Asking the kernel for port 0 and closing it races twice: another test
+ * process (two whole systems start side by side in `npm test`) may be handed the same port before the child binds
+ * it, and every outgoing connection takes its local port from the same ephemeral range. So the port is drawn
+ * below that range (20000–32767, never an ephemeral port on Linux's default 32768–60999), reserved for 30 minutes
+ * with an exclusive file under the temporary directory that every test process checks, and tried once.
+ */
+export async function freePort(): Promise<number> {
+  mkdirSync(PORT_RESERVATIONS, { recursive: true });
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    const file = join(PORT_RESERVATIONS, String(port));
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+    } catch {
+      const age = Date.now() - (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+      if (age < PORT_RESERVATION_MS) continue;
+      // An old reservation: taken over (the touch makes a concurrent taker see it as fresh).
+      utimesSync(file, new Date(), new Date());
+    }
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`No free port found in 20000–32767 (reservations in ${PORT_RESERVATIONS})`);
 }
