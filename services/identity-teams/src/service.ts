@@ -28,8 +28,10 @@ import { createOperationRunner } from './consumers/operation.run.js';
 import { createPgWriteLimiter, createVault, identityOrm } from './db/index.js';
 import { identityMetrics } from './metrics.js';
 import { createIdentityRpc } from './rpc/identity.rpc.js';
+import { createConfigRpc } from './rpc/config.rpc.js';
 import { createImportCuentasRpc } from './rpc/import.rpc.js';
 import { boundIdentityRpc } from './rpc/input.js';
+import { createIdentitySettings, type IdentitySettings } from './settings.js';
 
 /** Options of {@link startIdentityService} (tests and benchmarks). */
 export interface IdentityServiceOptions {
@@ -71,7 +73,23 @@ export async function startIdentityService(
   const knex = runtime.orm.em.getKnex();
   const workers: CommandWorker[] = [];
   const consumers: EventConsumer[] = [];
+  let settings: IdentitySettings | undefined;
   try {
+    // The settings staff own (batch limit, UPN prefix, Moodle token) over the deployment's; read at each use.
+    const staffSettings = createIdentitySettings({
+      knex,
+      box,
+      defaults: {
+        batchLimit: config.IDENTITY_BATCH_LIMIT,
+        upnPrefix: config.IDENTITY_UPN_PREFIX,
+        upnDomain: config.IDENTITY_UPN_DOMAIN,
+        moodleToken: config.MOODLE_TOKEN,
+      },
+      onError: (err) => logger.warn({ err }, 'identity settings reload failed; keeping the last ones'),
+    });
+    settings = staffSettings;
+    await staffSettings.load();
+    staffSettings.start(Math.max(config.IDENTITY_CONFIG_CACHE_MS, 1_000));
     const writeLimiter = await createPgWriteLimiter({
       knex,
       name: `graph:${config.GRAPH_TENANT_ID}:${config.GRAPH_CLIENT_ID}`,
@@ -94,10 +112,13 @@ export async function startIdentityService(
       logger,
     });
     let moodle: MoodleClient | undefined;
-    if (config.MOODLE_URL && config.MOODLE_TOKEN) {
+    if (config.MOODLE_URL && staffSettings.moodleToken) {
       moodle = createMoodleClient({
         baseUrl: config.MOODLE_URL,
-        token: config.MOODLE_TOKEN,
+        // Read at each request: a token staff replace is used from the next call on.
+        get token() {
+          return staffSettings.moodleToken;
+        },
         clock: adapterClock,
         logger,
       });
@@ -121,7 +142,9 @@ export async function startIdentityService(
       moodleAuth: config.MOODLE_AUTH,
       vault,
       ingest,
-      upnPrefix: config.IDENTITY_UPN_PREFIX,
+      get upnPrefix() {
+        return staffSettings.upnPrefix;
+      },
       upnDomain: config.IDENTITY_UPN_DOMAIN,
       studentSku: config.GRAPH_STUDENT_SKU,
       safeDeletePrefix: config.GRAPH_SAFE_DELETE_PREFIX,
@@ -165,7 +188,9 @@ export async function startIdentityService(
               vault,
               ingest,
               clock,
-              batchLimit: config.IDENTITY_BATCH_LIMIT,
+              get batchLimit() {
+                return staffSettings.batchLimit;
+              },
               revealEnabled: config.IDENTITY_REVEAL_ENABLED,
               adminToken: config.IDENTITY_ADMIN_TOKEN,
             }),
@@ -175,8 +200,20 @@ export async function startIdentityService(
             js: nats.js,
             names,
             clock,
-            upnPrefix: config.IDENTITY_UPN_PREFIX,
+            get upnPrefix() {
+              return staffSettings.upnPrefix;
+            },
             upnDomain: config.IDENTITY_UPN_DOMAIN,
+          }),
+          ...createConfigRpc({
+            knex,
+            js: nats.js,
+            names,
+            ingest,
+            settings: staffSettings,
+            clock,
+            upnDomain: config.IDENTITY_UPN_DOMAIN,
+            safeDeletePrefix: config.GRAPH_SAFE_DELETE_PREFIX,
           }),
         });
       },
@@ -189,12 +226,14 @@ export async function startIdentityService(
       rpc,
       workers,
       async stop() {
+        staffSettings.stop();
         await rpc.close();
         await Promise.all([...workers.map((w) => w.stop()), ...consumers.map((c) => c.stop())]);
         await runtime.close();
       },
     };
   } catch (err) {
+    settings?.stop();
     await Promise.all([
       ...workers.map((w) => w.stop().catch(() => undefined)),
       ...consumers.map((c) => c.stop().catch(() => undefined)),

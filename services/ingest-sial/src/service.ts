@@ -16,6 +16,7 @@ import { createIngestWorkers } from './consumers/ingest.consumer.js';
 import { createCuentaProjection } from './consumers/cuenta-events.consumer.js';
 import { ingestOrm } from './db/index.js';
 import { createAlumnoRpc } from './rpc/alumno.rpc.js';
+import { createCarrerasRpc } from './rpc/carreras.rpc.js';
 import { createImportAlumnosRpc } from './rpc/import.rpc.js';
 import { createImportConfiguracionRpc } from './rpc/import-configuracion.rpc.js';
 import { createIngestRpc } from './rpc/ingest.rpc.js';
@@ -113,6 +114,7 @@ export async function startIngestService(
         router.service(AlumnoService, {
           ...createAlumnoRpc({ knex, nats, names, clock, maxExportRows: config.EXPORT_MAX_ROWS }),
           ...createImportAlumnosRpc({ knex, nats, names, clock }),
+          ...createCarrerasRpc({ knex }),
         });
       },
     });

@@ -2,6 +2,7 @@ import { CuentaSchema } from './cuenta.entity.js';
 import { Migration20261207000000_init } from './migrations/Migration20261207000000_init.js';
 import { Migration20261207080000_email_enviado } from './migrations/Migration20261207080000_email_enviado.js';
 import { Migration20261207120000_adopcion } from './migrations/Migration20261207120000_adopcion.js';
+import { Migration20261207130000_configuracion } from './migrations/Migration20261207130000_configuracion.js';
 
 export * from './cuenta.entity.js';
 export * from './cuenta.repository.js';
@@ -17,5 +18,6 @@ export const identityOrm = {
     { name: 'Migration20261207000000_init', class: Migration20261207000000_init },
     { name: 'Migration20261207080000_email_enviado', class: Migration20261207080000_email_enviado },
     { name: 'Migration20261207120000_adopcion', class: Migration20261207120000_adopcion },
+    { name: 'Migration20261207130000_configuracion', class: Migration20261207130000_configuracion },
   ],
 };

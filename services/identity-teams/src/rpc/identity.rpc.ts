@@ -116,7 +116,10 @@ const unavailable = (err: unknown): unknown =>
 
 export function createIdentityRpc(
   deps: IdentityRpcDeps,
-): Omit<ServiceImpl<typeof IdentityService>, 'importCuentas'> {
+): Omit<
+  ServiceImpl<typeof IdentityService>,
+  'importCuentas' | 'preCheck' | 'getConfiguracionIdentidad' | 'updateConfiguracionIdentidad'
+> {
   const { knex, vault, clock } = deps;
 
   const requireAdmin = (ctx: HandlerContext, what: string) => {

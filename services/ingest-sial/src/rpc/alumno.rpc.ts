@@ -206,7 +206,7 @@ export function deletedHeaders(requestedBy: string) {
 /** AlumnoService: list, get, delete and export. */
 export function createAlumnoRpc(
   deps: AlumnoRpcDeps,
-): Omit<ServiceImpl<typeof AlumnoService>, 'importAlumnos'> {
+): Omit<ServiceImpl<typeof AlumnoService>, 'importAlumnos' | 'listCarreras'> {
   const { knex } = deps;
   const maxExportRows = deps.maxExportRows ?? EXPORT_MAX_ROWS;
 

@@ -1,0 +1,152 @@
+/**
+ * IdentityService.PreCheck and the identity settings staff own (issue 13). PreCheck answers, for each alumno of a
+ * selection, what Enqueue would do — with the same domain rule (domain/pre-check.ts), the same alumnos and
+ * accounts and the same per-tipo flags — and queues nothing. Get/UpdateConfiguracionIdentidad read and change the
+ * batch limit, the UPN prefix and the Moodle token; the token is write-only (only «configurado» is returned).
+ */
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { ServiceImpl } from '@connectrpc/connect';
+import type { Knex } from '@mikro-orm/postgresql';
+import { isUuid, publishLog, ValidationError, type Names } from '@lucy/platform';
+import type { EnqueueResult, IdentityService } from '@lucy/proto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { IngestClient } from '../adapters/index.js';
+import { IDENTITY_TASKS } from '../consumers/identity.consumer.js';
+import { getCuentas } from '../db/index.js';
+import { flagsTipoOf, preCheckAlumno, type IdentityAction } from '../domain/pre-check.js';
+import type { IdentitySettings } from '../settings.js';
+import { unavailable } from './unavailable.js';
+
+export interface ConfigRpcDeps {
+  knex: Knex;
+  js: JetStreamClient;
+  names: Names;
+  ingest: IngestClient;
+  settings: IdentitySettings;
+  clock: () => Date;
+  upnDomain: string;
+  safeDeletePrefix: string;
+}
+
+const ACTION_BY_TASK: Record<string, IdentityAction> = {
+  [IDENTITY_TASKS.activar.task]: 'activar',
+  [IDENTITY_TASKS.crear.task]: 'crear',
+  [IDENTITY_TASKS.resetear.task]: 'resetear',
+};
+/** Most alumnos one PreCheck reads (the admin's selection is at most 500). */
+const MAX_PRECHECK = 500;
+
+export function createConfigRpc(
+  deps: ConfigRpcDeps,
+): Pick<
+  ServiceImpl<typeof IdentityService>,
+  'preCheck' | 'getConfiguracionIdentidad' | 'updateConfiguracionIdentidad'
+> {
+  const view = () => {
+    const changed = deps.settings.changed;
+    return {
+      loteMaximo: deps.settings.batchLimit,
+      prefijoUpn: deps.settings.upnPrefix,
+      dominioUpn: deps.upnDomain,
+      prefijoEliminable: deps.safeDeletePrefix,
+      moodleTokenConfigurado: deps.settings.moodleToken !== '',
+      ...(changed ? { actualizadoEn: timestampFromDate(changed.at), actualizadoPor: changed.by } : {}),
+    };
+  };
+
+  return {
+    async preCheck(req) {
+      const action = ACTION_BY_TASK[req.taskName];
+      if (!action)
+        throw new ValidationError([
+          {
+            field: 'task_name',
+            message: `Tarea desconocida «${req.taskName}»: use ${Object.keys(ACTION_BY_TASK).join(', ')}.`,
+          },
+        ]);
+      if (req.alumnoIds.length === 0)
+        throw new ValidationError([{ field: 'alumno_ids', message: 'Seleccione al menos un alumno.' }]);
+      if (req.alumnoIds.length > MAX_PRECHECK)
+        throw new ValidationError([
+          { field: 'alumno_ids', message: `Se revisan hasta ${MAX_PRECHECK} alumnos por vez.` },
+        ]);
+      const valid = [...new Set(req.alumnoIds.filter(isUuid))];
+      const [alumnos, cuentas] = await Promise.all([
+        deps.ingest.getAlumnos(valid).catch((err: unknown) => {
+          throw unavailable(err);
+        }),
+        getCuentas(deps.knex, valid),
+      ]);
+      const flags = new Map<string, Awaited<ReturnType<IngestClient['flags']>>>();
+      try {
+        for (const a of alumnos.values()) {
+          const tipo = flagsTipoOf(action, a.estado);
+          if (tipo && !flags.has(tipo)) flags.set(tipo, await deps.ingest.flags(tipo));
+        }
+      } catch (err) {
+        throw unavailable(err);
+      }
+      const seen = new Set<string>();
+      const resultados: EnqueueResult[] = req.alumnoIds.map((id) => {
+        const result = (estado: string, motivo = ''): EnqueueResult => ({
+          $typeName: 'lucy.identity.v1.EnqueueResult',
+          alumnoId: id,
+          estado,
+          taskId: '',
+          motivo,
+        });
+        if (!isUuid(id)) return result('rechazado', `«${id}» no es un identificador de alumno válido.`);
+        if (seen.has(id)) return result('omitido', 'Repetido en la selección.');
+        seen.add(id);
+        const alumno = alumnos.get(id);
+        const cuenta = cuentas.get(id);
+        const tipo = alumno ? flagsTipoOf(action, alumno.estado) : undefined;
+        const out = preCheckAlumno({
+          action,
+          alumnoId: id,
+          alumno,
+          cuenta: cuenta ? { estado: cuenta.estado, upn: cuenta.upn } : undefined,
+          flags: tipo ? flags.get(tipo) : undefined,
+          enviarEmail: req.enviarEmail,
+          forzar: req.forzar,
+        });
+        return result(out.estado, out.motivo);
+      });
+      return { resultados, loteMaximo: deps.settings.batchLimit };
+    },
+
+    async getConfiguracionIdentidad() {
+      return { configuracion: view() };
+    },
+
+    async updateConfiguracionIdentidad(req) {
+      const before = view();
+      const problems = await deps.settings.update(
+        {
+          loteMaximo: req.loteMaximo,
+          prefijoUpn: req.prefijoUpn,
+          moodleToken: req.moodleToken,
+          requestedBy: req.requestedBy,
+        },
+        deps.clock(),
+      );
+      if (problems.length) throw new ValidationError(problems);
+      const after = view();
+      // What changed, for the Logs; the token only as "reemplazado", never its value.
+      const cambios = [
+        before.loteMaximo !== after.loteMaximo && `lote máximo ${before.loteMaximo} → ${after.loteMaximo}`,
+        before.prefijoUpn !== after.prefijoUpn &&
+          `prefijo de UPN «${before.prefijoUpn}» → «${after.prefijoUpn}»`,
+        req.moodleToken !== undefined && 'token de Moodle reemplazado',
+      ].filter((c): c is string => Boolean(c));
+      await publishLog(deps.js, deps.names, {
+        level: 'INFO',
+        module: 'identity_teams',
+        message: `${req.requestedBy.trim()} cambió la configuración de cuentas: ${cambios.join('; ') || 'sin cambios'}.`,
+        usuario: req.requestedBy.trim(),
+        detalles: { accion: 'configuracion', cambios },
+      });
+      return { configuracion: after };
+    },
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * The identity settings staff own (issue 13): the batch limit of Enqueue, the UPN prefix of new accounts and the
+ * Moodle web-service token. Stored in identity.configuracion (the token sealed with the secret box), they override
+ * the deployment's IDENTITY_BATCH_LIMIT, IDENTITY_UPN_PREFIX and MOODLE_TOKEN. Readers use the getters, which are
+ * synchronous: the row is loaded at start, after each change made here, and every `refreshMs` (a change made
+ * through another replica reaches this one within that time).
+ */
+import type { Knex } from '@mikro-orm/postgresql';
+import type { SecretBox } from '@lucy/platform';
+import { buildUpn } from './domain/account-names.js';
+
+/** The associated data the Moodle token is sealed under (it cannot be moved to another row or field). */
+export const MOODLE_TOKEN_AAD = 'identity.configuracion:1:moodle_token';
+export const MAX_LOTE = 500;
+const PREFIX_MAX = 20;
+
+interface Row {
+  lote_maximo: number | null;
+  prefijo_upn: string | null;
+  moodle_token_sealed: string | null;
+  actualizado_en: Date;
+  actualizado_por: string;
+}
+
+/** The deployment's values, used while staff have not set their own. */
+export interface SettingsDefaults {
+  batchLimit: number;
+  upnPrefix: string;
+  upnDomain: string;
+  moodleToken: string | undefined;
+}
+
+export interface SettingsChange {
+  loteMaximo?: number | undefined;
+  prefijoUpn?: string | undefined;
+  moodleToken?: string | undefined;
+  requestedBy: string;
+}
+
+/** One refused field, named as the proto names it. */
+export interface SettingsProblem {
+  field: string;
+  message: string;
+}
+
+export interface IdentitySettings {
+  readonly batchLimit: number;
+  readonly upnPrefix: string;
+  /** The Moodle token in clear (stored one, else the deployment's); never logged nor returned by an RPC. */
+  readonly moodleToken: string;
+  /** Last change by staff. */
+  readonly changed: { at: Date; by: string } | undefined;
+  load(): Promise<void>;
+  /** Validates and stores a change; returns the problems instead when a field is refused (nothing is stored). */
+  update(change: SettingsChange, now: Date): Promise<SettingsProblem[]>;
+  /** Starts the periodic reload. */
+  start(refreshMs: number): void;
+  stop(): void;
+}
+
+/** The problems of a change (Spanish), without storing anything. */
+export function checkSettingsChange(change: SettingsChange, upnDomain: string): SettingsProblem[] {
+  const problems: SettingsProblem[] = [];
+  if (change.loteMaximo !== undefined) {
+    if (!Number.isInteger(change.loteMaximo) || change.loteMaximo < 1 || change.loteMaximo > MAX_LOTE)
+      problems.push({
+        field: 'lote_maximo',
+        message: `El lote máximo debe ser un número entero entre 1 y ${MAX_LOTE}.`,
+      });
+  }
+  if (change.prefijoUpn !== undefined) {
+    const p = change.prefijoUpn.trim();
+    if (p.length > PREFIX_MAX)
+      problems.push({ field: 'prefijo_upn', message: `El prefijo admite hasta ${PREFIX_MAX} caracteres.` });
+    else {
+      try {
+        buildUpn({ prefix: p, dni: '12345678', domain: upnDomain || 'example.org' });
+      } catch (err) {
+        problems.push({ field: 'prefijo_upn', message: (err as Error).message });
+      }
+    }
+  }
+  if (change.moodleToken !== undefined) {
+    const t = change.moodleToken.trim();
+    if (!t || t.length > 200 || /\s/.test(t))
+      problems.push({
+        field: 'moodle_token',
+        message: 'El token de Moodle no puede estar vacío, tener espacios ni superar 200 caracteres.',
+      });
+  }
+  if (!change.requestedBy.trim())
+    problems.push({ field: 'requested_by', message: 'Indique quién lo cambia.' });
+  return problems;
+}
+
+export function createIdentitySettings(deps: {
+  knex: Knex;
+  box: SecretBox;
+  defaults: SettingsDefaults;
+  onError?: (err: unknown) => void;
+}): IdentitySettings {
+  const table = () => deps.knex.withSchema('identity').table('configuracion');
+  let row: Row | undefined;
+  let token: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const apply = (r: Row | undefined) => {
+    row = r;
+    token = r?.moodle_token_sealed ? deps.box.open(r.moodle_token_sealed, MOODLE_TOKEN_AAD) : undefined;
+  };
+  const load = async () => {
+    apply((await table().where({ id: 1 }).first()) as Row | undefined);
+  };
+
+  return {
+    get batchLimit() {
+      return row?.lote_maximo ?? deps.defaults.batchLimit;
+    },
+    get upnPrefix() {
+      return row?.prefijo_upn ?? deps.defaults.upnPrefix;
+    },
+    get moodleToken() {
+      return token ?? deps.defaults.moodleToken ?? '';
+    },
+    get changed() {
+      return row ? { at: new Date(row.actualizado_en), by: row.actualizado_por } : undefined;
+    },
+    load,
+    async update(change, now) {
+      const problems = checkSettingsChange(change, deps.defaults.upnDomain);
+      if (problems.length) return problems;
+      const values: Record<string, unknown> = {
+        actualizado_en: now,
+        actualizado_por: change.requestedBy.trim().slice(0, 200),
+      };
+      if (change.loteMaximo !== undefined) values.lote_maximo = change.loteMaximo;
+      if (change.prefijoUpn !== undefined) values.prefijo_upn = change.prefijoUpn.trim().toLowerCase();
+      if (change.moodleToken !== undefined)
+        values.moodle_token_sealed = deps.box.seal(change.moodleToken.trim(), MOODLE_TOKEN_AAD);
+      await deps.knex.raw(
+        `insert into identity.configuracion (id, ${Object.keys(values).join(', ')})
+         values (1, ${Object.keys(values)
+           .map(() => '?')
+           .join(', ')})
+         on conflict (id) do update set ${Object.keys(values)
+           .map((k) => `${k} = excluded.${k}`)
+           .join(', ')}`,
+        Object.values(values) as Knex.RawBinding[],
+      );
+      await load();
+      return [];
+    },
+    start(refreshMs) {
+      timer = setInterval(() => {
+        load().catch((err: unknown) => deps.onError?.(err));
+      }, refreshMs);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}

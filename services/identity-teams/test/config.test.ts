@@ -1,0 +1,201 @@
+/**
+ * Issue 13, against the real NATS and Postgres: IdentityService.PreCheck answers per alumno what Enqueue then does
+ * (same rule, same data) and queues nothing; the settings staff own (batch limit, UPN prefix, Moodle token) are
+ * stored, the token sealed and never returned, and the service reads each of them.
+ */
+import { readStream } from '@lucy/testkit';
+import type { Alumno } from '@lucy/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildUpn } from '../src/domain/account-names.js';
+import { preCheckAlumno } from '../src/domain/pre-check.js';
+import { DOMAIN, startHarness, type Harness } from './harness.js';
+import { rejectionOf } from './support.js';
+
+const ACTIVAR = 'alumnos.tasks.activar_servicios_alumno';
+const RESETEAR = 'alumnos.tasks.resetear_password_y_enviar_email';
+
+describe('PreCheck and the identity settings', () => {
+  let h: Harness;
+  let conEmail: Alumno[];
+  let sinEmail: Alumno;
+  const commands = async () =>
+    (await readStream(h.t.handles, h.t.names.streams.cmd, h.t.names.full('lucy.cmd.identity.>'))).length;
+
+  beforeAll(async () => {
+    h = await startHarness({ label: 'identity_config', aspirantes: 14 });
+    // One alumno without e-mail, whatever the fake SIAL made (it leaves about 3% without one).
+    const blank = h.alumnos.find((a) => a.emailPersonal === '') ?? h.alumnos.at(-1)!;
+    await h.ingest.knex.raw(`update ingest.alumno set email_personal = null where id = ?`, [blank.id]);
+    sinEmail = blank;
+    conEmail = h.alumnos.filter((a) => a.emailPersonal !== '' && a.id !== blank.id);
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('the domain rule: each outcome of the pre-check', () => {
+    const is = (got: { estado: string; motivo: string }, estado: string, motivo: string) => {
+      expect(got.estado).toBe(estado);
+      expect(got.motivo).toContain(motivo);
+    };
+    const base = {
+      alumnoId: 'x',
+      alumno: { estado: 'aspirante', emailPersonal: 'a@b.c' },
+      cuenta: undefined,
+      flags: { activarTeams: true, activarMoodle: true, enviarEmail: true },
+      enviarEmail: false,
+      forzar: false,
+    };
+    expect(preCheckAlumno({ ...base, action: 'activar' }).estado).toBe('programada');
+    expect(preCheckAlumno({ ...base, action: 'activar', alumno: undefined }).estado).toBe('rechazado');
+    is(
+      preCheckAlumno({
+        ...base,
+        action: 'crear',
+        alumno: { estado: 'preinscripto', emailPersonal: 'a@b.c' },
+      }),
+      'rechazado',
+      'preinscriptos',
+    );
+    is(
+      preCheckAlumno({ ...base, action: 'activar', alumno: { estado: 'aspirante', emailPersonal: ' ' } }),
+      'rechazado',
+      'Sin e-mail',
+    );
+    // crear without e-mail does not need one; resetear always sends it.
+    expect(
+      preCheckAlumno({ ...base, action: 'crear', alumno: { estado: 'aspirante', emailPersonal: '' } }).estado,
+    ).toBe('programada');
+    expect(
+      preCheckAlumno({ ...base, action: 'resetear', alumno: { estado: 'aspirante', emailPersonal: '' } })
+        .estado,
+    ).toBe('rechazado');
+    const activa = { estado: 'activa', upn: 'test-a1@x.y' };
+    is(
+      preCheckAlumno({ ...base, action: 'activar', cuenta: activa }),
+      'omitido',
+      'Ya activado (test-a1@x.y)',
+    );
+    expect(preCheckAlumno({ ...base, action: 'activar', cuenta: activa, forzar: true }).estado).toBe(
+      'programada',
+    );
+    expect(
+      preCheckAlumno({ ...base, action: 'resetear', cuenta: { estado: 'eliminada', upn: 'u@x.y' } }).estado,
+    ).toBe('rechazado');
+    is(
+      preCheckAlumno({
+        ...base,
+        action: 'activar',
+        flags: { activarTeams: false, activarMoodle: false, enviarEmail: true },
+      }),
+      'omitido',
+      'activar_teams',
+    );
+    // The flags' enviar_email decides whether activar needs an e-mail.
+    expect(
+      preCheckAlumno({
+        ...base,
+        action: 'activar',
+        alumno: { estado: 'aspirante', emailPersonal: '' },
+        flags: { activarTeams: true, activarMoodle: false, enviarEmail: false },
+      }).estado,
+    ).toBe('programada');
+  });
+
+  it('PreCheck queues nothing and answers per alumno exactly what Enqueue then does', async () => {
+    const [activo, nuevo] = conEmail.splice(0, 2) as [Alumno, Alumno];
+    const first = await h.identity.enqueue({ alumnoIds: [activo.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    expect((await h.waitAll(first.taskIds, 60_000))[0]!.kind).toBe('succeeded');
+    const ids = [
+      activo.id,
+      sinEmail.id,
+      nuevo.id,
+      nuevo.id,
+      'no-es-un-id',
+      '00000000-0000-4000-8000-000000000000',
+    ];
+    const before = await commands();
+    const pre = await h.identity.preCheck({ alumnoIds: ids, taskName: ACTIVAR });
+    expect(await commands()).toBe(before);
+    expect(pre.resultados.map((r) => r.estado)).toEqual([
+      'omitido',
+      'rechazado',
+      'programada',
+      'omitido',
+      'rechazado',
+      'rechazado',
+    ]);
+    expect(pre.resultados[0]!.motivo).toContain('Ya activado');
+    expect(pre.resultados[1]!.motivo).toContain('Sin e-mail');
+    expect(pre.resultados.every((r) => r.taskId === '')).toBe(true);
+    expect(pre.loteMaximo).toBe(50);
+    const done = await h.identity.enqueue({ alumnoIds: ids, taskName: ACTIVAR, requestedBy: 'ana' });
+    expect(done.resultados.map((r) => [r.estado, r.motivo])).toEqual(
+      pre.resultados.map((r) => [r.estado, r.motivo]),
+    );
+    await h.waitAll(done.taskIds.filter(Boolean), 60_000);
+    // resetear of the one without e-mail: the same answer from both.
+    const r1 = await h.identity.preCheck({ alumnoIds: [sinEmail.id], taskName: RESETEAR });
+    expect(r1.resultados[0]).toMatchObject({ estado: 'rechazado' });
+    const bad = await rejectionOf(h.identity.preCheck({ alumnoIds: [nuevo.id], taskName: 'otra' }));
+    expect(bad.message).toContain('Tarea desconocida');
+  }, 180_000);
+
+  it('the batch limit and the UPN prefix staff set are the ones Enqueue and the activation use', async () => {
+    const bad = await rejectionOf(
+      h.identity.updateConfiguracionIdentidad({ loteMaximo: 0, prefijoUpn: 'á b', requestedBy: 'ana' }),
+    );
+    expect(bad.message).toContain('lote máximo');
+    expect(bad.message).toContain('prefijo');
+    const got = await h.identity.updateConfiguracionIdentidad({
+      loteMaximo: 2,
+      prefijoUpn: 'zz-',
+      requestedBy: 'ana',
+    });
+    expect(got.configuracion).toMatchObject({ loteMaximo: 2, prefijoUpn: 'zz-', actualizadoPor: 'ana' });
+    expect((await h.identity.getConfiguracionIdentidad({})).configuracion?.loteMaximo).toBe(2);
+    const three = conEmail.splice(0, 3);
+    const refused = await rejectionOf(
+      h.identity.enqueue({ alumnoIds: three.map((a) => a.id), taskName: ACTIVAR, requestedBy: 'ana' }),
+    );
+    expect(refused.message).toContain('el máximo por solicitud es 2');
+    expect((await h.identity.preCheck({ alumnoIds: [three[0]!.id], taskName: ACTIVAR })).loteMaximo).toBe(2);
+    const q = await h.identity.enqueue({ alumnoIds: [three[0]!.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    expect((await h.waitAll(q.taskIds, 60_000))[0]!.kind).toBe('succeeded');
+    const upn = buildUpn({ prefix: 'zz-', dni: three[0]!.dni, domain: DOMAIN });
+    expect(h.graph.user(upn)).toBeDefined();
+    expect((await h.identity.getCuenta({ alumnoId: three[0]!.id })).cuenta?.upn).toBe(upn);
+    await h.identity.updateConfiguracionIdentidad({
+      loteMaximo: 50,
+      prefijoUpn: 'test-a',
+      requestedBy: 'ana',
+    });
+  }, 180_000);
+
+  it('the Moodle token is write-only, sealed at rest, and the one the Moodle client sends', async () => {
+    const secret = 'token-equivocado-0123456789';
+    const r = await h.identity.updateConfiguracionIdentidad({ moodleToken: secret, requestedBy: 'ana' });
+    expect(r.configuracion?.moodleTokenConfigurado).toBe(true);
+    expect(
+      JSON.stringify(r.configuracion, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    ).not.toContain(secret);
+    const row = await h.service!.knex.raw<{ rows: Record<string, unknown>[] }>(
+      `select * from identity.configuracion`,
+    );
+    expect(JSON.stringify(row.rows)).not.toContain(secret);
+    // A wrong token stored: the next activation's Moodle step is refused by Moodle.
+    const [a, b] = conEmail.splice(0, 2) as [Alumno, Alumno];
+    const q = await h.identity.enqueue({ alumnoIds: [a.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    const o = (await h.waitAll(q.taskIds, 60_000))[0]!;
+    expect(o.kind).toBe('failed');
+    if (o.kind === 'failed') expect(o.event.mensajeError).toContain('token');
+    // The right one: the next activation works, and nothing logged or published carries either token.
+    await h.identity.updateConfiguracionIdentidad({ moodleToken: h.moodle.token, requestedBy: 'ana' });
+    const q2 = await h.identity.enqueue({ alumnoIds: [b.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    expect((await h.waitAll(q2.taskIds, 60_000))[0]!.kind).toBe('succeeded');
+    const seen = Buffer.concat(h.seen.map((d) => Buffer.from(d))).toString('latin1');
+    expect(seen).not.toContain(secret);
+    expect(seen).not.toContain(h.moodle.token);
+  }, 180_000);
+});
