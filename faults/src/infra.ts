@@ -2,9 +2,21 @@
 // port with its own data folder, so the suite can restart them without disturbing the machine's shared servers;
 // child processes in process groups of their own (a kill reaches the whole group); free ports; bounded waits.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { connect as netConnect, createServer } from 'node:net';
-import { join } from 'node:path';
+import {
+  chownSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+} from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { freePort as testkitFreePort } from '@lucy/testkit';
 
 export const NATS_SERVER = [
   '/usr/sbin/nats-server',
@@ -17,19 +29,44 @@ export const PG_BIN = [
   '/usr/lib/postgresql/17/bin',
 ].find((d) => existsSync(join(d, 'initdb')));
 
+/**
+ * A private copy of the compiled runtime (`proto` and `services/*`: package.json and dist/, node_modules as links,
+ * the workspace's own packages pointing at the copies): the services the suite restarts during a run load the build
+ * the run started with, even when another test rebuilds the checkout's dist/ meanwhile (`scripts/build.mjs`
+ * replaces it; a restart would otherwise load code whose migrations were never applied). Returns the copy's root.
+ */
+export function snapshotRuntime(root: string, into: string): string {
+  const pkgs = ['proto', ...readdirSync(join(root, 'services')).map((d) => `services/${d}`)].filter((p) =>
+    existsSync(join(root, p, 'dist')),
+  );
+  const copyOf = new Map(pkgs.map((p) => [realpathSync(join(root, p)), join(into, p)]));
+  for (const p of pkgs) {
+    const from = join(root, p);
+    const to = join(into, p);
+    mkdirSync(to, { recursive: true });
+    cpSync(join(from, 'package.json'), join(to, 'package.json'));
+    cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true });
+    const modules = join(from, 'node_modules');
+    if (!existsSync(modules)) continue;
+    const link = (entry: string) => {
+      const target = realpathSync(join(modules, entry));
+      mkdirSync(dirname(join(to, 'node_modules', entry)), { recursive: true });
+      symlinkSync(copyOf.get(target) ?? target, join(to, 'node_modules', entry));
+    };
+    for (const entry of readdirSync(modules)) {
+      if (entry.startsWith('.')) continue;
+      if (entry.startsWith('@'))
+        for (const inner of readdirSync(join(modules, entry))) link(`${entry}/${inner}`);
+      else link(entry);
+    }
+  }
+  return into;
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A free TCP port on 127.0.0.1 (released before it is returned: a race with other processes is possible). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A port for a child process: testkit's, reserved across test processes and below the ephemeral range. */
+export const freePort = testkitFreePort;
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 export async function portOpen(port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -94,6 +131,14 @@ process.on('exit', () => {
     }
   }
 });
+
+// A signal ends the suite through process.exit, so the hook above kills every group it started.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`[faults] ${sig}: stopping every process the suite started\n`);
+    process.exit(130);
+  });
+}
 
 export function startProc(
   name: string,

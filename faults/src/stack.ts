@@ -17,6 +17,7 @@ import {
   sleep,
   startNats,
   startPostgres,
+  snapshotRuntime,
   startProc,
   stopProc,
   until,
@@ -195,6 +196,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // Compiled once (scripts/build.mjs), as production's image is.
     const mainArgs = serviceNodeArgs('main');
     const migrateArgs = serviceNodeArgs('migrate');
+    const APP = snapshotRuntime(ROOT, join(options.dir, 'app'));
     const [nats, pgc] = await Promise.all([
       startNats(options.dir, logDir),
       startPostgres(options.dir, logDir),
@@ -217,7 +219,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const baseEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: logLevel, TZ: 'UTC' };
     const fake = (name: string, env: Record<string, string>) => {
       const p = startProc(name, process.execPath, mainArgs, {
-        cwd: join(ROOT, 'services', name),
+        cwd: join(APP, 'services', name),
         env: { ...baseEnv, ...env },
         logFile: join(logDir, `${name}.log`),
       });
@@ -326,7 +328,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await Promise.all(
       SERVICE_KINDS.map(async (kind) => {
         const p = startProc(`${kind}-migrate`, process.execPath, migrateArgs, {
-          cwd: join(ROOT, 'services', kind),
+          cwd: join(APP, 'services', kind),
           env: { ...wiring, DATABASE_URL: databaseUrl },
           logFile: join(logDir, `${kind}-migrate.log`),
         });
@@ -372,7 +374,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         svc.starts++;
         const logOffset = fileSize(join(logDir, `${name}.log`));
         current = startProc(name, process.execPath, [...(nodeFlags[name] ?? []), ...mainArgs], {
-          cwd: join(ROOT, 'services', kind),
+          cwd: join(APP, 'services', kind),
           env: { ...wiring, RPC_PORT: String(port), ...specific[name] },
           logFile: join(logDir, `${name}.log`),
         });
