@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../testkit/src/index.js';
+import { freePort, waitFor } from '../../testkit/src/index.js';
 
 // deploy/nats/lucy-auth.conf attacked on a nats-server 2.9 of the test's own: a service user (one compromised
 // service, e.g. the notifier) must not be able to destroy the commands, events or dead letters of every other one.
@@ -26,14 +25,6 @@ let dir: string;
 let server: ChildProcess;
 let url: string;
 const conns: NatsConnection[] = [];
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 async function as(user: string): Promise<NatsConnection> {
   // Each user on its own reply prefix (NATS_INBOX_PREFIX): services may subscribe to nothing else.

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect, createServer } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,22 +12,15 @@ import {
   createTestNats,
   TEST_NATS_URL,
   TEST_TOKEN,
+  freePort,
   waitFor,
   type TestDatabase,
   type TestNats,
 } from '../../../testkit/src/index.js';
 import { ROOT } from './contract-files.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A port no other test process is handed meanwhile (see `freePort` in the testkit). */
+export { freePort };
 
 const stopped = new Set<ChildProcess>();
 
