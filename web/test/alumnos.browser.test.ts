@@ -33,6 +33,7 @@ interface AlumnoJson {
   nombre?: string;
   apellido?: string;
   emailPersonal?: string;
+  carreras?: { idCarrera?: string; nombreCarrera?: string }[];
 }
 interface GraphUser {
   userPrincipalName: string;
@@ -350,6 +351,63 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
       expect(full.html).toContain(u.passwordProfile.password);
       expect(full.html).not.toMatch(/\{(upn|password|nombre)\}/);
     }
+  });
+
+  it('filters by account state (created, licence, e-mail sent, error) and by carrera from a select', async () => {
+    await login('operador', 'secreto-de-operacion-1');
+    const ids = async () =>
+      page
+        .locator('#alumnos tbody tr[data-id]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+    await open('/admin/alumnos/alumno/');
+    expect(await page.locator('#cuenta option').allTextContents()).toEqual([
+      'Todas',
+      'Sin cuenta',
+      'Con cuenta',
+      'Creada (sin licencia)',
+      'Licencia asignada',
+      'E-mail enviado',
+      'Con error',
+    ]);
+    // The five activated alumnos: licence assigned and the credentials e-mail accepted by the relay.
+    await expect
+      .poll(
+        async () => {
+          await open('/admin/alumnos/alumno/?cuenta=email&n=100');
+          return ids();
+        },
+        { timeout: 60_000, interval: 1_000 },
+      )
+      .toEqual(expect.arrayContaining(conEmail.map((a) => a.id)));
+    expect(await page.locator(`#alumnos tr[data-id="${sinEmail.id}"]`).count()).toBe(0);
+    await shot('alumnos-filtro-cuenta');
+    for (const estado of ['creada', 'licencia', 'error']) {
+      await open(`/admin/alumnos/alumno/?cuenta=${estado}&n=100`);
+      const shown = await ids();
+      for (const a of conEmail) expect(shown, `${estado} shows ${a.dni}`).not.toContain(a.id);
+    }
+    await open('/admin/alumnos/alumno/?cuenta=sin&estado=aspirante&n=100');
+    expect(await ids()).toContain(sinEmail.id);
+    expect(await ids()).not.toContain(conEmail[0]!.id);
+
+    // Carrera: a select of the carreras the alumnos have, named, not a text box.
+    const todos = await alumnos({ estados: ['ESTADO_ASPIRANTE'] });
+    const carrera = todos.find((a) => a.id === conEmail[0]!.id)!.carreras![0]!;
+    await open('/admin/alumnos/alumno/?n=100');
+    expect(await page.locator('#carrera').evaluate((el) => el.tagName)).toBe('SELECT');
+    const option = page.locator(`#carrera option[value="${carrera.idCarrera}"]`);
+    expect(await option.textContent()).toContain(carrera.nombreCarrera);
+    await page.selectOption('#carrera', String(carrera.idCarrera));
+    await Promise.all([page.waitForURL(/carrera=/), page.click('form[role=search] button[type=submit]')]);
+    await page.locator('[data-live="en-vivo"]').waitFor({ timeout: 60_000 });
+    const shown = await ids();
+    expect(shown).toContain(conEmail[0]!.id);
+    const conCarrera = new Set(
+      todos.filter((a) => (a.carreras ?? []).some((c) => c.idCarrera === carrera.idCarrera)).map((a) => a.id),
+    );
+    for (const id of shown) expect(conCarrera.has(id!)).toBe(true);
+    expect(await page.locator('#carrera').inputValue()).toBe(String(carrera.idCarrera));
+    await shot('alumnos-filtro-carrera');
   });
 
   it('warns above 50 alumnos and queues nothing beyond the configured limit', async () => {

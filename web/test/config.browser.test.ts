@@ -173,6 +173,9 @@ describe(
 
     const scheduleText = (name: string) =>
       page.locator(`#tareas-periodicas tr[data-name="${name}"] td.schedule`).textContent();
+    /** The schedule in words alone (the time zone of a crontab is beside it). */
+    const scheduleWordsOf = (name: string) =>
+      page.locator(`#tareas-periodicas tr[data-name="${name}"] td.schedule .palabras`).textContent();
 
     beforeAll(async () => {
       if (!existsSync(CHROMIUM))
@@ -258,9 +261,7 @@ describe(
       expect(await page.locator('#aviso-frecuencia').count()).toBe(0);
       await check('tarea-periodica-form');
       await saveTask('Ingesta horaria de preinscriptos');
-      expect((await scheduleText('Ingesta horaria de preinscriptos'))?.toLowerCase()).toContain(
-        'cada 1 hora',
-      );
+      expect(await scheduleWordsOf('Ingesta horaria de preinscriptos')).toBe('cada 1 hora');
       await configureWindow('preinscriptos', '2026-01-01T00:00:00', '2026-01-15T23:59:59');
     });
 
@@ -276,8 +277,9 @@ describe(
       for (let i = 1; i < runs.length; i++)
         expect(Date.parse(runs[i]!) - Date.parse(runs[i - 1]!)).toBe(24 * 60 * 60_000);
       await saveTask('Ingesta diaria de aspirantes (2 AM)');
-      expect((await scheduleText('Ingesta diaria de aspirantes (2 AM)'))?.toLowerCase()).toContain(
-        'todos los días a las 02:00',
+      expect(await scheduleWordsOf('Ingesta diaria de aspirantes (2 AM)')).toBe('a las 02:00 todos los días');
+      expect(await scheduleText('Ingesta diaria de aspirantes (2 AM)')).toContain(
+        'America/Argentina/Cordoba',
       );
       await configureWindow('aspirantes', '2026-02-01T00:00:00', '2026-02-28T23:59:59');
     });
@@ -309,9 +311,9 @@ describe(
         if (i > 0) expect(Date.parse(r) - Date.parse(runs[i - 1]!)).toBeGreaterThanOrEqual(30 * 60_000);
       }
       await saveTask('Ingesta de ingresantes (L-V cada 30 min)');
-      const words = (await scheduleText('Ingesta de ingresantes (L-V cada 30 min)'))?.toLowerCase() ?? '';
-      expect(words).toContain('cada 30 minutos');
-      expect(words).toContain('de lunes a viernes');
+      expect(await scheduleWordsOf('Ingesta de ingresantes (L-V cada 30 min)')).toBe(
+        'cada 30 minutos de lunes a viernes',
+      );
       await configureWindow('ingresantes', '2026-03-01T00:00:00', '2026-03-31T23:59:59');
       await check('configuracion');
       await page.goto(url('/admin/django_celery_beat/periodictask/'));
@@ -461,6 +463,60 @@ describe(
       for (const t of tasks) expect(t.kwargs?.retentionDays).toBe(120);
       // The browser's own check stops a retention below 1 day before it is posted.
       expect(await page.getAttribute('#retencion_dias', 'min')).toBe('1');
+    });
+
+    it('edits the batch limit and the UPN prefix identity-teams uses; the Moodle token is write-only', async () => {
+      const identity = async () => {
+        const res = await fetch(
+          `${sys.full!.identityUrl}/lucy.identity.v1.IdentityService/GetConfiguracionIdentidad`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${sys.rpcToken}` },
+            body: '{}',
+          },
+        );
+        return ((await res.json()) as { configuracion: Record<string, unknown> }).configuracion;
+      };
+      await page.goto(url('/admin/alumnos/configuracion/'));
+      const before = await identity();
+      expect(await page.inputValue('#lote_maximo')).toBe(String(before.loteMaximo));
+      expect(await page.inputValue('#prefijo_upn')).toBe(before.prefijoUpn);
+      // An invalid prefix: named in Spanish, what was typed kept, nothing stored.
+      await page.fill('#lote_maximo', '30');
+      await page.fill('#prefijo_upn', 'alu mno');
+      await submit('#guardar-cuentas');
+      await page.locator('#errores li[data-field="prefijo_upn"]').waitFor();
+      expect(await page.locator('#errores').textContent()).toContain('caracteres no permitidos');
+      expect(await page.inputValue('#prefijo_upn')).toBe('alu mno');
+      expect(await page.inputValue('#lote_maximo')).toBe('30');
+      expect((await identity()).prefijoUpn).toBe(before.prefijoUpn);
+      await check('configuracion-cuentas-error');
+      // Valid: stored by identity-teams, and a new Moodle token only as «configurado».
+      const token = 'moodle-token-nuevo-0123456789abcdef';
+      await page.fill('#prefijo_upn', 'test-b');
+      await page.fill('#moodle_token', token);
+      await submit('#guardar-cuentas');
+      await page.locator('#resultado', { hasText: 'Configuración de cuentas guardada' }).waitFor();
+      expect(await identity()).toMatchObject({
+        loteMaximo: 30,
+        prefijoUpn: 'test-b',
+        moodleTokenConfigurado: true,
+        actualizadoPor: 'admin',
+      });
+      expect(await page.locator('#moodle-token-estado').textContent()).toContain('configurado');
+      expect(await page.inputValue('#moodle_token')).toBe('');
+      expect(await page.content()).not.toContain(token);
+      expect(JSON.stringify(await identity())).not.toContain(token);
+      await page.reload();
+      expect(await page.inputValue('#lote_maximo')).toBe('30');
+      expect(await page.content()).not.toContain(token);
+      await check('configuracion-cuentas');
+      // Back to the deployment's values for the other tests (the fake Moodle's token is not the one typed).
+      await page.fill('#lote_maximo', String(before.loteMaximo));
+      await page.fill('#prefijo_upn', String(before.prefijoUpn));
+      await page.fill('#moodle_token', 'fake-moodle-token');
+      await submit('#guardar-cuentas');
+      await page.locator('#resultado', { hasText: 'Configuración de cuentas guardada' }).waitFor();
     });
 
     it('lets a lector read the pages but answers 403 to their actions, also when posted by hand', async () => {

@@ -1,42 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { create } from '@bufbuild/protobuf';
-import { TipoIngesta, VentanaIngestaSchema } from '@lucy/proto';
 import {
+  cuentaCoincide,
+  idsPorCuenta,
+  MAX_IDS_CUENTA,
   motivoNoEliminable,
   parseFiltros,
-  preChecks,
   toFilter,
-  type AlumnoView,
+  type CuentaFiltro,
   type CuentaView,
 } from './alumnos.js';
 
 const id = (n: number) => `01a24fa3-0000-7000-8000-${String(n).padStart(12, '0')}`;
-function alumno(n: number, over: Partial<AlumnoView> = {}): AlumnoView {
-  return {
-    id: id(n),
-    tipoDocumento: 'DNI',
-    dni: `4000000${n}`,
-    nombre: 'Ana',
-    apellido: `Pérez ${n}`,
-    emailPersonal: `ana${n}@example.com`,
-    emailInstitucional: '',
-    fechaNacimiento: '',
-    cohorte: 2026,
-    localidad: '',
-    telefono: '',
-    estado: 'aspirante',
-    fechaIngreso: '',
-    estadoIngreso: '',
-    modalidad: '1',
-    carreras: [],
-    teams: false,
-    moodle: false,
-    emailEnviado: false,
-    createdAt: null,
-    updatedAt: null,
-    ...over,
-  };
-}
 const cuenta = (estado: string, upn = 'test-a1@x.edu.ar'): CuentaView => ({
   upn,
   estado,
@@ -45,60 +19,61 @@ const cuenta = (estado: string, upn = 'test-a1@x.edu.ar'): CuentaView => ({
   moodleUsername: '',
   tienePasswordTemporal: true,
   emailSolicitado: true,
+  emailEnviado: false,
   creadaEn: null,
   activadaEn: null,
   eliminadaEn: null,
   ultimoError: '',
 });
-const ventana = (tipo: TipoIngesta, activarTeams: boolean, enviarEmail: boolean) =>
-  create(VentanaIngestaSchema, { tipo, activarTeams, enviarEmail });
-
-describe('preChecks', () => {
-  const alumnos = new Map([
-    [id(1), alumno(1)],
-    [id(2), alumno(2, { emailPersonal: '' })],
-    [id(3), alumno(3)],
-    [id(4), alumno(4, { estado: 'preinscripto' })],
-  ]);
-  const cuentas = new Map([[id(3), cuenta('activa')]]);
-  const ventanas = [ventana(TipoIngesta.ASPIRANTES, true, true)];
-
-  it('rejects an alumno without e-mail and omits an active account unless forced', () => {
-    const r = preChecks('activar', [id(1), id(2), id(3), id(4), id(9)], alumnos, cuentas, ventanas, false);
-    expect(r.map((c) => c.estado)).toEqual(['programada', 'rechazado', 'omitido', 'rechazado', 'rechazado']);
-    expect(r[1]!.motivo).toContain('Sin e-mail');
-    expect(r[2]!.motivo).toContain('forzar');
-    expect(preChecks('activar', [id(3)], alumnos, cuentas, ventanas, true)[0]!.estado).toBe('programada');
+describe('the account-state filter', () => {
+  const c = (over: Partial<CuentaView>): CuentaView => ({ ...cuenta('activa'), ...over });
+  it('says the furthest step each account reached', () => {
+    const creada = c({ estado: 'pendiente', licencia: false, emailEnviado: false });
+    const licencia = c({ estado: 'pendiente', licencia: true, emailEnviado: false });
+    const email = c({ estado: 'activa', licencia: true, emailEnviado: true });
+    const error = c({ estado: 'fallida', ultimoError: 'Graph 503' });
+    const eliminada = c({ estado: 'eliminada', licencia: true, emailEnviado: true });
+    const all = { creada, licencia, email, error, eliminada };
+    const match = (f: CuentaFiltro) =>
+      Object.entries(all)
+        .filter(([, v]) => cuentaCoincide(f, v))
+        .map(([k]) => k);
+    expect(match('creada')).toEqual(['creada']);
+    expect(match('licencia')).toEqual(['licencia']);
+    expect(match('email')).toEqual(['email']);
+    expect(match('error')).toEqual(['error']);
   });
 
-  it('follows the tipo flags: Teams off omits, e-mail off lets an alumno without e-mail through', () => {
-    expect(
-      preChecks(
-        'activar',
-        [id(1)],
-        alumnos,
-        cuentas,
-        [ventana(TipoIngesta.ASPIRANTES, false, true)],
-        false,
-      )[0],
-    ).toMatchObject({ estado: 'omitido' });
-    expect(
-      preChecks(
-        'activar',
-        [id(2)],
-        alumnos,
-        cuentas,
-        [ventana(TipoIngesta.ASPIRANTES, true, false)],
-        false,
-      )[0],
-    ).toMatchObject({ estado: 'programada' });
-    // «Crear usuario (sin email)» needs no e-mail.
-    expect(preChecks('crear', [id(2)], alumnos, cuentas, ventanas, false)[0]!.estado).toBe('programada');
-  });
-
-  it('resets only an existing account', () => {
-    expect(preChecks('resetear', [id(1)], alumnos, cuentas, ventanas, false)[0]!.estado).toBe('rechazado');
-    expect(preChecks('resetear', [id(3)], alumnos, cuentas, ventanas, false)[0]!.estado).toBe('programada');
+  it('reads identity-teams page by page and stops at the most ids ingest-sial lists', async () => {
+    const pages = [0, 1, 2].map((p) => ({
+      cuentas: Array.from({ length: 300 }, (_, i) => c({ emailEnviado: (p * 300 + i) % 2 === 0 })),
+      alumnoIds: Array.from({ length: 300 }, (_, i) => id(p * 300 + i)),
+      next: p < 2 ? String((p + 1) * 300) : '',
+    }));
+    const asked: string[] = [];
+    const page = (token: string, estado: string) => {
+      asked.push(`${token}|${estado}`);
+      return Promise.resolve(pages[token ? Number(token) / 300 : 0]!);
+    };
+    const r = await idsPorCuenta('email', page);
+    expect(r).toMatchObject({ cortado: false });
+    expect(r.ids).toHaveLength(450);
+    expect(r.ids[1]).toBe(id(2));
+    expect(asked).toEqual(['|', '300|', '600|']);
+    const more = await idsPorCuenta('creada', page);
+    expect(more.ids).toHaveLength(0);
+    const err = await idsPorCuenta('error', page);
+    expect(asked.at(-1)).toBe('600|fallida');
+    expect(err.ids).toHaveLength(0);
+    // 900 matches: the first 500, and it says so.
+    const cortado = await idsPorCuenta('email', (t) =>
+      Promise.resolve({
+        ...pages[t ? Number(t) / 300 : 0]!,
+        cuentas: pages[0]!.cuentas.map(() => c({ emailEnviado: true })),
+      }),
+    );
+    expect(cortado.ids).toHaveLength(MAX_IDS_CUENTA);
+    expect(cortado.cortado).toBe(true);
   });
 });
 
@@ -133,5 +108,12 @@ describe('parseFiltros / toFilter', () => {
       conEmailInstitucional: true,
       search: '4012',
     });
+  });
+
+  it('an account state identity-teams keeps is not sent to ingest-sial as institutional e-mail', () => {
+    const f = parseFiltros(new URLSearchParams('cuenta=licencia'));
+    expect(f.cuenta).toBe('licencia');
+    expect(toFilter(f, [id(1)])).not.toHaveProperty('conEmailInstitucional');
+    expect(parseFiltros(new URLSearchParams('cuenta=otra')).cuenta).toBe('');
   });
 });

@@ -1,15 +1,7 @@
-// The alumnos pages' server side: filters from the query string, plain views of alumnos and accounts, the
-// per-alumno pre-checks of the identity actions (the same rules identity-teams' Enqueue applies) and the delete
-// guard.
+// The alumnos pages' server side: filters from the query string, plain views of alumnos and accounts and the
+// delete guard. The pre-checks of the identity actions are identity-teams' (IdentityService.PreCheck).
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import {
-  Estado,
-  TipoIngesta,
-  type Alumno,
-  type AlumnoFilter,
-  type CuentaExterna,
-  type VentanaIngesta,
-} from '@lucy/proto';
+import { Estado, type Alumno, type AlumnoFilter, type CuentaExterna } from '@lucy/proto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { AlumnoFilterSchema } from '@lucy/proto';
 
@@ -52,6 +44,41 @@ export const AVISO_LOTE =
   'Mejores Prácticas → Tareas Asíncronas: «Lotes pequeños: procesar máximo 50 alumnos por vez desde el admin». ' +
   'Divida la selección en tandas de hasta 50.';
 
+/**
+ * The account-state filter, finer than with / without an account: `sin` and `con` are ingest-sial's (whether the
+ * alumno has an institutional e-mail); the others are identity-teams' records, furthest step reached.
+ */
+export const CUENTA_FILTROS = ['sin', 'con', 'creada', 'licencia', 'email', 'error'] as const;
+export type CuentaFiltro = (typeof CUENTA_FILTROS)[number];
+export const CUENTA_FILTRO_LABEL: Record<CuentaFiltro, string> = {
+  sin: 'Sin cuenta',
+  con: 'Con cuenta',
+  creada: 'Creada (sin licencia)',
+  licencia: 'Licencia asignada',
+  email: 'E-mail enviado',
+  error: 'Con error',
+};
+/** Whether the filter is answered from identity-teams' account records. */
+export const isCuentaIdentity = (f: '' | CuentaFiltro): f is 'creada' | 'licencia' | 'email' | 'error' =>
+  f === 'creada' || f === 'licencia' || f === 'email' || f === 'error';
+
+/** Whether an account record is in the state a filter asks (the furthest step it reached). */
+export function cuentaCoincide(filtro: CuentaFiltro, c: CuentaView): boolean {
+  const viva = c.estado !== 'eliminada' && c.estado !== 'fallida';
+  switch (filtro) {
+    case 'creada':
+      return viva && c.upn !== '' && !c.licencia && !c.emailEnviado;
+    case 'licencia':
+      return viva && c.licencia && !c.emailEnviado;
+    case 'email':
+      return viva && c.emailEnviado;
+    case 'error':
+      return c.estado === 'fallida';
+    default:
+      return c.estado !== 'eliminada' && c.upn !== '';
+  }
+}
+
 /** The list's filters as read from the query string. */
 export interface FiltrosAlumnos {
   q: string;
@@ -59,7 +86,7 @@ export interface FiltrosAlumnos {
   carrera: string;
   cohorte: string;
   email: '' | 'con' | 'sin';
-  cuenta: '' | 'con' | 'sin';
+  cuenta: '' | CuentaFiltro;
   cursor: string;
   n: number;
 }
@@ -75,7 +102,7 @@ export function parseFiltros(p: URLSearchParams): FiltrosAlumnos {
     carrera: /^\d{1,12}$/.test(p.get('carrera') ?? '') ? (p.get('carrera') as string) : '',
     cohorte: /^\d{4}$/.test(p.get('cohorte') ?? '') ? (p.get('cohorte') as string) : '',
     email: pick(p.get('email'), ['con', 'sin'] as const),
-    cuenta: pick(p.get('cuenta'), ['con', 'sin'] as const),
+    cuenta: pick(p.get('cuenta'), CUENTA_FILTROS),
     cursor: (p.get('cursor') ?? '').slice(0, 500),
     n: Math.min(Math.max(Number(p.get('n')) || 50, 10), 200),
   };
@@ -88,7 +115,7 @@ export function toFilter(f: FiltrosAlumnos, ids: string[] = []): MessageInitShap
     idCarrera: f.carrera ? BigInt(f.carrera) : 0n,
     cohorte: f.cohorte ? Number(f.cohorte) : 0,
     ...(f.email ? { conAlgunEmail: f.email === 'con' } : {}),
-    ...(f.cuenta ? { conEmailInstitucional: f.cuenta === 'con' } : {}),
+    ...(f.cuenta === 'con' || f.cuenta === 'sin' ? { conEmailInstitucional: f.cuenta === 'con' } : {}),
     search: f.q,
     ids,
   };
@@ -174,6 +201,7 @@ export interface CuentaView {
   moodleUsername: string;
   tienePasswordTemporal: boolean;
   emailSolicitado: boolean;
+  emailEnviado: boolean;
   creadaEn: string | null;
   activadaEn: string | null;
   eliminadaEn: string | null;
@@ -189,6 +217,7 @@ export function cuentaView(c: CuentaExterna): CuentaView {
     moodleUsername: c.moodleUsername,
     tienePasswordTemporal: c.tienePasswordTemporal,
     emailSolicitado: c.emailSolicitado,
+    emailEnviado: c.emailEnviado,
     creadaEn: iso(c.creadaEn),
     activadaEn: iso(c.activadaEn),
     eliminadaEn: iso(c.eliminadaEn),
@@ -210,18 +239,6 @@ export const CUENTA_LABEL: Record<string, string> = {
   '': 'Sin cuenta',
 };
 
-/** The ingestion tipo whose flags govern an alumno of a stage (the alumno stage follows ingresantes). */
-function tipoDeEstado(estado: string): TipoIngesta {
-  if (estado === 'preinscripto') return TipoIngesta.PREINSCRIPTOS;
-  if (estado === 'aspirante') return TipoIngesta.ASPIRANTES;
-  return TipoIngesta.INGRESANTES;
-}
-const TIPO_NOMBRE: Record<number, string> = {
-  [TipoIngesta.PREINSCRIPTOS]: 'preinscriptos',
-  [TipoIngesta.ASPIRANTES]: 'aspirantes',
-  [TipoIngesta.INGRESANTES]: 'ingresantes',
-};
-
 /** One alumno's pre-check before an action is queued. */
 export interface PreCheck {
   alumnoId: string;
@@ -230,55 +247,6 @@ export interface PreCheck {
   estado: 'programada' | 'rechazado' | 'omitido';
   motivo: string;
   taskId: string;
-}
-
-/**
- * What identity-teams' Enqueue would answer for each alumno, shown before anything is queued: preinscriptos and
- * alumnos without e-mail are rejected (when the action sends one), active accounts are omitted unless «forzar».
- * Enqueue applies the same rules again and its answer is the one shown after queueing.
- */
-export function preChecks(
-  accion: Accion,
-  ids: string[],
-  alumnos: Map<string, AlumnoView>,
-  cuentas: Map<string, CuentaView>,
-  ventanas: VentanaIngesta[] | undefined,
-  forzar: boolean,
-): PreCheck[] {
-  return ids.map((id) => {
-    const a = alumnos.get(id);
-    const base = {
-      alumnoId: id,
-      nombre: a ? `${a.apellido}, ${a.nombre}` : id,
-      dni: a?.dni ?? '',
-      taskId: '',
-    };
-    const r = (estado: PreCheck['estado'], motivo = ''): PreCheck => ({ ...base, estado, motivo });
-    if (!a) return r('rechazado', 'Alumno no encontrado.');
-    const cuenta = cuentas.get(id);
-    if (accion !== 'resetear' && a.estado === 'preinscripto')
-      return r('rechazado', 'Los preinscriptos no reciben cuentas de Teams ni de Moodle.');
-    let enviaEmail: boolean = ACCIONES[accion].enviarEmail;
-    if (accion === 'activar' && ventanas) {
-      const tipo = tipoDeEstado(a.estado);
-      const v = ventanas.find((w) => w.tipo === tipo);
-      if (v && !v.activarTeams && !v.activarMoodle)
-        return r(
-          'omitido',
-          `La configuración de ${TIPO_NOMBRE[tipo]} no activa Teams ni Moodle (activar_teams, activar_moodle).`,
-        );
-      if (v) enviaEmail = v.enviarEmail;
-    }
-    if (enviaEmail && !a.emailPersonal.trim())
-      return r('rechazado', 'Sin e-mail: el alumno no tiene e-mail personal.');
-    if (accion !== 'resetear' && cuenta?.estado === 'activa' && !forzar)
-      return r('omitido', `Ya activado (${cuenta.upn}); use «forzar» para repetir.`);
-    if (accion === 'resetear' && cuenta?.estado === 'eliminada')
-      return r('rechazado', `La cuenta ${cuenta.upn} fue eliminada: no hay contraseña que resetear.`);
-    if (accion === 'resetear' && !cuenta?.upn && !a.emailInstitucional)
-      return r('rechazado', 'No tiene cuenta de Teams: use «Activar» o «Crear usuario» primero.');
-    return r('programada');
-  });
 }
 
 /**
@@ -295,4 +263,36 @@ export function motivoNoEliminable(upn: string, safePrefix: string): string | un
   if (!target.includes('@') || !target.startsWith(prefix))
     return `SEGURIDAD: no se elimina la cuenta «${upn}»: solo se eliminan cuentas cuyo UPN empieza con «${prefix}».`;
   return undefined;
+}
+
+/** Most alumnos an account-state filter answered by identity-teams selects (ingest-sial's limit on listed ids). */
+export const MAX_IDS_CUENTA = 500;
+/** Account records read to answer such a filter (pages of 500). */
+const MAX_CUENTAS_LEIDAS = 20_000;
+
+/**
+ * The alumnos whose account is in the state asked, from identity-teams' records (read page by page), at most
+ * {@link MAX_IDS_CUENTA}; `cortado` says there were more (staff are asked to narrow the list with other filters).
+ */
+export async function idsPorCuenta(
+  filtro: 'creada' | 'licencia' | 'email' | 'error',
+  page: (
+    token: string,
+    estado: string,
+  ) => Promise<{ cuentas: CuentaView[]; alumnoIds: string[]; next: string }>,
+): Promise<{ ids: string[]; cortado: boolean }> {
+  const ids: string[] = [];
+  let token = '';
+  for (let leidas = 0; leidas < MAX_CUENTAS_LEIDAS;) {
+    const p = await page(token, filtro === 'error' ? 'fallida' : '');
+    leidas += p.cuentas.length;
+    for (const [i, c] of p.cuentas.entries()) {
+      if (!cuentaCoincide(filtro, c)) continue;
+      if (ids.length === MAX_IDS_CUENTA) return { ids, cortado: true };
+      ids.push(p.alumnoIds[i]!);
+    }
+    if (!p.next || p.cuentas.length === 0) return { ids, cortado: false };
+    token = p.next;
+  }
+  return { ids, cortado: true };
 }

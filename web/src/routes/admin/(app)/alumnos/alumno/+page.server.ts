@@ -4,11 +4,16 @@ import {
   ACCIONES,
   alumnoView,
   AVISO_LOTE,
+  CUENTA_FILTRO_LABEL,
+  CUENTA_FILTROS,
+  idsPorCuenta,
+  isCuentaIdentity,
+  MAX_IDS_CUENTA,
   cuentaView,
   isAccion,
+  type Accion,
   LOTE_RECOMENDADO,
   parseFiltros,
-  preChecks,
   toFilter,
   UUID,
   type AlumnoView,
@@ -22,11 +27,47 @@ export const load: PageServerLoad = async (event) => {
   requireRole(event, 'lector');
   const { services } = await getApp();
   const f = parseFiltros(event.url.searchParams);
-  const res = await services.call('ingest-sial', () =>
-    services.alumnos.listAlumnos({ filter: toFilter(f), page: { pageSize: f.n, pageToken: f.cursor } }),
-  );
-  const alumnos = res.ok ? res.value.alumnos.map(alumnoView) : [];
-  const problems = res.ok ? [] : [{ service: res.service, message: res.message }];
+  const problems: { service: string; message: string }[] = [];
+  // The carreras present, for the carrera select.
+  const carrerasRes = await services.call('ingest-sial', () => services.alumnos.listCarreras({}));
+  const carreras = carrerasRes.ok
+    ? carrerasRes.value.carreras.map((c) => ({
+        id: String(c.idCarrera),
+        nombre: c.nombreCarrera || `Carrera ${c.idCarrera}`,
+        alumnos: Number(c.alumnos),
+      }))
+    : [];
+  // An account state identity-teams keeps: its records name the alumnos, the list shows them with the other filters.
+  let porCuenta: { ids: string[]; cortado: boolean } | undefined;
+  if (isCuentaIdentity(f.cuenta)) {
+    const filtro = f.cuenta;
+    const r = await services.call('identity-teams', () =>
+      idsPorCuenta(filtro, async (token, estado) => {
+        const p = await services.identity.listCuentas({ estado, page: { pageSize: 500, pageToken: token } });
+        return {
+          cuentas: p.cuentas.map(cuentaView),
+          alumnoIds: p.cuentas.map((c) => c.alumnoId),
+          next: p.page?.nextPageToken ?? '',
+        };
+      }),
+    );
+    if (r.ok) porCuenta = r.value;
+    else {
+      problems.push({ service: r.service, message: r.message });
+      porCuenta = { ids: [], cortado: false };
+    }
+  }
+  const res =
+    porCuenta && porCuenta.ids.length === 0
+      ? undefined
+      : await services.call('ingest-sial', () =>
+          services.alumnos.listAlumnos({
+            filter: toFilter(f, porCuenta?.ids ?? []),
+            page: { pageSize: f.n, pageToken: f.cursor },
+          }),
+        );
+  const alumnos = res?.ok ? res.value.alumnos.map(alumnoView) : [];
+  if (res && !res.ok) problems.push({ service: res.service, message: res.message });
   // The account state of the rows shown (identity-teams owns it).
   const cuentas: Record<string, CuentaView> = {};
   if (alumnos.length) {
@@ -41,8 +82,12 @@ export const load: PageServerLoad = async (event) => {
     problems,
     alumnos,
     cuentas,
-    next: res.ok ? res.value.page?.nextPageToken || '' : '',
-    total: res.ok ? Number(res.value.page?.totalEstimate ?? -1) : -1,
+    next: res?.ok ? res.value.page?.nextPageToken || '' : '',
+    total: res === undefined ? 0 : res.ok ? Number(res.value.page?.totalEstimate ?? -1) : -1,
+    carreras,
+    cuentaFiltros: CUENTA_FILTROS.map((value) => ({ value, label: CUENTA_FILTRO_LABEL[value] })),
+    cuentaCortado: porCuenta?.cortado ?? false,
+    maxIdsCuenta: MAX_IDS_CUENTA,
     acciones: Object.entries(ACCIONES).map(([value, a]) => ({ value, label: a.label })),
     lote: LOTE_RECOMENDADO,
     avisoLote: AVISO_LOTE,
@@ -63,35 +108,49 @@ function selection(form: FormData): string[] {
   ];
 }
 
-/** Pre-checks of a selection: its alumnos, their accounts and the per-tipo flags of activar. */
-async function check(accion: keyof typeof ACCIONES, ids: string[], forzar: boolean) {
+/** Names and DNI of the selected alumnos, to show beside each pre-check (empty when ingest-sial does not answer). */
+async function nombres(ids: string[]): Promise<Map<string, AlumnoView>> {
   const { services } = await getApp();
-  const [al, cu, conf] = await Promise.all([
-    services.call('ingest-sial', () =>
-      services.alumnos.listAlumnos({ filter: { ids }, page: { pageSize: Math.min(ids.length, 500) } }),
-    ),
+  const al = await services.call('ingest-sial', () =>
+    services.alumnos.listAlumnos({ filter: { ids }, page: { pageSize: Math.min(ids.length, 500) } }),
+  );
+  return new Map(al.ok ? al.value.alumnos.map((a) => [a.id, alumnoView(a)] as const) : []);
+}
+
+/** Per alumno, what identity-teams says of it (its PreCheck, or Enqueue's answer), with its name and DNI. */
+function withNames(
+  resultados: { alumnoId: string; estado: string; motivo: string; taskId: string }[],
+  alumnos: Map<string, AlumnoView>,
+): PreCheck[] {
+  return resultados.map((r) => {
+    const a = alumnos.get(r.alumnoId);
+    return {
+      alumnoId: r.alumnoId,
+      nombre: a ? `${a.apellido}, ${a.nombre}` : r.alumnoId,
+      dni: a?.dni ?? '',
+      estado: r.estado as PreCheck['estado'],
+      motivo: r.motivo,
+      taskId: r.taskId,
+    };
+  });
+}
+
+/** The pre-checks of a selection, as identity-teams' PreCheck answers them (the rule Enqueue applies). */
+async function check(accion: Accion, ids: string[], forzar: boolean) {
+  const { services } = await getApp();
+  const [pc, alumnos] = await Promise.all([
     services.call('identity-teams', () =>
-      services.identity.listCuentas({ alumnoIds: ids, page: { pageSize: 500 } }),
+      services.identity.preCheck({
+        alumnoIds: ids,
+        taskName: ACCIONES[accion].task,
+        enviarEmail: ACCIONES[accion].enviarEmail,
+        forzar,
+      }),
     ),
-    services.call('ingest-sial', () => services.ingest.getConfiguracion({})),
+    nombres(ids),
   ]);
-  for (const r of [al, cu, conf]) if (!r.ok) return { error: r.message };
-  const alumnos = new Map<string, AlumnoView>(
-    al.ok ? al.value.alumnos.map((a) => [a.id, alumnoView(a)] as const) : [],
-  );
-  const cuentas = new Map<string, CuentaView>(
-    cu.ok ? cu.value.cuentas.map((c) => [c.alumnoId, cuentaView(c)] as const) : [],
-  );
-  return {
-    checks: preChecks(
-      accion,
-      ids,
-      alumnos,
-      cuentas,
-      conf.ok ? conf.value.configuracion?.ventanas : undefined,
-      forzar,
-    ),
-  };
+  if (!pc.ok) return { error: pc.message };
+  return { checks: withNames(pc.value.resultados, alumnos), loteMaximo: pc.value.loteMaximo };
 }
 
 /** Reads and validates an action's form; every action needs at least operador. */
@@ -119,6 +178,7 @@ export const actions: Actions = {
         forzar,
         checks: r.checks,
         excedeLote: ids.length > LOTE_RECOMENDADO,
+        loteMaximo: r.loteMaximo,
       },
     };
   },
@@ -131,41 +191,32 @@ export const actions: Actions = {
     if (ids.length > LOTE_RECOMENDADO && field(form, 'confirmar_lote', 5) !== 'si')
       return fail(400, { message: AVISO_LOTE });
     const { services, audit } = await getApp();
-    const r = await check(accion, ids, forzar);
-    if ('error' in r) return fail(503, { message: r.error });
-    const pasan = r.checks.filter((c) => c.estado === 'programada').map((c) => c.alumnoId);
-    const results = new Map<string, PreCheck>(r.checks.map((c) => [c.alumnoId, c]));
-    if (pasan.length) {
-      const q = await services.call('identity-teams', () =>
+    // Enqueue applies the pre-checks itself (the same rule as PreCheck) and answers per alumno.
+    const [q, alumnos] = await Promise.all([
+      services.call('identity-teams', () =>
         services.identity.enqueue({
-          alumnoIds: pasan,
+          alumnoIds: ids,
           taskName: ACCIONES[accion].task,
           requestedBy: staff.username,
           enviarEmail: ACCIONES[accion].enviarEmail,
           forzar,
         }),
-      );
-      if (!q.ok) {
-        await audit.record({
-          actor: staff.username,
-          ip: clientIp(event),
-          action: `alumno.accion.${accion}`,
-          target: `${ids.length} alumnos`,
-          detalles: { rechazada: q.message, alumnos: ids },
-        });
-        return fail(409, { message: q.message });
-      }
-      for (const res of q.value.resultados) {
-        const prev = results.get(res.alumnoId);
-        if (prev)
-          results.set(res.alumnoId, {
-            ...prev,
-            estado: res.estado as PreCheck['estado'],
-            motivo: res.motivo,
-            taskId: res.taskId,
-          });
-      }
+      ),
+      nombres(ids),
+    ]);
+    if (!q.ok) {
+      await audit.record({
+        actor: staff.username,
+        ip: clientIp(event),
+        action: `alumno.accion.${accion}`,
+        target: `${ids.length} alumnos`,
+        detalles: { rechazada: q.message, alumnos: ids },
+      });
+      return fail(409, { message: q.message });
     }
+    const results = new Map<string, PreCheck>(
+      withNames(q.value.resultados, alumnos).map((c) => [c.alumnoId, c] as const),
+    );
     const resultados = ids.map((id) => results.get(id)).filter((x): x is PreCheck => Boolean(x));
     const tareas = resultados.filter((x) => x.estado === 'programada' && x.taskId);
     await audit.record({

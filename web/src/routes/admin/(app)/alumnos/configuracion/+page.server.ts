@@ -25,10 +25,24 @@ type Values = Record<string, string | boolean>;
 export const load: PageServerLoad = async (event) => {
   requireRole(event, 'lector');
   const { services } = await getApp();
-  const [res, purge] = await Promise.all([
+  const [res, purge, ident] = await Promise.all([
     services.call('ingest-sial', () => services.ingest.getConfiguracion({})),
     services.call('scheduler', () => services.scheduler.listPeriodicTasks({ task: PURGAR })),
+    services.call('identity-teams', () => services.identity.getConfiguracionIdentidad({})),
   ]);
+  const ic = ident.ok ? ident.value.configuracion : undefined;
+  // identity-teams' settings; its secrets only as set or not (the service never returns them).
+  const cuentas = ic
+    ? {
+        loteMaximo: ic.loteMaximo,
+        prefijoUpn: ic.prefijoUpn,
+        dominioUpn: ic.dominioUpn,
+        prefijoEliminable: ic.prefijoEliminable,
+        moodleTokenConfigurado: ic.moodleTokenConfigurado,
+        actualizadoEn: ic.actualizadoEn ? timestampDate(ic.actualizadoEn).toISOString() : null,
+        actualizadoPor: ic.actualizadoPor,
+      }
+    : null;
   const c = res.ok ? res.value.configuracion : undefined;
   const values: Values = {};
   const checkpoints: { tipo: Tipo; ultimaIngesta: string | null; ultimaCantidad: number }[] = [];
@@ -60,7 +74,8 @@ export const load: PageServerLoad = async (event) => {
       }))
     : [];
   return {
-    problems: [res, purge].flatMap((o) => (o.ok ? [] : [{ service: o.service, message: o.message }])),
+    cuentas,
+    problems: [res, purge, ident].flatMap((o) => (o.ok ? [] : [{ service: o.service, message: o.message }])),
     loaded: Boolean(c),
     retencion,
     values,
@@ -143,6 +158,49 @@ export const actions: Actions = {
       detalles: values,
     });
     return { ok: true, message: 'Configuración guardada.' };
+  },
+  /** identity-teams' settings: batch limit, UPN prefix and (write-only) the Moodle token. */
+  cuentas: async (event) => {
+    const staff = requireRole(event, 'admin');
+    const form = await event.request.formData();
+    const loteText = field(form, 'lote_maximo', 10).trim();
+    const prefijo = field(form, 'prefijo_upn', 40).trim();
+    // A secret is replaced only when something is typed; an empty field keeps the stored one.
+    const token = field(form, 'moodle_token', 300).trim();
+    const cuentasValues = { lote_maximo: loteText, prefijo_upn: prefijo };
+    const lote = Number(loteText);
+    if (!/^\d{1,4}$/.test(loteText) || lote < 1 || lote > 500)
+      return fail(400, {
+        message: '',
+        values: {},
+        cuentasValues,
+        fields: [{ field: 'lote_maximo', message: 'Debe ser un número entero entre 1 y 500.' }],
+      });
+    const { services, audit } = await getApp();
+    const res = await callWithFields('identity-teams', () =>
+      services.identity.updateConfiguracionIdentidad({
+        loteMaximo: lote,
+        prefijoUpn: prefijo,
+        ...(token ? { moodleToken: token } : {}),
+        requestedBy: staff.username,
+      }),
+    );
+    if (!res.ok)
+      return fail(res.fields.length ? 400 : 502, {
+        values: {},
+        cuentasValues,
+        fields: res.fields,
+        message: res.fields.length ? '' : res.message,
+      });
+    await audit.record({
+      actor: staff.username,
+      ip: clientIp(event),
+      action: 'configuracion.cuentas',
+      target: 'identity-teams',
+      // Never the token: only that it was replaced.
+      detalles: { ...cuentasValues, moodle_token: token ? 'reemplazado' : 'sin cambios' },
+    });
+    return { ok: true, message: 'Configuración de cuentas guardada.' };
   },
   retencion: async (event) => {
     const staff = requireRole(event, 'admin');
