@@ -54,14 +54,14 @@ import {
 } from './adoptar-report.js';
 
 /** Rows per RPC call. */
-/** Alumnos read and probed by fingerprint at once (ImportAlumnos takes up to 5,000). */
-const ALUMNO_BATCH = 5000;
+/** Alumnos read and probed by fingerprint at once (ImportAlumnos takes up to 5,000; fewer keep the peak RSS low). */
+const ALUMNO_BATCH = 2000;
 /** Changed alumnos per merging ImportAlumnos call. */
 const ALUMNO_IMPORT_BATCH = 1000;
 /** History ids read and probed at once (ImportHistorial takes up to 20,000). */
 const HISTORY_BATCH = 20_000;
 /** Whole history rows read from pylucy at once, for a batch the tracker lacks. */
-const HISTORY_ROWS = 5000;
+const HISTORY_ROWS = 2000;
 /** Rows split into parts of at most {@link HISTORY_MAX_BYTES} (by `size`), so no call passes the request limit. */
 function bySize<T>(rows: T[], size: (r: T) => number): T[][] {
   const parts: T[][] = [];
