@@ -1,6 +1,7 @@
 import {
   getOption,
   hasOption,
+  ScalarType,
   type DescField,
   type DescMessage,
   type MessageShape,
@@ -54,8 +55,51 @@ export function commandProblems<D extends DescMessage>(
   message: MessageShape<D>,
   validate?: (m: MessageShape<D>) => readonly FieldError[],
 ): readonly FieldError[] {
-  const problems = fieldRuleProblems(schema, message);
-  return problems.length > 0 ? problems : (validate?.(message) ?? []);
+  const problems = [...controlProblems(schema, message), ...fieldRuleProblems(schema, message)];
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => !seen.has(p.field) && seen.add(p.field));
+  return unique.length > 0 ? unique : (validate?.(message) ?? []);
+}
+
+/** NUL, the other C0 controls but tab, line feed and carriage return, and DEL. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/**
+ * Texts holding NUL or other control characters, in any string of a command (nested messages and lists too):
+ * protovalidate's lengths and formats let them through, the RPC ports refuse them (withInputBounds), and a NUL
+ * reaching PostgreSQL fails the handler on every redelivery instead of dead-lettering the command as invalid.
+ */
+export function controlProblems(schema: DescMessage, message: unknown, prefix = '', depth = 0): FieldError[] {
+  const problems: FieldError[] = [];
+  if (depth > 8 || typeof message !== 'object' || message === null) return problems;
+  const msg = message as Record<string, unknown>;
+  for (const f of schema.fields) {
+    const path = prefix === '' ? f.jsonName : `${prefix}.${f.jsonName}`;
+    const holder = f.oneof
+      ? (msg[f.oneof.localName] as { case?: string; value?: unknown } | undefined)
+      : undefined;
+    const value = f.oneof ? (holder?.case === f.localName ? holder.value : undefined) : msg[f.localName];
+    const bad = (v: unknown, at: string) => {
+      if (typeof v === 'string' && CONTROL.test(v))
+        problems.push({
+          field: at,
+          message: `se recibió ${previewJson(v)}; se espera un texto sin caracteres de control (NUL, ESC, DEL…)`,
+        });
+    };
+    if (f.fieldKind === 'scalar' && f.scalar === ScalarType.STRING) bad(value, path);
+    else if (f.fieldKind === 'list' && f.listKind === 'scalar' && f.scalar === ScalarType.STRING)
+      (value as unknown[] | undefined)?.forEach((v, i) => bad(v, `${path}[${i}]`));
+    else if (f.fieldKind === 'message') problems.push(...controlProblems(f.message, value, path, depth + 1));
+    else if (f.fieldKind === 'list' && f.listKind === 'message')
+      (value as unknown[] | undefined)?.forEach((v, i) =>
+        problems.push(...controlProblems(f.message, v, `${path}[${i}]`, depth + 1)),
+      );
+    else if (f.fieldKind === 'map' && f.mapKind === 'scalar' && f.scalar === ScalarType.STRING)
+      for (const [k, v] of Object.entries((value as Record<string, unknown> | undefined) ?? {}))
+        bad(v, `${path}.${k}`);
+  }
+  return problems;
 }
 
 function describe(message: unknown, v: Violation): FieldError {
