@@ -24,9 +24,11 @@ export function createCarrerasRpc(deps: {
          select id::bigint as id,
                 (array_agg(nombre order by nombre = '', nombre))[1] as nombre,
                 count(distinct alumno) as alumnos
-           from c group by id::bigint order by 2, 1 limit ?`,
+           from c group by id::bigint order by 1 limit ?`,
         [MAX_CARRERAS],
       );
+      // By name as staff read it (Spanish collation, whatever the database's), then by id.
+      rows.sort((x, y) => x.nombre.localeCompare(y.nombre, 'es') || Number(BigInt(x.id) - BigInt(y.id)));
       return {
         carreras: rows.map((r) => ({
           idCarrera: BigInt(r.id),
