@@ -84,7 +84,7 @@ export function createRunnerIO(nc: NatsConnection, timeoutMs = 5_000): RunnerIO 
     if (subscribed && !subscribed.isClosed()) return;
     // The connection's inbox prefix (NATS_INBOX_PREFIX): a service user may subscribe to its own replies only.
     inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
-    subscribed = nc.subscribe(`${inbox}.*`, {
+    const sub = nc.subscribe(`${inbox}.*`, {
       callback: (err, msg) => {
         if (err) {
           failAll(err);
@@ -96,6 +96,13 @@ export function createRunnerIO(nc: NatsConnection, timeoutMs = 5_000): RunnerIO 
         pending.delete(id);
         p.settle(msg);
       },
+    });
+    subscribed = sub;
+    // Closed (the connection closed or drained): no reply can come any more, so the calls waiting fail now, as the
+    // library's requests do, instead of at their timeout — the sweeper is unref'd, and a shutdown awaiting one of
+    // them could otherwise see the process end with the call never settled.
+    void sub.closed.then((e) => {
+      if (subscribed === sub) failAll(e instanceof Error ? e : new Error('the NATS connection closed'));
     });
   };
   const request = (subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<Msg> =>

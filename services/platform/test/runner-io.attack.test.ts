@@ -1,0 +1,234 @@
+/**
+ * Attacks on the consumer runner's JetStream I/O (runner-io.ts): one inbox subscription, request ids in the reply
+ * subject, timeouts swept by one timer. Against the real NATS (a prefix of its own) and, for restarts, a nats-server
+ * of this test's own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestNats, freePort, TEST_NATS_URL, waitFor, type TestNats } from '../../testkit/src/index.js';
+import { createRunnerIO } from '../src/runner-io.js';
+
+const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+const CAS_LOST = /wrong last sequence|key exists|10071/i;
+const enc = (s: string) => new TextEncoder().encode(s);
+const ack = (seq: number) => enc(JSON.stringify({ stream: 'FAKE', seq }));
+
+/** Settles `p` into a value or its error, and how long it took. */
+const settle = async <T>(p: Promise<T>) => {
+  const t0 = Date.now();
+  try {
+    return { value: await p, ms: Date.now() - t0 };
+  } catch (err) {
+    return { error: err as Error, ms: Date.now() - t0 };
+  }
+};
+
+describe('runner I/O against the shared NATS', () => {
+  let t: TestNats;
+  let nc: NatsConnection;
+  const fake = () => `${t.prefix}.fake.${Math.random().toString(36).slice(2)}`;
+
+  beforeAll(async () => {
+    t = await createTestNats();
+    nc = t.handles.nc;
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('compare-and-set: a wrong last sequence is an error, never a success', async () => {
+    const io = createRunnerIO(nc);
+    const kv = t.buckets.cancellations;
+    const key = `cas-${Date.now()}`;
+    const r1 = await io.kvWrite(kv, key, 'uno', 0);
+    expect(r1).toBeGreaterThan(0);
+    await expect(io.kvWrite(kv, key, 'otro', 0)).rejects.toThrow(CAS_LOST);
+    const r2 = await io.kvWrite(kv, key, 'dos', r1);
+    expect(r2).toBeGreaterThan(r1);
+    await expect(io.kvWrite(kv, key, 'tarde', r1)).rejects.toThrow(CAS_LOST);
+    const got = await io.kvGet(kv, key);
+    expect([got?.operation, got?.revision, got?.string()]).toEqual(['PUT', r2, 'dos']);
+    // Deleted: read as a DEL marker, and "no record" (0) writes over it.
+    await kv.delete(key);
+    expect((await io.kvGet(kv, key))?.operation).toBe('DEL');
+    const r3 = await io.kvWrite(kv, key, 'tres', 0);
+    expect((await io.kvGet(kv, key))?.revision).toBe(r3);
+    expect(await io.kvGet(kv, `${key}-none`)).toBeUndefined();
+  });
+
+  it('no stream for the subject (a headers-only 503): rejected at once, not after the timeout', async () => {
+    const io = createRunnerIO(nc, 5_000);
+    const r = await settle(io.publish(fake(), enc('x')));
+    expect(r.error?.message).toMatch(/no responders/);
+    expect(r.ms).toBeLessThan(2_000);
+  });
+
+  it('a reply arriving after its timeout was swept is not taken by a newer request', async () => {
+    const subject = fake();
+    let n = 0;
+    const sub = nc.subscribe(subject, {
+      callback: (_e, m) => {
+        const i = n++;
+        // The first request is answered late (after its timeout), the second at once: seq tells them apart.
+        if (i === 0) setTimeout(() => m.respond(ack(111)), 900);
+        else m.respond(ack(222));
+      },
+    });
+    await nc.flush();
+    const io = createRunnerIO(nc, 300);
+    const first = settle(io.publish(subject, enc('a')));
+    const firstR = await first;
+    expect(firstR.error?.message).toMatch(/no answer from JetStream/);
+    const second = await io.publish(subject, enc('b'));
+    expect(second.seq).toBe(222);
+    await new Promise((r) => setTimeout(r, 700)); // the late reply arrives and is dropped
+    const third = await io.publish(subject, enc('c'));
+    expect(third.seq).toBe(222);
+    sub.unsubscribe();
+  });
+
+  it("two runners on one connection never get each other's replies", async () => {
+    const subject = fake();
+    const sub = nc.subscribe(subject, {
+      callback: (_e, m) => {
+        const seq = Number(new TextDecoder().decode(m.data));
+        // Answers in reverse arrival order over a few ms, so replies interleave between the two runners.
+        setTimeout(() => m.respond(ack(seq)), 20 - (seq % 20));
+      },
+    });
+    await nc.flush();
+    const a = createRunnerIO(nc);
+    const b = createRunnerIO(nc);
+    const calls = Array.from({ length: 400 }, (_, i) =>
+      (i % 2 ? a : b).publish(subject, enc(String(i + 1))).then((x) => x.seq),
+    );
+    expect(await Promise.all(calls)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    sub.unsubscribe();
+  });
+
+  it('a server that does not answer: many requests time out together, and the next ones still work', async () => {
+    const silent = fake();
+    const sub = nc.subscribe(silent, { callback: () => undefined });
+    await nc.flush();
+    const io = createRunnerIO(nc, 400);
+    const t0 = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 500 }, () => settle(io.publish(silent, enc('x')))),
+    );
+    expect(results.every((r) => /no answer/.test(r.error?.message ?? ''))).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    sub.unsubscribe();
+    const kv = t.buckets.cancellations;
+    expect(await io.kvWrite(kv, `after-${Date.now()}`, 'v', 0)).toBeGreaterThan(0);
+  });
+
+  it('a burst of 10,000 acked publishes: every one stored once and answered', async () => {
+    const io = createRunnerIO(nc, 30_000);
+    const subject = t.names.evt('task', `burst${Date.now()}`);
+    const acks = await Promise.all(
+      Array.from({ length: 10_000 }, (_, i) => io.publish(subject, enc(String(i)))),
+    );
+    expect(new Set(acks.map((a) => a.seq)).size).toBe(10_000);
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(t.names.streams.evt, { subjects_filter: subject });
+    expect(info.state.subjects?.[subject]).toBe(10_000);
+  }, 60_000);
+
+  it('the connection closed while requests wait: they fail promptly instead of waiting out the timeout', async () => {
+    const own = await connect({ servers: TEST_NATS_URL });
+    const silent = fake();
+    const sub = nc.subscribe(silent, { callback: () => undefined });
+    await nc.flush();
+    const io = createRunnerIO(own, 60_000);
+    const waiting = Array.from({ length: 20 }, () => settle(io.publish(silent, enc('x'))));
+    await own.flush();
+    await own.close();
+    const results = await Promise.race([
+      Promise.all(waiting),
+      new Promise<'hung'>((r) => setTimeout(() => r('hung'), 3_000)),
+    ]);
+    expect(results).not.toBe('hung');
+    if (results !== 'hung') for (const r of results) expect(r.error).toBeInstanceOf(Error);
+    // And a call after the close fails at once too.
+    const late = await settle(io.publish(silent, enc('y')));
+    expect(late.error).toBeInstanceOf(Error);
+    expect(late.ms).toBeLessThan(1_000);
+    sub.unsubscribe();
+  });
+});
+
+describe('runner I/O across a NATS restart', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lucy-nats-io-'));
+  let port = 0;
+  let server: ChildProcess | undefined;
+  let nc: NatsConnection;
+
+  const listening = () =>
+    new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+  const startServer = async () => {
+    server = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
+    await waitFor(listening, { what: 'nats-server listening' });
+  };
+  const stopServer = async () => {
+    const s = server;
+    if (!s || s.exitCode !== null) return;
+    const exited = new Promise((r) => s.once('exit', r));
+    s.kill('SIGTERM');
+    await exited;
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    await startServer();
+    nc = await connect({
+      servers: `nats://127.0.0.1:${port}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'IO', subjects: ['io.>'] });
+    await new Kvm(nc).create('IOKV', { history: 1 });
+  }, 30_000);
+  afterAll(async () => {
+    await nc?.close();
+    await stopServer();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('requests during the outage fail within their timeout; after it the same I/O works again', async () => {
+    const io = createRunnerIO(nc, 1_000);
+    const kv = await new Kvm(nc).open('IOKV');
+    const r1 = await io.kvWrite(kv, 'k', 'uno', 0);
+    expect((await io.publish('io.a', enc('1'))).seq).toBe(1);
+
+    await stopServer();
+    const during = await settle(io.publish('io.a', enc('2')));
+    expect(during.error).toBeInstanceOf(Error);
+    expect(during.ms).toBeLessThan(3_000);
+
+    await startServer();
+    await waitFor(
+      async () => {
+        const r = await settle(io.kvGet(kv, 'k'));
+        return r.value?.revision === r1;
+      },
+      { what: 'the runner I/O answered after the restart', timeoutMs: 20_000 },
+    );
+    // A compare-and-set over the record read before the outage still works and still checks.
+    const r2 = await io.kvWrite(kv, 'k', 'dos', r1);
+    expect(r2).toBeGreaterThan(r1);
+    await expect(io.kvWrite(kv, 'k', 'tres', r1)).rejects.toThrow(CAS_LOST);
+    expect((await io.publish('io.a', enc('3'))).seq).toBeGreaterThan(1);
+  }, 60_000);
+});
