@@ -54,7 +54,9 @@ export const ADMIN_TOKEN_HEADER = 'lucy-admin-token';
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
 /**
- * The idempotency key of an Enqueue: the client's (bound to the task and the user, so two users' keys never meet),
+ * The idempotency key of an Enqueue: the client's (bound to the task, the user, the trigger and the flags, so two
+ * users' keys never meet and a key reused for a request asking something else — «forzar», «enviar e-mail» — is not
+ * taken for a retry of the first; the selection may differ, a retry of only the failed alumnos stays a retry),
  * or, when absent, a digest of everything the request asks (task, user, trigger, flags, the set of alumnos). A
  * request repeated within LUCY_CMD's duplicate window (10 minutes) is then a retry: its commands are not stored
  * again; past the window, or with another selection or flag, it is a new request.
@@ -62,7 +64,7 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export function enqueueKey(req: EnqueueRequest, clientKey = ''): string {
   const requestedBy = req.requestedBy.trim() || 'desconocido';
   const what = clientKey
-    ? ['client', clientKey, req.taskName, requestedBy]
+    ? ['client', clientKey, req.taskName, requestedBy, req.trigger, req.forzar, req.enviarEmail]
     : [
         'request',
         req.taskName,
