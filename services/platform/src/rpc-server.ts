@@ -410,6 +410,21 @@ export function authInterceptor(token: string): Interceptor {
   };
 }
 
+/**
+ * `RPC_TOKEN_DISABLED` read strictly: `1`/`true` disable the shared token, unset, empty, `0`/`false` keep it, and
+ * anything else (`yes`, `on`, ` 1`, a typo) stops the start — read as "keep the token", a mistyped flag would
+ * leave the master credential working while the operator believes it refused.
+ */
+export function tokenDisabledFromEnv(value: string | undefined): boolean {
+  const v = (value ?? '').toLowerCase();
+  if (v === '1' || v === 'true') return true;
+  if (v === '' || v === '0' || v === 'false') return false;
+  throw new Error(
+    `RPC_TOKEN_DISABLED=${JSON.stringify((value ?? '').slice(0, 40))} is not understood: use 1 or true (refuse the ` +
+      'shared token) or 0, false or nothing (keep it)',
+  );
+}
+
 /** Readiness: each dependency's name and state (`ok`, `error`, `timeout`); the cause goes to the log only. */
 async function readinessReport(
   checks: ReadinessCheck[],
@@ -543,8 +558,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
           logger.error({ reason: errorMessage(err) }, 'api keys file unreadable; keeping the keys last read'),
       })
     : undefined;
-  const tokenDisabled =
-    options.tokenDisabled ?? ['1', 'true'].includes((process.env.RPC_TOKEN_DISABLED ?? '').toLowerCase());
+  const tokenDisabled = options.tokenDisabled ?? tokenDisabledFromEnv(process.env.RPC_TOKEN_DISABLED);
   if (tokenDisabled && !apiKeys)
     throw new Error(
       'RPC_TOKEN_DISABLED needs RPC_API_KEYS_FILE: with the shared token refused and no keys nobody could call',
