@@ -1,6 +1,6 @@
 /**
  * Key rotation of the vault: re-seals every stored temporary password sealed with a key other than the current
- * one (LUCY_SECRET_KEY_ID). Run after adding the new key to LUCY_SECRET_KEYS and making it current; the old key can
+ * one (LUCY_SECRET_KEY_ID), and the Moodle token staff stored in the Configuración. Run after adding the new key to LUCY_SECRET_KEYS and making it current; the old key can
  * leave the keyring once this reports 0 left.
  */
 import {
@@ -14,6 +14,7 @@ import {
   z,
 } from '@lucy/platform';
 import { createVault, identityOrm } from './db/index.js';
+import { resealSettings } from './settings.js';
 
 await runMain(async () => {
   const env = parseEnv(
@@ -30,6 +31,8 @@ await runMain(async () => {
     const vault = createVault({ knex: orm.em.getKnex(), box, clock: () => new Date() });
     const count = await vault.resealAll();
     logger.info({ resealed: count, currentKeyId: box.currentKeyId }, 'credentials re-sealed');
+    const token = await resealSettings(orm.em.getKnex(), box);
+    logger.info({ resealed: token ? 1 : 0, currentKeyId: box.currentKeyId }, 'settings secrets re-sealed');
   } finally {
     await orm.close(true);
   }

@@ -106,7 +106,14 @@ export function createIdentitySettings(deps: {
 
   const apply = (r: Row | undefined) => {
     row = r;
-    token = r?.moodle_token_sealed ? deps.box.open(r.moodle_token_sealed, MOODLE_TOKEN_AAD) : undefined;
+    token = undefined;
+    if (!r?.moodle_token_sealed) return;
+    try {
+      token = deps.box.open(r.moodle_token_sealed, MOODLE_TOKEN_AAD);
+    } catch (err) {
+      // Its key left the keyring before a re-seal: the deployment's token is used, and the error says why.
+      deps.onError?.(err);
+    }
   };
   const load = async () => {
     apply((await table().where({ id: 1 }).first()) as Row | undefined);
@@ -161,4 +168,19 @@ export function createIdentitySettings(deps: {
       timer = undefined;
     },
   };
+}
+
+/** Key rotation: re-seals the stored Moodle token with the current key when another sealed it; true if it did. */
+export async function resealSettings(knex: Knex, box: SecretBox): Promise<boolean> {
+  const row = (await knex.withSchema('identity').table('configuracion').where({ id: 1 }).first()) as
+    Pick<Row, 'moodle_token_sealed'> | undefined;
+  const sealed = row?.moodle_token_sealed;
+  if (!sealed || !box.needsReseal(sealed)) return false;
+  const resealed = box.seal(box.open(sealed, MOODLE_TOKEN_AAD), MOODLE_TOKEN_AAD);
+  await knex
+    .withSchema('identity')
+    .table('configuracion')
+    .where({ id: 1, moodle_token_sealed: sealed })
+    .update({ moodle_token_sealed: resealed });
+  return true;
 }

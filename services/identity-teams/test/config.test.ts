@@ -3,11 +3,14 @@
  * (same rule, same data) and queues nothing; the settings staff own (batch limit, UPN prefix, Moodle token) are
  * stored, the token sealed and never returned, and the service reads each of them.
  */
+import { randomBytes } from 'node:crypto';
+import { createSecretBox } from '@lucy/platform';
 import { readStream } from '@lucy/testkit';
 import type { Alumno } from '@lucy/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUpn } from '../src/domain/account-names.js';
 import { preCheckAlumno } from '../src/domain/pre-check.js';
+import { createIdentitySettings, resealSettings } from '../src/settings.js';
 import { DOMAIN, startHarness, type Harness } from './harness.js';
 import { rejectionOf } from './support.js';
 
@@ -198,4 +201,36 @@ describe('PreCheck and the identity settings', () => {
     expect(seen).not.toContain(secret);
     expect(seen).not.toContain(h.moodle.token);
   }, 180_000);
+
+  it('a key rotation re-seals the stored token; a token no key opens falls back to the deployment’s, said', async () => {
+    const knex = h.service!.knex;
+    const k1 = randomBytes(32);
+    const k2 = randomBytes(32);
+    const old = createSecretBox({ keys: { a: k1 }, currentKeyId: 'a' });
+    const rotated = createSecretBox({ keys: { a: k1, b: k2 }, currentKeyId: 'b' });
+    const onlyNew = createSecretBox({ keys: { b: k2 }, currentKeyId: 'b' });
+    const defaults = {
+      batchLimit: 50,
+      upnPrefix: 'test-a',
+      upnDomain: DOMAIN,
+      moodleToken: 'del-despliegue',
+    };
+    const errors: unknown[] = [];
+    const s1 = createIdentitySettings({ knex, box: old, defaults, onError: (e) => errors.push(e) });
+    expect(await s1.update({ moodleToken: 'guardado-1', requestedBy: 'ana' }, new Date())).toEqual([]);
+    // Without the old key the stored token does not open: the deployment's is used and the error reported.
+    const lost = createIdentitySettings({ knex, box: onlyNew, defaults, onError: (e) => errors.push(e) });
+    await lost.load();
+    expect(lost.moodleToken).toBe('del-despliegue');
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).not.toContain('guardado-1');
+    // Re-sealed with the new key while both are in the keyring: then the new key alone opens it.
+    expect(await resealSettings(knex, rotated)).toBe(true);
+    expect(await resealSettings(knex, rotated)).toBe(false);
+    const after = createIdentitySettings({ knex, box: onlyNew, defaults });
+    await after.load();
+    expect(after.moodleToken).toBe('guardado-1');
+    // Stored again through the service, sealed with its own key.
+    await h.identity.updateConfiguracionIdentidad({ moodleToken: h.moodle.token, requestedBy: 'ana' });
+  });
 });
