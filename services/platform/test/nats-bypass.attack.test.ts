@@ -147,6 +147,37 @@ describe('deploy/nats/lucy-auth.conf against what subjects do not show', () => {
     },
   );
 
+  it('does not let a service forge an alumno event to an outside system through a KV push consumer', async () => {
+    const nc = await as('notifier');
+    const h = headers();
+    h.set('Lucy-Requested-By', 'rector@uni.edu.ar');
+    nc.publish('$KV.LUCY_LEASES.forged-evt', '{"alumno":{"id":"victima"},"eliminarCuentasExternas":true}', {
+      headers: h,
+    });
+    await nc.flush();
+    const r = await api(nc, '$JS.API.CONSUMER.CREATE.KV_LUCY_LEASES.xevt.$KV.LUCY_LEASES.forged-evt', {
+      stream_name: 'KV_LUCY_LEASES',
+      config: {
+        name: 'xevt',
+        deliver_subject: 'lucy.evt.alumno.deleted',
+        filter_subject: '$KV.LUCY_LEASES.forged-evt',
+        ack_policy: 'none',
+        deliver_policy: 'all',
+      },
+    });
+    // Subscribed after the consumer exists too (a reconnecting subscriber): nothing forged arrives either.
+    const sis = await as('sis');
+    const got: string[] = [];
+    sis.subscribe('lucy.evt.alumno.>', { callback: (_e, m) => got.push(m.string()) });
+    await sis.flush();
+    await new Promise((res) => setTimeout(res, 3000));
+    expect({ r, got, stored: await count('LUCY_EVT', 'lucy.evt.alumno.deleted') }).toEqual({
+      r,
+      got: [],
+      stored: 0,
+    });
+  });
+
   it('refuses an outside system an ephemeral consumer, a direct or stored-message get, a purge or a wider inbox', async () => {
     const nc = await as('sis');
     const eph = { stream_name: 'LUCY_CMD', config: { ack_policy: 'none', deliver_policy: 'all' } };
