@@ -4,7 +4,8 @@
  * of this test's own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { createTestNats, freePort, TEST_NATS_URL, waitFor, type TestNats } from 
 import { createRunnerIO } from '../src/runner-io.js';
 
 const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 const CAS_LOST = /wrong last sequence|key exists|10071/i;
 const enc = (s: string) => new TextEncoder().encode(s);
 const ack = (seq: number) => enc(JSON.stringify({ stream: 'FAKE', seq }));
@@ -231,4 +233,87 @@ describe('runner I/O across a NATS restart', () => {
     await expect(io.kvWrite(kv, 'k', 'tres', r1)).rejects.toThrow(CAS_LOST);
     expect((await io.publish('io.a', enc('3'))).seq).toBeGreaterThan(1);
   }, 60_000);
+});
+
+describe('runner I/O as a service user of deploy/nats/lucy-auth.conf (replies on its own inbox prefix)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lucy-nats-io-auth-'));
+  const passwords = {
+    admin: `p${randomBytes(16).toString('hex')}`,
+    svc: `p${randomBytes(16).toString('hex')}`,
+  };
+  let server: ChildProcess | undefined;
+  let url = '';
+  const conns: NatsConnection[] = [];
+  const as = async (user: 'admin' | 'identity-teams') => {
+    const nc = await connect({
+      servers: url,
+      user,
+      pass: user === 'admin' ? passwords.admin : passwords.svc,
+      ...(user === 'admin' ? {} : { inboxPrefix: '_INBOX_identity-teams' }),
+    });
+    conns.push(nc);
+    return nc;
+  };
+
+  beforeAll(async () => {
+    copyFileSync(join(ROOT, 'deploy', 'nats', 'lucy-auth.conf'), join(dir, 'lucy-auth.conf'));
+    const env: Record<string, string> = {};
+    for (const u of [
+      'TASK_TRACKER',
+      'SCHEDULER',
+      'INGEST_SIAL',
+      'IDENTITY_TEAMS',
+      'NOTIFIER',
+      'ADMIN',
+      'SIS',
+    ])
+      env[`LUCY_NATS_${u}_PASSWORD`] = u === 'ADMIN' ? passwords.admin : passwords.svc;
+    const port = await freePort();
+    url = `nats://127.0.0.1:${port}`;
+    writeFileSync(
+      join(dir, 'server.conf'),
+      `port: ${port}\nhost: 127.0.0.1\njetstream { store_dir: "${join(dir, 'js')}" }\ninclude ./lucy-auth.conf\n`,
+    );
+    server = spawn(NATS_BIN, ['-c', join(dir, 'server.conf')], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    const admin = await waitFor(() => as('admin').catch(() => undefined), {
+      what: 'nats-server with lucy-auth.conf',
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.add({ name: 'LUCY_EVT', subjects: ['lucy.evt.>'] });
+    await new Kvm(admin).create('LUCY_TASK_OUTCOMES', { history: 1 });
+    await new Kvm(admin).create('LUCY_CANCELLATIONS', { history: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    for (const nc of conns) await nc.close().catch(() => undefined);
+    const s = server;
+    if (s && s.exitCode === null) {
+      const exited = new Promise((r) => s.once('exit', r));
+      s.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('claims, compare-and-set failures, cancellation reads and event publishes all pass the permissions', async () => {
+    const nc = await as('identity-teams');
+    const io = createRunnerIO(nc, 3_000);
+    // As provisionBuckets opens them (create, which opens an existing bucket): direct gets on.
+    const outcomes = await new Kvm(nc).create('LUCY_TASK_OUTCOMES', { history: 1 });
+    const cancellations = await new Kvm(nc).create('LUCY_CANCELLATIONS', { history: 1 });
+    // Direct-get buckets: the runner's own requests are used, not the library's fallback.
+    expect((cancellations as unknown as { direct: boolean }).direct).toBe(true);
+    const r1 = await io.kvWrite(outcomes, 't1', 'running', 0);
+    await expect(io.kvWrite(outcomes, 't1', 'other', 0)).rejects.toThrow(CAS_LOST);
+    expect(await io.kvWrite(outcomes, 't1', 'succeeded', r1)).toBeGreaterThan(r1);
+    expect(await io.kvGet(cancellations, 't1')).toBeUndefined();
+    await (await new Kvm(await as('admin')).open('LUCY_CANCELLATIONS')).put('t1', 'por Ana');
+    const c = await io.kvGet(cancellations, 't1');
+    expect([c?.operation, c?.string()]).toEqual(['PUT', 'por Ana']);
+    expect((await io.publish('lucy.evt.task.succeeded', enc('x'))).seq).toBeGreaterThan(0);
+  }, 30_000);
 });
