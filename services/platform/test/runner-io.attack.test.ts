@@ -14,7 +14,17 @@ import { Kvm } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestNats, freePort, TEST_NATS_URL, waitFor, type TestNats } from '../../testkit/src/index.js';
+import { EliminarCuentaExternaCommandSchema } from '@lucy/proto';
+import {
+  connectNats,
+  createCommandPublisher,
+  createCommandWorker,
+  createNames,
+  provisionBuckets,
+  provisionStreams,
+} from '../src/index.js';
 import { createRunnerIO } from '../src/runner-io.js';
+import { testLogger } from '../../testkit/src/index.js';
 
 const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -232,6 +242,52 @@ describe('runner I/O across a NATS restart', () => {
     expect(r2).toBeGreaterThan(r1);
     await expect(io.kvWrite(kv, 'k', 'tres', r1)).rejects.toThrow(CAS_LOST);
     expect((await io.publish('io.a', enc('3'))).seq).toBeGreaterThan(1);
+  }, 60_000);
+
+  it('a frozen server (connected, answering nothing): a worker stop() with its I/O pending still returns', async () => {
+    const names = createNames('frozen');
+    const handles = await connectNats({ NATS_URL: `nats://127.0.0.1:${port}` }, testLogger(), 'frozen');
+    await provisionStreams(handles.jsm, names);
+    await provisionBuckets(handles.kvm, names);
+    const subject = 'lucy.cmd.identity.eliminar_cuenta_externa';
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => (entered = r));
+    const worker = createCommandWorker({
+      js: handles.js,
+      jsm: handles.jsm,
+      names,
+      logger: testLogger(),
+      durable: 'frozen_eliminar',
+      subject,
+      taskType: 'alumnos.tasks.eliminar_cuenta_externa',
+      schema: EliminarCuentaExternaCommandSchema,
+      worker: 'test/frozen',
+      drainTimeoutMs: 300,
+      handle: async ({ signal }) => {
+        entered();
+        await new Promise((r) => signal.addEventListener('abort', r));
+        throw new Error('stopped');
+      },
+    });
+    await worker.start();
+    await createCommandPublisher(handles.js, names).publish(
+      subject,
+      EliminarCuentaExternaCommandSchema,
+      { alumnoId: '0190a1b2-0000-7000-8000-000000000001', upn: 'x@y' },
+      { taskType: 'alumnos.tasks.eliminar_cuenta_externa', requestedBy: 'test', trigger: 'admin' },
+    );
+    await inHandler;
+    server!.kill('SIGSTOP');
+    try {
+      const r = await Promise.race([
+        settle(worker.stop()),
+        new Promise<'hung'>((res) => setTimeout(() => res('hung'), 25_000)),
+      ]);
+      expect(r).not.toBe('hung');
+    } finally {
+      server!.kill('SIGCONT');
+    }
+    await handles.nc.close();
   }, 60_000);
 });
 
