@@ -59,11 +59,22 @@ const toInfo = (a: Alumno): AlumnoInfo => ({
   emailInstitucional: a.emailInstitucional,
 });
 
-/** Unreachable or failing ingest-sial → TransientError (the task is retried); a refusal → PermanentError. */
+/**
+ * Unreachable or failing ingest-sial → TransientError (the task is retried); a refusal → PermanentError. A call cut
+ * off (Canceled: the HTTP/2 stream reset, as when ingest-sial is killed or restarts mid-call) is transient too: the
+ * fault suite found activations failed for good by an ingest-sial restart.
+ */
 function translate(err: unknown, what: string): Error {
   if (err instanceof ConnectError) {
     if (
-      [Code.Unavailable, Code.DeadlineExceeded, Code.Internal, Code.Unknown, Code.Aborted].includes(err.code)
+      [
+        Code.Unavailable,
+        Code.DeadlineExceeded,
+        Code.Internal,
+        Code.Unknown,
+        Code.Aborted,
+        Code.Canceled,
+      ].includes(err.code)
     ) {
       return new TransientError(`No se pudo consultar ${what} en ingest-sial (${err.rawMessage}).`, {
         cause: err,
