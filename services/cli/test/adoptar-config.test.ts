@@ -85,10 +85,13 @@ describe('adoptar pylucy: Configuración', () => {
       ['moodle_wstoken', 'vacío en pylucy'],
       ['EMAIL_HOST_PASSWORD (entorno de pylucy)', 'no está en la base: revíselo en el .env de pylucy'],
     ]);
-    expect(c.despliegue.find((d) => d.campo === 'account_prefix')).toMatchObject({
-      valor: 'a',
-      destino: expect.stringMatching(/IDENTITY_UPN_PREFIX/) as unknown,
+    expect(c.despliegue.find((d) => d.campo === 'rate_limit_teams')).toMatchObject({
+      valor: '10/min',
+      destino: expect.stringMatching(/GRAPH_WRITES_PER_WINDOW/) as unknown,
     });
+    // Batch size and prefix are identity-teams' own settings now: imported, not reported as deployment ones.
+    expect(c.despliegue.map((d) => d.campo)).not.toEqual(expect.arrayContaining(['batch_size']));
+    expect(c.despliegue.map((d) => d.campo)).not.toEqual(expect.arrayContaining(['account_prefix']));
     const ignorados = c.ignorado.map((i) => i.campo);
     expect(ignorados).toEqual(
       expect.arrayContaining([

@@ -148,6 +148,15 @@ describe('lucy adoptar pylucy', () => {
     // «Forzar carga completa» pending in pylucy: no checkpoint, the first run starts from the window.
     expect(campo('ultima_ingesta_aspirantes')?.despues).toBe('');
     expect(plan.configuracionIngesta.actualizados).toBeGreaterThan(0);
+    // Batch size and account prefix go to identity-teams' own settings (the stack starts with 50 and test-a).
+    expect(plan.configuracion.identidad.find((c) => c.campo === 'batch_size')).toMatchObject({
+      resultado: 'actualizado',
+      antes: '50',
+      despues: '20',
+    });
+    expect(plan.configuracion.identidad.find((c) => c.campo === 'account_prefix')?.resultado).toBe(
+      'sin_cambios',
+    );
     const plantilla = (t: string) => plan.configuracion.plantillas.find((p) => p.tipo === t);
     expect(plantilla('Bienvenida')?.resultado).toBe('creada');
     // A variable the notifier does not know: reported, not imported, not rewritten.
@@ -158,7 +167,7 @@ describe('lucy adoptar pylucy', () => {
     expect(plantilla('Credenciales de acceso')?.motivo).toMatch(/curso_favorito/);
     expect(plan.configuracion.ignorado.map((i) => i.campo)).toContain('rate_limit_uti');
     expect(plan.configuracion.despliegue.map((d) => d.campo)).toEqual(
-      expect.arrayContaining(['batch_size', 'rate_limit_teams', 'account_prefix', 'moodle_base_url']),
+      expect.arrayContaining(['rate_limit_teams', 'moodle_base_url', 'email_from']),
     );
     expect(plan.configuracion.secretos.find((x) => x.campo === 'teams_client_secret')?.estado).toBe(
       'configurado en pylucy',
@@ -229,6 +238,11 @@ describe('lucy adoptar pylucy', () => {
     expect(time(config.ultima_ingesta_preinscriptos)).toBe(time(pc[0]!.ultima_ingesta_preinscriptos));
     expect(config.ultima_ingesta_aspirantes).toBeNull();
     expect(config.actualizado_por).toMatch(/^adopción de pylucy/);
+    const identidad = await rpc(
+      `${s.cliEnv.LUCY_IDENTITY_URL}/lucy.identity.v1.IdentityService/GetConfiguracionIdentidad`,
+      {},
+    );
+    expect(identidad.configuracion).toMatchObject({ loteMaximo: 20, prefijoUpn: 'test-a' });
     // The templates: one new version per planned one, attributed to the adoption; the credentials one untouched.
     const adopted = versiones.filter((v) => v.origen === 'adopción de pylucy');
     expect(adopted.length).toBe(plan.plantillas.creados);
@@ -257,6 +271,7 @@ describe('lucy adoptar pylucy', () => {
     expect(r.code, r.stderr).toBe(0);
     const again = report(r.stdout);
     expect(again.configuracionIngesta.actualizados).toBe(0);
+    expect(again.configuracion.identidad.every((c) => c.resultado === 'sin_cambios')).toBe(true);
     expect(again.plantillas.creados).toBe(0);
     expect(await configState()).toEqual(state);
 

@@ -47,6 +47,8 @@ export interface AdoptionReport {
 export interface ConfigReport {
   /** Ingestion settings handed to ingest-sial (IngestService.ImportConfiguracion), one line per setting. */
   ingesta: { campo: string; antes: string; despues: string; resultado: string; motivo: string }[];
+  /** Identity settings handed to identity-teams (IdentityService.UpdateConfiguracionIdentidad). */
+  identidad: { campo: string; antes: string; despues: string; resultado: string; motivo: string }[];
   /** E-mail subjects and templates handed to the notifier (NotifierService.ImportPlantillas). */
   plantillas: {
     tipo: string;
@@ -69,6 +71,7 @@ export interface ConfigReport {
 /** An empty {@link ConfigReport}. */
 export const emptyConfigReport = (): ConfigReport => ({
   ingesta: [],
+  identidad: [],
   plantillas: [],
   despliegue: [],
   ignorado: [],
@@ -115,11 +118,6 @@ export function configReport(row: Record<string, unknown>): ConfigReport {
   });
   out.despliegue.push(
     {
-      campo: 'batch_size',
-      valor: str(row.batch_size),
-      destino: 'IDENTITY_BATCH_LIMIT de identity-teams (en pylucy, Tareas por pasada de la cola)',
-    },
-    {
       campo: 'rate_limit_teams',
       valor: `${str(row.rate_limit_teams)}/min`,
       destino: 'GRAPH_WRITES_PER_WINDOW y GRAPH_WRITE_WINDOW_MS de identity-teams',
@@ -128,11 +126,6 @@ export function configReport(row: Record<string, unknown>): ConfigReport {
       campo: 'rate_limit_moodle',
       valor: `${str(row.rate_limit_moodle)}/min`,
       destino: 'IDENTITY_CONCURRENCY de identity-teams',
-    },
-    {
-      campo: 'account_prefix',
-      valor: str(row.account_prefix),
-      destino: 'IDENTITY_UPN_PREFIX de identity-teams',
     },
     {
       campo: 'teams_tenant_id',
@@ -247,6 +240,14 @@ export function renderReport(r: AdoptionReport): string {
         c.resultado === 'actualizado'
           ? `${shownValue(c.antes) || '—'} → ${shownValue(c.despues) || '—'}`
           : shownValue(c.antes) || '—';
+      s += `  ${c.resultado.padEnd(12)} ${c.campo}: ${change}${c.motivo ? ` (${c.motivo})` : ''}\n`;
+    }
+  }
+  if (cfg.identidad.length) {
+    s += '\nConfiguración de identidad → identity-teams (lote máximo, prefijo de las cuentas):\n';
+    for (const c of cfg.identidad) {
+      const change =
+        c.resultado === 'actualizado' ? `${c.antes || '—'} → ${c.despues || '—'}` : c.antes || '—';
       s += `  ${c.resultado.padEnd(12)} ${c.campo}: ${change}${c.motivo ? ` (${c.motivo})` : ''}\n`;
     }
   }

@@ -481,6 +481,7 @@ export async function adoptPylucy(
           motivo: r.motivo,
         });
       }
+      await importIdentidad(config);
       cb.add(1);
       const plantillas = plantillasDe(config);
       if (plantillas.length) {
@@ -522,6 +523,59 @@ export async function adoptPylucy(
       if (n > 0) report.noImportado.push({ tabla: table, cantidad: n, que: what });
     }
     return report;
+
+    /**
+     * pylucy's batch size and account prefix → identity-teams' own settings, through UpdateConfiguracionIdentidad,
+     * with the adoption's rules: a value already equal is left alone (a re-run writes nothing), and once staff
+     * changed these settings in Lucy Tasks a differing value is reported and kept.
+     */
+    async function importIdentidad(row: Record<string, unknown>): Promise<void> {
+      const { configuracion: actual } = await identityRpc.getConfiguracionIdentidad({});
+      if (!actual) return;
+      const by = actual.actualizadoPor.trim();
+      const byStaff = by !== '' && !by.startsWith('adopción de pylucy');
+      const lote = typeof row.batch_size === 'number' ? row.batch_size : Number(row.batch_size);
+      const prefijo = typeof row.account_prefix === 'string' ? row.account_prefix.trim() : '';
+      const change: { loteMaximo?: number; prefijoUpn?: string } = {};
+      const settings: [string, string, string, string, () => void][] = [];
+      if (Number.isInteger(lote) && lote > 0)
+        settings.push([
+          'batch_size',
+          String(actual.loteMaximo),
+          String(Math.min(lote, 500)),
+          lote > 500 ? 'pylucy tenía más de 500; se importa 500, el máximo de Lucy Tasks.' : '',
+          () => (change.loteMaximo = Math.min(lote, 500)),
+        ]);
+      if (prefijo)
+        settings.push([
+          'account_prefix',
+          actual.prefijoUpn,
+          prefijo,
+          '',
+          () => (change.prefijoUpn = prefijo),
+        ]);
+      for (const [campo, antes, despues, nota, apply] of settings) {
+        let resultado = 'actualizado';
+        let motivo = nota;
+        if (antes === despues) {
+          resultado = 'sin_cambios';
+          motivo = '';
+        } else if (byStaff) {
+          resultado = 'omitido';
+          motivo = `Lucy Tasks tiene otro valor, puesto por ${by}: no se sobrescribe.`;
+        } else apply();
+        bump(report.configuracionIngesta, resultado, motivo);
+        report.configuracion.identidad.push({
+          campo,
+          antes,
+          despues: resultado === 'actualizado' ? despues : antes,
+          resultado,
+          motivo,
+        });
+      }
+      if (!dryRun && Object.keys(change).length > 0)
+        await identityRpc.updateConfiguracionIdentidad({ ...change, requestedBy });
+    }
   } finally {
     await snap.close();
   }

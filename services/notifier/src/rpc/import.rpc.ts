@@ -19,7 +19,7 @@ import {
   variablesOf,
   type TipoEmailConocido,
 } from '../domain/index.js';
-import { guardarVersion, listVersiones, loadPlantilla, type PlantillaCache } from '../db/index.js';
+import { guardarVersion, listVersiones, loadPlantilla, tipoToDb, type PlantillaCache } from '../db/index.js';
 
 /** The `origen` of a version stored by the adoption. */
 export const ADOPTION_ORIGIN = 'adopción de pylucy';
@@ -65,20 +65,35 @@ export function createImportPlantillasRpc(
 
       const results: ResultInit[] = [];
       for (const p of req.plantillas) {
+        // Checked and stored under the kind's row lock: a run killed mid-call (whose call the notifier finishes)
+        // and the next run cannot both find the template new and store it twice.
+        const result = await knex.transaction(async (trx) => {
+          if (!req.dryRun)
+            await trx.raw('select 1 from notify.plantilla where tipo = ? for update', [
+              tipoToDb(p.tipo as TipoEmailConocido),
+            ]);
+          return importOne(trx, p);
+        });
+        // Told once committed, so the worker's cache cannot reload the previous version in between.
+        if (result.version) deps.plantillas?.forget(p.tipo as TipoEmailConocido);
+        results.push(result);
+      }
+      return { results };
+
+      async function importOne(trx: Knex, p: (typeof req.plantillas)[number]): Promise<ResultInit> {
         const tipo = p.tipo as TipoEmailConocido;
         const nombre = nombreTipoEmail(tipo);
-        const current = await loadPlantilla(knex, tipo);
+        const current = await loadPlantilla(trx, tipo);
         const asunto = p.asunto.trim() ? p.asunto : (current?.asunto ?? '');
         const cuerpo = p.cuerpo.trim() ? p.cuerpo : (current?.cuerpo ?? '');
         const unknown = unknownVariables(tipo, asunto, cuerpo);
         if (unknown.length > 0) {
-          results.push({
+          return {
             tipo,
             resultado: 'omitida',
             motivo: `usa variables que el correo «${nombre}» no ofrece (${unknown.map((u) => `{${u}}`).join(', ')}): no se importa ni se cambia sola; adáptela en el admin (Plantillas).`,
             variablesDesconocidas: unknown,
-          });
-          continue;
+          };
         }
         let prepared;
         try {
@@ -86,12 +101,11 @@ export function createImportPlantillasRpc(
           prepared = prepararPlantilla({ tipo, asunto, cuerpo, cuerpoTexto: current?.cuerpoTexto ?? '' });
         } catch (err) {
           if (!(err instanceof ValidationError)) throw err;
-          results.push({
+          return {
             tipo,
             resultado: 'omitida',
             motivo: `el notifier la rechaza: ${err.fields.map((f) => f.message).join('; ')}. No se importa; corríjala en el admin (Plantillas).`,
-          });
-          continue;
+          };
         }
         const same = (v: { asunto: string; cuerpo: string; cuerpoTexto: string }) =>
           v.asunto === prepared.asunto &&
@@ -99,33 +113,28 @@ export function createImportPlantillasRpc(
           v.cuerpoTexto === prepared.cuerpoTexto;
         const avisos = prepared.avisos.length ? ` Al guardarla: ${prepared.avisos.join('; ')}.` : '';
         if (current && same(current)) {
-          results.push({
+          return {
             tipo,
             resultado: 'sin_cambios',
             motivo: `igual a la versión actual (${current.version}).`,
-          });
-          continue;
+          };
         }
-        const adopted = (await listVersiones(knex, tipo)).find(
-          (v) => v.origen === ADOPTION_ORIGIN && same(v),
-        );
+        const adopted = (await listVersiones(trx, tipo)).find((v) => v.origen === ADOPTION_ORIGIN && same(v));
         if (adopted) {
-          results.push({
+          return {
             tipo,
             resultado: 'sin_cambios',
             motivo: `ya importada como versión ${adopted.version}; la actual (${current?.version ?? '—'}) es un cambio posterior hecho en Lucy Tasks y se conserva.`,
-          });
-          continue;
+          };
         }
         if (req.dryRun) {
-          results.push({
+          return {
             tipo,
             resultado: 'creada',
             motivo: `nueva versión sobre la ${current?.version ?? '—'}.${avisos}`,
-          });
-          continue;
+          };
         }
-        const saved = await guardarVersion(knex, {
+        const saved = await guardarVersion(trx, {
           tipo,
           asunto: prepared.asunto,
           cuerpo: prepared.cuerpo,
@@ -134,15 +143,13 @@ export function createImportPlantillasRpc(
           origen: ADOPTION_ORIGIN,
           ahora: clock(),
         });
-        deps.plantillas?.forget(tipo);
-        results.push({
+        return {
           tipo,
           resultado: 'creada',
           version: saved.version,
           motivo: `versión ${saved.version} (la anterior, ${current?.version ?? '—'}, se puede restaurar).${avisos}`,
-        });
+        };
       }
-      return { results };
     },
   };
 }
