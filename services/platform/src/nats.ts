@@ -165,13 +165,20 @@ export function streamConfigs(names: Names, replicas = 1): StreamConfig[] {
 
 /**
  * Creates the streams LUCY_CMD, LUCY_EVT and LUCY_DLQ, or updates them to the expected configuration; safe to
- * call from every service at every start. An existing stream is updated to `replicas` (JetStream scales it).
+ * call from every service at every start. An existing stream is updated to `replicas` (JetStream scales it), only
+ * when its configuration differs. Under deploy/nats/lucy-auth.conf services may not update a stream (an update
+ * can wipe it, with tiny limits, or seal it for good), so a refused update keeps the stream as it is: the operator
+ * applies a changed configuration with the admin user (docs/deploy.md).
  */
 export async function provisionStreams(jsm: JetStreamManager, names: Names, replicas = 1): Promise<void> {
   for (const cfg of streamConfigs(names, replicas)) {
     try {
-      await jsm.streams.info(cfg.name);
-      await jsm.streams.update(cfg.name, cfg);
+      const current = (await jsm.streams.info(cfg.name)).config as unknown as Record<string, unknown>;
+      const same = Object.entries(cfg).every(([k, v]) => JSON.stringify(current[k]) === JSON.stringify(v));
+      if (!same)
+        await jsm.streams.update(cfg.name, cfg).catch((err: unknown) => {
+          if (!/Permissions Violation/i.test(String(err))) throw err;
+        });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {

@@ -168,7 +168,7 @@ describe('deploy/nats/lucy-auth.conf against what subjects do not show', () => {
     // Subscribed after the consumer exists too (a reconnecting subscriber): nothing forged arrives either.
     const sis = await as('sis');
     const got: string[] = [];
-    sis.subscribe('lucy.evt.alumno.>', { callback: (_e, m) => got.push(m.string()) });
+    sis.subscribe('lucy.evt.alumno.>', { callback: (_e, m) => void got.push(m.string()) });
     await sis.flush();
     await new Promise((res) => setTimeout(res, 3000));
     expect({ r, got, stored: await count('LUCY_EVT', 'lucy.evt.alumno.deleted') }).toEqual({
@@ -176,6 +176,39 @@ describe('deploy/nats/lucy-auth.conf against what subjects do not show', () => {
       got: [],
       stored: 0,
     });
+  });
+
+  it.each(SERVICES)('%s cannot wipe or seal a stream or bucket by updating its limits', async (user) => {
+    const admin = await jetstreamManager(await as('admin'));
+    await jetstream(await as('admin')).publish('lucy.cmd.notify.keep', '{}');
+    await jetstream(await as('admin')).publish('lucy.cmd.notify.keep', '{}');
+    const before = await count('LUCY_CMD');
+    const jsm = await jetstreamManager(await as(user), { timeout: 3000 });
+    const cfg = (await admin.streams.info('LUCY_CMD')).config;
+    const tries = [
+      { ...cfg, max_msgs: 1 },
+      { ...cfg, max_bytes: 1 },
+      { ...cfg, max_msgs_per_subject: 1 },
+      { ...cfg, sealed: true },
+      { ...cfg, subjects: ['lucy.cmd.nothing'] },
+    ];
+    const results = [];
+    for (const t of tries) results.push(await _outcome(jsm.streams.update('LUCY_CMD', t)));
+    const kvCfg = (await admin.streams.info('KV_LUCY_LEASES')).config;
+    results.push(await _outcome(jsm.streams.update('KV_LUCY_LEASES', { ...kvCfg, max_msgs: 1 })));
+    const after = await admin.streams.info('LUCY_CMD');
+    expect({
+      results,
+      messages: after.state.messages,
+      sealed: after.config.sealed,
+      subjects: after.config.subjects,
+    }).toEqual({
+      results,
+      messages: before,
+      sealed: false,
+      subjects: ['lucy.cmd.>'],
+    });
+    for (const r of results) expect(r).toMatch(/Permissions Violation/);
   });
 
   it('refuses an outside system an ephemeral consumer, a direct or stored-message get, a purge or a wider inbox', async () => {
