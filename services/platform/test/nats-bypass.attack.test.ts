@@ -211,6 +211,21 @@ describe('deploy/nats/lucy-auth.conf against what subjects do not show', () => {
     for (const r of results) expect(r).toMatch(/Permissions Violation/);
   });
 
+  it('lets no service wipe a stream by a rollup header or by re-creating it with other limits', async () => {
+    await jetstream(await as('admin')).publish('lucy.cmd.notify.keep2', '{}');
+    const before = await count('LUCY_CMD');
+    const nc = await as('task-tracker'); // may publish any command
+    const h = headers();
+    h.set('Nats-Rollup', 'all');
+    expect(await _outcome(jetstream(nc).publish('lucy.cmd.notify.keep2', '{}', { headers: h }))).toMatch(
+      /rollup/i,
+    );
+    const jsm = await jetstreamManager(await as('notifier'), { timeout: 3000 });
+    const cfg = (await (await jetstreamManager(await as('admin'))).streams.info('LUCY_CMD')).config;
+    expect(await _outcome(jsm.streams.add({ ...cfg, max_msgs: 1 }))).toMatch(/already in use/);
+    expect(await count('LUCY_CMD')).toBe(before);
+  });
+
   it('refuses an outside system an ephemeral consumer, a direct or stored-message get, a purge or a wider inbox', async () => {
     const nc = await as('sis');
     const eph = { stream_name: 'LUCY_CMD', config: { ack_policy: 'none', deliver_policy: 'all' } };
