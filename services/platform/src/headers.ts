@@ -92,7 +92,10 @@ export function taskHeaders(
 
 /** Reads one header, or undefined. */
 export function header(h: MsgHdrs | undefined, name: string): string | undefined {
-  const v = h?.get(name);
+  // Any publisher (a raw client in another language) may put NUL or other control characters in a value; what is
+  // read here is shown to staff and stored (PostgreSQL refuses a NUL), so they are dropped.
+  // eslint-disable-next-line no-control-regex
+  const v = h?.get(name)?.replace(/[\u0000-\u001f\u007f]/g, '');
   return v ? v : undefined;
 }
 
