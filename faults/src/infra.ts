@@ -135,7 +135,7 @@ process.on('exit', () => {
 // A signal ends the suite through process.exit, so the hook above kills every group it started.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
-    process.stderr.write(`[faults] ${sig}: stopping every process the suite started\n`);
+    if (groups.size > 0) process.stderr.write(`[faults] ${sig}: stopping every process the suite started\n`);
     process.exit(130);
   });
 }
