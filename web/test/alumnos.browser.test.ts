@@ -410,6 +410,39 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await shot('alumnos-filtro-carrera');
   });
 
+  it('queues a password reset asked twice on purpose twice, and a confirmation posted twice once', async () => {
+    await login('operador', 'secreto-de-operacion-1');
+    const a = conEmail[2]!;
+    const reset = async () => {
+      await open(`/admin/alumnos/alumno/?q=${a.dni}`);
+      await page.check(`#alumnos tr[data-id="${a.id}"] input[type=checkbox]`);
+      await page.selectOption('#accion', { label: '🔄 Generar contraseña y enviar correo' });
+      await page.click('#revisar');
+      await shows('#revision');
+      const clave = await page.locator('#revision input[name="clave"]').inputValue();
+      await page.click('#confirmar-accion');
+      await shows('#resultado');
+      expect((await page.locator('#resultado-h').textContent())?.trim()).toBe('📋 1 tarea programada');
+      const href = await page.locator('#resultado a[href^="/admin/alumnos/tarea/"]').getAttribute('href');
+      return { clave, href: href! };
+    };
+    // Staff reset the password again on purpose (the first e-mail was lost): a new Tarea, not «ya programada».
+    const first = await reset();
+    const second = await reset();
+    expect(second.clave).not.toBe(first.clave);
+    expect(second.href).not.toBe(first.href);
+    // The same confirmation sent again (a double click, a resent form): the Tarea of the first, nothing new.
+    const again = await postByHand('/admin/alumnos/alumno/?/ejecutar', [
+      ['accion', 'resetear'],
+      ['clave', second.clave],
+      ['ids', a.id],
+    ]);
+    expect(again.status).toBe(200);
+    const body = await again.text();
+    expect(body).toContain(second.href.split('/').at(-2)!);
+    expect(body).not.toContain(first.href.split('/').at(-2)!);
+  });
+
   it('warns above 50 alumnos and queues nothing beyond the configured limit', async () => {
     const total = (await alumnos({ estados: ['ESTADO_ASPIRANTE'] })).length;
     expect(total, 'aspirantes in the SIAL fake').toBeGreaterThan(55);

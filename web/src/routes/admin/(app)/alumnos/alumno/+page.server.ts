@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fail } from '@sveltejs/kit';
 import { getApp } from '$lib/server/app';
 import {
@@ -179,6 +180,9 @@ export const actions: Actions = {
         checks: r.checks,
         excedeLote: ids.length > LOTE_RECOMENDADO,
         loteMaximo: r.loteMaximo,
+        // The confirmation's idempotency key: a double submit of this confirmation queues nothing twice, while
+        // reviewing again (a second password reset on purpose) is a new request, not a retry of this one.
+        clave: randomUUID(),
       },
     };
   },
@@ -191,16 +195,20 @@ export const actions: Actions = {
     if (ids.length > LOTE_RECOMENDADO && field(form, 'confirmar_lote', 5) !== 'si')
       return fail(400, { message: AVISO_LOTE });
     const { services, audit } = await getApp();
+    const clave = field(form, 'clave', 64);
     // Enqueue applies the pre-checks itself (the same rule as PreCheck) and answers per alumno.
     const [q, alumnos] = await Promise.all([
       services.call('identity-teams', () =>
-        services.identity.enqueue({
-          alumnoIds: ids,
-          taskName: ACCIONES[accion].task,
-          requestedBy: staff.username,
-          enviarEmail: ACCIONES[accion].enviarEmail,
-          forzar,
-        }),
+        services.identity.enqueue(
+          {
+            alumnoIds: ids,
+            taskName: ACCIONES[accion].task,
+            requestedBy: staff.username,
+            enviarEmail: ACCIONES[accion].enviarEmail,
+            forzar,
+          },
+          UUID.test(clave) ? { headers: { 'idempotency-key': clave } } : undefined,
+        ),
       ),
       nombres(ids),
     ]);
