@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { TipoEmail, TipoIngesta } from '@lucy/proto';
 import { plantillasDe, ventanasDe } from '../src/commands/adoptar-pylucy.js';
-import { configReport, renderReport, type AdoptionReport } from '../src/commands/adoptar-report.js';
+import { configReport, emptyReport, renderReport } from '../src/commands/adoptar-report.js';
 
 const t = (iso: string) => new Date(iso);
 
@@ -105,25 +105,7 @@ describe('adoptar pylucy: Configuración', () => {
     for (const i of c.ignorado) expect(i.motivo.length).toBeGreaterThan(10);
     expect(c.otros.join('\n')).toMatch(/aspirantes_forzar_carga_completa/);
 
-    const kind = () => ({ creados: 0, actualizados: 0, sin_cambios: 0, omitidos: 0, motivos: {} });
-    const report: AdoptionReport = {
-      modo: 'simulacion',
-      historialDias: 90,
-      pylucy: {},
-      alumnos: kind(),
-      cuentas: kind(),
-      tareasPeriodicas: kind(),
-      tareas: kind(),
-      logs: kind(),
-      configuracionIngesta: kind(),
-      plantillas: kind(),
-      passwords: { cantidad: 0, alumnos: [] },
-      tareasInterrumpidas: 0,
-      tiposNoDefinidos: {},
-      tareasPeriodicasDetalle: [],
-      configuracion: c,
-      noImportado: [],
-    };
+    const report = { ...emptyReport('simulacion', 90), configuracion: c };
     const text = renderReport(report);
     expect(text).toMatch(/GRAPH_CLIENT_SECRET de identity-teams/);
     expect(text).toMatch(/Configuración de despliegue/);

@@ -69,6 +69,36 @@ export interface ConfigReport {
 }
 
 /** An empty {@link ConfigReport}. */
+const emptyKind = (): KindCounts => ({
+  creados: 0,
+  actualizados: 0,
+  sin_cambios: 0,
+  omitidos: 0,
+  motivos: {},
+});
+
+/** A report with nothing counted yet: what an adoption fills in as it goes. */
+export function emptyReport(modo: AdoptionReport['modo'], historialDias: number): AdoptionReport {
+  return {
+    modo,
+    historialDias,
+    pylucy: {},
+    alumnos: emptyKind(),
+    cuentas: emptyKind(),
+    tareasPeriodicas: emptyKind(),
+    tareas: emptyKind(),
+    logs: emptyKind(),
+    configuracionIngesta: emptyKind(),
+    plantillas: emptyKind(),
+    passwords: { cantidad: 0, alumnos: [] },
+    tareasInterrumpidas: 0,
+    tiposNoDefinidos: {},
+    tareasPeriodicasDetalle: [],
+    configuracion: emptyConfigReport(),
+    noImportado: [],
+  };
+}
+
 export const emptyConfigReport = (): ConfigReport => ({
   ingesta: [],
   identidad: [],

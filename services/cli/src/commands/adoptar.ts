@@ -47,7 +47,7 @@ import {
 } from './adoptar-pylucy.js';
 import {
   configReport,
-  emptyConfigReport,
+  emptyReport,
   renderReport,
   type AdoptionReport,
   type KindCounts,
@@ -96,7 +96,6 @@ interface AdoptarOptions {
   historialDias: string;
 }
 
-const kind = (): KindCounts => ({ creados: 0, actualizados: 0, sin_cambios: 0, omitidos: 0, motivos: {} });
 const bump = (k: KindCounts, resultado: string, motivo = '') => {
   if (/^cread/.test(resultado)) k.creados++;
   else if (/^actualizad/.test(resultado)) k.actualizados++;
@@ -197,24 +196,7 @@ export async function adoptPylucy(
     for (const t of ['alumnos_alumno', 'alumnos_tarea', 'alumnos_log', 'django_celery_beat_periodictask']) {
       if (!snap.tables.has(t)) throw new Error(`--desde: la base no parece de pylucy (falta la tabla ${t}).`);
     }
-    const report: AdoptionReport = {
-      modo: dryRun ? 'simulacion' : 'aplicado',
-      historialDias: options.historialDias,
-      pylucy: {},
-      alumnos: kind(),
-      cuentas: kind(),
-      tareasPeriodicas: kind(),
-      tareas: kind(),
-      logs: kind(),
-      configuracionIngesta: kind(),
-      plantillas: kind(),
-      passwords: { cantidad: 0, alumnos: [] },
-      tareasInterrumpidas: 0,
-      tiposNoDefinidos: {},
-      tareasPeriodicasDetalle: [],
-      configuracion: emptyConfigReport(),
-      noImportado: [],
-    };
+    const report = emptyReport(dryRun ? 'simulacion' : 'aplicado', options.historialDias);
 
     // ---- alumnos and accounts ------------------------------------------------------------------------------
     const totalAlumnos = await countRows(snap, 'alumnos_alumno');
