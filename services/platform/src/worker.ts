@@ -700,13 +700,12 @@ export function createCommandWorker<D extends DescMessage>(options: CommandWorke
           );
           return undefined;
         }
-        if (
-          prev?.state === 'running' &&
-          prev.worker !== options.worker &&
-          Date.now() - Date.parse(prev.at) < ackWaitMs + heartbeatMs
-        ) {
-          // Another live process runs it (its heartbeats are fresh): hand this delivery back for later.
-          nakAll(r, ackWaitMs);
+        const staleInMs = prev ? ackWaitMs + heartbeatMs - (Date.now() - Date.parse(prev.at)) : 0;
+        if (prev?.state === 'running' && prev.worker !== options.worker && staleInMs > 0) {
+          // Another process runs it (its heartbeats are fresh): hand this delivery back until its claim would go
+          // stale. A live process heartbeats meanwhile (then it is handed back again); a killed one's claim is
+          // stale by then and this process takes the task over — after about one ack wait since the kill, not two.
+          nakAll(r, Math.min(ackWaitMs, Math.max(100, staleInMs + 50)));
           r.settled = true;
           outcome('running_elsewhere');
           mlog.info({ worker: prev.worker }, 'task running in another process; delivery handed back');

@@ -15,13 +15,16 @@ import {
   createCommandPublisher,
   createCommandWorker,
   H,
+  openRunnerBuckets,
   readConsumerPosition,
   readTaskOutcome,
   taskIdFromDelivery,
   TransientError,
+  uuidv7,
   type CommandWorker,
   type CommandWorkerOptions,
   type HandlerResult,
+  type TaskOutcomeRecord,
 } from '../src/index.js';
 
 type Schema = typeof EliminarCuentaExternaCommandSchema;
@@ -166,6 +169,37 @@ describe('consumer runner: one execution per task, whatever the timing', () => {
     expect(succeeded).toHaveLength(1);
     expect(Number(fromBinary(TaskSucceededSchema, succeeded[0]!.data).cantidadEntidades)).toBe(7);
   });
+
+  it('takes over a task whose process died as soon as its claim goes stale, not a whole ack wait later', async () => {
+    // A process claimed the task and was killed: its record says `running`, its last heartbeat 10 s ago. With a
+    // 10 s ack wait the claim goes stale at 10 s + one heartbeat (3.3 s); handing the delivery back for a whole
+    // ack wait instead ran it only ~10 s later (and two ack waits after the kill in production).
+    const ackWaitMs = 10_000;
+    const taskId = uuidv7();
+    const { outcomes } = await openRunnerBuckets(t.handles.js, t.names);
+    const dead: TaskOutcomeRecord = {
+      attempt: 1,
+      run: 'run-of-the-killed-process',
+      worker: 'test/killed',
+      state: 'running',
+      at: new Date(Date.now() - ackWaitMs).toISOString(),
+    };
+    await outcomes.create(taskId, JSON.stringify(dead));
+    let ranAt = 0;
+    await startWorker(
+      'takeover',
+      async () => {
+        ranAt = Date.now();
+      },
+      { concurrency: 1, ackWaitMs },
+    );
+    const publishedAt = Date.now();
+    await publish('takeover', 'to1', { taskId });
+    await waitFor(async () => (await events('succeeded', taskId)).length === 1, { timeoutMs: 20_000 });
+    expect(ranAt - publishedAt).toBeLessThan(7_000);
+    // The killed run used up its attempt: this is the second.
+    expect((await readTaskOutcome(outcomes, taskId))?.record.attempt).toBe(2);
+  }, 30_000);
 
   it('does not count a failed publish of succeeded as a failure: the next delivery reports it, not re-runs it', async () => {
     let runs = 0;
