@@ -142,6 +142,21 @@ describe('lucy cuentas, as a process against a running identity-teams', () => {
     expect((await h.waitOutcome(reset[0]!.tarea)).kind).toBe('succeeded');
     expect(h.graph.user(upnOf(a))?.passwordProfile?.password).not.toBe(before);
 
+    // Asked again on purpose: a new request, a new Tarea. The same --clave twice: a retry, the first one's Tarea.
+    const resetear = async (...args: string[]) =>
+      json<{ estado: string; tarea: string }[]>(
+        await lucy(['--json', 'cuentas', 'resetear', a.id, ...args]),
+      )[0]!;
+    const second = await resetear();
+    expect(second.estado).toBe('programada');
+    expect(second.tarea).not.toBe(reset[0]!.tarea);
+    const keyed = await resetear('--clave', 'reintento-0001');
+    const retried = await resetear('--clave', 'reintento-0001');
+    expect(retried.tarea).toBe(keyed.tarea);
+    expect(keyed.tarea).not.toBe(second.tarea);
+    for (const t of [second.tarea, keyed.tarea]) expect((await h.waitOutcome(t)).kind).toBe('succeeded');
+    expect((await lucy(['cuentas', 'resetear', a.id, '--clave', 'con espacio'])).stderr).toContain('--clave');
+
     const del = await lucy(['cuentas', 'eliminar', a.id, '--motivo', 'baja pedida']);
     expect(del.status, del.stderr).toBe(0);
     const taskId = /^Tarea ([0-9a-f-]{36}): eliminar (\S+)$/m.exec(del.stdout);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { IdentityService, type CuentaExterna } from '@lucy/proto';
@@ -46,15 +47,23 @@ export function register(program: Command): void {
     cmd: Command,
     taskName: string,
     ids: string[],
-    extra: { forzar?: boolean; enviarEmail?: boolean },
+    extra: { forzar?: boolean; enviarEmail?: boolean; clave?: string },
   ) => {
-    const res = await identity(cmd).enqueue({
-      alumnoIds: checkIds(ids),
-      taskName,
-      requestedBy: actor(),
-      forzar: extra.forzar ?? false,
-      enviarEmail: extra.enviarEmail ?? false,
-    });
+    // Each run is a new request (a reset asked again on purpose is queued again); one with the same --clave is
+    // a retry of the first, and what that one queued is not queued twice.
+    const clave = extra.clave ?? randomUUID();
+    if (!/^[\x21-\x7e]{8,128}$/.test(clave))
+      throw new Error('--clave: entre 8 y 128 caracteres visibles, sin espacios');
+    const res = await identity(cmd).enqueue(
+      {
+        alumnoIds: checkIds(ids),
+        taskName,
+        requestedBy: actor(),
+        forzar: extra.forzar ?? false,
+        enviarEmail: extra.enviarEmail ?? false,
+      },
+      { headers: { 'idempotency-key': clave } },
+    );
     const rows = res.resultados.map((r) => ({
       alumno: r.alumnoId,
       estado: r.estado,
@@ -72,7 +81,11 @@ export function register(program: Command): void {
     .command('activar <alumnos...>')
     .description('🚀 Activar Teams + Enviar Email (alumnos.tasks.activar_servicios_alumno; hasta 50 por vez)')
     .option('--forzar', 'repetir también para alumnos ya activados')
-    .action(async (ids: string[], o: { forzar?: boolean }, cmd: Command) =>
+    .option(
+      '--clave <clave>',
+      'clave de idempotencia: repetido con la misma clave, no programa nada dos veces',
+    )
+    .action(async (ids: string[], o: { forzar?: boolean; clave?: string }, cmd: Command) =>
       enqueue(cmd, 'alumnos.tasks.activar_servicios_alumno', ids, o),
     );
 
@@ -81,8 +94,13 @@ export function register(program: Command): void {
     .description('crea el usuario de Teams sin enviar e-mail (alumnos.tasks.crear_usuario_teams_async)')
     .option('--enviar-email', 'enviar también el e-mail de credenciales')
     .option('--forzar', 'repetir también para alumnos ya activados')
-    .action(async (ids: string[], o: { forzar?: boolean; enviarEmail?: boolean }, cmd: Command) =>
-      enqueue(cmd, 'alumnos.tasks.crear_usuario_teams_async', ids, o),
+    .option(
+      '--clave <clave>',
+      'clave de idempotencia: repetido con la misma clave, no programa nada dos veces',
+    )
+    .action(
+      async (ids: string[], o: { forzar?: boolean; enviarEmail?: boolean; clave?: string }, cmd: Command) =>
+        enqueue(cmd, 'alumnos.tasks.crear_usuario_teams_async', ids, o),
     );
 
   cuentas
@@ -90,8 +108,12 @@ export function register(program: Command): void {
     .description(
       'resetea la contraseña y la envía por e-mail (alumnos.tasks.resetear_password_y_enviar_email)',
     )
-    .action(async (ids: string[], _o: unknown, cmd: Command) =>
-      enqueue(cmd, 'alumnos.tasks.resetear_password_y_enviar_email', ids, {}),
+    .option(
+      '--clave <clave>',
+      'clave de idempotencia: repetido con la misma clave, no programa nada dos veces',
+    )
+    .action(async (ids: string[], o: { clave?: string }, cmd: Command) =>
+      enqueue(cmd, 'alumnos.tasks.resetear_password_y_enviar_email', ids, o),
     );
 
   cuentas
