@@ -319,7 +319,8 @@ try {
     // Where the services find each other (the notifier asks ingest-sial for alumnos, identity-teams for passwords).
     INGEST_RPC_URL: `http://127.0.0.1:${port(7103)}`,
     IDENTITY_RPC_URL: `http://127.0.0.1:${port(7104)}`,
-    // identity-teams: the vault's AES-256 key (kid:base64) and the admin token of RevealPassword.
+    // identity-teams' vault, ingest-sial's stored SIAL and the notifier's SMTP password: the AES-256 key
+    // (kid:base64); identity-teams: the admin token of RevealPassword.
     LUCY_SECRET_KEYS: devSecret('dev-secret-keys', () => `dev1:${randomBytes(32).toString('base64')}`),
     IDENTITY_ADMIN_TOKEN: devSecret('dev-admin-token', () => `admin-${randomBytes(16).toString('hex')}`),
     // A second stack on moved ports shares the developer's NATS: its own prefix keeps streams and leases apart.

@@ -32,9 +32,8 @@ const WEB_OPTIONAL = new Set([
   'SESSION_IDLE_MINUTES',
   'SESSION_ABSOLUTE_HOURS',
   'MIGRATE_ON_START',
-  // As identity-teams reads them: unset means revealing is refused / the default prefix `test-`.
+  // As identity-teams reads it: unset means revealing a password is refused.
   'IDENTITY_ADMIN_TOKEN',
-  'GRAPH_SAFE_DELETE_PREFIX',
 ]);
 
 interface Needs {

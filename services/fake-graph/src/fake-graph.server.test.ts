@@ -83,6 +83,21 @@ describe('token endpoint', () => {
     expect(f.state().requests.tokenErrors).toBe(1);
   });
 
+  it('a replaced client secret: the old one is refused from then on, tokens issued before stay valid', async () => {
+    const f = await start();
+    const before = await tokenRequest(f, clientCredentials(f));
+    expect(before.status).toBe(200);
+    const old = f.app.clientSecret ?? '';
+    f.setClientSecret('secreto-nuevo-Qw8');
+    const refused = await tokenRequest(f, clientCredentials(f, { client_secret: old }));
+    expect([refused.status, refused.body.error_codes]).toEqual([401, [7000215]]);
+    const fresh = await tokenRequest(f, clientCredentials(f, { client_secret: 'secreto-nuevo-Qw8' }));
+    expect(fresh.status).toBe(200);
+    for (const token of [before.body.access_token, fresh.body.access_token] as string[])
+      expect((await call(f, 'GET', '/users', { token })).status).toBe(200);
+    expect(() => f.setClientSecret('')).toThrow('must not be empty');
+  });
+
   it('refuses an unknown tenant, an unknown client and a scope without /.default', async () => {
     const f = await start();
     const tenant = await tokenRequest(f, clientCredentials(f), 'otro.onmicrosoft.com');

@@ -50,12 +50,13 @@ import {
 /** Tenant id used when none is given. */
 export const DEFAULT_TENANT_ID = '7c1a4c8e-3b5d-4f0a-9e2b-6d8f1a2c3e4b';
 /** App registration used when none is given. */
-export const DEFAULT_APP: Readonly<Required<Omit<FakeGraphApp, 'certificates'>>> = Object.freeze({
-  clientId: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
-  clientSecret: 'fake-graph-secret',
-  roles: ['User.ReadWrite.All', 'Directory.ReadWrite.All', 'LicenseAssignment.ReadWrite.All'],
-  passwordAdmin: true,
-});
+export const DEFAULT_APP: Readonly<Required<Omit<FakeGraphApp, 'certificates' | 'tokenKeySeed'>>> =
+  Object.freeze({
+    clientId: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
+    clientSecret: 'fake-graph-secret',
+    roles: ['User.ReadWrite.All', 'Directory.ReadWrite.All', 'LicenseAssignment.ReadWrite.All'],
+    passwordAdmin: true,
+  });
 /** Verified domains used when none are given. */
 export const DEFAULT_DOMAINS: readonly string[] = ['alumnos.example.edu.ar', 'lucyfake.onmicrosoft.com'];
 /** Graph's documented write quota per app and tenant (identity and access): 3,000 writes per 150 s. */
@@ -171,6 +172,11 @@ export interface FakeGraph {
   users(): FakeGraphUser[];
   /** Issues a token directly, as the token endpoint would for the app (default the first one). */
   issueToken(clientId?: string): string;
+  /**
+   * Replaces an app's client secret (default the first app), as adding a new secret in Entra and deleting the old
+   * one does: token requests with the old secret are refused from now on; tokens already issued stay valid.
+   */
+  setClientSecret(secret: string, clientId?: string): void;
   /** Clears users, deleted items, faults, counters and the write window; restores the SKUs' seats. */
   reset(): void;
   state(): FakeGraphState;
@@ -247,7 +253,7 @@ const aadTimestamp = (ms: number): string => `${new Date(ms).toISOString().slice
 export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGraph> {
   const now = options.now ?? (() => Date.now());
   const tenantId = (options.tenantId ?? DEFAULT_TENANT_ID).toLowerCase();
-  const apps = (options.apps ?? [DEFAULT_APP]).map((a) => ({ ...a }));
+  const apps: FakeGraphApp[] = (options.apps ?? [DEFAULT_APP]).map((a) => ({ ...a }));
   const firstApp = apps[0];
   if (!firstApp) throw new FakeInputError('apps must name at least one app');
   const domains = options.domains ?? [...DEFAULT_DOMAINS];
@@ -978,6 +984,13 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
       const app = clientId === undefined ? firstApp : apps.find((a) => a.clientId === clientId);
       if (!app) throw new FakeInputError(`unknown app "${clientId ?? ''}"`);
       return issueToken(app, tenantId, now(), tokenLifetime);
+    },
+    setClientSecret(secret: string, clientId?: string): void {
+      const app = clientId === undefined ? firstApp : apps.find((a) => a.clientId === clientId);
+      if (!app) throw new FakeInputError(`unknown app "${clientId ?? ''}"`);
+      if (!secret) throw new FakeInputError('the client secret must not be empty');
+      app.tokenKeySeed ??= app.clientSecret ?? '';
+      app.clientSecret = secret;
     },
     reset(): void {
       faults = {};

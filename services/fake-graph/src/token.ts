@@ -17,6 +17,11 @@ export interface FakeGraphApp {
   /** The client secret; unset: the app authenticates with a certificate only. */
   clientSecret?: string;
   /**
+   * What the app's tokens are signed with, when not derived from the current secret (set by the fake when the
+   * secret is replaced, so tokens issued before stay valid, as Entra's do).
+   */
+  tokenKeySeed?: string;
+  /**
    * Public certificates (PEM) registered on the app: a client assertion signed with one of their private keys is
    * accepted instead of the secret (`client_assertion`, RFC 7523), as Entra's certificate credentials.
    */
@@ -56,7 +61,7 @@ const b64url = (data: string | Buffer): string => Buffer.from(data).toString('ba
 const signingKey = (tenantId: string, app: FakeGraphApp): Buffer =>
   createHash('sha256')
     .update(
-      `fake-graph|${tenantId}|${app.clientId}|${app.clientSecret ?? ''}|${(app.certificates ?? []).join('|')}`,
+      `fake-graph|${tenantId}|${app.clientId}|${app.tokenKeySeed ?? app.clientSecret ?? ''}|${(app.certificates ?? []).join('|')}`,
     )
     .digest();
 

@@ -69,6 +69,37 @@ describe('fake SIAL http surface', () => {
     expect((await get(server, `${BASE}/aspirantes/listas/`)).status).toBe(401);
   });
 
+  it('changes the accepted credentials at runtime, over HTTP too, and reset restores the start ones', async () => {
+    const server = await start();
+    const path = `${BASE}/aspirantes/listas/`;
+    const rotated = `Basic ${Buffer.from('usuario:rotada').toString('base64')}`;
+    server.setCredentials({ user: 'usuario', password: 'rotada' });
+    expect((await get(server, path)).status).toBe(401);
+    expect((await get(server, path, { auth: rotated })).status).toBe(200);
+    expect(() => server.setCredentials({ user: 'con:dos', password: 'x' })).toThrow(/user/);
+    expect(() => server.setCredentials({ user: 'usuario', password: '' })).toThrow(/password/);
+
+    const res = await fetch(`${server.url}/__fake/credentials`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'otro', password: 's3creta' }),
+    });
+    expect(res.status).toBe(200);
+    expect((await get(server, path, { auth: rotated })).status).toBe(401);
+    const otro = `Basic ${Buffer.from('otro:s3creta').toString('base64')}`;
+    expect((await get(server, path, { auth: otro })).status).toBe(200);
+    const bad = await fetch(`${server.url}/__fake/credentials`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'otro' }),
+    });
+    expect(bad.status).toBe(400);
+
+    server.reset();
+    expect((await get(server, path)).status).toBe(200);
+    expect((await get(server, path, { auth: otro })).status).toBe(401);
+  });
+
   it('returns 404 "Tipo no encontrado" for an unknown or differently cased tipo', async () => {
     const server = await start();
     for (const tipo of ['alumnos', 'Preinscriptos']) {

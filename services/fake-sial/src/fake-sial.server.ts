@@ -118,7 +118,12 @@ export interface FakeSial {
   patch(tipo: FakeTipo, dni: number, patch: FakeSialPatch): void;
   /** Appends `n` new records to a tipo, modified now; returns their DNIs. */
   addRecords(tipo: FakeTipo, n: number): number[];
-  /** Clears faults, counters, touches and added records. */
+  /**
+   * Changes the HTTP Basic credentials the SIAL endpoints accept from the next request on, as when SIAL's password
+   * is rotated; the old pair gets 401 from then on. `reset` goes back to the pair given at start.
+   */
+  setCredentials(credentials: { user: string; password: string }): void;
+  /** Clears faults, counters, touches and added records; the credentials go back to the start's. */
   reset(): void;
   state(): FakeSialState;
   /** The record at `index` of a tipo's list, or undefined past its end. */
@@ -191,7 +196,7 @@ function send(res: ServerResponse, reply: Reply): void {
  * after), `.../listas/{desde}/{hasta}` (modified in [desde, hasta]; a 12-digit hasta covers its whole minute, an
  * 8-digit one its whole day), `.../alumnos/datospersonales/{nrodoc}`; `/healthz` without auth. Control (no auth,
  * fake only): `GET /__fake/state`, `POST|DELETE /__fake/faults`, `POST /__fake/reset`, `POST /__fake/touch`
- * `{tipo, count | dnis, change?}`, `POST /__fake/records` `{tipo, n}`.
+ * `{tipo, count | dnis, change?}`, `POST /__fake/records` `{tipo, n}`, `POST /__fake/credentials` `{user, password}`.
  */
 export async function createFakeSial(options: FakeSialOptions = {}): Promise<FakeSial> {
   const user = options.user ?? 'usuario';
@@ -210,7 +215,8 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
     epochMs: now().getTime(),
     historyMs: (options.historyDays ?? 60) * 86_400_000,
   });
-  const expectedAuth = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`, 'utf8').toString('base64')}`;
+  let expectedAuth = basic(user, password);
 
   let faults: FakeSialFaults = {};
   let counts = zeroCounts();
@@ -415,7 +421,16 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
       dataChanged();
       return dataset.addRecords(tipo, n, now().getTime());
     },
+    setCredentials(credentials) {
+      const { user: u, password: p } = credentials;
+      if (typeof u !== 'string' || typeof p !== 'string' || u === '' || p === '' || u.includes(':'))
+        throw new FakeInputError(
+          'user and password must be non-empty strings, and user must not contain ":"',
+        );
+      expectedAuth = basic(u, p);
+    },
     reset() {
+      expectedAuth = basic(user, password);
       faults = {};
       counts = zeroCounts();
       listPatches.clear();
@@ -500,6 +515,11 @@ export async function createFakeSial(options: FakeSialOptions = {}): Promise<Fak
           ...(body.personal ? { personal: body.personal as Record<string, unknown> } : {}),
           removeFromList: remove,
         });
+        return send(res, { status: 200, body: {} });
+      }
+      case 'POST /__fake/credentials': {
+        const body = (await readJsonBody(req, MAX_CONTROL_BODY)) as { user?: unknown; password?: unknown };
+        api.setCredentials({ user: body.user as string, password: body.password as string });
         return send(res, { status: 200, body: {} });
       }
       case 'POST /__fake/records': {

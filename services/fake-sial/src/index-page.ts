@@ -27,7 +27,11 @@ export function sialIndexPage(origin: string, basePath: string, state: unknown):
     ['POST /__fake/touch', '{"tipo": "aspirantes", "count": 3}: records modified now'],
     ['POST /__fake/records', '{"tipo": "ingresantes", "n": 10}: new records'],
     ['POST /__fake/patch', 'change fields of one record (see the README)'],
-    ['POST /__fake/reset', 'back to the seeded population, counters and faults cleared'],
+    [
+      'POST /__fake/credentials',
+      '{"user": "usuario", "password": "otra"}: the HTTP Basic pair accepted from now on',
+    ],
+    ['POST /__fake/reset', 'back to the seeded population and credentials, counters and faults cleared'],
   ];
   const rows = (items: [string, string][], link: boolean) =>
     items

@@ -86,12 +86,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** How the Graph app authenticates, from the configuration (exactly one is set, see {@link loadConfig}). */
 export function graphCredentialOf(
   config: IdentityConfig,
-): { clientSecret: string } | { clientCertificate: { path: string } | { pem: string } } {
+  secret?: () => string,
+): { clientSecret: string | (() => string) } | { clientCertificate: { path: string } | { pem: string } } {
   if (config.GRAPH_CLIENT_CERTIFICATE_PATH)
     return { clientCertificate: { path: config.GRAPH_CLIENT_CERTIFICATE_PATH } };
   if (config.GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY)
     return {
       clientCertificate: { pem: config.GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY.replaceAll('\\n', '\n') },
     };
-  return { clientSecret: config.GRAPH_CLIENT_SECRET ?? '' };
+  return { clientSecret: secret ?? config.GRAPH_CLIENT_SECRET ?? '' };
 }

@@ -1,7 +1,8 @@
 /**
  * Key rotation of the vault: re-seals every stored temporary password sealed with a key other than the current
- * one (LUCY_SECRET_KEY_ID), and the Moodle token staff stored in the Configuración. Run after adding the new key to LUCY_SECRET_KEYS and making it current; the old key can
- * leave the keyring once this reports 0 left.
+ * one (LUCY_SECRET_KEY_ID), and the secrets staff stored in the Configuración (the Moodle token, the Graph client
+ * secret). Run after adding the new key to LUCY_SECRET_KEYS and making it current; the old key can leave the
+ * keyring once this reports 0 left.
  */
 import {
   createLogger,
@@ -31,8 +32,8 @@ await runMain(async () => {
     const vault = createVault({ knex: orm.em.getKnex(), box, clock: () => new Date() });
     const count = await vault.resealAll();
     logger.info({ resealed: count, currentKeyId: box.currentKeyId }, 'credentials re-sealed');
-    const token = await resealSettings(orm.em.getKnex(), box);
-    logger.info({ resealed: token ? 1 : 0, currentKeyId: box.currentKeyId }, 'settings secrets re-sealed');
+    const settings = await resealSettings(orm.em.getKnex(), box);
+    logger.info({ resealed: settings, currentKeyId: box.currentKeyId }, 'settings secrets re-sealed');
   } finally {
     await orm.close(true);
   }

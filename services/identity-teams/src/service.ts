@@ -75,7 +75,8 @@ export async function startIdentityService(
   const consumers: EventConsumer[] = [];
   let settings: IdentitySettings | undefined;
   try {
-    // The settings staff own (batch limit, UPN prefix, Moodle token) over the deployment's; read at each use.
+    // The settings staff own (batch limit, UPN prefix, Moodle token, Graph client secret) over the deployment's;
+    // read at each use.
     const staffSettings = createIdentitySettings({
       knex,
       box,
@@ -84,6 +85,7 @@ export async function startIdentityService(
         upnPrefix: config.IDENTITY_UPN_PREFIX,
         upnDomain: config.IDENTITY_UPN_DOMAIN,
         moodleToken: config.MOODLE_TOKEN,
+        graphClientSecret: config.GRAPH_CLIENT_SECRET,
       },
       onError: (err) => logger.warn({ err }, 'identity settings reload failed; keeping the last ones'),
     });
@@ -102,7 +104,9 @@ export async function startIdentityService(
     const graph = createGraphClient({
       tenantId: config.GRAPH_TENANT_ID,
       clientId: config.GRAPH_CLIENT_ID,
-      ...graphCredentialOf(config),
+      // The secret staff stored, else the deployment's, read at each token request (a replaced one is used
+      // from the next Graph call on); a certificate credential ignores both.
+      ...graphCredentialOf(config, () => staffSettings.graphClientSecret),
       ...(config.GRAPH_AUTHORITY_HOST ? { authorityHost: config.GRAPH_AUTHORITY_HOST } : {}),
       ...(config.GRAPH_BASE_URL ? { baseUrl: config.GRAPH_BASE_URL } : {}),
       maxRetries: config.GRAPH_MAX_RETRIES,
@@ -111,18 +115,21 @@ export async function startIdentityService(
       clock: adapterClock,
       logger,
     });
-    let moodle: MoodleClient | undefined;
-    if (config.MOODLE_URL && staffSettings.moodleToken) {
-      moodle = createMoodleClient({
-        baseUrl: config.MOODLE_URL,
-        // Read at each request: a token staff replace is used from the next call on.
-        get token() {
-          return staffSettings.moodleToken;
-        },
-        clock: adapterClock,
-        logger,
-      });
-    }
+    const moodleClient: MoodleClient | undefined = config.MOODLE_URL
+      ? createMoodleClient({
+          baseUrl: config.MOODLE_URL,
+          // Read at each request: a token staff replace is used from the next call on.
+          get token() {
+            return staffSettings.moodleToken;
+          },
+          clock: adapterClock,
+          logger,
+        })
+      : undefined;
+    // Moodle takes part while it has a URL and a token: a token staff set later (none at start) counts from the
+    // next operation on, without a restart.
+    const moodle = (): MoodleClient | undefined =>
+      moodleClient && staffSettings.moodleToken ? moodleClient : undefined;
     const rpcOptions = { baseUrl: config.INGEST_RPC_URL, token: config.INGEST_RPC_TOKEN ?? config.RPC_TOKEN };
     const ingest = createIngestClient({
       alumnos: createRpcClient(AlumnoService, rpcOptions),
@@ -138,7 +145,9 @@ export async function startIdentityService(
       logger,
       clock,
       graph,
-      moodle,
+      get moodle() {
+        return moodle();
+      },
       moodleAuth: config.MOODLE_AUTH,
       vault,
       ingest,
@@ -214,11 +223,13 @@ export async function startIdentityService(
             clock,
             upnDomain: config.IDENTITY_UPN_DOMAIN,
             safeDeletePrefix: config.GRAPH_SAFE_DELETE_PREFIX,
+            graphUsesCertificate: 'clientCertificate' in graphCredentialOf(config),
+            moodleConfigured: () => moodle() !== undefined,
           }),
         });
       },
     });
-    logger.info({ port: rpc.port, moodle: moodle !== undefined }, 'identity-teams started');
+    logger.info({ port: rpc.port, moodle: moodle() !== undefined }, 'identity-teams started');
     return {
       runtime,
       logger,

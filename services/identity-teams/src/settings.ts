@@ -1,7 +1,8 @@
 /**
- * The identity settings staff own (issue 13): the batch limit of Enqueue, the UPN prefix of new accounts and the
- * Moodle web-service token. Stored in identity.configuracion (the token sealed with the secret box), they override
- * the deployment's IDENTITY_BATCH_LIMIT, IDENTITY_UPN_PREFIX and MOODLE_TOKEN. Readers use the getters, which are
+ * The identity settings staff own (issue 13): the batch limit of Enqueue, the UPN prefix of new accounts, the
+ * Moodle web-service token and the Graph client secret. Stored in identity.configuracion (the two secrets sealed
+ * with the secret box, each bound to its field), they override the deployment's IDENTITY_BATCH_LIMIT,
+ * IDENTITY_UPN_PREFIX, MOODLE_TOKEN and GRAPH_CLIENT_SECRET. Readers use the getters, which are
  * synchronous: the row is loaded at start, after each change made here, and every `refreshMs` (a change made
  * through another replica reaches this one within that time).
  */
@@ -11,6 +12,10 @@ import { buildUpn } from './domain/account-names.js';
 
 /** The associated data the Moodle token is sealed under (it cannot be moved to another row or field). */
 export const MOODLE_TOKEN_AAD = 'identity.configuracion:1:moodle_token';
+/** The associated data the Graph client secret is sealed under. */
+export const GRAPH_CLIENT_SECRET_AAD = 'identity.configuracion:1:graph_client_secret';
+/** Where a secret in use comes from, as the RPC names it. */
+export type SecretOrigin = 'personal' | 'despliegue' | '';
 export const MAX_LOTE = 500;
 const PREFIX_MAX = 20;
 
@@ -18,6 +23,7 @@ interface Row {
   lote_maximo: number | null;
   prefijo_upn: string | null;
   moodle_token_sealed: string | null;
+  graph_client_secret_sealed: string | null;
   actualizado_en: Date;
   actualizado_por: string;
 }
@@ -28,12 +34,14 @@ export interface SettingsDefaults {
   upnPrefix: string;
   upnDomain: string;
   moodleToken: string | undefined;
+  graphClientSecret: string | undefined;
 }
 
 export interface SettingsChange {
   loteMaximo?: number | undefined;
   prefijoUpn?: string | undefined;
   moodleToken?: string | undefined;
+  graphClientSecret?: string | undefined;
   requestedBy: string;
 }
 
@@ -48,6 +56,10 @@ export interface IdentitySettings {
   readonly upnPrefix: string;
   /** The Moodle token in clear (stored one, else the deployment's); never logged nor returned by an RPC. */
   readonly moodleToken: string;
+  readonly moodleTokenOrigin: SecretOrigin;
+  /** The Graph client secret in clear (stored one, else the deployment's); never logged nor returned by an RPC. */
+  readonly graphClientSecret: string;
+  readonly graphClientSecretOrigin: SecretOrigin;
   /** Last change by staff. */
   readonly changed: { at: Date; by: string } | undefined;
   load(): Promise<void>;
@@ -88,6 +100,15 @@ export function checkSettingsChange(change: SettingsChange, upnDomain: string): 
         message: 'El token de Moodle no puede estar vacío, tener espacios ni superar 200 caracteres.',
       });
   }
+  if (change.graphClientSecret !== undefined) {
+    const t = change.graphClientSecret.trim();
+    if (!t || t.length > 500 || /[\s\p{Cc}]/u.test(t))
+      problems.push({
+        field: 'graph_client_secret',
+        message:
+          'El secreto de cliente de Graph no puede estar vacío, tener espacios ni superar 500 caracteres.',
+      });
+  }
   if (!change.requestedBy.trim())
     problems.push({ field: 'requested_by', message: 'Indique quién lo cambia.' });
   return problems;
@@ -102,19 +123,27 @@ export function createIdentitySettings(deps: {
   const table = () => deps.knex.withSchema('identity').table('configuracion');
   let row: Row | undefined;
   let token: string | undefined;
+  let graphSecret: string | undefined;
   let timer: NodeJS.Timeout | undefined;
 
-  const apply = (r: Row | undefined) => {
-    row = r;
-    token = undefined;
-    if (!r?.moodle_token_sealed) return;
+  // A sealed value whose key left the keyring before a re-seal: the deployment's value is used, and the error
+  // says why.
+  const open = (sealed: string | null | undefined, aad: string): string | undefined => {
+    if (!sealed) return undefined;
     try {
-      token = deps.box.open(r.moodle_token_sealed, MOODLE_TOKEN_AAD);
+      return deps.box.open(sealed, aad);
     } catch (err) {
-      // Its key left the keyring before a re-seal: the deployment's token is used, and the error says why.
       deps.onError?.(err);
+      return undefined;
     }
   };
+  const apply = (r: Row | undefined) => {
+    row = r;
+    token = open(r?.moodle_token_sealed, MOODLE_TOKEN_AAD);
+    graphSecret = open(r?.graph_client_secret_sealed, GRAPH_CLIENT_SECRET_AAD);
+  };
+  const origin = (stored: string | undefined, deployment: string | undefined): SecretOrigin =>
+    stored ? 'personal' : deployment ? 'despliegue' : '';
   const load = async () => {
     apply((await table().where({ id: 1 }).first()) as Row | undefined);
   };
@@ -128,6 +157,15 @@ export function createIdentitySettings(deps: {
     },
     get moodleToken() {
       return token ?? deps.defaults.moodleToken ?? '';
+    },
+    get moodleTokenOrigin() {
+      return origin(token, deps.defaults.moodleToken);
+    },
+    get graphClientSecret() {
+      return graphSecret ?? deps.defaults.graphClientSecret ?? '';
+    },
+    get graphClientSecretOrigin() {
+      return origin(graphSecret, deps.defaults.graphClientSecret);
     },
     get changed() {
       return row ? { at: new Date(row.actualizado_en), by: row.actualizado_por } : undefined;
@@ -144,6 +182,11 @@ export function createIdentitySettings(deps: {
       if (change.prefijoUpn !== undefined) values.prefijo_upn = change.prefijoUpn.trim().toLowerCase();
       if (change.moodleToken !== undefined)
         values.moodle_token_sealed = deps.box.seal(change.moodleToken.trim(), MOODLE_TOKEN_AAD);
+      if (change.graphClientSecret !== undefined)
+        values.graph_client_secret_sealed = deps.box.seal(
+          change.graphClientSecret.trim(),
+          GRAPH_CLIENT_SECRET_AAD,
+        );
       await deps.knex.raw(
         `insert into identity.configuracion (id, ${Object.keys(values).join(', ')})
          values (1, ${Object.keys(values)
@@ -170,17 +213,27 @@ export function createIdentitySettings(deps: {
   };
 }
 
-/** Key rotation: re-seals the stored Moodle token with the current key when another sealed it; true if it did. */
+/**
+ * Key rotation: re-seals each stored secret (Moodle token, Graph client secret) with the current key when another
+ * sealed it; true if it re-sealed any.
+ */
 export async function resealSettings(knex: Knex, box: SecretBox): Promise<boolean> {
   const row = (await knex.withSchema('identity').table('configuracion').where({ id: 1 }).first()) as
-    Pick<Row, 'moodle_token_sealed'> | undefined;
-  const sealed = row?.moodle_token_sealed;
-  if (!sealed || !box.needsReseal(sealed)) return false;
-  const resealed = box.seal(box.open(sealed, MOODLE_TOKEN_AAD), MOODLE_TOKEN_AAD);
-  await knex
-    .withSchema('identity')
-    .table('configuracion')
-    .where({ id: 1, moodle_token_sealed: sealed })
-    .update({ moodle_token_sealed: resealed });
-  return true;
+    Pick<Row, 'moodle_token_sealed' | 'graph_client_secret_sealed'> | undefined;
+  let any = false;
+  for (const [column, aad] of [
+    ['moodle_token_sealed', MOODLE_TOKEN_AAD],
+    ['graph_client_secret_sealed', GRAPH_CLIENT_SECRET_AAD],
+  ] as const) {
+    const sealed = row?.[column];
+    if (!sealed || !box.needsReseal(sealed)) continue;
+    const resealed = box.seal(box.open(sealed, aad), aad);
+    await knex
+      .withSchema('identity')
+      .table('configuracion')
+      .where({ id: 1, [column]: sealed })
+      .update({ [column]: resealed });
+    any = true;
+  }
+  return any;
 }

@@ -1,7 +1,8 @@
 /**
  * Issue 13, against the real NATS and Postgres: IdentityService.PreCheck answers per alumno what Enqueue then does
- * (same rule, same data) and queues nothing; the settings staff own (batch limit, UPN prefix, Moodle token) are
- * stored, the token sealed and never returned, and the service reads each of them.
+ * (same rule, same data) and queues nothing; the settings staff own (batch limit, UPN prefix, Moodle token, Graph
+ * client secret) are stored, the secrets sealed and never returned, and the service reads each of them without a
+ * restart; CheckDeletion answers with the deletion's own guard.
  */
 import { randomBytes } from 'node:crypto';
 import { createSecretBox } from '@lucy/platform';
@@ -25,7 +26,7 @@ describe('PreCheck and the identity settings', () => {
     (await readStream(h.t.handles, h.t.names.streams.cmd, h.t.names.full('lucy.cmd.identity.>'))).length;
 
   beforeAll(async () => {
-    h = await startHarness({ label: 'identity_config', aspirantes: 14 });
+    h = await startHarness({ label: 'identity_config', aspirantes: 20 });
     // One alumno without e-mail, whatever the fake SIAL made (it leaves about 3% without one).
     const blank = h.alumnos.find((a) => a.emailPersonal === '') ?? h.alumnos.at(-1)!;
     await h.ingest.knex.raw(`update ingest.alumno set email_personal = null where id = ?`, [blank.id]);
@@ -214,6 +215,7 @@ describe('PreCheck and the identity settings', () => {
       upnPrefix: 'test-a',
       upnDomain: DOMAIN,
       moodleToken: 'del-despliegue',
+      graphClientSecret: 'del-despliegue-graph',
     };
     const errors: unknown[] = [];
     const s1 = createIdentitySettings({ knex, box: old, defaults, onError: (e) => errors.push(e) });
@@ -233,4 +235,107 @@ describe('PreCheck and the identity settings', () => {
     // Stored again through the service, sealed with its own key.
     await h.identity.updateConfiguracionIdentidad({ moodleToken: h.moodle.token, requestedBy: 'ana' });
   });
+
+  it('the Graph client secret is write-only, sealed at rest, and the one the next token request sends', async () => {
+    const rotated = 'secreto-rotado-Kp4-0123456789';
+    const wrong = 'secreto-equivocado-Zx9-0123456789';
+    const bad = await rejectionOf(
+      h.identity.updateConfiguracionIdentidad({ graphClientSecret: 'con espacio', requestedBy: 'ana' }),
+    );
+    expect(bad.message).toContain('graph_client_secret');
+    expect(bad.message).toContain('secreto de cliente de Graph');
+    expect((await h.identity.getConfiguracionIdentidad({})).configuracion).toMatchObject({
+      graphClientSecretConfigurado: true,
+      graphClientSecretOrigen: 'despliegue',
+      graphUsaCertificado: false,
+    });
+    // Rotated in Entra, and a wrong one stored here: the next activation asks for its token with the wrong one.
+    h.graph.setClientSecret(rotated);
+    await h.identity.updateConfiguracionIdentidad({ graphClientSecret: wrong, requestedBy: 'ana' });
+    const [a, b] = conEmail.splice(0, 2) as [Alumno, Alumno];
+    const q = await h.identity.enqueue({ alumnoIds: [a.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    const o = (await h.waitAll(q.taskIds, 60_000))[0]!;
+    expect(o.kind).toBe('failed');
+    if (o.kind === 'failed') {
+      expect(o.event.mensajeError).toContain('AADSTS7000215');
+      expect(o.event.mensajeError).toContain('Configuración');
+    }
+    // The rotated one: used from the next activation on, no restart.
+    const r = await h.identity.updateConfiguracionIdentidad({
+      graphClientSecret: rotated,
+      requestedBy: 'ana',
+    });
+    expect(r.configuracion).toMatchObject({
+      graphClientSecretConfigurado: true,
+      graphClientSecretOrigen: 'personal',
+    });
+    const q2 = await h.identity.enqueue({ alumnoIds: [b.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    expect((await h.waitAll(q2.taskIds, 60_000))[0]!.kind).toBe('succeeded');
+    expect(h.graph.user(buildUpn({ prefix: 'test-a', dni: b.dni, domain: DOMAIN }))).toBeDefined();
+    // Neither secret in the answer, the row, or anything published (Logs, events).
+    const row = await h.service!.knex.raw<{ rows: Record<string, unknown>[] }>(
+      `select * from identity.configuracion`,
+    );
+    const seen = Buffer.concat(h.seen.map((d) => Buffer.from(d))).toString('latin1');
+    for (const text of [
+      JSON.stringify(r.configuracion, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+      JSON.stringify(row.rows),
+      seen,
+    ]) {
+      expect(text).not.toContain(rotated);
+      expect(text).not.toContain(wrong);
+    }
+  }, 180_000);
+
+  it('CheckDeletion answers with the guard the deletion applies, changing nothing', async () => {
+    const activa = (await h.identity.listCuentas({ page: { pageSize: 500 } })).cuentas.find(
+      (c) => c.estado === 'activa' && c.upn.startsWith('test-a'),
+    )!;
+    expect(await h.identity.checkDeletion({ alumnoId: activa.alumnoId })).toMatchObject({
+      permitida: true,
+      motivo: '',
+      upn: activa.upn,
+    });
+    // No account here: the deletion would remove the one SIAL names, outside the safe prefix.
+    const [sinCuenta, nada] = conEmail.splice(0, 2) as [Alumno, Alumno];
+    await h.ingest.knex.raw(`update ingest.alumno set email_institucional = ? where id = ?`, [
+      `${sinCuenta.dni}@${DOMAIN}`,
+      sinCuenta.id,
+    ]);
+    await h.ingest.knex.raw(`update ingest.alumno set email_institucional = null where id = ?`, [nada.id]);
+    const refused = await h.identity.checkDeletion({ alumnoId: sinCuenta.id });
+    expect(refused.permitida).toBe(false);
+    expect(refused.upn).toBe(`${sinCuenta.dni}@${DOMAIN}`);
+    expect(refused.motivo).toContain('solo se eliminan cuentas cuyo UPN empieza con «test-»');
+    expect(await h.identity.checkDeletion({ alumnoId: nada.id })).toMatchObject({ permitida: true, upn: '' });
+    const bad = await rejectionOf(h.identity.checkDeletion({ alumnoId: 'no-es-un-id' }));
+    expect(bad.message).toContain('alumno_id');
+    const cuenta = (await h.identity.getCuenta({ alumnoId: activa.alumnoId })).cuenta;
+    expect(cuenta?.estado).toBe('activa');
+  }, 60_000);
+
+  it('a Moodle token set when the deployment has none is used from the next activation on, without a restart', async () => {
+    await h.service!.knex.raw(`update identity.configuracion set moodle_token_sealed = null`);
+    await h.restart({ MOODLE_TOKEN: undefined });
+    expect((await h.identity.getConfiguracionIdentidad({})).configuracion).toMatchObject({
+      moodleTokenConfigurado: false,
+      moodleTokenOrigen: '',
+    });
+    const [a, b] = conEmail.splice(0, 2) as [Alumno, Alumno];
+    const moodleUser = (x: Alumno) =>
+      h.moodle
+        .state()
+        .users.find((u) => u.username === buildUpn({ prefix: 'test-a', dni: x.dni, domain: DOMAIN }));
+    const q = await h.identity.enqueue({ alumnoIds: [a.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    expect((await h.waitAll(q.taskIds, 60_000))[0]!.kind).toBe('succeeded');
+    expect(moodleUser(a)).toBeUndefined();
+    const r = await h.identity.updateConfiguracionIdentidad({
+      moodleToken: h.moodle.token,
+      requestedBy: 'ana',
+    });
+    expect(r.configuracion).toMatchObject({ moodleTokenConfigurado: true, moodleTokenOrigen: 'personal' });
+    const q2 = await h.identity.enqueue({ alumnoIds: [b.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    expect((await h.waitAll(q2.taskIds, 60_000))[0]!.kind).toBe('succeeded');
+    expect(moodleUser(b)).toBeDefined();
+  }, 180_000);
 });

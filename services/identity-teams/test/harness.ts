@@ -101,6 +101,8 @@ export interface Harness {
   waitOutcome(taskId: string, timeoutMs?: number): Promise<Outcome>;
   waitAll(taskIds: readonly string[], timeoutMs?: number): Promise<Outcome[]>;
   startService(): Promise<IdentityServiceHandle>;
+  /** Stops identity-teams and starts it again with `changes` to its environment (undefined removes a variable). */
+  restart(changes: Record<string, string | undefined>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -271,6 +273,14 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       return taskIds.map((id) => outcomes.get(id)!);
     },
     startService,
+    async restart(changes) {
+      await service?.stop();
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === undefined) delete env[k];
+        else env[k] = v;
+      }
+      await startService();
+    },
     async stop() {
       await service?.stop();
       for (const s of subs) s.unsubscribe();

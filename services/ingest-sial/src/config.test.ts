@@ -15,6 +15,16 @@ describe('ingest-sial configuration', () => {
     expect(loadConfig(base).SIAL_USER).toBe('lucy');
   });
 
+  it('takes LUCY_SECRET_KEYS optionally (a SIAL password can be stored only with it) and checks its format', () => {
+    expect(loadConfig(base).LUCY_SECRET_KEYS).toBeUndefined();
+    const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(loadConfig({ ...base, LUCY_SECRET_KEYS: keys }).LUCY_SECRET_KEYS).toBe(keys);
+    expect(() => loadConfig({ ...base, LUCY_SECRET_KEYS: 'k1:c2hvcnQ=' })).toThrow(
+      /LUCY_SECRET_KEYS: key "k1" must be exactly 32 bytes/,
+    );
+    expect(loadConfig(base).SIAL_CREDENTIALS_REFRESH_MS).toBe(10_000);
+  });
+
   it('refuses http:// to SIAL unless the host is loopback', () => {
     expect(() => loadConfig({ ...base, SIAL_BASE_URL: 'http://sial.example.edu.ar' })).toThrow(
       /SIAL_BASE_URL: must be an https:\/\/ URL/,

@@ -1,5 +1,14 @@
 import { isIP } from 'node:net';
-import { boolVar, intVar, parseEnv, platformEnvShape, portVar, urlVar, z } from '@lucy/platform';
+import {
+  boolVar,
+  intVar,
+  parseEnv,
+  platformEnvShape,
+  portVar,
+  secretBoxEnvShape,
+  urlVar,
+  z,
+} from '@lucy/platform';
 
 /**
  * Whether a URL's host is this machine: only there may HTTP Basic credentials travel in clear (the demo fake, a
@@ -24,6 +33,13 @@ export const ingestEnvSchema = z.object({
   // demo profile pass them explicitly.
   SIAL_USER: z.string().min(1, 'is required').describe('the SIAL HTTP Basic user'),
   SIAL_PASSWORD: z.string().min(1, 'is required').describe('the SIAL HTTP Basic password'),
+  // The key ring that seals the SIAL password staff store in the Configuración (the same Secret as identity-teams').
+  // Optional: without it nothing can be stored (UpdateConfiguracion refuses a password, naming sial_password) and
+  // SIAL_USER/SIAL_PASSWORD are used; everything else works.
+  ...secretBoxEnvShape,
+  LUCY_SECRET_KEYS: secretBoxEnvShape.LUCY_SECRET_KEYS.optional(),
+  /** How often a replica re-reads the credentials staff stored (a change made through another replica). */
+  SIAL_CREDENTIALS_REFRESH_MS: intVar(10_000, 1_000),
   SIAL_TIMEOUT_MS: intVar(30_000, 100),
   SIAL_RETRIES: intVar(3, 0),
   SIAL_CONCURRENCY: intVar(16, 1),

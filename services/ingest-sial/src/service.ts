@@ -1,7 +1,9 @@
 import {
   createBatchPublisher,
   createServiceRuntime,
+  publishLog,
   rpcListenOptions,
+  secretBoxFromConfig,
   startRpcServer,
   type CommandWorker,
   type Logger,
@@ -20,6 +22,7 @@ import { createCarrerasRpc } from './rpc/carreras.rpc.js';
 import { createImportAlumnosRpc } from './rpc/import.rpc.js';
 import { createImportConfiguracionRpc } from './rpc/import-configuracion.rpc.js';
 import { createIngestRpc } from './rpc/ingest.rpc.js';
+import { createSialCredentialStore, type SialCredentialStore } from './sial-credentials.js';
 
 /** Options of {@link startIngestService} (tests). */
 export interface IngestServiceOptions {
@@ -36,6 +39,8 @@ export interface IngestServiceHandle {
   readonly knex: Knex;
   readonly rpc: RpcServer;
   readonly workers: readonly CommandWorker[];
+  /** The SIAL credentials in use (staff's over the deployment's). */
+  readonly sialCredentials: SialCredentialStore;
   stop(): Promise<void>;
 }
 
@@ -45,6 +50,13 @@ export async function startIngestService(
   options: IngestServiceOptions = {},
 ): Promise<IngestServiceHandle> {
   const clock = options.clock ?? (() => new Date());
+  // Fails on bad keys before anything connects; without LUCY_SECRET_KEYS no SIAL password can be stored.
+  const box = config.LUCY_SECRET_KEYS
+    ? secretBoxFromConfig({
+        LUCY_SECRET_KEYS: config.LUCY_SECRET_KEYS,
+        LUCY_SECRET_KEY_ID: config.LUCY_SECRET_KEY_ID,
+      })
+    : undefined;
   const runtime = await createServiceRuntime({
     service: 'ingest-sial',
     settings: config,
@@ -54,11 +66,28 @@ export async function startIngestService(
   });
   const { logger, names, nats } = runtime;
   const knex = runtime.orm.em.getKnex();
+  // The SIAL credentials staff store in the Configuración over SIAL_USER/SIAL_PASSWORD, read at each request.
+  const sialCredentials = createSialCredentialStore({
+    knex,
+    box,
+    defaults: { user: config.SIAL_USER, password: config.SIAL_PASSWORD },
+    onError: (err) =>
+      logger.warn(
+        { err },
+        'stored SIAL credentials unavailable; using SIAL_USER/SIAL_PASSWORD or the last ones read',
+      ),
+  });
+  try {
+    await sialCredentials.load();
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
+  sialCredentials.start(config.SIAL_CREDENTIALS_REFRESH_MS);
   const sialFor = (requestsPerSecond: number, onRetry?: SialClientOptions['onRetry']) =>
     createSialClient({
       baseUrl: config.SIAL_BASE_URL,
-      user: config.SIAL_USER,
-      password: config.SIAL_PASSWORD,
+      credentials: () => sialCredentials.current(),
       timeoutMs: config.SIAL_TIMEOUT_MS,
       retries: config.SIAL_RETRIES,
       ...(requestsPerSecond > 0 ? { requestsPerSecond } : {}),
@@ -101,6 +130,8 @@ export async function startIngestService(
             knex,
             publisher: runtime.publisher,
             clock,
+            sialCredentials,
+            log: (entry) => publishLog(nats.js, names, entry, undefined, clock),
             plan: {
               events: createBatchPublisher(nats.nc),
               names,
@@ -109,7 +140,7 @@ export async function startIngestService(
               concurrency: config.SIAL_CONCURRENCY,
             },
           }),
-          ...createImportConfiguracionRpc({ knex, clock }),
+          ...createImportConfiguracionRpc({ knex, clock, sialView: () => sialCredentials.view() }),
         });
         router.service(AlumnoService, {
           ...createAlumnoRpc({ knex, nats, names, clock, maxExportRows: config.EXPORT_MAX_ROWS }),
@@ -128,14 +159,17 @@ export async function startIngestService(
       knex,
       rpc: server,
       workers,
+      sialCredentials,
       async stop() {
         await server.close();
         await Promise.all(workers.map((w) => w.stop()));
         await projection.stop();
+        sialCredentials.stop();
         await runtime.close();
       },
     };
   } catch (err) {
+    sialCredentials.stop();
     await rpc?.close().catch(() => undefined);
     await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
     await projection.stop().catch(() => undefined);

@@ -91,6 +91,20 @@ describe('smtp configuration', () => {
     expect(() => loadConfig({ RPC_TOKEN: 'x'.repeat(16), SMTP_USER: 'lucy' })).toThrow(/SMTP_PASSWORD/);
   });
 
+  it('takes the secret box key ring as optional, and refuses a malformed one naming it', () => {
+    const token = { RPC_TOKEN: 'x'.repeat(16) };
+    expect(loadConfig(token)).toMatchObject({
+      LUCY_SECRET_KEYS: undefined,
+      NOTIFY_SETTINGS_REFRESH_MS: 10_000,
+    });
+    const ring = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(loadConfig({ ...token, LUCY_SECRET_KEYS: ring }).LUCY_SECRET_KEYS).toBe(ring);
+    expect(() => loadConfig({ ...token, LUCY_SECRET_KEYS: 'k1:corta' })).toThrow(/LUCY_SECRET_KEYS/);
+    expect(() => loadConfig({ ...token, NOTIFY_SETTINGS_REFRESH_MS: '10' })).toThrow(
+      /NOTIFY_SETTINGS_REFRESH_MS/,
+    );
+  });
+
   it('refuses a user without a password and a malformed sender, naming the variables', () => {
     expect(() => loadSmtpConfig({ SMTP_USER: 'lucy' })).toThrow(ConfigError);
     expect(() => loadSmtpConfig({ SMTP_USER: 'lucy' })).toThrow(/SMTP_PASSWORD/);

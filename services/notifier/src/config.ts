@@ -6,6 +6,7 @@ import {
   platformEnvShape,
   portVar,
   readConfigFile,
+  secretBoxEnvShape,
   urlVar,
   z,
 } from '@lucy/platform';
@@ -138,6 +139,15 @@ export const notifierEnvSchema = z
     /** Timeout of one call to identity-teams or ingest-sial. */
     NOTIFY_RPC_TIMEOUT_MS: intVar(10_000, 100),
     MIGRATE_ON_START: boolVar(false),
+    /**
+     * The secret box's key ring, which seals the SMTP password staff store from the admin's Configuración (the
+     * same Secret identity-teams uses). Optional: without it the notifier uses SMTP_USER/SMTP_PASSWORD only and
+     * refuses to store a password.
+     */
+    LUCY_SECRET_KEYS: secretBoxEnvShape.LUCY_SECRET_KEYS.optional(),
+    LUCY_SECRET_KEY_ID: secretBoxEnvShape.LUCY_SECRET_KEY_ID.optional(),
+    /** How often the stored SMTP credentials are re-read (a change made through another replica). */
+    NOTIFY_SETTINGS_REFRESH_MS: intVar(10_000, 1000),
   })
   .refine(credentialsTogether, CREDENTIALS_RULE)
   .refine(dkimTogether, DKIM_RULE);

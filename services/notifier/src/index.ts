@@ -10,6 +10,14 @@ export {
 } from './config.js';
 export { startNotifierService, type NotifierServiceHandle, type NotifierServiceOptions } from './service.js';
 export { notifierOrm } from './db/index.js';
+export {
+  checkMailSettingsChange,
+  createMailSettings,
+  resealMailSettings,
+  SMTP_PASSWORD_AAD,
+  type CredentialsOrigin,
+  type MailSettings,
+} from './settings.js';
 export { ENVIAR_EMAIL_SUBJECT, ENVIAR_EMAIL_TASK } from './consumers/enviar-email.consumer.js';
 export * from './adapters/index.js';
 export * from './domain/index.js';

@@ -1,6 +1,7 @@
 import {
   createServiceRuntime,
   rpcListenOptions,
+  secretBoxFromConfig,
   startRpcServer,
   type CommandWorker,
   type Logger,
@@ -17,6 +18,8 @@ import { dominioDe } from './domain/index.js';
 import { boundNotifierRpc } from './rpc/input.js';
 import { createNotifierRpc } from './rpc/notifier.rpc.js';
 import { createImportPlantillasRpc } from './rpc/import.rpc.js';
+import { createConfiguracionCorreoRpc } from './rpc/configuracion.rpc.js';
+import { createMailSettings, type MailSettings } from './settings.js';
 
 /** Options of {@link startNotifierService} (tests). */
 export interface NotifierServiceOptions {
@@ -36,6 +39,8 @@ export interface NotifierServiceHandle {
   readonly rpc: RpcServer;
   readonly worker: CommandWorker;
   readonly mailer: Mailer;
+  /** The SMTP credentials in use (staff's, else the deployment's). */
+  readonly settings: MailSettings;
   stop(): Promise<void>;
 }
 
@@ -45,6 +50,13 @@ export async function startNotifierService(
   options: NotifierServiceOptions = {},
 ): Promise<NotifierServiceHandle> {
   const clock = options.clock ?? (() => new Date());
+  // Checked before anything starts: a LUCY_SECRET_KEY_ID missing from the key ring is a configuration error.
+  const box = config.LUCY_SECRET_KEYS
+    ? secretBoxFromConfig({
+        LUCY_SECRET_KEYS: config.LUCY_SECRET_KEYS,
+        LUCY_SECRET_KEY_ID: config.LUCY_SECRET_KEY_ID,
+      })
+    : undefined;
   const runtime = await createServiceRuntime({
     service: 'notifier',
     settings: config,
@@ -54,7 +66,26 @@ export async function startNotifierService(
   });
   const { logger } = runtime;
   const knex = runtime.orm.em.getKnex();
-  const mailer = createSmtpMailer({ config, logger });
+  // The SMTP credentials staff set in the admin's Configuración over SMTP_USER/SMTP_PASSWORD; the mailer reads
+  // them at each send. Loaded before the worker starts, re-read every NOTIFY_SETTINGS_REFRESH_MS (other replicas).
+  const settings = createMailSettings({
+    knex,
+    box,
+    defaults: { user: config.SMTP_USER, password: config.SMTP_PASSWORD },
+    onError: (err) =>
+      logger.warn(
+        { err },
+        'stored smtp credentials not read or not opened; using the last or the deployment ones',
+      ),
+  });
+  try {
+    await settings.load();
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
+  settings.start(config.NOTIFY_SETTINGS_REFRESH_MS);
+  const mailer = createSmtpMailer({ config, logger, credentials: () => settings.credentials });
   const directory =
     options.directory ??
     createDirectory({
@@ -96,6 +127,13 @@ export async function startNotifierService(
           boundNotifierRpc({
             ...createNotifierRpc({ knex, mailer, clock, plantillas }),
             ...createImportPlantillasRpc({ knex, clock, plantillas }),
+            ...createConfiguracionCorreoRpc({
+              settings,
+              config,
+              js: runtime.nats.js,
+              names: runtime.names,
+              clock,
+            }),
           }),
         );
       },
@@ -104,6 +142,7 @@ export async function startNotifierService(
       {
         port: rpc.port,
         smtp: `${config.SMTP_HOST}:${config.SMTP_PORT}`,
+        smtpCredentials: settings.origin || 'none',
         dkim: Boolean(config.SMTP_DKIM_DOMAIN),
       },
       'notifier started',
@@ -115,15 +154,18 @@ export async function startNotifierService(
       rpc,
       worker,
       mailer,
+      settings,
       async stop() {
         await rpc.close();
         await worker.stop();
+        settings.stop();
         mailer.close();
         await runtime.close();
       },
     };
   } catch (err) {
     await worker.stop().catch(() => undefined);
+    settings.stop();
     mailer.close();
     await runtime.close();
     throw err;

@@ -6,7 +6,7 @@
  */
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
-import { createSmtpSink, type SmtpSink } from '@lucy/fake-smtp';
+import { createSmtpSink, type SmtpSink, type SmtpSinkOptions } from '@lucy/fake-smtp';
 import { createCommandPublisher, createRpcClient, H, startRpcServer, type RpcServer } from '@lucy/platform';
 import {
   AlumnoSchema,
@@ -163,6 +163,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   logger?: Logger;
   backoffMs?: (attempt: number) => number;
+  /** Options of the SMTP sink, e.g. the AUTH credentials it requires. */
+  sink?: SmtpSinkOptions;
 }
 
 /** Environment pointing a notifier at the harness' sink, directory, database and prefix. */
@@ -190,7 +192,7 @@ export function harnessEnv(
 
 /** Starts the sink, the fake directory, a database, a NATS prefix and the notifier. */
 export async function startHarness(label: string, options: HarnessOptions = {}): Promise<Harness> {
-  const sink = await createSmtpSink({ port: 0, maxMessages: 5000 });
+  const sink = await createSmtpSink({ port: 0, maxMessages: 5000, ...options.sink });
   const directory = await startFakeDirectory();
   const db = await createTestDatabase(label);
   const t = await createTestNats();

@@ -6,6 +6,7 @@ import {
   CrearUsuarioTeamsCommandSchema,
   LogLevel,
   PurgarTareasCommandSchema,
+  TareaEstado,
   TaskService,
   Trigger,
 } from '@lucy/proto';
@@ -144,5 +145,34 @@ describe('a Tarea over several attempts', () => {
     });
     const { tarea } = await client.getTarea({ id: scheduled.taskId });
     expect(tarea!.periodicTask).toBe('Limpieza diaria de Tareas antiguas');
+  }, 60_000);
+
+  it('writes one INFO Log row with the reason of a skipped Tarea, however often its event is delivered', async () => {
+    const { taskId } = await createCommandPublisher(h.nats.handles.js, h.nats.names).publish(
+      'lucy.cmd.identity.crear_usuario_teams',
+      CrearUsuarioTeamsCommandSchema,
+      { alumnoId: 'DNI-40111333' },
+      { taskType: 'alumnos.tasks.crear_usuario_teams_async', requestedBy: 'ana@fce', trigger: 'admin' },
+    );
+    const r = reporterFor(h, taskId, { attempt: 1 });
+    await r.started('DNI-40111333');
+    await r.skipped('La cuenta test-a40111333@x.edu.ar ya existe', { motivo: 'ya_activa' });
+    await r.skipped('La cuenta test-a40111333@x.edu.ar ya existe', { motivo: 'ya_activa' });
+    const client = createRpcClient(TaskService, { baseUrl: h.tracker.rpc.url, token: TEST_TOKEN });
+    const logs = await waitFor(
+      async () => {
+        const got = await client.getTarea({ id: taskId });
+        return got.tarea?.estado === TareaEstado.SKIPPED && got.logs.some((l) => l.module === 'tasks')
+          ? got.logs
+          : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the skipped Tarea and its Log' },
+    );
+    const mine = logs.filter((l) => l.module === 'tasks');
+    expect(mine.map((l) => [LogLevel[l.level], l.message])).toEqual([
+      ['INFO', 'Tarea omitida: La cuenta test-a40111333@x.edu.ar ya existe'],
+    ]);
+    expect(mine[0]!.alumnoId).toBe('DNI-40111333');
+    expect(mine[0]!.detalles).toMatchObject({ intento: 1, motivo: 'ya_activa' });
   }, 60_000);
 });

@@ -167,6 +167,11 @@ rpc.callerKeys the component's own API key (Secret key <name>-key); services als
   value: {{ $v.sial.baseUrl | quote }}
 {{ include "lucy.secretEnv" (dict "name" "SIAL_USER" "secret" (required "sial.existingSecret is required" $v.sial.existingSecret) "key" $v.sial.userKey) }}
 {{ include "lucy.secretEnv" (dict "name" "SIAL_PASSWORD" "secret" $v.sial.existingSecret "key" $v.sial.passwordKey) }}
+{{- /* Seals the SIAL password staff may store in the Configuración; optional in ingest-sial. */}}
+{{- if $v.secretBox.existingSecret }}
+{{ include "lucy.secretEnv" (dict "name" "LUCY_SECRET_KEYS" "secret" $v.secretBox.existingSecret "key" $v.secretBox.keysKey) }}
+{{ include "lucy.secretEnv" (dict "name" "LUCY_SECRET_KEY_ID" "secret" $v.secretBox.existingSecret "key" $v.secretBox.keyIdKey "optional" true) }}
+{{- end }}
 {{- end }}
 {{- if or (eq .name "identity-teams") (eq .name "notifier") }}
 - name: INGEST_RPC_URL
@@ -239,6 +244,11 @@ rpc.callerKeys the component's own API key (Secret key <name>-key); services als
 {{- if $v.smtp.existingSecret }}
 {{ include "lucy.secretEnv" (dict "name" "SMTP_USER" "secret" $v.smtp.existingSecret "key" $v.smtp.userKey) }}
 {{ include "lucy.secretEnv" (dict "name" "SMTP_PASSWORD" "secret" $v.smtp.existingSecret "key" $v.smtp.passwordKey) }}
+{{- end }}
+{{- /* Seals the SMTP password staff may store in the Configuración; optional in the notifier. */}}
+{{- if $v.secretBox.existingSecret }}
+{{ include "lucy.secretEnv" (dict "name" "LUCY_SECRET_KEYS" "secret" $v.secretBox.existingSecret "key" $v.secretBox.keysKey) }}
+{{ include "lucy.secretEnv" (dict "name" "LUCY_SECRET_KEY_ID" "secret" $v.secretBox.existingSecret "key" $v.secretBox.keyIdKey "optional" true) }}
 {{- end }}
 {{- end }}
 {{- range $k, $val := $v.config.extraEnv }}

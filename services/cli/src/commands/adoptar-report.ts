@@ -210,13 +210,16 @@ export function configReport(row: Record<string, unknown>): ConfigReport {
       destino,
     });
   };
-  secret('teams_client_secret', 'GRAPH_CLIENT_SECRET de identity-teams (Secret del chart / .env de compose)');
-  secret('sial_basic_pass', 'SIAL_PASSWORD de ingest-sial');
-  secret('moodle_wstoken', 'MOODLE_TOKEN de identity-teams');
+  secret(
+    'teams_client_secret',
+    'admin → Configuración → Credenciales, o GRAPH_CLIENT_SECRET de identity-teams (Secret del chart / .env de compose)',
+  );
+  secret('sial_basic_pass', 'admin → Configuración → Credenciales, o SIAL_PASSWORD de ingest-sial');
+  secret('moodle_wstoken', 'admin → Configuración → Credenciales, o MOODLE_TOKEN de identity-teams');
   out.secretos.push({
     campo: 'EMAIL_HOST_PASSWORD (entorno de pylucy)',
     estado: 'no está en la base: revíselo en el .env de pylucy',
-    destino: 'SMTP_PASSWORD del notifier',
+    destino: 'admin → Configuración → Credenciales, o SMTP_PASSWORD del notifier',
   });
   return out;
 }

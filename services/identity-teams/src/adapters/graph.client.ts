@@ -76,8 +76,12 @@ export interface GraphClientOptions {
   tenantId: string;
   /** App (client) id (GRAPH_CLIENT_ID). */
   clientId: string;
-  /** Client secret (GRAPH_CLIENT_SECRET); never logged nor put in errors. One of it or `clientCertificate`. */
-  clientSecret?: string;
+  /**
+   * Client secret (GRAPH_CLIENT_SECRET, or the one staff stored); never logged nor put in errors. One of it or
+   * `clientCertificate`. A function is read at each token request: a secret replaced there is used from the next
+   * Graph call on (the tokens of the old one are dropped with its credential).
+   */
+  clientSecret?: string | (() => string);
   /**
    * Certificate credential instead of the secret: a PEM with the private key and the certificate registered on the
    * app, as a file (GRAPH_CLIENT_CERTIFICATE_PATH) or the text (GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY). The token
@@ -331,6 +335,32 @@ function httpsUrl(value: string, variable: string): URL {
   return url;
 }
 
+const secretOf = (secret: string | (() => string) | undefined): string =>
+  (typeof secret === 'function' ? secret() : secret) ?? '';
+
+/**
+ * A credential over the secret `current()` returns at each token request: while it stays the same, one
+ * credential (and its token cache) serves every call; once it changes, a new credential is built, so the next
+ * token is asked for with the new secret and no token of the old one is used again.
+ */
+export function rotatingSecretCredential(
+  current: () => string,
+  build: (secret: string) => TokenCredential,
+): TokenCredential {
+  let secret: string | undefined;
+  let credential: TokenCredential | undefined;
+  return {
+    getToken(scopes, options) {
+      const now = current();
+      if (!credential || now !== secret) {
+        secret = now;
+        credential = build(now);
+      }
+      return credential.getToken(scopes, options);
+    },
+  };
+}
+
 /**
  * Creates the Graph client. Nothing is requested until the first operation.
  * @throws ConfigError when a URL is not https or the credentials are blank.
@@ -339,7 +369,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   for (const [name, value] of [
     ['GRAPH_TENANT_ID', options.tenantId],
     ['GRAPH_CLIENT_ID', options.clientId],
-    ...(options.clientCertificate ? [] : [['GRAPH_CLIENT_SECRET', options.clientSecret] as const]),
+    ...(options.clientCertificate ? [] : [['GRAPH_CLIENT_SECRET', secretOf(options.clientSecret)] as const]),
   ] as const) {
     if (!value?.trim()) throw new ConfigError(`Falta ${name}`);
   }
@@ -362,11 +392,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         { certificate: certificatePem },
         credentialOptions,
       )
-    : new ClientSecretCredential(
-        options.tenantId,
-        options.clientId,
-        options.clientSecret ?? '',
-        credentialOptions,
+    : rotatingSecretCredential(
+        () => secretOf(options.clientSecret),
+        (secret) => new ClientSecretCredential(options.tenantId, options.clientId, secret, credentialOptions),
       );
   const sdk = Client.initWithMiddleware({
     authProvider: new TokenCredentialAuthenticationProvider(credential, { scopes: [GRAPH_SCOPE] }),

@@ -108,7 +108,7 @@ export function classifyGraphFailure(
     return permanent(
       GRAPH_ERROR.credentials,
       `Entra ID rechazó las credenciales de la aplicación de Microsoft Graph ${where}: ${reason} (AADSTS${aadsts}). ` +
-        'Revise GRAPH_TENANT_ID, GRAPH_CLIENT_ID y GRAPH_CLIENT_SECRET (o el certificado de GRAPH_CLIENT_CERTIFICATE_PATH / GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY).',
+        'Revise GRAPH_TENANT_ID, GRAPH_CLIENT_ID y el secreto de cliente (el guardado en Configuración, o GRAPH_CLIENT_SECRET) o el certificado de GRAPH_CLIENT_CERTIFICATE_PATH / GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY.',
     );
   }
   if (f.status <= 0) {

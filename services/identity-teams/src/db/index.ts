@@ -3,6 +3,7 @@ import { Migration20261207000000_init } from './migrations/Migration202612070000
 import { Migration20261207080000_email_enviado } from './migrations/Migration20261207080000_email_enviado.js';
 import { Migration20261207120000_adopcion } from './migrations/Migration20261207120000_adopcion.js';
 import { Migration20261207130000_configuracion } from './migrations/Migration20261207130000_configuracion.js';
+import { Migration20261207150000_graph_secret } from './migrations/Migration20261207150000_graph_secret.js';
 
 export * from './cuenta.entity.js';
 export * from './cuenta.repository.js';
@@ -19,5 +20,6 @@ export const identityOrm = {
     { name: 'Migration20261207080000_email_enviado', class: Migration20261207080000_email_enviado },
     { name: 'Migration20261207120000_adopcion', class: Migration20261207120000_adopcion },
     { name: 'Migration20261207130000_configuracion', class: Migration20261207130000_configuracion },
+    { name: 'Migration20261207150000_graph_secret', class: Migration20261207150000_graph_secret },
   ],
 };

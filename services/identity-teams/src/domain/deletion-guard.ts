@@ -34,6 +34,18 @@ export function checkDeletionAllowed(
   return { allowed: true };
 }
 
+/** The first refusal among the accounts one deletion removes (its UPN, its Moodle username), or undefined. */
+export function deletionRefusal(
+  targets: readonly string[],
+  safePrefix: string = DEFAULT_SAFE_DELETE_PREFIX,
+): string | undefined {
+  for (const target of targets) {
+    const verdict = checkDeletionAllowed(target, safePrefix);
+    if (!verdict.allowed) return verdict.reason;
+  }
+  return undefined;
+}
+
 /** Limits of the mass-deletion guard. */
 export interface MassDeletionLimits {
   /** Most deletions in one window, this run's included. */

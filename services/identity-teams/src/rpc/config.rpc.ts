@@ -2,7 +2,9 @@
  * IdentityService.PreCheck and the identity settings staff own (issue 13). PreCheck answers, for each alumno of a
  * selection, what Enqueue would do — with the same domain rule (domain/pre-check.ts), the same alumnos and
  * accounts and the same per-tipo flags — and queues nothing. Get/UpdateConfiguracionIdentidad read and change the
- * batch limit, the UPN prefix and the Moodle token; the token is write-only (only «configurado» is returned).
+ * batch limit, the UPN prefix, the Moodle token and the Graph client secret; the two secrets are write-only (only
+ * whether one is set, and where it comes from, is returned). CheckDeletion applies the deletion guard the
+ * deletion itself applies (operation.run.ts) to the accounts an alumno's deletion would remove.
  */
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
@@ -12,7 +14,8 @@ import type { EnqueueResult, IdentityService } from '@lucy/proto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { IngestClient } from '../adapters/index.js';
 import { IDENTITY_TASKS } from '../consumers/identity.consumer.js';
-import { getCuentas } from '../db/index.js';
+import { getCuenta, getCuentas } from '../db/index.js';
+import { deletionRefusal } from '../domain/deletion-guard.js';
 import { flagsTipoOf, preCheckAlumno, type IdentityAction } from '../domain/pre-check.js';
 import type { IdentitySettings } from '../settings.js';
 import { unavailable } from './unavailable.js';
@@ -26,6 +29,10 @@ export interface ConfigRpcDeps {
   clock: () => Date;
   upnDomain: string;
   safeDeletePrefix: string;
+  /** The deployment signs in to Graph with a certificate (the client secret is then not used). */
+  graphUsesCertificate: boolean;
+  /** Whether Moodle is configured (MOODLE_URL): its username is then guarded too. */
+  moodleConfigured: () => boolean;
 }
 
 const ACTION_BY_TASK: Record<string, IdentityAction> = {
@@ -40,7 +47,7 @@ export function createConfigRpc(
   deps: ConfigRpcDeps,
 ): Pick<
   ServiceImpl<typeof IdentityService>,
-  'preCheck' | 'getConfiguracionIdentidad' | 'updateConfiguracionIdentidad'
+  'preCheck' | 'getConfiguracionIdentidad' | 'updateConfiguracionIdentidad' | 'checkDeletion'
 > {
   const view = () => {
     const changed = deps.settings.changed;
@@ -50,6 +57,10 @@ export function createConfigRpc(
       dominioUpn: deps.upnDomain,
       prefijoEliminable: deps.safeDeletePrefix,
       moodleTokenConfigurado: deps.settings.moodleToken !== '',
+      moodleTokenOrigen: deps.settings.moodleTokenOrigin,
+      graphClientSecretConfigurado: deps.settings.graphClientSecret !== '',
+      graphClientSecretOrigen: deps.settings.graphClientSecretOrigin,
+      graphUsaCertificado: deps.graphUsesCertificate,
       ...(changed ? { actualizadoEn: timestampFromDate(changed.at), actualizadoPor: changed.by } : {}),
     };
   };
@@ -126,6 +137,7 @@ export function createConfigRpc(
           loteMaximo: req.loteMaximo,
           prefijoUpn: req.prefijoUpn,
           moodleToken: req.moodleToken,
+          graphClientSecret: req.graphClientSecret,
           requestedBy: req.requestedBy,
         },
         deps.clock(),
@@ -138,6 +150,7 @@ export function createConfigRpc(
         before.prefijoUpn !== after.prefijoUpn &&
           `prefijo de UPN «${before.prefijoUpn}» → «${after.prefijoUpn}»`,
         req.moodleToken !== undefined && 'token de Moodle reemplazado',
+        req.graphClientSecret !== undefined && 'secreto de cliente de Graph reemplazado',
       ].filter((c): c is string => Boolean(c));
       await publishLog(deps.js, deps.names, {
         level: 'INFO',
@@ -147,6 +160,30 @@ export function createConfigRpc(
         detalles: { accion: 'configuracion', cambios },
       });
       return { configuracion: after };
+    },
+
+    async checkDeletion(req) {
+      if (!isUuid(req.alumnoId))
+        throw new ValidationError([
+          { field: 'alumno_id', message: `«${req.alumnoId}» no es un identificador de alumno válido.` },
+        ]);
+      const stored = await getCuenta(deps.knex, req.alumnoId);
+      // Already removed: a deletion has nothing left to remove.
+      if (stored?.estado === 'eliminada') return { permitida: true, motivo: '', upn: '' };
+      let upn = stored?.upn ?? '';
+      if (!upn) {
+        const alumno = await deps.ingest.getAlumno(req.alumnoId).catch((err: unknown) => {
+          throw unavailable(err);
+        });
+        upn = alumno?.emailInstitucional ?? '';
+      }
+      if (!upn) return { permitida: true, motivo: '', upn: '' };
+      const moodleUsername = stored?.moodle_username || upn.toLowerCase();
+      const motivo = deletionRefusal(
+        [upn, ...(deps.moodleConfigured() ? [moodleUsername] : [])],
+        deps.safeDeletePrefix,
+      );
+      return { permitida: !motivo, motivo: motivo ?? '', upn };
     },
   };
 }

@@ -120,7 +120,11 @@ export function createIdentityRpc(
   deps: IdentityRpcDeps,
 ): Omit<
   ServiceImpl<typeof IdentityService>,
-  'importCuentas' | 'preCheck' | 'getConfiguracionIdentidad' | 'updateConfiguracionIdentidad'
+  | 'importCuentas'
+  | 'preCheck'
+  | 'getConfiguracionIdentidad'
+  | 'updateConfiguracionIdentidad'
+  | 'checkDeletion'
 > {
   const { knex, vault, clock } = deps;
 

@@ -6,6 +6,7 @@ export {
   type SialCallOptions,
   type SialClient,
   type SialClientOptions,
+  type SialCredentials,
   type SialListRange,
   type SialListSink,
 } from './sial.client.js';

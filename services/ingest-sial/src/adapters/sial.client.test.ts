@@ -111,6 +111,38 @@ describe('SIAL client failures', () => {
     expect(server.state().requests.list).toBe(1);
   });
 
+  it('reads the credentials at each request: a replaced password is sent from the next one on', async () => {
+    const server = await startFake();
+    let current = { user: 'usuario', password: 'mala', origin: 'personal' as const };
+    let reads = 0;
+    const sial = client(server, {
+      user: undefined,
+      password: undefined,
+      credentials: () => {
+        reads++;
+        return current;
+      },
+    });
+    const err = await sial.listar('preinscriptos').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SialAuthError);
+    // Where the refused pair comes from, so staff know what to fix; never the password.
+    expect((err as SialAuthError).message).toContain('Son las guardadas en la Configuración');
+    expect((err as SialAuthError).message).not.toContain('mala');
+    current = { ...current, password: 'contrasena' };
+    expect(await sial.listar('preinscriptos')).toHaveLength(20);
+    expect(reads).toBe(2);
+    // SIAL's password rotated, the deployment's pair still the old one: the message points at the deployment.
+    server.setCredentials({ user: 'usuario', password: 'rotada' });
+    const stale = client(server, {
+      user: undefined,
+      password: undefined,
+      credentials: () => ({ user: 'usuario', password: 'contrasena', origin: 'despliegue' }),
+    });
+    const err2 = await stale.listar('aspirantes').catch((e: unknown) => e);
+    expect((err2 as SialAuthError).message).toContain('SIAL_USER/SIAL_PASSWORD');
+    expect(() => createSialClient({ baseUrl: server.url })).toThrow(/credenciales de SIAL/);
+  });
+
   it('retries 5xx with exponential backoff and then succeeds', async () => {
     const server = await startFake();
     server.setFaults({ status500: 2 });

@@ -33,10 +33,15 @@ export const SIAL_BASE_PATH = '/webservice/sial/V2/04';
 export interface SialClientOptions {
   /** e.g. `https://sisinfo.unrc.edu.ar`; a trailing `/` is ignored. Must not embed credentials. */
   baseUrl: string;
-  /** HTTP Basic user. */
-  user: string;
+  /** HTTP Basic user (with `password`), when the credentials are fixed; else give `credentials`. */
+  user?: string;
   /** HTTP Basic password; never logged nor put in errors. */
-  password: string;
+  password?: string;
+  /**
+   * The HTTP Basic credentials, read at each request (retries included), so credentials replaced meanwhile are
+   * sent from the next request on. Wins over `user`/`password`.
+   */
+  credentials?: () => SialCredentials;
   /** Per-attempt timeout covering headers and body, in ms; default 30,000 (the original's 30 s). */
   timeoutMs?: number;
   /** Retries after the first attempt, for network errors, timeouts and 5xx only; default 3. */
@@ -61,6 +66,15 @@ export interface SialClientOptions {
   random?: () => number;
   /** Called before each retry, e.g. to log it. */
   onRetry?: (info: { path: string; attempt: number; delayMs: number; error: SialError }) => void;
+}
+
+/** HTTP Basic credentials of one request, and where they come from (named when SIAL refuses them). */
+export interface SialCredentials {
+  user: string;
+  /** Never logged nor put in errors. */
+  password: string;
+  /** `personal`: stored by staff in the Configuración; `despliegue`: SIAL_USER/SIAL_PASSWORD. */
+  origin?: 'personal' | 'despliegue';
 }
 
 /** Per-call options. */
@@ -131,7 +145,7 @@ export function formatSialDate(date: Date, timeZone = 'America/Argentina/Cordoba
 type AttemptFailure =
   | { kind: 'timeout'; cause: unknown }
   | { kind: 'network'; cause: unknown }
-  | { kind: 'auth' }
+  | { kind: 'auth'; user: string; origin: SialCredentials['origin'] }
   | { kind: 'http'; status: number; detail: string | undefined }
   | { kind: 'response'; detail: string; cause?: unknown; malformed?: boolean };
 
@@ -270,7 +284,23 @@ export function createSialClient(options: SialClientOptions): SialClient {
     options.requestsPerSecond === undefined
       ? unlimited
       : createTokenBucket({ ratePerSecond: options.requestsPerSecond, burst: options.burst ?? 1, clock });
-  const authorization = `Basic ${Buffer.from(`${options.user}:${options.password}`, 'utf8').toString('base64')}`;
+  const fixed: SialCredentials | undefined =
+    options.user !== undefined && options.password !== undefined
+      ? { user: options.user, password: options.password }
+      : undefined;
+  const credentials = options.credentials ?? (fixed ? () => fixed : undefined);
+  if (!credentials) throw new TypeError('Faltan las credenciales de SIAL (user y password, o credentials)');
+  // The header of the last credentials seen, so it is rebuilt only when they change.
+  let header: { user: string; password: string; value: string } | undefined;
+  const authorizationOf = (c: SialCredentials): string => {
+    if (header?.user !== c.user || header.password !== c.password)
+      header = {
+        user: c.user,
+        password: c.password,
+        value: `Basic ${Buffer.from(`${c.user}:${c.password}`, 'utf8').toString('base64')}`,
+      };
+    return header.value;
+  };
   formatSialDate(new Date(0), timeZone); // Fails fast on an unknown time zone.
 
   /**
@@ -301,10 +331,16 @@ export function createSialClient(options: SialClientOptions): SialClient {
       if (signal?.aborted) return signal.reason;
       return new AttemptError(timedOut ? { kind: 'timeout', cause: err } : { kind: 'network', cause: err });
     };
+    // Read at each request: credentials staff replaced are sent from the next one on.
+    const sent = credentials();
     try {
       const init: RequestInit = {
         method: 'GET',
-        headers: { authorization, accept: 'application/json', 'user-agent': 'lucy-tasks-ingest-sial' },
+        headers: {
+          authorization: authorizationOf(sent),
+          accept: 'application/json',
+          'user-agent': 'lucy-tasks-ingest-sial',
+        },
         signal: controller.signal,
       };
       if (options.dispatcher) init.dispatcher = options.dispatcher;
@@ -331,7 +367,8 @@ export function createSialClient(options: SialClientOptions): SialClient {
       } catch (err) {
         throw failed(err);
       }
-      if (response.status === 401) throw new AttemptError({ kind: 'auth' });
+      if (response.status === 401)
+        throw new AttemptError({ kind: 'auth', user: sent.user, origin: sent.origin });
       throw new AttemptError({ kind: 'http', status: response.status, detail: detailOf(text) });
     } catch (err) {
       error = err;
@@ -472,7 +509,7 @@ export function createSialClient(options: SialClientOptions): SialClient {
           cause: failure.cause,
         });
       case 'auth':
-        return new SialAuthError({ path, attempts, user: options.user });
+        return new SialAuthError({ path, attempts, user: failure.user, origin: failure.origin });
       case 'http':
         return new SialHttpError({ path, attempts, status: failure.status, detail: failure.detail });
       case 'response':

@@ -39,13 +39,27 @@ export class SialConnectionError extends SialError {
   }
 }
 
-/** SIAL rejected the credentials (HTTP 401). Not retried: the configuration must change. */
+/**
+ * SIAL rejected the credentials (HTTP 401). Not retried: the credentials must change. The message says where the
+ * refused ones come from: the Configuración (stored by staff) or the deployment (SIAL_USER/SIAL_PASSWORD).
+ */
 export class SialAuthError extends SialError {
   override readonly name = 'SialAuthError';
   readonly transient = false;
-  constructor(options: { path: string; attempts: number; user: string }) {
+  constructor(options: {
+    path: string;
+    attempts: number;
+    user: string;
+    origin?: 'personal' | 'despliegue' | undefined;
+  }) {
+    const fix =
+      options.origin === 'despliegue'
+        ? 'Son las del despliegue (SIAL_USER/SIAL_PASSWORD): cargue las correctas en la Configuración o corrija el despliegue.'
+        : options.origin === 'personal'
+          ? 'Son las guardadas en la Configuración: reemplace allí el usuario y la contraseña de SIAL.'
+          : 'Revise el usuario y la contraseña de SIAL en la Configuración.';
     super(
-      `SIAL rechazó las credenciales del usuario «${options.user}» (HTTP 401) en GET ${options.path}. Revise el usuario y la contraseña de SIAL en la Configuración.`,
+      `SIAL rechazó las credenciales del usuario «${options.user}» (HTTP 401) en GET ${options.path}. ${fix}`,
       options,
     );
   }

@@ -26,6 +26,10 @@ export interface ConfiguracionRow {
   ultimaCantidadIngresantes: number;
   sialRequestsPorSegundo: number;
   sialConcurrencia: number;
+  /** SIAL HTTP Basic user staff set (null: SIAL_USER); set together with the sealed password. */
+  sialUsuario?: string | null;
+  /** SIAL password sealed with the secret box (aad `ingest.configuracion:1:sial_password`); never in clear. */
+  sialPasswordSealed?: string | null;
   actualizadoEn: Date;
   actualizadoPor: string;
 }
@@ -59,6 +63,8 @@ export const ConfiguracionSchema = new EntitySchema<ConfiguracionRow>({
     ultimaCantidadIngresantes: { type: 'integer' },
     sialRequestsPorSegundo: { type: 'double' },
     sialConcurrencia: { type: 'integer' },
+    sialUsuario: { type: 'string', nullable: true },
+    sialPasswordSealed: { type: 'text', nullable: true },
     actualizadoEn: { type: 'Date' },
     actualizadoPor: { type: 'string' },
   },

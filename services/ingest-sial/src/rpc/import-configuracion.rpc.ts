@@ -19,6 +19,7 @@ import {
   type Ventana,
 } from '../db/configuracion.repository.js';
 import { tipoFromPb } from '../mapping.js';
+import type { SialCredentialsView } from '../sial-credentials.js';
 import { toConfiguracionPb } from './ingest.rpc.js';
 import { checkCount, checkText, MAX_REQUESTED_BY } from './input-bounds.js';
 
@@ -44,6 +45,8 @@ const same = (a: Date | boolean | null, b: Date | boolean | null): boolean =>
 export function createImportConfiguracionRpc(deps: {
   knex: Knex;
   clock: () => Date;
+  /** What the answer shows of the SIAL credentials in use; pylucy's are never imported (secrets stay behind). */
+  sialView: () => SialCredentialsView;
 }): Pick<ServiceImpl<typeof IngestService>, 'importConfiguracion'> {
   const { knex } = deps;
   return {
@@ -225,8 +228,8 @@ export function createImportConfiguracionRpc(deps: {
       return {
         results,
         configuracion: req.dryRun
-          ? toConfiguracionPb(after)
-          : toConfiguracionPb(await loadConfiguracion(knex)),
+          ? toConfiguracionPb(after, deps.sialView())
+          : toConfiguracionPb(await loadConfiguracion(knex), deps.sialView()),
       };
     },
   };

@@ -8,6 +8,7 @@ import {
   type BatchPublisher,
   type CommandPublisher,
   type FieldError,
+  type LogInput,
   type Logger,
   type Names,
 } from '@lucy/platform';
@@ -35,8 +36,13 @@ import {
   manualRange,
   validateManual,
 } from '../consumers/ingest.consumer.js';
-import { runIngestion } from '../consumers/ingest.run.js';
+import { LOG_MODULE, runIngestion } from '../consumers/ingest.run.js';
 import { TIPO_TO_PB, tipoFromPb, toFieldChangePb } from '../mapping.js';
+import {
+  checkSialCredentials,
+  type SialCredentialStore,
+  type SialCredentialsView,
+} from '../sial-credentials.js';
 import { checkCount, checkSialRate, checkText, MAX_REQUESTED_BY } from './input-bounds.js';
 
 /** Dependencies of {@link createIngestRpc}. */
@@ -44,6 +50,10 @@ export interface IngestRpcDeps {
   knex: Knex;
   publisher: CommandPublisher;
   clock: () => Date;
+  /** The SIAL credentials staff may replace (write-only: the password is never returned). */
+  sialCredentials: SialCredentialStore;
+  /** Writes a Log row (staff's configuration changes). */
+  log: (entry: LogInput) => Promise<void>;
   /** For PlanIngesta, which reads SIAL synchronously (the same path as a dry-run Tarea). */
   plan: {
     /** Never used by a plan (a dry run publishes nothing), but part of a run's dependencies. */
@@ -64,8 +74,11 @@ export const PLAN_MAX_LIMIT = 5000;
 
 const ts = (d: Date | null) => (d ? timestampFromDate(d) : undefined);
 
-/** The stored configuration as the Configuracion message. */
-export function toConfiguracionPb(c: Configuracion): ConfiguracionPb {
+/**
+ * The stored configuration as the Configuracion message, with what may be shown of the SIAL credentials in use
+ * (the user, whether a password is set, where they come from; never the password).
+ */
+export function toConfiguracionPb(c: Configuracion, sial: SialCredentialsView): ConfiguracionPb {
   return create(ConfiguracionSchema, {
     ventanas: TIPOS.map((tipo) => {
       const v = c.ventanas[tipo];
@@ -84,7 +97,42 @@ export function toConfiguracionPb(c: Configuracion): ConfiguracionPb {
     sialConcurrencia: c.sialConcurrencia,
     actualizadoEn: timestampFromDate(c.actualizadoEn),
     actualizadoPor: c.actualizadoPor,
+    sialUsuario: sial.usuario,
+    sialPasswordConfigurada: sial.passwordConfigurada,
+    sialCredencialesOrigen: sial.origen,
   });
+}
+
+/** Names of a window's settings in the Log of a change. */
+const VENTANA_CAMPOS = [
+  ['diaInicio', 'inicio'],
+  ['diaFin', 'fin'],
+  ['enviarEmail', 'enviar e-mail'],
+  ['activarTeams', 'activar Teams'],
+  ['activarMoodle', 'activar Moodle'],
+] as const;
+
+/** What a configuration change changed, in Spanish, for its Log row; the SIAL password only as «reemplazada». */
+function describeChanges(before: Configuracion, after: Configuracion, credenciales: boolean): string[] {
+  const cambios: string[] = [];
+  for (const tipo of TIPOS) {
+    const a = before.ventanas[tipo];
+    const b = after.ventanas[tipo];
+    const campos = VENTANA_CAMPOS.filter(([key]) => {
+      const x = a[key];
+      const y = b[key];
+      return x instanceof Date || y instanceof Date ? !sameTime(x as Date | null, y as Date | null) : x !== y;
+    }).map(([, name]) => name);
+    if (campos.length) cambios.push(`ventana de ${tipo} (${campos.join(', ')})`);
+  }
+  if (before.sialRequestsPorSegundo !== after.sialRequestsPorSegundo)
+    cambios.push(
+      `solicitudes por segundo a SIAL ${before.sialRequestsPorSegundo} → ${after.sialRequestsPorSegundo}`,
+    );
+  if (before.sialConcurrencia !== after.sialConcurrencia)
+    cambios.push(`concurrencia con SIAL ${before.sialConcurrencia} → ${after.sialConcurrencia}`);
+  if (credenciales) cambios.push('credenciales de SIAL reemplazadas');
+  return cambios;
 }
 
 const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
@@ -94,20 +142,29 @@ export function createIngestRpc(
   deps: IngestRpcDeps,
 ): Omit<ServiceImpl<typeof IngestService>, 'importConfiguracion'> {
   const { knex } = deps;
+  const pb = (c: Configuracion) => toConfiguracionPb(c, deps.sialCredentials.view());
   return {
     async getConfiguracion() {
-      return { configuracion: toConfiguracionPb(await loadConfiguracion(knex)) };
+      return { configuracion: pb(await loadConfiguracion(knex)) };
     },
 
     async updateConfiguracion(req) {
       const input = req.configuracion;
       const problems: FieldError[] = [];
-      if (!input)
+      // The SIAL credentials are replaced together; a call may carry only them (no `configuracion`).
+      const credenciales = req.sialUsuario !== undefined || req.sialPassword !== undefined;
+      if (!input && !credenciales)
         throw new ValidationError([{ field: 'configuracion', message: 'La configuración es obligatoria.' }]);
+      problems.push(
+        ...checkSialCredentials(
+          { usuario: req.sialUsuario, password: req.sialPassword },
+          deps.sialCredentials.canStore,
+        ),
+      );
       const current = await loadConfiguracion(knex);
       const columns: Record<string, unknown> = {};
       const seen = new Set<Tipo>();
-      input.ventanas.forEach((v, i) => {
+      input?.ventanas.forEach((v, i) => {
         const tipo = tipoFromPb(v.tipo);
         if (!tipo) {
           problems.push({ field: `ventanas[${i}].tipo`, message: 'Tipo de ingesta desconocido.' });
@@ -144,18 +201,38 @@ export function createIngestRpc(
           columns[`ultima_ingesta_${tipo}`] = null;
         }
       });
-      if (checkSialRate(problems, 'sialRequestsPorSegundo', input.sialRequestsPorSegundo))
-        columns.sial_requests_por_segundo = input.sialRequestsPorSegundo;
+      if (input) {
+        if (checkSialRate(problems, 'sialRequestsPorSegundo', input.sialRequestsPorSegundo))
+          columns.sial_requests_por_segundo = input.sialRequestsPorSegundo;
+        checkCount(problems, 'ventanas', input.ventanas.length, TIPOS.length);
+        if (input.sialConcurrencia < 0 || input.sialConcurrencia > 256) {
+          problems.push({
+            field: 'sialConcurrencia',
+            message: 'Debe estar entre 1 y 256 (0 = sin cambios).',
+          });
+        } else if (input.sialConcurrencia > 0) columns.sial_concurrencia = input.sialConcurrencia;
+      }
       checkText(problems, 'requestedBy', req.requestedBy, MAX_REQUESTED_BY);
-      checkCount(problems, 'ventanas', input.ventanas.length, TIPOS.length);
-      if (input.sialConcurrencia < 0 || input.sialConcurrencia > 256) {
-        problems.push({ field: 'sialConcurrencia', message: 'Debe estar entre 1 y 256 (0 = sin cambios).' });
-      } else if (input.sialConcurrencia > 0) columns.sial_concurrencia = input.sialConcurrencia;
       if (problems.length > 0) throw new ValidationError(problems);
+      // Sealed here, bound to its row and field; the clear password goes no further than the secret box.
+      if (credenciales)
+        Object.assign(columns, deps.sialCredentials.columns(req.sialUsuario!, req.sialPassword!));
+      const by = req.requestedBy.trim() || 'desconocido';
       columns.actualizado_en = deps.clock();
-      columns.actualizado_por = req.requestedBy || 'desconocido';
+      columns.actualizado_por = by;
       await updateConfiguracion(knex, columns);
-      return { configuracion: toConfiguracionPb(await loadConfiguracion(knex)) };
+      // This replica uses the new credentials from its next SIAL request; the others within their refresh.
+      if (credenciales) await deps.sialCredentials.load();
+      const after = await loadConfiguracion(knex);
+      const cambios = describeChanges(current, after, credenciales);
+      await deps.log({
+        level: 'INFO',
+        module: LOG_MODULE,
+        message: `${by} cambió la configuración de ingesta: ${cambios.join('; ') || 'sin cambios'}.`,
+        usuario: by,
+        detalles: { accion: 'configuracion', cambios },
+      });
+      return { configuracion: pb(after) };
     },
 
     async resetCheckpoints(req) {
@@ -175,7 +252,7 @@ export function createIngestRpc(
         req.requestedBy || 'desconocido',
         deps.clock(),
       );
-      return { configuracion: toConfiguracionPb(await loadConfiguracion(knex)) };
+      return { configuracion: pb(await loadConfiguracion(knex)) };
     },
 
     async startIngesta(req) {

@@ -1,10 +1,12 @@
 /** Outbound adapters of the notifier: the SMTP mailer, its error classification and the other services. */
 export {
   createSmtpMailer,
+  deploymentCredentials,
   smtpTransportOptions,
   type Mailer,
   type OutgoingEmail,
   type SendResult,
+  type SmtpCredentials,
   type SmtpMailerOptions,
 } from './smtp.mailer.js';
 export { classifySmtpError, type SmtpErrorCode } from './smtp.errors.js';

@@ -67,8 +67,14 @@ function rejectedList(fields: NodemailerErrorFields): string {
  * timeouts) or a {@link PermanentError} (5xx replies, every recipient refused, rejected credentials, TLS that
  * cannot be negotiated). The original error stays in `cause`.
  * @param user SMTP user, named in the authentication message (never the password).
+ * @param origin where the credentials come from: staff's (the admin's Configuración) or the deployment's
+ *   (SMTP_USER/SMTP_PASSWORD); the message says where to fix them.
  */
-export function classifySmtpError(err: unknown, user?: string): TransientError | PermanentError {
+export function classifySmtpError(
+  err: unknown,
+  user?: string,
+  origin?: 'personal' | 'despliegue',
+): TransientError | PermanentError {
   if (err instanceof TransientError || err instanceof PermanentError) return err;
   const fields = fieldsOf(err);
   const code = fields.code ?? '';
@@ -83,9 +89,12 @@ export function classifySmtpError(err: unknown, user?: string): TransientError |
       });
     }
     const who = user ? `del usuario «${user}»` : 'configuradas';
-    const hint = user
-      ? 'Revise SMTP_USER y SMTP_PASSWORD en la configuración del notificador.'
-      : 'Configure SMTP_USER y SMTP_PASSWORD en el notificador.';
+    const hint =
+      origin === 'personal'
+        ? 'Reemplace el usuario y la contraseña SMTP en la Configuración del admin (Correo).'
+        : user
+          ? 'Revise SMTP_USER y SMTP_PASSWORD en la configuración del notificador, o cargue el usuario y la contraseña SMTP en la Configuración del admin (Correo).'
+          : 'Cargue el usuario y la contraseña SMTP en la Configuración del admin (Correo), o configure SMTP_USER y SMTP_PASSWORD en el notificador.';
     return new PermanentError(
       `El servidor SMTP rechazó las credenciales ${who} (${reply}). ${hint} No se reintentará hasta corregir la configuración.`,
       { cause: err, code: 'SMTP_AUTH' },
@@ -93,7 +102,7 @@ export function classifySmtpError(err: unknown, user?: string): TransientError |
   }
   if (status === 530) {
     return new PermanentError(
-      `El servidor SMTP exige autenticación o TLS antes de enviar (${reply}). Revise SMTP_USER, SMTP_PASSWORD y SMTP_STARTTLS en la configuración del notificador.`,
+      `El servidor SMTP exige autenticación o TLS antes de enviar (${reply}). Revise el usuario y la contraseña SMTP (Configuración del admin, o SMTP_USER y SMTP_PASSWORD) y SMTP_STARTTLS en la configuración del notificador.`,
       { cause: err, code: 'SMTP_AUTH' },
     );
   }

@@ -1,7 +1,9 @@
 /**
- * The SMTP mailer: a nodemailer transport built from the notifier's configuration. It never logs bodies (the
- * credentials and reset e-mails carry temporary passwords), subjects or the SMTP password; it logs message
- * ids, recipients and reply codes.
+ * The SMTP mailer: a nodemailer transport built from the notifier's configuration and the SMTP AUTH credentials
+ * in use (staff's from the admin's Configuración, else SMTP_USER/SMTP_PASSWORD). When the credentials change, the
+ * next send builds a new transport (pool) that signs in with them; the old one finishes the e-mails it is sending
+ * and is closed once it has none left. It never logs bodies (the credentials and reset e-mails carry temporary
+ * passwords), subjects or the SMTP password; it logs message ids, recipients and reply codes.
  */
 import { errorMessage, type Logger, PermanentError, type TransientError } from '@lucy/platform';
 import nodemailer from 'nodemailer';
@@ -55,10 +57,31 @@ export interface Mailer {
   close(): void;
 }
 
+/** SMTP AUTH credentials and where they come from. */
+export interface SmtpCredentials {
+  user: string;
+  /** In clear: never logged, stored unsealed or returned by an RPC. */
+  password: string;
+  /** `personal`: set by staff in the admin's Configuración; `despliegue`: SMTP_USER/SMTP_PASSWORD. */
+  origin: 'personal' | 'despliegue';
+}
+
+/** The deployment's credentials (SMTP_USER/SMTP_PASSWORD), or undefined for a relay without AUTH. */
+export function deploymentCredentials(config: SmtpConfig): SmtpCredentials | undefined {
+  return config.SMTP_USER !== undefined && config.SMTP_PASSWORD !== undefined
+    ? { user: config.SMTP_USER, password: config.SMTP_PASSWORD, origin: 'despliegue' }
+    : undefined;
+}
+
 /** Options of {@link createSmtpMailer}. */
 export interface SmtpMailerOptions {
   /** SMTP configuration (see `loadSmtpConfig`). */
   config: SmtpConfig;
+  /**
+   * The credentials to sign in with, read at each send (default: the deployment's). A different answer than the
+   * previous send's rebuilds the transport.
+   */
+  credentials?: (() => SmtpCredentials | undefined) | undefined;
   /** Logger; ids, recipients and reply codes only. */
   logger?: Logger | undefined;
   /** Clock of the send rate limit (SMTP_RATE_PER_MINUTE); tests inject a virtual one. */
@@ -67,8 +90,15 @@ export interface SmtpMailerOptions {
 
 type TransportOptions = Parameters<typeof nodemailer.createTransport>[0];
 
-/** The nodemailer transport options for a configuration (exported for tests). */
-export function smtpTransportOptions(config: SmtpConfig): TransportOptions {
+/**
+ * The nodemailer transport options for a configuration (exported for tests).
+ * @param credentials SMTP AUTH; undefined: the deployment's (SMTP_USER/SMTP_PASSWORD); null: none.
+ */
+export function smtpTransportOptions(
+  config: SmtpConfig,
+  credentials?: SmtpCredentials | null,
+): TransportOptions {
+  const auth = credentials === undefined ? deploymentCredentials(config) : (credentials ?? undefined);
   const tlsPolicy =
     config.SMTP_SECURE || config.SMTP_STARTTLS === 'opportunistic'
       ? {}
@@ -81,9 +111,7 @@ export function smtpTransportOptions(config: SmtpConfig): TransportOptions {
     secure: config.SMTP_SECURE,
     ...tlsPolicy,
     tls: { rejectUnauthorized: config.SMTP_TLS_REJECT_UNAUTHORIZED },
-    ...(config.SMTP_USER !== undefined && config.SMTP_PASSWORD !== undefined
-      ? { auth: { user: config.SMTP_USER, pass: config.SMTP_PASSWORD } }
-      : {}),
+    ...(auth ? { auth: { user: auth.user, pass: auth.password } } : {}),
     ...(config.SMTP_DKIM_DOMAIN && config.SMTP_DKIM_SELECTOR && config.SMTP_DKIM_PRIVATE_KEY
       ? {
           dkim: {
@@ -127,10 +155,52 @@ const addressList = (value: unknown): string[] =>
  */
 export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
   const { config, logger } = options;
-  const transport = nodemailer.createTransport(smtpTransportOptions(config));
+  const provide = options.credentials ?? (() => deploymentCredentials(config));
   const rate = createSendRateLimiter(config.SMTP_RATE_PER_MINUTE, options.rateClock);
-  const fail = (err: unknown, action: string): TransientError | PermanentError => {
-    const classified = classifySmtpError(err, config.SMTP_USER);
+
+  // One transport per set of credentials. `sending` counts the sends started on it; a retired one (its
+  // credentials were replaced) is closed when the last of them ends, so no e-mail in flight is cut or queued on a
+  // closed pool (nodemailer fails those), and the next e-mails go through the new one.
+  interface Pool {
+    transport: ReturnType<typeof nodemailer.createTransport>;
+    credentials: SmtpCredentials | undefined;
+    sending: number;
+    retired: boolean;
+  }
+  const build = (credentials: SmtpCredentials | undefined): Pool => ({
+    transport: nodemailer.createTransport(smtpTransportOptions(config, credentials ?? null)),
+    credentials,
+    sending: 0,
+    retired: false,
+  });
+  const same = (a: SmtpCredentials | undefined, b: SmtpCredentials | undefined) =>
+    a === b ||
+    (a !== undefined &&
+      b !== undefined &&
+      a.user === b.user &&
+      a.password === b.password &&
+      a.origin === b.origin);
+  const release = (pool: Pool) => {
+    if (pool.retired && pool.sending === 0) pool.transport.close();
+  };
+  let closed = false;
+  let pool = build(provide());
+  /** The transport for the credentials in use now, rebuilt when they changed since the last send. */
+  const current = (): Pool => {
+    const credentials = provide();
+    if (closed || same(credentials, pool.credentials)) return pool;
+    const old = pool;
+    pool = build(credentials);
+    old.retired = true;
+    release(old);
+    logger?.info(
+      { smtpUser: credentials?.user ?? null, origin: credentials?.origin ?? '', draining: old.sending },
+      'smtp credentials changed; new e-mails use a new connection pool',
+    );
+    return pool;
+  };
+  const fail = (err: unknown, action: string, used: Pool): TransientError | PermanentError => {
+    const classified = classifySmtpError(err, used.credentials?.user, used.credentials?.origin);
     logger?.warn(
       {
         action,
@@ -150,8 +220,10 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
       let info: { messageId?: unknown; accepted?: unknown; rejected?: unknown; response?: unknown };
       const replyTo = email.replyTo ?? config.SMTP_REPLY_TO;
       await rate.acquire();
+      const used = current();
+      used.sending++;
       try {
-        info = (await transport.sendMail({
+        info = (await used.transport.sendMail({
           from: email.from ?? config.SMTP_FROM,
           ...(replyTo !== undefined ? { replyTo } : {}),
           ...(email.messageId !== undefined ? { messageId: email.messageId } : {}),
@@ -162,7 +234,10 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
           headers: { 'Auto-Submitted': 'auto-generated', ...email.headers },
         })) as typeof info;
       } catch (err) {
-        throw fail(err, 'send');
+        throw fail(err, 'send', used);
+      } finally {
+        used.sending--;
+        release(used);
       }
       const result: SendResult = {
         messageId: typeof info.messageId === 'string' ? info.messageId : '',
@@ -177,15 +252,23 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
       return result;
     },
     async verify() {
+      const used = current();
+      used.sending++;
       try {
-        await transport.verify();
+        await used.transport.verify();
       } catch (err) {
-        throw fail(err, 'verify');
+        throw fail(err, 'verify', used);
+      } finally {
+        used.sending--;
+        release(used);
       }
       logger?.debug({ host: config.SMTP_HOST, port: config.SMTP_PORT }, 'smtp relay verified');
     },
     close() {
-      transport.close();
+      // Called after the worker drained. A retired pool still sending closes when its last e-mail ends.
+      closed = true;
+      pool.retired = true;
+      pool.transport.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { Migration20261207000000_init } from './migrations/Migration20261207000000_init.js';
+import { Migration20261207160000_configuracion } from './migrations/Migration20261207160000_configuracion.js';
 
 export * from './entrega.repository.js';
 export * from './plantilla.repository.js';
@@ -11,5 +12,8 @@ export { tipoFromDb, tipoToDb } from './tipo.js';
 export const notifierOrm = {
   schema: 'notify',
   entities: [],
-  migrations: [{ name: 'Migration20261207000000_init', class: Migration20261207000000_init }],
+  migrations: [
+    { name: 'Migration20261207000000_init', class: Migration20261207000000_init },
+    { name: 'Migration20261207160000_configuracion', class: Migration20261207160000_configuracion },
+  ],
 };

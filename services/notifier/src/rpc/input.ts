@@ -19,6 +19,8 @@ export const NOTIFIER_INPUT_BOUNDS: InputBounds = {
     alumno_id: 64,
     task_id: 64,
     estado: 20,
+    usuario: 200,
+    password: 500,
   },
   defaultMaxChars: 1000,
   maxItems: 1000,
@@ -33,6 +35,8 @@ export const NOTIFIER_INPUT_BOUNDS: InputBounds = {
     alumno_id: 'el alumno',
     task_id: 'la tarea',
     estado: 'el estado',
+    usuario: 'el usuario SMTP',
+    password: 'la contraseña SMTP',
   },
 };
 

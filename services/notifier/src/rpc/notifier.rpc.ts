@@ -131,7 +131,10 @@ async function currentOf(knex: Knex, tipo: TipoEmailConocido): Promise<Plantilla
 /** The NotifierService implementation. */
 export function createNotifierRpc(
   deps: NotifierRpcDeps,
-): Omit<ServiceImpl<typeof NotifierService>, 'importPlantillas'> {
+): Omit<
+  ServiceImpl<typeof NotifierService>,
+  'importPlantillas' | 'getConfiguracionCorreo' | 'updateConfiguracionCorreo'
+> {
   const { knex, clock } = deps;
   return {
     async listPlantillas() {

@@ -274,12 +274,16 @@ export async function projectBatch(
       const ended = endingsOf(prev, next);
       if (ended.attempt || ended.tarea) endings.push({ tipo: next.tipo ?? '', ...ended });
       const attemptLog = attemptLogOf(event);
-      if (attemptLog && event.kind === 'failed') {
+      if (attemptLog && (event.kind === 'failed' || event.kind === 'skipped')) {
         const tarea = after.get(event.taskId);
         attemptLogs.push({
           ...attemptLog,
           // One row per attempt's outcome, however often its event is delivered.
-          id: stableUuid(`${event.taskId}/failed/${event.attempt}/${event.willRetry ? 'retry' : 'final'}`),
+          id: stableUuid(
+            event.kind === 'skipped'
+              ? `${event.taskId}/skipped/${event.attempt}`
+              : `${event.taskId}/failed/${event.attempt}/${event.willRetry ? 'retry' : 'final'}`,
+          ),
           alumnoId: tarea?.alumnoId ?? null,
           usuario: tarea?.requestedBy || null,
           taskId: event.taskId,

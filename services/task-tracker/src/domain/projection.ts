@@ -439,7 +439,7 @@ export function waitText(ms: number): string {
 
 /** A Log row the projection writes for a fact (module `tasks`, as the original Lucy logged task outcomes). */
 export interface AttemptLog {
-  level: 'WARNING' | 'ERROR';
+  level: 'INFO' | 'WARNING' | 'ERROR';
   module: 'tasks';
   message: string;
   detalles: Record<string, unknown>;
@@ -448,9 +448,19 @@ export interface AttemptLog {
 /**
  * The Log row of a failed attempt, so every failure is in the Logs of its Tarea whichever worker ran it: a failed
  * attempt the runner retries (WARNING, with the wait before the next attempt) and the final failure (ERROR, with
- * the attempts used). Undefined for any other fact.
+ * the attempts used); and of a skip (INFO, with its reason). Undefined for any other fact.
  */
 export function attemptLogOf(e: TareaEvent): AttemptLog | undefined {
+  if (e.kind === 'skipped') {
+    // Skipped before doing anything (already done, cancelled, nothing to do): the reason is also a Log row, so
+    // every Tarea has at least one and the Logs page tells why nothing happened.
+    return {
+      level: 'INFO',
+      module: 'tasks',
+      message: `Tarea omitida: ${e.reason}`,
+      detalles: { intento: e.attempt, ...(e.detalles ?? {}) },
+    };
+  }
   if (e.kind !== 'failed') return undefined;
   const detalles: Record<string, unknown> = { intento: e.attempt };
   if (e.errorCode) detalles.codigo_error = e.errorCode;

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucy/identity/v1/identity.proto.
  */
 export const file_lucy_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIkUKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIOCgZmb3J6YXIYAiABKAgiXAoYQ3JlYXJVc3VhcmlvVGVhbXNDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIUCgxlbnZpYXJfZW1haWwYAiABKAgSDgoGZm9yemFyGAMgASgIIkgKF1Jlc2V0ZWFyUGFzc3dvcmRDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIRCglzaW5fZW1haWwYAiABKAgisgEKHEVsaW1pbmFyQ3VlbnRhRXh0ZXJuYUNvbW1hbmQSGgoJYWx1bW5vX2lkGAEgASgJQge6SARyAhhAEhoKA3VwbhgCIAEoCUINukgK2AEBcgUYgAJgARIhCg9tb29kbGVfdXNlcm5hbWUYAyABKAlCCLpIBXIDGIACEhgKBm1vdGl2bxgEIAEoCUIIukgFcgMY6AcSHQoMcmV0ZW5jaW9uX2lkGAUgASgJQge6SARyAhhAIp8ECg1DdWVudGFFeHRlcm5hEhEKCWFsdW1ub19pZBgBIAEoCRILCgN1cG4YAiABKAkSEAoIZ3JhcGhfaWQYAyABKAkSGQoRbGljZW5jaWFfYXNpZ25hZGEYBCABKAgSEQoJbW9vZGxlX2lkGAUgASgDEh8KF3RpZW5lX3Bhc3N3b3JkX3RlbXBvcmFsGAYgASgIEi0KCWNyZWFkYV9lbhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZWxpbWluYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNkbmkYCSABKAkSDgoGZXN0YWRvGAogASgJEhQKDGxpY2VuY2lhX3NrdRgLIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYDCABKAkSGAoQZW1haWxfc29saWNpdGFkbxgNIAEoCBIvCgthY3RpdmFkYV9lbhgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVsdGltb19lcnJvchgQIAEoCRIVCg1lbWFpbF9lbnZpYWRvGBEgASgIEjQKEGVtYWlsX2VudmlhZG9fZW4YEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoYBChFDdWVudGFBY3R1YWxpemFkYRIvCgZjdWVudGEYASABKAsyHy5sdWN5LmlkZW50aXR5LnYxLkN1ZW50YUV4dGVybmESDwoHdGFza19pZBgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicwoSTGlzdEN1ZW50YXNSZXF1ZXN0Eg4KBmVzdGFkbxgBIAEoCRIOCgZzZWFyY2gYAiABKAkSKQoEcGFnZRgDIAEoCzIbLmx1Y3kuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EhIKCmFsdW1ub19pZHMYBCADKAkibwoTTGlzdEN1ZW50YXNSZXNwb25zZRIwCgdjdWVudGFzGAEgAygLMh8ubHVjeS5pZGVudGl0eS52MS5DdWVudGFFeHRlcm5hEiYKBHBhZ2UYAiABKAsyGC5sdWN5LmNvbW1vbi52MS5QYWdlSW5mbyJXChxEZWxldGVFeHRlcm5hbEFjY291bnRSZXF1ZXN0EhEKCWFsdW1ub19pZBgBIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSDgoGbW90aXZvGAMgASgJIj0KHURlbGV0ZUV4dGVybmFsQWNjb3VudFJlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkSCwoDdXBuGAIgASgJIqIBCgxIZWxkRGVsZXRpb24SCgoCaWQYASABKAkSEQoJYWx1bW5vX2lkGAIgASgJEgsKA3VwbhgDIAEoCRIPCgd0YXNrX2lkGAQgASgJEhQKDHJlcXVlc3RlZF9ieRgFIAEoCRIvCgtyZXRlbmlkYV9lbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGbW90aXZvGAcgASgJIhoKGExpc3RIZWxkRGVsZXRpb25zUmVxdWVzdCJOChlMaXN0SGVsZERlbGV0aW9uc1Jlc3BvbnNlEjEKCXJldGVuaWRhcxgBIAMoCzIeLmx1Y3kuaWRlbnRpdHkudjEuSGVsZERlbGV0aW9uIlMKG0NvbmZpcm1IZWxkRGVsZXRpb25zUmVxdWVzdBILCgNpZHMYASADKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJEhEKCWRlc2NhcnRhchgDIAEoCCJFChxDb25maXJtSGVsZERlbGV0aW9uc1Jlc3BvbnNlEhAKCHRhc2tfaWRzGAEgAygJEhMKC2Rlc2NhcnRhZGFzGAIgASgFIiUKEEdldEN1ZW50YVJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJIkQKEUdldEN1ZW50YVJlc3BvbnNlEi8KBmN1ZW50YRgBIAEoCzIfLmx1Y3kuaWRlbnRpdHkudjEuQ3VlbnRhRXh0ZXJuYSJQChVSZXZlYWxQYXNzd29yZFJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiaAoWUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkSLwoLZ2VuZXJhZGFfZW4YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BCg5FbnF1ZXVlUmVxdWVzdBISCgphbHVtbm9faWRzGAEgAygJEhEKCXRhc2tfbmFtZRgCIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYAyABKAkSFAoMZW52aWFyX2VtYWlsGAQgASgIEigKB3RyaWdnZXIYBSABKA4yFy5sdWN5LmNvbW1vbi52MS5UcmlnZ2VyEg4KBmZvcnphchgGIAEoCCJTCg1FbnF1ZXVlUmVzdWx0EhEKCWFsdW1ub19pZBgBIAEoCRIOCgZlc3RhZG8YAiABKAkSDwoHdGFza19pZBgDIAEoCRIOCgZtb3Rpdm8YBCABKAkiWAoPRW5xdWV1ZVJlc3BvbnNlEhAKCHRhc2tfaWRzGAEgAygJEjMKCnJlc3VsdGFkb3MYAiADKAsyHy5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXN1bHQiVgoYUmVzb2x2ZUNyZWRlbnRpYWxSZXF1ZXN0EhYKDmNyZWRlbnRpYWxfcmVmGAEgASgJEhEKCWFsdW1ub19pZBgCIAEoCRIPCgd0YXNrX2lkGAMgASgJIjoKGVJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USCwoDdXBuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIrsBCg5JbXBvcnRlZEN1ZW50YRIRCglhbHVtbm9faWQYASABKAkSCwoDZG5pGAIgASgJEgsKA3VwbhgDIAEoCRIXCg90ZWFtc19wcm9jZXNhZG8YBCABKAgSGAoQbW9vZGxlX3Byb2Nlc2FkbxgFIAEoCBIXCg9lbWFpbF9wcm9jZXNhZG8YBiABKAgSMAoMcHJvY2VzYWRvX2VuGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJwChRJbXBvcnRDdWVudGFzUmVxdWVzdBIxCgdjdWVudGFzGAEgAygLMiAubHVjeS5pZGVudGl0eS52MS5JbXBvcnRlZEN1ZW50YRIPCgdkcnlfcnVuGAIgASgIEhQKDHJlcXVlc3RlZF9ieRgDIAEoCSJKChJJbXBvcnRDdWVudGFSZXN1bHQSEQoJYWx1bW5vX2lkGAEgASgJEhEKCXJlc3VsdGFkbxgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiTgoVSW1wb3J0Q3VlbnRhc1Jlc3BvbnNlEjUKB3Jlc3VsdHMYASADKAsyJC5sdWN5LmlkZW50aXR5LnYxLkltcG9ydEN1ZW50YVJlc3VsdCJeCg9QcmVDaGVja1JlcXVlc3QSEgoKYWx1bW5vX2lkcxgBIAMoCRIRCgl0YXNrX25hbWUYAiABKAkSFAoMZW52aWFyX2VtYWlsGAMgASgIEg4KBmZvcnphchgEIAEoCCJcChBQcmVDaGVja1Jlc3BvbnNlEjMKCnJlc3VsdGFkb3MYASADKAsyHy5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXN1bHQSEwoLbG90ZV9tYXhpbW8YAiABKAUi4gEKFkNvbmZpZ3VyYWNpb25JZGVudGlkYWQSEwoLbG90ZV9tYXhpbW8YASABKAUSEwoLcHJlZmlqb191cG4YAiABKAkSEwoLZG9taW5pb191cG4YAyABKAkSGgoScHJlZmlqb19lbGltaW5hYmxlGAQgASgJEiAKGG1vb2RsZV90b2tlbl9jb25maWd1cmFkbxgFIAEoCBIyCg5hY3R1YWxpemFkb19lbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYWN0dWFsaXphZG9fcG9yGAcgASgJIiIKIEdldENvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXF1ZXN0ImQKIUdldENvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXNwb25zZRI/Cg1jb25maWd1cmFjaW9uGAEgASgLMigubHVjeS5pZGVudGl0eS52MS5Db25maWd1cmFjaW9uSWRlbnRpZGFkIrsBCiNVcGRhdGVDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVxdWVzdBIYCgtsb3RlX21heGltbxgBIAEoBUgAiAEBEhgKC3ByZWZpam9fdXBuGAIgASgJSAGIAQESGQoMbW9vZGxlX3Rva2VuGAMgASgJSAKIAQESFAoMcmVxdWVzdGVkX2J5GAQgASgJQg4KDF9sb3RlX21heGltb0IOCgxfcHJlZmlqb191cG5CDwoNX21vb2RsZV90b2tlbiJnCiRVcGRhdGVDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVzcG9uc2USPwoNY29uZmlndXJhY2lvbhgBIAEoCzIoLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlndXJhY2lvbklkZW50aWRhZDKRCgoPSWRlbnRpdHlTZXJ2aWNlElQKCUdldEN1ZW50YRIiLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVxdWVzdBojLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q3VlbnRhUmVzcG9uc2USYwoOUmV2ZWFsUGFzc3dvcmQSJy5sdWN5LmlkZW50aXR5LnYxLlJldmVhbFBhc3N3b3JkUmVxdWVzdBooLmx1Y3kuaWRlbnRpdHkudjEuUmV2ZWFsUGFzc3dvcmRSZXNwb25zZRJOCgdFbnF1ZXVlEiAubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVxdWVzdBohLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlc3BvbnNlEmwKEVJlc29sdmVDcmVkZW50aWFsEioubHVjeS5pZGVudGl0eS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLlJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USWgoLTGlzdEN1ZW50YXMSJC5sdWN5LmlkZW50aXR5LnYxLkxpc3RDdWVudGFzUmVxdWVzdBolLmx1Y3kuaWRlbnRpdHkudjEuTGlzdEN1ZW50YXNSZXNwb25zZRJ4ChVEZWxldGVFeHRlcm5hbEFjY291bnQSLi5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlcXVlc3QaLy5sdWN5LmlkZW50aXR5LnYxLkRlbGV0ZUV4dGVybmFsQWNjb3VudFJlc3BvbnNlEmwKEUxpc3RIZWxkRGVsZXRpb25zEioubHVjeS5pZGVudGl0eS52MS5MaXN0SGVsZERlbGV0aW9uc1JlcXVlc3QaKy5sdWN5LmlkZW50aXR5LnYxLkxpc3RIZWxkRGVsZXRpb25zUmVzcG9uc2USdQoUQ29uZmlybUhlbGREZWxldGlvbnMSLS5sdWN5LmlkZW50aXR5LnYxLkNvbmZpcm1IZWxkRGVsZXRpb25zUmVxdWVzdBouLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlybUhlbGREZWxldGlvbnNSZXNwb25zZRJgCg1JbXBvcnRDdWVudGFzEiYubHVjeS5pZGVudGl0eS52MS5JbXBvcnRDdWVudGFzUmVxdWVzdBonLmx1Y3kuaWRlbnRpdHkudjEuSW1wb3J0Q3VlbnRhc1Jlc3BvbnNlElEKCFByZUNoZWNrEiEubHVjeS5pZGVudGl0eS52MS5QcmVDaGVja1JlcXVlc3QaIi5sdWN5LmlkZW50aXR5LnYxLlByZUNoZWNrUmVzcG9uc2UShAEKGUdldENvbmZpZ3VyYWNpb25JZGVudGlkYWQSMi5sdWN5LmlkZW50aXR5LnYxLkdldENvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXF1ZXN0GjMubHVjeS5pZGVudGl0eS52MS5HZXRDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVzcG9uc2USjQEKHFVwZGF0ZUNvbmZpZ3VyYWNpb25JZGVudGlkYWQSNS5sdWN5LmlkZW50aXR5LnYxLlVwZGF0ZUNvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXF1ZXN0GjYubHVjeS5pZGVudGl0eS52MS5VcGRhdGVDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lucy_common_v1_common]);
+  fileDesc("Ch9sdWN5L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhBsdWN5LmlkZW50aXR5LnYxIkUKF0FjdGl2YXJTZXJ2aWNpb3NDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIOCgZmb3J6YXIYAiABKAgiXAoYQ3JlYXJVc3VhcmlvVGVhbXNDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIUCgxlbnZpYXJfZW1haWwYAiABKAgSDgoGZm9yemFyGAMgASgIIkgKF1Jlc2V0ZWFyUGFzc3dvcmRDb21tYW5kEhoKCWFsdW1ub19pZBgBIAEoCUIHukgEcgIYQBIRCglzaW5fZW1haWwYAiABKAgisgEKHEVsaW1pbmFyQ3VlbnRhRXh0ZXJuYUNvbW1hbmQSGgoJYWx1bW5vX2lkGAEgASgJQge6SARyAhhAEhoKA3VwbhgCIAEoCUINukgK2AEBcgUYgAJgARIhCg9tb29kbGVfdXNlcm5hbWUYAyABKAlCCLpIBXIDGIACEhgKBm1vdGl2bxgEIAEoCUIIukgFcgMY6AcSHQoMcmV0ZW5jaW9uX2lkGAUgASgJQge6SARyAhhAIp8ECg1DdWVudGFFeHRlcm5hEhEKCWFsdW1ub19pZBgBIAEoCRILCgN1cG4YAiABKAkSEAoIZ3JhcGhfaWQYAyABKAkSGQoRbGljZW5jaWFfYXNpZ25hZGEYBCABKAgSEQoJbW9vZGxlX2lkGAUgASgDEh8KF3RpZW5lX3Bhc3N3b3JkX3RlbXBvcmFsGAYgASgIEi0KCWNyZWFkYV9lbhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZWxpbWluYWRhX2VuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNkbmkYCSABKAkSDgoGZXN0YWRvGAogASgJEhQKDGxpY2VuY2lhX3NrdRgLIAEoCRIXCg9tb29kbGVfdXNlcm5hbWUYDCABKAkSGAoQZW1haWxfc29saWNpdGFkbxgNIAEoCBIvCgthY3RpdmFkYV9lbhgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOYWN0dWFsaXphZGFfZW4YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVsdGltb19lcnJvchgQIAEoCRIVCg1lbWFpbF9lbnZpYWRvGBEgASgIEjQKEGVtYWlsX2VudmlhZG9fZW4YEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoYBChFDdWVudGFBY3R1YWxpemFkYRIvCgZjdWVudGEYASABKAsyHy5sdWN5LmlkZW50aXR5LnYxLkN1ZW50YUV4dGVybmESDwoHdGFza19pZBgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicwoSTGlzdEN1ZW50YXNSZXF1ZXN0Eg4KBmVzdGFkbxgBIAEoCRIOCgZzZWFyY2gYAiABKAkSKQoEcGFnZRgDIAEoCzIbLmx1Y3kuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EhIKCmFsdW1ub19pZHMYBCADKAkibwoTTGlzdEN1ZW50YXNSZXNwb25zZRIwCgdjdWVudGFzGAEgAygLMh8ubHVjeS5pZGVudGl0eS52MS5DdWVudGFFeHRlcm5hEiYKBHBhZ2UYAiABKAsyGC5sdWN5LmNvbW1vbi52MS5QYWdlSW5mbyIyChRDaGVja0RlbGV0aW9uUmVxdWVzdBIaCglhbHVtbm9faWQYASABKAlCB7pIBHICGEAiRwoVQ2hlY2tEZWxldGlvblJlc3BvbnNlEhEKCXBlcm1pdGlkYRgBIAEoCBIOCgZtb3Rpdm8YAiABKAkSCwoDdXBuGAMgASgJIlcKHERlbGV0ZUV4dGVybmFsQWNjb3VudFJlcXVlc3QSEQoJYWx1bW5vX2lkGAEgASgJEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIOCgZtb3Rpdm8YAyABKAkiPQodRGVsZXRlRXh0ZXJuYWxBY2NvdW50UmVzcG9uc2USDwoHdGFza19pZBgBIAEoCRILCgN1cG4YAiABKAkiogEKDEhlbGREZWxldGlvbhIKCgJpZBgBIAEoCRIRCglhbHVtbm9faWQYAiABKAkSCwoDdXBuGAMgASgJEg8KB3Rhc2tfaWQYBCABKAkSFAoMcmVxdWVzdGVkX2J5GAUgASgJEi8KC3JldGVuaWRhX2VuGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZtb3Rpdm8YByABKAkiGgoYTGlzdEhlbGREZWxldGlvbnNSZXF1ZXN0Ik4KGUxpc3RIZWxkRGVsZXRpb25zUmVzcG9uc2USMQoJcmV0ZW5pZGFzGAEgAygLMh4ubHVjeS5pZGVudGl0eS52MS5IZWxkRGVsZXRpb24iUwobQ29uZmlybUhlbGREZWxldGlvbnNSZXF1ZXN0EgsKA2lkcxgBIAMoCRIUCgxyZXF1ZXN0ZWRfYnkYAiABKAkSEQoJZGVzY2FydGFyGAMgASgIIkUKHENvbmZpcm1IZWxkRGVsZXRpb25zUmVzcG9uc2USEAoIdGFza19pZHMYASADKAkSEwoLZGVzY2FydGFkYXMYAiABKAUiJQoQR2V0Q3VlbnRhUmVxdWVzdBIRCglhbHVtbm9faWQYASABKAkiRAoRR2V0Q3VlbnRhUmVzcG9uc2USLwoGY3VlbnRhGAEgASgLMh8ubHVjeS5pZGVudGl0eS52MS5DdWVudGFFeHRlcm5hIlAKFVJldmVhbFBhc3N3b3JkUmVxdWVzdBIRCglhbHVtbm9faWQYASABKAkSFAoMcmVxdWVzdGVkX2J5GAIgASgJEg4KBm1vdGl2bxgDIAEoCSJoChZSZXZlYWxQYXNzd29yZFJlc3BvbnNlEgsKA3VwbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIvCgtnZW5lcmFkYV9lbhgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQEKDkVucXVldWVSZXF1ZXN0EhIKCmFsdW1ub19pZHMYASADKAkSEQoJdGFza19uYW1lGAIgASgJEhQKDHJlcXVlc3RlZF9ieRgDIAEoCRIUCgxlbnZpYXJfZW1haWwYBCABKAgSKAoHdHJpZ2dlchgFIAEoDjIXLmx1Y3kuY29tbW9uLnYxLlRyaWdnZXISDgoGZm9yemFyGAYgASgIIlMKDUVucXVldWVSZXN1bHQSEQoJYWx1bW5vX2lkGAEgASgJEg4KBmVzdGFkbxgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEg4KBm1vdGl2bxgEIAEoCSJYCg9FbnF1ZXVlUmVzcG9uc2USEAoIdGFza19pZHMYASADKAkSMwoKcmVzdWx0YWRvcxgCIAMoCzIfLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlc3VsdCJWChhSZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QSFgoOY3JlZGVudGlhbF9yZWYYASABKAkSEQoJYWx1bW5vX2lkGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkiOgoZUmVzb2x2ZUNyZWRlbnRpYWxSZXNwb25zZRILCgN1cG4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkiuwEKDkltcG9ydGVkQ3VlbnRhEhEKCWFsdW1ub19pZBgBIAEoCRILCgNkbmkYAiABKAkSCwoDdXBuGAMgASgJEhcKD3RlYW1zX3Byb2Nlc2FkbxgEIAEoCBIYChBtb29kbGVfcHJvY2VzYWRvGAUgASgIEhcKD2VtYWlsX3Byb2Nlc2FkbxgGIAEoCBIwCgxwcm9jZXNhZG9fZW4YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInAKFEltcG9ydEN1ZW50YXNSZXF1ZXN0EjEKB2N1ZW50YXMYASADKAsyIC5sdWN5LmlkZW50aXR5LnYxLkltcG9ydGVkQ3VlbnRhEg8KB2RyeV9ydW4YAiABKAgSFAoMcmVxdWVzdGVkX2J5GAMgASgJIkoKEkltcG9ydEN1ZW50YVJlc3VsdBIRCglhbHVtbm9faWQYASABKAkSEQoJcmVzdWx0YWRvGAIgASgJEg4KBm1vdGl2bxgDIAEoCSJOChVJbXBvcnRDdWVudGFzUmVzcG9uc2USNQoHcmVzdWx0cxgBIAMoCzIkLmx1Y3kuaWRlbnRpdHkudjEuSW1wb3J0Q3VlbnRhUmVzdWx0Il4KD1ByZUNoZWNrUmVxdWVzdBISCgphbHVtbm9faWRzGAEgAygJEhEKCXRhc2tfbmFtZRgCIAEoCRIUCgxlbnZpYXJfZW1haWwYAyABKAgSDgoGZm9yemFyGAQgASgIIlwKEFByZUNoZWNrUmVzcG9uc2USMwoKcmVzdWx0YWRvcxgBIAMoCzIfLmx1Y3kuaWRlbnRpdHkudjEuRW5xdWV1ZVJlc3VsdBITCgtsb3RlX21heGltbxgCIAEoBSLrAgoWQ29uZmlndXJhY2lvbklkZW50aWRhZBITCgtsb3RlX21heGltbxgBIAEoBRITCgtwcmVmaWpvX3VwbhgCIAEoCRITCgtkb21pbmlvX3VwbhgDIAEoCRIaChJwcmVmaWpvX2VsaW1pbmFibGUYBCABKAkSIAoYbW9vZGxlX3Rva2VuX2NvbmZpZ3VyYWRvGAUgASgIEjIKDmFjdHVhbGl6YWRvX2VuGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9hY3R1YWxpemFkb19wb3IYByABKAkSJwofZ3JhcGhfY2xpZW50X3NlY3JldF9jb25maWd1cmFkbxgIIAEoCBIdChVncmFwaF91c2FfY2VydGlmaWNhZG8YCSABKAgSGwoTbW9vZGxlX3Rva2VuX29yaWdlbhgKIAEoCRIiChpncmFwaF9jbGllbnRfc2VjcmV0X29yaWdlbhgLIAEoCSIiCiBHZXRDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVxdWVzdCJkCiFHZXRDb25maWd1cmFjaW9uSWRlbnRpZGFkUmVzcG9uc2USPwoNY29uZmlndXJhY2lvbhgBIAEoCzIoLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlndXJhY2lvbklkZW50aWRhZCL1AQojVXBkYXRlQ29uZmlndXJhY2lvbklkZW50aWRhZFJlcXVlc3QSGAoLbG90ZV9tYXhpbW8YASABKAVIAIgBARIYCgtwcmVmaWpvX3VwbhgCIAEoCUgBiAEBEhkKDG1vb2RsZV90b2tlbhgDIAEoCUgCiAEBEhQKDHJlcXVlc3RlZF9ieRgEIAEoCRIgChNncmFwaF9jbGllbnRfc2VjcmV0GAUgASgJSAOIAQFCDgoMX2xvdGVfbWF4aW1vQg4KDF9wcmVmaWpvX3VwbkIPCg1fbW9vZGxlX3Rva2VuQhYKFF9ncmFwaF9jbGllbnRfc2VjcmV0ImcKJFVwZGF0ZUNvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXNwb25zZRI/Cg1jb25maWd1cmFjaW9uGAEgASgLMigubHVjeS5pZGVudGl0eS52MS5Db25maWd1cmFjaW9uSWRlbnRpZGFkMvMKCg9JZGVudGl0eVNlcnZpY2USVAoJR2V0Q3VlbnRhEiIubHVjeS5pZGVudGl0eS52MS5HZXRDdWVudGFSZXF1ZXN0GiMubHVjeS5pZGVudGl0eS52MS5HZXRDdWVudGFSZXNwb25zZRJjCg5SZXZlYWxQYXNzd29yZBInLmx1Y3kuaWRlbnRpdHkudjEuUmV2ZWFsUGFzc3dvcmRSZXF1ZXN0GigubHVjeS5pZGVudGl0eS52MS5SZXZlYWxQYXNzd29yZFJlc3BvbnNlEk4KB0VucXVldWUSIC5sdWN5LmlkZW50aXR5LnYxLkVucXVldWVSZXF1ZXN0GiEubHVjeS5pZGVudGl0eS52MS5FbnF1ZXVlUmVzcG9uc2USbAoRUmVzb2x2ZUNyZWRlbnRpYWwSKi5sdWN5LmlkZW50aXR5LnYxLlJlc29sdmVDcmVkZW50aWFsUmVxdWVzdBorLmx1Y3kuaWRlbnRpdHkudjEuUmVzb2x2ZUNyZWRlbnRpYWxSZXNwb25zZRJaCgtMaXN0Q3VlbnRhcxIkLmx1Y3kuaWRlbnRpdHkudjEuTGlzdEN1ZW50YXNSZXF1ZXN0GiUubHVjeS5pZGVudGl0eS52MS5MaXN0Q3VlbnRhc1Jlc3BvbnNlEngKFURlbGV0ZUV4dGVybmFsQWNjb3VudBIuLmx1Y3kuaWRlbnRpdHkudjEuRGVsZXRlRXh0ZXJuYWxBY2NvdW50UmVxdWVzdBovLmx1Y3kuaWRlbnRpdHkudjEuRGVsZXRlRXh0ZXJuYWxBY2NvdW50UmVzcG9uc2USbAoRTGlzdEhlbGREZWxldGlvbnMSKi5sdWN5LmlkZW50aXR5LnYxLkxpc3RIZWxkRGVsZXRpb25zUmVxdWVzdBorLmx1Y3kuaWRlbnRpdHkudjEuTGlzdEhlbGREZWxldGlvbnNSZXNwb25zZRJ1ChRDb25maXJtSGVsZERlbGV0aW9ucxItLmx1Y3kuaWRlbnRpdHkudjEuQ29uZmlybUhlbGREZWxldGlvbnNSZXF1ZXN0Gi4ubHVjeS5pZGVudGl0eS52MS5Db25maXJtSGVsZERlbGV0aW9uc1Jlc3BvbnNlEmAKDUltcG9ydEN1ZW50YXMSJi5sdWN5LmlkZW50aXR5LnYxLkltcG9ydEN1ZW50YXNSZXF1ZXN0GicubHVjeS5pZGVudGl0eS52MS5JbXBvcnRDdWVudGFzUmVzcG9uc2USUQoIUHJlQ2hlY2sSIS5sdWN5LmlkZW50aXR5LnYxLlByZUNoZWNrUmVxdWVzdBoiLmx1Y3kuaWRlbnRpdHkudjEuUHJlQ2hlY2tSZXNwb25zZRKEAQoZR2V0Q29uZmlndXJhY2lvbklkZW50aWRhZBIyLmx1Y3kuaWRlbnRpdHkudjEuR2V0Q29uZmlndXJhY2lvbklkZW50aWRhZFJlcXVlc3QaMy5sdWN5LmlkZW50aXR5LnYxLkdldENvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXNwb25zZRKNAQocVXBkYXRlQ29uZmlndXJhY2lvbklkZW50aWRhZBI1Lmx1Y3kuaWRlbnRpdHkudjEuVXBkYXRlQ29uZmlndXJhY2lvbklkZW50aWRhZFJlcXVlc3QaNi5sdWN5LmlkZW50aXR5LnYxLlVwZGF0ZUNvbmZpZ3VyYWNpb25JZGVudGlkYWRSZXNwb25zZRJgCg1DaGVja0RlbGV0aW9uEiYubHVjeS5pZGVudGl0eS52MS5DaGVja0RlbGV0aW9uUmVxdWVzdBonLmx1Y3kuaWRlbnRpdHkudjEuQ2hlY2tEZWxldGlvblJlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_lucy_common_v1_common]);
 
 /**
  * ActivarServiciosCommand creates the Teams account, assigns the licence and e-mails the credentials
@@ -412,6 +412,62 @@ export const ListCuentasResponseSchema: GenMessage<ListCuentasResponse> = /*@__P
   messageDesc(file_lucy_identity_v1_identity, 7);
 
 /**
+ * CheckDeletionRequest asks whether deleting an alumno may remove its external accounts.
+ *
+ * @generated from message lucy.identity.v1.CheckDeletionRequest
+ */
+export type CheckDeletionRequest = Message<"lucy.identity.v1.CheckDeletionRequest"> & {
+  /**
+   * Alumno id.
+   *
+   * @generated from field: string alumno_id = 1;
+   */
+  alumnoId: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.CheckDeletionRequest.
+ * Use `create(CheckDeletionRequestSchema)` to create a new message.
+ */
+export const CheckDeletionRequestSchema: GenMessage<CheckDeletionRequest> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 8);
+
+/**
+ * CheckDeletionResponse is identity-teams' own deletion guard, applied to the accounts the deletion would remove.
+ *
+ * @generated from message lucy.identity.v1.CheckDeletionResponse
+ */
+export type CheckDeletionResponse = Message<"lucy.identity.v1.CheckDeletionResponse"> & {
+  /**
+   * False when a deletion would be refused; the alumno should then be kept (its accounts would stay behind).
+   *
+   * @generated from field: bool permitida = 1;
+   */
+  permitida: boolean;
+
+  /**
+   * Why not (Spanish), empty when allowed.
+   *
+   * @generated from field: string motivo = 2;
+   */
+  motivo: string;
+
+  /**
+   * The UPN the deletion would remove; empty when the alumno has no external account.
+   *
+   * @generated from field: string upn = 3;
+   */
+  upn: string;
+};
+
+/**
+ * Describes the message lucy.identity.v1.CheckDeletionResponse.
+ * Use `create(CheckDeletionResponseSchema)` to create a new message.
+ */
+export const CheckDeletionResponseSchema: GenMessage<CheckDeletionResponse> = /*@__PURE__*/
+  messageDesc(file_lucy_identity_v1_identity, 9);
+
+/**
  * DeleteExternalAccountRequest asks to remove an alumno's Teams and Moodle accounts.
  *
  * @generated from message lucy.identity.v1.DeleteExternalAccountRequest
@@ -444,7 +500,7 @@ export type DeleteExternalAccountRequest = Message<"lucy.identity.v1.DeleteExter
  * Use `create(DeleteExternalAccountRequestSchema)` to create a new message.
  */
 export const DeleteExternalAccountRequestSchema: GenMessage<DeleteExternalAccountRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 8);
+  messageDesc(file_lucy_identity_v1_identity, 10);
 
 /**
  * DeleteExternalAccountResponse names the Tarea started.
@@ -472,7 +528,7 @@ export type DeleteExternalAccountResponse = Message<"lucy.identity.v1.DeleteExte
  * Use `create(DeleteExternalAccountResponseSchema)` to create a new message.
  */
 export const DeleteExternalAccountResponseSchema: GenMessage<DeleteExternalAccountResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 9);
+  messageDesc(file_lucy_identity_v1_identity, 11);
 
 /**
  * HeldDeletion is a deletion stopped by the mass-deletion hold, waiting for an admin.
@@ -535,7 +591,7 @@ export type HeldDeletion = Message<"lucy.identity.v1.HeldDeletion"> & {
  * Use `create(HeldDeletionSchema)` to create a new message.
  */
 export const HeldDeletionSchema: GenMessage<HeldDeletion> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 10);
+  messageDesc(file_lucy_identity_v1_identity, 12);
 
 /**
  * ListHeldDeletionsRequest lists the deletions waiting for confirmation.
@@ -550,7 +606,7 @@ export type ListHeldDeletionsRequest = Message<"lucy.identity.v1.ListHeldDeletio
  * Use `create(ListHeldDeletionsRequestSchema)` to create a new message.
  */
 export const ListHeldDeletionsRequestSchema: GenMessage<ListHeldDeletionsRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 11);
+  messageDesc(file_lucy_identity_v1_identity, 13);
 
 /**
  * ListHeldDeletionsResponse returns them, oldest first.
@@ -571,7 +627,7 @@ export type ListHeldDeletionsResponse = Message<"lucy.identity.v1.ListHeldDeleti
  * Use `create(ListHeldDeletionsResponseSchema)` to create a new message.
  */
 export const ListHeldDeletionsResponseSchema: GenMessage<ListHeldDeletionsResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 12);
+  messageDesc(file_lucy_identity_v1_identity, 14);
 
 /**
  * ConfirmHeldDeletionsRequest confirms (runs) or discards held deletions.
@@ -606,7 +662,7 @@ export type ConfirmHeldDeletionsRequest = Message<"lucy.identity.v1.ConfirmHeldD
  * Use `create(ConfirmHeldDeletionsRequestSchema)` to create a new message.
  */
 export const ConfirmHeldDeletionsRequestSchema: GenMessage<ConfirmHeldDeletionsRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 13);
+  messageDesc(file_lucy_identity_v1_identity, 15);
 
 /**
  * ConfirmHeldDeletionsResponse lists the Tareas started (confirm) or how many were discarded.
@@ -634,7 +690,7 @@ export type ConfirmHeldDeletionsResponse = Message<"lucy.identity.v1.ConfirmHeld
  * Use `create(ConfirmHeldDeletionsResponseSchema)` to create a new message.
  */
 export const ConfirmHeldDeletionsResponseSchema: GenMessage<ConfirmHeldDeletionsResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 14);
+  messageDesc(file_lucy_identity_v1_identity, 16);
 
 /**
  * GetCuentaRequest names an alumno.
@@ -655,7 +711,7 @@ export type GetCuentaRequest = Message<"lucy.identity.v1.GetCuentaRequest"> & {
  * Use `create(GetCuentaRequestSchema)` to create a new message.
  */
 export const GetCuentaRequestSchema: GenMessage<GetCuentaRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 15);
+  messageDesc(file_lucy_identity_v1_identity, 17);
 
 /**
  * GetCuentaResponse returns its accounts.
@@ -676,7 +732,7 @@ export type GetCuentaResponse = Message<"lucy.identity.v1.GetCuentaResponse"> & 
  * Use `create(GetCuentaResponseSchema)` to create a new message.
  */
 export const GetCuentaResponseSchema: GenMessage<GetCuentaResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 16);
+  messageDesc(file_lucy_identity_v1_identity, 18);
 
 /**
  * RevealPasswordRequest asks to see a temporary password; every reveal is audited.
@@ -711,7 +767,7 @@ export type RevealPasswordRequest = Message<"lucy.identity.v1.RevealPasswordRequ
  * Use `create(RevealPasswordRequestSchema)` to create a new message.
  */
 export const RevealPasswordRequestSchema: GenMessage<RevealPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 17);
+  messageDesc(file_lucy_identity_v1_identity, 19);
 
 /**
  * RevealPasswordResponse carries the password in clear, once.
@@ -746,7 +802,7 @@ export type RevealPasswordResponse = Message<"lucy.identity.v1.RevealPasswordRes
  * Use `create(RevealPasswordResponseSchema)` to create a new message.
  */
 export const RevealPasswordResponseSchema: GenMessage<RevealPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 18);
+  messageDesc(file_lucy_identity_v1_identity, 20);
 
 /**
  * EnqueueRequest publishes an identity command for a selection of alumnos.
@@ -802,7 +858,7 @@ export type EnqueueRequest = Message<"lucy.identity.v1.EnqueueRequest"> & {
  * Use `create(EnqueueRequestSchema)` to create a new message.
  */
 export const EnqueueRequestSchema: GenMessage<EnqueueRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 19);
+  messageDesc(file_lucy_identity_v1_identity, 21);
 
 /**
  * EnqueueResult is the pre-check of one alumno of an Enqueue.
@@ -844,7 +900,7 @@ export type EnqueueResult = Message<"lucy.identity.v1.EnqueueResult"> & {
  * Use `create(EnqueueResultSchema)` to create a new message.
  */
 export const EnqueueResultSchema: GenMessage<EnqueueResult> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 20);
+  messageDesc(file_lucy_identity_v1_identity, 22);
 
 /**
  * EnqueueResponse lists the task ids published.
@@ -872,7 +928,7 @@ export type EnqueueResponse = Message<"lucy.identity.v1.EnqueueResponse"> & {
  * Use `create(EnqueueResponseSchema)` to create a new message.
  */
 export const EnqueueResponseSchema: GenMessage<EnqueueResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 21);
+  messageDesc(file_lucy_identity_v1_identity, 23);
 
 /**
  * ResolveCredentialRequest asks for the temporary password behind a credential reference; the notifier calls it
@@ -908,7 +964,7 @@ export type ResolveCredentialRequest = Message<"lucy.identity.v1.ResolveCredenti
  * Use `create(ResolveCredentialRequestSchema)` to create a new message.
  */
 export const ResolveCredentialRequestSchema: GenMessage<ResolveCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 22);
+  messageDesc(file_lucy_identity_v1_identity, 24);
 
 /**
  * ResolveCredentialResponse carries the password in clear, only over the authenticated RPC.
@@ -936,7 +992,7 @@ export type ResolveCredentialResponse = Message<"lucy.identity.v1.ResolveCredent
  * Use `create(ResolveCredentialResponseSchema)` to create a new message.
  */
 export const ResolveCredentialResponseSchema: GenMessage<ResolveCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 23);
+  messageDesc(file_lucy_identity_v1_identity, 25);
 
 /**
  * ImportedCuenta is an account pylucy already created for an alumno (never its password).
@@ -999,7 +1055,7 @@ export type ImportedCuenta = Message<"lucy.identity.v1.ImportedCuenta"> & {
  * Use `create(ImportedCuentaSchema)` to create a new message.
  */
 export const ImportedCuentaSchema: GenMessage<ImportedCuenta> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 24);
+  messageDesc(file_lucy_identity_v1_identity, 26);
 
 /**
  * ImportCuentasRequest records accounts adopted from pylucy, so activating them never creates a second one.
@@ -1034,7 +1090,7 @@ export type ImportCuentasRequest = Message<"lucy.identity.v1.ImportCuentasReques
  * Use `create(ImportCuentasRequestSchema)` to create a new message.
  */
 export const ImportCuentasRequestSchema: GenMessage<ImportCuentasRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 25);
+  messageDesc(file_lucy_identity_v1_identity, 27);
 
 /**
  * ImportCuentaResult is the outcome for one account.
@@ -1069,7 +1125,7 @@ export type ImportCuentaResult = Message<"lucy.identity.v1.ImportCuentaResult"> 
  * Use `create(ImportCuentaResultSchema)` to create a new message.
  */
 export const ImportCuentaResultSchema: GenMessage<ImportCuentaResult> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 26);
+  messageDesc(file_lucy_identity_v1_identity, 28);
 
 /**
  * ImportCuentasResponse has one result per account, in request order.
@@ -1090,7 +1146,7 @@ export type ImportCuentasResponse = Message<"lucy.identity.v1.ImportCuentasRespo
  * Use `create(ImportCuentasResponseSchema)` to create a new message.
  */
 export const ImportCuentasResponseSchema: GenMessage<ImportCuentasResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 27);
+  messageDesc(file_lucy_identity_v1_identity, 29);
 
 /**
  * PreCheckRequest asks what an Enqueue of the same selection would do, without queueing anything.
@@ -1132,7 +1188,7 @@ export type PreCheckRequest = Message<"lucy.identity.v1.PreCheckRequest"> & {
  * Use `create(PreCheckRequestSchema)` to create a new message.
  */
 export const PreCheckRequestSchema: GenMessage<PreCheckRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 28);
+  messageDesc(file_lucy_identity_v1_identity, 30);
 
 /**
  * PreCheckResponse has the pre-check of each alumno, same order; task_id is always empty.
@@ -1160,7 +1216,7 @@ export type PreCheckResponse = Message<"lucy.identity.v1.PreCheckResponse"> & {
  * Use `create(PreCheckResponseSchema)` to create a new message.
  */
 export const PreCheckResponseSchema: GenMessage<PreCheckResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 29);
+  messageDesc(file_lucy_identity_v1_identity, 31);
 
 /**
  * ConfiguracionIdentidad is the identity settings staff own. Secrets are write-only: only whether one is set.
@@ -1216,6 +1272,34 @@ export type ConfiguracionIdentidad = Message<"lucy.identity.v1.ConfiguracionIden
    * @generated from field: string actualizado_por = 7;
    */
   actualizadoPor: string;
+
+  /**
+   * Whether a Graph client secret is set (stored by staff or from the deployment).
+   *
+   * @generated from field: bool graph_client_secret_configurado = 8;
+   */
+  graphClientSecretConfigurado: boolean;
+
+  /**
+   * The deployment signs in to Graph with a certificate: a client secret, even if set, is not used.
+   *
+   * @generated from field: bool graph_usa_certificado = 9;
+   */
+  graphUsaCertificado: boolean;
+
+  /**
+   * Where the Moodle token in use comes from: "personal" (set here), "despliegue" (MOODLE_TOKEN) or "" (none).
+   *
+   * @generated from field: string moodle_token_origen = 10;
+   */
+  moodleTokenOrigen: string;
+
+  /**
+   * Where the Graph client secret in use comes from: "personal", "despliegue" (GRAPH_CLIENT_SECRET) or "".
+   *
+   * @generated from field: string graph_client_secret_origen = 11;
+   */
+  graphClientSecretOrigen: string;
 };
 
 /**
@@ -1223,7 +1307,7 @@ export type ConfiguracionIdentidad = Message<"lucy.identity.v1.ConfiguracionIden
  * Use `create(ConfiguracionIdentidadSchema)` to create a new message.
  */
 export const ConfiguracionIdentidadSchema: GenMessage<ConfiguracionIdentidad> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 30);
+  messageDesc(file_lucy_identity_v1_identity, 32);
 
 /**
  * GetConfiguracionIdentidadRequest reads the identity settings.
@@ -1238,7 +1322,7 @@ export type GetConfiguracionIdentidadRequest = Message<"lucy.identity.v1.GetConf
  * Use `create(GetConfiguracionIdentidadRequestSchema)` to create a new message.
  */
 export const GetConfiguracionIdentidadRequestSchema: GenMessage<GetConfiguracionIdentidadRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 31);
+  messageDesc(file_lucy_identity_v1_identity, 33);
 
 /**
  * GetConfiguracionIdentidadResponse returns them.
@@ -1259,7 +1343,7 @@ export type GetConfiguracionIdentidadResponse = Message<"lucy.identity.v1.GetCon
  * Use `create(GetConfiguracionIdentidadResponseSchema)` to create a new message.
  */
 export const GetConfiguracionIdentidadResponseSchema: GenMessage<GetConfiguracionIdentidadResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 32);
+  messageDesc(file_lucy_identity_v1_identity, 34);
 
 /**
  * UpdateConfiguracionIdentidadRequest changes the fields that are set; unset fields keep their value.
@@ -1294,6 +1378,13 @@ export type UpdateConfiguracionIdentidadRequest = Message<"lucy.identity.v1.Upda
    * @generated from field: string requested_by = 4;
    */
   requestedBy: string;
+
+  /**
+   * New Graph client secret (write-only; sealed at rest); used from the next token request on.
+   *
+   * @generated from field: optional string graph_client_secret = 5;
+   */
+  graphClientSecret?: string | undefined;
 };
 
 /**
@@ -1301,7 +1392,7 @@ export type UpdateConfiguracionIdentidadRequest = Message<"lucy.identity.v1.Upda
  * Use `create(UpdateConfiguracionIdentidadRequestSchema)` to create a new message.
  */
 export const UpdateConfiguracionIdentidadRequestSchema: GenMessage<UpdateConfiguracionIdentidadRequest> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 33);
+  messageDesc(file_lucy_identity_v1_identity, 35);
 
 /**
  * UpdateConfiguracionIdentidadResponse returns the settings after the change.
@@ -1322,7 +1413,7 @@ export type UpdateConfiguracionIdentidadResponse = Message<"lucy.identity.v1.Upd
  * Use `create(UpdateConfiguracionIdentidadResponseSchema)` to create a new message.
  */
 export const UpdateConfiguracionIdentidadResponseSchema: GenMessage<UpdateConfiguracionIdentidadResponse> = /*@__PURE__*/
-  messageDesc(file_lucy_identity_v1_identity, 34);
+  messageDesc(file_lucy_identity_v1_identity, 36);
 
 /**
  * IdentityService manages external accounts.
@@ -1449,6 +1540,16 @@ export const IdentityService: GenService<{
     methodKind: "unary";
     input: typeof UpdateConfiguracionIdentidadRequestSchema;
     output: typeof UpdateConfiguracionIdentidadResponseSchema;
+  },
+  /**
+   * CheckDeletion applies the deletion guard to an alumno's accounts before the alumno is deleted; changes nothing.
+   *
+   * @generated from rpc lucy.identity.v1.IdentityService.CheckDeletion
+   */
+  checkDeletion: {
+    methodKind: "unary";
+    input: typeof CheckDeletionRequestSchema;
+    output: typeof CheckDeletionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucy_identity_v1_identity, 0);
