@@ -45,7 +45,12 @@ describe(
       await page.goto(url('/admin/login/'));
       await page.fill('#username', username);
       await page.fill('#password', password);
-      await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+      // The form's POST is a navigation of its own: wait for its document (the page it redirects to, or the form
+      // again with the error), not the login page's load, which has already fired — the next goto would cut it.
+      const posted = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
+      await page.click('button[type=submit]');
+      await posted;
+      await page.waitForLoadState('load');
     }
 
     /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */

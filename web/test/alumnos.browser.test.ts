@@ -101,7 +101,12 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await page.goto(url('/admin/login/'));
     await page.fill('#username', username);
     await page.fill('#password', password);
-    await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+    // The form's POST is a navigation of its own: wait for its document (the page it redirects to, or the form
+    // again with the error), not the login page's load, which has already fired — the next goto would cut it.
+    const posted = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
+    await page.click('button[type=submit]');
+    await posted;
+    await page.waitForLoadState('load');
   } /** Opens an admin page and waits until its scripts run (the live feed is connected). */
   async function open(path: string) {
     await page.goto(url(path));
@@ -555,28 +560,38 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     );
   });
 
-  it('refuses to delete an alumno whose UPN lacks the safe prefix, saying why; lists held deletions', async () => {
+  it('refuses to delete an alumno whose UPN lacks the safe prefix with identity-teams’ reason; lists held deletions', async () => {
     await login('admin', 'clave-de-prueba-1234');
     await open(`/admin/alumnos/alumno/${legado.id}/`);
-    await page.click('#eliminar');
-    const aviso = (await page.locator('#aviso-eliminar').textContent()) ?? '';
-    expect(aviso).toContain('Teams');
-    expect(aviso).toContain('Moodle');
-    expect(aviso).toContain('irreversible');
-    await shot('alumno-eliminar-confirmacion');
-    await page.click('#confirmar-eliminar');
-    await shows('#detalle-error');
-    const error = (await page.locator('#detalle-error').textContent()) ?? '';
-    expect(error).toContain(`a${legado.dni}@alumnos.example.edu.ar`);
-    expect(error).toContain(`«${sys.full!.safeDeletePrefix}»`);
+    // identity-teams' CheckDeletion: the button is disabled and its reason is beside it.
+    expect(await page.isDisabled('#eliminar')).toBe(true);
+    const motivo = (await page.locator('#motivo-no-eliminable').textContent()) ?? '';
+    expect(motivo).toContain('SEGURIDAD');
+    expect(motivo).toContain(`a${legado.dni}@alumnos.example.edu.ar`);
+    expect(motivo).toContain(`«${sys.full!.safeDeletePrefix}»`);
     await shot('alumno-eliminar-rechazado');
+    // Posted by hand anyway: the action asks identity-teams again and refuses with the same reason.
+    const res = await postByHand(`/admin/alumnos/alumno/${legado.id}/?/eliminar`, [['confirmar', 'si']]);
+    // The page again with the refusal (a deletion answers 303 to the list).
+    expect(res.status).not.toBe(303);
+    const body = await res.text();
+    expect(body).toContain('No se eliminó el alumno.');
+    expect(body).toContain(`a${legado.dni}@alumnos.example.edu.ar`);
+    expect(body).toContain(`«${sys.full!.safeDeletePrefix}»`);
     expect((await alumnos({ ids: [legado.id] })).length).toBe(1);
 
     // An alumno with a deletable account: deleted, its account removal held, then confirmed by an admin.
     const b = conEmail[4]!;
     const upn = (await graphUsers()).find((x) => x.employeeId === b.dni)!.userPrincipalName;
     await open(`/admin/alumnos/alumno/${b.id}/`);
+    expect(await page.isDisabled('#eliminar')).toBe(false);
+    expect(await page.locator('#motivo-no-eliminable').count()).toBe(0);
     await page.click('#eliminar');
+    const aviso = (await page.locator('#aviso-eliminar').textContent()) ?? '';
+    expect(aviso).toContain('Teams');
+    expect(aviso).toContain('Moodle');
+    expect(aviso).toContain('irreversible');
+    await shot('alumno-eliminar-confirmacion');
     await page.click('#confirmar-eliminar');
     await page
       .waitForSelector('#eliminado, #detalle-error', { timeout: 60_000 })
@@ -614,6 +629,30 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
       },
       { what: 'the Teams account removed after the confirmation', timeoutMs: 90_000, intervalMs: 1_000 },
     );
+  });
+
+  it('refuses a deletion while identity-teams cannot be asked, saying so, and allows it once it answers', async () => {
+    await login('admin', 'clave-de-prueba-1234');
+    const c = conEmail[3]!;
+    await sys.stopService('identity-teams');
+    try {
+      await open(`/admin/alumnos/alumno/${c.id}/`);
+      expect(await page.isDisabled('#eliminar')).toBe(true);
+      expect(await page.locator('#motivo-no-eliminable').textContent()).toContain(
+        'No se pudo comprobar con identity-teams',
+      );
+      await shot('alumno-eliminar-sin-identity');
+      const res = await postByHand(`/admin/alumnos/alumno/${c.id}/?/eliminar`, [['confirmar', 'si']]);
+      expect(res.status).not.toBe(303);
+      expect(await res.text()).toContain('No se pudo comprobar con identity-teams');
+      expect((await alumnos({ ids: [c.id] })).length).toBe(1);
+    } finally {
+      await sys.startService('identity-teams');
+    }
+    // Its account has the safe prefix: once identity-teams answers, the deletion is offered again.
+    await open(`/admin/alumnos/alumno/${c.id}/`);
+    expect(await page.isDisabled('#eliminar')).toBe(false);
+    expect(await page.locator('#motivo-no-eliminable').count()).toBe(0);
   });
 
   it('records every action in the audit trail', async () => {

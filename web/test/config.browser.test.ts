@@ -465,18 +465,20 @@ describe(
       expect(await page.getAttribute('#retencion_dias', 'min')).toBe('1');
     });
 
-    it('edits the batch limit and the UPN prefix identity-teams uses; the Moodle token is write-only', async () => {
-      const identity = async () => {
-        const res = await fetch(
-          `${sys.full!.identityUrl}/lucy.identity.v1.IdentityService/GetConfiguracionIdentidad`,
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${sys.rpcToken}` },
-            body: '{}',
-          },
-        );
-        return ((await res.json()) as { configuracion: Record<string, unknown> }).configuracion;
-      };
+    /** identity-teams' settings as its RPC answers them. */
+    const identity = async () => {
+      const res = await fetch(
+        `${sys.full!.identityUrl}/lucy.identity.v1.IdentityService/GetConfiguracionIdentidad`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${sys.rpcToken}` },
+          body: '{}',
+        },
+      );
+      return ((await res.json()) as { configuracion: Record<string, unknown> }).configuracion;
+    };
+
+    it('edits the batch limit and the UPN prefix identity-teams uses', async () => {
       await page.goto(url('/admin/alumnos/configuracion/'));
       const before = await identity();
       expect(await page.inputValue('#lote_maximo')).toBe(String(before.loteMaximo));
@@ -491,32 +493,145 @@ describe(
       expect(await page.inputValue('#lote_maximo')).toBe('30');
       expect((await identity()).prefijoUpn).toBe(before.prefijoUpn);
       await check('configuracion-cuentas-error');
-      // Valid: stored by identity-teams, and a new Moodle token only as «configurado».
-      const token = 'moodle-token-nuevo-0123456789abcdef';
+      // Valid: stored by identity-teams.
       await page.fill('#prefijo_upn', 'test-b');
-      await page.fill('#moodle_token', token);
       await submit('#guardar-cuentas');
       await page.locator('#resultado', { hasText: 'Configuración de cuentas guardada' }).waitFor();
       expect(await identity()).toMatchObject({
         loteMaximo: 30,
         prefijoUpn: 'test-b',
-        moodleTokenConfigurado: true,
         actualizadoPor: 'admin',
       });
-      expect(await page.locator('#moodle-token-estado').textContent()).toContain('configurado');
-      expect(await page.inputValue('#moodle_token')).toBe('');
-      expect(await page.content()).not.toContain(token);
-      expect(JSON.stringify(await identity())).not.toContain(token);
       await page.reload();
       expect(await page.inputValue('#lote_maximo')).toBe('30');
-      expect(await page.content()).not.toContain(token);
       await check('configuracion-cuentas');
-      // Back to the deployment's values for the other tests (the fake Moodle's token is not the one typed).
+      // Back to the deployment's values for the other tests.
       await page.fill('#lote_maximo', String(before.loteMaximo));
       await page.fill('#prefijo_upn', String(before.prefijoUpn));
-      await page.fill('#moodle_token', 'fake-moodle-token');
       await submit('#guardar-cuentas');
       await page.locator('#resultado', { hasText: 'Configuración de cuentas guardada' }).waitFor();
+    });
+
+    it('replaces each secret write-only in «Credenciales»: «configurado», never shown, audited as «reemplazado»', async () => {
+      const full = sys.full!;
+      const estado = (id: string) => page.locator(`#estado-${id}`).getAttribute('data-estado');
+      await page.goto(url('/admin/alumnos/configuracion/'));
+      // From the deployment's variables at first; the test system sets no SMTP user.
+      expect(await estado('graph_client_secret')).toBe('configurado (despliegue)');
+      expect(await estado('moodle_token')).toBe('configurado (despliegue)');
+      expect(await estado('sial_password')).toBe('configurado (despliegue)');
+      expect(await page.locator('#sial-usuario-en-uso').textContent()).toBe(full.sialUser);
+      expect(await estado('smtp_password')).toBe('sin configurar');
+      for (const id of ['graph_client_secret', 'moodle_token', 'sial_password', 'smtp_password']) {
+        expect(await page.getAttribute(`#${id}`, 'type'), id).toBe('password');
+        expect(await page.getAttribute(`#${id}`, 'autocomplete'), id).toBe('new-password');
+        expect(await page.inputValue(`#${id}`), id).toBe('');
+      }
+      expect(await page.inputValue('#sial_usuario')).toBe(full.sialUser);
+      await check('configuracion-credenciales-inicial');
+
+      // SIAL's password is rotated (the fake takes only the new pair from now on). identity-teams refuses a secret
+      // with spaces: named beside its field, while ingest-sial saves SIAL's new pair.
+      const sialUser = 'lucy-sial';
+      const sialPassword = `sial-rotada-${Date.now()}`;
+      const rotated = await fetch(`${full.sialUrl}/__fake/credentials`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: sialUser, password: sialPassword }),
+      });
+      expect(rotated.status).toBe(200);
+      const invalido = `secreto con espacios ${Date.now()}`;
+      await page.fill('#graph_client_secret', invalido);
+      await page.fill('#sial_usuario', sialUser);
+      await page.fill('#sial_password', sialPassword);
+      await submit('#guardar-credenciales');
+      await page.locator('#errores li[data-field="graph_client_secret"]').waitFor();
+      const graphErr = page.locator('li[data-credencial="graph_client_secret"] .field-error');
+      expect(await graphErr.textContent()).toContain('secreto de cliente de Graph');
+      const resultado = (await page.locator('#resultado').textContent()) ?? '';
+      expect(resultado).toContain('Reemplazado: usuario y contraseña de SIAL');
+      expect(resultado).toContain('No se guardó lo de identity-teams');
+      await expect.poll(() => estado('sial_password')).toBe('configurado (guardado en Lucy)');
+      expect(await page.locator('#sial-usuario-en-uso').textContent()).toBe(sialUser);
+      expect(await estado('graph_client_secret')).toBe('configurado (despliegue)');
+      expect(await page.inputValue('#graph_client_secret')).toBe('');
+      expect(await page.inputValue('#sial_password')).toBe('');
+      for (const secret of [invalido, sialPassword]) expect(await page.content()).not.toContain(secret);
+      await check('configuracion-credenciales-error');
+
+      // A password without its user is refused before any service is asked.
+      await page.fill('#smtp_password', 'sin-usuario-1234');
+      await submit('#guardar-credenciales');
+      await page.locator('#errores li[data-field="smtp_usuario"]').waitFor();
+      expect(await page.inputValue('#smtp_password')).toBe('');
+      expect(await estado('smtp_password')).toBe('sin configurar');
+
+      // The rest: each «configurado (guardado en Lucy)»; the values are the ones the fakes take, so the rest of
+      // the system keeps working with them.
+      const smtpUser = 'lucy-smtp';
+      const smtpPassword = `smtp-${Date.now()}-clave`;
+      await page.fill('#graph_client_secret', full.graphClientSecret);
+      await page.fill('#moodle_token', full.moodleToken);
+      await page.fill('#smtp_usuario', smtpUser);
+      await page.fill('#smtp_password', smtpPassword);
+      await submit('#guardar-credenciales');
+      await page
+        .locator('#resultado', {
+          hasText: 'Reemplazado: secreto de cliente de Graph, token de Moodle, usuario y contraseña SMTP.',
+        })
+        .waitFor();
+      expect(await page.locator('#errores').count()).toBe(0);
+      for (const id of ['graph_client_secret', 'moodle_token', 'sial_password', 'smtp_password'])
+        await expect.poll(() => estado(id), { message: id }).toBe('configurado (guardado en Lucy)');
+      expect(await page.locator('#smtp-usuario-en-uso').textContent()).toBe(smtpUser);
+      const secrets = [full.graphClientSecret, full.moodleToken, sialPassword, smtpPassword];
+      for (const id of ['graph_client_secret', 'moodle_token', 'smtp_password'])
+        expect(await page.inputValue(`#${id}`), id).toBe('');
+      await page.reload();
+      const html = await page.content();
+      for (const secret of secrets) expect(html).not.toContain(secret);
+      expect(JSON.stringify(await identity())).not.toContain(full.graphClientSecret);
+      expect(await identity()).toMatchObject({
+        graphClientSecretConfigurado: true,
+        graphClientSecretOrigen: 'personal',
+        moodleTokenOrigen: 'personal',
+      });
+      await check('configuracion-credenciales');
+
+      // ingest-sial reads SIAL with the pair just saved (the deployment's one is refused by the fake now).
+      await page.goto(url('/admin/alumnos/ingesta/'));
+      await page.selectOption('#tipo', 'aspirantes');
+      await submit('#simular');
+      await page.locator('#plan, [role="alert"]:not(.service-down)').first().waitFor({ timeout: 60_000 });
+      expect(await page.locator('#plan').count(), (await page.locator('main').textContent()) ?? '').toBe(1);
+      expect(
+        Number((await page.locator('#plan [data-k="recibidos"] .n').textContent())?.replace(/\./g, '')),
+      ).toBeGreaterThan(0);
+
+      // The notifier signs in to the relay with the user just saved.
+      await page.goto(url('/admin/plantillas/credenciales/'));
+      await page.fill('#destinatario', 'credenciales-smtp@example.com');
+      await submit('#probar');
+      await page.locator('#resultado', { hasText: 'Correo de prueba enviado' }).waitFor({ timeout: 60_000 });
+      const sent = await waitFor(
+        async () => {
+          const res = await fetch(`${full.smtpApiUrl}/api/messages?to=credenciales-smtp@example.com`);
+          return ((await res.json()) as { messages: { id: string }[] }).messages[0];
+        },
+        { what: 'the test e-mail in the SMTP sink', timeoutMs: 30_000 },
+      );
+      const message = (await (await fetch(`${full.smtpApiUrl}/api/messages/${sent.id}`)).json()) as {
+        authUser: string | null;
+      };
+      expect(message.authUser).toBe(smtpUser);
+
+      // The audit trail says which were replaced, never a value.
+      await page.goto(url('/admin/auditoria/?accion=configuracion.credenciales'));
+      const audit = (await page.locator('#auditoria').textContent()) ?? '';
+      expect(audit).toContain('configuracion.credenciales');
+      for (const name of ['graph_client_secret', 'moodle_token', 'sial_password', 'smtp_password'])
+        expect(audit, name).toMatch(new RegExp(`"${name}":"reemplazado"`));
+      for (const secret of [...secrets, invalido]) expect(await page.content()).not.toContain(secret);
     });
 
     it('lets a lector read the pages but answers 403 to their actions, also when posted by hand', async () => {
@@ -537,6 +652,10 @@ describe(
         });
       expect((await post('/admin/django_celery_beat/periodictask/?/ejecutar', 'id=x')).status).toBe(403);
       expect((await post('/admin/alumnos/configuracion/?/guardar', '')).status).toBe(403);
+      const otro = 'moodle-token-de-lectora-0123456789';
+      expect((await post('/admin/alumnos/configuracion/?/credenciales', `moodle_token=${otro}`)).status).toBe(
+        403,
+      );
       expect((await post('/admin/alumnos/ingesta/?/ejecutar', 'tipo=aspirantes')).status).toBe(403);
       expect((await post('/admin/plantillas/credenciales/?/guardar', 'asunto=x')).status).toBe(403);
       expect((await post('/admin/django_celery_beat/crontabschedule/?/guardar', 'minute=0')).status).toBe(
@@ -544,8 +663,36 @@ describe(
       );
       await page.goto(url('/admin/alumnos/configuracion/'));
       expect(await page.locator('#guardar').count()).toBe(0);
+      // The states are read; no field to replace a secret, no button.
+      expect(await page.locator('#estado-moodle_token').getAttribute('data-estado')).toBe(
+        'configurado (guardado en Lucy)',
+      );
+      for (const id of [
+        'graph_client_secret',
+        'moodle_token',
+        'sial_password',
+        'smtp_password',
+        'sial_usuario',
+      ])
+        expect(await page.locator(`#${id}`).count(), id).toBe(0);
+      expect(await page.locator('#guardar-credenciales').count()).toBe(0);
       await login('operador', 'secreto-de-operacion-1');
       expect((await post('/admin/alumnos/configuracion/?/guardar', '')).status).toBe(403);
+      expect((await post('/admin/alumnos/configuracion/?/credenciales', `moodle_token=${otro}`)).status).toBe(
+        403,
+      );
+      expect(
+        (
+          await post(
+            '/admin/alumnos/configuracion/?/credenciales',
+            'smtp_usuario=x&smtp_password=otra-clave-1',
+          )
+        ).status,
+      ).toBe(403);
+      await page.goto(url('/admin/alumnos/configuracion/'));
+      expect(await page.locator('#guardar-credenciales').count()).toBe(0);
+      // Nothing was replaced by the refused posts: the last change is still the admin's.
+      expect(await identity()).toMatchObject({ actualizadoPor: 'admin', moodleTokenOrigen: 'personal' });
     });
 
     it('records every change in the audit trail', async () => {
@@ -560,6 +707,8 @@ describe(
         'tarea_periodica.eliminar',
         'configuracion.modificar',
         'configuracion.retencion',
+        'configuracion.cuentas',
+        'configuracion.credenciales',
         'ingesta.simular',
         'ingesta.ejecutar',
         'plantilla.email_prueba',

@@ -54,7 +54,8 @@ function child(name: string, args: string[], cwd: string, env: Record<string, st
 const stopped = new Set<ChildProcess>();
 
 async function stop(c: ChildProcess | undefined) {
-  if (!c || c.exitCode !== null) return;
+  // Already gone (an exit code, or killed by a signal): nothing to wait for.
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
   stopped.add(c);
   const done = new Promise((r) => c.once('exit', r));
   c.kill('SIGTERM');
@@ -99,8 +100,15 @@ export interface FullSystem {
   ingestUrl: string;
   identityUrl: string;
   notifierUrl: string;
-  /** SIAL fake (HTTP Basic usuario / contrasena). */
+  /** SIAL fake (HTTP Basic `sialUser` / `sialPassword`, the deployment's SIAL_USER / SIAL_PASSWORD too). */
   sialUrl: string;
+  sialUser: string;
+  /** Random per system, so a test can tell whether it ever reaches a page. */
+  sialPassword: string;
+  /** The Graph app's client secret the fake accepts (the deployment's GRAPH_CLIENT_SECRET; random per system). */
+  graphClientSecret: string;
+  /** The web-service token the Moodle fake accepts (the deployment's MOODLE_TOKEN; random per system). */
+  moodleToken: string;
   /** Graph fake root (self-signed TLS; control endpoints under /__fake/, e.g. GET /__fake/users). */
   graphUrl: string;
   /** Graph fake's certificate (trust it with NODE_EXTRA_CA_CERTS or `rejectUnauthorized: false`). */
@@ -110,7 +118,7 @@ export interface FullSystem {
   smtpApiUrl: string;
   /** identity-teams' admin token (lucy-admin-token header: RevealPassword, held deletions). */
   adminToken: string;
-  /** UPN prefix identity-teams creates and may delete (GRAPH_SAFE_DELETE_PREFIX). */
+  /** UPN prefix identity-teams creates and may delete (its GRAPH_SAFE_DELETE_PREFIX; the admin asks it). */
   safeDeletePrefix: string;
 }
 
@@ -137,6 +145,10 @@ export interface System {
   stopTracker(): Promise<void>;
   /** Starts task-tracker again on the same port and waits until it is ready. */
   startTracker(): Promise<void>;
+  /** Stops one service of a full system (SIGTERM), e.g. to see the admin when identity-teams is down. */
+  stopService(name: 'scheduler' | 'ingest-sial' | 'identity-teams' | 'notifier'): Promise<void>;
+  /** Starts it again on the same port with the same environment and waits until it is ready. */
+  startService(name: 'scheduler' | 'ingest-sial' | 'identity-teams' | 'notifier'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -171,7 +183,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const down = `http://127.0.0.1:${closedPort}`;
   let web: ChildProcess | undefined;
   const fakes: ChildProcess[] = [];
-  const services: ChildProcess[] = [];
+  const services = new Map<string, { process: ChildProcess; start: () => ChildProcess; readyUrl: string }>();
+  const stopServices = () => Promise.all([...services.values()].map((s) => stop(s.process)));
   let full: FullSystem | undefined;
   let tlsDir: string | undefined;
   const serviceUrls = {
@@ -204,13 +217,23 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
             LOG_LEVEL: common.LOG_LEVEL,
           }),
         );
-      fake('fake-sial', { SIAL_FAKE_PORT: String(sial), SIAL_FAKE_SIZE: String(options.sialSize ?? 30) });
+      const sialUser = 'usuario';
+      const sialPassword = `sial-${randomBytes(12).toString('hex')}`;
+      const graphClientSecret = `graph-${randomBytes(12).toString('hex')}`;
+      const moodleToken = `moodle-${randomBytes(12).toString('hex')}`;
+      fake('fake-sial', {
+        SIAL_FAKE_PORT: String(sial),
+        SIAL_FAKE_SIZE: String(options.sialSize ?? 30),
+        SIAL_FAKE_USER: sialUser,
+        SIAL_FAKE_PASSWORD: sialPassword,
+      });
       fake('fake-graph', {
         FAKE_GRAPH_PORT: String(graph),
+        FAKE_GRAPH_CLIENT_SECRET: graphClientSecret,
         FAKE_GRAPH_CERT_FILE: certFile,
         FAKE_GRAPH_KEY_FILE: join(tlsDir, 'key.pem'),
       });
-      fake('fake-moodle', { FAKE_MOODLE_PORT: String(moodle) });
+      fake('fake-moodle', { FAKE_MOODLE_PORT: String(moodle), FAKE_MOODLE_TOKEN: moodleToken });
       fake('fake-smtp', { FAKE_SMTP_PORT: String(smtp), FAKE_SMTP_HTTP_PORT: String(smtpApi) });
       await Promise.all([
         listening(sial, 'SIAL fake'),
@@ -230,18 +253,18 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         LUCY_SECRET_KEYS: `t1:${randomBytes(32).toString('base64')}`,
         IDENTITY_ADMIN_TOKEN: adminToken,
         SIAL_BASE_URL: `http://127.0.0.1:${sial}`,
-        SIAL_USER: 'usuario',
-        SIAL_PASSWORD: 'contrasena',
+        SIAL_USER: sialUser,
+        SIAL_PASSWORD: sialPassword,
         NODE_EXTRA_CA_CERTS: certFile,
         GRAPH_AUTHORITY_HOST: `https://127.0.0.1:${graph}`,
         GRAPH_BASE_URL: `https://127.0.0.1:${graph}/v1.0`,
         GRAPH_TENANT_ID: '7c1a4c8e-3b5d-4f0a-9e2b-6d8f1a2c3e4b',
         GRAPH_CLIENT_ID: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
-        GRAPH_CLIENT_SECRET: 'fake-graph-secret',
+        GRAPH_CLIENT_SECRET: graphClientSecret,
         GRAPH_SAFE_DELETE_PREFIX: safeDeletePrefix,
         IDENTITY_UPN_DOMAIN: 'alumnos.example.edu.ar',
         MOODLE_URL: `http://127.0.0.1:${moodle}`,
-        MOODLE_TOKEN: 'fake-moodle-token',
+        MOODLE_TOKEN: moodleToken,
         SMTP_HOST: '127.0.0.1',
         SMTP_PORT: String(smtp),
       };
@@ -251,14 +274,15 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         ['identity-teams', identity],
         ['notifier', notifier],
       ];
-      for (const [name, port] of ports)
-        services.push(
+      for (const [name, port] of ports) {
+        const start = () =>
           child(name, [tsx, 'src/main.ts'], `${ROOT}services/${name}`, {
             ...wiring,
             RPC_PORT: String(port),
             ...options.serviceEnv?.[name],
-          }),
-        );
+          });
+        services.set(name, { process: start(), start, readyUrl: `http://127.0.0.1:${port}/readyz` });
+      }
       await Promise.all(
         ports.map(([name, port]) => ready(`http://127.0.0.1:${port}/readyz`, `${name} ready`)),
       );
@@ -268,6 +292,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         identityUrl: `http://127.0.0.1:${identity}`,
         notifierUrl: `http://127.0.0.1:${notifier}`,
         sialUrl: `http://127.0.0.1:${sial}`,
+        sialUser,
+        sialPassword,
+        graphClientSecret,
+        moodleToken,
         graphUrl: `https://127.0.0.1:${graph}`,
         graphCertFile: certFile,
         moodleUrl: `http://127.0.0.1:${moodle}`,
@@ -295,9 +323,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       ORIGIN: webUrl,
       LUCY_TRACKER_URL: trackerUrl,
       ...serviceUrls,
-      ...(adminToken
-        ? { IDENTITY_ADMIN_TOKEN: adminToken, GRAPH_SAFE_DELETE_PREFIX: full?.safeDeletePrefix ?? 'test-' }
-        : {}),
+      ...(adminToken ? { IDENTITY_ADMIN_TOKEN: adminToken } : {}),
       MIGRATE_ON_START: 'true',
       LUCY_ADMIN_BOOTSTRAP_USER: 'admin',
       LUCY_ADMIN_BOOTSTRAP_PASSWORD: 'clave-de-prueba-1234',
@@ -306,7 +332,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   } catch (err) {
     await stop(web);
     await stop(tracker);
-    await Promise.all(services.map(stop));
+    await stopServices();
     await Promise.all(fakes.map(stop));
     if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
     if (buildDir) rmSync(buildDir, { recursive: true, force: true });
@@ -333,11 +359,23 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       tracker = spawnTracker();
       await ready(`${trackerUrl}/readyz`, 'task-tracker ready again');
     },
+    async stopService(name) {
+      const s = services.get(name);
+      if (!s) throw new Error(`${name} is not running in this system (start it with { full: true })`);
+      await stop(s.process);
+    },
+    async startService(name) {
+      const s = services.get(name);
+      if (!s) throw new Error(`${name} is not running in this system (start it with { full: true })`);
+      if (s.process.exitCode === null && s.process.signalCode === null) return;
+      s.process = s.start();
+      await ready(s.readyUrl, `${name} ready again`);
+    },
     async close() {
       await orm.close(true);
       await stop(web);
       // The services drain before the fakes they talk to stop.
-      await Promise.all(services.map(stop));
+      await stopServices();
       await stop(tracker);
       await Promise.all(fakes.map(stop));
       if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });

@@ -3,7 +3,6 @@ import {
   cuentaCoincide,
   idsPorCuenta,
   MAX_IDS_CUENTA,
-  motivoNoEliminable,
   parseFiltros,
   toFilter,
   type CuentaFiltro,
@@ -74,15 +73,6 @@ describe('the account-state filter', () => {
     );
     expect(cortado.ids).toHaveLength(MAX_IDS_CUENTA);
     expect(cortado.cortado).toBe(true);
-  });
-});
-
-describe('motivoNoEliminable', () => {
-  it('allows only UPNs with the safe prefix, and nothing without a prefix', () => {
-    expect(motivoNoEliminable('test-a1@x.edu.ar', 'test-')).toBeUndefined();
-    expect(motivoNoEliminable('', 'test-')).toBeUndefined();
-    expect(motivoNoEliminable('a1@x.edu.ar', 'test-')).toContain('«test-»');
-    expect(motivoNoEliminable('test-a1@x.edu.ar', '')).toContain('no hay un prefijo');
   });
 });
 

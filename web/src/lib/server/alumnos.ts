@@ -1,5 +1,6 @@
-// The alumnos pages' server side: filters from the query string, plain views of alumnos and accounts and the
-// delete guard. The pre-checks of the identity actions are identity-teams' (IdentityService.PreCheck).
+// The alumnos pages' server side: filters from the query string and plain views of alumnos and accounts. The
+// pre-checks of the identity actions and the delete guard are identity-teams' (IdentityService.PreCheck and
+// CheckDeletion).
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Estado, type Alumno, type AlumnoFilter, type CuentaExterna } from '@lucy/proto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
@@ -247,22 +248,6 @@ export interface PreCheck {
   estado: 'programada' | 'rechazado' | 'omitido';
   motivo: string;
   taskId: string;
-}
-
-/**
- * Whether deleting the alumno may remove its external accounts: identity-teams removes only UPNs that start with
- * the safe prefix (GRAPH_SAFE_DELETE_PREFIX); the admin refuses any other deletion up front with the same reason,
- * so no alumno is deleted while its account would stay behind.
- */
-export function motivoNoEliminable(upn: string, safePrefix: string): string | undefined {
-  const target = upn.trim().toLowerCase();
-  if (!target) return undefined;
-  const prefix = safePrefix.trim().toLowerCase();
-  if (!prefix)
-    return `SEGURIDAD: no se elimina la cuenta ${upn}: no hay un prefijo de cuentas eliminables configurado.`;
-  if (!target.includes('@') || !target.startsWith(prefix))
-    return `SEGURIDAD: no se elimina la cuenta «${upn}»: solo se eliminan cuentas cuyo UPN empieza con «${prefix}».`;
-  return undefined;
 }
 
 /** Most alumnos an account-state filter answered by identity-teams selects (ingest-sial's limit on listed ids). */

@@ -12,8 +12,6 @@ export interface WebConfig {
   migrateOnStart: boolean;
   /** identity-teams' IDENTITY_ADMIN_TOKEN, sent on its admin-only calls (revealing a password, held deletions). */
   identityAdminToken?: string;
-  /** UPN prefix identity-teams may delete (its GRAPH_SAFE_DELETE_PREFIX): the admin refuses other deletions up front. */
-  safeDeletePrefix: string;
   /** First admin created at start when no admin exists (both or neither). */
   bootstrap?: { username: string; password: string };
 }
@@ -73,7 +71,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionAbsoluteHours: int(env, 'SESSION_ABSOLUTE_HOURS', 12, problems),
     migrateOnStart: /^(1|true|yes)$/i.test(env.MIGRATE_ON_START ?? 'true'),
     ...(env.IDENTITY_ADMIN_TOKEN ? { identityAdminToken: env.IDENTITY_ADMIN_TOKEN } : {}),
-    safeDeletePrefix: env.GRAPH_SAFE_DELETE_PREFIX ?? 'test-',
     ...(user && password ? { bootstrap: { username: user, password } } : {}),
   };
   if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

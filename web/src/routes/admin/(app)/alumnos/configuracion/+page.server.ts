@@ -5,6 +5,16 @@ import { ConfiguracionSchema, TipoIngesta, VentanaIngestaSchema } from '@lucy/pr
 import { fromLocalInput, toLocalInput } from '$lib/beat';
 import { getApp } from '$lib/server/app';
 import { clientIp, field, requireRole } from '$lib/server/guard';
+import {
+  auditoria,
+  campoDePagina,
+  estadoSecreto,
+  leerCredenciales,
+  queReemplaza,
+  serviciosPedidos,
+  SERVICIO,
+  type CambiosCredenciales,
+} from '$lib/server/credenciales';
 import { callWithFields, type FieldProblem } from '$lib/server/rpc-fields';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -25,10 +35,11 @@ type Values = Record<string, string | boolean>;
 export const load: PageServerLoad = async (event) => {
   requireRole(event, 'lector');
   const { services } = await getApp();
-  const [res, purge, ident] = await Promise.all([
+  const [res, purge, ident, correo] = await Promise.all([
     services.call('ingest-sial', () => services.ingest.getConfiguracion({})),
     services.call('scheduler', () => services.scheduler.listPeriodicTasks({ task: PURGAR })),
     services.call('identity-teams', () => services.identity.getConfiguracionIdentidad({})),
+    services.call('notifier', () => services.notifier.getConfiguracionCorreo({})),
   ]);
   const ic = ident.ok ? ident.value.configuracion : undefined;
   // identity-teams' settings; its secrets only as set or not (the service never returns them).
@@ -38,12 +49,37 @@ export const load: PageServerLoad = async (event) => {
         prefijoUpn: ic.prefijoUpn,
         dominioUpn: ic.dominioUpn,
         prefijoEliminable: ic.prefijoEliminable,
-        moodleTokenConfigurado: ic.moodleTokenConfigurado,
         actualizadoEn: ic.actualizadoEn ? timestampDate(ic.actualizadoEn).toISOString() : null,
         actualizadoPor: ic.actualizadoPor,
       }
     : null;
   const c = res.ok ? res.value.configuracion : undefined;
+  const cc = correo.ok ? correo.value.configuracion : undefined;
+  // The secrets, write-only: each service says only whether one is set and where it comes from.
+  const credenciales = {
+    graph: ic
+      ? {
+          certificado: ic.graphUsaCertificado,
+          estado: ic.graphUsaCertificado
+            ? 'se usa un certificado'
+            : estadoSecreto(ic.graphClientSecretConfigurado, ic.graphClientSecretOrigen),
+        }
+      : null,
+    moodle: ic ? { estado: estadoSecreto(ic.moodleTokenConfigurado, ic.moodleTokenOrigen) } : null,
+    sial: c
+      ? { usuario: c.sialUsuario, estado: estadoSecreto(c.sialPasswordConfigurada, c.sialCredencialesOrigen) }
+      : null,
+    smtp: cc
+      ? {
+          usuario: cc.usuario,
+          servidor: cc.servidor,
+          remitente: cc.remitente,
+          estado: estadoSecreto(cc.passwordConfigurada, cc.credencialesOrigen),
+          actualizadoEn: cc.actualizadoEn ? timestampDate(cc.actualizadoEn).toISOString() : null,
+          actualizadoPor: cc.actualizadoPor,
+        }
+      : null,
+  };
   const values: Values = {};
   const checkpoints: { tipo: Tipo; ultimaIngesta: string | null; ultimaCantidad: number }[] = [];
   for (const v of c?.ventanas ?? []) {
@@ -75,7 +111,10 @@ export const load: PageServerLoad = async (event) => {
     : [];
   return {
     cuentas,
-    problems: [res, purge, ident].flatMap((o) => (o.ok ? [] : [{ service: o.service, message: o.message }])),
+    credenciales,
+    problems: [res, purge, ident, correo].flatMap((o) =>
+      o.ok ? [] : [{ service: o.service, message: o.message }],
+    ),
     loaded: Boolean(c),
     retencion,
     values,
@@ -159,14 +198,12 @@ export const actions: Actions = {
     });
     return { ok: true, message: 'Configuración guardada.' };
   },
-  /** identity-teams' settings: batch limit, UPN prefix and (write-only) the Moodle token. */
+  /** identity-teams' settings: batch limit and UPN prefix (its secrets are in «Credenciales»). */
   cuentas: async (event) => {
     const staff = requireRole(event, 'admin');
     const form = await event.request.formData();
     const loteText = field(form, 'lote_maximo', 10).trim();
     const prefijo = field(form, 'prefijo_upn', 40).trim();
-    // A secret is replaced only when something is typed; an empty field keeps the stored one.
-    const token = field(form, 'moodle_token', 300).trim();
     const cuentasValues = { lote_maximo: loteText, prefijo_upn: prefijo };
     const lote = Number(loteText);
     if (!/^\d{1,4}$/.test(loteText) || lote < 1 || lote > 500)
@@ -181,7 +218,6 @@ export const actions: Actions = {
       services.identity.updateConfiguracionIdentidad({
         loteMaximo: lote,
         prefijoUpn: prefijo,
-        ...(token ? { moodleToken: token } : {}),
         requestedBy: staff.username,
       }),
     );
@@ -197,10 +233,115 @@ export const actions: Actions = {
       ip: clientIp(event),
       action: 'configuracion.cuentas',
       target: 'identity-teams',
-      // Never the token: only that it was replaced.
-      detalles: { ...cuentasValues, moodle_token: token ? 'reemplazado' : 'sin cambios' },
+      detalles: cuentasValues,
     });
     return { ok: true, message: 'Configuración de cuentas guardada.' };
+  },
+  /**
+   * Replaces the secrets typed (admin only): each service by its own RPC, so one refusing keeps what the others
+   * saved; the page says which were replaced and which not, and why, beside each field. The audit trail records
+   * «reemplazado», never a value; nothing typed is ever sent back to the page.
+   */
+  credenciales: async (event) => {
+    const staff = requireRole(event, 'admin');
+    const form = await event.request.formData();
+    const leido = leerCredenciales(form, {
+      sialUsuario: field(form, 'sial_usuario_actual', 200),
+      smtpUsuario: field(form, 'smtp_usuario_actual', 200),
+    });
+    const pedidos = serviciosPedidos(leido);
+    if (pedidos.length === 0)
+      return fail(400, {
+        message: 'Escriba el secreto nuevo que quiere guardar: un campo vacío conserva el actual.',
+        fields: [],
+        values: {},
+        credencialesValues: leido.usuarios,
+      });
+    const { services, audit } = await getApp();
+    const { cambios } = leido;
+    const guardar = async (
+      k: keyof CambiosCredenciales,
+    ): Promise<{ k: keyof CambiosCredenciales; ok: boolean; message: string; fields: FieldProblem[] }> => {
+      const locales = leido.problemas[k];
+      if (locales) return { k, ok: false, message: '', fields: locales };
+      const servicio = SERVICIO[k];
+      const res = await callWithFields(servicio, async () => {
+        if (k === 'identity') {
+          const id = cambios.identity ?? {};
+          if (id.graphClientSecret !== undefined) {
+            // Signed in with a certificate, identity-teams would store a secret nothing reads.
+            const actual = await services.identity.getConfiguracionIdentidad({});
+            if (actual.configuracion?.graphUsaCertificado) return 'certificado' as const;
+          }
+          await services.identity.updateConfiguracionIdentidad({
+            ...(id.graphClientSecret !== undefined ? { graphClientSecret: id.graphClientSecret } : {}),
+            ...(id.moodleToken !== undefined ? { moodleToken: id.moodleToken } : {}),
+            requestedBy: staff.username,
+          });
+        } else if (k === 'sial' && cambios.sial) {
+          // Only the credentials: without `configuracion` the windows and limits are left as they are.
+          await services.ingest.updateConfiguracion({
+            sialUsuario: cambios.sial.usuario,
+            sialPassword: cambios.sial.password,
+            requestedBy: staff.username,
+          });
+        } else if (k === 'smtp' && cambios.smtp) {
+          await services.notifier.updateConfiguracionCorreo({
+            usuario: cambios.smtp.usuario,
+            password: cambios.smtp.password,
+            requestedBy: staff.username,
+          });
+        }
+        return 'guardado' as const;
+      });
+      if (res.ok && res.value === 'certificado')
+        return {
+          k,
+          ok: false,
+          message: '',
+          fields: [
+            {
+              field: 'graph_client_secret',
+              message:
+                'identity-teams se conecta a Graph con un certificado: un secreto de cliente no se usaría y no se guardó.',
+            },
+          ],
+        };
+      if (!res.ok)
+        return {
+          k,
+          ok: false,
+          message: res.fields.length ? '' : res.message,
+          fields: res.fields.map((f) => ({ ...f, field: campoDePagina(k, f.field) })),
+        };
+      await audit.record({
+        actor: staff.username,
+        ip: clientIp(event),
+        action: 'configuracion.credenciales',
+        target: servicio,
+        detalles: auditoria(k, cambios),
+      });
+      return { k, ok: true, message: '', fields: [] };
+    };
+    const hechos = await Promise.all(pedidos.map(guardar));
+    const guardados = hechos.filter((h) => h.ok).flatMap((h) => queReemplaza(h.k, cambios));
+    const fallidos = hechos.filter((h) => !h.ok);
+    if (fallidos.length === 0) return { ok: true, message: `Reemplazado: ${guardados.join(', ')}.` };
+    const message = [
+      guardados.length ? `Reemplazado: ${guardados.join(', ')}.` : '',
+      ...fallidos.map(
+        (f) =>
+          `No se guardó lo de ${SERVICIO[f.k]}: ${f.message || 'revise el campo marcado (lo escrito no se conserva).'}`,
+      ),
+    ]
+      .filter(Boolean)
+      .join(' ');
+    return fail(fallidos.some((f) => f.fields.length === 0) ? 502 : 400, {
+      message,
+      fields: fallidos.flatMap((f) => f.fields),
+      values: {},
+      credencialesValues: leido.usuarios,
+    });
   },
   retencion: async (event) => {
     const staff = requireRole(event, 'admin');

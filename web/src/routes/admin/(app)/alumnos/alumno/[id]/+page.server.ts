@@ -1,13 +1,43 @@
 import { error, fail, redirect } from '@sveltejs/kit';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { getApp } from '$lib/server/app';
-import { alumnoView, cuentaView, motivoNoEliminable, UUID } from '$lib/server/alumnos';
+import { alumnoView, cuentaView, UUID } from '$lib/server/alumnos';
 import { clientIp, field, requireRole } from '$lib/server/guard';
+import { hasRole } from '$lib/server/roles';
+import type { Services } from '$lib/server/services';
 import { logView, tareaRow } from '$lib/server/views';
 import type { Actions, PageServerLoad } from './$types';
 
+/**
+ * identity-teams' own deletion guard applied to the accounts deleting the alumno would remove (CheckDeletion):
+ * `motivo` is why not, empty when allowed. When identity-teams cannot be asked the answer is no too
+ * (`sinComprobar`): an alumno is never deleted while its accounts might stay behind.
+ */
+async function comprobarEliminacion(
+  services: Services,
+  alumnoId: string,
+): Promise<{ permitida: boolean; motivo: string; upn: string; sinComprobar: boolean }> {
+  const res = await services.call('identity-teams', () => services.identity.checkDeletion({ alumnoId }));
+  if (!res.ok)
+    return {
+      permitida: false,
+      motivo:
+        'No se pudo comprobar con identity-teams si sus cuentas de Teams y Moodle pueden eliminarse, y sin esa ' +
+        `comprobación el alumno no se elimina (sus cuentas quedarían atrás). ${res.message}`,
+      upn: '',
+      sinComprobar: true,
+    };
+  const { permitida, motivo, upn } = res.value;
+  return {
+    permitida,
+    motivo: permitida ? '' : motivo || 'identity-teams no permite eliminar sus cuentas.',
+    upn,
+    sinComprobar: false,
+  };
+}
+
 export const load: PageServerLoad = async (event) => {
-  requireRole(event, 'lector');
+  const staff = requireRole(event, 'lector');
   event.depends('app:alumno');
   const id = event.params.id;
   if (!UUID.test(id)) error(404, 'El alumno no existe.');
@@ -20,7 +50,7 @@ export const load: PageServerLoad = async (event) => {
   if (!res.value.alumno) error(404, 'El alumno no existe.');
   const alumno = alumnoView(res.value.alumno);
   const problems: { service: string; message: string }[] = [];
-  const [cuenta, tareas, logs] = await Promise.all([
+  const [cuenta, tareas, logs, eliminacion] = await Promise.all([
     // An alumno without an account is no failure: NotFound means "Sin cuenta".
     services.identity
       .getCuenta({ alumnoId: id })
@@ -37,16 +67,17 @@ export const load: PageServerLoad = async (event) => {
       services.tasks.listTareas({ filter: { alumnoId: id }, page: { pageSize: 50 } }),
     ),
     services.call('task-tracker', () => services.logs.listLogs({ alumnoId: id, page: { pageSize: 50 } })),
+    // Only an admin sees the delete button: asked for them alone.
+    hasRole(staff.role, 'admin') ? comprobarEliminacion(services, id) : undefined,
   ]);
   for (const r of [tareas, logs]) if (!r.ok) problems.push({ service: r.service, message: r.message });
-  const { config } = await getApp();
   return {
     problems,
     alumno,
     cuenta,
     tareas: tareas.ok ? tareas.value.tareas.map(tareaRow) : [],
     logs: logs.ok ? logs.value.logs.map(logView) : [],
-    noEliminable: motivoNoEliminable(cuenta?.upn || alumno.emailInstitucional, config.safeDeletePrefix) ?? '',
+    noEliminable: eliminacion?.motivo ?? '',
   };
 };
 
@@ -88,7 +119,8 @@ export const actions: Actions = {
 
   /**
    * Deletes the alumno; the deleted event makes identity-teams remove its Teams and Moodle accounts. Refused up
-   * front when the account's UPN lacks the safe prefix (identity-teams would refuse to remove it).
+   * front when identity-teams' deletion guard would refuse to remove them (CheckDeletion), and when identity-teams
+   * cannot be asked: an alumno is never deleted while its accounts would stay behind.
    */
   eliminar: async (event) => {
     const staff = requireRole(event, 'admin');
@@ -97,18 +129,12 @@ export const actions: Actions = {
     const form = await event.request.formData();
     if (field(form, 'confirmar', 5) !== 'si')
       return fail(400, { op: 'eliminar', message: 'Confirme la eliminación: es irreversible.' });
-    const { services, audit, config } = await getApp();
+    const { services, audit } = await getApp();
     const al = await services.call('ingest-sial', () => services.alumnos.getAlumno({ id }));
     if (!al.ok || !al.value.alumno)
       return fail(409, { op: 'eliminar', message: al.ok ? 'El alumno no existe.' : al.message });
-    const cuenta = await services.identity
-      .getCuenta({ alumnoId: id })
-      .then((r) => r.cuenta)
-      .catch(() => undefined);
-    const upn =
-      (cuenta && cuenta.estado !== 'eliminada' ? cuenta.upn : '') || al.value.alumno.emailInstitucional;
-    const motivo = motivoNoEliminable(upn, config.safeDeletePrefix);
-    if (motivo) {
+    const { permitida, motivo, upn, sinComprobar } = await comprobarEliminacion(services, id);
+    if (!permitida) {
       await audit.record({
         actor: staff.username,
         ip: clientIp(event),
@@ -116,7 +142,10 @@ export const actions: Actions = {
         target: id,
         detalles: { rechazada: motivo, upn },
       });
-      return fail(409, { op: 'eliminar', message: `No se eliminó el alumno. ${motivo}` });
+      return fail(sinComprobar ? 503 : 409, {
+        op: 'eliminar',
+        message: `No se eliminó el alumno. ${motivo}`,
+      });
     }
     const res = await services.call('ingest-sial', () =>
       services.alumnos.deleteAlumno({ id, requestedBy: staff.username }),
