@@ -7,7 +7,7 @@
  * through another replica reaches this one within that time).
  */
 import type { Knex } from '@mikro-orm/postgresql';
-import type { SecretBox } from '@lucy/platform';
+import { resealSettingColumns, type SecretBox } from '@lucy/platform';
 import { buildUpn } from './domain/account-names.js';
 
 /** The associated data the Moodle token is sealed under (it cannot be moved to another row or field). */
@@ -218,22 +218,14 @@ export function createIdentitySettings(deps: {
  * sealed it; true if it re-sealed any.
  */
 export async function resealSettings(knex: Knex, box: SecretBox): Promise<boolean> {
-  const row = (await knex.withSchema('identity').table('configuracion').where({ id: 1 }).first()) as
-    Pick<Row, 'moodle_token_sealed' | 'graph_client_secret_sealed'> | undefined;
-  let any = false;
-  for (const [column, aad] of [
-    ['moodle_token_sealed', MOODLE_TOKEN_AAD],
-    ['graph_client_secret_sealed', GRAPH_CLIENT_SECRET_AAD],
-  ] as const) {
-    const sealed = row?.[column];
-    if (!sealed || !box.needsReseal(sealed)) continue;
-    const resealed = box.seal(box.open(sealed, aad), aad);
-    await knex
-      .withSchema('identity')
-      .table('configuracion')
-      .where({ id: 1, [column]: sealed })
-      .update({ [column]: resealed });
-    any = true;
-  }
-  return any;
+  const done = await resealSettingColumns(knex, box, [
+    { schema: 'identity', table: 'configuracion', column: 'moodle_token_sealed', aad: MOODLE_TOKEN_AAD },
+    {
+      schema: 'identity',
+      table: 'configuracion',
+      column: 'graph_client_secret_sealed',
+      aad: GRAPH_CLIENT_SECRET_AAD,
+    },
+  ]);
+  return done.length > 0;
 }

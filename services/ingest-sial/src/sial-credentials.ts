@@ -10,7 +10,7 @@
  * LUCY_SECRET_KEYS is not set) is reported once and the deployment's pair is used.
  */
 import type { Knex } from '@mikro-orm/postgresql';
-import type { FieldError, SecretBox } from '@lucy/platform';
+import { resealSettingColumns, type FieldError, type SecretBox } from '@lucy/platform';
 import type { SialCredentials } from './adapters/index.js';
 
 /** The associated data the SIAL password is sealed under (it cannot be moved to another row or field). */
@@ -210,20 +210,8 @@ export function createSialCredentialStore(deps: {
  * Run while the old key is still in the keyring.
  */
 export async function resealSialCredentials(knex: Knex, box: SecretBox): Promise<boolean> {
-  const row = (await knex
-    .withSchema('ingest')
-    .table('configuracion')
-    .select('sial_password_sealed')
-    .where({ id: 1 })
-    .first()) as Pick<Row, 'sial_password_sealed'> | undefined;
-  const sealed = row?.sial_password_sealed;
-  if (!sealed || !box.needsReseal(sealed)) return false;
-  const resealed = box.seal(box.open(sealed, SIAL_PASSWORD_AAD), SIAL_PASSWORD_AAD);
-  // Only if nobody replaced it meanwhile.
-  const changed = await knex
-    .withSchema('ingest')
-    .table('configuracion')
-    .where({ id: 1, sial_password_sealed: sealed })
-    .update({ sial_password_sealed: resealed });
-  return Number(changed) > 0;
+  const done = await resealSettingColumns(knex, box, [
+    { schema: 'ingest', table: 'configuracion', column: 'sial_password_sealed', aad: SIAL_PASSWORD_AAD },
+  ]);
+  return done.length > 0;
 }

@@ -7,7 +7,7 @@
  * one within that time). The mailer compares the credentials at each send and rebuilds its pool when they change.
  */
 import type { Knex } from '@mikro-orm/postgresql';
-import type { SecretBox } from '@lucy/platform';
+import { resealSettingColumns, type SecretBox } from '@lucy/platform';
 import type { SmtpCredentials } from './adapters/index.js';
 
 /** The associated data the SMTP password is sealed under (it cannot be moved to another row or field). */
@@ -194,16 +194,8 @@ export function createMailSettings(deps: {
 
 /** Key rotation: re-seals the stored SMTP password with the current key when another sealed it; true if it did. */
 export async function resealMailSettings(knex: Knex, box: SecretBox): Promise<boolean> {
-  const row = (await knex.withSchema('notify').table('configuracion').where({ id: 1 }).first()) as
-    Pick<Row, 'smtp_password_sealed'> | undefined;
-  const sealed = row?.smtp_password_sealed;
-  if (!sealed || !box.needsReseal(sealed)) return false;
-  const resealed = box.seal(box.open(sealed, SMTP_PASSWORD_AAD), SMTP_PASSWORD_AAD);
-  // Only if nobody replaced it meanwhile (a newer value is already sealed with the current key).
-  const changed = await knex
-    .withSchema('notify')
-    .table('configuracion')
-    .where({ id: 1, smtp_password_sealed: sealed })
-    .update({ smtp_password_sealed: resealed });
-  return changed > 0;
+  const done = await resealSettingColumns(knex, box, [
+    { schema: 'notify', table: 'configuracion', column: 'smtp_password_sealed', aad: SMTP_PASSWORD_AAD },
+  ]);
+  return done.length > 0;
 }

@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './config.js';
 export * from './logger.js';
 export * from './secrets.js';
+export * from './sealed-settings.js';
 export * from './names.js';
 export * from './headers.js';
 export * from './task-id.js';
