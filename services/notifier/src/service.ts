@@ -142,7 +142,8 @@ export async function startNotifierService(
       {
         port: rpc.port,
         smtp: `${config.SMTP_HOST}:${config.SMTP_PORT}`,
-        smtpCredentials: settings.origin || 'none',
+        // Where the SMTP login comes from (personal | despliegue | none); a secret-like key would be redacted.
+        smtpLoginOrigin: settings.origin || 'none',
         dkim: Boolean(config.SMTP_DKIM_DOMAIN),
       },
       'notifier started',

@@ -20,6 +20,17 @@ describe('secrets', () => {
     });
   });
 
+  it('hides the value a protobuf decoding error quotes for a secret-named field, and only for one', () => {
+    const secret =
+      'cannot decode field lucy.ingest.v1.UpdateConfiguracionRequest.sial_password from JSON: expected string, got 8675309';
+    expect(redactSecrets(secret)).toBe(
+      'cannot decode field lucy.ingest.v1.UpdateConfiguracionRequest.sial_password from JSON: [REDACTED]',
+    );
+    const plain =
+      'cannot decode field lucy.notify.v1.UpdateConfiguracionCorreoRequest.usuario from JSON: expected string, got 12';
+    expect(redactSecrets(plain)).toBe(plain);
+  });
+
   it('hides passwords in URLs', () => {
     expect(redactUrl('postgres://lucy:s3cret@db:5432/lucy')).toBe('postgres://lucy:***@db:5432/lucy');
   });

@@ -32,12 +32,25 @@ const AUTH_SCHEMES = /\b(Bearer|Basic|Digest|Token)\s+[A-Za-z0-9._~+/=-]{4,}/gi;
 const SECRET_PAIRS =
   /([?&;\s]|^)([^\s=&?;]*(?:pass|pwd|secret|token|auth|clave|contrase(?:n|ñ)a|apikey|api_key|signature|sig)[^\s=&?;]*)=([^\s&;#]+)/gi;
 
-/** Removes credentials from free text: URLs with a password, bearer/basic values, secret-named `k=v` pairs. */
+/**
+ * A protobuf decoding error about one field, which quotes the value received (`cannot decode field
+ * lucy.notify.v1.UpdateConfiguracionCorreoRequest.password from JSON: expected string, got 8675309`): the framework
+ * raises it for a request whose field has the wrong JSON type, before any handler runs.
+ */
+const DECODE_FIELD = /(\bfield (?:[\w]+\.)*([\w]+) from JSON: )([^\n]*)/g;
+
+/**
+ * Removes credentials from free text: URLs with a password, bearer/basic values, secret-named `k=v` pairs, the
+ * value a protobuf decoding error quotes for a secret-named field.
+ */
 export function redactString(text: string): string {
   return text
     .replace(URL_CREDENTIALS, (_m, scheme: string, user: string) => `${scheme}${user}:***@`)
     .replace(AUTH_SCHEMES, (_m, scheme: string) => `${scheme} ${REDACTED}`)
-    .replace(SECRET_PAIRS, (_m, lead: string, key: string) => `${lead}${key}=${REDACTED}`);
+    .replace(SECRET_PAIRS, (_m, lead: string, key: string) => `${lead}${key}=${REDACTED}`)
+    .replace(DECODE_FIELD, (m, lead: string, field: string) =>
+      isSecretKey(field) ? `${lead}${REDACTED}` : m,
+    );
 }
 
 /** Deeper than this a value is replaced, so a pathological object cannot stall the logger. */

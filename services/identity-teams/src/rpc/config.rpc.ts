@@ -6,11 +6,12 @@
  * whether one is set, and where it comes from, is returned). CheckDeletion applies the deletion guard the
  * deletion itself applies (operation.run.ts) to the accounts an alumno's deletion would remove.
  */
+import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { Knex } from '@mikro-orm/postgresql';
-import { isUuid, publishLog, ValidationError, type Names } from '@lucy/platform';
-import type { EnqueueResult, IdentityService } from '@lucy/proto';
+import { commandProblems, isUuid, publishLog, ValidationError, type Names } from '@lucy/platform';
+import { EliminarCuentaExternaCommandSchema, type EnqueueResult, type IdentityService } from '@lucy/proto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { IngestClient } from '../adapters/index.js';
 import { IDENTITY_TASKS } from '../consumers/identity.consumer.js';
@@ -131,6 +132,15 @@ export function createConfigRpc(
     },
 
     async updateConfiguracionIdentidad(req) {
+      // A secret nothing would read (the deployment signs in with a certificate) is refused, not shown as set.
+      if (deps.graphUsesCertificate && req.graphClientSecret !== undefined)
+        throw new ValidationError([
+          {
+            field: 'graph_client_secret',
+            message:
+              'Este despliegue se autentica ante Microsoft Graph con un certificado (GRAPH_CLIENT_CERTIFICATE_PATH o GRAPH_CLIENT_CERTIFICATE_PRIVATE_KEY): un secreto de cliente no se usaría. Para usar un secreto, quite el certificado del despliegue.',
+          },
+        ]);
       const before = view();
       const problems = await deps.settings.update(
         {
@@ -178,6 +188,20 @@ export function createConfigRpc(
         upn = alumno?.emailInstitucional ?? '';
       }
       if (!upn) return { permitida: true, motivo: '', upn: '' };
+      // The command the deletion is asked with (alumno.deleted, DeleteExternalAccount) must keep its field rules:
+      // the worker refuses one that does not (an accented letter or a stray space in SIAL's e-mail).
+      const command = create(EliminarCuentaExternaCommandSchema, {
+        alumnoId: req.alumnoId,
+        upn,
+        moodleUsername: stored?.moodle_username ?? '',
+      });
+      const problem = commandProblems(EliminarCuentaExternaCommandSchema, command)[0];
+      if (problem)
+        return {
+          permitida: false,
+          motivo: `No se puede pedir la eliminación de las cuentas del alumno: ${problem.field}: ${problem.message}.`,
+          upn,
+        };
       const moodleUsername = stored?.moodle_username || upn.toLowerCase();
       const motivo = deletionRefusal(
         [upn, ...(deps.moodleConfigured() ? [moodleUsername] : [])],
