@@ -144,8 +144,13 @@ export function createIdentitySettings(deps: {
   };
   const origin = (stored: string | undefined, deployment: string | undefined): SecretOrigin =>
     stored ? 'personal' : deployment ? 'despliegue' : '';
+  // Loads overlap (the periodic refresh, the reload after a change): only the last one started applies its row,
+  // so a refresh that read before a change cannot bring the old secret back after it.
+  let started = 0;
   const load = async () => {
-    apply((await table().where({ id: 1 }).first()) as Row | undefined);
+    const mine = ++started;
+    const r = (await table().where({ id: 1 }).first()) as Row | undefined;
+    if (mine === started) apply(r);
   };
 
   return {

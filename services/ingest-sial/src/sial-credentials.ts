@@ -169,15 +169,18 @@ export function createSialCredentialStore(deps: {
       reported = sealed;
     }
   };
+  // Loads overlap (the periodic refresh, the reload after a change): only the last one started applies its row,
+  // so a refresh that read before a change cannot bring the old password back after it.
+  let started = 0;
   const load = async () => {
-    apply(
-      (await deps.knex
-        .withSchema('ingest')
-        .table('configuracion')
-        .select('sial_usuario', 'sial_password_sealed')
-        .where({ id: 1 })
-        .first()) as Row | undefined,
-    );
+    const mine = ++started;
+    const r = (await deps.knex
+      .withSchema('ingest')
+      .table('configuracion')
+      .select('sial_usuario', 'sial_password_sealed')
+      .where({ id: 1 })
+      .first()) as Row | undefined;
+    if (mine === started) apply(r);
   };
 
   return {
