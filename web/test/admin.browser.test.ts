@@ -45,12 +45,15 @@ describe(
       await page.goto(url('/admin/login/'));
       await page.fill('#username', username);
       await page.fill('#password', password);
-      // The form's POST is a navigation of its own: wait for its document (the page it redirects to, or the form
-      // again with the error), not the login page's load, which has already fired — the next goto would cut it.
-      const posted = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
+      // Wait for the answer to the form's POST (its session cookie comes with it), not the login page's `load`,
+      // which has already fired: a goto right after could cut the POST in flight.
+      const answered = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/login/',
+        { timeout: 90_000 },
+      );
       await page.click('button[type=submit]');
-      await posted;
-      await page.waitForLoadState('load');
+      await answered;
+      await page.waitForLoadState('load', { timeout: 90_000 });
     }
 
     /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */

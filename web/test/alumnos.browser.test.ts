@@ -101,12 +101,26 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await page.goto(url('/admin/login/'));
     await page.fill('#username', username);
     await page.fill('#password', password);
-    // The form's POST is a navigation of its own: wait for its document (the page it redirects to, or the form
-    // again with the error), not the login page's load, which has already fired — the next goto would cut it.
-    const posted = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
+    // Wait for the answer to the form's POST (its session cookie comes with it), not the login page's `load`,
+    // which has already fired: a goto right after could cut the POST in flight.
+    const answered = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/login/',
+      { timeout: 90_000 },
+    );
     await page.click('button[type=submit]');
-    await posted;
-    await page.waitForLoadState('load');
+    await answered;
+    // Then the page it leads to (a fresh system under load renders the dashboard cold), or why not.
+    await page
+      .waitForURL((u) => u.pathname !== '/admin/login/', { timeout: 90_000 })
+      .catch(async (err) => {
+        const why = await page
+          .locator('#login-error')
+          .textContent({ timeout: 1_000 })
+          .catch(() => null);
+        throw new Error(`login of ${username} stayed on the login page: ${why ?? '(no message shown)'}`, {
+          cause: err,
+        });
+      });
   } /** Opens an admin page and waits until its scripts run (the live feed is connected). */
   async function open(path: string) {
     await page.goto(url(path));

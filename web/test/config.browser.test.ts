@@ -73,10 +73,25 @@ describe(
       await page.goto(url('/admin/login/'));
       await page.fill('#username', username);
       await page.fill('#password', password);
-      await Promise.all([
-        page.waitForURL((u) => u.pathname !== '/admin/login/'),
-        page.click('button[type=submit]'),
-      ]);
+      // Wait for the answer to the form's POST (its session cookie comes with it), then the page it leads to (a
+      // fresh system under load renders the dashboard cold), or why not.
+      const answered = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/login/',
+        { timeout: 90_000 },
+      );
+      await page.click('button[type=submit]');
+      await answered;
+      await page
+        .waitForURL((u) => u.pathname !== '/admin/login/', { timeout: 90_000 })
+        .catch(async (err) => {
+          const why = await page
+            .locator('#login-error')
+            .textContent({ timeout: 1_000 })
+            .catch(() => null);
+          throw new Error(`login of ${username} stayed on the login page: ${why ?? '(no message shown)'}`, {
+            cause: err,
+          });
+        });
     }
 
     /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */
