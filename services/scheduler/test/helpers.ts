@@ -77,6 +77,7 @@ export function offsetClock(offsetMs: number): () => Date {
 
 /** Fields of a crontab schedule in a test; those left out are `*`, the zone America/Argentina/Cordoba. */
 export interface CrontabFields {
+  id?: string;
   minute?: string;
   hour?: string;
   dayOfWeek?: string;

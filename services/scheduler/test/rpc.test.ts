@@ -206,6 +206,44 @@ describe('SchedulerService', () => {
     expect(purge.advertencias).toEqual([]);
   });
 
+  it('warns when a schedule an ingestion uses is edited to fire more often than every 30 minutes', async () => {
+    const { schedule } = await r.client.saveSchedule({ schedule: crontabSchedule({ minute: '0' }) });
+    const id = schedule!.kind.value!.id;
+    await r.client.savePeriodicTask({
+      periodicTask: {
+        name: 'Ingesta de ingresantes cada hora',
+        task: 'alumnos.tasks.ingestar_ingresantes',
+        enabled: false,
+        crontabId: id,
+      },
+    });
+    await r.client.savePeriodicTask({
+      periodicTask: {
+        name: 'Limpieza en la misma programación',
+        task: 'mantenimiento.tasks.purgar_tareas_antiguas',
+        enabled: false,
+        crontabId: id,
+      },
+    });
+    const hourly = await r.client.saveSchedule({ schedule: crontabSchedule({ id, minute: '0' }) });
+    expect(hourly.advertencias).toEqual([]);
+    const edited = await r.client.saveSchedule({
+      schedule: crontabSchedule({ id, minute: '*/10' }),
+      requestedBy: 'admin@fce',
+    });
+    expect(edited.advertencias).toEqual([
+      '«Ingesta de ingresantes cada hora» ejecuta una ingesta cada 10 minutos, más de una vez cada 30 minutos: la ' +
+        'buena práctica es no más de 1 vez cada 30 minutos para evitar sobrecarga de SIAL',
+    ]);
+    const log = await waitFor(async () =>
+      (await readStream(infra.nats.handles, infra.nats.names.streams.evt))
+        .filter((m) => m.subject.endsWith('.lucy.evt.log.warning'))
+        .map((m) => fromBinary(LogEventSchema, m.data))
+        .find((l) => l.message === edited.advertencias[0]),
+    );
+    expect(log).toMatchObject({ module: 'scheduler', usuario: 'admin@fce' });
+  });
+
   it('marks DST transitions in a preview', async () => {
     const { runs } = await r.client.preview({
       schedule: crontabSchedule({ minute: '30', hour: '2', timezone: 'Europe/Madrid' }),

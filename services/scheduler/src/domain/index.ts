@@ -83,6 +83,7 @@ export {
   MAX_COUNTED_MISSED_RUNS,
   resolveMissedRuns,
   settleClaimedSlots,
+  needsSeconds,
   slotTimeText,
   type ClaimedSlotDecision,
   type ClaimedSlotSettlement,

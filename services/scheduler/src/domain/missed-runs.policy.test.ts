@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveMissedRuns } from './missed-runs.policy.js';
+import { needsSeconds, resolveMissedRuns, slotTimeText } from './missed-runs.policy.js';
 import type { MissedRunPolicy, PeriodicTaskTiming } from './periodic-task.model.js';
 import { crontabFromExpression } from './crontab.schedule.js';
 
@@ -262,5 +262,19 @@ describe('missed-run policy', () => {
       });
       expect(once.decisions[0]!.message).toMatch(/desde 04\/02\/2026 01:00:22 hasta 04\/02\/2026 01:00:40/);
     });
+  });
+});
+
+describe('slot times as staff read them', () => {
+  const minute = Date.UTC(2026, 11, 7, 14, 8, 0);
+  it('tells seconds for every slot of a sub-minute interval, one on a whole minute included', () => {
+    expect(needsSeconds({ kind: 'interval', every: 2, period: 'seconds' }, [minute])).toBe(true);
+    expect(slotTimeText('America/Argentina/Cordoba', minute, true)).toBe('07/12/2026 11:08:00');
+  });
+  it('tells seconds for a schedule of whole minutes only when a slot is off one', () => {
+    const hourly = { kind: 'interval', every: 1, period: 'hours' } as const;
+    expect(needsSeconds(hourly, [minute, minute + 3_600_000])).toBe(false);
+    expect(needsSeconds(hourly, [minute + 30_000])).toBe(true);
+    expect(slotTimeText('America/Argentina/Cordoba', minute, false)).toBe('07/12/2026 11:08');
   });
 });

@@ -31,7 +31,7 @@ import {
   type MissedRunPolicy,
   type PeriodicTaskTiming,
 } from './periodic-task.model.js';
-import { scheduleTimeZone, type ScheduleFire } from './schedule.model.js';
+import { scheduleTimeZone, type Schedule, type ScheduleFire } from './schedule.model.js';
 import { intervalMs, intervalSlotRange } from './interval.schedule.js';
 import { DAY_MS, DEFAULT_TIME_ZONE, HOUR_MS, formatInstantEsAr } from './time-zone.util.js';
 
@@ -164,6 +164,16 @@ function pendingSlots(task: PeriodicTaskTiming, after: number, now: number, keep
  * A slot's due time as staff read it (dd/mm/aaaa hh:mm in `zone`), with seconds when `withSeconds` (sub-minute
  * schedules, so «01:01:10 hasta 01:01:50» does not read «01:01 hasta 01:01»).
  */
+/**
+ * Whether a schedule's slots are told with seconds: a sub-minute interval always (its slot on a whole minute too,
+ * so «11:08:00» reads like its neighbours «11:07:58»), any schedule when one of `instants` is off a whole minute.
+ */
+export function needsSeconds(schedule: Schedule, instants: Iterable<number>): boolean {
+  if (schedule.kind === 'interval' && intervalMs(schedule) < 60_000) return true;
+  for (const at of instants) if (at % 60_000 !== 0) return true;
+  return false;
+}
+
 export function slotTimeText(zone: string, at: number, withSeconds: boolean): string {
   return withSeconds
     ? `${formatInstantEsAr(zone, at)}:${String(new Date(at).getUTCSeconds()).padStart(2, '0')}`
@@ -204,7 +214,10 @@ export function resolveMissedRuns(options: ResolveMissedRunsOptions): MissedRunR
   const lowerBound = pending.lowerBound;
   const label = `«${task.name}»`;
   // Sub-minute schedules are told with seconds («desde 01:01:10 hasta 01:01:50», not «01:01 hasta 01:01»).
-  const withSeconds = pending.recent.some((fire) => fire.at % 60_000 !== 0);
+  const withSeconds = needsSeconds(
+    task.schedule,
+    pending.recent.map((fire) => fire.at),
+  );
   const at = (fire: ScheduleFire): string => slotTimeText(zone, fire.at, withSeconds);
   const policyText = `(política: ${POLICY_ES[policy.mode]})`;
   const singleNote = single ? '; la tarea se deshabilita por ser de ejecución única' : '';

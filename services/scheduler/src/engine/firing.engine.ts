@@ -22,6 +22,7 @@ import {
   resolveMissedRuns,
   scheduleTimeZone,
   settleClaimedSlots,
+  needsSeconds,
   slotTimeText,
   type DueSlot,
   type MissedRunDecision,
@@ -465,7 +466,10 @@ export function createFiringEngine(options: FiringEngineOptions): FiringEngine {
     now: Date,
   ): Promise<void> {
     const zone = scheduleTimeZone(task.schedule);
-    const withSeconds = slots.some((s) => s.dueAt.getTime() % 60_000 !== 0);
+    const withSeconds = needsSeconds(
+      task.schedule,
+      slots.map((s) => s.dueAt.getTime()),
+    );
     const text = (d: Date) => slotTimeText(zone, d.getTime(), withSeconds);
     for (const decision of new Set(slots.map((s) => s.decision))) {
       const group = slots.filter((s) => s.decision === decision);

@@ -295,8 +295,29 @@ function createUnboundedSchedulerRpc(
         const id = scheduleIdOf(req.schedule).trim();
         const stored = await repo.saveSchedule(id || uuidv7(clock().getTime()), validated.value, id === '');
         if (!stored) throw new NotFoundError(`No existe ${KIND_ES[validated.value.kind]} «${id}».`);
-        if (id) await engine.changed();
-        return { schedule: scheduleToProto(stored) };
+        const advertencias: string[] = [];
+        if (id) {
+          await engine.changed();
+          // The ingestions already on this schedule: the same best-practice warning as when one is saved.
+          const now = clock();
+          for (const task of await repo.listTasks()) {
+            if (task.scheduleId !== stored.id || task.schedule.kind !== stored.kind) continue;
+            if (!taskByName(task.task)?.subject.startsWith('lucy.cmd.ingest.')) continue;
+            const frequency = ingestionFrequencyWarning(task.name, stored, now);
+            if (!frequency) continue;
+            advertencias.push(frequency);
+            await options
+              .log?.({
+                level: 'WARNING',
+                module: 'scheduler',
+                message: frequency,
+                detalles: { periodicTaskId: task.id, task: task.task, scheduleId: stored.id },
+                ...(req.requestedBy ? { usuario: req.requestedBy } : {}),
+              })
+              .catch(() => undefined);
+          }
+        }
+        return { schedule: scheduleToProto(stored), advertencias };
       }),
 
     async deleteSchedule(req) {

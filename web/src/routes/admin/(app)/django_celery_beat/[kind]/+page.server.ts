@@ -73,6 +73,8 @@ export const actions: Actions = {
       ok: true,
       message: `Programación guardada: ${saved?.descripcion ?? ''}`,
       savedId: saved?.id ?? '',
+      // The scheduler's best-practice warnings for the ingestions on this schedule (saved anyway).
+      advertencias: res.value.advertencias.slice(0, 20).map((a) => a.slice(0, 500)),
     };
   },
   eliminar: async (event) => {
