@@ -5,7 +5,7 @@
 // `npm run -s lucy` does, metered from /proc (peak RSS of the CLI process alone). Targets: apply < 60 s, peak
 // RSS < 300 MB, re-run < 10 s.
 //
-//   pnpm --filter @lucy/bench exec tsx adopt-pylucy.bench.ts   # ALUMNOS=50000 TAREAS=200000 LOGS=500000
+//   node node_modules/tsx/dist/cli.mjs bench/adopt-pylucy.bench.ts   # ALUMNOS=50000 TAREAS=200000 LOGS=500000
 //   (RESULT=<name> writes bench/results/<name>.json)
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';

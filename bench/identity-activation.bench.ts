@@ -4,7 +4,7 @@
 // Graph writes stay under it. identity-teams and the Graph fake (HTTPS) run in processes of their own; ingest-sial
 // (with the SIAL fake) and the Moodle fake run in this one. Service RSS and CPU from /proc.
 //
-//   pnpm --filter @lucy/bench exec tsx identity-activation.bench.ts   # N=1000 M=150 CONCURRENCY=32
+//   node node_modules/tsx/dist/cli.mjs bench/identity-activation.bench.ts   # N=1000 M=150 CONCURRENCY=32
 //   (SERVICE_RUNTIME=tsx runs the sources; RESULT=<name> writes bench/results/<name>.json)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // ingest-sial, where the upsert's time goes: EXPLAIN ANALYZE of one 5,000-row statement (new rows, then the same
 // rows changed) on a table already holding 100,000 alumnos, and the same statements timed with index sets removed.
-// Run: pnpm --filter @lucy/bench exec tsx ingest-explain.ts   (env N=100000 CHUNK=5000 REPEAT=3)
+// Run: node node_modules/tsx/dist/cli.mjs bench/ingest-explain.ts   (env N=100000 CHUNK=5000 REPEAT=3)
 import { createOrm, migrate } from '@lucy/platform';
 import { createTestDatabase } from '@lucy/testkit';
 import { ingestOrm, upsertAlumnos, upsertStatement } from '@lucy/ingest-sial';

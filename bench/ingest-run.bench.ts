@@ -3,7 +3,7 @@
 // (services/ingest-sial, compiled as production runs it) and the fake each run in a child process of their own; the service's RSS is
 // read from /proc/<pid>/status: VmRSS sampled every 100 ms, and VmHWM (the kernel's high-water mark, reset before
 // each run through /proc/<pid>/clear_refs) for the peak.
-// Run: pnpm --filter @lucy/bench exec tsx ingest-run.bench.ts
+// Run: node node_modules/tsx/dist/cli.mjs bench/ingest-run.bench.ts
 //   (env N=100000 CONCURRENCY=16 LATENCY_MS=20 LATENCY_CONCURRENCY=64 RUNS=full,rerun,latency RERUNS=1
 //    SERVICE_NODE_FLAGS="--max-old-space-size=256" RESULT=ingest-run-heap256)
 // RERUNS > 1 repeats the unchanged re-run (rerun2, rerun3, …); the target is judged on the first one. The fake

@@ -1,5 +1,5 @@
 // ingest-sial, upsert stage: the service's bulk upsert vs a naive one-record-at-a-time ORM upsert.
-// Run: pnpm --filter @lucy/bench exec tsx ingest-upsert.bench.ts   (env N=100000 NAIVE_N=5000 CHUNK=1000 IN_FLIGHT=2)
+// Run: node node_modules/tsx/dist/cli.mjs bench/ingest-upsert.bench.ts   (env N=100000 NAIVE_N=5000 CHUNK=1000 IN_FLIGHT=2)
 import { createOrm, migrate } from '@lucy/platform';
 import { createTestDatabase } from '@lucy/testkit';
 import { AlumnoEntitySchema, ingestOrm, upsertAlumnos, type AlumnoUpsert } from '@lucy/ingest-sial';

@@ -7,7 +7,7 @@
 // RSS comes from /proc/<pid>/status (VmRSS sampled every 100 ms, VmHWM for the peak) and its CPU from
 // /proc/<pid>/stat.
 //
-//   pnpm --filter @lucy/bench exec tsx notifier-email.bench.ts   # N=1000 CONCURRENCY=16 SMTP_CONNECTIONS=5
+//   node node_modules/tsx/dist/cli.mjs bench/notifier-email.bench.ts   # N=1000 CONCURRENCY=16 SMTP_CONNECTIONS=5
 //   (RESULT=<name> writes bench/results/<name>.json; SERVICE_NODE_FLAGS for the service, e.g. --cpu-prof)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
