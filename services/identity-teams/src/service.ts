@@ -74,6 +74,7 @@ export async function startIdentityService(
   const workers: CommandWorker[] = [];
   const consumers: EventConsumer[] = [];
   let settings: IdentitySettings | undefined;
+  let rpc: RpcServer | undefined;
   try {
     // The settings staff own (batch limit, UPN prefix, Moodle token, Graph client secret) over the deployment's;
     // read at each use.
@@ -178,9 +179,9 @@ export async function startIdentityService(
       createAlumnoDeletedConsumer({ nats, names, logger, knex, publisher: runtime.publisher }),
       createEmailEnviadoConsumer({ nats, names, logger, knex, vault, clock }),
     );
-    for (const w of workers) await w.start();
-    for (const c of consumers) await c.start();
-    const rpc = await startRpcServer({
+    // The port first: a taken port must fail the start before any command is consumed (a consumer that took a
+    // command and then died with the process would hold it until its ack deadline).
+    rpc = await startRpcServer({
       ...rpcListenOptions(config),
       token: config.RPC_TOKEN,
       readiness: runtime.readiness,
@@ -229,22 +230,26 @@ export async function startIdentityService(
         });
       },
     });
-    logger.info({ port: rpc.port, moodle: moodle() !== undefined }, 'identity-teams started');
+    for (const w of workers) await w.start();
+    for (const c of consumers) await c.start();
+    const server = rpc;
+    logger.info({ port: server.port, moodle: moodle() !== undefined }, 'identity-teams started');
     return {
       runtime,
       logger,
       knex,
-      rpc,
+      rpc: server,
       workers,
       async stop() {
         staffSettings.stop();
-        await rpc.close();
+        await server.close();
         await Promise.all([...workers.map((w) => w.stop()), ...consumers.map((c) => c.stop())]);
         await runtime.close();
       },
     };
   } catch (err) {
     settings?.stop();
+    await rpc?.close().catch(() => undefined);
     await Promise.all([
       ...workers.map((w) => w.stop().catch(() => undefined)),
       ...consumers.map((c) => c.stop().catch(() => undefined)),

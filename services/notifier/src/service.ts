@@ -113,9 +113,11 @@ export async function startNotifierService(
     ackWaitMs: config.NOTIFY_ACK_WAIT_MS,
     backoffMs: options.backoffMs,
   });
+  let rpc: RpcServer | undefined;
   try {
-    await worker.start();
-    const rpc = await startRpcServer({
+    // The port first: a taken port must fail the start before any e-mail is consumed (a consumer that took one and
+    // then died with the process would hold it until its ack deadline).
+    rpc = await startRpcServer({
       ...rpcListenOptions(config),
       token: config.RPC_TOKEN,
       readiness: runtime.readiness,
@@ -138,6 +140,7 @@ export async function startNotifierService(
         );
       },
     });
+    await worker.start();
     logger.info(
       {
         port: rpc.port,
@@ -148,16 +151,17 @@ export async function startNotifierService(
       },
       'notifier started',
     );
+    const server = rpc;
     return {
       runtime,
       logger,
       knex,
-      rpc,
+      rpc: server,
       worker,
       mailer,
       settings,
       async stop() {
-        await rpc.close();
+        await server.close();
         await worker.stop();
         settings.stop();
         mailer.close();
@@ -165,6 +169,7 @@ export async function startNotifierService(
       },
     };
   } catch (err) {
+    await rpc?.close().catch(() => undefined);
     await worker.stop().catch(() => undefined);
     settings.stop();
     mailer.close();

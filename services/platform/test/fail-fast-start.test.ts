@@ -57,6 +57,18 @@ describe('fail-fast start-up', () => {
       { SIAL_BASE_URL: 'http://127.0.0.1:9', SIAL_USER: 'usuario', SIAL_PASSWORD: 'contrasena' },
     ],
     ['scheduler', 'services/scheduler/src/main.ts', {}],
+    [
+      'identity-teams',
+      'services/identity-teams/src/main.ts',
+      {
+        GRAPH_TENANT_ID: '7c1a4c8e-3b5d-4f0a-9e2b-6d8f1a2c3e4b',
+        GRAPH_CLIENT_ID: '5f0e9b2a-6c41-4d7e-8a3b-1e2f3a4b5c6d',
+        GRAPH_CLIENT_SECRET: 'secreto-de-prueba',
+        IDENTITY_UPN_DOMAIN: 'alumnos.example.edu.ar',
+        LUCY_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+      },
+    ],
+    ['notifier', 'services/notifier/src/main.ts', {}],
   ];
 
   it.each(cases)(
