@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { createCommandPublisher, type CommandPublisher } from '@lucy/platform';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { CONTENT_TYPE, createCommandPublisher, H, type CommandPublisher } from '@lucy/platform';
 import { PurgarTareasCommandSchema } from '@lucy/proto';
 import { waitFor } from '@lucy/testkit';
 import { CHROMIUM } from './global-setup.js';
@@ -227,6 +228,37 @@ describe(
       await page.waitForURL(/\/admin\/alumnos\/tarea\/$/);
       await expect.poll(() => page.locator('#tareas tbody tr[data-id]').count()).toBeGreaterThanOrEqual(3);
       expect(await page.inputValue('#q')).toBe('');
+    });
+
+    it('tells a scheduled Tarea and its periodic task from a manual one, in the list and the detail', async () => {
+      const scheduled = pub.prepare(
+        PURGAR,
+        toBinary(
+          PurgarTareasCommandSchema,
+          create(PurgarTareasCommandSchema, { retentionDays: 60, batchSize: 100 }),
+        ),
+        CONTENT_TYPE.protobuf,
+        { taskType: TASK, requestedBy: 'scheduler', trigger: 'schedule', msgId: `periodic@${Date.now()}` },
+      );
+      scheduled.headers.set(H.periodicTask, 'Limpieza diaria de prueba');
+      await pub.publishPrepared([scheduled]);
+      const manual = await publishPurgar(61, 'carla@fce');
+      for (const id of [scheduled.taskId, manual])
+        await waitFor(async () => (await estado(id)) === 'TAREA_ESTADO_COMPLETED', {
+          what: `${id} completed`,
+          timeoutMs: 20_000,
+        });
+      await page.goto(url('/admin/alumnos/tarea/'));
+      const origen = (id: string) =>
+        page.locator(`#tareas tr[data-id="${id}"] td:has(.origen)`).textContent();
+      expect(await origen(scheduled.taskId)).toContain('Programada');
+      expect(await origen(scheduled.taskId)).toContain('«Limpieza diaria de prueba»');
+      expect(await origen(manual)).toContain('Manual');
+      const mainText = async () => ((await page.locator('main').textContent()) ?? '').replace(/\s+/g, ' ');
+      await page.goto(url(`/admin/alumnos/tarea/${scheduled.taskId}/`));
+      expect(await mainText()).toContain('Programada por la tarea periódica «Limpieza diaria de prueba»');
+      await page.goto(url(`/admin/alumnos/tarea/${manual}/`));
+      expect(await mainText()).toContain('Manual (carla@fce)');
     });
 
     it('lets a lector read Tareas but answers 403 to Reintentar, also when the form is posted by hand', async () => {
