@@ -103,12 +103,25 @@ describe('Alumnos in headless Chromium against the whole system and the fakes', 
     await page.fill('#password', password);
     // Wait for the answer to the form's POST (its session cookie comes with it), not the login page's `load`,
     // which has already fired: a goto right after could cut the POST in flight.
-    const answered = page.waitForResponse(
-      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/login/',
-      { timeout: 90_000 },
-    );
-    await page.click('button[type=submit]');
-    await answered;
+    // A fresh system's first login was seen to get no answer at all (3 times in 9 CI runs, cause not found yet):
+    // after 30 s the form is sent once more, and the test says so.
+    for (let attempt = 1; ; attempt++) {
+      const answered = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/login/',
+        { timeout: attempt === 1 ? 30_000 : 90_000 },
+      );
+      await page.click('button[type=submit]');
+      try {
+        await answered;
+        break;
+      } catch (err) {
+        if (attempt > 1) throw err;
+        console.error(`[login] no answer to ${username}'s login POST in 30 s; sending it again`);
+        await page.goto(url('/admin/login/'));
+        await page.fill('#username', username);
+        await page.fill('#password', password);
+      }
+    }
     // Then the page it leads to (a fresh system under load renders the dashboard cold), or why not.
     await page
       .waitForURL((u) => u.pathname !== '/admin/login/', { timeout: 90_000 })
