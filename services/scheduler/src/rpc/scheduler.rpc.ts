@@ -33,6 +33,7 @@ import {
   validateSchedule,
   type PreviewRun,
   type ScheduleKind,
+  type Schedule,
 } from '../domain/index.js';
 import type { PeriodicTaskRecord, SchedulerRepository } from '../db/index.js';
 import type { FiringEngine } from '../engine/firing.engine.js';
@@ -117,6 +118,31 @@ function createUnboundedSchedulerRpc(
     return new Set(
       announced.filter((a) => a.schedulable && taskByName(a.name)?.schedulable).map((a) => a.name),
     );
+  };
+
+  /**
+   * The spec's best practice for ingestions (at most once every 30 minutes): a task of an ingestion on a schedule
+   * that fires more often is saved, but warned about — the text for the answer, and a WARNING Log.
+   */
+  const warnFrequentIngestion = async (
+    task: { id: string; name: string; task: string },
+    schedule: Schedule,
+    now: Date,
+    requestedBy: string,
+  ): Promise<string | null> => {
+    if (!taskByName(task.task)?.subject.startsWith('lucy.cmd.ingest.')) return null;
+    const warning = ingestionFrequencyWarning(task.name, schedule, now);
+    if (!warning) return null;
+    await options
+      .log?.({
+        level: 'WARNING',
+        module: 'scheduler',
+        message: warning,
+        detalles: { periodicTaskId: task.id, task: task.task },
+        ...(requestedBy ? { usuario: requestedBy } : {}),
+      })
+      .catch(() => undefined);
+    return warning;
   };
 
   const mustGetTask = async (idOrName: string): Promise<PeriodicTaskRecord> => {
@@ -228,24 +254,13 @@ function createUnboundedSchedulerRpc(
           ? await repo.updateTask(existing.id, values, now)
           : await repo.insertTask(uuidv7(now.getTime()), values, now);
         await engine.changed();
-        // The spec's best practice for ingestions (at most once every 30 minutes): saved, but warned about.
-        const advertencias: string[] = [];
-        const frequency = spec?.subject.startsWith('lucy.cmd.ingest.')
-          ? ingestionFrequencyWarning(v.name, schedule, now)
-          : null;
-        if (frequency) {
-          advertencias.push(frequency);
-          await options
-            .log?.({
-              level: 'WARNING',
-              module: 'scheduler',
-              message: frequency,
-              detalles: { periodicTaskId: stored!.id, task: v.task },
-              ...(req.requestedBy ? { usuario: req.requestedBy } : {}),
-            })
-            .catch(() => undefined);
-        }
-        return { periodicTask: taskToProto(stored!, now), advertencias };
+        const warning = await warnFrequentIngestion(
+          { id: stored!.id, name: v.name, task: v.task },
+          schedule,
+          now,
+          req.requestedBy,
+        );
+        return { periodicTask: taskToProto(stored!, now), advertencias: warning ? [warning] : [] };
       }),
 
     async deletePeriodicTask(req) {
@@ -302,19 +317,8 @@ function createUnboundedSchedulerRpc(
           const now = clock();
           for (const task of await repo.listTasks()) {
             if (task.scheduleId !== stored.id || task.schedule.kind !== stored.kind) continue;
-            if (!taskByName(task.task)?.subject.startsWith('lucy.cmd.ingest.')) continue;
-            const frequency = ingestionFrequencyWarning(task.name, stored, now);
-            if (!frequency) continue;
-            advertencias.push(frequency);
-            await options
-              .log?.({
-                level: 'WARNING',
-                module: 'scheduler',
-                message: frequency,
-                detalles: { periodicTaskId: task.id, task: task.task, scheduleId: stored.id },
-                ...(req.requestedBy ? { usuario: req.requestedBy } : {}),
-              })
-              .catch(() => undefined);
+            const warning = await warnFrequentIngestion(task, stored, now, req.requestedBy);
+            if (warning) advertencias.push(warning);
           }
         }
         return { schedule: scheduleToProto(stored), advertencias };
