@@ -10,6 +10,7 @@ import { CONTENT_TYPE, createCommandPublisher, H, type CommandPublisher } from '
 import { PurgarTareasCommandSchema } from '@lucy/proto';
 import { waitFor } from '@lucy/testkit';
 import { CHROMIUM } from './global-setup.js';
+import { loginAs } from './login.js';
 import { startSystem, type System } from './system.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots/', import.meta.url));
@@ -42,19 +43,7 @@ describe(
     const url = (path: string) => `${sys.webUrl}${path}`;
 
     async function login(username: string, password: string) {
-      await ctx.clearCookies();
-      await page.goto(url('/admin/login/'));
-      await page.fill('#username', username);
-      await page.fill('#password', password);
-      // Wait for the answer to the form's POST (its session cookie comes with it), not the login page's `load`,
-      // which has already fired: a goto right after could cut the POST in flight.
-      const answered = page.waitForResponse(
-        (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/login/',
-        { timeout: 90_000 },
-      );
-      await page.click('button[type=submit]');
-      await answered;
-      await page.waitForLoadState('load', { timeout: 90_000 });
+      await loginAs(ctx, page, url('/admin/login/'), username, password);
     }
 
     /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */

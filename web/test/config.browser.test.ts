@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { waitFor } from '@lucy/testkit';
 import { CHROMIUM } from './global-setup.js';
+import { loginAs } from './login.js';
 import { startSystem, type System } from './system.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots/', import.meta.url));
@@ -69,42 +70,7 @@ describe(
     const url = (path: string) => `${sys.webUrl}${path}`;
 
     async function login(username: string, password: string) {
-      await ctx.clearCookies();
-      await page.goto(url('/admin/login/'));
-      await page.fill('#username', username);
-      await page.fill('#password', password);
-      // Wait for the answer to the form's POST (its session cookie comes with it), then the page it leads to (a
-      // fresh system under load renders the dashboard cold), or why not.
-      // A fresh system's first login was seen to get no answer at all (3 times in 9 CI runs, cause not found yet):
-      // after 30 s the form is sent once more, and the test says so.
-      for (let attempt = 1; ; attempt++) {
-        const answered = page.waitForResponse(
-          (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/login/',
-          { timeout: attempt === 1 ? 30_000 : 90_000 },
-        );
-        await page.click('button[type=submit]');
-        try {
-          await answered;
-          break;
-        } catch (err) {
-          if (attempt > 1) throw err;
-          console.error(`[login] no answer to ${username}'s login POST in 30 s; sending it again`);
-          await page.goto(url('/admin/login/'));
-          await page.fill('#username', username);
-          await page.fill('#password', password);
-        }
-      }
-      await page
-        .waitForURL((u) => u.pathname !== '/admin/login/', { timeout: 90_000 })
-        .catch(async (err) => {
-          const why = await page
-            .locator('#login-error')
-            .textContent({ timeout: 1_000 })
-            .catch(() => null);
-          throw new Error(`login of ${username} stayed on the login page: ${why ?? '(no message shown)'}`, {
-            cause: err,
-          });
-        });
+      await loginAs(ctx, page, url('/admin/login/'), username, password, { expectSuccess: true });
     }
 
     /** Screenshot under test-results/screenshots and an axe-core run: no serious or critical violation. */
