@@ -315,7 +315,9 @@ function createUnboundedSchedulerRpc(
           await engine.changed();
           // The ingestions already on this schedule: the same best-practice warning as when one is saved.
           const now = clock();
-          for (const task of await repo.listTasks()) {
+          // The schedule is stored: a failure to read its tasks costs the warnings, never the answer.
+          const tasks = await repo.listTasks().catch(() => []);
+          for (const task of tasks) {
             if (task.scheduleId !== stored.id || task.schedule.kind !== stored.kind) continue;
             const warning = await warnFrequentIngestion(task, stored, now, req.requestedBy);
             if (warning) advertencias.push(warning);
