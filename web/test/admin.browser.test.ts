@@ -143,6 +143,32 @@ describe(
       expect(await page.locator('[data-counter="fallidas"]').textContent()).toBe('1');
     });
 
+    it('keeps a user name typed (or filled by a password manager) before the login page has hydrated', async () => {
+      // The page's scripts are held until the form is filled, as on a slow link or a busy machine. Hydration used
+      // to write the server-rendered `value` (empty) over what was typed, so the browser refused to send the
+      // form ("required") and the login never reached the server.
+      await ctx.clearCookies();
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const pattern = '**/_app/immutable/**/*.js';
+      await page.route(pattern, async (route) => {
+        await held;
+        await route.continue();
+      });
+      try {
+        await page.goto(url('/admin/login/'), { waitUntil: 'domcontentloaded' });
+        await page.fill('#username', 'admin');
+        await page.fill('#password', 'clave-de-prueba-1234');
+        release();
+        await page.waitForLoadState('networkidle');
+        expect(await page.inputValue('#username')).toBe('admin');
+        await Promise.all([page.waitForURL((u) => u.pathname === '/admin/'), page.click('button[type=submit]')]);
+      } finally {
+        release();
+        await page.unroute(pattern);
+      }
+    });
+
     it('throttles an account after five wrong passwords, with a Spanish message, even for the right one', async () => {
       for (let i = 0; i < 5; i++) await login('victima', `equivocada-${i}`);
       expect(await page.locator('[role=alert]').textContent()).toContain('Demasiados intentos fallidos');

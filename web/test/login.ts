@@ -5,9 +5,6 @@ import type { BrowserContext, Page } from 'playwright-core';
  * form's POST (its session cookie comes with it; the login page's own `load` has already fired, and a goto right
  * after could cut the POST in flight), then, when `expectSuccess`, for the page it leads to (a fresh system under
  * load renders the dashboard cold), or says why it stayed on the login page.
- *
- * A fresh system's first login was seen to get no answer at all (3 times in 9 CI runs, cause not found yet): after
- * 30 s the form is sent once more, and the test says so.
  */
 export async function loginAs(
   ctx: BrowserContext,
@@ -18,27 +15,16 @@ export async function loginAs(
   options: { expectSuccess?: boolean } = {},
 ): Promise<void> {
   await ctx.clearCookies();
-  const fill = async () => {
-    await page.goto(loginUrl);
-    await page.fill('#username', username);
-    await page.fill('#password', password);
-  };
-  await fill();
-  for (let attempt = 1; ; attempt++) {
-    const answered = page.waitForResponse(
+  await page.goto(loginUrl);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await Promise.all([
+    page.waitForResponse(
       (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/login/',
-      { timeout: attempt === 1 ? 30_000 : 90_000 },
-    );
-    await page.click('button[type=submit]');
-    try {
-      await answered;
-      break;
-    } catch (err) {
-      if (attempt > 1) throw err;
-      console.error(`[login] no answer to ${username}'s login POST in 30 s; sending it again`);
-      await fill();
-    }
-  }
+      { timeout: 90_000 },
+    ),
+    page.click('button[type=submit]'),
+  ]);
   if (!options.expectSuccess) {
     await page.waitForLoadState('load', { timeout: 90_000 });
     return;
