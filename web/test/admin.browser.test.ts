@@ -162,7 +162,10 @@ describe(
         release();
         await page.waitForLoadState('networkidle');
         expect(await page.inputValue('#username')).toBe('admin');
-        await Promise.all([page.waitForURL((u) => u.pathname === '/admin/'), page.click('button[type=submit]')]);
+        await Promise.all([
+          page.waitForURL((u) => u.pathname === '/admin/'),
+          page.click('button[type=submit]'),
+        ]);
       } finally {
         release();
         await page.unroute(pattern);
