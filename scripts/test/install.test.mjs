@@ -17,9 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const packageManager = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager;
-const pnpm = join(root, '.tools', 'node_modules', '.bin', 'pnpm');
+// The pnpm the test command runs with: ensure_pnpm exports it as PNPM (a pnpm of the pinned version already on
+// PATH, or the one it put under .tools/).
+const pnpm = process.env.PNPM || join(root, '.tools', 'node_modules', '.bin', 'pnpm');
 // The repository's pnpm first on PATH, as ensure_pnpm finds it.
-const env = { ...process.env, PATH: `${dirname(pnpm)}:${process.env.PATH}` };
+const env = pnpm.includes('/')
+  ? { ...process.env, PATH: `${dirname(pnpm)}:${process.env.PATH}` }
+  : { ...process.env };
 
 function project(extra = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'lucy-install-'));
@@ -59,7 +63,7 @@ describe('set-up scripts', () => {
       env,
       encoding: 'utf8',
     });
-    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(r.status, `${r.error ?? ''}${r.signal ?? ''}${r.stderr}${r.stdout}`).toBe(0);
   }, 240_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

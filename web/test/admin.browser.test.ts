@@ -153,7 +153,7 @@ describe(
       const pattern = '**/_app/immutable/**/*.js';
       await page.route(pattern, async (route) => {
         await held;
-        await route.continue();
+        await route.continue().catch(() => undefined);
       });
       try {
         await page.goto(url('/admin/login/'), { waitUntil: 'domcontentloaded' });
@@ -166,6 +166,47 @@ describe(
           page.waitForURL((u) => u.pathname === '/admin/'),
           page.click('button[type=submit]'),
         ]);
+      } finally {
+        release();
+        await page.unroute(pattern);
+      }
+    });
+
+    it('keeps what staff type in any form before its page has hydrated (filters, selects, checkboxes)', async () => {
+      // Same hold as above, on a page whose fields are rendered from the server's data: hydration wrote that data
+      // back over the fields (an empty user filter, the estado not chosen) and the search ran without what was typed.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const pattern = '**/_app/immutable/**/*.js';
+      await loginAs(ctx, page, url('/admin/login/'), 'admin', 'clave-de-prueba-1234', {
+        expectSuccess: true,
+      });
+      await page.route(pattern, async (route) => {
+        await held;
+        await route.continue().catch(() => undefined);
+      });
+      try {
+        await page.goto(url('/admin/alumnos/tarea/'), { waitUntil: 'domcontentloaded' });
+        await page.fill('#usuario', 'sistema-prueba');
+        await page.selectOption('#estado', 'failed');
+        release();
+        // Hydrated: the live feed, which starts once the page is mounted, is connected.
+        await page.locator('[data-live="en-vivo"]').waitFor();
+        expect(await page.inputValue('#usuario')).toBe('sistema-prueba');
+        expect(
+          await page
+            .locator('#estado option:checked')
+            .evaluateAll((o) => o.map((x) => x.getAttribute('value'))),
+        ).toEqual(['failed']);
+        await Promise.all([
+          page.waitForURL((u) => u.searchParams.get('usuario') === 'sistema-prueba'),
+          page.click('form.filters button[type=submit]'),
+        ]);
+        expect(new URL(page.url()).searchParams.getAll('estado')).toEqual(['failed']);
+        const rows = await page
+          .locator('#tareas tbody tr[data-id]')
+          .evaluateAll((r) => r.map((x) => x.getAttribute('data-id')));
+        expect(rows).toEqual([failedId]);
       } finally {
         release();
         await page.unroute(pattern);
