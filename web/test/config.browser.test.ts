@@ -626,6 +626,38 @@ describe(
       for (const name of ['graph_client_secret', 'moodle_token', 'sial_password', 'smtp_password'])
         expect(audit, name).toMatch(new RegExp(`"${name}":"reemplazado"`));
       for (const secret of [...secrets, invalido]) expect(await page.content()).not.toContain(secret);
+
+      // «Volver al del despliegue»: the stored Graph secret and SMTP pair are forgotten, each service uses the
+      // deployment's again (the Graph fake takes the deployment's secret; the test system sets no SMTP user).
+      await page.goto(url('/admin/alumnos/configuracion/'));
+      expect(await page.locator('#restablecer-moodle_token').count()).toBe(1);
+      // Enter in a secret's field submits «Reemplazar credenciales», never a «Volver…» button (another form's).
+      expect(await page.locator('#restablecer-graph_client_secret').getAttribute('form')).toBe(
+        'restablecer-credencial',
+      );
+      await submit('#restablecer-graph_client_secret');
+      await page
+        .locator('#resultado', {
+          hasText: 'Secreto de cliente de Graph: se vuelve a usar el del despliegue.',
+        })
+        .waitFor();
+      await expect.poll(() => estado('graph_client_secret')).toBe('configurado (despliegue)');
+      expect(await page.locator('#restablecer-graph_client_secret').count()).toBe(0);
+      await submit('#restablecer-smtp');
+      await page
+        .locator('#resultado', {
+          hasText: 'Usuario y contraseña SMTP: se vuelven a usar los del despliegue.',
+        })
+        .waitFor();
+      await expect.poll(() => estado('smtp_password')).toBe('sin configurar');
+      expect(await identity()).toMatchObject({
+        graphClientSecretOrigen: 'despliegue',
+        moodleTokenOrigen: 'personal',
+      });
+      await page.goto(url('/admin/auditoria/?accion=configuracion.credenciales'));
+      const restablecidos = (await page.locator('#auditoria').textContent()) ?? '';
+      expect(restablecidos).toContain('"graph_client_secret":"restablecido (despliegue)"');
+      expect(restablecidos).toContain('"smtp":"restablecido (despliegue)"');
     });
 
     it('lets a lector read the pages but answers 403 to their actions, also when posted by hand', async () => {
@@ -650,6 +682,9 @@ describe(
       expect((await post('/admin/alumnos/configuracion/?/credenciales', `moodle_token=${otro}`)).status).toBe(
         403,
       );
+      expect(
+        (await post('/admin/alumnos/configuracion/?/restablecer', 'credencial=graph_client_secret')).status,
+      ).toBe(403);
       expect((await post('/admin/alumnos/ingesta/?/ejecutar', 'tipo=aspirantes')).status).toBe(403);
       expect((await post('/admin/plantillas/credenciales/?/guardar', 'asunto=x')).status).toBe(403);
       expect((await post('/admin/django_celery_beat/crontabschedule/?/guardar', 'minute=0')).status).toBe(
@@ -670,6 +705,7 @@ describe(
       ])
         expect(await page.locator(`#${id}`).count(), id).toBe(0);
       expect(await page.locator('#guardar-credenciales').count()).toBe(0);
+      expect(await page.locator('button[form="restablecer-credencial"]').count()).toBe(0);
       await login('operador', 'secreto-de-operacion-1');
       expect((await post('/admin/alumnos/configuracion/?/guardar', '')).status).toBe(403);
       expect((await post('/admin/alumnos/configuracion/?/credenciales', `moodle_token=${otro}`)).status).toBe(

@@ -42,6 +42,10 @@ export interface SettingsChange {
   prefijoUpn?: string | undefined;
   moodleToken?: string | undefined;
   graphClientSecret?: string | undefined;
+  /** Forget the stored Moodle token: the deployment's is used again. */
+  restablecerMoodleToken?: boolean;
+  /** Forget the stored Graph client secret: the deployment's is used again. */
+  restablecerGraphClientSecret?: boolean;
   requestedBy: string;
 }
 
@@ -109,6 +113,16 @@ export function checkSettingsChange(change: SettingsChange, upnDomain: string): 
           'El secreto de cliente de Graph no puede estar vacío, tener espacios ni superar 500 caracteres.',
       });
   }
+  if (change.restablecerMoodleToken && change.moodleToken !== undefined)
+    problems.push({
+      field: 'restablecer_moodle_token',
+      message: 'Escriba un token de Moodle nuevo o vuelva al del despliegue, no las dos cosas.',
+    });
+  if (change.restablecerGraphClientSecret && change.graphClientSecret !== undefined)
+    problems.push({
+      field: 'restablecer_graph_client_secret',
+      message: 'Escriba un secreto de cliente de Graph nuevo o vuelva al del despliegue, no las dos cosas.',
+    });
   if (!change.requestedBy.trim())
     problems.push({ field: 'requested_by', message: 'Indique quién lo cambia.' });
   return problems;
@@ -127,13 +141,20 @@ export function createIdentitySettings(deps: {
   let timer: NodeJS.Timeout | undefined;
 
   // A sealed value whose key left the keyring before a re-seal: the deployment's value is used, and the error
-  // says why.
+  // says why, once per stored value (per column), not at every periodic reload.
+  const unopened = new Map<string, string>();
   const open = (sealed: string | null | undefined, aad: string): string | undefined => {
-    if (!sealed) return undefined;
+    if (!sealed) {
+      unopened.delete(aad);
+      return undefined;
+    }
     try {
-      return deps.box.open(sealed, aad);
+      const value = deps.box.open(sealed, aad);
+      unopened.delete(aad);
+      return value;
     } catch (err) {
-      deps.onError?.(err);
+      if (unopened.get(aad) !== sealed) deps.onError?.(err);
+      unopened.set(aad, sealed);
       return undefined;
     }
   };
@@ -192,6 +213,8 @@ export function createIdentitySettings(deps: {
           change.graphClientSecret.trim(),
           GRAPH_CLIENT_SECRET_AAD,
         );
+      if (change.restablecerMoodleToken) values.moodle_token_sealed = null;
+      if (change.restablecerGraphClientSecret) values.graph_client_secret_sealed = null;
       await deps.knex.raw(
         `insert into identity.configuracion (id, ${Object.keys(values).join(', ')})
          values (1, ${Object.keys(values)

@@ -225,6 +225,10 @@ describe('PreCheck and the identity settings', () => {
     await lost.load();
     expect(lost.moodleToken).toBe('del-despliegue');
     expect(errors).toHaveLength(1);
+    // Said once per stored value: the periodic reloads do not repeat it.
+    await lost.load();
+    await lost.load();
+    expect(errors).toHaveLength(1);
     expect(String(errors[0])).not.toContain('guardado-1');
     // Re-sealed with the new key while both are in the keyring: then the new key alone opens it.
     expect(await resealSettings(knex, rotated)).toBe(true);
@@ -285,6 +289,59 @@ describe('PreCheck and the identity settings', () => {
       expect(text).not.toContain(rotated);
       expect(text).not.toContain(wrong);
     }
+  }, 180_000);
+
+  it('staff can forget a stored Graph secret or Moodle token: the deployment’s is used again, no restart', async () => {
+    // Both asked at once for one secret: refused, naming the field, nothing changed.
+    const both = await rejectionOf(
+      h.identity.updateConfiguracionIdentidad({
+        moodleToken: 'otro-token-0123456789',
+        restablecerMoodleToken: true,
+        requestedBy: 'ana',
+      }),
+    );
+    expect(both.message).toContain('restablecer_moodle_token');
+    expect(both.message).toContain('no las dos cosas');
+    // Stored ones in use (the previous tests left a Graph secret; a Moodle token is stored here).
+    await h.identity.updateConfiguracionIdentidad({
+      moodleToken: 'token-guardado-0123456789',
+      requestedBy: 'ana',
+    });
+    expect((await h.identity.getConfiguracionIdentidad({})).configuracion).toMatchObject({
+      moodleTokenOrigen: 'personal',
+      graphClientSecretOrigen: 'personal',
+    });
+    // Entra's secret is the deployment's again: the stored one would now be refused.
+    h.graph.setClientSecret(h.env.GRAPH_CLIENT_SECRET!);
+    const tokensBefore = h.graph.state().requests;
+    const r = await h.identity.updateConfiguracionIdentidad({
+      restablecerMoodleToken: true,
+      restablecerGraphClientSecret: true,
+      requestedBy: 'ana',
+    });
+    expect(r.configuracion).toMatchObject({
+      moodleTokenConfigurado: true,
+      moodleTokenOrigen: 'despliegue',
+      graphClientSecretConfigurado: true,
+      graphClientSecretOrigen: 'despliegue',
+      actualizadoPor: 'ana',
+    });
+    const row = await h.service!.knex.raw<{ rows: Record<string, unknown>[] }>(
+      `select moodle_token_sealed, graph_client_secret_sealed from identity.configuracion`,
+    );
+    expect(row.rows[0]).toEqual({ moodle_token_sealed: null, graph_client_secret_sealed: null });
+    // The next activation signs in to Graph and Moodle with the deployment's values.
+    const [a] = conEmail.splice(0, 1) as [Alumno];
+    const q = await h.identity.enqueue({ alumnoIds: [a.id], taskName: ACTIVAR, requestedBy: 'ana' });
+    expect((await h.waitAll(q.taskIds, 60_000))[0]!.kind).toBe('succeeded');
+    // A new token was asked for (the credential changed), with a secret Entra accepts: the deployment's.
+    const tokensAfter = h.graph.state().requests;
+    expect(tokensAfter.token).toBeGreaterThan(tokensBefore.token);
+    expect(tokensAfter.tokenErrors).toBe(tokensBefore.tokenErrors);
+    // The change is in the Logs, saying what happened.
+    const seen = Buffer.concat(h.seen.map((d) => Buffer.from(d))).toString('utf8');
+    expect(seen).toContain('token de Moodle: se vuelve a usar el del despliegue');
+    expect(seen).toContain('secreto de cliente de Graph: se vuelve a usar el del despliegue');
   }, 180_000);
 
   it('CheckDeletion answers with the guard the deletion applies, changing nothing', async () => {

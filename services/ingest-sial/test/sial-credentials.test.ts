@@ -289,6 +289,42 @@ describe('SIAL credentials in the Configuración (with LUCY_SECRET_KEYS)', () =>
     };
     expect(again.sial_password_sealed).toMatch(/^v2:k1:/);
   });
+
+  it('staff can forget the stored pair: the deployment’s is used again from the next request, said in a Log', async () => {
+    // Both at once: refused, naming the field, nothing changed.
+    const both = await rejection(
+      h.ingest.updateConfiguracion({
+        sialUsuario: SIAL_USER,
+        sialPassword: ROTATED,
+        restablecerSialCredenciales: true,
+        requestedBy: 'ana',
+      }),
+    );
+    expect(both.code).toBe(Code.InvalidArgument);
+    expect(both.message).toContain('restablecer_sial_credenciales');
+    expect((await h.ingest.getConfiguracion({})).configuracion?.sialCredencialesOrigen).toBe('personal');
+
+    // SIAL accepts the deployment's pair again; the stored one would now be refused.
+    h.fake.setCredentials(DEPLOYMENT);
+    const r = await h.ingest.updateConfiguracion({ restablecerSialCredenciales: true, requestedBy: 'ana' });
+    expect(r.configuracion).toMatchObject({
+      sialUsuario: DEPLOYMENT.user,
+      sialPasswordConfigurada: true,
+      sialCredencialesOrigen: 'despliegue',
+      actualizadoPor: 'ana',
+    });
+    const row = (await h.service.knex.withSchema('ingest').table('configuracion').first()) as Record<
+      string,
+      unknown
+    >;
+    expect(row).toMatchObject({ sial_usuario: null, sial_password_sealed: null });
+    // The windows were left as they were, and the next run signs in with the deployment's pair.
+    const unauthorized = h.fake.state().requests.unauthorized;
+    await h.succeeded(await h.runPeriodic('aspirantes'));
+    expect(h.fake.state().requests.unauthorized).toBe(unauthorized);
+    const logs = await configLogs();
+    expect(logs.at(-1)?.message).toContain('se vuelven a usar las del despliegue');
+  }, 60_000);
 });
 
 describe('SIAL credentials without LUCY_SECRET_KEYS', () => {

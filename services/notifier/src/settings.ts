@@ -33,6 +33,8 @@ export interface MailSettingsDefaults {
 export interface MailSettingsChange {
   usuario: string;
   password: string;
+  /** Forget the stored credentials: the deployment's are used again (usuario and password then empty). */
+  restablecer?: boolean;
   requestedBy: string;
 }
 
@@ -65,6 +67,17 @@ const chars = (text: string) => [...text].length;
 /** The problems of a change (Spanish), without storing anything. */
 export function checkMailSettingsChange(change: MailSettingsChange, canStore: boolean): SettingsProblem[] {
   const problems: SettingsProblem[] = [];
+  if (change.restablecer) {
+    if (change.usuario.trim() || change.password)
+      problems.push({
+        field: 'restablecer',
+        message:
+          'Para volver a las credenciales SMTP del despliegue deje vacíos el usuario y la contraseña: escriba unas nuevas o vuelva a las del despliegue, no las dos cosas.',
+      });
+    if (!change.requestedBy.trim())
+      problems.push({ field: 'requested_by', message: 'Indique quién hace el cambio.' });
+    return problems;
+  }
   const usuario = change.usuario.trim();
   if (!usuario) problems.push({ field: 'usuario', message: 'Indique el usuario SMTP.' });
   else if (chars(usuario) > USUARIO_MAX)
@@ -161,10 +174,14 @@ export function createMailSettings(deps: {
     load,
     async update(change, now) {
       const problems = checkMailSettingsChange(change, deps.box !== undefined);
-      if (problems.length || !deps.box) return problems;
+      if (problems.length) return problems;
+      // Without a box the check above refused a new password; forgetting the stored one needs no key.
+      const sealed = change.restablecer ? null : (deps.box?.seal(change.password, SMTP_PASSWORD_AAD) ?? null);
+      if (!change.restablecer && sealed === null)
+        return [{ field: 'password', message: 'No se puede guardar.' }];
       const values = {
-        smtp_usuario: change.usuario.trim(),
-        smtp_password_sealed: deps.box.seal(change.password, SMTP_PASSWORD_AAD),
+        smtp_usuario: change.restablecer ? null : change.usuario.trim(),
+        smtp_password_sealed: sealed,
         actualizado_en: now,
         actualizado_por: change.requestedBy.trim().slice(0, 200),
       };

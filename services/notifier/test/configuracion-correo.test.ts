@@ -352,4 +352,53 @@ describe('SMTP credentials from the Configuración', () => {
     await h.succeeded(await h.enviar({ alumnoId: a.id, tipo: TipoEmail.BIENVENIDA }));
     expect((await h.sink.waitFor((m) => m.envelope.to.includes(a.email), 5_000)).authUser).toBe(RELAY_USER);
   });
+
+  it('staff can forget the stored credentials: the deployment’s are used again, by every replica', async () => {
+    const c = await replica({
+      LUCY_SECRET_KEYS: `${KEY1},${KEY2}`,
+      LUCY_SECRET_KEY_ID: 'k2',
+      SMTP_USER: 'despliegue@fce.unrc.edu.ar',
+      SMTP_PASSWORD: 'de-despliegue',
+    });
+    const clientC = createRpcClient(NotifierService, { baseUrl: c.rpc.url, token: TEST_TOKEN });
+    expect((await clientC.getConfiguracionCorreo({})).configuracion).toMatchObject({
+      usuario: RELAY_USER,
+      credencialesOrigen: 'personal',
+    });
+    // New credentials and «back to the deployment's» at once: refused, naming the field, nothing changed.
+    const both = await violations(
+      clientC.updateConfiguracionCorreo({
+        usuario: RELAY_USER,
+        password: OTHER_PASSWORD,
+        restablecer: true,
+        requestedBy: 'admin.correo',
+      }),
+    );
+    expect(Object.keys(both)).toEqual(['restablecer']);
+    expect(both.restablecer).toContain('no las dos cosas');
+    expect((await storedRow())?.sealed).toMatch(/^v2:/);
+
+    const { configuracion } = await clientC.updateConfiguracionCorreo({
+      usuario: '',
+      password: '',
+      restablecer: true,
+      requestedBy: 'admin.correo',
+    });
+    expect(configuracion).toMatchObject({
+      usuario: 'despliegue@fce.unrc.edu.ar',
+      passwordConfigurada: true,
+      credencialesOrigen: 'despliegue',
+      actualizadoPor: 'admin.correo',
+    });
+    const row = JSON.parse((await storedRow())!.text) as Record<string, unknown>;
+    expect(row).toMatchObject({ smtp_usuario: null, smtp_password_sealed: null });
+    // The other replica (no deployment credentials) drops the stored ones at its next reload.
+    await h.service.settings.load();
+    expect(h.service.settings.credentials).toBeUndefined();
+    expect((await h.notifier.getConfiguracionCorreo({})).configuracion).toMatchObject({
+      usuario: '',
+      passwordConfigurada: false,
+      credencialesOrigen: '',
+    });
+  });
 });

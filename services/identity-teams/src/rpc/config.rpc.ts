@@ -148,6 +148,8 @@ export function createConfigRpc(
           prefijoUpn: req.prefijoUpn,
           moodleToken: req.moodleToken,
           graphClientSecret: req.graphClientSecret,
+          restablecerMoodleToken: req.restablecerMoodleToken,
+          restablecerGraphClientSecret: req.restablecerGraphClientSecret,
           requestedBy: req.requestedBy,
         },
         deps.clock(),
@@ -161,6 +163,8 @@ export function createConfigRpc(
           `prefijo de UPN «${before.prefijoUpn}» → «${after.prefijoUpn}»`,
         req.moodleToken !== undefined && 'token de Moodle reemplazado',
         req.graphClientSecret !== undefined && 'secreto de cliente de Graph reemplazado',
+        req.restablecerMoodleToken && 'token de Moodle: se vuelve a usar el del despliegue',
+        req.restablecerGraphClientSecret && 'secreto de cliente de Graph: se vuelve a usar el del despliegue',
       ].filter((c): c is string => Boolean(c));
       await publishLog(deps.js, deps.names, {
         level: 'INFO',

@@ -113,7 +113,12 @@ const VENTANA_CAMPOS = [
 ] as const;
 
 /** What a configuration change changed, in Spanish, for its Log row; the SIAL password only as «reemplazada». */
-function describeChanges(before: Configuracion, after: Configuracion, credenciales: boolean): string[] {
+function describeChanges(
+  before: Configuracion,
+  after: Configuracion,
+  credenciales: boolean,
+  restablecidas: boolean,
+): string[] {
   const cambios: string[] = [];
   for (const tipo of TIPOS) {
     const a = before.ventanas[tipo];
@@ -132,6 +137,8 @@ function describeChanges(before: Configuracion, after: Configuracion, credencial
   if (before.sialConcurrencia !== after.sialConcurrencia)
     cambios.push(`concurrencia con SIAL ${before.sialConcurrencia} → ${after.sialConcurrencia}`);
   if (credenciales) cambios.push('credenciales de SIAL reemplazadas');
+  if (restablecidas)
+    cambios.push('credenciales de SIAL: se vuelven a usar las del despliegue (SIAL_USER/SIAL_PASSWORD)');
   return cambios;
 }
 
@@ -153,8 +160,15 @@ export function createIngestRpc(
       const problems: FieldError[] = [];
       // The SIAL credentials are replaced together; a call may carry only them (no `configuracion`).
       const credenciales = req.sialUsuario !== undefined || req.sialPassword !== undefined;
-      if (!input && !credenciales)
+      // Or forgotten: the deployment's SIAL_USER/SIAL_PASSWORD are used again.
+      const restablecer = req.restablecerSialCredenciales;
+      if (!input && !credenciales && !restablecer)
         throw new ValidationError([{ field: 'configuracion', message: 'La configuración es obligatoria.' }]);
+      if (restablecer && credenciales)
+        problems.push({
+          field: 'restablecer_sial_credenciales',
+          message: 'Escriba credenciales de SIAL nuevas o vuelva a las del despliegue, no las dos cosas.',
+        });
       problems.push(
         ...checkSialCredentials(
           { usuario: req.sialUsuario, password: req.sialPassword },
@@ -217,14 +231,15 @@ export function createIngestRpc(
       // Sealed here, bound to its row and field; the clear password goes no further than the secret box.
       if (credenciales)
         Object.assign(columns, deps.sialCredentials.columns(req.sialUsuario!, req.sialPassword!));
+      if (restablecer) Object.assign(columns, { sial_usuario: null, sial_password_sealed: null });
       const by = req.requestedBy.trim() || 'desconocido';
       columns.actualizado_en = deps.clock();
       columns.actualizado_por = by;
       await updateConfiguracion(knex, columns);
       // This replica uses the new credentials from its next SIAL request; the others within their refresh.
-      if (credenciales) await deps.sialCredentials.load();
+      if (credenciales || restablecer) await deps.sialCredentials.load();
       const after = await loadConfiguracion(knex);
-      const cambios = describeChanges(current, after, credenciales);
+      const cambios = describeChanges(current, after, credenciales, restablecer);
       await deps.log({
         level: 'INFO',
         module: LOG_MODULE,

@@ -43,11 +43,33 @@ export function createConfiguracionCorreoRpc(
 
     async updateConfiguracionCorreo(req) {
       const problems = await deps.settings.update(
-        { usuario: req.usuario, password: req.password, requestedBy: req.requestedBy },
+        {
+          usuario: req.usuario,
+          password: req.password,
+          restablecer: req.restablecer,
+          requestedBy: req.requestedBy,
+        },
         deps.clock(),
       );
       if (problems.length) throw new ValidationError(problems);
       const por = req.requestedBy.trim();
+      if (req.restablecer) {
+        const enUso = deps.settings.credentials?.user;
+        await publishLog(
+          deps.js,
+          deps.names,
+          {
+            level: 'INFO',
+            module: 'notifier',
+            message: `${por}: credenciales SMTP guardadas en Lucy olvidadas; desde el próximo e-mail se usan las del despliegue (${enUso ? `usuario «${enUso}»` : 'sin usuario: sin AUTH'}).`,
+            usuario: por,
+            detalles: { accion: 'configuracion_correo', restablecer: true },
+          },
+          undefined,
+          deps.clock,
+        );
+        return { configuracion: view() };
+      }
       const usuario = req.usuario.trim();
       await publishLog(
         deps.js,

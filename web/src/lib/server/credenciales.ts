@@ -178,3 +178,37 @@ export function queReemplaza(k: keyof CambiosCredenciales, c: CambiosCredenciale
 export function serviciosPedidos(f: FormCredenciales): (keyof CambiosCredenciales)[] {
   return (['identity', 'sial', 'smtp'] as const).filter((k) => f.cambios[k] || f.problemas[k]);
 }
+
+/** What «Volver al del despliegue» forgets, per button of the page: the service that keeps it, its name, the answer. */
+export function restablecimiento(
+  credencial: string,
+): { servicio: ServiceName; nombre: string; hecho: string } | undefined {
+  switch (credencial) {
+    case CAMPOS.graph:
+      return {
+        servicio: 'identity-teams',
+        nombre: 'el secreto de cliente de Graph',
+        hecho: 'Secreto de cliente de Graph: se vuelve a usar el del despliegue.',
+      };
+    case CAMPOS.moodle:
+      return {
+        servicio: 'identity-teams',
+        nombre: 'el token de Moodle',
+        hecho: 'Token de Moodle: se vuelve a usar el del despliegue.',
+      };
+    case 'sial':
+      return {
+        servicio: 'ingest-sial',
+        nombre: 'el usuario y la contraseña de SIAL',
+        hecho: 'Usuario y contraseña de SIAL: se vuelven a usar los del despliegue.',
+      };
+    case 'smtp':
+      return {
+        servicio: 'notifier',
+        nombre: 'el usuario y la contraseña SMTP',
+        hecho: 'Usuario y contraseña SMTP: se vuelven a usar los del despliegue.',
+      };
+    default:
+      return undefined;
+  }
+}

@@ -12,7 +12,9 @@ import {
   leerCredenciales,
   queReemplaza,
   serviciosPedidos,
+  restablecimiento,
   SERVICIO,
+  CAMPOS,
   type CambiosCredenciales,
 } from '$lib/server/credenciales';
 import { callWithFields, type FieldProblem } from '$lib/server/rpc-fields';
@@ -63,14 +65,26 @@ export const load: PageServerLoad = async (event) => {
           estado: ic.graphUsaCertificado
             ? 'se usa un certificado'
             : estadoSecreto(ic.graphClientSecretConfigurado, ic.graphClientSecretOrigen),
+          // Stored by staff: «Volver al del despliegue» forgets it.
+          personal: ic.graphClientSecretOrigen === 'personal',
         }
       : null,
-    moodle: ic ? { estado: estadoSecreto(ic.moodleTokenConfigurado, ic.moodleTokenOrigen) } : null,
+    moodle: ic
+      ? {
+          estado: estadoSecreto(ic.moodleTokenConfigurado, ic.moodleTokenOrigen),
+          personal: ic.moodleTokenOrigen === 'personal',
+        }
+      : null,
     sial: c
-      ? { usuario: c.sialUsuario, estado: estadoSecreto(c.sialPasswordConfigurada, c.sialCredencialesOrigen) }
+      ? {
+          usuario: c.sialUsuario,
+          estado: estadoSecreto(c.sialPasswordConfigurada, c.sialCredencialesOrigen),
+          personal: c.sialCredencialesOrigen === 'personal',
+        }
       : null,
     smtp: cc
       ? {
+          personal: cc.credencialesOrigen === 'personal',
           usuario: cc.usuario,
           servidor: cc.servidor,
           remitente: cc.remitente,
@@ -342,6 +356,53 @@ export const actions: Actions = {
       values: {},
       credencialesValues: leido.usuarios,
     });
+  },
+  /**
+   * Forgets one stored secret (admin only), so the service uses the deployment's again: each service by its own
+   * RPC. Audited as «restablecido (despliegue)».
+   */
+  restablecer: async (event) => {
+    const staff = requireRole(event, 'admin');
+    const form = await event.request.formData();
+    const credencial = field(form, 'credencial', 40);
+    const plan = restablecimiento(credencial);
+    if (!plan)
+      return fail(400, {
+        message: `Credencial desconocida «${credencial}»: elija una de la lista.`,
+        fields: [],
+        values: {},
+      });
+    const { services, audit } = await getApp();
+    const res = await callWithFields(plan.servicio, async (): Promise<void> => {
+      if (plan.servicio === 'identity-teams')
+        await services.identity.updateConfiguracionIdentidad({
+          ...(credencial === CAMPOS.graph
+            ? { restablecerGraphClientSecret: true }
+            : { restablecerMoodleToken: true }),
+          requestedBy: staff.username,
+        });
+      else if (plan.servicio === 'ingest-sial')
+        await services.ingest.updateConfiguracion({
+          restablecerSialCredenciales: true,
+          requestedBy: staff.username,
+        });
+      else
+        await services.notifier.updateConfiguracionCorreo({ restablecer: true, requestedBy: staff.username });
+    });
+    if (!res.ok)
+      return fail(res.fields.length ? 400 : 502, {
+        message: `No se restableció ${plan.nombre}: ${res.message}`,
+        fields: [],
+        values: {},
+      });
+    await audit.record({
+      actor: staff.username,
+      ip: clientIp(event),
+      action: 'configuracion.credenciales',
+      target: plan.servicio,
+      detalles: { [credencial]: 'restablecido (despliegue)' },
+    });
+    return { ok: true, message: plan.hecho };
   },
   retencion: async (event) => {
     const staff = requireRole(event, 'admin');
