@@ -632,9 +632,13 @@ describe(
       await page.goto(url('/admin/alumnos/configuracion/'));
       expect(await page.locator('#restablecer-moodle_token').count()).toBe(1);
       // Enter in a secret's field submits «Reemplazar credenciales», never a «Volver…» button (another form's).
-      expect(await page.locator('#restablecer-graph_client_secret').getAttribute('form')).toBe(
-        'restablecer-credencial',
-      );
+      await page.fill('#moodle_token', full.moodleToken);
+      await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('?/credenciales')),
+        page.press('#moodle_token', 'Enter'),
+      ]);
+      await page.locator('#resultado', { hasText: 'Reemplazado: token de Moodle.' }).waitFor();
+      expect(await estado('graph_client_secret')).toBe('configurado (guardado en Lucy)');
       await submit('#restablecer-graph_client_secret');
       await page
         .locator('#resultado', {
@@ -646,7 +650,7 @@ describe(
       await submit('#restablecer-smtp');
       await page
         .locator('#resultado', {
-          hasText: 'Usuario y contraseña SMTP: se vuelven a usar los del despliegue.',
+          hasText: 'Usuario y contraseña SMTP olvidados: el despliegue no define unos',
         })
         .waitFor();
       await expect.poll(() => estado('smtp_password')).toBe('sin configurar');
@@ -708,6 +712,9 @@ describe(
       expect(await page.locator('button[form="restablecer-credencial"]').count()).toBe(0);
       await login('operador', 'secreto-de-operacion-1');
       expect((await post('/admin/alumnos/configuracion/?/guardar', '')).status).toBe(403);
+      expect(
+        (await post('/admin/alumnos/configuracion/?/restablecer', 'credencial=moodle_token')).status,
+      ).toBe(403);
       expect((await post('/admin/alumnos/configuracion/?/credenciales', `moodle_token=${otro}`)).status).toBe(
         403,
       );

@@ -7,7 +7,7 @@
  * through another replica reaches this one within that time).
  */
 import type { Knex } from '@mikro-orm/postgresql';
-import { resealSettingColumns, type SecretBox } from '@lucy/platform';
+import { latestLoad, resealSettingColumns, type SecretBox } from '@lucy/platform';
 import { buildUpn } from './domain/account-names.js';
 
 /** The associated data the Moodle token is sealed under (it cannot be moved to another row or field). */
@@ -165,14 +165,8 @@ export function createIdentitySettings(deps: {
   };
   const origin = (stored: string | undefined, deployment: string | undefined): SecretOrigin =>
     stored ? 'personal' : deployment ? 'despliegue' : '';
-  // Loads overlap (the periodic refresh, the reload after a change): only the last one started applies its row,
-  // so a refresh that read before a change cannot bring the old secret back after it.
-  let started = 0;
-  const load = async () => {
-    const mine = ++started;
-    const r = (await table().where({ id: 1 }).first()) as Row | undefined;
-    if (mine === started) apply(r);
-  };
+  // Loads overlap (the periodic refresh, the reload after a change): see latestLoad.
+  const load = latestLoad(async () => (await table().where({ id: 1 }).first()) as Row | undefined, apply);
 
   return {
     get batchLimit() {

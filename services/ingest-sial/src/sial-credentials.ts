@@ -10,7 +10,7 @@
  * LUCY_SECRET_KEYS is not set) is reported once and the deployment's pair is used.
  */
 import type { Knex } from '@mikro-orm/postgresql';
-import { resealSettingColumns, type FieldError, type SecretBox } from '@lucy/platform';
+import { latestLoad, resealSettingColumns, type FieldError, type SecretBox } from '@lucy/platform';
 import type { SialCredentials } from './adapters/index.js';
 
 /** The associated data the SIAL password is sealed under (it cannot be moved to another row or field). */
@@ -169,19 +169,17 @@ export function createSialCredentialStore(deps: {
       reported = sealed;
     }
   };
-  // Loads overlap (the periodic refresh, the reload after a change): only the last one started applies its row,
-  // so a refresh that read before a change cannot bring the old password back after it.
-  let started = 0;
-  const load = async () => {
-    const mine = ++started;
-    const r = (await deps.knex
-      .withSchema('ingest')
-      .table('configuracion')
-      .select('sial_usuario', 'sial_password_sealed')
-      .where({ id: 1 })
-      .first()) as Row | undefined;
-    if (mine === started) apply(r);
-  };
+  // Loads overlap (the periodic refresh, the reload after a change): see latestLoad.
+  const load = latestLoad(
+    async () =>
+      (await deps.knex
+        .withSchema('ingest')
+        .table('configuracion')
+        .select('sial_usuario', 'sial_password_sealed')
+        .where({ id: 1 })
+        .first()) as Row | undefined,
+    apply,
+  );
 
   return {
     current: () => stored ?? deployment,

@@ -7,7 +7,7 @@
  * one within that time). The mailer compares the credentials at each send and rebuilds its pool when they change.
  */
 import type { Knex } from '@mikro-orm/postgresql';
-import { resealSettingColumns, type SecretBox } from '@lucy/platform';
+import { latestLoad, resealSettingColumns, type SecretBox } from '@lucy/platform';
 import type { SmtpCredentials } from './adapters/index.js';
 
 /** The associated data the SMTP password is sealed under (it cannot be moved to another row or field). */
@@ -150,13 +150,9 @@ export function createMailSettings(deps: {
       unopened = r.smtp_password_sealed;
     }
   };
-  // The last load started wins: a periodic reload that read the row before a change here does not undo it.
-  let started = 0;
-  const load = async () => {
-    const mine = ++started;
-    const r = (await table().where({ id: 1 }).first()) as Row | undefined;
-    if (mine === started) apply(r);
-  };
+  // The last load started wins: a periodic reload that read the row before a change here does not undo it (see
+  // latestLoad).
+  const load = latestLoad(async () => (await table().where({ id: 1 }).first()) as Row | undefined, apply);
 
   return {
     get credentials() {

@@ -376,6 +376,10 @@ describe('SMTP credentials from the Configuración', () => {
     );
     expect(Object.keys(both)).toEqual(['restablecer']);
     expect(both.restablecer).toContain('no las dos cosas');
+    const anonimo = await violations(
+      clientC.updateConfiguracionCorreo({ usuario: '', password: '', restablecer: true, requestedBy: ' ' }),
+    );
+    expect(Object.keys(anonimo)).toEqual(['requested_by']);
     expect((await storedRow())?.sealed).toMatch(/^v2:/);
 
     const { configuracion } = await clientC.updateConfiguracionCorreo({
@@ -392,6 +396,18 @@ describe('SMTP credentials from the Configuración', () => {
     });
     const row = JSON.parse((await storedRow())!.text) as Record<string, unknown>;
     expect(row).toMatchObject({ smtp_usuario: null, smtp_password_sealed: null });
+    // Forgetting needs no key: a replica without LUCY_SECRET_KEYS can do it too.
+    const sinClave = createMailSettings({
+      knex: h.service.knex,
+      box: undefined,
+      defaults: { user: undefined, password: undefined },
+    });
+    expect(
+      await sinClave.update(
+        { usuario: '', password: '', restablecer: true, requestedBy: 'admin.correo' },
+        new Date(),
+      ),
+    ).toEqual([]);
     // The other replica (no deployment credentials) drops the stored ones at its next reload.
     await h.service.settings.load();
     expect(h.service.settings.credentials).toBeUndefined();

@@ -4,6 +4,7 @@ export * from './config.js';
 export * from './logger.js';
 export * from './secrets.js';
 export * from './sealed-settings.js';
+export * from './latest-load.js';
 export * from './names.js';
 export * from './headers.js';
 export * from './task-id.js';

@@ -63,5 +63,7 @@ export function keepTyped(root: ParentNode): () => void {
   }
   return () => {
     for (const { el, restore } of kept) if (el.isConnected) restore();
+    // What was typed (a password among it) is not kept in memory any longer than needed.
+    kept.length = 0;
   };
 }

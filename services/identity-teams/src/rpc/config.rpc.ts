@@ -163,8 +163,14 @@ export function createConfigRpc(
           `prefijo de UPN «${before.prefijoUpn}» → «${after.prefijoUpn}»`,
         req.moodleToken !== undefined && 'token de Moodle reemplazado',
         req.graphClientSecret !== undefined && 'secreto de cliente de Graph reemplazado',
-        req.restablecerMoodleToken && 'token de Moodle: se vuelve a usar el del despliegue',
-        req.restablecerGraphClientSecret && 'secreto de cliente de Graph: se vuelve a usar el del despliegue',
+        req.restablecerMoodleToken &&
+          (after.moodleTokenConfigurado
+            ? 'token de Moodle: se vuelve a usar el del despliegue'
+            : 'token de Moodle olvidado: el despliegue no define MOODLE_TOKEN, queda sin configurar (las activaciones no crean cuentas de Moodle)'),
+        req.restablecerGraphClientSecret &&
+          (after.graphClientSecretConfigurado || after.graphUsaCertificado
+            ? 'secreto de cliente de Graph: se vuelve a usar el del despliegue'
+            : 'secreto de cliente de Graph olvidado: el despliegue no define GRAPH_CLIENT_SECRET, queda sin configurar'),
       ].filter((c): c is string => Boolean(c));
       await publishLog(deps.js, deps.names, {
         level: 'INFO',

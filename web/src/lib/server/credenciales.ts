@@ -179,34 +179,46 @@ export function serviciosPedidos(f: FormCredenciales): (keyof CambiosCredenciale
   return (['identity', 'sial', 'smtp'] as const).filter((k) => f.cambios[k] || f.problemas[k]);
 }
 
-/** What «Volver al del despliegue» forgets, per button of the page: the service that keeps it, its name, the answer. */
+/**
+ * What «Volver al del despliegue» forgets, per button of the page: the service that keeps it, its name, and the
+ * answer — `hecho` when the deployment defines its own value, `sinDespliegue` when it does not (the secret is then
+ * simply gone, which the page must say rather than promise a value that does not exist).
+ */
 export function restablecimiento(
   credencial: string,
-): { servicio: ServiceName; nombre: string; hecho: string } | undefined {
+): { servicio: ServiceName; nombre: string; hecho: string; sinDespliegue: string } | undefined {
   switch (credencial) {
     case CAMPOS.graph:
       return {
         servicio: 'identity-teams',
         nombre: 'el secreto de cliente de Graph',
         hecho: 'Secreto de cliente de Graph: se vuelve a usar el del despliegue.',
+        sinDespliegue:
+          'Secreto de cliente de Graph olvidado: el despliegue no define uno (GRAPH_CLIENT_SECRET), así que queda sin configurar y Microsoft Graph rechazará las activaciones.',
       };
     case CAMPOS.moodle:
       return {
         servicio: 'identity-teams',
         nombre: 'el token de Moodle',
         hecho: 'Token de Moodle: se vuelve a usar el del despliegue.',
+        sinDespliegue:
+          'Token de Moodle olvidado: el despliegue no define uno (MOODLE_TOKEN), así que queda sin configurar y las activaciones no crean cuentas de Moodle.',
       };
     case 'sial':
       return {
         servicio: 'ingest-sial',
         nombre: 'el usuario y la contraseña de SIAL',
         hecho: 'Usuario y contraseña de SIAL: se vuelven a usar los del despliegue.',
+        sinDespliegue:
+          'Usuario y contraseña de SIAL olvidados: el despliegue no define unos (SIAL_USER, SIAL_PASSWORD), así que SIAL rechazará las ingestas.',
       };
     case 'smtp':
       return {
         servicio: 'notifier',
         nombre: 'el usuario y la contraseña SMTP',
         hecho: 'Usuario y contraseña SMTP: se vuelven a usar los del despliegue.',
+        sinDespliegue:
+          'Usuario y contraseña SMTP olvidados: el despliegue no define unos (SMTP_USER, SMTP_PASSWORD), así que los correos salen sin autenticarse ante el servidor.',
       };
     default:
       return undefined;

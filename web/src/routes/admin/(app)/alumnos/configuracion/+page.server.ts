@@ -373,21 +373,31 @@ export const actions: Actions = {
         values: {},
       });
     const { services, audit } = await getApp();
-    const res = await callWithFields(plan.servicio, async (): Promise<void> => {
-      if (plan.servicio === 'identity-teams')
-        await services.identity.updateConfiguracionIdentidad({
+    // Whether the service has a value after forgetting the stored one (its deployment's), for the answer.
+    const res = await callWithFields(plan.servicio, async (): Promise<boolean> => {
+      if (plan.servicio === 'identity-teams') {
+        const r = await services.identity.updateConfiguracionIdentidad({
           ...(credencial === CAMPOS.graph
             ? { restablecerGraphClientSecret: true }
             : { restablecerMoodleToken: true }),
           requestedBy: staff.username,
         });
-      else if (plan.servicio === 'ingest-sial')
-        await services.ingest.updateConfiguracion({
+        return credencial === CAMPOS.graph
+          ? Boolean(r.configuracion?.graphClientSecretConfigurado || r.configuracion?.graphUsaCertificado)
+          : Boolean(r.configuracion?.moodleTokenConfigurado);
+      }
+      if (plan.servicio === 'ingest-sial') {
+        const r = await services.ingest.updateConfiguracion({
           restablecerSialCredenciales: true,
           requestedBy: staff.username,
         });
-      else
-        await services.notifier.updateConfiguracionCorreo({ restablecer: true, requestedBy: staff.username });
+        return Boolean(r.configuracion?.sialPasswordConfigurada);
+      }
+      const r = await services.notifier.updateConfiguracionCorreo({
+        restablecer: true,
+        requestedBy: staff.username,
+      });
+      return Boolean(r.configuracion?.passwordConfigurada);
     });
     if (!res.ok)
       return fail(res.fields.length ? 400 : 502, {
@@ -402,7 +412,7 @@ export const actions: Actions = {
       target: plan.servicio,
       detalles: { [credencial]: 'restablecido (despliegue)' },
     });
-    return { ok: true, message: plan.hecho };
+    return { ok: true, message: res.value ? plan.hecho : plan.sinDespliegue };
   },
   retencion: async (event) => {
     const staff = requireRole(event, 'admin');
