@@ -88,6 +88,27 @@ describe(
       });
       return (await res.json()) as T;
     }
+    /**
+     * Holds the page's scripts, as a slow link or a busy machine does, until `release`; `done` lets them all go and
+     * removes the hold.
+     */
+    async function holdScripts(): Promise<{ release: () => void; done: () => Promise<void> }> {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const pattern = '**/_app/immutable/**/*.js';
+      await page.route(pattern, async (route) => {
+        await held;
+        await route.continue().catch(() => undefined);
+      });
+      return {
+        release,
+        done: async () => {
+          release();
+          await page.unroute(pattern);
+        },
+      };
+    }
+
     const estado = async (id: string) =>
       (await rpc<{ tarea?: { estado?: string } }>('GetTarea', { id })).tarea?.estado ?? '';
 
@@ -148,13 +169,7 @@ describe(
       // to write the server-rendered `value` (empty) over what was typed, so the browser refused to send the
       // form ("required") and the login never reached the server.
       await ctx.clearCookies();
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      const pattern = '**/_app/immutable/**/*.js';
-      await page.route(pattern, async (route) => {
-        await held;
-        await route.continue().catch(() => undefined);
-      });
+      const { release, done } = await holdScripts();
       try {
         await page.goto(url('/admin/login/'), { waitUntil: 'domcontentloaded' });
         await page.fill('#username', 'admin');
@@ -167,24 +182,17 @@ describe(
           page.click('button[type=submit]'),
         ]);
       } finally {
-        release();
-        await page.unroute(pattern);
+        await done();
       }
     });
 
     it('keeps what staff type in any form before its page has hydrated (filters, selects, checkboxes)', async () => {
       // Same hold as above, on a page whose fields are rendered from the server's data: hydration wrote that data
       // back over the fields (an empty user filter, the estado not chosen) and the search ran without what was typed.
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      const pattern = '**/_app/immutable/**/*.js';
       await loginAs(ctx, page, url('/admin/login/'), 'admin', 'clave-de-prueba-1234', {
         expectSuccess: true,
       });
-      await page.route(pattern, async (route) => {
-        await held;
-        await route.continue().catch(() => undefined);
-      });
+      const { release, done } = await holdScripts();
       try {
         await page.goto(url('/admin/alumnos/tarea/'), { waitUntil: 'domcontentloaded' });
         await page.fill('#usuario', 'sistema-prueba');
@@ -208,8 +216,7 @@ describe(
           .evaluateAll((r) => r.map((x) => x.getAttribute('data-id')));
         expect(rows).toEqual([failedId]);
       } finally {
-        release();
-        await page.unroute(pattern);
+        await done();
       }
     });
 
