@@ -171,13 +171,11 @@ export function createMailSettings(deps: {
     async update(change, now) {
       const problems = checkMailSettingsChange(change, deps.box !== undefined);
       if (problems.length) return problems;
-      // Without a box the check above refused a new password; forgetting the stored one needs no key.
-      const sealed = change.restablecer ? null : (deps.box?.seal(change.password, SMTP_PASSWORD_AAD) ?? null);
-      if (!change.restablecer && sealed === null)
-        return [{ field: 'password', message: 'No se puede guardar.' }];
+      // Forgetting needs no key; a new password without one was refused by the check above.
+      const keep = !change.restablecer && deps.box;
       const values = {
-        smtp_usuario: change.restablecer ? null : change.usuario.trim(),
-        smtp_password_sealed: sealed,
+        smtp_usuario: keep ? change.usuario.trim() : null,
+        smtp_password_sealed: keep ? keep.seal(change.password, SMTP_PASSWORD_AAD) : null,
         actualizado_en: now,
         actualizado_por: change.requestedBy.trim().slice(0, 200),
       };
