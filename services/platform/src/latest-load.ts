@@ -1,28 +1,18 @@
 /**
  * Loads of a settings row that may overlap — a service's periodic refresh and the reload right after a change made
- * through it. Only the last load started applies its row, so a refresh that read before a change cannot bring the
- * old value back after it. A load overtaken by a later one resolves only once that later one is done, so a caller
- * that awaits a load after writing (a settings RPC answering with the settings it just changed) sees a state that
- * includes its write, never the one before it (when every later load failed, its own row is applied).
+ * through it. A load applies its row only when it started after the one applied last, so a refresh that read before
+ * a change cannot bring the old value back after it, and a caller that awaits a load after writing sees a state that
+ * includes its write (its own row, or a later load's). No load waits for another: with reads slower than the refresh
+ * interval every load is overtaken, and waiting for the newest would apply nothing and hang every caller.
  */
 export function latestLoad<R>(read: () => Promise<R>, apply: (row: R) => void): () => Promise<void> {
   let started = 0;
   let applied = 0;
-  let newest: Promise<void> = Promise.resolve();
-  return () => {
+  return async () => {
     const mine = ++started;
-    const run = (async () => {
-      const row = await read();
-      if (mine !== started) {
-        // A later load read after this one: it applies (or fails, and its own caller hears of it).
-        await newest.catch(() => undefined);
-        if (applied > mine) return;
-      }
-      // The newest row read (or every later load failed): apply it.
-      apply(row);
-      applied = mine;
-    })();
-    newest = run;
-    return run;
+    const row = await read();
+    if (mine < applied) return;
+    apply(row);
+    applied = mine;
   };
 }
