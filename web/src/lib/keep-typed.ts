@@ -8,7 +8,8 @@
 
 type Field = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
 
-const UNTYPED = new Set(['hidden', 'file', 'submit', 'button', 'reset', 'image']);
+// Fields nobody types into, or whose value the browser itself makes up when the server rendered none.
+const UNTYPED = new Set(['hidden', 'file', 'submit', 'button', 'reset', 'image', 'range', 'color']);
 
 function tell(el: Field): void {
   el.dispatchEvent(new Event('input', { bubbles: true }));
@@ -17,10 +18,15 @@ function tell(el: Field): void {
 
 /** One field's typed value, and how to put it back; undefined when nothing was typed into it. */
 function noteField(el: Field): (() => void) | undefined {
+  // Nobody typed into a field that cannot be typed into.
+  if (el.disabled || ('readOnly' in el && el.readOnly)) return undefined;
   if (el instanceof HTMLSelectElement) {
     const options = [...el.options];
     const chosen = options.map((o) => o.selected);
-    if (options.every((o, i) => chosen[i] === o.defaultSelected)) return undefined;
+    // What the browser shows untouched: the options rendered selected, else (one-line single select) the first.
+    const untouched = options.map((o) => o.defaultSelected);
+    if (!el.multiple && el.size <= 1 && options.length > 0 && !untouched.some(Boolean)) untouched[0] = true;
+    if (options.every((_o, i) => chosen[i] === untouched[i])) return undefined;
     return () => {
       let changed = false;
       [...el.options].forEach((o, i) => {
@@ -34,6 +40,8 @@ function noteField(el: Field): (() => void) | undefined {
   }
   if (el instanceof HTMLInputElement && (el.type === 'checkbox' || el.type === 'radio')) {
     if (el.checked === el.defaultChecked) return undefined;
+    // Of a radio group only the one chosen is put back (that unchecks the others, as a click does).
+    if (el.type === 'radio' && !el.checked) return undefined;
     const checked = el.checked;
     return () => {
       if (el.checked === checked) return;
@@ -42,6 +50,8 @@ function noteField(el: Field): (() => void) | undefined {
     };
   }
   if (el instanceof HTMLInputElement && UNTYPED.has(el.type)) return undefined;
+  // Half-typed text a number or date field cannot hold reads as "": putting that back would empty the field.
+  if (el instanceof HTMLInputElement && el.validity.badInput) return undefined;
   if (el.value === el.defaultValue) return undefined;
   const value = el.value;
   return () => {
