@@ -92,8 +92,9 @@ export async function startAdoptionStack(): Promise<AdoptionStack> {
     const args = process.env.ADOPTAR_CPU_PROF
       ? [
           '--cpu-prof',
-          `--cpu-prof-dir=${process.env.ADOPTAR_CPU_PROF}`,
-          `--cpu-prof-name=${name}.cpuprofile`,
+          // A directory per service and Node's default file names: the loader's thread writes a profile too, and
+          // with one fixed name it overwrote the service's.
+          `--cpu-prof-dir=${join(process.env.ADOPTAR_CPU_PROF, name)}`,
           '--import',
           `${ROOT}node_modules/tsx/dist/loader.mjs`,
           'src/main.ts',

@@ -207,7 +207,7 @@ export async function startIdentityService(
           ),
           ...createImportCuentasRpc({
             knex,
-            js: nats.js,
+            nc: nats.nc,
             names,
             clock,
             get upnPrefix() {

@@ -3,9 +3,9 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { Knex } from '@mikro-orm/postgresql';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import {
   CONTENT_TYPE,
+  createBatchPublisher,
   encode,
   H,
   isUuid,
@@ -13,6 +13,8 @@ import {
   taskHeaders,
   ValidationError,
   type Names,
+  type NatsHandles,
+  type OutboundMessage,
 } from '@lucy/platform';
 import {
   CuentaActualizadaSchema,
@@ -33,7 +35,8 @@ type ResultInit = MessageInitShape<typeof ImportCuentaResultSchema>;
 /** Dependencies of {@link createImportCuentasRpc}. */
 export interface ImportCuentasDeps {
   knex: Knex;
-  js: JetStreamClient;
+  /** The service's connection: the events of a call are published in one pass (`createBatchPublisher`). */
+  nc: NatsHandles['nc'];
   names: Names;
   clock: () => Date;
   /** The UPN rule of this deployment, to report adopted UPNs that do not follow it. */
@@ -104,6 +107,7 @@ const sameAdoption = (r: CuentaRow & { adopcion?: unknown }, c: ImportedCuenta):
 export function createImportCuentasRpc(
   deps: ImportCuentasDeps,
 ): Pick<ServiceImpl<typeof IdentityService>, 'importCuentas'> {
+  const events = createBatchPublisher(deps.nc);
   return {
     async importCuentas(req): Promise<MessageInitShape<typeof ImportCuentasResponseSchema>> {
       if (req.cuentas.length > IMPORT_CUENTAS_MAX)
@@ -211,20 +215,23 @@ export function createImportCuentasRpc(
         h.delete(H.taskType);
         return h;
       };
-      await Promise.all(
-        rows.map((r) => {
-          const cuenta = cuentaToPb(r, false);
-          const event = create(CuentaActualizadaSchema, { cuenta, occurredAt: timestampFromDate(now) });
-          const digest = createHash('sha1')
-            .update(JSON.stringify([r.upn, r.dni, r.email_solicitado]))
-            .digest('hex');
-          return deps.js.publish(
-            deps.names.evt('cuenta', 'activada'),
-            encode(CuentaActualizadaSchema, event, CONTENT_TYPE.protobuf),
-            { headers: headers(), msgID: `pylucy-adopt:${r.alumno_id}:${digest.slice(0, 16)}` },
-          );
-        }),
-      );
+      const messages: OutboundMessage[] = rows.map((r) => {
+        const cuenta = cuentaToPb(r, false);
+        const event = create(CuentaActualizadaSchema, { cuenta, occurredAt: timestampFromDate(now) });
+        const digest = createHash('sha1')
+          .update(JSON.stringify([r.upn, r.dni, r.email_solicitado]))
+          .digest('hex');
+        const h = headers();
+        h.set(H.msgId, `pylucy-adopt:${r.alumno_id}:${digest.slice(0, 16)}`);
+        return {
+          subject: deps.names.evt('cuenta', 'activada'),
+          data: encode(CuentaActualizadaSchema, event, CONTENT_TYPE.protobuf),
+          headers: h,
+        };
+      });
+      // Any event not stored fails the call; the CLI's retry is de-duplicated by the message ids.
+      const failure = (await events.publishAll(messages)).find((res) => res instanceof Error);
+      if (failure) throw failure;
       return { results };
     },
   };

@@ -41,27 +41,31 @@ export function createCuentaProjection(deps: {
       const c = event.cuenta;
       if (!c || !isUuid(c.alumnoId)) return;
       const eliminada = msg.subject.endsWith('.eliminada') || c.estado === 'eliminada';
+      const email = eliminada ? null : c.upn || null;
+      // An account adopted from pylucy is active before Lucy learns its Graph or Moodle id.
+      const teams = !eliminada && (c.graphId !== '' || c.estado === 'activa');
+      const moodle = !eliminada && (c.moodleId > 0n || c.moodleUsername !== '');
+      // Sent, not merely requested (identity-teams learns it from the notifier's email_enviado). Never back to
+      // false while the account lives: an older snapshot (the activation's, published after the e-mail went out)
+      // may arrive after it.
+      const emailProcesado = eliminada ? 'false' : 'email_procesado or ?';
+      const emailArgs = eliminada ? [] : [c.emailEnviado];
+      // Only a row that changes is written: an event that repeats what the alumno already says (a redelivery, the
+      // accounts of an adoption whose alumnos came with the same flags) costs a read, not a row version and a
+      // commit flushed to the WAL.
       await alumnoTable(deps.knex)
         .where('id', c.alumnoId)
-        .update(
-          eliminada
-            ? {
-                email_institucional: null,
-                teams_procesado: false,
-                moodle_procesado: false,
-                email_procesado: false,
-              }
-            : {
-                email_institucional: c.upn || null,
-                // An account adopted from pylucy is active before Lucy learns its Graph or Moodle id.
-                teams_procesado: c.graphId !== '' || c.estado === 'activa',
-                moodle_procesado: c.moodleId > 0n || c.moodleUsername !== '',
-                // Sent, not merely requested (identity-teams learns it from the notifier's email_enviado).
-                // Never back to false while the account lives: an older snapshot (the activation's, published
-                // after the e-mail went out) may arrive after it.
-                email_procesado: deps.knex.raw('email_procesado or ?', [c.emailEnviado]),
-              },
-        );
+        .andWhereRaw(
+          `(email_institucional, teams_procesado, moodle_procesado, email_procesado) is distinct from ` +
+            `(?::text, ?::boolean, ?::boolean, ${emailProcesado})`,
+          [email, teams, moodle, ...emailArgs],
+        )
+        .update({
+          email_institucional: email,
+          teams_procesado: teams,
+          moodle_procesado: moodle,
+          email_procesado: eliminada ? false : deps.knex.raw('email_procesado or ?', [c.emailEnviado]),
+        });
     },
   });
 }
