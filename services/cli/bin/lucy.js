@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// A small young generation (the flag above and in the root package.json's `lucy` script): the CLI streams (an
+// adoption moves 750,000 rows through a few batches in flight), and V8's default 16 MB semi-spaces let the heap
+// swell between scavenges — 40-60 MB of peak RSS for nothing (docs/benchmarks.md, "adoption of pylucy").
 // Runs the lucy CLI from its bundle (dist/lucy.mjs), built on demand with esbuild when missing or older than a
 // source, so `npm run -s lucy` works straight from the workspace and starts fast. Without esbuild (a bare
 // install), it falls back to running the TypeScript through tsx.

@@ -324,6 +324,13 @@ describe('SIAL credentials in the Configuración (with LUCY_SECRET_KEYS)', () =>
     expect(h.fake.state().requests.unauthorized).toBe(unauthorized);
     const logs = await configLogs();
     expect(logs.at(-1)?.message).toContain('se vuelven a usar las del despliegue');
+
+    // Again, with nothing stored: the Log does not announce a change that did not happen.
+    await h.ingest.updateConfiguracion({ restablecerSialCredenciales: true, requestedBy: 'ana' });
+    const again = await configLogs();
+    expect(again).toHaveLength(logs.length + 1);
+    expect(again.at(-1)?.message).toContain('ya se usaban las del despliegue');
+    expect(again.at(-1)?.message).not.toContain('se vuelven a usar');
   }, 60_000);
 });
 

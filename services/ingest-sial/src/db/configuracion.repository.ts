@@ -76,6 +76,15 @@ export async function updateConfiguracion(knex: Knex, columns: Record<string, un
   await table(knex).where({ id: 1 }).update(columns);
 }
 
+/** Whether a SIAL user or password is stored in Lucy (not only the deployment's SIAL_USER/SIAL_PASSWORD). */
+export async function hasStoredSialCredentials(knex: Knex): Promise<boolean> {
+  const { rows } = await knex.raw<{ rows: { stored: boolean }[] }>(
+    `select sial_usuario is not null or sial_password_sealed is not null as stored
+     from ingest.configuracion where id = 1`,
+  );
+  return rows[0]?.stored === true;
+}
+
 /** Stores the checkpoint (and the received count of a full list) of a successful periodic run. */
 export async function saveCheckpoint(
   knex: Knex,

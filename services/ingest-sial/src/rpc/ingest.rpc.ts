@@ -24,6 +24,7 @@ import {
 import type { SialClient } from '../adapters/index.js';
 import { TIPOS, validateWindow, type Tipo } from '../domain/index.js';
 import {
+  hasStoredSialCredentials,
   loadConfiguracion,
   resetCheckpoints,
   updateConfiguracion,
@@ -232,6 +233,8 @@ export function createIngestRpc(
       if (credenciales)
         Object.assign(columns, deps.sialCredentials.columns(req.sialUsuario!, req.sialPassword!));
       if (restablecer) Object.assign(columns, { sial_usuario: null, sial_password_sealed: null });
+      // Forgetting what was never stored changes nothing: the Log says so instead of announcing a change.
+      const restablecidas = restablecer && (await hasStoredSialCredentials(knex));
       const by = req.requestedBy.trim() || 'desconocido';
       columns.actualizado_en = deps.clock();
       columns.actualizado_por = by;
@@ -239,7 +242,11 @@ export function createIngestRpc(
       // This replica uses the new credentials from its next SIAL request; the others within their refresh.
       if (credenciales || restablecer) await deps.sialCredentials.load();
       const after = await loadConfiguracion(knex);
-      const cambios = describeChanges(current, after, credenciales, restablecer);
+      const cambios = describeChanges(current, after, credenciales, restablecidas);
+      if (restablecer && !restablecidas)
+        cambios.push(
+          'credenciales de SIAL: ya se usaban las del despliegue, no había ninguna guardada en Lucy',
+        );
       await deps.log({
         level: 'INFO',
         module: LOG_MODULE,
