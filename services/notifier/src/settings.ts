@@ -48,6 +48,8 @@ export interface MailSettings {
   /** The credentials in use, password in clear (staff's, else the deployment's); never logged nor returned by an RPC. */
   readonly credentials: SmtpCredentials | undefined;
   readonly origin: CredentialsOrigin;
+  /** The deployment's SMTP user (SMTP_USER), what a «restablecer» goes back to; undefined without one. */
+  readonly deploymentUser: string | undefined;
   /** Last change by staff. */
   readonly changed: { at: Date; by: string } | undefined;
   /** Whether a password can be stored (the notifier has LUCY_SECRET_KEYS). */
@@ -160,6 +162,9 @@ export function createMailSettings(deps: {
     },
     get origin() {
       return (stored ?? deployment)?.origin ?? '';
+    },
+    get deploymentUser() {
+      return deployment?.user;
     },
     get changed() {
       return row ? { at: new Date(row.actualizado_en), by: row.actualizado_por } : undefined;

@@ -360,6 +360,7 @@ describe('SMTP credentials from the Configuración', () => {
       SMTP_USER: 'despliegue@fce.unrc.edu.ar',
       SMTP_PASSWORD: 'de-despliegue',
     });
+    const tc = extra.nats.at(-1)!; // the replica's own stream prefix
     const clientC = createRpcClient(NotifierService, { baseUrl: c.rpc.url, token: TEST_TOKEN });
     expect((await clientC.getConfiguracionCorreo({})).configuracion).toMatchObject({
       usuario: RELAY_USER,
@@ -396,6 +397,12 @@ describe('SMTP credentials from the Configuración', () => {
     });
     const row = JSON.parse((await storedRow())!.text) as Record<string, unknown>;
     expect(row).toMatchObject({ smtp_usuario: null, smtp_password_sealed: null });
+    // The Log names the deployment's user this change went back to.
+    const olvido = (await readStream(tc.handles, tc.names.streams.evt))
+      .filter((m) => m.subject.startsWith(tc.names.evt('log', '')))
+      .map((m) => fromBinary(LogEventSchema, m.data))
+      .filter((l) => l.message.includes('credenciales SMTP guardadas en Lucy olvidadas'));
+    expect(olvido.at(-1)?.message).toContain('usuario «despliegue@fce.unrc.edu.ar»');
     // Forgetting needs no key: a replica without LUCY_SECRET_KEYS can do it too.
     const sinClave = createMailSettings({
       knex: h.service.knex,

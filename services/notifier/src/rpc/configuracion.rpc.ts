@@ -54,7 +54,9 @@ export function createConfiguracionCorreoRpc(
       if (problems.length) throw new ValidationError(problems);
       const por = req.requestedBy.trim();
       if (req.restablecer) {
-        const enUso = deps.settings.credentials?.user;
+        // What this change goes back to, not what is in use when the Log is written (another change may have come
+        // in between).
+        const enUso = deps.settings.deploymentUser;
         await publishLog(
           deps.js,
           deps.names,
