@@ -90,4 +90,34 @@ describe('ImportAlumnos (adoption of pylucy)', () => {
     const created = await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('alumno', 'created'));
     expect(created.length).toBeGreaterThan(0);
   });
+
+  it('a call whose events were not stored is repaired by the retry, not lost', async () => {
+    const row: Imported = {
+      originalId: 10n,
+      tipoDocumento: 'DNI',
+      dni: '30999888',
+      nombre: 'Ana',
+      apellido: 'Reintento',
+      estado: Estado.ASPIRANTE,
+      fingerprint: 'huella-1',
+    };
+    const first = await h.alumnos.importAlumnos({ alumnos: [row] });
+    expect(first.results[0]!.resultado).toBe('creado');
+    const id = first.results[0]!.alumnoId;
+    const syncs = async () =>
+      (await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('alumno', 'updated'))).filter((m) =>
+        m.header('Nats-Msg-Id')?.startsWith(`pylucy-import:${id}:sync:`),
+      ).length;
+    // Announced and marked: a repeated call announces nothing more.
+    expect((await h.alumnos.importAlumnos({ alumnos: [row] })).results[0]!.resultado).toBe('sin_cambios');
+    expect(await syncs()).toBe(0);
+    // As a call that wrote the row and then failed to publish leaves it: stored, never marked as adopted.
+    await alumnoTable(h.service.knex).where({ id }).update({ fingerprints: '{}' });
+    const retry = await h.alumnos.importAlumnos({ alumnos: [row] });
+    expect(retry.results[0]).toMatchObject({ resultado: 'sin_cambios', alumnoId: id });
+    expect(await syncs()).toBe(1);
+    // Marked now: once only.
+    await h.alumnos.importAlumnos({ alumnos: [row] });
+    expect(await syncs()).toBe(1);
+  });
 });

@@ -61,6 +61,21 @@ describe('inputBoundErrors', () => {
     expect(errors[0]?.message).toBe('El campo «nota» admite como máximo 3 caracteres (tiene 5).');
   });
 
+  it('bounds a field or key named like an Object method (constructor, toString) like any other', () => {
+    const detalles = fromJson(ValueSchema, { constructor: 'x'.repeat(21), toString: 'a\u0000' });
+    const req = request({ tareas: [{ originalId: 1n, detalles }] });
+    expect(inputBoundErrors(ImportHistorialRequestSchema, req, bounds)).toEqual([
+      {
+        field: 'tareas[0].detalles.constructor',
+        message: 'El campo «constructor» admite como máximo 20 caracteres (tiene 21).',
+      },
+      {
+        field: 'tareas[0].detalles.toString',
+        message: 'El campo «toString» contiene caracteres no válidos (NUL, de control o UTF-16 incompleto).',
+      },
+    ]);
+  });
+
   it('refuses a list longer than maxItems', () => {
     const req = request({ tareas: Array.from({ length: 6 }, (_, i) => ({ originalId: BigInt(i + 1) })) });
     expect(inputBoundErrors(ImportHistorialRequestSchema, req, bounds)).toEqual([

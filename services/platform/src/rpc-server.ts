@@ -834,9 +834,10 @@ const STRUCT_TYPES = new Set([
 export function inputBoundErrors(schema: DescMessage, message: Message, bounds: InputBounds): FieldError[] {
   const errors: FieldError[] = [];
   const maxItems = bounds.maxItems ?? 1000;
-  const labelOf = (path: string, name: string) =>
-    bounds.labels?.[path] ?? bounds.labels?.[name] ?? `el campo «${name}»`;
-  const maxChars = bounds.maxChars ?? {};
+  // Without a prototype: a field or Struct key named `constructor` or `toString` must not find Object's methods.
+  const labels = Object.assign(Object.create(null) as Record<string, string>, bounds.labels);
+  const labelOf = (path: string, name: string) => labels[path] ?? labels[name] ?? `el campo «${name}»`;
+  const maxChars = Object.assign(Object.create(null) as Record<string, number>, bounds.maxChars);
   const defaultMax = bounds.defaultMaxChars ?? 1000;
   // Whether any bound names a dotted path (most name bare fields): when none does, a path is never looked up, which
   // spares building and hashing a new string per field of every row.
@@ -853,6 +854,7 @@ export function inputBoundErrors(schema: DescMessage, message: Message, bounds: 
     )
       return;
     // google.protobuf.Struct/Value paths read as the JSON the client sent: `kwargs.fields.x.string_value` → `kwargs.x`.
+    // Only those: a map key or field elsewhere that merely looks like such a step is named as it is.
     const path = plain
       ? rawPath
       : rawPath
@@ -860,7 +862,7 @@ export function inputBoundErrors(schema: DescMessage, message: Message, bounds: 
           .replace(/\.(string|struct|list|number|bool)_value/g, '')
           .replace(/\.values\[(\d+)\]/g, '[$1]');
     const name = path === rawPath ? rawName : (path.split('.').at(-1) ?? rawName).replace(/\[\d+\]$/, '');
-    const max = bounds.maxChars?.[path] ?? bounds.maxChars?.[name] ?? bounds.defaultMaxChars ?? 1000;
+    const max = maxChars[path] ?? maxChars[name] ?? defaultMax;
     if (value.length > max) {
       const chars = [...value].length;
       if (chars > max) {

@@ -229,7 +229,9 @@ export function createImportCuentasRpc(
           headers: h,
         };
       });
-      // Any event not stored fails the call; the CLI's retry is de-duplicated by the message ids.
+      // Any event not stored fails the call (a repeat within JetStream's duplicate window is dropped by the message
+      // ids). Known gap: a retry finds these records unchanged and announces nothing, and the CLI does not send the
+      // accounts of alumnos its probe finds already adopted — docs/adopting-pylucy.md, "Known limits".
       const failure = (await events.publishAll(messages)).find((res) => res instanceof Error);
       if (failure) throw failure;
       return { results };

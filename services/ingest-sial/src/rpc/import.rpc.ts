@@ -266,8 +266,39 @@ export function createImportAlumnosRpc(
           headers: h,
         });
       }
+      // A row this call leaves unchanged but that does not carry the request's fingerprint yet was never announced
+      // as adopted: the call that wrote it failed before its events were stored (the fingerprint is marked only
+      // after them), or it came from SIAL exactly as pylucy has it. Its state is announced now (`updated`, no
+      // changes), so a failed publish is repaired by the retry instead of lost — the retry itself finds the row
+      // unchanged and would otherwise announce nothing.
+      const fingerprintOf = new Map<string, string>();
+      parsed.forEach((p, i) => {
+        const f = req.alumnos[i]!.fingerprint;
+        if (typeof p !== 'string' && f)
+          fingerprintOf.set(documentKey(p.fields.tipo_documento!, p.fields.dni!), f);
+      });
+      for (const p of planned.values()) {
+        if (p.kind !== 'unchanged') continue;
+        const key = documentKey(p.values.tipo_documento, p.values.dni);
+        const f = fingerprintOf.get(key);
+        const a = after.get(key);
+        if (!f || !a || a.fingerprints[PYLUCY_FINGERPRINT as never] === f) continue;
+        const h = headers();
+        h.set(H.msgId, `pylucy-import:${a.id}:sync:${f}`);
+        messages.push({
+          subject: deps.names.evt('alumno', 'updated'),
+          data: encode(
+            AlumnoUpdatedSchema,
+            create(AlumnoUpdatedSchema, { alumno: toAlumnoPb(a), changes: [] }),
+            CONTENT_TYPE.protobuf,
+          ),
+          headers: h,
+        });
+      }
       // One pass for the whole call (an acked `js.publish` per alumno was most of this service's CPU in an
-      // adoption); any event not stored fails the call, and the CLI's retry is de-duplicated by the message ids.
+      // adoption). Any event not stored fails the call, before the fingerprints are marked: the retry announces
+      // those rows again (above). An alumno whose first event was stored after all is then announced twice with the
+      // same state, which the projections (alumno_ref, ...) apply idempotently.
       const failure = (await events.publishAll(messages)).find((r) => r instanceof Error);
       if (failure) throw failure;
       // Each imported row remembers the pylucy row it came from, so a later probe skips it while unchanged.
