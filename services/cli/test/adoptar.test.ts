@@ -190,6 +190,19 @@ describe('lucy adoptar pylucy', () => {
   }, 300_000);
 
   it('killed midway and run again, imports exactly what the dry run planned, with no duplicate', async () => {
+    // Stopped between an alumno batch and its accounts (identity-teams unreachable): those alumnos stay unmarked as
+    // adopted, so a later run sends them and their accounts again instead of skipping them.
+    const cut = await runLucy(['--json', 'adoptar', 'pylucy', '--aplicar'], {
+      ...s.cliEnv,
+      PYLUCY_DATABASE_URL: s.pylucy.url,
+      LUCY_IDENTITY_URL: 'http://127.0.0.1:9',
+    });
+    outputs.push(cut.stdout, cut.stderr);
+    expect(cut.code).not.toBe(0);
+    const cutCounts = await lucyCounts();
+    expect(cutCounts.alumnos).toBeGreaterThan(0);
+    expect(cutCounts.cuentas).toBe(0);
+
     const killed = await adoptar(['--aplicar'], (c) => {
       void waitFor(async () => (await count(`select count(*) as n from tracker.tarea`)) > 0 || undefined, {
         what: 'some Tareas imported',

@@ -82,6 +82,40 @@ describe('ImportCuentas (adoption of pylucy)', () => {
     expect(h.graph.users().length).toBe(usersBefore);
   });
 
+  it('a retry announces an adopted record whose event was lost, so the alumno gets its UPN', async () => {
+    const [a, , , c] = h.alumnos;
+    const upn = buildUpn({ prefix: 'test-a', dni: c!.dni, domain: DOMAIN });
+    // As a call that wrote the record and then failed to publish leaves it: stored, never announced.
+    await h.service!.knex.raw(
+      `insert into identity.cuenta
+       select (jsonb_populate_record(null::identity.cuenta,
+         to_jsonb(x) || jsonb_build_object('alumno_id', ?::text, 'dni', ?::text, 'upn', ?::text))).*
+       from identity.cuenta x where alumno_id = ?`,
+      [c!.id, c!.dni, upn, a!.id],
+    );
+    expect((await h.alumnoRpc.getAlumno({ id: c!.id })).alumno?.emailInstitucional).toBe('');
+    const retry = await h.identity.importCuentas({
+      cuentas: [
+        {
+          alumnoId: c!.id,
+          dni: c!.dni,
+          upn,
+          teamsProcesado: true,
+          emailProcesado: true,
+          procesadoEn: timestampFromDate(new Date('2026-03-01T12:00:00Z')),
+        },
+      ],
+    });
+    expect(retry.results.map((r) => r.resultado)).toEqual(['sin_cambios']);
+    await waitFor(
+      async () => {
+        const got = await h.alumnoRpc.getAlumno({ id: c!.id });
+        return got.alumno?.emailInstitucional === upn && got.alumno.teamsProcesado ? true : undefined;
+      },
+      { what: 'the repaired UPN on the alumno', timeoutMs: 20_000 },
+    );
+  });
+
   it('never replaces an account record Lucy created itself', async () => {
     const c = h.alumnos[2]!;
     await h

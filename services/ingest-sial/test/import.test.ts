@@ -91,6 +91,46 @@ describe('ImportAlumnos (adoption of pylucy)', () => {
     expect(created.length).toBeGreaterThan(0);
   });
 
+  it('diferir_marca imports without marking; marcar marks only, refusing what it cannot', async () => {
+    const row: Imported = {
+      originalId: 20n,
+      tipoDocumento: 'DNI',
+      dni: '30777666',
+      nombre: 'Luis',
+      apellido: 'Diferido',
+      estado: Estado.ASPIRANTE,
+      fingerprint: 'huella-20',
+    };
+    const key = { originalId: 20n, tipoDocumento: 'dni ', dni: ' 30777666', fingerprint: 'huella-20' };
+    const probe = async () => (await h.alumnos.importAlumnos({ probe: true, alumnos: [key] })).results[0]!;
+    const imported = await h.alumnos.importAlumnos({ alumnos: [row], diferirMarca: true });
+    expect(imported.results[0]!.resultado).toBe('creado');
+    expect((await probe()).resultado).toBe('pendiente');
+
+    const marked = await h.alumnos.importAlumnos({
+      marcar: true,
+      alumnos: [key, { originalId: 21n, tipoDocumento: 'DNI', dni: '1', fingerprint: 'x' }],
+    });
+    expect(marked.results.map((r) => r.resultado)).toEqual(['sin_cambios', 'omitido']);
+    expect(marked.results[0]!.alumnoId).toBe(imported.results[0]!.alumnoId);
+    expect(marked.results[1]!.motivo).toMatch(/documento/);
+    expect(await probe()).toMatchObject({
+      resultado: 'sin_cambios',
+      alumnoId: imported.results[0]!.alumnoId,
+    });
+    // Nothing but the mark: the alumno is as imported.
+    expect(await alumnoTable(h.service.knex).where({ dni: '30777666' }).count({ n: '*' })).toEqual([
+      { n: '1' },
+    ]);
+
+    for (const extra of [{ probe: true }, { dryRun: true }, { diferirMarca: true }]) {
+      const err = await h.alumnos
+        .importAlumnos({ marcar: true, alumnos: [key], ...extra })
+        .catch((e: unknown) => e);
+      expect(String(err)).toContain('marcar');
+    }
+  });
+
   it('a call whose events were not stored is repaired by the retry, not lost', async () => {
     const row: Imported = {
       originalId: 10n,

@@ -264,7 +264,14 @@ export async function adoptPylucy(
         a.fingerprint = rowPrints[i]!;
         return a;
       });
-      const res = await alumnosRpc.importAlumnos({ alumnos: imported, dryRun, requestedBy });
+      // Marked as adopted only once their accounts are imported too (below): a run interrupted in between leaves
+      // them unmarked, so the next run sends the alumnos and their accounts again.
+      const res = await alumnosRpc.importAlumnos({
+        alumnos: imported,
+        dryRun,
+        requestedBy,
+        diferirMarca: !dryRun,
+      });
       const cuentas = [];
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!;
@@ -304,6 +311,23 @@ export async function adoptPylucy(
         const cr = await identityRpc.importCuentas({ cuentas, dryRun, requestedBy });
         for (const c of cr.results) bump(report.cuentas, c.resultado, c.motivo);
       }
+      if (dryRun) return;
+      // Not an omitido one: a row Postgres refused stays unmarked and is tried again by the next run.
+      const adopted = imported.filter((_, i) => {
+        const r = res.results[i];
+        return r?.alumnoId && r.resultado !== 'omitido';
+      });
+      if (adopted.length)
+        await alumnosRpc.importAlumnos({
+          marcar: true,
+          requestedBy,
+          alumnos: adopted.map((a) => ({
+            originalId: a.originalId,
+            tipoDocumento: a.tipoDocumento,
+            dni: a.dni,
+            fingerprint: a.fingerprint,
+          })),
+        });
     }
 
     // ---- periodic tasks ------------------------------------------------------------------------------------

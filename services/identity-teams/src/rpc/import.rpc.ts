@@ -136,6 +136,8 @@ export function createImportCuentasRpc(
       );
       const seen = new Set<string>();
       const writes: Record<string, unknown>[] = [];
+      /** Adopted records already as pylucy has them: announced again (below). */
+      const unchanged: string[] = [];
       const results: ResultInit[] = req.cuentas.map((c) => {
         const upn = c.upn.trim().toLowerCase();
         if (!c.dni.trim() || c.dni.length > 32)
@@ -165,40 +167,44 @@ export function createImportCuentasRpc(
             resultado: 'omitida',
             motivo: `Lucy Tasks ya tiene una cuenta propia para este alumno (${existing.upn}); no se reemplaza.`,
           };
-        if (existing && sameAdoption({ ...existing, adopcion: o?.adopcion }, c))
+        if (existing && sameAdoption({ ...existing, adopcion: o?.adopcion }, c)) {
+          unchanged.push(c.alumnoId);
           return { alumnoId: c.alumnoId, resultado: 'sin_cambios', motivo: note };
+        }
         writes.push(rowOf(c, now));
         return { alumnoId: c.alumnoId, resultado: existing ? 'actualizada' : 'creada', motivo: note };
       });
-      if (req.dryRun || writes.length === 0) return { results };
+      if (req.dryRun || writes.length + unchanged.length === 0) return { results };
 
-      const written = await deps.knex
-        .withSchema('identity')
-        .table('cuenta')
-        .insert(writes)
-        .onConflict('alumno_id')
-        .merge([
-          'dni',
-          'upn',
-          'licencia_asignada',
-          'moodle_username',
-          'email_solicitado',
-          'activada_en',
-          'email_enviado_en',
-          'actualizada_en',
-          'adopcion',
-        ])
-        // Never over a record Lucy created meanwhile.
-        .where('cuenta.adoptada_de', 'pylucy')
-        .returning<{ alumno_id: string }[]>('alumno_id');
+      const written =
+        writes.length === 0
+          ? []
+          : await deps.knex
+              .withSchema('identity')
+              .table('cuenta')
+              .insert(writes)
+              .onConflict('alumno_id')
+              .merge([
+                'dni',
+                'upn',
+                'licencia_asignada',
+                'moodle_username',
+                'email_solicitado',
+                'activada_en',
+                'email_enviado_en',
+                'actualizada_en',
+                'adopcion',
+              ])
+              // Never over a record Lucy created meanwhile.
+              .where('cuenta.adoptada_de', 'pylucy')
+              .returning<{ alumno_id: string }[]>('alumno_id');
       // Read back through the repository, which normalises the row (timestamps come back as text).
       const rows = [
-        ...(
-          await getCuentas(
-            deps.knex,
-            written.map((r) => r.alumno_id),
-          )
-        ).values(),
+        ...// The adoption sends an account only while its alumno is not marked as adopted yet: a first run, or the
+        // retry of one interrupted after writing the record and before its event was stored. An unchanged record
+        // is announced again so that retry repairs the alumno's UPN and flags (the projection writes nothing when
+        // they are already right; the message id drops a repeat within JetStream's duplicate window).
+        (await getCuentas(deps.knex, [...written.map((r) => r.alumno_id), ...unchanged])).values(),
       ];
       const headers = () => {
         const h = taskHeaders(
@@ -229,9 +235,7 @@ export function createImportCuentasRpc(
           headers: h,
         };
       });
-      // Any event not stored fails the call (a repeat within JetStream's duplicate window is dropped by the message
-      // ids). Known gap: a retry finds these records unchanged and announces nothing, and the CLI does not send the
-      // accounts of alumnos its probe finds already adopted — docs/adopting-pylucy.md, "Known limits".
+      // Any event not stored fails the call; the CLI then leaves the alumnos unmarked and sends these accounts again.
       const failure = (await events.publishAll(messages)).find((res) => res instanceof Error);
       if (failure) throw failure;
       return { results };

@@ -1,6 +1,7 @@
 import { create, toJson, type JsonValue } from '@bufbuild/protobuf';
 import { ListValueSchema } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
+import type { Knex } from '@mikro-orm/postgresql';
 import {
   CONTENT_TYPE,
   createBatchPublisher,
@@ -144,6 +145,16 @@ export function mergeAdopted(
 
 const RESULT = { create: 'creado', update: 'actualizado', unchanged: 'sin_cambios' } as const;
 
+/** Marks alumnos as adopted from the given pylucy rows (alumno id → fingerprint of the row). */
+async function storeFingerprints(knex: Knex, marks: Map<string, string>): Promise<void> {
+  if (marks.size === 0) return;
+  await knex.raw(
+    `update ingest.alumno a set fingerprints = a.fingerprints || jsonb_build_object(?::text, x.f)
+     from unnest(?::uuid[], ?::text[]) as x(id, f) where a.id = x.id`,
+    [PYLUCY_FINGERPRINT, [...marks.keys()], [...marks.values()]],
+  );
+}
+
 /**
  * AlumnoService.ImportAlumnos: alumnos adopted from pylucy, merged by {@link mergeAdopted} and written with the
  * ingestion's bulk upsert (keyed by document, so a repeated call or a call after a killed run adds nothing). Each
@@ -163,8 +174,12 @@ export function createImportAlumnosRpc(
       const problems: FieldError[] = [];
       checkText(problems, 'requested_by', req.requestedBy, 150);
       if (problems.length) throw new ValidationError(problems);
-      if (req.probe) {
-        // Fingerprints only: one indexed read, nothing merged or written.
+      if (req.marcar && (req.probe || req.dryRun || req.diferirMarca))
+        throw new ValidationError([
+          { field: 'marcar', message: 'marcar va solo: sin probe, dry_run ni diferir_marca.' },
+        ]);
+      if (req.probe || req.marcar) {
+        // By document only: one indexed read, nothing merged.
         const keys = req.alumnos.map((a) => ({
           tipo_documento: a.tipoDocumento.trim().toUpperCase(),
           dni: a.dni.trim(),
@@ -182,6 +197,23 @@ export function createImportAlumnosRpc(
           ],
         );
         const found = new Map(rows.map((r) => [documentKey(r.tipo_documento, r.dni), r]));
+        if (req.marcar) {
+          // The adoption's mark, once the alumnos' accounts are imported too (see diferir_marca).
+          const marks = new Map<string, string>();
+          const results = req.alumnos.map((a, i): ResultInit => {
+            const s = found.get(documentKey(keys[i]!.tipo_documento, keys[i]!.dni));
+            if (!s || !a.fingerprint)
+              return {
+                originalId: a.originalId,
+                resultado: 'omitido',
+                motivo: s ? 'Falta la huella de la fila de pylucy.' : 'No hay alumno con ese documento.',
+              };
+            if (s.f !== a.fingerprint) marks.set(s.id, a.fingerprint);
+            return { originalId: a.originalId, alumnoId: s.id, resultado: 'sin_cambios' };
+          });
+          await storeFingerprints(deps.knex, marks);
+          return { results };
+        }
         return {
           results: req.alumnos.map((a, i) => {
             const s = found.get(documentKey(keys[i]!.tipo_documento, keys[i]!.dni));
@@ -267,8 +299,8 @@ export function createImportAlumnosRpc(
         });
       }
       // A row this call leaves unchanged but that does not carry the request's fingerprint yet was never announced
-      // as adopted: the call that wrote it failed before its events were stored (the fingerprint is marked only
-      // after them), or it came from SIAL exactly as pylucy has it. Its state is announced now (`updated`, no
+      // as adopted: the call that wrote it failed before its events were stored (the fingerprint is stored only
+      // after them, by that call or by the adoption's later `marcar`), or it came from SIAL exactly as pylucy has it. Its state is announced now (`updated`, no
       // changes), so a failed publish is repaired by the retry instead of lost — the retry itself finds the row
       // unchanged and would otherwise announce nothing.
       const fingerprintOf = new Map<string, string>();
@@ -310,12 +342,7 @@ export function createImportAlumnosRpc(
         const a = after.get(key);
         if (a && !refused.has(key) && a.fingerprints[PYLUCY_FINGERPRINT as never] !== f) marks.set(a.id, f);
       });
-      if (marks.size > 0)
-        await deps.knex.raw(
-          `update ingest.alumno a set fingerprints = a.fingerprints || jsonb_build_object(?::text, x.f)
-           from unnest(?::uuid[], ?::text[]) as x(id, f) where a.id = x.id`,
-          [PYLUCY_FINGERPRINT, [...marks.keys()], [...marks.values()]],
-        );
+      if (!req.diferirMarca) await storeFingerprints(deps.knex, marks);
       return {
         results: out.map((r, i) => {
           const p = parsed[i]!;
