@@ -198,13 +198,13 @@ export function createImportCuentasRpc(
               // Never over a record Lucy created meanwhile.
               .where('cuenta.adoptada_de', 'pylucy')
               .returning<{ alumno_id: string }[]>('alumno_id');
-      // Read back through the repository, which normalises the row (timestamps come back as text).
+      // Read back through the repository, which normalises the row (timestamps come back as text). The adoption sends
+      // an account only while its alumno is not marked as adopted yet: a first run, or the retry of one interrupted
+      // after writing the record and before its event was stored. An unchanged record is announced again so that
+      // retry repairs the alumno's UPN and flags (the projection writes nothing when they are already right; the
+      // message id drops a repeat within JetStream's duplicate window).
       const rows = [
-        ...// The adoption sends an account only while its alumno is not marked as adopted yet: a first run, or the
-        // retry of one interrupted after writing the record and before its event was stored. An unchanged record
-        // is announced again so that retry repairs the alumno's UPN and flags (the projection writes nothing when
-        // they are already right; the message id drops a repeat within JetStream's duplicate window).
-        (await getCuentas(deps.knex, [...written.map((r) => r.alumno_id), ...unchanged])).values(),
+        ...(await getCuentas(deps.knex, [...written.map((r) => r.alumno_id), ...unchanged])).values(),
       ];
       const headers = () => {
         const h = taskHeaders(

@@ -22,6 +22,8 @@ export interface Configuracion {
   sialConcurrencia: number;
   actualizadoEn: Date;
   actualizadoPor: string;
+  /** Whether a SIAL user or password is stored in Lucy (not only the deployment's SIAL_USER/SIAL_PASSWORD). */
+  sialCredencialesGuardadas: boolean;
 }
 
 const T = 'configuracion';
@@ -54,6 +56,7 @@ export async function loadConfiguracion(knex: Knex): Promise<Configuracion> {
     sialConcurrencia: Number(row.sial_concurrencia ?? 16),
     actualizadoEn: date(row.actualizado_en) ?? new Date(0),
     actualizadoPor: typeof row.actualizado_por === 'string' ? row.actualizado_por : '',
+    sialCredencialesGuardadas: row.sial_usuario != null || row.sial_password_sealed != null,
   };
 }
 
@@ -74,15 +77,6 @@ export function ventanaColumns(
 export async function updateConfiguracion(knex: Knex, columns: Record<string, unknown>): Promise<void> {
   if (Object.keys(columns).length === 0) return;
   await table(knex).where({ id: 1 }).update(columns);
-}
-
-/** Whether a SIAL user or password is stored in Lucy (not only the deployment's SIAL_USER/SIAL_PASSWORD). */
-export async function hasStoredSialCredentials(knex: Knex): Promise<boolean> {
-  const { rows } = await knex.raw<{ rows: { stored: boolean }[] }>(
-    `select sial_usuario is not null or sial_password_sealed is not null as stored
-     from ingest.configuracion where id = 1`,
-  );
-  return rows[0]?.stored === true;
 }
 
 /** Stores the checkpoint (and the received count of a full list) of a successful periodic run. */

@@ -298,17 +298,18 @@ export function createImportAlumnosRpc(
           headers: h,
         });
       }
-      // A row this call leaves unchanged but that does not carry the request's fingerprint yet was never announced
-      // as adopted: the call that wrote it failed before its events were stored (the fingerprint is stored only
-      // after them, by that call or by the adoption's later `marcar`), or it came from SIAL exactly as pylucy has it. Its state is announced now (`updated`, no
-      // changes), so a failed publish is repaired by the retry instead of lost — the retry itself finds the row
-      // unchanged and would otherwise announce nothing.
+      // The pylucy fingerprint of each planned row (a repeated document is omitido, so its first row's).
       const fingerprintOf = new Map<string, string>();
       parsed.forEach((p, i) => {
         const f = req.alumnos[i]!.fingerprint;
-        if (typeof p !== 'string' && f)
+        if (typeof p !== 'string' && f && out[i]!.resultado !== 'omitido')
           fingerprintOf.set(documentKey(p.fields.tipo_documento!, p.fields.dni!), f);
       });
+      // A row this call leaves unchanged but that does not carry its fingerprint yet was never announced as adopted:
+      // the call that wrote it failed before its events were stored (the fingerprint is stored only after them, by
+      // that call or by the adoption's later `marcar`), or it came from SIAL exactly as pylucy has it. Its state is
+      // announced now (`updated`, no changes), so a failed publish is repaired by the retry instead of lost — the
+      // retry itself finds the row unchanged and would otherwise announce nothing.
       for (const p of planned.values()) {
         if (p.kind !== 'unchanged') continue;
         const key = documentKey(p.values.tipo_documento, p.values.dni);
@@ -333,16 +334,16 @@ export function createImportAlumnosRpc(
       // same state, which the projections (alumno_ref, ...) apply idempotently.
       const failure = (await events.publishAll(messages)).find((r) => r instanceof Error);
       if (failure) throw failure;
-      // Each imported row remembers the pylucy row it came from, so a later probe skips it while unchanged.
-      const marks = new Map<string, string>();
-      parsed.forEach((p, i) => {
-        const f = req.alumnos[i]!.fingerprint;
-        if (typeof p === 'string' || !f || out[i]!.resultado === 'omitido') return;
-        const key = documentKey(p.fields.tipo_documento!, p.fields.dni!);
-        const a = after.get(key);
-        if (a && !refused.has(key) && a.fingerprints[PYLUCY_FINGERPRINT as never] !== f) marks.set(a.id, f);
-      });
-      if (!req.diferirMarca) await storeFingerprints(deps.knex, marks);
+      // Each imported row remembers the pylucy row it came from, so a later probe skips it while unchanged (unless
+      // the adoption marks it itself, after the accounts: diferir_marca).
+      if (!req.diferirMarca) {
+        const marks = new Map<string, string>();
+        for (const [key, f] of fingerprintOf) {
+          const a = after.get(key);
+          if (a && !refused.has(key) && a.fingerprints[PYLUCY_FINGERPRINT as never] !== f) marks.set(a.id, f);
+        }
+        await storeFingerprints(deps.knex, marks);
+      }
       return {
         results: out.map((r, i) => {
           const p = parsed[i]!;

@@ -24,7 +24,6 @@ import {
 import type { SialClient } from '../adapters/index.js';
 import { TIPOS, validateWindow, type Tipo } from '../domain/index.js';
 import {
-  hasStoredSialCredentials,
   loadConfiguracion,
   resetCheckpoints,
   updateConfiguracion,
@@ -234,7 +233,7 @@ export function createIngestRpc(
         Object.assign(columns, deps.sialCredentials.columns(req.sialUsuario!, req.sialPassword!));
       if (restablecer) Object.assign(columns, { sial_usuario: null, sial_password_sealed: null });
       // Forgetting what was never stored changes nothing: the Log says so instead of announcing a change.
-      const restablecidas = restablecer && (await hasStoredSialCredentials(knex));
+      const restablecidas = restablecer && current.sialCredencialesGuardadas;
       const by = req.requestedBy.trim() || 'desconocido';
       columns.actualizado_en = deps.clock();
       columns.actualizado_por = by;
