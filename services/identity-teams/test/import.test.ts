@@ -3,7 +3,7 @@
  * nothing, a record Lucy made is never replaced, and activating an adopted alumno creates no Graph user.
  */
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { waitFor } from '@lucy/testkit';
+import { readStream, waitFor } from '@lucy/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUpn } from '../src/domain/index.js';
 import { DOMAIN, startHarness, type Harness } from './harness.js';
@@ -114,6 +114,36 @@ describe('ImportCuentas (adoption of pylucy)', () => {
       },
       { what: 'the repaired UPN on the alumno', timeoutMs: 20_000 },
     );
+  });
+
+  it('announces every change of an adopted record, the Teams and Moodle flags too', async () => {
+    const c = h.alumnos[1]!;
+    const upn = buildUpn({ prefix: 'test-a', dni: c.dni, domain: DOMAIN });
+    const events = async () =>
+      (await readStream(h.t.handles, h.t.names.streams.evt, h.t.names.evt('cuenta', 'activada'))).filter(
+        (m) => m.header('Nats-Msg-Id')?.startsWith(`pylucy-adopt:${c.id}:`),
+      ).length;
+    const cuenta = (teams: boolean, moodle: boolean) => ({
+      alumnoId: c.id,
+      dni: c.dni,
+      upn,
+      teamsProcesado: teams,
+      moodleProcesado: moodle,
+    });
+    const results: string[] = [];
+    for (const [teams, moodle] of [
+      [false, false],
+      [true, true],
+      [false, false],
+    ] as const)
+      results.push(
+        (await h.identity.importCuentas({ cuentas: [cuenta(teams, moodle)] })).results[0]!.resultado,
+      );
+    expect(results).toEqual(['creada', 'actualizada', 'actualizada']);
+    expect(await events()).toBe(3);
+    // The same record again: announced again, and dropped as a repeat within JetStream's duplicate window.
+    await h.identity.importCuentas({ cuentas: [cuenta(false, false)] });
+    expect(await events()).toBe(3);
   });
 
   it('never replaces an account record Lucy created itself', async () => {

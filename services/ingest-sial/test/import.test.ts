@@ -123,6 +123,34 @@ describe('ImportAlumnos (adoption of pylucy)', () => {
       { n: '1' },
     ]);
 
+    // A repeated document: the first row counts, as in an import.
+    const twice = await h.alumnos.importAlumnos({
+      marcar: true,
+      alumnos: [key, { ...key, originalId: 22n, fingerprint: 'otra-huella' }],
+    });
+    expect(twice.results.map((r) => r.resultado)).toEqual(['sin_cambios', 'omitido']);
+    expect(await probe()).toMatchObject({ resultado: 'sin_cambios' });
+
+    // Hostile keys: refused as a whole, naming the field, nothing stored.
+    for (const [bad, field] of [
+      [{ ...key, fingerprint: 'f'.repeat(100_000) }, 'alumnos[0].fingerprint'],
+      [{ ...key, fingerprint: 'a\u0000b' }, 'alumnos[0].fingerprint'],
+      [{ ...key, fingerprint: 'a\r\nX-Evil: 1' }, 'alumnos[0].fingerprint'],
+      [{ ...key, dni: '3\u00000' }, 'alumnos[0].dni'],
+      [{ ...key, dni: '9'.repeat(100_000) }, 'alumnos[0].dni'],
+    ] as const) {
+      for (const kind of [{ marcar: true }, { probe: true }]) {
+        const err = await h.alumnos.importAlumnos({ ...kind, alumnos: [bad] }).catch((e: unknown) => e);
+        expect(String(err), field).toContain('invalid_argument');
+        expect(String(err)).toContain(field);
+      }
+    }
+    const hostile = await h.alumnos
+      .importAlumnos({ alumnos: [{ ...row, fingerprint: 'a\u0000b' }] })
+      .catch((e: unknown) => e);
+    expect(String(hostile)).toContain('alumnos[0].fingerprint');
+    expect(await probe()).toMatchObject({ resultado: 'sin_cambios' });
+
     for (const extra of [{ probe: true }, { dryRun: true }, { diferirMarca: true }]) {
       const err = await h.alumnos
         .importAlumnos({ marcar: true, alumnos: [key], ...extra })

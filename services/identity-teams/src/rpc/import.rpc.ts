@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { Knex } from '@mikro-orm/postgresql';
@@ -18,6 +18,7 @@ import {
 } from '@lucy/platform';
 import {
   CuentaActualizadaSchema,
+  CuentaExternaSchema,
   type IdentityService,
   type ImportCuentaResultSchema,
   type ImportCuentasResponseSchema,
@@ -224,9 +225,9 @@ export function createImportCuentasRpc(
       const messages: OutboundMessage[] = rows.map((r) => {
         const cuenta = cuentaToPb(r, false);
         const event = create(CuentaActualizadaSchema, { cuenta, occurredAt: timestampFromDate(now) });
-        const digest = createHash('sha1')
-          .update(JSON.stringify([r.upn, r.dni, r.email_solicitado]))
-          .digest('hex');
+        // The id follows the whole record as announced (the Teams/Moodle flags too), so a changed record is never
+        // taken for a repeat of the previous one; the same record announced again within the window is.
+        const digest = createHash('sha1').update(toBinary(CuentaExternaSchema, cuenta)).digest('hex');
         const h = headers();
         h.set(H.msgId, `pylucy-adopt:${r.alumno_id}:${digest.slice(0, 16)}`);
         return {

@@ -145,6 +145,11 @@ export function mergeAdopted(
 
 const RESULT = { create: 'creado', update: 'actualizado', unchanged: 'sin_cambios' } as const;
 
+/** Characters of a pylucy row fingerprint (the CLI sends a 32-character digest). */
+const FINGERPRINT_MAX = 64;
+/** What a fingerprint may hold: it becomes part of a message id header. */
+const FINGERPRINT = /^[\x21-\x7e]*$/;
+
 /** Marks alumnos as adopted from the given pylucy rows (alumno id → fingerprint of the row). */
 async function storeFingerprints(knex: Knex, marks: Map<string, string>): Promise<void> {
   if (marks.size === 0) return;
@@ -173,7 +178,23 @@ export function createImportAlumnosRpc(
         ]);
       const problems: FieldError[] = [];
       checkText(problems, 'requested_by', req.requestedBy, 150);
-      if (problems.length) throw new ValidationError(problems);
+      // The fingerprint is stored and is part of an event's message id; a probe and marcar look alumnos up by their
+      // document (an import checks it per row instead, and skips that row): all bounded and free of control
+      // characters before anything is read.
+      req.alumnos.forEach((a, i) => {
+        if (
+          checkText(problems, `alumnos[${i}].fingerprint`, a.fingerprint, FINGERPRINT_MAX) &&
+          !FINGERPRINT.test(a.fingerprint)
+        )
+          problems.push({
+            field: `alumnos[${i}].fingerprint`,
+            message: 'Solo admite letras, dígitos y signos ASCII visibles (sin espacios ni saltos de línea).',
+          });
+        if (!req.probe && !req.marcar) return;
+        checkText(problems, `alumnos[${i}].tipo_documento`, a.tipoDocumento, COLUMN_LIMITS.tipo_documento);
+        checkText(problems, `alumnos[${i}].dni`, a.dni, COLUMN_LIMITS.dni);
+      });
+      if (problems.length) throw new ValidationError(problems.slice(0, 20));
       if (req.marcar && (req.probe || req.dryRun || req.diferirMarca))
         throw new ValidationError([
           { field: 'marcar', message: 'marcar va solo: sin probe, dry_run ni diferir_marca.' },
@@ -200,8 +221,18 @@ export function createImportAlumnosRpc(
         if (req.marcar) {
           // The adoption's mark, once the alumnos' accounts are imported too (see diferir_marca).
           const marks = new Map<string, string>();
+          const seen = new Set<string>();
           const results = req.alumnos.map((a, i): ResultInit => {
-            const s = found.get(documentKey(keys[i]!.tipo_documento, keys[i]!.dni));
+            const key = documentKey(keys[i]!.tipo_documento, keys[i]!.dni);
+            // As an import does: the first row of a repeated document is the one that counts.
+            if (seen.has(key))
+              return {
+                originalId: a.originalId,
+                resultado: 'omitido',
+                motivo: 'Documento repetido en pylucy.',
+              };
+            seen.add(key);
+            const s = found.get(key);
             if (!s || !a.fingerprint)
               return {
                 originalId: a.originalId,
