@@ -3,6 +3,7 @@ import { Migration20261128120000_search } from './migrations/Migration2026112812
 import { Migration20261207000000_exact } from './migrations/Migration20261207000000_exact.js';
 import { Migration20261207060000_trace } from './migrations/Migration20261207060000_trace.js';
 import { Migration20261207100000_periodic_task } from './migrations/Migration20261207100000_periodic_task.js';
+import { Migration20261208000000_search_narrow } from './migrations/Migration20261208000000_search_narrow.js';
 import { LogSchema } from './log.entity.js';
 import { TareaSchema } from './tarea.entity.js';
 
@@ -16,5 +17,6 @@ export const trackerOrm = {
     { name: 'Migration20261207000000_exact', class: Migration20261207000000_exact },
     { name: 'Migration20261207060000_trace', class: Migration20261207060000_trace },
     { name: 'Migration20261207100000_periodic_task', class: Migration20261207100000_periodic_task },
+    { name: 'Migration20261208000000_search_narrow', class: Migration20261208000000_search_narrow },
   ],
 };

@@ -177,12 +177,12 @@ function stateToRecord(s: TareaState, now: string): Record<string, unknown> {
 const ids = (values: string[]) => JSON.stringify(values);
 
 /**
- * The text ListTareas searches, indexed by `tarea_search_trgm_idx` (Migration20261128120000_search); the two must
- * stay identical for the planner to use the index.
+ * The text ListTareas searches, indexed by `tarea_busqueda_trgm_idx` (Migration20261208000000_search_narrow); the
+ * two must stay identical for the planner to use the index.
  */
 export const TAREA_SEARCH_TEXT = `(
-        coalesce(alumno_nombre, '') || ' ' || coalesce(alumno_dni, '') || ' ' || coalesce(alumno_id, '') || ' ' ||
-        requested_by || ' ' || coalesce(mensaje_error, '') || ' ' || task_name || ' ' || coalesce(parametros::text, '')
+        coalesce(alumno_nombre, '') || ' ' || coalesce(alumno_dni, '') || ' ' || requested_by || ' ' ||
+        coalesce(mensaje_error, '') || ' ' || coalesce(parametros->>'upn', '')
       )`;
 
 const UPSERT_SET = TAREA_COLUMNS.filter((c) => c !== 'id')

@@ -60,6 +60,60 @@ interface CompiledFilter {
   matches: (s: TareaState) => boolean;
 }
 
+/**
+ * The search box ("Buscar (ID, alumno, usuario, error)"), each part served by an index:
+ * - a whole UUID: the Tarea, its sub-tasks and the Tareas of an alumno with that id (primary key, parent and
+ *   alumno indexes);
+ * - the first hex digits of a Tarea id (at least 4, dashes as in the id): a range of the primary key, or-ed with
+ *   the text search, since "4012" is also the start of a DNI;
+ * - anything else: a substring of the alumno's name or DNI, the requesting user, the error or the UPN a command
+ *   names ({@link TAREA_SEARCH_TEXT}, trigram-indexed), or an alumno id typed whole.
+ */
+export function searchClause(q: string): { sql: string; bindings: string[] } {
+  if (isUuid(q)) {
+    const id = q.toLowerCase();
+    return { sql: '(id = ?::uuid or parent_id = ?::uuid or alumno_id = ?)', bindings: [id, id, id] };
+  }
+  const like = `%${q.replace(/[%_\\]/g, '\\$&')}%`;
+  const range = uuidPrefixRange(q);
+  if (range)
+    return {
+      sql: `(id between ?::uuid and ?::uuid or ${TAREA_SEARCH_TEXT} ilike ?)`,
+      bindings: [range[0], range[1], like],
+    };
+  return { sql: `(alumno_id = ? or ${TAREA_SEARCH_TEXT} ilike ?)`, bindings: [q, like] };
+}
+
+const UUID_GROUPS = [8, 4, 4, 4, 12];
+
+/**
+ * The smallest and largest UUID that start with `q` — hex digits, dashes only where a UUID has them — or null
+ * when `q` cannot be the start of one (or is shorter than 4 digits, which would match a sixteenth of the table).
+ */
+export function uuidPrefixRange(q: string): [string, string] | null {
+  const s = q.toLowerCase();
+  if (!/^[0-9a-f-]+$/.test(s)) return null;
+  const groups = s.split('-');
+  if (groups.length > UUID_GROUPS.length) return null;
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    // Every group before the last is whole; the last may be partial (or empty, after a trailing dash).
+    if (i < groups.length - 1 ? g.length !== UUID_GROUPS[i] : g.length > UUID_GROUPS[i]!) return null;
+  }
+  const digits = groups.join('');
+  if (digits.length < 4) return null;
+  const fill = (c: string) =>
+    UUID_GROUPS.reduce<{ out: string[]; at: number }>(
+      (acc, n) => {
+        acc.out.push((digits.slice(acc.at, acc.at + n) + c.repeat(n)).slice(0, n));
+        acc.at += n;
+        return acc;
+      },
+      { out: [], at: 0 },
+    ).out.join('-');
+  return [fill('0'), fill('f')];
+}
+
 function compileFilter(
   f: TareaFilter | undefined,
   problems: FieldError[],
@@ -131,15 +185,9 @@ function compileFilter(
   }
   const q = f.search.trim();
   if (withSearch && q) {
-    if (isUuid(q)) {
-      where.push('(id = ?::uuid or parent_id = ?::uuid)');
-      bindings.push(q, q);
-    } else {
-      // One trigram-indexed text (name, DNI, alumno id, user, error, task name, parameters — a DNI may only be
-      // known from the command's parameters): a substring of any of them matches.
-      where.push(`${TAREA_SEARCH_TEXT} ilike ?`);
-      bindings.push(`%${q.replace(/[%_\\]/g, '\\$&')}%`);
-    }
+    const clause = searchClause(q);
+    where.push(clause.sql);
+    bindings.push(...clause.bindings);
   }
   return { where, bindings, matches: (s) => checks.every((c) => c(s)) };
 }
