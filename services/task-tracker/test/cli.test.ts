@@ -99,6 +99,15 @@ describe('lucy tareas and lucy dashboard as a real process against the tracker',
     expect(stdout).toContain('Últimas 10:');
     for (const id of ids) expect(stdout).toContain(id);
   });
+  it('refuses a text search on watch instead of streaming every change', async () => {
+    const err = (await lucy(['tareas', 'watch', '--buscar', 'pérez']).catch((e: unknown) => e)) as {
+      code?: number;
+      stderr?: string;
+    };
+    expect(err.code).not.toBe(0);
+    expect(err.stderr).toContain('--buscar: watch no busca por texto');
+  });
+
   it('tells manual from scheduled Tareas, and which periodic task, in the ORIGEN column', async () => {
     const at = new Date(Date.now() - 3_600_000);
     const taskId = uuidv7(at.getTime());

@@ -78,16 +78,17 @@ describe('ListTareas search over a real server', () => {
           mensajeError: 'Sin licencias disponibles (SKU STANDARDWOFFPACK_STUDENT)',
         }),
         tarea(3, { usuario: 'beto@fce' }),
+        tarea(987654, { alumnoId: 'abcd1234', usuario: 'carla@fce' }),
       ],
     });
-    for (const n of [1, 2, 3]) ids[n] = pylucyRowId('tarea', n);
+    for (const n of [1, 2, 3, 987654]) ids[n] = pylucyRowId('tarea', n);
     // A command naming only a UPN (the alumno already deleted): found by it.
     const pub = createCommandPublisher(h.nats.handles.js, h.nats.names);
     const { taskId } = await pub.publish(
       'lucy.cmd.identity.eliminar_cuenta_externa',
       EliminarCuentaExternaCommandSchema,
-      { alumnoId: uuidv7(), upn: 'test-41222333@fce.example.edu.ar' },
-      { taskType: 'alumnos.tasks.eliminar_cuenta_externa', requestedBy: 'sistema', trigger: 'event' },
+      { alumnoId: uuidv7(), upn: 'test-41222333@fce.example.edu.ar', moodleUsername: 'moodle-41222333x' },
+      { taskType: 'alumnos.tasks.eliminar_cuenta_externa', requestedBy: 'sistema', trigger: 'external' },
     );
     ids.upn = taskId;
     await waitFor(async () => (await tasks.getTarea({ id: taskId }).catch(() => undefined))?.tarea, {
@@ -105,6 +106,9 @@ describe('ListTareas search over a real server', () => {
     expect(await found('licencias disp')).toEqual([ids[2]]);
     expect(await found('41222333')).toEqual([ids.upn]);
     expect(await found('beto')).toEqual([ids[3]]);
+    expect(await found('moodle-412')).toEqual([ids.upn]);
+    // An imported Tarea by its pylucy number.
+    expect(await found('987654')).toEqual([ids[987654]]);
     expect(await found('nadie así')).toEqual([]);
   });
 
@@ -112,6 +116,17 @@ describe('ListTareas search over a real server', () => {
     expect(await found(ids[2]!)).toEqual([ids[2]]);
     expect(await found(ids[2]!.toUpperCase())).toEqual([ids[2]]);
     expect(await found(alumnoA)).toEqual([ids[1]]);
+    expect(await found(` {${ids[2]!.replace(/-/g, '').toUpperCase()}} `)).toEqual([ids[2]]);
+    // An alumno id typed whole that happens to be hex digits only.
+    expect(await found('abcd1234')).toEqual([ids[987654]]);
+  });
+
+  it('finds by the last hex digits of an id, as the admin shows it', async () => {
+    for (const id of [ids.upn!, ids[2]!]) {
+      expect(await found(id.slice(-12))).toEqual([id]);
+      expect(await found(id.slice(-8))).toEqual([id]);
+      expect(await found(id.slice(-17).toUpperCase())).toEqual([id]);
+    }
   });
 
   it('finds by the first hex digits of a Tarea id, as a list shows it', async () => {
@@ -139,5 +154,16 @@ describe('ListTareas search over a real server', () => {
       `select indexname from pg_indexes where schemaname = 'tracker' and indexname like '%trgm%'`,
     );
     expect(indexes.map((i) => i.indexname)).toEqual(['tarea_busqueda_trgm_idx']);
+    const suffix = searchClause(ids.upn!.slice(-12));
+    const suffixPlan = await h.tracker.knex.transaction(async (trx) => {
+      await trx.raw('set local enable_seqscan = off');
+      const res = await trx.raw<{ rows: { 'QUERY PLAN': string }[] }>(
+        `explain select id from tracker.tarea where ${suffix.sql}`,
+        suffix.bindings,
+      );
+      return res.rows.map((r) => r['QUERY PLAN']).join('\n');
+    });
+    expect(suffixPlan).toContain('tarea_id_suffix_idx');
+    expect(suffixPlan).toContain('tarea_busqueda_trgm_idx');
   });
 });

@@ -228,6 +228,11 @@ export function register(program: Command): void {
   withFilters(
     tareas.command('watch').description('muestra los cambios de Tareas en vivo (Ctrl-C para salir)'),
   ).action(async (o: FilterOptions, cmd: Command) => {
+    // WatchTareas has no text search (each change would need the database): refused, not silently ignored.
+    if (o.buscar)
+      throw new Error(
+        '--buscar: watch no busca por texto; filtre con --alumno, --usuario, --estado, --tipo o --task',
+      );
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
     try {

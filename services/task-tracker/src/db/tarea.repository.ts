@@ -182,7 +182,8 @@ const ids = (values: string[]) => JSON.stringify(values);
  */
 export const TAREA_SEARCH_TEXT = `(
         coalesce(alumno_nombre, '') || ' ' || coalesce(alumno_dni, '') || ' ' || requested_by || ' ' ||
-        coalesce(mensaje_error, '') || ' ' || coalesce(parametros->>'upn', '')
+        coalesce(mensaje_error, '') || ' ' || coalesce(parametros->>'upn', '') || ' ' ||
+        coalesce(parametros->>'moodleUsername', '') || ' ' || coalesce(parametros->>'id_original', '')
       )`;
 
 const UPSERT_SET = TAREA_COLUMNS.filter((c) => c !== 'id')

@@ -62,26 +62,42 @@ interface CompiledFilter {
 
 /**
  * The search box ("Buscar (ID, alumno, usuario, error)"), each part served by an index:
- * - a whole UUID: the Tarea, its sub-tasks and the Tareas of an alumno with that id (primary key, parent and
- *   alumno indexes);
- * - the first hex digits of a Tarea id (at least 4, dashes as in the id): a range of the primary key, or-ed with
+ * - a whole UUID (dashed, or 32 hex digits, braces allowed): the Tarea, its sub-tasks and the Tareas of an alumno
+ *   with that id (primary key, parent and alumno indexes);
+ * - 4 or more hex digits (dashes as in an id): the Tareas whose id ends with them — what the admin shows of an id,
+ *   its last 8 or 12 digits (`tarea_id_suffix_idx`) — or starts with them (a range of the primary key), or-ed with
  *   the text search, since "4012" is also the start of a DNI;
- * - anything else: a substring of the alumno's name or DNI, the requesting user, the error or the UPN a command
- *   names ({@link TAREA_SEARCH_TEXT}, trigram-indexed), or an alumno id typed whole.
+ * - any text: a substring of the alumno's name or DNI, the requesting user, the error, or the UPN, Moodle user or
+ *   pylucy id a command or an imported Tarea names ({@link TAREA_SEARCH_TEXT}, trigram-indexed), or an alumno id
+ *   typed whole.
  */
-export function searchClause(q: string): { sql: string; bindings: string[] } {
-  if (isUuid(q)) {
-    const id = q.toLowerCase();
-    return { sql: '(id = ?::uuid or parent_id = ?::uuid or alumno_id = ?)', bindings: [id, id, id] };
-  }
+export function searchClause(input: string): { sql: string; bindings: string[] } {
+  const q = input.trim();
+  const whole = wholeUuid(q);
+  if (whole)
+    return { sql: '(id = ?::uuid or parent_id = ?::uuid or alumno_id = ?)', bindings: [whole, whole, whole] };
   const like = `%${q.replace(/[%_\\]/g, '\\$&')}%`;
-  const range = uuidPrefixRange(q);
-  if (range)
-    return {
-      sql: `(id between ?::uuid and ?::uuid or ${TAREA_SEARCH_TEXT} ilike ?)`,
-      bindings: [range[0], range[1], like],
-    };
-  return { sql: `(alumno_id = ? or ${TAREA_SEARCH_TEXT} ilike ?)`, bindings: [q, like] };
+  const text = `alumno_id = ? or ${TAREA_SEARCH_TEXT} ilike ?`;
+  if (/^[0-9a-fA-F-]+$/.test(q) && q.replace(/-/g, '').length >= 4) {
+    const sql = [`reverse(id::text) like ?`];
+    const bindings = [`${[...q.toLowerCase()].reverse().join('')}%`];
+    const range = uuidPrefixRange(q);
+    if (range) {
+      sql.push('id between ?::uuid and ?::uuid');
+      bindings.push(range[0], range[1]);
+    }
+    return { sql: `(${sql.join(' or ')} or ${text})`, bindings: [...bindings, q, like] };
+  }
+  return { sql: `(${text})`, bindings: [q, like] };
+}
+
+/** `q` as a lower-case dashed UUID when it is one whole (dashed, 32 hex digits, or either in braces). */
+function wholeUuid(q: string): string | null {
+  const bare = /^\{(.*)\}$/.exec(q)?.[1] ?? q;
+  if (isUuid(bare)) return bare.toLowerCase();
+  if (!/^[0-9a-fA-F]{32}$/.test(bare)) return null;
+  const h = bare.toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 const UUID_GROUPS = [8, 4, 4, 4, 12];
