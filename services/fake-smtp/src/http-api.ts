@@ -81,12 +81,11 @@ export async function createSmtpSinkApi(options: SmtpSinkApiOptions): Promise<Sm
         const limit = limitRaw === null ? 50 : Number(limitRaw);
         if (!Number.isInteger(limit) || limit < 1)
           throw new FakeInputError('limit must be a positive integer');
-        const found = sink
-          .messages()
-          .reverse()
-          .filter((m) => matches(m, url.searchParams.get('to'), url.searchParams.get('subject')));
-        const page = found.slice(0, limit).map(summary);
-        return sendJson(res, 200, { total: found.length, count: page.length, messages: page });
+        const to = url.searchParams.get('to');
+        const subject = url.searchParams.get('subject');
+        const found = sink.query((m) => matches(m, to, subject), limit);
+        const page = found.page.map(summary);
+        return sendJson(res, 200, { total: found.total, count: page.length, messages: page });
       }
       const one = /^\/api\/messages\/([^/]+)(\/raw)?$/.exec(path);
       if (one) {

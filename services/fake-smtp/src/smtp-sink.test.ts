@@ -171,6 +171,17 @@ describe('SMTP sink', () => {
     expect(s.messages()).toEqual([]);
   });
 
+  it('queries the newest matches first, copying only the page', async () => {
+    const s = await start();
+    for (const n of [1, 2, 3, 4]) await send(s, { to: `n${n % 2}@gmail.com`, subject: `n${n}`, text: 'x' });
+    const odd = s.query((m) => m.envelope.to.includes('n1@gmail.com'), 1);
+    expect(odd.total).toBe(2);
+    expect(odd.page.map((m) => m.subject)).toEqual(['n3']);
+    expect(s.query(() => true, 10).page.map((m) => m.subject)).toEqual(['n4', 'n3', 'n2', 'n1']);
+    odd.page[0]!.subject = 'changed';
+    expect(s.messages().map((m) => m.subject)).toEqual(['n1', 'n2', 'n3', 'n4']);
+  });
+
   it('waits for a matching message and times out when none comes', async () => {
     const s = await start();
     const waiting = s.waitFor((m) => m.to.some((a) => a.address === 'b@gmail.com'));

@@ -88,6 +88,12 @@ export interface SmtpSink {
   readonly port: number;
   /** Stored messages, oldest first. */
   messages(): SinkMessage[];
+  /**
+   * The newest stored messages that match, newest first, at most `limit` of them (copies), and how many match in
+   * all — without copying the others (the HTTP API's list is polled, e.g. every 25 ms by a benchmark, while
+   * hundreds of messages are stored).
+   */
+  query(predicate: (message: SinkMessage) => boolean, limit: number): { total: number; page: SinkMessage[] };
   message(id: string): SinkMessage | undefined;
   /** The raw RFC 5322 bytes of a stored message. */
   raw(id: string): Buffer | undefined;
@@ -274,6 +280,17 @@ export async function createSmtpSink(options: SmtpSinkOptions = {}): Promise<Smt
     host: address.address,
     port: address.port,
     messages: () => structuredClone(stored),
+    query(predicate, limit) {
+      let total = 0;
+      const page: SinkMessage[] = [];
+      for (let i = stored.length - 1; i >= 0; i--) {
+        const m = stored[i]!;
+        if (!predicate(m)) continue;
+        total++;
+        if (page.length < limit) page.push(structuredClone(m));
+      }
+      return { total, page };
+    },
     message: (id) => structuredClone(stored.find((m) => m.id === id)),
     raw: (id) => raws.get(id),
     waitFor(predicate, timeoutMs = 5000) {

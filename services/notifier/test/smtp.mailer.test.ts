@@ -1,10 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { Socket } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
 import { createSmtpSink, type SmtpSink } from '@lucy/fake-smtp';
 import { PermanentError, TransientError, type Logger } from '@lucy/platform';
 import { captureLogger } from '@lucy/testkit';
 import { TipoEmail } from '@lucy/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmtpMailer, type Mailer } from '../src/adapters/index.js';
+import { wholeMessage } from '../src/adapters/smtp.mailer.js';
 import { loadSmtpConfig, type SmtpConfig } from '../src/config.js';
 import { buildEmail, VARIABLES_DE_EJEMPLO } from '../src/domain/index.js';
 
@@ -150,6 +153,50 @@ describe('smtp mailer against the SMTP sink', () => {
     expect(message.html).toContain('Núñez &lt;Ñandú&gt;');
     expect(message.headers['content-type']?.[0]).toMatch(/^multipart\/alternative/);
     expect(message.headers['x-lucy-task-id']).toEqual(['task-123']);
+  });
+
+  it('writes a composed e-mail to the relay in a handful of socket writes, not one per MIME piece', async () => {
+    const sink = await startSink();
+    const mailer = mailerFor(configFor(sink));
+    const email = buildEmail(TipoEmail.CREDENCIALES, undefined, {
+      ...VARIABLES_DE_EJEMPLO,
+      password: TEMP_PASSWORD,
+    });
+    const send = (to: string) => mailer.send({ to, ...email, headers: { 'X-Lucy-Task-Id': to } });
+    await send('primera@gmail.com'); // opens and greets the pooled connection
+    const writes: number[] = [];
+    const original = Socket.prototype.write;
+    Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+      if (this.remotePort === sink.port) writes.push(1);
+      return original.apply(this, args);
+    } as Socket['write'];
+    try {
+      await send('segunda@gmail.com');
+    } finally {
+      Socket.prototype.write = original;
+    }
+    // MAIL FROM, RCPT TO and DATA (some pipelined), the message, the terminating dot. It was 13: nodemailer wrote
+    // the headers, each boundary and each part as it produced them.
+    expect(writes.length).toBeLessThanOrEqual(6);
+    const message = await sink.waitFor((m) => m.envelope.to.includes('segunda@gmail.com'), 2_000);
+    expect(message.html?.trim()).toBe(email.html.trim());
+    expect(message.text?.trim()).toBe(email.text.trim());
+  });
+
+  it('wholeMessage passes the stream on as one chunk, and its error', async () => {
+    const chunks: Buffer[] = [];
+    const out = wholeMessage(Readable.from([Buffer.from('a'), 'b', Buffer.from('c')]));
+    for await (const c of out) chunks.push(c as Buffer);
+    expect(chunks.map((c) => c.toString())).toEqual(['abc']);
+    const failing = new PassThrough();
+    const broken = wholeMessage(failing);
+    failing.write('x');
+    failing.destroy(new Error('roto'));
+    await expect(
+      (async () => {
+        for await (const c of broken) void c;
+      })(),
+    ).rejects.toThrow('roto');
   });
 
   it('authenticates with SMTP_USER and SMTP_PASSWORD', async () => {

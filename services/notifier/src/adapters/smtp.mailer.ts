@@ -6,6 +6,7 @@
  * passwords), subjects or the SMTP password; it logs message ids, recipients and reply codes.
  */
 import { errorMessage, type Logger, PermanentError, type TransientError } from '@lucy/platform';
+import { PassThrough, type Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type { SmtpConfig } from '../config.js';
 import { createSendRateLimiter, type RateClock } from './send-rate.js';
@@ -150,6 +151,22 @@ const addressList = (value: unknown): string[] =>
     : [];
 
 /**
+ * The message stream as one chunk. nodemailer writes each piece of the MIME tree to the socket as it is produced —
+ * ten write system calls for a credentials e-mail (headers, boundaries, each part), the largest cost of a send on a
+ * loopback relay; the whole message (at most the relay's size limit) is written at once instead.
+ */
+export function wholeMessage(input: Readable): Readable {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  input.on('data', (chunk: Buffer | string) =>
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)),
+  );
+  input.once('end', () => out.end(Buffer.concat(chunks)));
+  input.once('error', (err) => out.destroy(err));
+  return out;
+}
+
+/**
  * Creates the SMTP mailer. Every message carries `Auto-Submitted: auto-generated` (RFC 3834) so vacation
  * responders do not answer the no-reply sender.
  */
@@ -167,12 +184,15 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
     sending: number;
     retired: boolean;
   }
-  const build = (credentials: SmtpCredentials | undefined): Pool => ({
-    transport: nodemailer.createTransport(smtpTransportOptions(config, credentials ?? null)),
-    credentials,
-    sending: 0,
-    retired: false,
-  });
+  const build = (credentials: SmtpCredentials | undefined): Pool => {
+    const transport = nodemailer.createTransport(smtpTransportOptions(config, credentials ?? null));
+    // The composed message reaches the connection as one buffer (then DKIM, when configured, signs it).
+    transport.use('stream', (mail, done) => {
+      mail.message.processFunc(wholeMessage);
+      done();
+    });
+    return { transport, credentials, sending: 0, retired: false };
+  };
   const same = (a: SmtpCredentials | undefined, b: SmtpCredentials | undefined) =>
     a === b ||
     (a !== undefined &&
