@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -152,6 +152,38 @@ describe('runner I/O against the shared NATS', () => {
     const info = await jsm.streams.info(t.names.streams.evt, { subjects_filter: subject });
     expect(info.state.subjects?.[subject]).toBe(10_000);
   }, 60_000);
+
+  it('calls made in one turn of the event loop, each after its own awaits, share one socket write', async () => {
+    const own = await connect({ servers: TEST_NATS_URL });
+    try {
+      const io = createRunnerIO(own);
+      const subject = t.names.evt('task', `turn${Date.now()}`);
+      await io.publish(subject, enc('warm-up')); // subscribes the inbox
+      const writes: number[] = [];
+      const original = Socket.prototype.write;
+      Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+        if (this.remotePort === 4222) writes.push(1);
+        return original.apply(this, args);
+      } as Socket['write'];
+      let acks: Array<{ seq: number }>;
+      try {
+        // As the runner's tasks do: each call comes after a different number of awaits (microtasks) in one turn.
+        acks = await Promise.all(
+          Array.from({ length: 50 }, async (_, i) => {
+            for (let k = 0; k < i; k++) await Promise.resolve();
+            return io.publish(subject, enc(String(i)));
+          }),
+        );
+      } finally {
+        Socket.prototype.write = original;
+      }
+      expect(new Set(acks.map((a) => a.seq)).size).toBe(50);
+      // Every socket write of the process to NATS, the test's own connection included; one per call before.
+      expect(writes.length).toBeLessThanOrEqual(3);
+    } finally {
+      await own.close();
+    }
+  });
 
   it('the connection closed while requests wait: they fail promptly instead of waiting out the timeout', async () => {
     const own = await connect({ servers: TEST_NATS_URL });
