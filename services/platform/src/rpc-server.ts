@@ -360,6 +360,10 @@ function requestGate(
           },
           'rpc refused by the framework',
         );
+        // Connect reports a binary request it cannot decode (a wrong wire type, invalid UTF-8 in a string) as
+        // Internal; it is the request that is wrong, as with JSON, so the client is told so.
+        if (reason.code === Code.Internal && reason.rawMessage.startsWith('parse binary'))
+          (reason as { code: Code }).code = Code.InvalidArgument;
         rewriteError(reason, frameworkMessage(reason.code, readMaxBytes), []);
         sanctioned.add(reason);
       },

@@ -260,7 +260,20 @@ describe('rpc server', () => {
     });
     const binaryBody = await connectBinary.text();
     expect(binaryBody).not.toMatch(/parse binary|wire type|premature/i);
-    expect(JSON.parse(binaryBody)).toMatchObject({ message: 'La solicitud no se pudo procesar.' });
+    // A request that cannot be decoded is the client's error, as over JSON (Connect itself says Internal).
+    expect(connectBinary.status).toBe(400);
+    expect(JSON.parse(binaryBody)).toEqual({
+      code: 'invalid_argument',
+      message: 'La solicitud no se pudo interpretar: revisá el formato y el tipo de cada campo.',
+    });
+    // Invalid UTF-8 in a string field (search = "a\xffb").
+    const badUtf8 = await fetch(`${server.url}/lucy.task.v1.LogService/ListLogs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/proto', authorization: `Bearer ${TEST_TOKEN}` },
+      body: Buffer.from([0x3a, 0x03, 0x61, 0xff, 0x62]), // field 7 (search), 3 bytes
+    });
+    expect(badUtf8.status).toBe(400);
+    expect(await badUtf8.json()).toMatchObject({ code: 'invalid_argument' });
 
     // gRPC: a length-prefixed frame holding garbage; the status travels in the trailers.
     const session = http2Connect(server.url);
