@@ -52,18 +52,21 @@ export function createBatchPublisher(nc: NatsConnection): BatchPublisher {
   let next = 0;
   const pending = new Map<number, (result: Msg | Error) => void>();
 
+  const failAll = (err: Error) => {
+    for (const [id, settle] of pending) {
+      pending.delete(id);
+      settle(err);
+    }
+  };
   const subscribe = () => {
     if (subscription && !subscription.isClosed()) return;
     // The connection's inbox prefix (NATS_INBOX_PREFIX): a service user may subscribe to its own replies only.
     inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
-    subscription = nc.subscribe(`${inbox}.*`, {
+    const sub = nc.subscribe(`${inbox}.*`, {
       callback: (err, msg) => {
         if (err) {
-          // The subscription is gone (permissions, connection closed): every waiting publication fails.
-          for (const [id, settle] of pending) {
-            pending.delete(id);
-            settle(err);
-          }
+          // The subscription is gone (permissions): every waiting publication fails.
+          failAll(err);
           return;
         }
         const id = Number(msg.subject.slice(inbox.length + 1));
@@ -72,6 +75,12 @@ export function createBatchPublisher(nc: NatsConnection): BatchPublisher {
         pending.delete(id);
         settle(msg);
       },
+    });
+    subscription = sub;
+    // Closed with the connection (closed or drained): no acknowledgement can come any more, so the publications
+    // waiting fail now instead of at their timeout (10 s by default), as the runner's I/O does.
+    void sub.closed.then((e) => {
+      if (subscription === sub) failAll(e instanceof Error ? e : new Error('the NATS connection closed'));
     });
   };
 

@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { createTestNats, freePort, TEST_NATS_URL, waitFor, type TestNats } from 
 import { EliminarCuentaExternaCommandSchema } from '@lucy/proto';
 import {
   connectNats,
+  createBatchPublisher,
   createCommandPublisher,
   createCommandWorker,
   createNames,
@@ -204,6 +205,37 @@ describe('runner I/O against the shared NATS', () => {
     const late = await settle(io.publish(silent, enc('y')));
     expect(late.error).toBeInstanceOf(Error);
     expect(late.ms).toBeLessThan(1_000);
+    sub.unsubscribe();
+  });
+});
+
+describe('the batch publisher against the shared NATS', () => {
+  let t: TestNats;
+  beforeAll(async () => {
+    t = await createTestNats();
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('the connection closed while publications wait: they fail promptly instead of after the timeout', async () => {
+    const own = await connect({ servers: TEST_NATS_URL });
+    const silent = `${t.prefix}.silent.${Date.now()}`;
+    const sub = t.handles.nc.subscribe(silent, { callback: () => undefined });
+    await t.handles.nc.flush();
+    const publisher = createBatchPublisher(own);
+    const message = { subject: silent, data: enc('x'), headers: natsHeaders() };
+    const waiting = settle(publisher.publishAll([message, message, message], 60_000));
+    await own.flush();
+    await own.close();
+    const result = await waiting;
+    expect(result.ms).toBeLessThan(3_000);
+    expect(result.value).toHaveLength(3);
+    for (const r of result.value ?? []) expect(r).toBeInstanceOf(Error);
+    // And one after the close fails at once too.
+    const late = await settle(publisher.publishAll([message], 60_000));
+    expect(late.ms).toBeLessThan(1_000);
+    expect(late.value?.[0]).toBeInstanceOf(Error);
     sub.unsubscribe();
   });
 });
