@@ -26,8 +26,11 @@ if (bundled) {
 } else {
   const require = createRequire(import.meta.url);
   const tsx = join(dirname(require.resolve('tsx/package.json')), 'dist', 'cli.mjs');
-  const r = spawnSync(process.execPath, [tsx, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  // The child runs the CLI, so it gets this process's V8 flags (the shebang's, or the npm script's).
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, tsx, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
   process.exit(r.status ?? 1);
 }
