@@ -104,7 +104,8 @@ const UUID_GROUPS = [8, 4, 4, 4, 12];
 
 /**
  * The smallest and largest UUID that start with `q` — hex digits, dashes only where a UUID has them — or null
- * when `q` cannot be the start of one (or is shorter than 4 digits, which would match a sixteenth of the table).
+ * when `q` cannot be the start of one or has fewer than 4 digits. A live Tarea's id (UUIDv7) starts with its time,
+ * so a short prefix matches the Tareas of a period; an imported one's (name-based) is random.
  */
 export function uuidPrefixRange(q: string): [string, string] | null {
   const s = q.toLowerCase();
