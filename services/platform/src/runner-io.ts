@@ -113,14 +113,21 @@ export function createRunnerIO(nc: NatsConnection, timeoutMs = 5_000): RunnerIO 
   const flushOutbox = () => {
     const calls = outbox;
     outbox = [];
+    const deadline = Date.now() + timeoutMs;
     for (const c of calls) {
-      if (!pending.has(c.id)) continue; // failed meanwhile (the connection closed)
+      const p = pending.get(c.id);
+      if (!p) continue; // failed meanwhile (the connection closed)
+      // The time allowed counts from the write: a loop blocked between the call and this turn's end must not
+      // expire a call that has not been sent yet (its answer would be read after the sweep).
+      p.deadline = deadline;
       try {
-        nc.publish(c.subject, c.data, { reply: `${inbox}.${c.id}`, ...(c.headers ? { headers: c.headers } : {}) });
+        nc.publish(c.subject, c.data, {
+          reply: `${inbox}.${c.id}`,
+          ...(c.headers ? { headers: c.headers } : {}),
+        });
       } catch (err) {
-        const p = pending.get(c.id);
         pending.delete(c.id);
-        p?.settle(err instanceof Error ? err : new Error(String(err)));
+        p.settle(err instanceof Error ? err : new Error(String(err)));
       }
     }
   };

@@ -186,6 +186,28 @@ describe('runner I/O against the shared NATS', () => {
     }
   });
 
+  it('a call made just before the loop blocks longer than its timeout is answered, not timed out unsent', async () => {
+    const io = createRunnerIO(nc, 1_000);
+    const subject = t.names.evt('task', `blocked${Date.now()}`);
+    await io.publish(subject, enc('warm-up'));
+    let call!: ReturnType<typeof settle<{ seq: number }>>;
+    await new Promise<void>((resolve) => {
+      setTimeout(() => {
+        call = settle(io.publish(subject, enc('x')));
+      }, 10);
+      setTimeout(() => {
+        const end = Date.now() + 1_500; // a handler hogging the loop, in the same timers phase
+        while (Date.now() < end) {
+          /* blocked */
+        }
+        resolve();
+      }, 10);
+    });
+    const r = await call;
+    expect(r.error).toBeUndefined();
+    expect(r.value?.seq).toBeGreaterThan(0);
+  });
+
   it('the connection closed while requests wait: they fail promptly instead of waiting out the timeout', async () => {
     const own = await connect({ servers: TEST_NATS_URL });
     const silent = fake();
