@@ -68,14 +68,18 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
       try {
         await ensure();
         const consumer = await nats.js.consumers.get(stream, options.durable);
-        const messages = await consumer.consume({ max_messages: 1, expires: 30_000 });
+        // The durable lets one event be unacknowledged at a time (maxAckPending 1: stream order), so a pull that
+        // asks for more is served one event after another's ack — without a new pull request per event.
+        const messages = await consumer.consume({ max_messages: 64, expires: 30_000 });
         current = messages;
         failures = 0;
         for await (const msg of messages) {
           if (stop.signal.aborted) break;
           try {
             await options.handle(msg);
-            await msg.ackAck();
+            // Not confirmed (no round trip per event): the next event comes only once the server has this ack;
+            // a lost one redelivers this event after the ack wait, and handlers are idempotent.
+            msg.ack();
             await recordPosition();
           } catch (err) {
             if (err instanceof PermanentError || err instanceof DecodeError) {
