@@ -26,10 +26,12 @@ if (bundled) {
 } else {
   const require = createRequire(import.meta.url);
   const tsx = join(dirname(require.resolve('tsx/package.json')), 'dist', 'cli.mjs');
-  // The child runs the CLI, so it gets this process's V8 flags (the shebang's, or the npm script's).
+  // The child runs the CLI, so it gets this process's heap flags (the shebang's, or the npm script's) — not the
+  // others (an --inspect would find its port taken).
+  const heapFlags = process.execArgv.filter((a) => /^--max-(semi|old)-space-size=/.test(a));
   const r = spawnSync(
     process.execPath,
-    [...process.execArgv, tsx, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)],
+    [...heapFlags, tsx, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)],
     { stdio: 'inherit' },
   );
   process.exit(r.status ?? 1);

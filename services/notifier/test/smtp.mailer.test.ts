@@ -177,6 +177,7 @@ describe('smtp mailer against the SMTP sink', () => {
     }
     // MAIL FROM, RCPT TO and DATA (some pipelined), the message, the terminating dot. It was 13: nodemailer wrote
     // the headers, each boundary and each part as it produced them.
+    expect(writes.length).toBeGreaterThanOrEqual(3);
     expect(writes.length).toBeLessThanOrEqual(6);
     const message = await sink.waitFor((m) => m.envelope.to.includes('segunda@gmail.com'), 2_000);
     expect(message.html?.trim()).toBe(email.html.trim());

@@ -117,8 +117,8 @@ export function createRunnerIO(nc: NatsConnection, timeoutMs = 5_000): RunnerIO 
     for (const c of calls) {
       const p = pending.get(c.id);
       if (!p) continue; // failed meanwhile (the connection closed)
-      // The time allowed counts from the write: a loop blocked between the call and this turn's end must not
-      // expire a call that has not been sent yet (its answer would be read after the sweep).
+      // The time allowed counts from the write: a loop blocked between the call and its write must not expire a
+      // call that has not been sent yet (its answer would be read after the sweep).
       p.deadline = deadline;
       try {
         nc.publish(c.subject, c.data, {
@@ -137,7 +137,8 @@ export function createRunnerIO(nc: NatsConnection, timeoutMs = 5_000): RunnerIO 
       const id = next++;
       pending.set(id, {
         settle: (m) => (m instanceof Error ? reject(m) : resolve(m)),
-        deadline: Date.now() + timeoutMs,
+        // Set when written (flushOutbox): an unsent call never expires, whichever phase of the loop made it.
+        deadline: Infinity,
       });
       if (!sweeper) {
         sweeper = setInterval(sweep, SWEEP_MS);

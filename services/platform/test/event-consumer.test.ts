@@ -59,6 +59,37 @@ describe('event consumer', () => {
     }
   });
 
+  it('an event whose handler fails for a while is retried, and nothing after it is handled before it', async () => {
+    const subject = t.names.evt('cuenta', 'reintento');
+    const seen: string[] = [];
+    let failures = 0;
+    const consumer = createEventConsumer({
+      nats: t.handles,
+      names: t.names,
+      logger: testLogger('event-consumer'),
+      durable: 'test_reintento',
+      subject: 'lucy.evt.cuenta.reintento',
+      retryMs: 300,
+      handle(msg) {
+        const s = new TextDecoder().decode(msg.data);
+        if (s === 'b' && failures < 2) {
+          failures++;
+          throw new Error('la base no responde');
+        }
+        seen.push(s);
+        return Promise.resolve();
+      },
+    });
+    await consumer.start();
+    try {
+      for (const s of ['a', 'b', 'c', 'd']) await t.handles.js.publish(subject, enc(s));
+      await waitFor(() => seen.length >= 4, { what: 'four events', timeoutMs: 15_000 });
+      expect(seen).toEqual(['a', 'b', 'c', 'd']);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
   it('an event the handler refuses for good is dropped and the next ones still come', async () => {
     const subject = t.names.evt('cuenta', 'rechazo');
     const seen: string[] = [];

@@ -22,9 +22,9 @@ const tarea = (id: number, over: MessageInitShape<typeof ImportedTareaSchema>) =
 
 describe('uuidPrefixRange', () => {
   it('spans the UUIDs that start with the typed hex digits', () => {
-    expect(uuidPrefixRange('3FA8')).toEqual([
-      '3fa80000-0000-0000-0000-000000000000',
-      '3fa8ffff-ffff-ffff-ffff-ffffffffffff',
+    expect(uuidPrefixRange('3FA85F64')).toEqual([
+      '3fa85f64-0000-0000-0000-000000000000',
+      '3fa85f64-ffff-ffff-ffff-ffffffffffff',
     ]);
     expect(uuidPrefixRange('3fa85f64-57')).toEqual([
       '3fa85f64-5700-0000-0000-000000000000',
@@ -35,7 +35,7 @@ describe('uuidPrefixRange', () => {
 
   it('is null for what cannot start a UUID, or is too short to narrow anything', () => {
     for (const q of [
-      '3fa',
+      '3fa85f6',
       'pérez',
       '3fa85f6-4',
       '3fa85f641',

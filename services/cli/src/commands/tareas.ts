@@ -229,7 +229,7 @@ export function register(program: Command): void {
     tareas.command('watch').description('muestra los cambios de Tareas en vivo (Ctrl-C para salir)'),
   ).action(async (o: FilterOptions, cmd: Command) => {
     // WatchTareas has no text search (each change would need the database): refused, not silently ignored.
-    if (o.buscar)
+    if (o.buscar !== undefined)
       throw new Error(
         '--buscar: watch no busca por texto; filtre con --alumno, --usuario, --estado, --tipo o --task',
       );

@@ -6,7 +6,7 @@
  * passwords), subjects or the SMTP password; it logs message ids, recipients and reply codes.
  */
 import { errorMessage, type Logger, PermanentError, type TransientError } from '@lucy/platform';
-import { PassThrough, type Readable } from 'node:stream';
+import { finished, PassThrough, type Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type { SmtpConfig } from '../config.js';
 import { createSendRateLimiter, type RateClock } from './send-rate.js';
@@ -153,7 +153,7 @@ const addressList = (value: unknown): string[] =>
 /**
  * The message stream as one chunk. nodemailer writes each piece of the MIME tree to the socket as it is produced —
  * ten write system calls for a credentials e-mail (headers, boundaries, each part), the largest cost of a send on a
- * loopback relay; the whole message (at most the relay's size limit) is written at once instead.
+ * loopback relay; the whole message is written at once instead (a credentials e-mail is a few KB).
  */
 export function wholeMessage(input: Readable): Readable {
   const out = new PassThrough();
@@ -161,8 +161,8 @@ export function wholeMessage(input: Readable): Readable {
   input.on('data', (chunk: Buffer | string) =>
     chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)),
   );
-  input.once('end', () => out.end(Buffer.concat(chunks)));
-  input.once('error', (err) => out.destroy(err));
+  // Ended, failed, or closed early (destroyed without an error): the send ends with it, never waits.
+  finished(input, (err) => (err ? out.destroy(err) : out.end(Buffer.concat(chunks))));
   return out;
 }
 

@@ -64,9 +64,10 @@ interface CompiledFilter {
  * The search box ("Buscar (ID, alumno, usuario, error)"), each part served by an index:
  * - a whole UUID (dashed, or 32 hex digits, braces allowed): the Tarea, its sub-tasks and the Tareas of an alumno
  *   with that id (primary key, parent and alumno indexes);
- * - 4 or more hex digits (dashes as in an id): the Tareas whose id ends with them — what the admin shows of an id,
+ * - 8 or more hex digits (dashes as in an id): the Tareas whose id ends with them — what the admin shows of an id,
  *   its last 8 or 12 digits (`tarea_id_suffix_idx`) — or starts with them (a range of the primary key), or-ed with
- *   the text search, since "4012" is also the start of a DNI;
+ *   the text search, since "40123456" is also a DNI (fewer digits would bring in unrelated ids: on 5 M Tareas,
+ *   about 76 end with any 4 given digits, and a UUIDv7's first 4 are weeks of Tareas);
  * - any text: a substring of the alumno's name or DNI, the requesting user, the error, or the UPN, Moodle user or
  *   pylucy id a command or an imported Tarea names ({@link TAREA_SEARCH_TEXT}, trigram-indexed), or an alumno id
  *   typed whole.
@@ -78,7 +79,7 @@ export function searchClause(input: string): { sql: string; bindings: string[] }
     return { sql: '(id = ?::uuid or parent_id = ?::uuid or alumno_id = ?)', bindings: [whole, whole, whole] };
   const like = `%${q.replace(/[%_\\]/g, '\\$&')}%`;
   const text = `alumno_id = ? or ${TAREA_SEARCH_TEXT} ilike ?`;
-  if (/^[0-9a-fA-F-]+$/.test(q) && q.replace(/-/g, '').length >= 4) {
+  if (/^[0-9a-fA-F-]+$/.test(q) && q.replace(/-/g, '').length >= ID_DIGITS) {
     const sql = [`reverse(id::text) like ?`];
     const bindings = [`${[...q.toLowerCase()].reverse().join('')}%`];
     const range = uuidPrefixRange(q);
@@ -101,11 +102,13 @@ function wholeUuid(q: string): string | null {
 }
 
 const UUID_GROUPS = [8, 4, 4, 4, 12];
+/** Hex digits typed before the search looks at ids by their start or end: what the admin shows, at least. */
+const ID_DIGITS = 8;
 
 /**
  * The smallest and largest UUID that start with `q` — hex digits, dashes only where a UUID has them — or null
- * when `q` cannot be the start of one or has fewer than 4 digits. A live Tarea's id (UUIDv7) starts with its time,
- * so a short prefix matches the Tareas of a period; an imported one's (name-based) is random.
+ * when `q` cannot be the start of one or has fewer than 8 digits. A live Tarea's id (UUIDv7) starts with its time,
+ * so a prefix of 8 digits matches the Tareas of about a minute; an imported one's (name-based) is random.
  */
 export function uuidPrefixRange(q: string): [string, string] | null {
   const s = q.toLowerCase();
@@ -118,7 +121,7 @@ export function uuidPrefixRange(q: string): [string, string] | null {
     if (i < groups.length - 1 ? g.length !== UUID_GROUPS[i] : g.length > UUID_GROUPS[i]!) return null;
   }
   const digits = groups.join('');
-  if (digits.length < 4) return null;
+  if (digits.length < ID_DIGITS) return null;
   const fill = (c: string) =>
     UUID_GROUPS.reduce<{ out: string[]; at: number }>(
       (acc, n) => {
