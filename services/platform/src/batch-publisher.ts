@@ -130,6 +130,22 @@ export function createBatchPublisher(nc: NatsConnection): BatchPublisher {
   };
 }
 
+/**
+ * Publishes `messages` in one pass and rejects with the first reason one was not stored, for callers that fail as a
+ * whole (an import call, an ingestion page, an event announced after the work): their retry sends every message
+ * again with the same `Nats-Msg-Id`, and JetStream drops the ones it had stored.
+ */
+export async function publishAllOrThrow(
+  publisher: BatchPublisher,
+  messages: readonly OutboundMessage[],
+  timeoutMs?: number,
+): Promise<StoredAck[]> {
+  const results = await publisher.publishAll(messages, timeoutMs);
+  const failure = results.find((r) => r instanceof Error);
+  if (failure) throw failure;
+  return results as StoredAck[];
+}
+
 /** Reads JetStream's answer to a publication of `message` (the runner's I/O reads its acks the same way). */
 export function readAck(message: { readonly subject: string }, msg: Msg): StoredAck | Error {
   if (msg.headers?.code === 503)

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
@@ -6,6 +6,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import {
   CONTENT_TYPE,
   createBatchPublisher,
+  publishAllOrThrow,
   encode,
   H,
   isUuid,
@@ -227,7 +228,7 @@ export function createImportCuentasRpc(
         const event = create(CuentaActualizadaSchema, { cuenta, occurredAt: timestampFromDate(now) });
         // The id follows the whole record as announced (the Teams/Moodle flags too), so a changed record is never
         // taken for a repeat of the previous one; the same record announced again within the window is.
-        const digest = createHash('sha1').update(toBinary(CuentaExternaSchema, cuenta)).digest('hex');
+        const digest = hash('sha1', toBinary(CuentaExternaSchema, cuenta), 'hex');
         const h = headers();
         h.set(H.msgId, `pylucy-adopt:${r.alumno_id}:${digest.slice(0, 16)}`);
         return {
@@ -237,8 +238,7 @@ export function createImportCuentasRpc(
         };
       });
       // Any event not stored fails the call; the CLI then leaves the alumnos unmarked and sends these accounts again.
-      const failure = (await events.publishAll(messages)).find((res) => res instanceof Error);
-      if (failure) throw failure;
+      await publishAllOrThrow(events, messages);
       return { results };
     },
   };

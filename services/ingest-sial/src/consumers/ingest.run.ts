@@ -10,6 +10,7 @@ import {
   encode,
   H,
   PermanentError,
+  publishAllOrThrow,
   taskHeaders,
   TransientError,
   uuidv7,
@@ -525,7 +526,6 @@ async function publishAlumnoEvents(
     });
     // A failure fails the page as a rejected publication did: the run is retried, and the same Nats-Msg-Id
     // makes JetStream drop the events that were stored the first time.
-    const failure = (await deps.events.publishAll(messages)).find((r) => r instanceof Error);
-    if (failure) throw failure;
+    await publishAllOrThrow(deps.events, messages);
   }
 }

@@ -5,6 +5,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import {
   CONTENT_TYPE,
   createBatchPublisher,
+  publishAllOrThrow,
   encode,
   H,
   newTraceparent,
@@ -363,8 +364,7 @@ export function createImportAlumnosRpc(
       // adoption). Any event not stored fails the call, before the fingerprints are marked: the retry announces
       // those rows again (above). An alumno whose first event was stored after all is then announced twice with the
       // same state, which the projections (alumno_ref, ...) apply idempotently.
-      const failure = (await events.publishAll(messages)).find((r) => r instanceof Error);
-      if (failure) throw failure;
+      await publishAllOrThrow(events, messages);
       // Each imported row remembers the pylucy row it came from, so a later probe skips it while unchanged (unless
       // the adoption marks it itself, after the accounts: diferir_marca).
       if (!req.diferirMarca) {

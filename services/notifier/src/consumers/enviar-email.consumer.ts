@@ -11,6 +11,7 @@ import {
   CONTENT_TYPE,
   createBatchPublisher,
   createCommandWorker,
+  publishAllOrThrow,
   encode,
   errorMessage,
   H,
@@ -166,14 +167,13 @@ export function createEmailWorker(deps: EmailWorkerDeps): CommandWorker {
     });
     const headers = taskHeaders(task, CONTENT_TYPE.protobuf);
     headers.set(H.msgId, `email_enviado:${task.taskId}`);
-    const [stored] = await events.publishAll([
+    await publishAllOrThrow(events, [
       {
         subject: deps.names.evt(EMAIL_ENVIADO_EVENT.domain, EMAIL_ENVIADO_EVENT.event),
         data: encode(EmailEnviadoSchema, event, CONTENT_TYPE.protobuf),
         headers,
       },
     ]);
-    if (stored instanceof Error) throw stored;
   };
   return createCommandWorker({
     js: deps.nats.js,
