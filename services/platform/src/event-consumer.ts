@@ -30,6 +30,11 @@ export interface EventConsumerOptions {
   handle(msg: JsMsg): Promise<void>;
   /** Delay before a failed event is redelivered; default 5 000 ms. */
   retryMs?: number;
+  /**
+   * The durable's ack wait; default 30 000 ms. A handler running longer keeps its event by telling the server it is
+   * still working (every third of it), so the event is not redelivered — to this or another replica — meanwhile.
+   */
+  ackWaitMs?: number;
 }
 
 const POSITION_EVERY_MS = 1000;
@@ -39,6 +44,7 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
   const { nats, names } = options;
   const log = options.logger.child({ consumer: options.durable });
   const stream = names.streams.evt;
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
   const stop = new AbortController();
   let loop: Promise<void> | undefined;
   let current: { stop(): void } | undefined;
@@ -47,7 +53,7 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
   const ensure = async () => {
     positions ??= (await openRunnerBuckets(nats.js, names)).positions;
     const start = await ensureConsumer(nats.jsm, stream, options.durable, names.full(options.subject), {
-      ackWaitMs: 30_000,
+      ackWaitMs,
       maxAckPending: 1,
       positions,
     });
@@ -76,7 +82,14 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
         for await (const msg of messages) {
           if (stop.signal.aborted) break;
           try {
-            await options.handle(msg);
+            // A slow handler (a Postgres stall) must not see its event redelivered, to another replica above all:
+            // two handlers would run at once and the older event's effect could land after newer ones.
+            const working = setInterval(() => msg.working(), Math.max(200, Math.floor(ackWaitMs / 3)));
+            try {
+              await options.handle(msg);
+            } finally {
+              clearInterval(working);
+            }
             // Not confirmed (no round trip per event): the next event comes only once the server has this ack;
             // a lost one redelivers this event after the ack wait, and handlers are idempotent.
             msg.ack();

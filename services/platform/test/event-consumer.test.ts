@@ -90,6 +90,44 @@ describe('event consumer', () => {
     }
   });
 
+  it('two replicas, a handler slower than the ack wait: its event is not redelivered meanwhile, order holds', async () => {
+    const subject = t.names.evt('cuenta', 'lento');
+    const log: string[] = [];
+    let running = 0;
+    let most = 0;
+    const replica = (name: string) =>
+      createEventConsumer({
+        nats: t.handles,
+        names: t.names,
+        logger: testLogger(`event-consumer-${name}`),
+        durable: 'test_lento',
+        subject: 'lucy.evt.cuenta.lento',
+        ackWaitMs: 1_000,
+        async handle(msg) {
+          const n = new TextDecoder().decode(msg.data);
+          running++;
+          most = Math.max(most, running);
+          log.push(`${name}:${n}`);
+          if (n === '0') await sleep(3_500); // three and a half ack waits
+          running--;
+        },
+      });
+    const a = replica('A');
+    const b = replica('B');
+    await a.start();
+    await b.start();
+    try {
+      for (const n of ['0', '1', '2']) await t.handles.js.publish(subject, enc(n));
+      await waitFor(() => log.length >= 3, { what: 'three events', timeoutMs: 15_000 });
+      await sleep(1_500); // a redelivery of 0 would come within an ack wait
+      expect(log.map((l) => l.split(':')[1])).toEqual(['0', '1', '2']);
+      expect(most).toBe(1);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   it('an event the handler refuses for good is dropped and the next ones still come', async () => {
     const subject = t.names.evt('cuenta', 'rechazo');
     const seen: string[] = [];
