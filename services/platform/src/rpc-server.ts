@@ -24,7 +24,7 @@ import {
   type Interceptor,
   type ServiceImpl,
 } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from '@connectrpc/connect-node';
 
 type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
 type NodeRequest = Parameters<NodeHandlerFn>[0];
@@ -73,6 +73,27 @@ export const DEFAULT_RPC_LIMITS: Readonly<RpcServerLimits> = Object.freeze({
 
 /** Largest request message by default, after decompression: 4 MiB. */
 export const DEFAULT_RPC_READ_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How much a compressed request message may grow when it is decompressed, past {@link INFLATE_FREE_BYTES}. Connect
+ * bounds the result by `readMaxBytes` only, so 4 KB of gzip could become 4 MiB of two-byte empty list items — two
+ * million messages to decode before the list's own bound refuses them, seconds of one core per request. Real
+ * payloads (protobuf, JSON of names and dates) compress a few times, rarely past 20.
+ */
+export const MAX_INFLATE_RATIO = 32;
+/** What any compressed message may decompress to, whatever its ratio. */
+export const INFLATE_FREE_BYTES = 256 * 1024;
+
+/** gzip and brotli, as Connect accepts them, with the decompressed size bounded by the compressed one. */
+const boundedCompressions = [compressionGzip, compressionBrotli].map((c) => ({
+  name: c.name,
+  compress: (bytes: Uint8Array) => c.compress(bytes),
+  decompress: (bytes: Uint8Array, readMaxBytes: number) =>
+    c.decompress(
+      bytes,
+      Math.min(readMaxBytes, Math.max(INFLATE_FREE_BYTES, bytes.length * MAX_INFLATE_RATIO)),
+    ),
+}));
 
 /** Options of {@link startRpcServer}. */
 export interface RpcServerOptions {
@@ -588,6 +609,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   };
   const connectHandler = connectNodeAdapter({
     readMaxBytes,
+    acceptCompression: boundedCompressions,
     requestGate: requestGate(options.token, readMaxBytes, logger, apiKeys, tokenDisabled),
     interceptors: [
       traceInterceptor(),

@@ -198,6 +198,28 @@ describe('rpc server limits, against a server in its own process', () => {
     }
     expect((await rssMb(f)) - before).toBeLessThan(64);
   }, 60_000);
+
+  it('refuses a message that inflates far more than real payloads do, under the size cap, before decoding it', async () => {
+    const headers = {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      authorization: `Bearer ${FIXTURE_TOKEN}`,
+    };
+    // 2 MiB of JSON (whitespace around one field) in ~2 KB of gzip: within readMaxBytes, a ratio of ~1000.
+    const inflating = gzipSync(Buffer.from(`{${' '.repeat(2 * MB)}"search":"hola"}`), { level: 9 });
+    expect(inflating.length).toBeLessThan(8_192);
+    const refused = await post1(f.url, headers, inflating, 1);
+    expect(refused.status, JSON.stringify(refused)).toBe(429);
+    expect(JSON.parse(refused.body!)).toMatchObject({ code: 'resource_exhausted' });
+    // A compressed request as a client would send it is served.
+    const ordinary = await post1(
+      f.url,
+      headers,
+      gzipSync(Buffer.from(JSON.stringify({ search: 'hola' }))),
+      1,
+    );
+    expect(ordinary.status, JSON.stringify(ordinary)).toBe(200);
+  });
 });
 
 /** Opens `n` TCP connections and resolves, for each, the ms until the server closed it (or Infinity). */
